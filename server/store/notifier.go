@@ -1,0 +1,91 @@
+package store
+
+import "sync"
+
+// LocalNotifier is the in-process [Notifier]. Each subscription owns a
+// one-slot channel; Publish replaces an undelivered notification by the newer
+// one (keeping the larger HIGHESTMODSEQ), so a slow subscriber never blocks a
+// writer and never receives a stale value after a fresh one.
+// The zero value is not usable; call [NewLocalNotifier].
+type LocalNotifier struct {
+	mu   sync.Mutex
+	subs map[subKey]map[*subscription]struct{}
+}
+
+type subKey struct {
+	user    string
+	mailbox MailboxID
+}
+
+type subscription struct {
+	ch chan Notification
+}
+
+// NewLocalNotifier returns an empty in-process notifier.
+func NewLocalNotifier() *LocalNotifier {
+	return &LocalNotifier{subs: make(map[subKey]map[*subscription]struct{})}
+}
+
+// Subscribe implements [Notifier].
+func (n *LocalNotifier) Subscribe(user string, mailbox MailboxID) (<-chan Notification, func()) {
+	s := &subscription{ch: make(chan Notification, 1)}
+	k := subKey{user, mailbox}
+	n.mu.Lock()
+	m := n.subs[k]
+	if m == nil {
+		m = make(map[*subscription]struct{})
+		n.subs[k] = m
+	}
+	m[s] = struct{}{}
+	n.mu.Unlock()
+	var once sync.Once
+	return s.ch, func() {
+		once.Do(func() {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			delete(m, s)
+			if len(m) == 0 && n.subs[k] != nil && len(n.subs[k]) == 0 {
+				delete(n.subs, k)
+			}
+		})
+	}
+}
+
+// Publish implements [Notifier]. It holds the notifier's lock only for
+// non-blocking channel operations.
+func (n *LocalNotifier) Publish(note Notification) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for s := range n.subs[subKey{note.User, note.Mailbox}] {
+		out := note
+		// Publish is serialised by n.mu and receivers only remove values,
+		// so after draining the slot the send below cannot block.
+		select {
+		case s.ch <- out:
+			continue
+		default:
+		}
+		select {
+		case old := <-s.ch:
+			if old.HighestModSeq > out.HighestModSeq && out.HighestModSeq != 0 {
+				out.HighestModSeq = old.HighestModSeq
+			}
+		default:
+		}
+		select {
+		case s.ch <- out:
+		default:
+		}
+	}
+}
+
+// Subscribers returns the number of live subscriptions, for monitoring.
+func (n *LocalNotifier) Subscribers() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := 0
+	for _, m := range n.subs {
+		c += len(m)
+	}
+	return c
+}
