@@ -1,0 +1,423 @@
+package imapwire
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"math"
+)
+
+// readBufferSize is the size of the bufio.Reader wrapped around the
+// connection. It is independent of Limits.MaxLine: long lines are
+// accumulated fragment by fragment up to the limit.
+const readBufferSize = 8 << 10
+
+// tailSize is how many trailing bytes of an over-long line are remembered so
+// that a literal announcement at its end can still be honoured. The longest
+// announcement, "~{9223372036854775807+}" plus CR, is 24 bytes.
+const tailSize = 32
+
+// LiteralInfo describes a literal announcement found at the end of a line
+// segment: "{n}" (synchronising), "{n+}" (non-synchronising, RFC 7888) or,
+// with a leading "~", a literal8 (RFC 3516).
+type LiteralInfo struct {
+	// Size is the announced number of payload bytes, or -1 if the number
+	// does not fit in an int64 (such a literal is always too large).
+	Size int64
+	// Sync is true for "{n}": the client waits for a continuation request
+	// before sending the payload (RFC 9051 section 7.5).
+	Sync bool
+	// Minus is true when the announcement was "{n-}". RFC 7888 defines only
+	// "{n+}"; the decoder treats "{n-}" as non-synchronising too, because
+	// a client that writes it will not wait for "+". Engines may count it
+	// as a quirk.
+	Minus bool
+	// Binary is true for a literal8 "~{n}" (RFC 3516 section 4.3).
+	Binary bool
+	// Offset is the index in Line.Text of the announcement's first byte
+	// ("{" or "~"), or -1 when the line was too long to be returned.
+	Offset int
+}
+
+// Line is one line segment as read by Decoder.ReadLine.
+type Line struct {
+	// Text is the segment without its CRLF or LF terminator. It aliases the
+	// decoder's buffer and is valid only until the next call on the
+	// decoder. It is nil when ReadLine returned ErrLineTooLong or
+	// ErrNULByte.
+	Text []byte
+	// BareLF is true if the segment ended with LF alone instead of CRLF.
+	// RFC 9051 section 2.2 requires CRLF; whether to tolerate bare LF is the
+	// engine's decision.
+	BareLF bool
+	// HasLiteral is true if the segment ends with a literal announcement,
+	// described by Literal.
+	HasLiteral bool
+	// Literal describes the announcement when HasLiteral is true.
+	Literal LiteralInfo
+}
+
+// ContinuationFunc is called by the decoder when it is about to read the
+// payload of a synchronising literal it has accepted. The engine writes a
+// continuation request ("+ Ready for literal data", RFC 9051 section 7.5)
+// and flushes it. A non-nil error aborts the read and is returned to the
+// caller as a fatal error.
+type ContinuationFunc func(LiteralInfo) error
+
+// Decoder reads client input with explicit limits. It is not safe for
+// concurrent use. The zero value is not usable; call NewDecoder.
+//
+// The decoder tracks the state of the command being read: a literal
+// announced at the end of the current segment, a streamed literal not yet
+// fully read, and whether a further segment follows a literal. Discard (and
+// ReadLine, which calls it first) uses that state to skip the rest of a
+// command without losing sync with the client.
+type Decoder struct {
+	br   *bufio.Reader
+	lim  Limits
+	buf  []byte
+	args ArgReader
+
+	cont         ContinuationFunc
+	utf8         bool
+	literalMinus bool
+
+	pend    LiteralInfo // literal announced at the end of the current segment
+	hasPend bool        // pend is valid and its payload has not been read
+	needSeg bool        // a literal payload was consumed; a segment follows
+	remain  int64       // unread bytes of a streamed literal
+	litGen  uint64      // generation of the current streamed literal
+	bareLF  bool        // some segment of the current command ended with bare LF
+	fatal   error       // sticky error after which the connection is unusable
+}
+
+// NewDecoder returns a decoder reading from r with the given limits. Zero or
+// negative fields of lim are replaced by the defaults of DefaultLimits.
+func NewDecoder(r io.Reader, lim Limits) *Decoder {
+	d := &Decoder{
+		br:  bufio.NewReaderSize(r, readBufferSize),
+		lim: lim.normalized(),
+	}
+	d.args.d = d
+	return d
+}
+
+// Limits returns the limits in effect.
+func (d *Decoder) Limits() Limits { return d.lim }
+
+// Reset makes the decoder read from r and throws away every byte buffered
+// from the previous reader, together with any partially read command. The
+// engine calls it right after the TLS handshake of STARTTLS (RFC 9051
+// section 6.2.1, RFC 3501 section 6.2.1): bytes a client pipelined after the
+// STARTTLS command arrived in plaintext and must never be executed as if
+// they came over TLS (the CVE-2011-0411 class of command injection). Use
+// Buffered before Reset to detect and log such an attempt.
+//
+// Reset keeps the limits, the continuation function and the UTF-8 and
+// LITERAL- settings.
+func (d *Decoder) Reset(r io.Reader) {
+	d.br.Reset(r)
+	d.buf = d.buf[:0]
+	d.resetCommand()
+	d.fatal = nil
+}
+
+// Buffered returns the number of bytes read from the underlying reader but
+// not yet consumed. After a STARTTLS command line it should be 0; anything
+// else is a pipelining (injection) attempt that Reset will discard.
+func (d *Decoder) Buffered() int { return d.br.Buffered() }
+
+// SetContinuationFunc sets the function called before the payload of a
+// synchronising literal is read. Without one, synchronising literals fail
+// with a fatal error, since the client would wait forever.
+func (d *Decoder) SetContinuationFunc(fn ContinuationFunc) { d.cont = fn }
+
+// SetUTF8 selects how mailbox names are decoded by ArgReader.Mailbox: as
+// UTF-8 (after "ENABLE UTF8=ACCEPT" or "ENABLE IMAP4rev2", RFC 9051 section
+// 6.3.1 and RFC 6855) or as modified UTF-7 (RFC 3501 section 5.1.3).
+func (d *Decoder) SetUTF8(on bool) { d.utf8 = on }
+
+// SetLiteralMinus selects LITERAL- semantics (RFC 7888 section 5):
+// non-synchronising literals larger than LiteralMinusMax are rejected with
+// a *LiteralTooLargeError (and skipped). Use it when the server advertises
+// LITERAL- (or only IMAP4rev2) rather than LITERAL+.
+func (d *Decoder) SetLiteralMinus(on bool) { d.literalMinus = on }
+
+// ReadLine reads the next line segment. Any unread part of the previous
+// command is discarded first, exactly as Discard does.
+//
+// A segment longer than Limits.MaxLine yields ErrLineTooLong and a segment
+// containing NUL yields ErrNULByte; in both cases the whole segment has been
+// consumed, Line.Text is nil, and Line.HasLiteral still reports a literal
+// announcement at its end so that Discard can skip the payload of a
+// non-synchronising literal. End of input before any byte yields io.EOF, in
+// the middle of a line io.ErrUnexpectedEOF.
+func (d *Decoder) ReadLine() (Line, error) {
+	if err := d.Discard(); err != nil {
+		return Line{}, err
+	}
+	d.resetCommand()
+	line, err := d.readSegment()
+	d.args.seg = line.Text
+	d.bareLF = line.BareLF
+	return line, err
+}
+
+// Args returns the argument reader for the command in the segment most
+// recently returned by ReadLine, positioned at byte offset start of
+// Line.Text (normally Command.ArgsStart). The returned reader is owned by
+// the decoder and valid until the next ReadLine, Discard or Reset.
+func (d *Decoder) Args(start int) *ArgReader {
+	a := &d.args
+	a.pos = min(max(start, 0), len(a.seg))
+	a.depth = 0
+	a.err = nil
+	return a
+}
+
+// Discard skips the rest of the current command: the payloads of
+// non-synchronising literals and the segments that follow them, and any
+// unread part of a streamed literal. It stops at a synchronising literal,
+// whose payload the client will not send without a continuation request.
+// Engines call it after rejecting a command.
+//
+// A non-synchronising literal larger than both MaxLiteral and
+// MaxAppendLiteral is not skipped; Discard then returns ErrDesync and the
+// connection must be closed.
+func (d *Decoder) Discard() error {
+	if d.fatal != nil {
+		return d.fatal
+	}
+	for {
+		if d.remain > 0 {
+			if err := d.skip(d.remain); err != nil {
+				return err
+			}
+			d.remain = 0
+			d.needSeg = true
+		}
+		if d.hasPend {
+			p := d.pend
+			d.hasPend = false
+			if p.Sync {
+				break
+			}
+			if err := d.skipLiteral(p); err != nil {
+				return err
+			}
+			d.needSeg = true
+		}
+		if !d.needSeg {
+			break
+		}
+		d.needSeg = false
+		if _, err := d.readSegment(); err != nil && IsFatal(err) {
+			return err
+		}
+	}
+	d.args.seg = nil
+	d.args.pos = 0
+	return nil
+}
+
+// resetCommand clears the per-command state.
+func (d *Decoder) resetCommand() {
+	d.hasPend = false
+	d.needSeg = false
+	d.remain = 0
+	d.litGen++
+	d.bareLF = false
+	d.args.seg = nil
+	d.args.pos = 0
+	d.args.depth = 0
+	d.args.err = nil
+}
+
+// setFatal records a fatal error and returns it.
+func (d *Decoder) setFatal(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	d.fatal = err
+	return err
+}
+
+// skipBound is the largest non-synchronising literal Discard will skip.
+func (d *Decoder) skipBound() int64 { return max(d.lim.MaxLiteral, d.lim.MaxAppendLiteral) }
+
+// skipLiteral skips the payload of the non-synchronising literal p, or
+// reports ErrDesync if it is too large to skip.
+func (d *Decoder) skipLiteral(p LiteralInfo) error {
+	if p.Size < 0 || p.Size > d.skipBound() {
+		return d.setFatal(&Error{Kind: KindDesync, Reason: "Non-synchronizing literal too large to skip"})
+	}
+	return d.skip(p.Size)
+}
+
+// skip discards exactly n bytes of input.
+func (d *Decoder) skip(n int64) error {
+	for n > 0 {
+		k := int(min(n, math.MaxInt32))
+		m, err := d.br.Discard(k)
+		n -= int64(m)
+		if err != nil {
+			return d.setFatal(err)
+		}
+	}
+	return nil
+}
+
+// readSegment reads one line segment into d.buf, enforcing MaxLine, and
+// records a literal announcement at its end as pending.
+func (d *Decoder) readSegment() (Line, error) {
+	d.hasPend = false
+	if d.fatal != nil {
+		return Line{}, d.fatal
+	}
+	d.buf = d.buf[:0]
+	var (
+		tail    [tailSize]byte
+		tailN   int
+		total   int
+		tooLong bool
+		nul     bool
+		limit   = d.lim.MaxLine + 2 // room for CRLF
+	)
+	for {
+		frag, err := d.br.ReadSlice('\n')
+		total += len(frag)
+		if len(frag) > 0 {
+			if !nul && bytes.IndexByte(frag, 0) >= 0 {
+				nul = true
+			}
+			if !tooLong && len(d.buf)+len(frag) > limit {
+				tooLong = true
+				tailN = pushTail(&tail, 0, d.buf)
+				d.buf = d.buf[:0]
+			}
+			if tooLong {
+				tailN = pushTail(&tail, tailN, frag)
+			} else {
+				d.buf = appendBounded(d.buf, frag, limit)
+			}
+		}
+		if err == nil {
+			break
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			if total == 0 {
+				d.fatal = io.EOF
+				return Line{}, io.EOF
+			}
+			return Line{}, d.setFatal(io.ErrUnexpectedEOF)
+		}
+		return Line{}, d.setFatal(err)
+	}
+
+	content := d.buf
+	if tooLong {
+		content = tail[tailSize-tailN:]
+	}
+	content = content[:len(content)-1] // LF
+	var line Line
+	if n := len(content); n > 0 && content[n-1] == '\r' {
+		content = content[:n-1]
+	} else {
+		line.BareLF = true
+		d.bareLF = true
+	}
+	if !tooLong && len(content) > d.lim.MaxLine {
+		tooLong = true
+	}
+	if info, ok := parseLiteralSuffix(content); ok {
+		if tooLong {
+			info.Offset = -1
+		}
+		line.HasLiteral = true
+		line.Literal = info
+		d.pend = info
+		d.hasPend = true
+	}
+	switch {
+	case tooLong:
+		return line, ErrLineTooLong
+	case nul:
+		return line, ErrNULByte
+	}
+	line.Text = content
+	return line, nil
+}
+
+// appendBounded appends frag to buf, growing its capacity to at most limit
+// so that the line buffer never exceeds the configured maximum. The caller
+// guarantees len(buf)+len(frag) <= limit.
+func appendBounded(buf, frag []byte, limit int) []byte {
+	need := len(buf) + len(frag)
+	if need > cap(buf) {
+		nb := make([]byte, len(buf), min(max(2*cap(buf), need, 512), limit))
+		copy(nb, buf)
+		buf = nb
+	}
+	return append(buf, frag...)
+}
+
+// pushTail appends b to the fixed-size tail buffer, keeping only the last
+// tailSize bytes, right-aligned. It returns the new fill count.
+func pushTail(tail *[tailSize]byte, n int, b []byte) int {
+	if len(b) >= tailSize {
+		copy(tail[:], b[len(b)-tailSize:])
+		return tailSize
+	}
+	keep := min(n, tailSize-len(b))
+	copy(tail[tailSize-keep-len(b):], tail[tailSize-keep:])
+	copy(tail[tailSize-len(b):], b)
+	return keep + len(b)
+}
+
+// parseLiteralSuffix recognises a literal announcement at the end of s:
+// ["~"] "{" 1*DIGIT ["+" / "-"] "}" (RFC 9051 section 9 literal, RFC 7888,
+// RFC 3516 literal8).
+func parseLiteralSuffix(s []byte) (LiteralInfo, bool) {
+	n := len(s)
+	if n < 3 || s[n-1] != '}' {
+		return LiteralInfo{}, false
+	}
+	info := LiteralInfo{Sync: true}
+	end := n - 1
+	switch s[end-1] {
+	case '+':
+		info.Sync = false
+		end--
+	case '-':
+		info.Sync = false
+		info.Minus = true
+		end--
+	}
+	start := end
+	for start > 0 && s[start-1] >= '0' && s[start-1] <= '9' {
+		start--
+	}
+	if start == end || start == 0 || s[start-1] != '{' {
+		return LiteralInfo{}, false
+	}
+	var size int64
+	for _, c := range s[start:end] {
+		v := int64(c - '0')
+		if size > (math.MaxInt64-v)/10 {
+			size = -1
+			break
+		}
+		size = size*10 + v
+	}
+	info.Size = size
+	info.Offset = start - 1
+	if info.Offset > 0 && s[info.Offset-1] == '~' {
+		info.Binary = true
+		info.Offset--
+	}
+	return info, true
+}
