@@ -1,0 +1,25 @@
+# imapfsm: the spec-driven IMAP server. `make help` lists the targets.
+
+GO      ?= go
+SPEC    ?= spec/imap.yaml
+FSMGEN  := $(GO) run ./gen/cmd/fsmgen
+BENCH   ?= .
+FUZZTIME ?= 60s
+
+.PHONY: help generate check test bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+generate: ## verify spec/imap.yaml and regenerate fsm/ (Go tables, MACHINE.md)
+	$(FSMGEN) generate -spec $(SPEC) -out fsm
+
+check: ## verify the spec and report every problem as file:line:col
+	$(FSMGEN) check $(SPEC)
+	$(FSMGEN) generate -spec $(SPEC) -out fsm -verify
+
+test: ## run the whole test suite with the race detector
+	$(GO) test -race -count=1 ./...
+
+bench: ## run the benchmarks (BENCH=regexp to select)
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./...
