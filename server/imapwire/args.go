@@ -247,9 +247,13 @@ func (a *ArgReader) NZNumber() (uint32, error) {
 // and LF are refused. Bytes above 0x7F must form valid UTF-8 (the UTF8-2/3/4
 // alternatives of IMAP4rev2's QUOTED-CHAR).
 func (a *ArgReader) Quoted() (string, error) {
-	if err := a.Expect('"'); err != nil {
+	if err := a.ensure(); err != nil {
+		return "", err
+	}
+	if c, ok := a.peekByte(); !ok || c != '"' {
 		return "", a.fail(syntaxErr("Expected quoted string"))
 	}
+	a.pos++
 	start := a.pos
 	escaped := false
 	for i := start; i < len(a.seg); i++ {
@@ -295,6 +299,13 @@ func unescapeQuoted(raw []byte) string {
 	return string(out)
 }
 
+// atLiteral reports whether a literal announcement starts at the current
+// position: "{" or "~{" ("~" alone is an ASTRING-CHAR).
+func (a *ArgReader) atLiteral() bool {
+	c, ok := a.peekByte()
+	return ok && (c == '{' || (c == '~' && a.pos+1 < len(a.seg) && a.seg[a.pos+1] == '{'))
+}
+
 // PeekLiteral reports whether the next argument is a literal and returns its
 // announcement, without reading it. Engines use it to check quotas before
 // APPEND triggers a continuation request.
@@ -318,7 +329,7 @@ func (a *ArgReader) literalHeader(limit int64, allowBinary bool) (LiteralInfo, e
 	}
 	d := a.d
 	if !d.hasPend || a.pos != d.pend.Offset {
-		if c, ok := a.peekByte(); ok && (c == '{' || c == '~') {
+		if a.atLiteral() {
 			return LiteralInfo{}, a.fail(syntaxErr("Literal announcement must end the line"))
 		}
 		return LiteralInfo{}, a.badChar("literal")
@@ -383,16 +394,14 @@ func (a *ArgReader) String() (string, error) {
 	if err := a.ensure(); err != nil {
 		return "", err
 	}
-	c, _ := a.peekByte()
-	switch c {
-	case '"':
+	if c, _ := a.peekByte(); c == '"' {
 		return a.Quoted()
-	case '{', '~':
+	}
+	if a.atLiteral() {
 		b, err := a.Literal()
 		return string(b), err
-	default:
-		return "", a.badChar("string")
 	}
+	return "", a.badChar("string")
 }
 
 // AString reads an astring: 1*ASTRING-CHAR or a string.
@@ -400,8 +409,7 @@ func (a *ArgReader) AString() (string, error) {
 	if err := a.ensure(); err != nil {
 		return "", err
 	}
-	c, _ := a.peekByte()
-	if c == '"' || c == '{' || c == '~' {
+	if c, _ := a.peekByte(); c == '"' || a.atLiteral() {
 		return a.String()
 	}
 	b := a.take(isAStringChar)
@@ -417,7 +425,7 @@ func (a *ArgReader) NString() (s string, isNil bool, err error) {
 	if err := a.ensure(); err != nil {
 		return "", false, err
 	}
-	if c, _ := a.peekByte(); c == '"' || c == '{' || c == '~' {
+	if c, _ := a.peekByte(); c == '"' || a.atLiteral() {
 		s, err := a.String()
 		return s, false, err
 	}

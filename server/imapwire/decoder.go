@@ -182,9 +182,11 @@ func (d *Decoder) Args(start int) *ArgReader {
 // whose payload the client will not send without a continuation request.
 // Engines call it after rejecting a command.
 //
-// A non-synchronising literal larger than both MaxLiteral and
-// MaxAppendLiteral is not skipped; Discard then returns ErrDesync and the
-// connection must be closed.
+// Skipping reads and throws away the payload without buffering it, however
+// large it is; an engine that prefers not to spend the bandwidth may close
+// the connection instead (RFC 7888 section 4 allows it). A literal whose
+// size does not fit in an int64 cannot be skipped: Discard returns
+// ErrDesync and the connection must be closed.
 func (d *Decoder) Discard() error {
 	if d.fatal != nil {
 		return d.fatal
@@ -243,14 +245,11 @@ func (d *Decoder) setFatal(err error) error {
 	return err
 }
 
-// skipBound is the largest non-synchronising literal Discard will skip.
-func (d *Decoder) skipBound() int64 { return max(d.lim.MaxLiteral, d.lim.MaxAppendLiteral) }
-
 // skipLiteral skips the payload of the non-synchronising literal p, or
-// reports ErrDesync if it is too large to skip.
+// reports ErrDesync if its size is not representable.
 func (d *Decoder) skipLiteral(p LiteralInfo) error {
-	if p.Size < 0 || p.Size > d.skipBound() {
-		return d.setFatal(&Error{Kind: KindDesync, Reason: "Non-synchronizing literal too large to skip"})
+	if p.Size < 0 {
+		return d.setFatal(&Error{Kind: KindDesync, Reason: "Non-synchronizing literal size out of range"})
 	}
 	return d.skip(p.Size)
 }

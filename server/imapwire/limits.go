@@ -27,21 +27,21 @@ type Limits struct {
 	// command line or the part of a command between two literals, not
 	// counting the CRLF terminator and not counting literal payloads.
 	// Longer segments yield ErrLineTooLong after the rest of the segment
-	// has been read and thrown away. Must be positive.
+	// has been read and thrown away. Zero or negative selects the default.
 	MaxLine int
 	// MaxLiteral is the maximum size of a literal read into memory as an
 	// argument (Literal, String, AString, NString, Mailbox, ...).
-	// Larger literals yield a *LiteralTooLargeError.
+	// Larger literals yield a *LiteralTooLargeError. Zero or negative
+	// selects the default.
 	MaxLiteral int64
 	// MaxAppendLiteral is the maximum size of a literal streamed with
 	// ArgReader.AppendLiteral (the APPEND message). It is the value a
-	// server advertises as APPENDLIMIT=<n> (RFC 7889). It also bounds how
-	// many bytes of an oversized non-synchronising literal the decoder will
-	// skip to stay in sync; beyond that the error is ErrDesync.
+	// server advertises as APPENDLIMIT=<n> (RFC 7889). Larger literals
+	// yield a *LiteralTooLargeError. Zero or negative selects the default.
 	MaxAppendLiteral int64
 	// MaxDepth is the maximum nesting depth of parenthesised lists. It keeps
 	// hostile input such as 10,000 opening parentheses from exhausting the
-	// stack. Must be positive.
+	// stack. Zero or negative selects the default.
 	MaxDepth int
 }
 
