@@ -233,15 +233,15 @@ func TestArgReaderLogin(t *testing.T) {
 func TestLiteralLimits(t *testing.T) {
 	lim := smallLimits() // MaxLiteral 16, MaxAppendLiteral 64
 	tests := []struct {
-		name      string
-		input     string
-		sync      bool
-		size      int64
-		limit     int64
-		minus     bool
-		conts     int
-		nextLine  string
-		fatal     error
+		name     string
+		input    string
+		sync     bool
+		size     int64
+		limit    int64
+		minus    bool
+		conts    int
+		nextLine string
+		fatal    error
 	}{
 		{name: "sync too large: nothing read, no continuation", input: "A1 LOGIN {17}\r\nA2 NOOP\r\n",
 			sync: true, size: 17, limit: 16, nextLine: "A2 NOOP"},
