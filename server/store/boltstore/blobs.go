@@ -1,0 +1,292 @@
+package boltstore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// shardBits is the number of low content-ID bits that share a directory:
+// 4096 files per directory.
+const shardBits = 12
+
+// blobStore manages the message content files. A file is named by its
+// content ID only (never by anything a user sent). Content IDs are
+// allocated in memory; every commit persists the allocation watermark
+// (nextcontent) and the lowest ID that may still be uncommitted (blobfloor),
+// so that after a crash only files with IDs >= blobfloor need checking for
+// orphans.
+type blobStore struct {
+	dir string // <data>/blobs
+	tmp string // <data>/tmp
+
+	mu       sync.Mutex
+	next     uint64
+	inflight map[uint64]struct{}
+	forget   []uint64 // trash entries whose files are gone
+}
+
+func newBlobStore(dataDir string) (*blobStore, error) {
+	b := &blobStore{
+		dir:      filepath.Join(dataDir, "blobs"),
+		tmp:      filepath.Join(dataDir, "tmp"),
+		inflight: make(map[uint64]struct{}),
+	}
+	for _, d := range []string{b.dir, b.tmp} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func (b *blobStore) shardDir(id uint64) string {
+	return filepath.Join(b.dir, fmt.Sprintf("%08x", id>>shardBits))
+}
+
+func (b *blobStore) path(id uint64) string {
+	return filepath.Join(b.shardDir(id), fmt.Sprintf("%016x", id))
+}
+
+// alloc reserves a new content ID. The caller must call release when the
+// ID's fate (committed or abandoned) is settled.
+func (b *blobStore) alloc() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id := b.next
+	b.next++
+	b.inflight[id] = struct{}{}
+	return id
+}
+
+func (b *blobStore) release(id uint64) {
+	b.mu.Lock()
+	delete(b.inflight, id)
+	b.mu.Unlock()
+}
+
+// watermarks returns the values every commit persists: the lowest ID that
+// may belong to an uncommitted file, and the next ID to allocate.
+func (b *blobStore) watermarks() (floor, next uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	floor = b.next
+	for id := range b.inflight {
+		floor = min(floor, id)
+	}
+	return floor, b.next
+}
+
+// write streams r into a temporary file, syncs it and renames it into its
+// content path. It returns the size and the directories whose entries must
+// be synced before the metadata commit makes the file reachable.
+func (b *blobStore) write(id uint64, r io.Reader, maxSize int64) (size int64, syncDirs []string, err error) {
+	f, err := os.CreateTemp(b.tmp, "in-*")
+	if err != nil {
+		return 0, nil, err
+	}
+	tmpName := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmpName)
+		}
+	}()
+	size, err = io.Copy(f, io.LimitReader(r, maxSize+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if size > maxSize {
+		return 0, nil, store.ErrTooBig
+	}
+	if err = f.Sync(); err != nil {
+		return 0, nil, err
+	}
+	if err = f.Close(); err != nil {
+		return 0, nil, err
+	}
+	shard := b.shardDir(id)
+	if err = os.Mkdir(shard, 0o700); err == nil {
+		syncDirs = append(syncDirs, b.dir)
+	} else if !errors.Is(err, fs.ErrExist) {
+		return 0, nil, err
+	}
+	if err = os.Rename(tmpName, b.path(id)); err != nil {
+		return 0, nil, err
+	}
+	return size, append(syncDirs, shard), nil
+}
+
+// remove deletes content files whose reference count dropped to zero and
+// queues their trash entries for removal in a later commit.
+func (b *blobStore) remove(ids []uint64) {
+	if len(ids) == 0 {
+		return
+	}
+	done := make([]uint64, 0, len(ids))
+	for _, id := range ids {
+		if err := os.Remove(b.path(id)); err == nil || errors.Is(err, fs.ErrNotExist) {
+			done = append(done, id)
+		}
+	}
+	b.mu.Lock()
+	b.forget = append(b.forget, done...)
+	b.mu.Unlock()
+}
+
+// takeForget hands the queued trash entries to a commit; putBack returns
+// them if that commit fails.
+func (b *blobStore) takeForget() []uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f := b.forget
+	b.forget = nil
+	return f
+}
+
+func (b *blobStore) putBack(ids []uint64) {
+	b.mu.Lock()
+	b.forget = append(b.forget, ids...)
+	b.mu.Unlock()
+}
+
+// recover runs at open, before any write: it removes temporary files,
+// deletes the files of trashed contents, removes orphan files (content IDs
+// >= blobfloor without a reference) and sets the allocator past every ID
+// in use. It returns the number of files removed.
+func (b *blobStore) recover(db *bolt.DB) (removed int, err error) {
+	entries, err := os.ReadDir(b.tmp)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(b.tmp, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, err
+		}
+		removed++
+	}
+	var floor, next uint64
+	var trash []uint64
+	err = db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keyBlobFloor); len(v) == 8 {
+			floor = keyU64(v)
+		}
+		if v := meta.Get(keyNextContent); len(v) == 8 {
+			next = keyU64(v)
+		}
+		if k, _ := tx.Bucket(bucketBlobs).Cursor().Last(); k != nil {
+			next = max(next, keyU64(k)+1)
+		}
+		return tx.Bucket(bucketTrash).ForEach(func(k, _ []byte) error {
+			trash = append(trash, keyU64(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return removed, err
+	}
+	for _, id := range trash {
+		if err := os.Remove(b.path(id)); err == nil {
+			removed++
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return removed, err
+		}
+		next = max(next, id+1)
+	}
+	if len(trash) > 0 {
+		err = db.Update(func(tx *bolt.Tx) error {
+			t := tx.Bucket(bucketTrash)
+			for _, id := range trash {
+				if err := t.Delete(u64key(id)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return removed, err
+		}
+	}
+
+	shards, err := os.ReadDir(b.dir)
+	if err != nil {
+		return removed, err
+	}
+	var candidates []uint64
+	for _, sh := range shards {
+		n, perr := strconv.ParseUint(sh.Name(), 16, 64)
+		if perr != nil || !sh.IsDir() || (n+1)<<shardBits <= floor {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(b.dir, sh.Name()))
+		if err != nil {
+			return removed, err
+		}
+		for _, f := range files {
+			id, perr := strconv.ParseUint(f.Name(), 16, 64)
+			if perr != nil {
+				continue
+			}
+			next = max(next, id+1)
+			if id >= floor {
+				candidates = append(candidates, id)
+			}
+		}
+	}
+	if len(candidates) > 0 {
+		var orphans []uint64
+		err = db.View(func(tx *bolt.Tx) error {
+			refs := tx.Bucket(bucketBlobs)
+			for _, id := range candidates {
+				if decodeRefs(refs.Get(u64key(id))) == 0 {
+					orphans = append(orphans, id)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return removed, err
+		}
+		for _, id := range orphans {
+			if err := os.Remove(b.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return removed, err
+			}
+			removed++
+		}
+	}
+	b.mu.Lock()
+	b.next = max(next, 1)
+	b.mu.Unlock()
+	return removed, nil
+}
+
+// body is an open content file.
+type body struct {
+	*os.File
+	size int64
+}
+
+// Size implements store.Body.
+func (b *body) Size() int64 { return b.size }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,74 @@
+// Package boltstore is the default embedded mail store: a store.Store on
+// go.etcd.io/bbolt plus one content file per message, all in one data
+// directory.
+//
+// # Why bbolt
+//
+// bbolt is a pure-Go (no cgo) single-file B+tree with fully ACID, serialisable
+// write transactions and lock-free MVCC readers. Sorted keys give cheap range
+// scans, which is what IMAP needs: messages by UID range, the change log by
+// MODSEQ, mailboxes by hierarchy prefix. The mox mail server runs on the same
+// engine, so its operational behaviour at mail-server scale is known.
+//
+// # Layout
+//
+//	<dir>/mail.db            bbolt database
+//	<dir>/blobs/<shard>/<id> message contents, named by internal content ID
+//	<dir>/tmp/               bodies being received
+//
+// Database buckets: meta (format version, UIDVALIDITY allocator, content-ID
+// watermarks), users (name -> id, password hash), accts/<user id>/{mb (mailbox
+// id -> record with STATUS counters), names (name -> id), subs},
+// mboxes/<mailbox id>/{msg (UID -> flags, size, date, MODSEQ, content id),
+// st (UID -> structure blob), uidx (packed UID list in chunks of 1024),
+// del (UIDs flagged \Deleted), log (MODSEQ -> change)}, blobs (content id ->
+// reference count; COPY shares content), trash (contents to delete).
+// No path is ever derived from a mailbox or user name.
+//
+// # Durability and group commit
+//
+// Append streams the body into tmp/, fsyncs it, renames it into blobs/ and
+// then hands the metadata change to the group committer. All writes go
+// through one committer goroutine: requests that queue up while a commit is
+// syncing share the next transaction (and its fsync), the new directory
+// entries of that batch are fsynced once before it, and every caller is
+// answered only after bbolt's commit (fsync) returned. One writer thus pays
+// one fsync per operation with no batching delay; N concurrent writers share
+// one.
+//
+// # Crash safety
+//
+// bbolt needs no recovery. Every commit records the lowest content ID that
+// may still be uncommitted (blobfloor); on open, tmp/ is emptied, content
+// files with an ID at or above blobfloor that no message references are
+// deleted (orphans of appends that were killed before their commit), and
+// contents listed in trash (expunged, file not yet removed) are deleted.
+// Only the newest shard directories are scanned, so open stays fast on large
+// stores. UIDNEXT, MODSEQ and UIDVALIDITY are stored in the same transaction
+// as the messages, so UIDs are never reused, even after a crash.
+//
+// # Reads
+//
+// A mailbox is never loaded as a whole: View reads the packed UID index (a
+// few hundred values for a million messages); Fetch and ChangesSince read in
+// chunks of 512 entries per short read transaction and call back outside it,
+// so a slow client never pins a transaction.
+//
+// # Change log
+//
+// Each change of a mailbox (append, flag change, expunge) is logged with its
+// MODSEQ. The log keeps the newest Options.MaxChangeLog entries (default
+// 10000) per mailbox; asking for changes before the oldest kept entry yields
+// store.ErrChangesTruncated and the session must resynchronise (flag changes
+// are still found by per-message MODSEQ, expunges by comparing UID lists).
+//
+// # Scale-out plan
+//
+// A later PostgreSQL backend implements the same store.Store and
+// store.Notifier interfaces and passes the same storetest suite. UIDNEXT and
+// HIGHESTMODSEQ are then allocated per mailbox inside the storing
+// transaction (a row lock on the mailbox row), cross-node change
+// notification uses LISTEN/NOTIFY carrying (user, mailbox, modseq), and
+// sessions catch up from the change-log table by MODSEQ, so a missed
+// notification delays but never loses a change.
+package boltstore

@@ -1,0 +1,175 @@
+package boltstore
+
+import (
+	"encoding/binary"
+	"math"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// uidChunk is the number of UIDs per value of the uidx bucket. The UID list
+// of a mailbox is stored as packed big-endian uint32 arrays keyed by a lower
+// bound of their UIDs, so loading 1M UIDs reads ~1000 values instead of
+// walking 1M keys.
+const uidChunk = 1024
+
+// uidxAppend adds UIDs, which must ascend and exceed every UID present.
+func uidxAppend(b *bolt.Bucket, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	k, v := b.Cursor().Last()
+	if k != nil && len(v) < uidChunk*4 {
+		room := uidChunk - len(v)/4
+		n := min(room, len(uids))
+		nv := make([]byte, len(v), len(v)+4*n)
+		copy(nv, v)
+		for _, u := range uids[:n] {
+			nv = binary.BigEndian.AppendUint32(nv, u)
+		}
+		if err := b.Put(clone(k), nv); err != nil {
+			return err
+		}
+		uids = uids[n:]
+	}
+	for len(uids) > 0 {
+		n := min(uidChunk, len(uids))
+		nv := make([]byte, 0, 4*n)
+		for _, u := range uids[:n] {
+			nv = binary.BigEndian.AppendUint32(nv, u)
+		}
+		if err := b.Put(u32key(uids[0]), nv); err != nil {
+			return err
+		}
+		uids = uids[n:]
+	}
+	return nil
+}
+
+// uidxRemove removes the given ascending UIDs from the index.
+func uidxRemove(b *bolt.Bucket, uids []uint32) error {
+	c := b.Cursor()
+	for i := 0; i < len(uids); {
+		k, v := c.Seek(u32key(uids[i]))
+		if k == nil {
+			k, v = c.Last()
+		} else if keyU32(k) > uids[i] {
+			k, v = c.Prev()
+		}
+		if k == nil {
+			i++
+			continue
+		}
+		key := clone(k)
+		vals := clone(v)
+		bound := uint64(math.MaxUint32) + 1
+		if nk, _ := c.Next(); nk != nil {
+			bound = uint64(keyU32(nk))
+		}
+		j := i
+		for j < len(uids) && uint64(uids[j]) < bound {
+			j++
+		}
+		out := vals[:0]
+		r := uids[i:j]
+		for p := 0; p+4 <= len(vals); p += 4 {
+			u := binary.BigEndian.Uint32(vals[p:])
+			for len(r) > 0 && r[0] < u {
+				r = r[1:]
+			}
+			if len(r) > 0 && r[0] == u {
+				continue
+			}
+			out = binary.BigEndian.AppendUint32(out, u)
+		}
+		var err error
+		if len(out) == 0 {
+			err = b.Delete(key)
+		} else {
+			err = b.Put(key, out)
+		}
+		if err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// uidxLoad returns every UID in ascending order.
+func uidxLoad(b *bolt.Bucket, hint uint32) ([]uint32, error) {
+	out := make([]uint32, 0, hint)
+	err := b.ForEach(func(_, v []byte) error {
+		for p := 0; p+4 <= len(v); p += 4 {
+			out = append(out, binary.BigEndian.Uint32(v[p:]))
+		}
+		return nil
+	})
+	return out, err
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// rangesOf compresses ascending UIDs into a UID set.
+func rangesOf(uids []uint32) store.UIDSet {
+	var s store.UIDSet
+	for _, u := range uids {
+		if n := len(s); n > 0 && s[n-1].Stop+1 == u {
+			s[n-1].Stop = u
+			continue
+		}
+		s = append(s, store.UIDRange{Start: u, Stop: u})
+	}
+	return s
+}
+
+// account adds (sign=1) or removes (sign=-1) a message's contribution to
+// the mailbox counters.
+func (r *mailboxRec) account(m *msgRec, sign int) {
+	d := uint32(1)
+	if sign > 0 {
+		r.Messages += d
+		r.Size += m.Size
+	} else {
+		r.Messages -= d
+		r.Size -= m.Size
+	}
+	if !m.Flags.Has(store.FlagSeen) {
+		if sign > 0 {
+			r.Unseen++
+		} else {
+			r.Unseen--
+		}
+	}
+	if m.Flags.Has(store.FlagDeleted) {
+		if sign > 0 {
+			r.Deleted++
+		} else {
+			r.Deleted--
+		}
+	}
+}
+
+// addKeywords records keywords in the mailbox's keyword list, enforcing
+// the per-mailbox limit.
+func (r *mailboxRec) addKeywords(kws []string, limit int) error {
+	for _, k := range kws {
+		found := false
+		for _, have := range r.Keywords {
+			if strings.EqualFold(have, k) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			if len(r.Keywords) >= limit {
+				return store.ErrLimit
+			}
+			r.Keywords = append(r.Keywords, k)
+		}
+	}
+	return nil
+}

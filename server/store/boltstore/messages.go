@@ -1,0 +1,642 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"math"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// readChunk is the number of messages or change-log entries read per read
+// transaction by the streaming readers; callbacks run outside transactions.
+const readChunk = 512
+
+// selectable returns the record and data bucket of a selectable mailbox of
+// this account.
+func selectable(tx *bolt.Tx, acct *bolt.Bucket, id store.MailboxID) (*mailboxRec, *bolt.Bucket, error) {
+	rec, err := getMailbox(acct, uint64(id))
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec.Attr&store.AttrNoselect != 0 {
+		return nil, nil, store.ErrNoselect
+	}
+	data := tx.Bucket(bucketMboxes).Bucket(u64key(rec.ID))
+	if data == nil {
+		return nil, nil, errCorrupt
+	}
+	return rec, data, nil
+}
+
+func (u *user) appendLog(data *bolt.Bucket, rec *mailboxRec, kind store.ChangeKind, uids store.UIDSet) error {
+	log := data.Bucket(bucketLog)
+	if err := log.Put(u64key(rec.ModSeq), encodeChange(kind, uids)); err != nil {
+		return err
+	}
+	rec.LogCount++
+	for rec.LogCount > u.s.opts.MaxChangeLog {
+		k, _ := log.Cursor().First()
+		if k == nil {
+			rec.LogCount = 0
+			break
+		}
+		rec.LogFloor = keyU64(k)
+		if err := log.Delete(clone(k)); err != nil {
+			return err
+		}
+		rec.LogCount--
+	}
+	return nil
+}
+
+// insert stores m as a new message of rec (which the caller saves) and
+// returns its UID. It does not touch the UID index or the change log.
+func (u *user) insert(data *bolt.Bucket, rec *mailboxRec, m *msgRec, structure []byte) (uint32, error) {
+	uid := rec.UIDNext
+	if uid == 0 || uid == math.MaxUint32 {
+		return 0, store.ErrLimit // UID space exhausted; UIDs are never reused
+	}
+	if err := rec.addKeywords(m.Flags.Keywords, u.s.opts.MaxKeywords); err != nil {
+		return 0, err
+	}
+	rec.UIDNext++
+	k := u32key(uid)
+	if err := data.Bucket(bucketMsg).Put(k, m.encode()); err != nil {
+		return 0, err
+	}
+	if structure != nil {
+		if err := data.Bucket(bucketStruct).Put(k, structure); err != nil {
+			return 0, err
+		}
+	}
+	if m.Flags.Has(store.FlagDeleted) {
+		if err := data.Bucket(bucketDeleted).Put(k, nil); err != nil {
+			return 0, err
+		}
+	}
+	rec.account(m, 1)
+	return uid, nil
+}
+
+// drop deletes the records of message uid (not its UID index entry, not its
+// content reference) and updates rec's counters.
+func drop(data *bolt.Bucket, rec *mailboxRec, uid uint32, m *msgRec) error {
+	k := u32key(uid)
+	for _, b := range [][]byte{bucketMsg, bucketStruct, bucketDeleted} {
+		if err := data.Bucket(b).Delete(k); err != nil {
+			return err
+		}
+	}
+	rec.account(m, -1)
+	return nil
+}
+
+// Append implements store.MessageWriter.
+func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage) (store.AppendResult, error) {
+	var res store.AppendResult
+	name, err := u.normalize(mailbox)
+	if err != nil {
+		return res, err
+	}
+	flags, err := store.ParseFlags(msg.Flags)
+	if err != nil {
+		return res, err
+	}
+	date := msg.InternalDate
+	if date.IsZero() {
+		date = time.Now()
+	}
+	if msg.Body == nil {
+		return res, errors.New("boltstore: nil message body")
+	}
+	if err := u.s.enter(ctx); err != nil {
+		return res, err
+	}
+	defer u.s.leave()
+	// Fail early, before writing a body, if the mailbox is unusable.
+	err = u.s.db.View(func(tx *bolt.Tx) error {
+		acct, err := u.acct(tx)
+		if err != nil {
+			return err
+		}
+		rec, err := mailboxByName(acct, name)
+		if err == nil && rec.Attr&store.AttrNoselect != 0 {
+			err = store.ErrNoselect
+		}
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+
+	content := u.s.blobs.alloc()
+	defer u.s.blobs.release(content)
+	size, dirs, err := u.s.blobs.write(content, msg.Body, u.s.opts.MaxMessageSize)
+	if err != nil {
+		return res, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = os.Remove(u.s.blobs.path(content))
+		}
+	}()
+	structure := u.analyze(content)
+
+	m := &msgRec{Content: content, Size: size, Date: date.UnixNano(), Flags: flags}
+	err = u.write(ctx, dirs, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		rec, err := mailboxByName(acct, name)
+		if err != nil {
+			return err
+		}
+		rec, data, err := selectable(tx, acct, store.MailboxID(rec.ID))
+		if err != nil {
+			return err
+		}
+		rec.ModSeq++
+		m.ModSeq = rec.ModSeq
+		uid, err := u.insert(data, rec, m, structure)
+		if err != nil {
+			return err
+		}
+		if err := uidxAppend(data.Bucket(bucketUIDIdx), []uint32{uid}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketBlobs).Put(u64key(content), encodeRefs(1)); err != nil {
+			return err
+		}
+		if err := u.appendLog(data, rec, store.ChangeAppend, store.UIDSet{{Start: uid, Stop: uid}}); err != nil {
+			return err
+		}
+		res = store.AppendResult{Mailbox: store.MailboxID(rec.ID), UIDValidity: rec.UIDValidity, UID: uid, ModSeq: rec.ModSeq}
+		return putMailbox(acct, rec)
+	})
+	if err != nil {
+		return store.AppendResult{}, err
+	}
+	committed = true
+	u.publish([]store.Notification{{User: u.name, Mailbox: res.Mailbox, HighestModSeq: res.ModSeq}})
+	return res, nil
+}
+
+// analyze runs the configured Analyzer over a stored content file. A
+// message the analyser cannot handle is still accepted (mail must never be
+// refused for being malformed); its structure blob is then nil and the
+// server computes the structure on demand.
+func (u *user) analyze(content uint64) []byte {
+	if u.s.opts.Analyzer == nil {
+		return nil
+	}
+	f, err := os.Open(u.s.blobs.path(content))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	blob, err := u.s.opts.Analyzer(f)
+	if err != nil {
+		return nil
+	}
+	if blob == nil {
+		blob = []byte{}
+	}
+	return blob
+}
+
+// View implements store.MessageReader.
+func (u *user) View(ctx context.Context, mailbox store.MailboxID) (store.View, error) {
+	var v store.View
+	err := u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		rec, data, err := selectable(tx, acct, mailbox)
+		if err != nil {
+			return err
+		}
+		v.MailboxStatus = rec.status()
+		v.Keywords = rec.Keywords
+		v.UIDs, err = uidxLoad(data.Bucket(bucketUIDIdx), rec.Messages)
+		return err
+	})
+	return v, err
+}
+
+// Fetch implements store.MessageReader.
+func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, opts store.FetchOptions, fn func(*store.Message) error) error {
+	set := uids.Normalize()
+	ri, next := 0, uint32(0)
+	buf := make([]store.Message, 0, readChunk)
+	for {
+		buf = buf[:0]
+		err := u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+			_, data, err := selectable(tx, acct, mailbox)
+			if err != nil {
+				return err
+			}
+			st := data.Bucket(bucketStruct)
+			c := data.Bucket(bucketMsg).Cursor()
+			var m msgRec
+			for ; ri < len(set); ri, next = ri+1, 0 {
+				r := set[ri]
+				for k, v := c.Seek(u32key(max(r.Start, next))); k != nil && keyU32(k) <= r.Stop; k, v = c.Next() {
+					uid := keyU32(k)
+					if len(buf) == readChunk {
+						next = uid
+						return nil
+					}
+					if opts.ChangedSince != 0 {
+						if _, ms, ok := decodeMsgQuick(v); ok && ms <= opts.ChangedSince {
+							continue
+						}
+					}
+					if err := decodeMsg(v, &m); err != nil {
+						return err
+					}
+					msg := store.Message{
+						UID: uid, Size: m.Size, InternalDate: time.Unix(0, m.Date),
+						Flags: m.Flags.Strings(), ModSeq: m.ModSeq,
+					}
+					if opts.Structure {
+						msg.Structure = clone(st.Get(k))
+					}
+					buf = append(buf, msg)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range buf {
+			if err := fn(&buf[i]); err != nil {
+				return err
+			}
+		}
+		if ri >= len(set) {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// OpenBody implements store.MessageReader.
+func (u *user) OpenBody(ctx context.Context, mailbox store.MailboxID, uid uint32) (store.Body, error) {
+	var b *body
+	err := u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		_, data, err := selectable(tx, acct, mailbox)
+		if err != nil {
+			return err
+		}
+		v := data.Bucket(bucketMsg).Get(u32key(uid))
+		if v == nil {
+			return store.ErrNoSuchMessage
+		}
+		var m msgRec
+		if err := decodeMsg(v, &m); err != nil {
+			return err
+		}
+		f, err := os.Open(u.s.blobs.path(m.Content))
+		if errors.Is(err, fs.ErrNotExist) {
+			return store.ErrNoSuchMessage
+		} else if err != nil {
+			return err
+		}
+		b = &body{File: f, size: m.Size}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ChangesSince implements store.MessageReader.
+func (u *user) ChangesSince(ctx context.Context, mailbox store.MailboxID, modseq uint64, fn func(store.Change) error) error {
+	from := modseq + 1
+	buf := make([]store.Change, 0, readChunk)
+	first := true
+	for {
+		buf = buf[:0]
+		done := true
+		err := u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+			rec, data, err := selectable(tx, acct, mailbox)
+			if err != nil {
+				return err
+			}
+			if first && modseq < rec.LogFloor {
+				return store.ErrChangesTruncated
+			}
+			c := data.Bucket(bucketLog).Cursor()
+			for k, v := c.Seek(u64key(from)); k != nil; k, v = c.Next() {
+				if len(buf) == readChunk {
+					done = false
+					from = keyU64(k)
+					return nil
+				}
+				ch, err := decodeChange(keyU64(k), v)
+				if err != nil {
+					return err
+				}
+				buf = append(buf, ch)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		first = false
+		for _, ch := range buf {
+			if err := fn(ch); err != nil {
+				return err
+			}
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// StoreFlags implements store.MessageWriter.
+func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, req store.FlagChange) (store.StoreResult, error) {
+	change, err := store.ParseFlags(req.Flags)
+	if err != nil {
+		return store.StoreResult{}, err
+	}
+	set := uids.Normalize()
+	if err := u.s.enter(ctx); err != nil {
+		return store.StoreResult{}, err
+	}
+	defer u.s.leave()
+	var res store.StoreResult
+	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		res = store.StoreResult{}
+		rec, data, err := selectable(tx, acct, mailbox)
+		if err != nil {
+			return err
+		}
+		msgs, del := data.Bucket(bucketMsg), data.Bucket(bucketDeleted)
+		c := msgs.Cursor()
+		var changed, modified []uint32
+		var m msgRec
+		for _, r := range set {
+			k, v := c.Seek(u32key(r.Start))
+			for k != nil && keyU32(k) <= r.Stop {
+				uid := keyU32(k)
+				if err := decodeMsg(v, &m); err != nil {
+					return err
+				}
+				if req.UnchangedSince != 0 && m.ModSeq > req.UnchangedSince {
+					modified = append(modified, uid)
+				} else {
+					nf := m.Flags.Apply(req.Op, change)
+					up := store.FlagUpdate{UID: uid, Flags: nf.Strings(), ModSeq: m.ModSeq}
+					if !nf.Equal(m.Flags) {
+						if res.ModSeq == 0 {
+							rec.ModSeq++
+							res.ModSeq = rec.ModSeq
+						}
+						if err := rec.addKeywords(nf.Keywords, u.s.opts.MaxKeywords); err != nil {
+							return err
+						}
+						rec.account(&m, -1)
+						m.Flags, m.ModSeq = nf, res.ModSeq
+						rec.account(&m, 1)
+						kk := u32key(uid)
+						if err := msgs.Put(kk, m.encode()); err != nil {
+							return err
+						}
+						if nf.Has(store.FlagDeleted) {
+							err = del.Put(kk, nil)
+						} else {
+							err = del.Delete(kk)
+						}
+						if err != nil {
+							return err
+						}
+						up.ModSeq, up.Changed = res.ModSeq, true
+						changed = append(changed, uid)
+					}
+					res.Updated = append(res.Updated, up)
+				}
+				if uid == math.MaxUint32 {
+					break
+				}
+				// Reposition: the cursor is invalid after a Put.
+				k, v = c.Seek(u32key(uid + 1))
+			}
+		}
+		res.Modified = rangesOf(modified)
+		if len(changed) == 0 {
+			return nil
+		}
+		if err := u.appendLog(data, rec, store.ChangeFlags, rangesOf(changed)); err != nil {
+			return err
+		}
+		return putMailbox(acct, rec)
+	})
+	if err != nil {
+		return store.StoreResult{}, err
+	}
+	if res.ModSeq != 0 {
+		u.publish([]store.Notification{{User: u.name, Mailbox: mailbox, HighestModSeq: res.ModSeq}})
+	}
+	return res, nil
+}
+
+// Expunge implements store.MessageWriter.
+func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet) ([]uint32, error) {
+	all := uids == nil
+	set := uids.Normalize()
+	if err := u.s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer u.s.leave()
+	var out []uint32
+	var freed []uint64
+	var modseq uint64
+	err := u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		out, freed, modseq = nil, nil, 0
+		rec, data, err := selectable(tx, acct, mailbox)
+		if err != nil {
+			return err
+		}
+		c := data.Bucket(bucketDeleted).Cursor()
+		if all {
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				out = append(out, keyU32(k))
+			}
+		} else {
+			for _, r := range set {
+				for k, _ := c.Seek(u32key(r.Start)); k != nil && keyU32(k) <= r.Stop; k, _ = c.Next() {
+					out = append(out, keyU32(k))
+				}
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		rec.ModSeq++
+		modseq = rec.ModSeq
+		msgs := data.Bucket(bucketMsg)
+		var m msgRec
+		for _, uid := range out {
+			if err := decodeMsg(msgs.Get(u32key(uid)), &m); err != nil {
+				return err
+			}
+			if err := drop(data, rec, uid, &m); err != nil {
+				return err
+			}
+			f, err := unref(tx, m.Content)
+			if err != nil {
+				return err
+			}
+			if f {
+				freed = append(freed, m.Content)
+			}
+		}
+		if err := uidxRemove(data.Bucket(bucketUIDIdx), out); err != nil {
+			return err
+		}
+		if err := u.appendLog(data, rec, store.ChangeExpunge, rangesOf(out)); err != nil {
+			return err
+		}
+		return putMailbox(acct, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	u.s.blobs.remove(freed)
+	if modseq != 0 {
+		u.publish([]store.Notification{{User: u.name, Mailbox: mailbox, HighestModSeq: modseq}})
+	}
+	return out, nil
+}
+
+// transferResult is the outcome of transfer.
+type transferResult struct {
+	copy  store.CopyResult
+	notes []store.Notification
+}
+
+// transfer copies (or moves) the messages of src in uids to dst within tx
+// and saves both records. src and dst may be the same mailbox.
+func (u *user) transfer(tx *bolt.Tx, acct *bolt.Bucket, src *mailboxRec, uids store.UIDSet, dst *mailboxRec, move bool) (transferResult, error) {
+	var res transferResult
+	mboxes := tx.Bucket(bucketMboxes)
+	sdata := mboxes.Bucket(u64key(src.ID))
+	ddata := mboxes.Bucket(u64key(dst.ID))
+	if sdata == nil || ddata == nil {
+		return res, errCorrupt
+	}
+	if dst.ID == src.ID {
+		dst = src
+	}
+	res.copy.DestID, res.copy.DestUIDValidity = store.MailboxID(dst.ID), dst.UIDValidity
+	// Collect first: with src == dst the loop below adds to the same bucket.
+	c := sdata.Bucket(bucketMsg).Cursor()
+	for _, r := range uids.Normalize() {
+		for k, _ := c.Seek(u32key(r.Start)); k != nil && keyU32(k) <= r.Stop; k, _ = c.Next() {
+			res.copy.SourceUIDs = append(res.copy.SourceUIDs, keyU32(k))
+		}
+	}
+	if len(res.copy.SourceUIDs) == 0 {
+		return res, nil
+	}
+	dst.ModSeq++
+	dstMod := dst.ModSeq
+	var m msgRec
+	for _, uid := range res.copy.SourceUIDs {
+		k := u32key(uid)
+		if err := decodeMsg(sdata.Bucket(bucketMsg).Get(k), &m); err != nil {
+			return res, err
+		}
+		var structure []byte
+		if v := sdata.Bucket(bucketStruct).Get(k); v != nil {
+			structure = append(make([]byte, 0, len(v)), v...)
+		}
+		if move {
+			if err := drop(sdata, src, uid, &m); err != nil {
+				return res, err
+			}
+		} else if err := addRef(tx, m.Content); err != nil {
+			return res, err
+		}
+		m.ModSeq = dstMod
+		nuid, err := u.insert(ddata, dst, &m, structure)
+		if err != nil {
+			return res, err
+		}
+		res.copy.DestUIDs = append(res.copy.DestUIDs, nuid)
+	}
+	if err := uidxAppend(ddata.Bucket(bucketUIDIdx), res.copy.DestUIDs); err != nil {
+		return res, err
+	}
+	if err := u.appendLog(ddata, dst, store.ChangeAppend, rangesOf(res.copy.DestUIDs)); err != nil {
+		return res, err
+	}
+	if move {
+		src.ModSeq++
+		if err := uidxRemove(sdata.Bucket(bucketUIDIdx), res.copy.SourceUIDs); err != nil {
+			return res, err
+		}
+		if err := u.appendLog(sdata, src, store.ChangeExpunge, rangesOf(res.copy.SourceUIDs)); err != nil {
+			return res, err
+		}
+		if err := putMailbox(acct, src); err != nil {
+			return res, err
+		}
+		res.notes = append(res.notes, store.Notification{User: u.name, Mailbox: store.MailboxID(src.ID), HighestModSeq: src.ModSeq})
+	}
+	if dst != src || !move {
+		res.notes = append(res.notes, store.Notification{User: u.name, Mailbox: store.MailboxID(dst.ID), HighestModSeq: dst.ModSeq})
+	}
+	return res, putMailbox(acct, dst)
+}
+
+func (u *user) copyOrMove(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, dest string, move bool) (store.CopyResult, error) {
+	dest, err := u.normalize(dest)
+	if err != nil {
+		return store.CopyResult{}, err
+	}
+	if err := u.s.enter(ctx); err != nil {
+		return store.CopyResult{}, err
+	}
+	defer u.s.leave()
+	var res transferResult
+	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		src, _, err := selectable(tx, acct, mailbox)
+		if err != nil {
+			return err
+		}
+		d, err := mailboxByName(acct, dest)
+		if err != nil {
+			return err
+		}
+		dst, _, err := selectable(tx, acct, store.MailboxID(d.ID))
+		if err != nil {
+			return err
+		}
+		res, err = u.transfer(tx, acct, src, uids, dst, move)
+		return err
+	})
+	if err != nil {
+		return store.CopyResult{}, err
+	}
+	u.publish(res.notes)
+	return res.copy, nil
+}
+
+// Copy implements store.MessageWriter.
+func (u *user) Copy(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, dest string) (store.CopyResult, error) {
+	return u.copyOrMove(ctx, mailbox, uids, dest, false)
+}
+
+// Move implements store.MessageWriter.
+func (u *user) Move(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, dest string) (store.CopyResult, error) {
+	return u.copyOrMove(ctx, mailbox, uids, dest, true)
+}

@@ -1,0 +1,425 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/password"
+)
+
+// Defaults of [Options].
+const (
+	DefaultMaxMessageSize = 64 << 20
+	DefaultMaxChangeLog   = 10000
+	DefaultMaxKeywords    = 256
+	DefaultMaxBatch       = 256
+	DefaultLockTimeout    = 5 * time.Second
+)
+
+// Options configures a [Store]. The zero value selects the defaults.
+type Options struct {
+	// BcryptCost is the bcrypt cost of new password hashes (default
+	// bcrypt.DefaultCost).
+	BcryptCost int
+	// Analyzer computes the structure blob of each appended message; nil
+	// stores none.
+	Analyzer store.Analyzer
+	// Notifier receives every committed change; nil uses a new
+	// store.LocalNotifier.
+	Notifier store.Notifier
+	// MaxMessageSize bounds a message body in bytes (default 64 MiB).
+	MaxMessageSize int64
+	// MaxMailboxNameLen bounds a mailbox name in bytes (default
+	// store.DefaultMaxMailboxNameLen).
+	MaxMailboxNameLen int
+	// MaxChangeLog bounds the change-log entries kept per mailbox
+	// (default 10000). Older entries are dropped; ChangesSince for a MODSEQ
+	// before the oldest kept entry fails with store.ErrChangesTruncated.
+	MaxChangeLog int
+	// MaxKeywords bounds the distinct keywords per mailbox (default 256).
+	MaxKeywords int
+	// MaxBatch bounds the operations sharing one commit (default 256).
+	MaxBatch int
+	// LockTimeout bounds the wait for the database file lock held by
+	// another process (default 5s).
+	LockTimeout time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.MaxMailboxNameLen <= 0 {
+		o.MaxMailboxNameLen = store.DefaultMaxMailboxNameLen
+	}
+	if o.MaxChangeLog <= 0 {
+		o.MaxChangeLog = DefaultMaxChangeLog
+	}
+	if o.MaxKeywords <= 0 {
+		o.MaxKeywords = DefaultMaxKeywords
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	if o.Notifier == nil {
+		o.Notifier = store.NewLocalNotifier()
+	}
+}
+
+// Store is the bbolt-backed [store.Store]. It is safe for concurrent use.
+type Store struct {
+	opts   Options
+	dir    string
+	db     *bolt.DB
+	blobs  *blobStore
+	hasher *password.Hasher
+
+	reqs          chan *commitReq
+	committerDone chan struct{}
+
+	mu     sync.RWMutex // held shared by every operation, exclusively by Close
+	closed bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in directory dir. The directory
+// holds mail.db (the bbolt database), blobs/ (message contents) and tmp/.
+// Opening performs the crash cleanup described in the package doc; it never
+// needs a repair step.
+func Open(dir string, opts Options) (*Store, error) {
+	opts.setDefaults()
+	hasher, err := password.New(opts.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	blobs, err := newBlobStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(filepath.Join(dir, "mail.db"), 0o600, &bolt.Options{
+		Timeout:      opts.LockTimeout,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open database: %w", err)
+	}
+	s := &Store{
+		opts: opts, dir: dir, db: db, blobs: blobs, hasher: hasher,
+		reqs: make(chan *commitReq), committerDone: make(chan struct{}),
+	}
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if _, err := blobs.recover(db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("boltstore: content cleanup: %w", err)
+	}
+	go s.committer()
+	return s, nil
+}
+
+func (s *Store) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketUsers, bucketAccts, bucketMboxes, bucketBlobs, bucketTrash} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		v := meta.Get(keyVersion)
+		if v == nil {
+			return meta.Put(keyVersion, u32key(formatVersion))
+		}
+		if len(v) != 4 || keyU32(v) != formatVersion {
+			return fmt.Errorf("boltstore: unsupported format version %x", v)
+		}
+		return nil
+	})
+}
+
+// Close implements store.Store. It waits for running operations.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	s.closed = true
+	close(s.reqs)
+	<-s.committerDone
+	return s.db.Close()
+}
+
+// Notifier implements store.Store.
+func (s *Store) Notifier() store.Notifier { return s.opts.Notifier }
+
+// enter admits an operation; the caller must call s.mu.RUnlock when done.
+func (s *Store) enter(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return store.ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) leave() { s.mu.RUnlock() }
+
+// nextUIDValidity allocates a UIDVALIDITY strictly greater than any before,
+// normally the current Unix time.
+func nextUIDValidity(tx *bolt.Tx) (uint32, error) {
+	meta := tx.Bucket(bucketMeta)
+	var last uint32
+	if v := meta.Get(keyUIDValidity); len(v) == 4 {
+		last = keyU32(v)
+	}
+	now := time.Now().Unix()
+	v := last + 1
+	if now > int64(v) && now < 1<<32 {
+		v = uint32(now)
+	}
+	if v == 0 {
+		return 0, store.ErrLimit
+	}
+	return v, meta.Put(keyUIDValidity, u32key(v))
+}
+
+// CreateUser implements store.Accounts.
+func (s *Store) CreateUser(ctx context.Context, name, pw string) error {
+	if err := store.ValidateUserName(name); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(pw)
+	if err != nil {
+		return fmt.Errorf("%w: %v", store.ErrInvalidPassword, err)
+	}
+	return s.createUser(ctx, name, hash)
+}
+
+// CreateUserWithHash implements store.Accounts.
+func (s *Store) CreateUserWithHash(ctx context.Context, name, hash string) error {
+	if err := store.ValidateUserName(name); err != nil {
+		return err
+	}
+	if err := password.CheckHash(hash); err != nil {
+		return fmt.Errorf("%w: %v", store.ErrInvalidPassword, err)
+	}
+	return s.createUser(ctx, name, hash)
+}
+
+func (s *Store) createUser(ctx context.Context, name, hash string) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.leave()
+	return s.update(ctx, nil, func(tx *bolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		if users.Get([]byte(name)) != nil {
+			return store.ErrUserExists
+		}
+		id, err := users.NextSequence()
+		if err != nil {
+			return err
+		}
+		rec, err := json.Marshal(userRec{ID: id, Hash: hash, Created: time.Now().UTC()})
+		if err != nil {
+			return err
+		}
+		if err := users.Put([]byte(name), rec); err != nil {
+			return err
+		}
+		acct, err := tx.Bucket(bucketAccts).CreateBucket(u64key(id))
+		if err != nil {
+			return err
+		}
+		for _, b := range [][]byte{bucketMB, bucketNames, bucketSubs} {
+			if _, err := acct.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		u := &user{s: s, name: name, id: id}
+		for _, d := range store.DefaultMailboxes {
+			if _, err := u.createOne(tx, acct, d.Name, d.Attr); err != nil {
+				return err
+			}
+			if err := acct.Bucket(bucketSubs).Put([]byte(d.Name), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) setHash(ctx context.Context, name, hash string) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.leave()
+	return s.update(ctx, nil, func(tx *bolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		v := users.Get([]byte(name))
+		if v == nil {
+			return store.ErrNoSuchUser
+		}
+		var rec userRec
+		if err := decodeJSON(v, &rec); err != nil {
+			return err
+		}
+		rec.Hash = hash
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return users.Put([]byte(name), b)
+	})
+}
+
+// SetPassword implements store.Accounts.
+func (s *Store) SetPassword(ctx context.Context, name, pw string) error {
+	hash, err := s.hasher.Hash(pw)
+	if err != nil {
+		return fmt.Errorf("%w: %v", store.ErrInvalidPassword, err)
+	}
+	return s.setHash(ctx, name, hash)
+}
+
+// DeleteUser implements store.Accounts.
+func (s *Store) DeleteUser(ctx context.Context, name string) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.leave()
+	var freed []uint64
+	var gone []store.MailboxID
+	err := s.update(ctx, nil, func(tx *bolt.Tx) error {
+		freed, gone = nil, nil
+		users := tx.Bucket(bucketUsers)
+		v := users.Get([]byte(name))
+		if v == nil {
+			return store.ErrNoSuchUser
+		}
+		var rec userRec
+		if err := decodeJSON(v, &rec); err != nil {
+			return err
+		}
+		accts := tx.Bucket(bucketAccts)
+		acct := accts.Bucket(u64key(rec.ID))
+		if acct != nil {
+			err := acct.Bucket(bucketMB).ForEach(func(k, _ []byte) error {
+				gone = append(gone, store.MailboxID(keyU64(k)))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, id := range gone {
+				f, err := purgeMailboxData(tx, uint64(id))
+				if err != nil {
+					return err
+				}
+				freed = append(freed, f...)
+			}
+			if err := accts.DeleteBucket(u64key(rec.ID)); err != nil {
+				return err
+			}
+		}
+		return users.Delete([]byte(name))
+	})
+	if err != nil {
+		return err
+	}
+	s.blobs.remove(freed)
+	for _, id := range gone {
+		s.opts.Notifier.Publish(store.Notification{User: name, Mailbox: id})
+	}
+	return nil
+}
+
+// ListUsers implements store.Accounts.
+func (s *Store) ListUsers(ctx context.Context) ([]string, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Store) lookupUser(name string) (userRec, bool, error) {
+	var rec userRec
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketUsers).Get([]byte(name))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return decodeJSON(v, &rec)
+	})
+	return rec, found, err
+}
+
+// Authenticate implements store.Accounts.
+func (s *Store) Authenticate(ctx context.Context, name, pw string) (store.User, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	rec, found, err := s.lookupUser(name)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		_ = s.hasher.VerifyDummy(pw)
+		return nil, store.ErrAuthFailed
+	}
+	if err := s.hasher.Verify(rec.Hash, pw); err != nil {
+		if errors.Is(err, password.ErrMismatch) {
+			return nil, store.ErrAuthFailed
+		}
+		return nil, fmt.Errorf("%w: %v", store.ErrAuthFailed, err)
+	}
+	return &user{s: s, name: name, id: rec.ID}, nil
+}
+
+// OpenUser implements store.Store.
+func (s *Store) OpenUser(ctx context.Context, name string) (store.User, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	rec, found, err := s.lookupUser(name)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, store.ErrNoSuchUser
+	}
+	return &user{s: s, name: name, id: rec.ID}, nil
+}

@@ -1,0 +1,19 @@
+// Package storetest is the conformance suite every store.Store backend must
+// pass. A backend's test calls [Run] with a function that opens a fresh,
+// empty store, and [RunReopen] with a function that reopens the same storage
+// to check persistence:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store { return openFresh(t) })
+//	}
+//
+// The opened store must use [Analyzer] as its structure analyser, so the
+// suite can check that the cached structure blob is stored and returned.
+// Stores should use a cheap password-hash cost: the suite creates accounts.
+//
+// The suite covers accounts and authentication, the mailbox hierarchy
+// (create, delete, rename, subscriptions, special use), append and fetch,
+// flags and CONDSTORE, copy and move with COPYUID, expunge, the change log,
+// notifications, account isolation, and concurrent writers (meant to run
+// under the race detector).
+package storetest
