@@ -1,0 +1,36 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+)
+
+// capabilities lists what the server advertises (RFC 9051 7.2.2). Before
+// authentication it shows how to log in; afterwards every implemented
+// extension. Each entry names an extension this server implements; nothing
+// is advertised that is not.
+func (c *conn) capabilities() string {
+	caps := []string{"IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "SASL-IR"}
+	if c.user == nil {
+		if c.srv.cfg.TLSConfig != nil && !c.tls {
+			caps = append(caps, "STARTTLS")
+		}
+		if c.authAllowed() {
+			caps = append(caps, "AUTH=PLAIN")
+		} else {
+			caps = append(caps, "LOGINDISABLED")
+		}
+		return strings.Join(caps, " ")
+	}
+	caps = append(caps,
+		"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN",
+		"LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE",
+		"STATUS=SIZE", "APPENDLIMIT="+strconv.FormatInt(c.srv.cfg.Limits.MaxAppendLiteral, 10),
+		"UTF8=ACCEPT",
+	)
+	caps = append(caps, messageCapabilities...)
+	return strings.Join(caps, " ")
+}
+
+// authAllowed reports whether credentials may be sent on this connection.
+func (c *conn) authAllowed() bool { return c.tls || c.srv.cfg.AllowInsecureAuth }

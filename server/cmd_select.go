@@ -1,0 +1,106 @@
+package server
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/imapfsm/imapfsm/fsm"
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// cmdSelect implements SELECT and EXAMINE (RFC 9051 6.3.2, 6.3.3). The
+// machine decides the state for each outcome; a failed SELECT leaves no
+// mailbox selected.
+func cmdSelect(c *conn, cmd *command) result {
+	a := cmd.args
+	if err := a.SP(); err != nil {
+		return argError(err)
+	}
+	name, err := c.mailboxArg(a)
+	if err != nil {
+		return argError(err)
+	}
+	// Optional select parameters (RFC 4466); CONDSTORE is not offered,
+	// so only an empty list is accepted.
+	if !a.AtEnd() {
+		return bad("SELECT parameters are not supported")
+	}
+	if err := a.End(); err != nil {
+		return argError(err)
+	}
+	res := c.openMailbox(name, cmd.input == fsm.InputExamine)
+	if res.outcome != fsm.OutcomeOK {
+		c.closeMailbox()
+	}
+	return res
+}
+
+// cmdClose implements CLOSE (RFC 9051 6.4.1): it expunges \Deleted messages
+// silently unless the mailbox was opened read-only, then deselects.
+func cmdClose(c *conn, cmd *command) result {
+	if err := cmd.args.End(); err != nil {
+		return argError(err)
+	}
+	if m := c.mailbox; m != nil && !m.readOnly {
+		if _, err := c.user.Expunge(c.ctx, m.id, nil); err != nil && !errors.Is(err, store.ErrNoSuchMailbox) {
+			return c.storeError(err)
+		}
+	}
+	c.closeMailbox()
+	return ok("CLOSE completed")
+}
+
+// cmdUnselect implements UNSELECT (RFC 3691, RFC 9051 6.4.2): deselect
+// without expunging.
+func cmdUnselect(c *conn, cmd *command) result {
+	if err := cmd.args.End(); err != nil {
+		return argError(err)
+	}
+	c.closeMailbox()
+	return ok("UNSELECT completed")
+}
+
+// mailboxArg reads a mailbox name and applies the trailing-separator quirk
+// when the machine says it is tolerated.
+func (c *conn) mailboxArg(a interface{ Mailbox() (string, error) }) (string, error) {
+	name, err := a.Mailbox()
+	if err != nil {
+		return "", err
+	}
+	if c.modes.Tolerates(fsm.QuirkTrailingSeparator) && len(name) > 1 && strings.HasSuffix(name, "/") && !strings.HasSuffix(name, "//") {
+		c.srv.metrics.quirks[fsm.QuirkTrailingSeparator].Add(1)
+		c.log.Info("client quirk", "quirk", fsm.QuirkTrailingSeparator.String(), "mailbox", name)
+		name = strings.TrimSuffix(name, "/")
+	}
+	return name, nil
+}
+
+// storeError maps store errors to NO responses with RFC 5530 codes.
+func (c *conn) storeError(err error) result {
+	switch {
+	case errors.Is(err, store.ErrNoSuchMailbox):
+		return no("NONEXISTENT", "No such mailbox")
+	case errors.Is(err, store.ErrMailboxExists):
+		return no("ALREADYEXISTS", "Mailbox already exists")
+	case errors.Is(err, store.ErrInvalidMailboxName):
+		return no("CANNOT", "Invalid mailbox name")
+	case errors.Is(err, store.ErrNoselect):
+		return no("CANNOT", "Mailbox is not selectable")
+	case errors.Is(err, store.ErrHasChildren):
+		return no("INUSE", "Mailbox has children")
+	case errors.Is(err, store.ErrInboxDelete):
+		return no("CANNOT", "INBOX cannot be deleted")
+	case errors.Is(err, store.ErrInvalidSpecialUse):
+		return no("USEATTR", "Unsupported special-use attribute")
+	case errors.Is(err, store.ErrInvalidFlag):
+		return bad("Invalid flag")
+	case errors.Is(err, store.ErrNoSuchMessage):
+		return no("NONEXISTENT", "No such message")
+	case errors.Is(err, store.ErrTooBig):
+		return no("TOOBIG", "Message too big")
+	case errors.Is(err, store.ErrLimit):
+		return no("LIMIT", "Limit exceeded")
+	}
+	c.log.Error("store error", "err", err)
+	return no("SERVERBUG", "Internal error; the change was not made")
+}

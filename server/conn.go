@@ -1,0 +1,359 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/imapfsm/imapfsm/fsm"
+	"github.com/imapfsm/imapfsm/server/imapwire"
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// conn is one client session: the engine that reads lines, classifies them
+// into fsm inputs, asks fsm.Step for the decision and carries it out. It is
+// the only place where decisions are executed; handlers know their command,
+// never the session's state.
+type conn struct {
+	srv *Server
+	// raw is the accepted connection; nc is what the session talks over
+	// (raw itself, or a TLS connection on top of it after STARTTLS).
+	raw  net.Conn
+	nc   net.Conn
+	log  *slog.Logger
+	dec  *imapwire.Decoder
+	ctx  context.Context
+	stop context.CancelFunc
+
+	wmu sync.Mutex // guards enc and writes to nc
+	enc *imapwire.Encoder
+
+	state    fsm.State
+	modes    fsm.Modes
+	tls      bool
+	closing  atomic.Bool
+	heldTag  string // tag held by IDLE or AUTHENTICATE
+	badCount int
+
+	user     store.User
+	username string
+	utf8     bool // ENABLE UTF8=ACCEPT
+	enabled  map[string]bool
+	mailbox  *selectedMailbox
+	sasl     *saslExchange
+	after    func() // runs after the current completion is written
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		srv:     s,
+		raw:     nc,
+		nc:      nc,
+		ctx:     ctx,
+		stop:    cancel,
+		state:   fsm.InitialState,
+		modes:   s.cfg.Modes,
+		enabled: map[string]bool{},
+		log:     s.log.With("remote", nc.RemoteAddr().String()),
+	}
+	_, c.tls = nc.(*tls.Conn)
+	c.dec = imapwire.NewDecoder(nc, s.cfg.Limits)
+	c.dec.SetContinuationFunc(func(imapwire.LiteralInfo) error {
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		c.enc.Continuation("Ready for literal data")
+		return c.flushLocked()
+	})
+	c.enc = imapwire.NewEncoder(nc)
+	return c
+}
+
+// shutdown asks the session to say BYE and close at the next command
+// boundary, interrupting a blocked read.
+func (c *conn) shutdown() {
+	c.closing.Store(true)
+	c.raw.SetReadDeadline(time.Now())
+}
+
+// command is one classified client line.
+type command struct {
+	tag   string
+	name  string // upper-case command name, "UID FETCH" joined
+	input fsm.Input
+	line  imapwire.Line
+	args  *imapwire.ArgReader
+	raw   []byte // the line for continuation inputs (SASL responses)
+	// reason explains why a line could not be parsed; it is appended to
+	// the spec's reply text.
+	reason string
+}
+
+// result is what a handler reports. The engine writes the tagged completion
+// from it, so that every tag gets exactly one.
+type result struct {
+	outcome fsm.Outcome
+	code    string
+	text    string
+}
+
+func ok(text string) result           { return result{outcome: fsm.OutcomeOK, text: text} }
+func okCode(code, text string) result { return result{outcome: fsm.OutcomeOK, code: code, text: text} }
+func no(code, text string) result     { return result{outcome: fsm.OutcomeNo, code: code, text: text} }
+func bad(text string) result          { return result{outcome: fsm.OutcomeBad, text: text} }
+func badCode(code, text string) result {
+	return result{outcome: fsm.OutcomeBad, code: code, text: text}
+}
+func continued() result { return result{outcome: fsm.OutcomeContinue} }
+
+// argError turns an argument parsing error into a BAD result with the
+// decoder's reason.
+func argError(err error) result {
+	var tooBig *imapwire.LiteralTooLargeError
+	if errors.As(err, &tooBig) {
+		return badCode("TOOBIG", tooBig.Reason())
+	}
+	return bad(imapwire.Reason(err))
+}
+
+func (c *conn) serve() {
+	defer c.stop()
+	defer func() { c.nc.Close(); c.raw.Close() }()
+	defer c.closeMailbox()
+	c.log.Debug("connection opened", "tls", c.tls)
+	c.wmu.Lock()
+	c.enc.StatusResponse("", imapwire.StatusOK, "CAPABILITY "+c.capabilities(), c.srv.cfg.Greeting)
+	err := c.flushLocked()
+	c.wmu.Unlock()
+	if err != nil {
+		return
+	}
+	for !c.state.Terminal() {
+		if err := c.readAndDispatch(); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.log.Debug("connection ended", "err", err)
+			}
+			return
+		}
+	}
+	c.log.Debug("connection closed", "user", c.username)
+}
+
+// readAndDispatch reads one line (or the event that interrupted the read)
+// and carries out the machine's decision for it.
+func (c *conn) readAndDispatch() error {
+	// The machine says whether the autologout timer applies in this state
+	// (never while idling) and whether the keepalive timer runs.
+	var deadline time.Time
+	if fsm.Step(c.state, fsm.InputAutologout, c.modes).Action == fsm.ActionClose {
+		deadline = time.Now().Add(c.srv.cfg.AutologoutTimeout)
+	}
+	c.nc.SetReadDeadline(deadline)
+	if c.closing.Load() {
+		c.dispatch(fsm.InputShutdown, &command{})
+		return nil
+	}
+	var push *pusher
+	if fsm.Step(c.state, fsm.InputKeepalive, c.modes).Action == fsm.ActionNotify {
+		push = c.startPusher()
+	}
+	line, err := c.dec.ReadLine()
+	if push != nil {
+		push.stopAndWait()
+	}
+	if err != nil {
+		var ne net.Error
+		switch {
+		case c.closing.Load():
+			c.dispatch(fsm.InputShutdown, &command{})
+			return nil
+		case errors.As(err, &ne) && ne.Timeout():
+			c.dispatch(fsm.InputAutologout, &command{})
+			return nil
+		case errors.Is(err, imapwire.ErrLineTooLong):
+			c.dispatch(fsm.InputLineTooLong, &command{})
+			return nil
+		case errors.Is(err, imapwire.ErrNULByte):
+			c.dispatch(fsm.InputUnparsable, &command{})
+			return nil
+		}
+		return err
+	}
+	c.wmu.Lock()
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	c.wmu.Unlock()
+	cmd := c.classify(line)
+	c.dispatch(cmd.input, cmd)
+	return nil
+}
+
+// dispatch asks the machine what to do with input and does it. It is the
+// single place where decisions are executed.
+func (c *conn) dispatch(in fsm.Input, cmd *command) {
+	for {
+		d := fsm.Step(c.state, in, c.modes)
+		c.srv.metrics.commands[in].Add(1)
+		if d.Quirk != fsm.QuirkNone {
+			c.srv.metrics.quirks[d.Quirk].Add(1)
+			c.log.Info("client quirk", "quirk", d.Quirk.String(), "mode", c.modes.Of(d.Quirk).String(),
+				"rule", d.Rule.String(), "state", c.state.String(), "input", in.String(), "tag", cmd.tag, "user", c.username)
+		}
+		if d.Pending != fsm.ResponseNone {
+			c.reply(c.heldTag, d.Pending)
+			c.heldTag = ""
+		}
+		switch d.Action {
+		case fsm.ActionExecute:
+			c.execute(d, in, cmd)
+		case fsm.ActionReject:
+			tag := cmd.tag
+			if in.Kind() == fsm.KindSASL {
+				tag = "" // the held tag is not this line's to answer
+			}
+			c.replyWith(tag, d.Reply, cmd.reason)
+			c.state = d.Next(fsm.OutcomeOK)
+		case fsm.ActionNotify:
+			c.reply("", d.Reply)
+			c.state = d.Next(fsm.OutcomeOK)
+		case fsm.ActionClose:
+			if d.Reply != fsm.ResponseNone {
+				c.reply("", d.Reply)
+			}
+			c.state = d.Next(fsm.OutcomeOK)
+		case fsm.ActionRedispatch:
+			c.state = d.Next(fsm.OutcomeOK)
+			continue
+		default: // fsm.ActionIgnore
+			c.state = d.Next(fsm.OutcomeOK)
+		}
+		c.checkBadLimit()
+		return
+	}
+}
+
+// execute runs the input's handler and completes its tag.
+func (c *conn) execute(d fsm.Decision, in fsm.Input, cmd *command) {
+	h := c.srv.handlers[in]
+	var res result
+	if h == nil {
+		res = bad("Command not implemented")
+	} else {
+		res = c.run(h, cmd)
+	}
+	if !in.Produces(res.outcome) {
+		c.log.Error("handler reported an outcome its input cannot produce", "input", in.String(), "outcome", res.outcome.String())
+		res = result{outcome: fsm.OutcomeBad, code: "SERVERBUG", text: "Internal error"}
+	}
+	if res.outcome == fsm.OutcomeContinue {
+		if cmd.tag != "" {
+			c.heldTag = cmd.tag
+		}
+	} else {
+		c.complete(cmd.tag, res)
+		if cmd.tag == c.heldTag {
+			c.heldTag = ""
+		}
+	}
+	c.state = d.Next(res.outcome)
+	if after := c.after; after != nil {
+		c.after = nil
+		after()
+	}
+}
+
+// run calls a handler, turning a panic into a BAD [SERVERBUG] so that one
+// broken handler cannot take the connection's tag accounting down with it.
+func (c *conn) run(h handler, cmd *command) (res result) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("handler panic", "command", cmd.name, "panic", p)
+			res = result{outcome: fsm.OutcomeBad, code: "SERVERBUG", text: "Internal error"}
+		}
+	}()
+	return h(c, cmd)
+}
+
+// complete writes the tagged completion of a command.
+func (c *conn) complete(tag string, res result) {
+	st := imapwire.StatusOK
+	switch res.outcome {
+	case fsm.OutcomeNo:
+		st = imapwire.StatusNO
+	case fsm.OutcomeBad:
+		st = imapwire.StatusBAD
+	}
+	if tag == "" {
+		tag = "*"
+	}
+	c.status(tag, st, res.code, res.text)
+}
+
+// reply writes a response declared in the spec.
+func (c *conn) reply(tag string, r fsm.Response) { c.replyWith(tag, r, "") }
+
+// replyWith writes a response declared in the spec, with detail appended to
+// its text.
+func (c *conn) replyWith(tag string, r fsm.Response, detail string) {
+	st := map[string]imapwire.Status{"OK": imapwire.StatusOK, "NO": imapwire.StatusNO, "BAD": imapwire.StatusBAD, "BYE": imapwire.StatusBYE, "PREAUTH": imapwire.StatusPREAUTH}[r.Status()]
+	if tag == "" {
+		tag = "*"
+	}
+	text := r.Text()
+	if detail != "" {
+		text += ": " + detail
+	}
+	c.status(tag, st, r.Code(), text)
+}
+
+func (c *conn) status(tag string, st imapwire.Status, code, text string) {
+	if st == imapwire.StatusBAD {
+		c.badCount++
+		c.srv.metrics.badReplies.Add(1)
+	} else if tag != "*" {
+		c.badCount = 0
+	}
+	if tag == "*" {
+		tag = ""
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.enc.StatusResponse(tag, st, code, text)
+	c.flushLocked()
+}
+
+func (c *conn) checkBadLimit() {
+	limit := c.srv.cfg.MaxBadCommands
+	if c.user == nil {
+		limit = c.srv.cfg.MaxBadCommandsBeforeAuth
+	}
+	if c.badCount >= limit && !c.state.Terminal() {
+		c.badCount = 0
+		c.log.Warn("closing: too many invalid commands", "limit", limit, "user", c.username)
+		c.dispatch(fsm.InputErrorLimit, &command{})
+	}
+}
+
+// flushLocked flushes the encoder; c.wmu must be held.
+func (c *conn) flushLocked() error {
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	err := c.enc.Flush()
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		c.nc.Close()
+	}
+	return err
+}
+
+// write runs fn with the encoder locked, then flushes.
+func (c *conn) write(fn func(e *imapwire.Encoder)) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	fn(c.enc)
+	return c.flushLocked()
+}

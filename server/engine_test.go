@@ -1,0 +1,158 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/imapfsm/imapfsm/fsm"
+)
+
+// TestEveryCommandHasAHandler: every input that the machine executes in
+// some state and mode has a handler, and no other input has one.
+func TestEveryCommandHasAHandler(t *testing.T) {
+	table := handlerTable()
+	for in := fsm.Input(0); in < fsm.NumInputs; in++ {
+		executed := false
+		for s := fsm.State(0); s < fsm.NumStates; s++ {
+			for _, m := range []fsm.Modes{fsm.NewModes(fsm.Lenient), fsm.NewModes(fsm.Strict)} {
+				if fsm.Step(s, in, m).Action == fsm.ActionExecute {
+					executed = true
+				}
+			}
+		}
+		if executed {
+			assert.NotNil(t, table[in], "input %s is executed but has no handler", in)
+		} else {
+			assert.Nil(t, table[in], "input %s is never executed but has a handler", in)
+		}
+	}
+}
+
+// TestAppleIdleSequence runs the iOS Apple Mail sequence end to end: a
+// tagged command instead of DONE while idling.
+func TestAppleIdleSequence(t *testing.T) {
+	for _, mode := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
+		t.Run(mode.String(), func(t *testing.T) {
+			ts := newTestServer(t, func(c *Config) { c.Modes = fsm.NewModes(mode) })
+			c := ts.dial()
+			c.login()
+			c.ok("A1", "SELECT INBOX")
+			c.send("8.569 IDLE\r\n")
+			require.Equal(t, "+ idling", c.line())
+			c.send("8.570 IDLE\r\n")
+			first := c.line()
+			if mode == fsm.Lenient {
+				assert.Equal(t, "8.569 OK [CLIENTBUG] IDLE terminated by a new command; send DONE first", first)
+				require.Equal(t, "+ idling", c.line(), "the second IDLE runs")
+				c.send("DONE\r\n")
+				assert.Equal(t, "8.570 OK IDLE terminated", c.line())
+			} else {
+				assert.Equal(t, "8.569 BAD [CLIENTBUG] IDLE interrupted by a command; send DONE first", first)
+				assert.Equal(t, "8.570 BAD [CLIENTBUG] Command sent during IDLE was not executed; send DONE first", c.line())
+			}
+			// STATUS sent while idling.
+			c.send("8.571 IDLE\r\n")
+			require.Equal(t, "+ idling", c.line())
+			c.send("8.572 NOOP\r\n")
+			_, done := c.until("8.571")
+			if mode == fsm.Lenient {
+				assert.True(t, strings.HasPrefix(done, "8.571 OK"), done)
+				_, done = c.until("8.572")
+				assert.Equal(t, "8.572 OK NOOP completed", done)
+			} else {
+				assert.True(t, strings.HasPrefix(done, "8.571 BAD"), done)
+				assert.True(t, strings.HasPrefix(c.line(), "8.572 BAD"))
+			}
+			// The session is in step: a plain command works.
+			c.ok("A9", "NOOP")
+			assert.Equal(t, int64(2), ts.srv.Metrics().QuirkHits(fsm.QuirkIdleTaggedCommand))
+		})
+	}
+}
+
+// TestStateRejections: commands in the wrong state get BAD with the spec's
+// text and leave the session usable.
+func TestStateRejections(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial()
+	_, done := c.cmd("A1", "SELECT INBOX")
+	assert.Equal(t, "A1 BAD Command needs authentication; log in first", done)
+	_, done = c.cmd("A2", "FOOBAR")
+	assert.Equal(t, "A2 BAD Unknown command: FOOBAR", done)
+	_, done = c.cmd("A3", "COMPRESS DEFLATE")
+	assert.Equal(t, "A3 BAD COMPRESS is only valid after authentication", done)
+	c.login()
+	_, done = c.cmd("A4", "FETCH 1 FLAGS")
+	assert.Equal(t, "A4 BAD No mailbox selected; use SELECT or EXAMINE first", done)
+	_, done = c.cmd("A5", "LOGIN demo demo")
+	assert.Equal(t, "A5 BAD Already authenticated", done)
+	c.ok("A6", "EXAMINE INBOX")
+	_, done = c.cmd("A7", "STORE 1 +FLAGS (\\Seen)")
+	assert.Equal(t, "A7 NO [READ-ONLY] Mailbox is read-only (opened with EXAMINE)", done)
+	_, done = c.cmd("A8", "SELECT nosuchbox")
+	assert.Equal(t, "A8 NO [NONEXISTENT] No such mailbox", done)
+	_, done = c.cmd("A9", "FETCH 1 FLAGS")
+	assert.Equal(t, "A9 BAD No mailbox selected; use SELECT or EXAMINE first", done, "a failed SELECT deselects")
+	u, _ := c.cmd("A10", "LOGOUT")
+	assert.Contains(t, u, "* BYE Logging out")
+}
+
+// TestSASL covers AUTHENTICATE PLAIN with and without an initial response,
+// and the "*" cancel (RFC 9051 6.2.2).
+func TestSASL(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.send("A1 AUTHENTICATE PLAIN\r\n")
+	assert.Equal(t, "+ ", c.line())
+	c.send("*\r\n")
+	assert.Equal(t, "A1 BAD AUTHENTICATE cancelled", c.line())
+	c.send("A2 AUTHENTICATE PLAIN\r\n")
+	assert.Equal(t, "+ ", c.line())
+	c.send("AGRlbW8Ad3Jvbmc=\r\n") // \0demo\0wrong
+	assert.Equal(t, "A2 NO [AUTHENTICATIONFAILED] Invalid credentials", c.line())
+	_, done := c.cmd("A3", "AUTHENTICATE PLAIN AGRlbW8AZGVtbw==") // \0demo\0demo
+	assert.True(t, strings.HasPrefix(done, "A3 OK [CAPABILITY "), done)
+	c.ok("A4", "SELECT INBOX")
+}
+
+// TestLoginDisabled: without TLS and without AllowInsecureAuth the server
+// advertises LOGINDISABLED and refuses credentials.
+func TestLoginDisabled(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.AllowInsecureAuth = false })
+	c := ts.dial()
+	u := c.ok("A1", "CAPABILITY")
+	require.Len(t, u, 1)
+	assert.Contains(t, u[0], "LOGINDISABLED")
+	assert.NotContains(t, u[0], "AUTH=PLAIN")
+	_, done := c.cmd("A2", "LOGIN demo demo")
+	assert.Equal(t, "A2 NO [PRIVACYREQUIRED] Plaintext authentication is disabled; use STARTTLS or TLS", done)
+	_, done = c.cmd("A3", "AUTHENTICATE PLAIN AGRlbW8AZGVtbw==")
+	assert.True(t, strings.HasPrefix(done, "A3 NO [PRIVACYREQUIRED]"), done)
+}
+
+// TestQuirkLines covers stray DONE and empty lines in both modes.
+func TestQuirkLines(t *testing.T) {
+	lenient := newTestServer(t).dial()
+	lenient.send("DONE\r\n\r\n")
+	lenient.ok("A1", "NOOP") // nothing was answered for the two lines
+	strict := newTestServer(t, func(c *Config) { c.Modes = fsm.NewModes(fsm.Strict) }).dial()
+	strict.send("DONE\r\n")
+	assert.Equal(t, "DONE BAD DONE without IDLE", strict.line())
+	strict.send("\r\n")
+	assert.Equal(t, "* BAD Empty command line", strict.line())
+	strict.ok("A1", "NOOP")
+}
+
+// TestBadCommandLimit closes a connection that keeps sending garbage.
+func TestBadCommandLimit(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.MaxBadCommandsBeforeAuth = 3 })
+	c := ts.dial()
+	for i := 0; i < 3; i++ {
+		_, done := c.cmd("X", "GARBAGE")
+		assert.True(t, strings.HasPrefix(done, "X BAD"))
+	}
+	assert.Equal(t, "* BYE Too many invalid commands", c.line())
+}

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/imapfsm/imapfsm/fsm"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("server: closed")
+
+// Server is an IMAP server. Create it with New; it is safe for concurrent
+// use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *Metrics
+	// handlers maps each command input to its handler; built once by New.
+	handlers *[fsm.NumInputs]handler
+
+	mu        sync.Mutex
+	closing   bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	perIP     map[string]int
+	wg        sync.WaitGroup
+}
+
+// New returns a server for cfg. It fails when cfg has no store.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: Config.Store is required")
+	}
+	cfg.setDefaults()
+	return &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		metrics:   &Metrics{},
+		handlers:  handlerTable(),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+		perIP:     map[string]int{},
+	}, nil
+}
+
+// Metrics returns the server's counters.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Serve accepts plaintext connections on l (STARTTLS is offered when
+// Config.TLSConfig is set) until l fails or Shutdown is called.
+func (s *Server) Serve(l net.Listener) error { return s.serve(l, false) }
+
+// ServeTLS accepts implicit-TLS connections (port 993 style) on l.
+func (s *Server) ServeTLS(l net.Listener) error {
+	if s.cfg.TLSConfig == nil {
+		return errors.New("server: ServeTLS needs Config.TLSConfig")
+	}
+	return s.serve(l, true)
+}
+
+func (s *Server) serve(l net.Listener, implicitTLS bool) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(delay*2, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		if implicitTLS {
+			nc = tls.Server(nc, s.cfg.TLSConfig)
+		}
+		s.ServeConn(nc)
+	}
+}
+
+// ServeConn serves one already accepted connection in a new goroutine. A
+// *tls.Conn counts as encrypted. Connections over the configured limits are
+// greeted with BYE and closed.
+func (s *Server) ServeConn(nc net.Conn) {
+	ip := remoteIP(nc)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if len(s.conns) >= s.cfg.MaxConnections || s.perIP[ip] >= s.cfg.MaxConnectionsPerIP {
+		s.mu.Unlock()
+		s.metrics.refused.Add(1)
+		s.log.Warn("connection refused: limit reached", "remote", nc.RemoteAddr().String())
+		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		nc.Write([]byte("* BYE [UNAVAILABLE] Too many connections\r\n"))
+		nc.Close()
+		return
+	}
+	c := newConn(s, nc)
+	s.conns[c] = struct{}{}
+	s.perIP[ip]++
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.metrics.connections.Add(1)
+	s.metrics.connectionsOpen.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.conns, c)
+			if s.perIP[ip]--; s.perIP[ip] <= 0 {
+				delete(s.perIP, ip)
+			}
+			s.mu.Unlock()
+			s.metrics.connectionsOpen.Add(-1)
+		}()
+		c.serve()
+	}()
+}
+
+func remoteIP(nc net.Conn) string {
+	addr := nc.RemoteAddr()
+	if addr == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	return host
+}
+
+// Shutdown stops accepting connections, asks every session to finish its
+// current command and say BYE, and waits for them until ctx is done; then it
+// closes the remaining connections. Acknowledged data is never lost: a
+// command's OK is only written after the store made it durable.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.shutdown()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.raw.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
