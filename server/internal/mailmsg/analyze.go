@@ -137,24 +137,41 @@ func (a *analyzer) entity(stack []string, depth int, inDigest, wantEnvelope bool
 	p.BodyEnd = end.off
 	p.Size = p.BodyEnd - p.BodyStart
 	p.Lines = lineCount(start, end)
+	// The last body part or the encapsulated message ended at the same
+	// delimiter; keep it inside this entity's body.
+	if n := len(p.Children); n > 0 {
+		clampEnd(p.Children[n-1], p.BodyEnd)
+	}
 	if p.Message != nil {
-		// The encapsulated message ends where this part does.
-		setEnd(p.Message, p.BodyEnd)
+		clampEnd(p.Message, p.BodyEnd)
 	}
 	a.fixDegenerate(p)
 	return p, env, term
 }
 
-// setEnd moves the end of an encapsulated message root, which was measured
-// by the same termination, to end.
-func setEnd(p *Part, end int64) {
-	if p.BodyEnd > end {
-		p.BodyEnd = end
+// clampEnd pulls the offsets of p, and of the entities that end with it,
+// back to end. An entity that ends at a delimiter of an enclosing
+// multipart can reach past that multipart's body only when its own body is
+// empty: the line break it loses belongs to the delimiter (RFC 2046 5.1.1),
+// so sizes and line counts stay right.
+func clampEnd(p *Part, end int64) {
+	for p != nil {
+		p.HeaderStart = min(p.HeaderStart, end)
+		p.BodyStart = min(p.BodyStart, end)
+		p.BodyEnd = min(p.BodyEnd, end)
+		p.Size = p.BodyEnd - p.BodyStart
+		if p.Size == 0 {
+			p.Lines = 0
+		}
+		if p.Message != nil {
+			clampEnd(p.Message, end)
+		}
+		if n := len(p.Children); n > 0 {
+			p = p.Children[n-1]
+		} else {
+			p = nil
+		}
 	}
-	if p.BodyStart > p.BodyEnd {
-		p.BodyStart = p.BodyEnd
-	}
-	p.Size = p.BodyEnd - p.BodyStart
 }
 
 // multipart parses the body of a multipart entity: preamble, body parts

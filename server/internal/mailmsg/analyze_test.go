@@ -155,6 +155,38 @@ func TestAnalyzeVariants(t *testing.T) {
 			},
 		},
 		{
+			name: "header cut short by an outer delimiter",
+			msg:  crlf("Content-Type: multipart/mixed; boundary=out\n\n--out\nContent-Type: multipart/mixed; boundary=in\n\n--in\nContent-Type: text/plain\n--out--\n"),
+			check: func(t *testing.T, msg string, st *Structure) {
+				require.Len(t, st.Root.Children, 1)
+				in := st.Root.Children[0]
+				require.Len(t, in.Children, 1)
+				assert.Equal(t, int64(0), in.Children[0].Size)
+				assert.LessOrEqual(t, in.Children[0].BodyEnd, in.BodyEnd)
+			},
+		},
+		{
+			name: "empty body right before an outer delimiter",
+			msg:  crlf("Content-Type: multipart/mixed; boundary=out\n\n--out\nContent-Type: multipart/mixed; boundary=in\n\n--in\nContent-Type: text/plain\n\n--out--\n"),
+			check: func(t *testing.T, msg string, st *Structure) {
+				in := st.Root.Children[0]
+				require.Len(t, in.Children, 1)
+				assert.Equal(t, int64(0), in.Children[0].Size)
+				assert.Equal(t, int64(0), in.Children[0].Lines)
+				assert.LessOrEqual(t, in.Children[0].BodyEnd, in.BodyEnd)
+			},
+		},
+		{
+			name: "encapsulated message cut short by a delimiter",
+			msg:  crlf("Content-Type: multipart/mixed; boundary=out\n\n--out\nContent-Type: message/rfc822\n\nSubject: x\n--out--\n"),
+			check: func(t *testing.T, msg string, st *Structure) {
+				m := st.Root.Children[0]
+				require.True(t, m.IsMessage())
+				assert.Equal(t, "x", m.Envelope.Subject)
+				assert.LessOrEqual(t, m.Message.BodyEnd, m.BodyEnd)
+			},
+		},
+		{
 			name: "base64 message/rfc822 stays opaque",
 			msg:  crlf("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\nU3ViamVjdDogeAoK\n"),
 			check: func(t *testing.T, msg string, st *Structure) {

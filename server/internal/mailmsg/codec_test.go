@@ -66,7 +66,9 @@ func FuzzDecode(f *testing.F) {
 }
 
 func FuzzAnalyze(f *testing.F) {
-	for _, msg := range []string{fixturePlain, fixtureMixed, fixtureMalformed, fixtureAlternative} {
+	for _, msg := range []string{fixturePlain, fixtureMixed, fixtureMalformed, fixtureAlternative,
+		"Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/mixed; boundary=i\n\n--i\nContent-Type: message/rfc822\n\n--o--\n",
+	} {
 		f.Add(msg)
 	}
 	f.Fuzz(func(t *testing.T, msg string) {
