@@ -1,25 +1,6 @@
 package server
 
-// Handlers not written yet. Each is replaced by its command family file.
-
+// notYet answers commands whose handlers are still being written. Each
+// command family file replaces its entries in pending_mailbox.go and
+// pending_message.go; when both files are gone, so is this one.
 func notYet(c *conn, cmd *command) result { return no("CANNOT", "Command not available yet") }
-
-var (
-	cmdCreate      = notYet
-	cmdDelete      = notYet
-	cmdRename      = notYet
-	cmdSubscribe   = notYet
-	cmdUnsubscribe = notYet
-	cmdList        = notYet
-	cmdLsub        = notYet
-	cmdStatus      = notYet
-	cmdAppend      = notYet
-	cmdExpunge     = notYet
-	cmdSearch      = notYet
-	cmdFetch       = notYet
-	cmdStore       = notYet
-	cmdCopy        = notYet
-	cmdMove        = notYet
-)
-
-var messageCapabilities []string
