@@ -1,0 +1,514 @@
+// Package oracle reads the session spec (spec/imap.yaml) on its own and says
+// what the spec decides for a state, an input and a mode.
+//
+// It shares no code with the generator in gen/: it decodes the YAML into its
+// own structs, expands groups, and resolves `stay`, `origin`, `otherwise` and
+// the lenient/strict blocks of quirk rules itself. The property tests compare
+// the generated machine against it, so a generator bug that mistranslates the
+// spec shows up as a disagreement instead of being copied into the reference.
+//
+// The oracle interprets the spec; it does not judge it. Whether the decisions
+// it reads are sound (every tag answered, IDLE returning to its origin, ...)
+// is what the properties check.
+package oracle
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Mode selects the behaviour of a quirk rule.
+type Mode int
+
+// The two modes, numbered as the spec lists them.
+const (
+	Lenient Mode = iota
+	Strict
+)
+
+// String returns the mode's name as the spec writes it.
+func (m Mode) String() string {
+	if m == Strict {
+		return "strict"
+	}
+	return "lenient"
+}
+
+// Actions are the values of a rule's `do`, in the order the spec's vocabulary
+// lists them.
+var Actions = []string{"execute", "reject", "ignore", "notify", "close", "redispatch"}
+
+// The action names the properties need to tell apart.
+const (
+	ActionExecute    = "execute"
+	ActionRedispatch = "redispatch"
+	ActionClose      = "close"
+)
+
+// Reads values of a state.
+var readsValues = []string{"command", "idle", "sasl", "none"}
+
+// Input kinds.
+var kindValues = []string{"command", "line", "idle", "sasl", "event"}
+
+// defaultOutcomes are the outcomes of an input that lists none: a handler
+// completes its command with OK, NO or BAD; only inputs that say so can leave
+// their tag pending with `continue`.
+var defaultOutcomes = []string{"ok", "no", "bad"}
+
+// Spec is the spec as the oracle reads it. Slices keep the spec's order.
+type Spec struct {
+	Initial     string
+	DefaultMode Mode
+	States      []State
+	Inputs      []Input
+	Outcomes    []string
+	Responses   []Response
+	Quirks      []Quirk
+	Rules       []Rule
+
+	stateIdx map[string]int
+	inputIdx map[string]int
+	// cells[state][input] holds the decision in each mode.
+	cells [][]Cell
+}
+
+// State is a declared session state.
+type State struct {
+	Name string
+	// Reads is how the next client line is classified: command, idle, sasl
+	// or none.
+	Reads    string
+	HoldsTag bool
+	Terminal bool
+	// Origin is the state an IDLE state returns to, or "".
+	Origin string
+}
+
+// Input is a declared input.
+type Input struct {
+	Name string
+	// Kind is command, line, idle, sasl or event.
+	Kind string
+	// Wire is the command name as clients send it, or "".
+	Wire string
+	// Outcomes lists what a handler of this input can report.
+	Outcomes []string
+}
+
+// Response is a declared reply.
+type Response struct {
+	Name, Status, Code, Text string
+}
+
+// Quirk is a declared client quirk.
+type Quirk struct {
+	Name  string
+	Scope string
+	// Tolerate is indexed by Mode.
+	Tolerate [2]bool
+}
+
+// Rule is a declared rule with its groups expanded.
+type Rule struct {
+	ID     string
+	Quirk  string
+	States []string
+	Inputs []string
+	// Split is true when the rule has lenient and strict blocks.
+	Split bool
+}
+
+// Decision is what the spec says to do for one state, input and mode.
+type Decision struct {
+	Rule   string
+	Quirk  string
+	Action string
+	// Reply and Pending are response names, or "".
+	Reply   string
+	Pending string
+	// Next maps an outcome to the next state. For execute it has an entry for
+	// every outcome the input can produce; for the other actions the handler
+	// does not run and every declared outcome maps to the same state.
+	Next map[string]string
+}
+
+// Equal reports whether d and e decide the same.
+func (d Decision) Equal(e Decision) bool {
+	return d.Rule == e.Rule && d.Quirk == e.Quirk && d.Action == e.Action &&
+		d.Reply == e.Reply && d.Pending == e.Pending && mapsEqual(d.Next, e.Next)
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Cell is what the spec decides for one state × input in both modes.
+type Cell struct {
+	// Quirk is the quirk whose mode selects the decision, or "".
+	Quirk string
+	// ByMode is indexed by Mode.
+	ByMode [2]Decision
+}
+
+// Split reports whether the decision depends on the mode.
+func (c Cell) Split() bool { return !c.ByMode[Lenient].Equal(c.ByMode[Strict]) }
+
+// Parse reads a spec. It reports every problem it finds that keeps it from
+// deciding some state × input: unknown names, group cycles, a state × input
+// decided by no rule or by two, a next state it cannot resolve.
+func Parse(data []byte) (*Spec, error) {
+	var raw rawSpec
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("decode spec: %w", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("decode spec: %w", err)
+	}
+	order := sectionOrder(&root)
+	p := &parser{raw: &raw, order: order, s: &Spec{}}
+	p.run()
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return p.s, nil
+}
+
+// sectionOrder returns, per top-level mapping section, its keys in file order.
+func sectionOrder(root *yaml.Node) map[string][]string {
+	out := map[string][]string{}
+	doc := root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	if doc.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		key, val := doc.Content[i].Value, doc.Content[i+1]
+		if val.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(val.Content); j += 2 {
+			out[key] = append(out[key], val.Content[j].Value)
+		}
+	}
+	return out
+}
+
+type parser struct {
+	raw   *rawSpec
+	order map[string][]string
+	s     *Spec
+	errs  []error
+	// groups caches expanded groups; a nil entry marks one being expanded.
+	groups map[string][]string
+}
+
+func (p *parser) errorf(format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf(format, args...))
+}
+
+func (p *parser) run() {
+	r, s := p.raw, p.s
+	if r.Version != 1 {
+		p.errorf("version %d: the oracle reads version 1", r.Version)
+	}
+	switch r.DefaultMode {
+	case "", "lenient":
+		s.DefaultMode = Lenient
+	case "strict":
+		s.DefaultMode = Strict
+	default:
+		p.errorf("default-mode %q is neither lenient nor strict", r.DefaultMode)
+	}
+	s.Outcomes = p.order["outcomes"]
+	s.stateIdx = map[string]int{}
+	for _, name := range p.order["states"] {
+		rs := r.States[name]
+		if !slices.Contains(readsValues, rs.Reads) {
+			p.errorf("state %q: reads %q is not one of %s", name, rs.Reads, strings.Join(readsValues, ", "))
+		}
+		s.stateIdx[name] = len(s.States)
+		s.States = append(s.States, State{Name: name, Reads: rs.Reads, HoldsTag: rs.HoldsTag, Terminal: rs.Terminal, Origin: rs.Origin})
+	}
+	for _, st := range s.States {
+		if _, ok := s.stateIdx[st.Origin]; st.Origin != "" && !ok {
+			p.errorf("state %q: origin %q is not a state", st.Name, st.Origin)
+		}
+	}
+	if _, ok := s.stateIdx[r.Initial]; !ok {
+		p.errorf("initial state %q is not a state", r.Initial)
+	}
+	s.Initial = r.Initial
+	s.inputIdx = map[string]int{}
+	for _, name := range p.order["inputs"] {
+		ri := r.Inputs[name]
+		if !slices.Contains(kindValues, ri.Kind) {
+			p.errorf("input %q: kind %q is not one of %s", name, ri.Kind, strings.Join(kindValues, ", "))
+		}
+		outs := ri.Outcomes
+		if len(outs) == 0 {
+			outs = defaultOutcomes
+		}
+		for _, o := range outs {
+			if !slices.Contains(s.Outcomes, o) {
+				p.errorf("input %q: outcome %q is not declared", name, o)
+			}
+		}
+		s.inputIdx[name] = len(s.Inputs)
+		s.Inputs = append(s.Inputs, Input{Name: name, Kind: ri.Kind, Wire: ri.Wire, Outcomes: slices.Clone(outs)})
+	}
+	for _, name := range p.order["responses"] {
+		rr := r.Responses[name]
+		s.Responses = append(s.Responses, Response{Name: name, Status: rr.Status, Code: rr.Code, Text: rr.Text})
+	}
+	for _, name := range p.order["quirks"] {
+		rq := r.Quirks[name]
+		q := Quirk{Name: name, Scope: rq.Scope}
+		if rq.Lenient != nil {
+			q.Tolerate[Lenient] = rq.Lenient.Tolerate
+		}
+		if rq.Strict != nil {
+			q.Tolerate[Strict] = rq.Strict.Tolerate
+		}
+		s.Quirks = append(s.Quirks, q)
+	}
+	p.groups = map[string][]string{}
+	p.rules()
+}
+
+func (p *parser) hasResponse(name string) bool {
+	return slices.ContainsFunc(p.s.Responses, func(r Response) bool { return r.Name == name })
+}
+
+func (p *parser) hasQuirk(name string) bool {
+	return slices.ContainsFunc(p.s.Quirks, func(q Quirk) bool { return q.Name == name })
+}
+
+// expand turns the names of a rule's `in` or `on` into states or inputs.
+func (p *parser) expand(rule, field string, names []string, isMember func(string) bool) []string {
+	var out []string
+	for _, n := range names {
+		for _, m := range p.expandName(n, nil) {
+			if !isMember(m) {
+				p.errorf("rule %q: %s: %q is not a %s", rule, field, m, map[string]string{"in": "state", "on": "input"}[field])
+				continue
+			}
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// expandName expands a group recursively; other names stand for themselves.
+func (p *parser) expandName(name string, path []string) []string {
+	members, isGroup := p.raw.Groups[name]
+	if !isGroup {
+		return []string{name}
+	}
+	if done, ok := p.groups[name]; ok {
+		if done == nil {
+			p.errorf("group %q contains itself: %s", name, strings.Join(append(path, name), " → "))
+			return nil
+		}
+		return done
+	}
+	p.groups[name] = nil
+	out := []string{}
+	for _, m := range members {
+		for _, x := range p.expandName(m, append(path, name)) {
+			if !slices.Contains(out, x) {
+				out = append(out, x)
+			}
+		}
+	}
+	p.groups[name] = out
+	return out
+}
+
+func (p *parser) rules() {
+	s := p.s
+	owner := make([][]int, len(s.States))
+	for i := range owner {
+		owner[i] = make([]int, len(s.Inputs))
+		for j := range owner[i] {
+			owner[i][j] = -1
+		}
+	}
+	behaviours := make([][2]*rawBehaviour, len(p.raw.Rules))
+	for ri, rr := range p.raw.Rules {
+		rule := Rule{ID: rr.ID, Quirk: rr.Quirk}
+		if rr.Quirk != "" && !p.hasQuirk(rr.Quirk) {
+			p.errorf("rule %q: quirk %q is not declared", rr.ID, rr.Quirk)
+		}
+		rule.States = p.expand(rr.ID, "in", rr.In, func(n string) bool { _, ok := s.stateIdx[n]; return ok })
+		rule.Inputs = p.expand(rr.ID, "on", rr.On, func(n string) bool { _, ok := s.inputIdx[n]; return ok })
+		top := &rawBehaviour{Do: rr.Do, Reply: rr.Reply, Pending: rr.Pending, Next: rr.Next}
+		switch {
+		case rr.Lenient == nil && rr.Strict == nil:
+			behaviours[ri] = [2]*rawBehaviour{top, top}
+		case rr.Lenient == nil || rr.Strict == nil:
+			p.errorf("rule %q: a mode-dependent rule needs both a lenient and a strict block", rr.ID)
+			behaviours[ri] = [2]*rawBehaviour{top, top}
+		default:
+			if rr.Do != "" || rr.Reply != "" || rr.Pending != "" || rr.Next != nil {
+				p.errorf("rule %q: do, reply, pending and next belong inside its lenient and strict blocks", rr.ID)
+			}
+			if rr.Quirk == "" {
+				p.errorf("rule %q: a mode-dependent rule must name its quirk", rr.ID)
+			}
+			rule.Split = true
+			behaviours[ri] = [2]*rawBehaviour{rr.Lenient, rr.Strict}
+		}
+		for _, st := range rule.States {
+			for _, in := range rule.Inputs {
+				si, ii := s.stateIdx[st], s.inputIdx[in]
+				if prev := owner[si][ii]; prev >= 0 {
+					p.errorf("%s × %s is decided by rule %q and by rule %q", st, in, p.raw.Rules[prev].ID, rr.ID)
+					continue
+				}
+				owner[si][ii] = ri
+			}
+		}
+		s.Rules = append(s.Rules, rule)
+	}
+	s.cells = make([][]Cell, len(s.States))
+	for si, st := range s.States {
+		s.cells[si] = make([]Cell, len(s.Inputs))
+		for ii, in := range s.Inputs {
+			ri := owner[si][ii]
+			if ri < 0 {
+				p.errorf("%s × %s is decided by no rule", st.Name, in.Name)
+				continue
+			}
+			rule := s.Rules[ri]
+			cell := Cell{Quirk: rule.Quirk}
+			for m := Lenient; m <= Strict; m++ {
+				cell.ByMode[m] = p.decide(rule, behaviours[ri][m], st, in)
+			}
+			s.cells[si][ii] = cell
+		}
+	}
+}
+
+// decide resolves one behaviour of a rule for one state and input.
+func (p *parser) decide(rule Rule, b *rawBehaviour, st State, in Input) Decision {
+	d := Decision{Rule: rule.ID, Quirk: rule.Quirk, Action: b.Do, Reply: b.Reply, Pending: b.Pending, Next: map[string]string{}}
+	where := fmt.Sprintf("rule %q (%s × %s)", rule.ID, st.Name, in.Name)
+	if !slices.Contains(Actions, b.Do) {
+		p.errorf("%s: do %q is not one of %s", where, b.Do, strings.Join(Actions, ", "))
+	}
+	for _, resp := range []string{b.Reply, b.Pending} {
+		if resp != "" && !p.hasResponse(resp) {
+			p.errorf("%s: response %q is not declared", where, resp)
+		}
+	}
+	resolve := func(target string) string {
+		switch target {
+		case "stay":
+			return st.Name
+		case "origin":
+			if st.Origin == "" {
+				p.errorf("%s: next is origin, but %s has none", where, st.Name)
+				return st.Name
+			}
+			return st.Origin
+		}
+		if _, ok := p.s.stateIdx[target]; !ok {
+			p.errorf("%s: next state %q is not declared", where, target)
+			return st.Name
+		}
+		return target
+	}
+	if b.Do != ActionExecute {
+		target := st.Name
+		if b.Next != nil {
+			if b.Next.Map != nil {
+				p.errorf("%s: %s runs no handler, so next cannot depend on an outcome", where, b.Do)
+			} else {
+				target = resolve(b.Next.State)
+			}
+		}
+		for _, o := range p.s.Outcomes {
+			d.Next[o] = target
+		}
+		return d
+	}
+	if b.Next == nil {
+		p.errorf("%s: execute needs next", where)
+		return d
+	}
+	for _, o := range in.Outcomes {
+		switch {
+		case b.Next.Map == nil:
+			d.Next[o] = resolve(b.Next.State)
+		case b.Next.has(o):
+			d.Next[o] = resolve(b.Next.get(o))
+		case b.Next.has("otherwise"):
+			d.Next[o] = resolve(b.Next.get("otherwise"))
+		default:
+			p.errorf("%s: the handler can end with %q, but next names no state for it", where, o)
+		}
+	}
+	return d
+}
+
+// State returns the named state.
+func (s *Spec) State(name string) (State, bool) {
+	i, ok := s.stateIdx[name]
+	if !ok {
+		return State{}, false
+	}
+	return s.States[i], true
+}
+
+// Input returns the named input.
+func (s *Spec) Input(name string) (Input, bool) {
+	i, ok := s.inputIdx[name]
+	if !ok {
+		return Input{}, false
+	}
+	return s.Inputs[i], true
+}
+
+// Cell returns what the spec decides for state × input in both modes.
+func (s *Spec) Cell(state, input string) (Cell, error) {
+	si, ok := s.stateIdx[state]
+	if !ok {
+		return Cell{}, fmt.Errorf("no state %q in the spec", state)
+	}
+	ii, ok := s.inputIdx[input]
+	if !ok {
+		return Cell{}, fmt.Errorf("no input %q in the spec", input)
+	}
+	return s.cells[si][ii], nil
+}
+
+// Decide returns the decision for state × input when the quirk that governs
+// the cell is in mode m (the mode does not matter for rules without a quirk).
+func (s *Spec) Decide(state, input string, m Mode) (Decision, error) {
+	c, err := s.Cell(state, input)
+	if err != nil {
+		return Decision{}, err
+	}
+	return c.ByMode[m], nil
+}

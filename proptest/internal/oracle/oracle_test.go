@@ -1,0 +1,182 @@
+package oracle
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// tiny is a small spec that uses every construct the oracle resolves: nested
+// groups, stay, origin, per-outcome next with otherwise, a quirk rule with
+// lenient and strict blocks, and an input with its own outcome list.
+const tiny = `
+version: 1
+initial: out
+states:
+  out: {reads: command}
+  in: {reads: command}
+  idle: {reads: idle, holds-tag: true, origin: in}
+  gone: {reads: none, terminal: true}
+outcomes:
+  ok: {doc: fine}
+  "no": {doc: failed}
+  bad: {doc: invalid}
+  continue: {doc: waits}
+inputs:
+  login: {kind: command, wire: LOGIN}
+  idle: {kind: command, wire: IDLE, outcomes: [continue, "no", bad]}
+  done: {kind: idle}
+  bye: {kind: event}
+groups:
+  live: [cmd-states, idle]
+  cmd-states: [out, in]
+  cmds: [login, idle]
+responses:
+  no-auth: {status: BAD, text: log in}
+  idle-done: {status: OK, text: done}
+  unexpected: {status: BAD, text: not now}
+  bye: {status: BYE, text: bye}
+quirks:
+  late-done:
+    scope: session
+    lenient: {tolerate: true, doc: ignore}
+    strict: {tolerate: false, doc: refuse}
+rules:
+  - id: login
+    in: [out]
+    on: [login]
+    do: execute
+    next: {ok: in, otherwise: stay}
+  - id: needs-auth
+    in: [out]
+    on: [idle]
+    do: reject
+    reply: no-auth
+  - id: logged-in
+    in: [in]
+    on: [cmds]
+    do: execute
+    next: {continue: idle, otherwise: stay}
+  - id: command-in-idle
+    in: [idle]
+    on: [cmds]
+    do: redispatch
+    pending: idle-done
+    next: origin
+  - id: done
+    in: [idle]
+    on: [done]
+    do: ignore
+    pending: idle-done
+    next: origin
+  - id: late-done
+    in: [cmd-states]
+    on: [done]
+    quirk: late-done
+    lenient: {do: ignore}
+    strict: {do: reject, reply: unexpected}
+  - id: bye
+    in: [live]
+    on: [bye]
+    do: close
+    reply: bye
+    next: gone
+  - id: absorbing
+    in: [gone]
+    on: [cmds, done, bye]
+    do: ignore
+`
+
+func TestParseResolvesEveryConstruct(t *testing.T) {
+	s, err := Parse([]byte(tiny))
+	require.NoError(t, err)
+	assert.Equal(t, "out", s.Initial)
+	assert.Equal(t, Lenient, s.DefaultMode)
+	assert.Equal(t, []string{"ok", "no", "bad", "continue"}, s.Outcomes)
+
+	login, err := s.Decide("out", "login", Lenient)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"ok": "in", "no": "out", "bad": "out"}, login.Next, "otherwise covers no and bad; continue is not an outcome of login")
+
+	idle, err := s.Decide("in", "idle", Strict)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"continue": "idle", "no": "in", "bad": "in"}, idle.Next)
+
+	redispatch, err := s.Decide("idle", "login", Lenient)
+	require.NoError(t, err)
+	assert.Equal(t, "redispatch", redispatch.Action)
+	assert.Equal(t, "idle-done", redispatch.Pending)
+	for _, o := range s.Outcomes {
+		assert.Equal(t, "in", redispatch.Next[o], "origin of idle, whatever the outcome")
+	}
+
+	cell, err := s.Cell("in", "done")
+	require.NoError(t, err)
+	assert.True(t, cell.Split())
+	assert.Equal(t, "late-done", cell.Quirk)
+	assert.Equal(t, "ignore", cell.ByMode[Lenient].Action)
+	assert.Equal(t, "reject", cell.ByMode[Strict].Action)
+	assert.Equal(t, "unexpected", cell.ByMode[Strict].Reply)
+	assert.Equal(t, "in", cell.ByMode[Strict].Next["ok"], "no next means stay")
+
+	bye, err := s.Cell("idle", "bye")
+	require.NoError(t, err)
+	assert.False(t, bye.Split())
+	assert.Equal(t, "gone", bye.ByMode[Strict].Next["no"], "nested group live includes idle")
+
+	_, err = s.Cell("nowhere", "bye")
+	assert.Error(t, err)
+}
+
+func TestParseReportsProblems(t *testing.T) {
+	cases := map[string]struct {
+		edit func(string) string
+		want string
+	}{
+		"unknown key":    {func(s string) string { return s + "colour: blue\n" }, "colour"},
+		"group cycle":    {func(s string) string { return replace(s, "cmd-states: [out, in]", "cmd-states: [out, in, live]") }, "contains itself"},
+		"nondeterminism": {func(s string) string { return replace(s, "in: [out]\n    on: [idle]", "in: [out]\n    on: [cmds]") }, "decided by rule \"login\" and by rule \"needs-auth\""},
+		"missing cell":   {func(s string) string { return replace(s, "on: [cmds, done, bye]", "on: [cmds, done]") }, "gone × bye is decided by no rule"},
+		"origin missing": {func(s string) string {
+			return replace(s, "in: [idle]\n    on: [done]", "in: [idle, out]\n    on: [done]")
+		}, "has none"},
+		"unknown state":   {func(s string) string { return replace(s, "next: gone", "next: elsewhere") }, "\"elsewhere\" is not declared"},
+		"outcome missing": {func(s string) string { return replace(s, "next: {ok: in, otherwise: stay}", "next: {ok: in}") }, "can end with \"no\""},
+		"map on reject":   {func(s string) string { return replace(s, "reply: no-auth", "reply: no-auth\n    next: {ok: in}") }, "runs no handler"},
+		"unknown action":  {func(s string) string { return replace(s, "do: close", "do: hang-up") }, "hang-up"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.edit(tiny)))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// replace edits the fixture and fails loudly if the fixture changed.
+func replace(s, old, new string) string {
+	if !strings.Contains(s, old) {
+		panic("fixture does not contain " + old)
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+// TestParseProjectSpec reads the project's spec: the oracle must be able to
+// decide every state × input of it.
+func TestParseProjectSpec(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "spec", "imap.yaml"))
+	require.NoError(t, err)
+	s, err := Parse(data)
+	require.NoError(t, err)
+	for _, st := range s.States {
+		for _, in := range s.Inputs {
+			_, err := s.Cell(st.Name, in.Name)
+			require.NoError(t, err)
+		}
+	}
+}
