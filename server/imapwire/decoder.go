@@ -90,6 +90,7 @@ type Decoder struct {
 	litGen  uint64      // generation of the current streamed literal
 	bareLF  bool        // some segment of the current command ended with bare LF
 	fatal   error       // sticky error after which the connection is unusable
+	lineErr error       // error of the last ReadLine, reported by Args
 }
 
 // NewDecoder returns a decoder reading from r with the given limits. Zero or
@@ -161,18 +162,20 @@ func (d *Decoder) ReadLine() (Line, error) {
 	line, err := d.readSegment()
 	d.args.seg = line.Text
 	d.bareLF = line.BareLF
+	d.lineErr = err
 	return line, err
 }
 
 // Args returns the argument reader for the command in the segment most
 // recently returned by ReadLine, positioned at byte offset start of
 // Line.Text (normally Command.ArgsStart). The returned reader is owned by
-// the decoder and valid until the next ReadLine, Discard or Reset.
+// the decoder and valid until the next ReadLine, Discard or Reset. If the
+// last ReadLine failed, every read returns that error.
 func (d *Decoder) Args(start int) *ArgReader {
 	a := &d.args
 	a.pos = min(max(start, 0), len(a.seg))
 	a.depth = 0
-	a.err = nil
+	a.err = d.lineErr
 	return a
 }
 
@@ -230,6 +233,7 @@ func (d *Decoder) resetCommand() {
 	d.remain = 0
 	d.litGen++
 	d.bareLF = false
+	d.lineErr = nil
 	d.args.seg = nil
 	d.args.pos = 0
 	d.args.depth = 0
