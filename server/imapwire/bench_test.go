@@ -66,7 +66,7 @@ func BenchmarkDecodeAppendLiteral(b *testing.B) {
 // encodeFetch writes one FETCH response with a literal body.
 func encodeFetch(e *Encoder, seq uint32, body []byte) {
 	e.Untagged().Number(seq).SP().Atom("FETCH").SP().OpenList().
-		Atom("UID").SP().Number(seq+1000).SP().
+		Atom("UID").SP().Number(seq + 1000).SP().
 		Atom("FLAGS").SP().OpenList().Atom(`\Seen`).SP().Atom(`\Answered`).CloseList().SP().
 		Atom("RFC822.SIZE").SP().Number(uint32(len(body))).SP().
 		Atom("INTERNALDATE").SP().Quoted("17-Jul-1996 02:44:25 -0700").SP().
