@@ -1,6 +1,7 @@
 package imapwire
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func (a *ArgReader) ensure() error {
 	}
 	if d.needSeg {
 		d.needSeg = false
-		line, err := d.readSegment()
+		line, err := d.readSegment(false)
 		a.seg, a.pos = line.Text, 0
 		if err != nil {
 			return a.fail(err)
@@ -375,7 +376,8 @@ var errNoContinuation = &Error{Kind: KindDesync, Reason: "Synchronizing literal 
 // Limits.MaxLiteral bytes into memory. A larger literal yields a
 // *LiteralTooLargeError (see its documentation for what was consumed). If
 // the input ends before the announced size, the error is
-// io.ErrUnexpectedEOF.
+// io.ErrUnexpectedEOF. A payload containing NUL is a syntax error (CHAR8
+// excludes NUL); the payload has then been consumed.
 func (a *ArgReader) Literal() ([]byte, error) {
 	info, err := a.literalHeader(a.d.lim.MaxLiteral, false)
 	if err != nil {
@@ -386,6 +388,10 @@ func (a *ArgReader) Literal() ([]byte, error) {
 		return nil, a.fail(a.d.setFatal(err))
 	}
 	a.d.needSeg = true
+	if bytes.IndexByte(buf, 0) >= 0 {
+		// literal = ... *CHAR8, CHAR8 = %x01-ff (RFC 9051 section 9).
+		return nil, a.fail(syntaxErr("Literal contains NUL"))
+	}
 	return buf, nil
 }
 
@@ -670,7 +676,9 @@ var errStaleLiteral = &Error{Kind: KindSyntax, Reason: "Literal reader used afte
 // section 6.3.12): a literal or a literal8 (RFC 3516 section 4.4) of at
 // most Limits.MaxAppendLiteral bytes. The payload is not buffered by the
 // decoder; read it from the returned reader. Any part left unread is
-// skipped by the next ArgReader call or by Discard.
+// skipped by the next ArgReader call or by Discard. The payload is not
+// scanned for NUL bytes, which only a literal8 may carry; a store that
+// must refuse them checks while copying.
 func (a *ArgReader) AppendLiteral() (*LiteralReader, error) {
 	info, err := a.literalHeader(a.d.lim.MaxAppendLiteral, true)
 	if err != nil {

@@ -145,6 +145,7 @@ func TestArgReaderScalars(t *testing.T) {
 		{name: "string quoted", input: "A X \"v\"\r\n", fn: str, want: "v"},
 		{name: "string literal", input: "A X {3}\r\nabc\r\n", fn: withEnd(str), want: "abc"},
 		{name: "string literal with CRLF", input: "A X {4+}\r\na\r\nb\r\n", fn: withEnd(str), want: "a\r\nb"},
+		{name: "string literal with NUL", input: "A X {3+}\r\na\x00b\r\n", fn: str, reason: "Literal contains NUL"},
 		{name: "string atom refused", input: "A X abc\r\n", fn: str, reason: "Invalid character in string"},
 		{name: "string literal8 refused", input: "A X ~{3}\r\n", fn: str, reason: "literal8 not allowed here"},
 		{name: "literal in middle of line", input: "A X {3}abc\r\n", fn: str, reason: "Literal announcement must end the line"},

@@ -159,7 +159,7 @@ func (d *Decoder) ReadLine() (Line, error) {
 		return Line{}, err
 	}
 	d.resetCommand()
-	line, err := d.readSegment()
+	line, err := d.readSegment(true)
 	d.args.seg = line.Text
 	d.bareLF = line.BareLF
 	d.lineErr = err
@@ -217,7 +217,7 @@ func (d *Decoder) Discard() error {
 			break
 		}
 		d.needSeg = false
-		if _, err := d.readSegment(); err != nil && IsFatal(err) {
+		if _, err := d.readSegment(false); err != nil && IsFatal(err) {
 			return err
 		}
 	}
@@ -272,8 +272,10 @@ func (d *Decoder) skip(n int64) error {
 }
 
 // readSegment reads one line segment into d.buf, enforcing MaxLine, and
-// records a literal announcement at its end as pending.
-func (d *Decoder) readSegment() (Line, error) {
+// records a literal announcement at its end as pending. first is true for
+// the first segment of a command, where end of input is a clean io.EOF;
+// elsewhere it is io.ErrUnexpectedEOF.
+func (d *Decoder) readSegment(first bool) (Line, error) {
 	d.hasPend = false
 	if d.fatal != nil {
 		return Line{}, d.fatal
@@ -312,7 +314,7 @@ func (d *Decoder) readSegment() (Line, error) {
 			continue
 		}
 		if errors.Is(err, io.EOF) {
-			if total == 0 {
+			if total == 0 && first {
 				d.fatal = io.EOF
 				return Line{}, io.EOF
 			}

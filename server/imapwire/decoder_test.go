@@ -257,6 +257,7 @@ func TestDiscard(t *testing.T) {
 		{name: "minus literal skipped", input: "A1 FOO {2-}\r\nab\r\nA2 NOOP\r\n", next: "A2 NOOP"},
 		{name: "literal8 skipped", input: "A1 FOO ~{3+}\r\n\x00\x01\x02\r\nA2 NOOP\r\n", next: "A2 NOOP"},
 		{name: "truncated literal", input: "A1 FOO {10+}\r\nabc", err: io.ErrUnexpectedEOF},
+		{name: "eof after literal payload", input: "A1 FOO {3+}\r\nabc", err: io.ErrUnexpectedEOF},
 		{name: "large literal skipped", input: "A1 FOO {100000+}\r\n" + strings.Repeat("L", 100000) + "\r\nA2 NOOP\r\n", next: "A2 NOOP"},
 		{name: "overflowing literal", input: "A1 FOO {99999999999999999999+}\r\n", err: ErrDesync},
 	}

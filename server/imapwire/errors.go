@@ -55,7 +55,9 @@ func (k ErrorKind) String() string {
 // a short human-readable sentence suitable for a "BAD <reason>" response; it
 // never contains CR or LF.
 type Error struct {
-	Kind   ErrorKind
+	// Kind classifies the error.
+	Kind ErrorKind
+	// Reason is the text for the BAD response, e.g. "Expected SP".
 	Reason string
 }
 

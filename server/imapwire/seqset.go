@@ -17,7 +17,10 @@ const (
 // seq-number). A single number n is the range n:n. Ranges built by
 // ParseSeqSet have Start <= Stop, where "*" counts as the largest value.
 type SeqRange struct {
-	Start, Stop uint32
+	// Start is the first number of the range (0 for "*").
+	Start uint32
+	// Stop is the last number of the range (0 for "*").
+	Stop uint32
 }
 
 // star is the SeqRange value of "*".
