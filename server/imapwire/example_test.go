@@ -2,7 +2,6 @@ package imapwire_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/imapfsm/imapfsm/server/imapwire"
@@ -14,7 +13,8 @@ import (
 func Example() {
 	input := "A1 LOGIN {5+}\r\nalice \"s3cret\"\r\nA2 SELECT inbox extra\r\nA3 LOGOUT\r\n"
 	dec := imapwire.NewDecoder(strings.NewReader(input), imapwire.DefaultLimits())
-	enc := imapwire.NewEncoder(os.Stdout)
+	var out strings.Builder
+	enc := imapwire.NewEncoder(&out)
 	dec.SetContinuationFunc(func(imapwire.LiteralInfo) error {
 		return enc.Continuation("Ready for literal data").Flush()
 	})
@@ -57,6 +57,7 @@ func Example() {
 		}
 	}
 	enc.Flush()
+	fmt.Print(strings.ReplaceAll(out.String(), "\r\n", "\n"))
 	// Output:
 	// A1 OK Logged in as alice
 	// A2 BAD Unexpected extra arguments
