@@ -20,12 +20,12 @@ import (
 // testServer is an in-process server on a temporary store with the account
 // demo/demo, for per-command tests.
 type testServer struct {
-	t   *testing.T
+	t   testing.TB
 	srv *Server
 	cfg Config
 }
 
-func newTestServer(t *testing.T, mutate ...func(*Config)) *testServer {
+func newTestServer(t testing.TB, mutate ...func(*Config)) *testServer {
 	t.Helper()
 	st, err := boltstore.Open(t.TempDir(), boltstore.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze})
 	require.NoError(t, err)
@@ -52,7 +52,7 @@ func newTestServer(t *testing.T, mutate ...func(*Config)) *testServer {
 
 // client is a raw protocol client over an in-memory pipe.
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	nc net.Conn
 	r  *bufio.Reader
 }
