@@ -40,6 +40,7 @@ func TestParseCommand(t *testing.T) {
 		{line: "T\xc3\xa9 NOOP", reason: "Invalid character in tag"},
 		{line: "A1\tNOOP", reason: "Invalid character in tag"},
 		{line: "A1\r", reason: "Bare CR in command"},
+		{line: "A1 NO\rOP", tag: "A1", reason: "Bare CR in command"},
 		{line: "A1 ", tag: "A1", reason: "Missing command name"},
 		{line: "A1  NOOP", tag: "A1", reason: "Missing command name"},
 		{line: "A1 NO(OP", tag: "A1", reason: "Invalid character in command name"},

@@ -88,6 +88,9 @@ func parseCommandName(line []byte, i int) (string, int, error) {
 		return "", i, syntaxErr("Invalid character in command name")
 	}
 	if i < len(line) && line[i] != ' ' {
+		if line[i] == '\r' {
+			return "", i, syntaxErr("Bare CR in command")
+		}
 		return "", i, syntaxErr("Invalid character in command name")
 	}
 	return upperASCII(line[start:i]), i, nil

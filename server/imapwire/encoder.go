@@ -340,7 +340,7 @@ func (e *Encoder) literal(binary bool, r io.Reader, n int64) *Encoder {
 // cannot be taken back.
 func (e *Encoder) Literal(r io.Reader, n int64) *Encoder { return e.literal(false, r, n) }
 
-// LiteralBytes writes b as a literal.
+// LiteralBytes writes b as a literal. Like Literal, b must not contain NUL.
 func (e *Encoder) LiteralBytes(b []byte) *Encoder {
 	e.literalHeader(false, int64(len(b)))
 	if e.err == nil {
