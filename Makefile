@@ -6,7 +6,7 @@ FSMGEN  := $(GO) run ./gen/cmd/fsmgen
 BENCH   ?= .
 FUZZTIME ?= 60s
 
-.PHONY: help generate check test bench
+.PHONY: help generate check test bench fuzz proptest-long
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -23,3 +23,11 @@ test: ## run the whole test suite with the race detector
 
 bench: ## run the benchmarks (BENCH=regexp to select)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./server/imapwire
+	$(GO) test -run '^$$' -fuzz '^FuzzSession$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./gen
+
+proptest-long: ## run the property tests with 100x more cases (soak)
+	IMAPFSM_PROPTEST_LONG=1 $(GO) test -count=1 -timeout 60m ./proptest/...

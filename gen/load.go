@@ -589,6 +589,9 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 	for i := range d.Next {
 		d.Next[i] = s
 	}
+	if len(d.Next) == 0 {
+		return d // "no outcomes declared" is already reported
+	}
 	if !a.Do.Set() {
 		c.errs.addf(a.Pos, "rule %q: missing \"do\" (one of %s)", id, strings.Join(actionNamesList, ", "))
 		return d
