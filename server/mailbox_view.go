@@ -24,8 +24,105 @@ type selectedMailbox struct {
 	modseq uint64
 	// expunged holds UIDs expunged by others but not yet announced.
 	expunged map[uint32]bool
-	notes    <-chan store.Notification
-	cancel   func()
+	// own holds the MODSEQs of flag changes this session made and already
+	// reported to its client, so that sendUpdates does not repeat them.
+	own map[uint64]bool
+	// saved is the SEARCHRES result "$" as UIDs in ascending order
+	// (RFC 5182 2.1); nil until a SEARCH ... RETURN (SAVE).
+	saved  []uint32
+	notes  <-chan store.Notification
+	cancel func()
+}
+
+// msgRef is one message of the view: its sequence number and UID.
+type msgRef struct{ seq, uid uint32 }
+
+// errBadSeqNumber reports a message sequence number beyond the number of
+// messages the client knows (RFC 9051 9, seq-number: numbers above the
+// mailbox size are invalid).
+var errBadSeqNumber = errors.New("invalid message sequence number")
+
+// resolve maps a sequence set of a command to the messages of the view, in
+// ascending order and each once. With uid the set holds UIDs: "*" is the
+// largest UID in the view and UIDs that are not in the view are ignored
+// (RFC 9051 6.4.9). Otherwise it holds sequence numbers; a number above the
+// message count fails with errBadSeqNumber, except that "*" on an empty
+// mailbox selects nothing. "$" is the saved search result (RFC 5182 2.1),
+// reduced to the messages still in the view.
+func (m *selectedMailbox) resolve(set imapwire.SeqSet, uid bool) ([]msgRef, error) {
+	if set.Saved {
+		refs := make([]msgRef, 0, len(m.saved))
+		for _, u := range m.saved {
+			if seq := m.seqOf(u); seq != 0 {
+				refs = append(refs, msgRef{seq: seq, uid: u})
+			}
+		}
+		return refs, nil
+	}
+	n := uint32(len(m.uids))
+	if !uid {
+		if set.Exceeds(n) && (n != 0 || !set.Dynamic()) {
+			return nil, errBadSeqNumber
+		}
+		refs := make([]msgRef, 0, min(set.Count(n), uint64(n)))
+		for seq := range set.All(n) {
+			refs = append(refs, msgRef{seq: seq, uid: m.uids[seq-1]})
+		}
+		return refs, nil
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	var refs []msgRef
+	for _, r := range set.Resolve(m.uids[n-1]) {
+		i := sort.Search(len(m.uids), func(i int) bool { return m.uids[i] >= r.Start })
+		for ; i < len(m.uids) && m.uids[i] <= r.Stop; i++ {
+			refs = append(refs, msgRef{seq: uint32(i + 1), uid: m.uids[i]})
+		}
+	}
+	return refs, nil
+}
+
+// uidSetOf returns the store UID set of refs.
+func uidSetOf(refs []msgRef) store.UIDSet {
+	uids := make([]uint32, len(refs))
+	for i, r := range refs {
+		uids[i] = r.uid
+	}
+	return store.UIDSetOf(uids...)
+}
+
+// noteOwnFlagChange records the MODSEQ of a flag change this session made
+// and reported itself (STORE, or \Seen set by FETCH), so that sendUpdates
+// does not announce it again.
+func (m *selectedMailbox) noteOwnFlagChange(modseq uint64) {
+	if modseq == 0 {
+		return
+	}
+	if m.own == nil {
+		m.own = map[uint64]bool{}
+	}
+	m.own[modseq] = true
+}
+
+// expungeAnnounced removes the messages with the given UIDs from the view
+// and returns their sequence numbers in the order the EXPUNGE responses
+// must be sent: descending, so that each number is valid when the client
+// applies it (RFC 9051 7.4.1). UIDs not in the view are ignored.
+func (m *selectedMailbox) expungeAnnounced(uids []uint32) []uint32 {
+	var seqs []uint32
+	gone := make(map[uint32]bool, len(uids))
+	for _, u := range uids {
+		gone[u] = true
+	}
+	for i := len(m.uids) - 1; i >= 0; i-- {
+		if gone[m.uids[i]] {
+			seqs = append(seqs, uint32(i+1))
+			delete(m.expunged, m.uids[i])
+			m.uids = append(m.uids[:i], m.uids[i+1:]...)
+		}
+	}
+	return seqs
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -51,7 +148,7 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	}
 	m := &selectedMailbox{
 		id: info.ID, name: info.Name, readOnly: readOnly, uidValidity: v.UIDValidity,
-		uids: v.UIDs, modseq: v.HighestModSeq, expunged: map[uint32]bool{},
+		uids: v.UIDs, modseq: v.HighestModSeq, expunged: map[uint32]bool{}, own: map[uint64]bool{},
 	}
 	m.notes, m.cancel = c.srv.cfg.Store.Notifier().Subscribe(c.username, info.ID)
 	c.mailbox = m
@@ -101,6 +198,13 @@ func (c *conn) sendUpdates(allowExpunge bool) {
 	flagged := map[uint32]bool{}
 	last := m.modseq
 	err := c.user.ChangesSince(c.ctx, m.id, m.modseq, func(ch store.Change) error {
+		if ch.ModSeq > last {
+			last = ch.ModSeq
+		}
+		if ch.Kind == store.ChangeFlags && m.own[ch.ModSeq] {
+			delete(m.own, ch.ModSeq) // this session reported it already
+			return nil
+		}
 		for _, uid := range ch.UIDs.Expand() {
 			switch ch.Kind {
 			case store.ChangeAppend:
@@ -112,9 +216,6 @@ func (c *conn) sendUpdates(allowExpunge bool) {
 			default:
 				flagged[uid] = true
 			}
-		}
-		if ch.ModSeq > last {
-			last = ch.ModSeq
 		}
 		return nil
 	})
@@ -140,6 +241,9 @@ func (c *conn) sendUpdates(allowExpunge bool) {
 	m.modseq = last
 	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
 	c.write(func(e *imapwire.Encoder) {
+		// known is the message count the client has after the EXPUNGE
+		// responses below; EXISTS is sent only when the view differs.
+		known := before
 		if allowExpunge && len(m.expunged) > 0 {
 			// Announce in descending sequence order so each number is
 			// valid when the client applies it.
@@ -148,6 +252,7 @@ func (c *conn) sendUpdates(allowExpunge bool) {
 					delete(m.expunged, m.uids[i])
 					e.Untagged().Number(uint32(i + 1)).Raw(" EXPUNGE").CRLF()
 					m.uids = append(m.uids[:i], m.uids[i+1:]...)
+					known--
 				}
 			}
 			for uid := range m.expunged {
@@ -159,7 +264,7 @@ func (c *conn) sendUpdates(allowExpunge bool) {
 				m.uids = append(m.uids, uid)
 			}
 		}
-		if n := uint32(len(m.uids)); n != before || (len(added) > 0 && n != before) {
+		if n := uint32(len(m.uids)); n != known {
 			e.Untagged().Number(n).Raw(" EXISTS").CRLF()
 		}
 	})
@@ -197,4 +302,12 @@ func (c *conn) sendFlagUpdates(uids map[uint32]bool) {
 			}
 		}
 	})
+}
+
+// sendCommandUpdates announces other sessions' changes at the end of a
+// message command. EXPUNGE responses are held back during FETCH, STORE and
+// SEARCH, which must not renumber messages under the client (RFC 9051
+// 7.5.1), and allowed during their UID forms, which the RFC exempts.
+func (c *conn) sendCommandUpdates(uidCommand bool) {
+	c.sendUpdates(uidCommand)
 }

@@ -5,7 +5,6 @@ package server
 var (
 	cmdExpunge = notYet
 	cmdSearch  = notYet
-	cmdFetch   = notYet
 	cmdStore   = notYet
 	cmdCopy    = notYet
 	cmdMove    = notYet

@@ -1,0 +1,556 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/imapfsm/imapfsm/fsm"
+	"github.com/imapfsm/imapfsm/server/imapwire"
+	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// fetchBatch is how many messages FETCH reads from the store at a time, so
+// that no store read stays open while responses are written to a slow
+// client and memory stays bounded for large sets.
+const fetchBatch = 128
+
+// fetchKind is one FETCH data item (RFC 9051 6.4.5).
+type fetchKind uint8
+
+// FETCH data items.
+const (
+	fetchUID           fetchKind = iota // UID
+	fetchFlags                          // FLAGS
+	fetchInternalDate                   // INTERNALDATE
+	fetchSize                           // RFC822.SIZE
+	fetchEnvelope                       // ENVELOPE
+	fetchBodyStructure                  // BODYSTRUCTURE
+	fetchBodyShort                      // BODY without a section
+	fetchSection                        // BODY[section]<partial>, BODY.PEEK
+	fetchBinary                         // BINARY[section]<partial>, BINARY.PEEK (RFC 3516)
+	fetchBinarySize                     // BINARY.SIZE[section] (RFC 3516)
+	fetchRFC822                         // RFC822 (BODY[])
+	fetchRFC822Header                   // RFC822.HEADER (BODY.PEEK[HEADER])
+	fetchRFC822Text                     // RFC822.TEXT (BODY[TEXT])
+)
+
+// fetchItem is one requested data item.
+type fetchItem struct {
+	kind    fetchKind
+	section mailmsg.Section
+	// peek is true for items that never set \Seen (BODY.PEEK, BINARY.PEEK,
+	// RFC822.HEADER, and every item that reads no body text).
+	peek bool
+}
+
+// needsStructure reports whether the item needs the analysed MIME tree.
+func (it fetchItem) needsStructure() bool {
+	switch it.kind {
+	case fetchEnvelope, fetchBodyStructure, fetchBodyShort, fetchSection, fetchBinary, fetchBinarySize,
+		fetchRFC822Header, fetchRFC822Text:
+		return true
+	}
+	return false
+}
+
+// needsBody reports whether the item reads the raw message.
+func (it fetchItem) needsBody() bool {
+	switch it.kind {
+	case fetchSection, fetchBinary, fetchBinarySize, fetchRFC822, fetchRFC822Header, fetchRFC822Text:
+		return true
+	}
+	return false
+}
+
+// fetchSyntaxError is a FETCH argument the grammar rejects; the handler
+// answers BAD with its text.
+type fetchSyntaxError string
+
+func (e fetchSyntaxError) Error() string { return string(e) }
+
+// cmdFetch implements FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9) with the
+// BINARY items of RFC 3516. A body item without PEEK sets \Seen on a
+// mailbox opened read-write, and the changed FLAGS are included in that
+// message's response. EXPUNGE responses of other sessions are deferred
+// during FETCH (RFC 9051 7.5.1).
+func cmdFetch(c *conn, cmd *command) result {
+	uidCmd := cmd.input == fsm.InputUIDFetch
+	a := cmd.args
+	if err := a.SP(); err != nil {
+		return argError(err)
+	}
+	set, err := a.SeqSet()
+	if err != nil {
+		return argError(err)
+	}
+	if err := a.SP(); err != nil {
+		return argError(err)
+	}
+	items, err := parseFetchItems(a)
+	if err != nil {
+		return fetchArgError(err)
+	}
+	if !a.AtEnd() {
+		// fetch-modifiers (RFC 4466 2.4); CHANGEDSINCE needs CONDSTORE,
+		// which this server does not offer (RFC 7162 3.1.4.1).
+		if err := a.SP(); err != nil {
+			return argError(err)
+		}
+		return bad("FETCH modifiers are not supported (CONDSTORE is not offered)")
+	}
+	if err := a.End(); err != nil {
+		return argError(err)
+	}
+	m := c.mailbox
+	refs, err := m.resolve(set, uidCmd)
+	if err != nil {
+		return bad("Invalid message sequence number")
+	}
+	if uidCmd && !hasFetchKind(items, fetchUID) {
+		// UID FETCH always returns the UID (RFC 9051 6.4.9).
+		items = append([]fetchItem{{kind: fetchUID, peek: true}}, items...)
+	}
+	res := c.fetchMessages(refs, items)
+	c.sendCommandUpdates(uidCmd)
+	return res
+}
+
+// fetchArgError answers a FETCH argument error with BAD.
+func fetchArgError(err error) result {
+	var se fetchSyntaxError
+	if errors.As(err, &se) {
+		return bad(string(se))
+	}
+	return argError(err)
+}
+
+// hasFetchKind reports whether items holds an item of kind k.
+func hasFetchKind(items []fetchItem, k fetchKind) bool {
+	for _, it := range items {
+		if it.kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// parseFetchItems reads the FETCH data item argument (RFC 9051 9, fetch-att
+// and the ALL, FAST and FULL macros): a macro, a single item or a
+// parenthesised list of items.
+func parseFetchItems(a *imapwire.ArgReader) ([]fetchItem, error) {
+	var items []fetchItem
+	if c, _ := a.Peek(); c == '(' {
+		err := a.List(func() error {
+			its, err := parseFetchAtt(a, false)
+			items = append(items, its...)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(items) == 0 {
+			return nil, fetchSyntaxError("Empty FETCH item list")
+		}
+		return items, nil
+	}
+	return parseFetchAtt(a, true)
+}
+
+// fetchMacros are the FETCH macros (RFC 9051 6.4.5); they may not appear
+// inside a list.
+var fetchMacros = map[string][]fetchKind{
+	"ALL":  {fetchFlags, fetchInternalDate, fetchSize, fetchEnvelope},
+	"FAST": {fetchFlags, fetchInternalDate, fetchSize},
+	"FULL": {fetchFlags, fetchInternalDate, fetchSize, fetchEnvelope, fetchBodyShort},
+}
+
+// fetchSimple are the items that take no section.
+var fetchSimple = map[string]fetchItem{
+	"UID":           {kind: fetchUID, peek: true},
+	"FLAGS":         {kind: fetchFlags, peek: true},
+	"INTERNALDATE":  {kind: fetchInternalDate, peek: true},
+	"RFC822.SIZE":   {kind: fetchSize, peek: true},
+	"ENVELOPE":      {kind: fetchEnvelope, peek: true},
+	"BODYSTRUCTURE": {kind: fetchBodyStructure, peek: true},
+	"RFC822":        {kind: fetchRFC822},
+	"RFC822.HEADER": {kind: fetchRFC822Header, peek: true},
+	"RFC822.TEXT":   {kind: fetchRFC822Text},
+}
+
+// parseFetchAtt reads one fetch-att (or, when macro is true, also a macro).
+func parseFetchAtt(a *imapwire.ArgReader, macro bool) ([]fetchItem, error) {
+	name, err := a.AtomStop("[")
+	if err != nil {
+		return nil, err
+	}
+	name = strings.ToUpper(name)
+	if kinds, ok := fetchMacros[name]; ok {
+		if !macro {
+			return nil, fetchSyntaxError("FETCH macro " + name + " cannot be used in a list")
+		}
+		items := make([]fetchItem, len(kinds))
+		for i, k := range kinds {
+			items[i] = fetchItem{kind: k, peek: true}
+		}
+		return items, nil
+	}
+	if it, ok := fetchSimple[name]; ok {
+		return []fetchItem{it}, nil
+	}
+	it := fetchItem{}
+	switch name {
+	case "BODY":
+		if c, _ := a.Peek(); c != '[' {
+			return []fetchItem{{kind: fetchBodyShort, peek: true}}, nil
+		}
+		it.kind = fetchSection
+	case "BODY.PEEK":
+		it.kind, it.peek = fetchSection, true
+	case "BINARY":
+		it.kind = fetchBinary
+	case "BINARY.PEEK":
+		it.kind, it.peek = fetchBinary, true
+	case "BINARY.SIZE":
+		it.kind, it.peek = fetchBinarySize, true
+	default:
+		return nil, fetchSyntaxError("Unknown FETCH item " + name)
+	}
+	if it.section, err = readFetchSection(a); err != nil {
+		return nil, err
+	}
+	switch it.kind {
+	case fetchBinary, fetchBinarySize:
+		// section-binary = "[" [section-part] "]" (RFC 3516 4.1)
+		if it.section.Specifier != mailmsg.SpecifierNone {
+			return nil, fetchSyntaxError(name + " takes part numbers only")
+		}
+		if it.kind == fetchBinarySize && it.section.Partial != nil {
+			return nil, fetchSyntaxError("BINARY.SIZE takes no partial range")
+		}
+	}
+	return []fetchItem{it}, nil
+}
+
+// readFetchSection reads "[" section "]" ["<" origin "." length ">"] and
+// parses it with mailmsg.ParseSection. Header field names are read as
+// astrings, so quoted names and literals work.
+func readFetchSection(a *imapwire.ArgReader) (mailmsg.Section, error) {
+	if err := a.Expect('['); err != nil {
+		return mailmsg.Section{}, err
+	}
+	var b strings.Builder
+	if c, _ := a.Peek(); c != ']' {
+		spec, err := a.Atom()
+		if err != nil {
+			return mailmsg.Section{}, err
+		}
+		b.WriteString(spec)
+		if a.Accept(' ') {
+			b.WriteString(" (")
+			n := 0
+			err := a.List(func() error {
+				f, err := a.AString()
+				if err != nil {
+					return err
+				}
+				if !validFieldName(f) {
+					return fetchSyntaxError("Invalid header field name")
+				}
+				if n > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(f)
+				n++
+				return nil
+			})
+			if err != nil {
+				return mailmsg.Section{}, err
+			}
+			b.WriteByte(')')
+		}
+	}
+	if err := a.Expect(']'); err != nil {
+		return mailmsg.Section{}, err
+	}
+	b.WriteByte(']')
+	if c, _ := a.Peek(); c == '<' {
+		p, err := a.Atom()
+		if err != nil {
+			return mailmsg.Section{}, err
+		}
+		b.WriteString(p)
+	}
+	sec, rest, err := mailmsg.ParseSection(b.String())
+	if err != nil {
+		return mailmsg.Section{}, fetchSyntaxError("Invalid section: " + strings.TrimPrefix(err.Error(), mailmsg.ErrBadSection.Error()+": "))
+	}
+	if rest != "" {
+		return mailmsg.Section{}, fetchSyntaxError("Invalid section")
+	}
+	return sec, nil
+}
+
+// validFieldName reports whether f is a header field name (RFC 5322 3.6.8:
+// printable ASCII except colon), which can be echoed as an atom.
+func validFieldName(f string) bool {
+	if f == "" {
+		return false
+	}
+	for i := 0; i < len(f); i++ {
+		if c := f[i]; c <= ' ' || c >= 0x7f || c == ':' || c == '(' || c == ')' || c == '"' || c == '\\' || c == '{' {
+			return false
+		}
+	}
+	return true
+}
+
+// fetchMessages sets \Seen where the items require it, then reads the
+// messages in batches and writes one FETCH response per message.
+func (c *conn) fetchMessages(refs []msgRef, items []fetchItem) result {
+	m := c.mailbox
+	var wantStructure, wantBody, setsSeen bool
+	for _, it := range items {
+		wantStructure = wantStructure || it.needsStructure()
+		wantBody = wantBody || it.needsBody()
+		setsSeen = setsSeen || (!it.peek && it.needsBody())
+	}
+	setsSeen = setsSeen && !m.readOnly
+	for start := 0; start < len(refs); start += fetchBatch {
+		batch := refs[start:min(start+fetchBatch, len(refs))]
+		// RFC 9051 6.4.5: a BODY[section] fetch sets \Seen; the new flags
+		// are part of the response.
+		seen := map[uint32]bool{}
+		if setsSeen {
+			sr, err := c.user.StoreFlags(c.ctx, m.id, uidSetOf(batch), store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Seen`}})
+			if err != nil {
+				return c.storeError(err)
+			}
+			m.noteOwnFlagChange(sr.ModSeq)
+			for _, u := range sr.Updated {
+				if u.Changed {
+					seen[u.UID] = true
+				}
+			}
+		}
+		var msgs []*store.Message
+		err := c.user.Fetch(c.ctx, m.id, uidSetOf(batch), store.FetchOptions{Structure: wantStructure}, func(msg *store.Message) error {
+			msgs = append(msgs, msg.Clone())
+			return nil
+		})
+		if err != nil {
+			return c.storeError(err)
+		}
+		for _, msg := range msgs {
+			seq := m.seqOf(msg.UID)
+			if seq == 0 {
+				continue
+			}
+			if res, ok := c.fetchOne(seq, msg, items, wantBody, seen[msg.UID]); !ok {
+				return res
+			}
+		}
+	}
+	return ok("FETCH completed")
+}
+
+// fetchValue is the prepared value of one item: either wire text, or a
+// literal streamed from r.
+type fetchValue struct {
+	name    string // the item name as it appears in the response
+	wire    []byte // the value in wire syntax, when r is nil
+	r       io.Reader
+	n       int64
+	literal bool // literal8 ("~{n}", RFC 3516 4.2)
+}
+
+// fetchOne prepares and writes the FETCH response of one message. It
+// reports false with the result to return when the message cannot be
+// served (for example BINARY of an unknown transfer encoding).
+func (c *conn) fetchOne(seq uint32, msg *store.Message, items []fetchItem, wantBody, addFlags bool) (result, bool) {
+	m := c.mailbox
+	var body store.Body
+	if wantBody || (len(msg.Structure) == 0 && anyNeedsStructure(items)) {
+		b, err := c.user.OpenBody(c.ctx, m.id, msg.UID)
+		if errors.Is(err, store.ErrNoSuchMessage) {
+			return result{}, true // expunged meanwhile (RFC 9051 7.5.1)
+		}
+		if err != nil {
+			return c.storeError(err), false
+		}
+		body = b
+		defer body.Close()
+	}
+	var st *mailmsg.Structure
+	if anyNeedsStructure(items) {
+		var err error
+		st, err = messageStructure(msg, body)
+		if err != nil {
+			c.log.Error("decoding message structure", "uid", msg.UID, "err", err)
+			return no("SERVERBUG", "Message structure unavailable"), false
+		}
+	}
+	vals := make([]fetchValue, 0, len(items)+1)
+	flagsSent := false
+	for _, it := range items {
+		v, err := fetchItemValue(it, msg, st, body)
+		if err != nil {
+			if errors.Is(err, mailmsg.ErrUnknownCTE) {
+				return no("UNKNOWN-CTE", "Cannot decode the content transfer encoding of this part"), false
+			}
+			c.log.Warn("fetch item failed", "uid", msg.UID, "err", err)
+			return no("UNKNOWN-CTE", "Cannot decode this part"), false
+		}
+		flagsSent = flagsSent || it.kind == fetchFlags
+		vals = append(vals, v)
+	}
+	if addFlags && !flagsSent {
+		vals = append(vals, fetchValue{name: "FLAGS", wire: flagListWire(msg.Flags)})
+	}
+	err := c.write(func(e *imapwire.Encoder) {
+		e.Untagged().Number(seq).Raw(" FETCH (")
+		for i, v := range vals {
+			if i > 0 {
+				e.SP()
+			}
+			e.Raw(v.name).SP()
+			switch {
+			case v.r != nil && v.literal:
+				e.Literal8(v.r, v.n)
+			case v.r != nil:
+				e.Literal(v.r, v.n)
+			default:
+				writeWire(e, v.wire)
+			}
+		}
+		e.Raw(")").CRLF()
+	})
+	if err != nil {
+		return no("SERVERBUG", "Writing the response failed"), false
+	}
+	return result{}, true
+}
+
+// anyNeedsStructure reports whether an item needs the MIME tree.
+func anyNeedsStructure(items []fetchItem) bool {
+	for _, it := range items {
+		if it.needsStructure() {
+			return true
+		}
+	}
+	return false
+}
+
+// messageStructure decodes the cached structure blob, or analyses the body
+// when the store holds none.
+func messageStructure(msg *store.Message, body store.Body) (*mailmsg.Structure, error) {
+	if len(msg.Structure) > 0 {
+		return mailmsg.Decode(msg.Structure)
+	}
+	if body == nil {
+		return nil, errors.New("no structure and no body")
+	}
+	blob, err := mailmsg.Analyze(io.NewSectionReader(body, 0, body.Size()))
+	if err != nil {
+		return nil, err
+	}
+	return mailmsg.Decode(blob)
+}
+
+// fetchItemValue computes the response value of one item (RFC 9051 7.5.2
+// FETCH response, RFC 3516 4.2).
+func fetchItemValue(it fetchItem, msg *store.Message, st *mailmsg.Structure, body store.Body) (fetchValue, error) {
+	switch it.kind {
+	case fetchUID:
+		return fetchValue{name: "UID", wire: strconv.AppendUint(nil, uint64(msg.UID), 10)}, nil
+	case fetchFlags:
+		return fetchValue{name: "FLAGS", wire: flagListWire(msg.Flags)}, nil
+	case fetchInternalDate:
+		b := append([]byte{'"'}, imapwire.AppendDateTime(nil, msg.InternalDate)...)
+		return fetchValue{name: "INTERNALDATE", wire: append(b, '"')}, nil
+	case fetchSize:
+		return fetchValue{name: "RFC822.SIZE", wire: strconv.AppendInt(nil, msg.Size, 10)}, nil
+	case fetchEnvelope:
+		var buf bytes.Buffer
+		err := mailmsg.WriteEnvelope(&buf, &st.Envelope)
+		return fetchValue{name: "ENVELOPE", wire: buf.Bytes()}, err
+	case fetchBodyStructure, fetchBodyShort:
+		var buf bytes.Buffer
+		err := mailmsg.WriteBodyStructure(&buf, st, it.kind == fetchBodyStructure)
+		name := "BODY"
+		if it.kind == fetchBodyStructure {
+			name = "BODYSTRUCTURE"
+		}
+		return fetchValue{name: name, wire: buf.Bytes()}, err
+	case fetchRFC822:
+		return fetchValue{name: "RFC822", r: io.NewSectionReader(body, 0, body.Size()), n: body.Size()}, nil
+	case fetchRFC822Header, fetchRFC822Text:
+		sec, name := mailmsg.RFC822HeaderSection(), "RFC822.HEADER"
+		if it.kind == fetchRFC822Text {
+			sec, name = mailmsg.RFC822TextSection(), "RFC822.TEXT"
+		}
+		r, n, err := mailmsg.ExtractSection(body, body.Size(), st, sec)
+		return fetchValue{name: name, r: r, n: n}, err
+	case fetchSection:
+		r, n, err := mailmsg.ExtractSection(body, body.Size(), st, it.section)
+		return fetchValue{name: "BODY[" + it.section.String() + "]" + partialOrigin(it.section), r: r, n: n}, err
+	case fetchBinary:
+		r, n, err := mailmsg.ExtractBinary(body, body.Size(), st, it.section)
+		return fetchValue{name: "BINARY[" + it.section.String() + "]" + partialOrigin(it.section), r: r, n: n, literal: true}, err
+	case fetchBinarySize:
+		n, err := mailmsg.BinarySize(body, body.Size(), st, it.section.Part)
+		return fetchValue{name: "BINARY.SIZE[" + it.section.String() + "]", wire: strconv.AppendInt(nil, n, 10)}, err
+	}
+	return fetchValue{}, errors.New("unknown fetch item")
+}
+
+// partialOrigin returns "<origin>" for a partial fetch: the response names
+// only the origin octet (RFC 9051 7.5.2, BODY[<section>]<<origin octet>>).
+func partialOrigin(sec mailmsg.Section) string {
+	if sec.Partial == nil {
+		return ""
+	}
+	return "<" + strconv.FormatInt(sec.Partial.Origin, 10) + ">"
+}
+
+// flagListWire formats a flag list such as (\Seen $Forwarded).
+func flagListWire(flags []string) []byte {
+	b := []byte{'('}
+	for i, f := range flags {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, f...)
+	}
+	return append(b, ')')
+}
+
+// writeWire writes a value that is already in IMAP wire syntax, such as the
+// ENVELOPE and BODYSTRUCTURE text of mailmsg. Such text holds CRLF only
+// right after a literal header "{n}", so it is written as raw text and
+// literals in turn, and nothing in it can end the response line early.
+func writeWire(e *imapwire.Encoder, b []byte) {
+	for len(b) > 0 {
+		i := bytes.Index(b, []byte("\r\n"))
+		if i < 0 {
+			e.Raw(string(b))
+			return
+		}
+		open := bytes.LastIndexByte(b[:i], '{')
+		if open < 0 || b[i-1] != '}' {
+			e.Raw(string(b)) // not a literal header: Raw refuses the CRLF
+			return
+		}
+		n, err := strconv.ParseInt(string(b[open+1:i-1]), 10, 64)
+		if err != nil || n < 0 || int64(len(b)-i-2) < n {
+			e.Raw(string(b))
+			return
+		}
+		e.Raw(string(b[:open]))
+		e.LiteralBytes(b[i+2 : i+2+int(n)])
+		b = b[i+2+int(n):]
+	}
+}
