@@ -6,7 +6,7 @@ FSMGEN  := $(GO) run ./gen/cmd/fsmgen
 BENCH   ?= .
 FUZZTIME ?= 60s
 
-.PHONY: help generate check test bench fuzz proptest-long
+.PHONY: help generate check test bench run fuzz proptest-long
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -31,3 +31,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
 
 proptest-long: ## run the property tests with 100x more cases (soak)
 	IMAPFSM_PROPTEST_LONG=1 $(GO) test -count=1 -timeout 60m ./proptest/...
+
+run: ## build imapd and serve ./data on 127.0.0.1:1143 (account demo, password demo)
+	$(GO) build -o bin/imapd ./server/cmd/imapd
+	./bin/imapd demo --data ./data --listen 127.0.0.1:1143

@@ -1,0 +1,97 @@
+/*
+Command imapd runs the imapfsm IMAP server and administers its mail store.
+
+Usage:
+
+	imapd <command> [flags] [arguments]
+
+Every command accepts --help, which lists its flags. Flags may appear before
+or after the positional arguments. An error is reported as one line on
+standard error and a non-zero exit status; a usage error exits with status 2.
+
+# Data directory
+
+Every command takes --data DIR, the directory of the embedded store (a bbolt
+database, mail.db, plus the message contents under blobs/). The directory is
+created on first use. The database is locked by one process at a time: while
+"imapd serve" runs, the administrative commands (user, deliver, import,
+export) wait a few seconds for the lock and then fail; deliver reports that
+as a temporary failure so that the mail transfer agent retries later.
+
+# serve
+
+	imapd serve --data DIR --listen ADDR [--tls-listen ADDR] [--tls-cert FILE --tls-key FILE]
+	            [--insecure-auth] [--strictness lenient|strict] [--quirk ID=MODE ...]
+	            [--metrics ADDR] [--shutdown-timeout DURATION]
+	            [--log-level debug|info|warn|error] [--log-format text|json]
+
+Serves IMAP on the plaintext address --listen and, with --tls-listen, on an
+implicit-TLS address (port 993 style). With --tls-cert and --tls-key the
+plaintext listener offers STARTTLS; without them only plaintext is served and
+logins are refused (LOGINDISABLED) unless --insecure-auth is given.
+--insecure-auth is refused unless every IMAP listen address is a loopback
+address: it exists for local development only.
+
+--strictness sets how client quirks are handled (lenient, the default,
+accommodates misbehaving clients; strict follows the RFCs), and each --quirk
+ID=MODE overrides one quirk, for example --quirk idle-tagged-command=strict.
+The quirk identifiers are listed by "imapd serve --help".
+
+--metrics ADDR serves the server's counters in the Prometheus text format at
+http://ADDR/metrics.
+
+Signals: SIGINT and SIGTERM stop accepting connections, let every session
+finish its current command and say BYE, and exit once they are gone or after
+--shutdown-timeout, whichever comes first. SIGHUP reloads the TLS certificate
+and key from their files; connections already open keep their certificate, and
+a reload that fails is logged and leaves the previous certificate in use.
+
+# user
+
+	imapd user add    --data DIR NAME   < password
+	imapd user passwd --data DIR NAME   < password
+	imapd user del    --data DIR NAME
+	imapd user list   --data DIR
+
+add creates an account with the default mailboxes; passwd replaces its
+password; del removes it with all its mail; list prints one account name a
+line. The password is the first line of standard input (without its line
+ending); an empty password is refused.
+
+# deliver
+
+	imapd deliver --data DIR [--mailbox NAME] USER < message
+
+Stores one message read from standard input, for use as a local delivery
+agent. A leading mbox "From " envelope line is dropped and bare LF line
+endings are converted to CRLF. The default mailbox is INBOX; when --mailbox
+names a mailbox that does not exist the message goes to INBOX (and a warning
+is logged), so that mail is never bounced for a missing folder. The exit
+status follows sysexits(3):
+
+	 0  stored
+	65  EX_DATAERR: the input is not a usable message (empty, no header, too big)
+	67  EX_NOUSER: USER has no account
+	75  EX_TEMPFAIL: a temporary failure (store busy or unavailable); retry later
+
+# import and export
+
+	imapd import --data DIR (--mbox FILE | --maildir DIR) [--mailbox NAME] [--progress N] USER
+	imapd export --data DIR --mailbox NAME --mbox FILE USER
+
+import appends every message of an mbox file or a maildir to a mailbox
+(default INBOX, created when missing) and prints progress every --progress
+messages. Maildir flags (the ":2," suffix of each file name) become the IMAP
+flags \Seen, \Answered, \Flagged, \Deleted and \Draft. export writes every
+message of a mailbox to an mbox file; "-" means standard output.
+
+# demo
+
+	imapd demo [--data DIR] [--listen ADDR]
+
+Serves DIR (default ./data) on ADDR (default 127.0.0.1:1143) for local
+testing: it creates the account demo with password demo if it is missing and
+allows plaintext logins, which is why ADDR must be a loopback address.
+"make run" builds imapd and runs this command.
+*/
+package main

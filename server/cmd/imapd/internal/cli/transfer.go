@@ -1,0 +1,336 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/mailio"
+)
+
+// progressInterval is the longest time between two progress lines.
+const progressInterval = 5 * time.Second
+
+func runImport(ctx context.Context, args []string, env Env) error {
+	fs := newFlags("import", "import --data DIR (--mbox FILE | --maildir DIR) [--mailbox NAME] [--folders] [--progress N] USER",
+		`Appends every message of an mbox file (mboxrd; Status/X-Status/X-Keywords
+headers become flags) or of a maildir (flags from the ":2," file name suffix)
+to a mailbox of USER, creating the mailbox when missing. Progress is printed
+to standard error every --progress messages and at least every few seconds;
+a summary is printed to standard output at the end.`, env.Stdout)
+	data := dataFlag(fs, "")
+	mboxFile := fs.String("mbox", "", "mbox file to import (\"-\" for standard input)")
+	maildir := fs.String("maildir", "", "maildir directory to import (the directory holding cur/ and new/)")
+	mailbox := fs.String("mailbox", store.Inbox, "destination mailbox")
+	folders := fs.Bool("folders", false, "with --maildir, also import Maildir++ sub-folders (.A.B becomes mailbox A/B below --mailbox, or at top level when --mailbox is INBOX)")
+	every := fs.Int("progress", 1000, "print a progress line every N messages (0 disables progress lines)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, "USER"); err != nil {
+		return err
+	}
+	if err := needData(fs, *data); err != nil {
+		return err
+	}
+	if (*mboxFile == "") == (*maildir == "") {
+		return usageErr("import: give exactly one of --mbox FILE or --maildir DIR")
+	}
+	if *folders && *maildir == "" {
+		return usageErr("import: --folders needs --maildir")
+	}
+	if *every < 0 {
+		return usageErr("import: --progress must not be negative")
+	}
+	dest, err := store.NormalizeMailboxName(*mailbox, 0)
+	if err != nil {
+		return usageErr("import: invalid mailbox name %q", *mailbox)
+	}
+
+	// Collect the sources before touching the store, so that a typo in a
+	// path does not leave an empty mailbox behind.
+	type source struct {
+		mailbox string
+		read    func(mailio.Options, func(*mailio.Message) error) error
+		what    string
+	}
+	var sources []source
+	if *mboxFile != "" {
+		var r io.Reader = env.Stdin
+		if *mboxFile != "-" {
+			f, err := os.Open(*mboxFile)
+			if err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			defer f.Close()
+			r = f
+		}
+		sources = append(sources, source{dest, func(o mailio.Options, fn func(*mailio.Message) error) error {
+			return mailio.ReadMbox(r, o, fn)
+		}, *mboxFile})
+	} else {
+		fi, err := os.Stat(*maildir)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("import: %s is not a directory", *maildir)
+		}
+		folderList := []mailio.MaildirFolder{{Name: store.Inbox, Path: *maildir}}
+		if *folders {
+			if folderList, err = mailio.ListMaildirFolders(*maildir); err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+		} else if !hasSubdir(*maildir, "cur") && !hasSubdir(*maildir, "new") {
+			return fmt.Errorf("import: %s is not a maildir (no cur/ or new/ directory)", *maildir)
+		}
+		for _, f := range folderList {
+			target := dest
+			if f.Name != store.Inbox {
+				if dest == store.Inbox {
+					target = f.Name
+				} else {
+					target = dest + string(store.Separator) + f.Name
+				}
+			}
+			if target, err = store.NormalizeMailboxName(target, 0); err != nil {
+				return fmt.Errorf("import: maildir folder %s has no usable mailbox name", f.Path)
+			}
+			path := f.Path
+			sources = append(sources, source{target, func(o mailio.Options, fn func(*mailio.Message) error) error {
+				return mailio.ReadMaildir(path, o, fn)
+			}, path})
+		}
+	}
+
+	st, err := openStore(*data)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer st.Close()
+	u, err := st.OpenUser(ctx, pos[0])
+	if errors.Is(err, store.ErrNoSuchUser) {
+		return fmt.Errorf("import: no account %q", pos[0])
+	} else if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+
+	var total int
+	var totalBytes int64
+	for _, src := range sources {
+		if err := ensureMailbox(ctx, u, src.mailbox); err != nil {
+			return fmt.Errorf("import: mailbox %q: %w", src.mailbox, err)
+		}
+		var n, dropped int
+		var size int64
+		last := time.Now()
+		err := src.read(mailio.Options{}, func(m *mailio.Message) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			flags, bad := usableFlags(m.Flags)
+			dropped += bad
+			_, err := u.Append(ctx, src.mailbox, store.NewMessage{
+				Flags:        flags,
+				InternalDate: m.InternalDate,
+				Body:         newCRLFReader(bytes.NewReader(m.Body)),
+			})
+			if err != nil {
+				return fmt.Errorf("message %d: %w", n+1, err)
+			}
+			n++
+			size += int64(len(m.Body))
+			if *every > 0 && (n%*every == 0 || time.Since(last) >= progressInterval) {
+				fmt.Fprintf(env.Stderr, "import: %s: %d messages, %s\n", src.mailbox, n, humanBytes(size))
+				last = time.Now()
+			}
+			return nil
+		})
+		total += n
+		totalBytes += size
+		if err != nil {
+			return fmt.Errorf("import: %s: %w (%d messages imported before the error)", src.what, err, total)
+		}
+		if dropped > 0 {
+			fmt.Fprintf(env.Stderr, "import: %s: dropped %d invalid flags\n", src.mailbox, dropped)
+		}
+		fmt.Fprintf(env.Stdout, "imported %d messages (%s) into %s\n", n, humanBytes(size), src.mailbox)
+	}
+	if len(sources) > 1 {
+		fmt.Fprintf(env.Stdout, "imported %d messages (%s) in total\n", total, humanBytes(totalBytes))
+	}
+	return st.Close()
+}
+
+func hasSubdir(dir, name string) bool {
+	fi, err := os.Stat(filepath.Join(dir, name))
+	return err == nil && fi.IsDir()
+}
+
+// ensureMailbox creates name unless it exists and is selectable.
+func ensureMailbox(ctx context.Context, u store.User, name string) error {
+	info, err := u.Mailbox(ctx, name)
+	if err == nil && info.Attr&store.AttrNoselect == 0 {
+		return nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNoSuchMailbox) {
+		return err
+	}
+	_, err = u.CreateMailbox(ctx, name, 0)
+	return err
+}
+
+// usableFlags keeps the flags the store accepts (dropping \Recent and
+// malformed keywords) and counts the others.
+func usableFlags(flags []string) ([]string, int) {
+	out := make([]string, 0, len(flags))
+	for _, f := range flags {
+		if _, err := store.ParseFlags([]string{f}); err != nil {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out, len(flags) - len(out)
+}
+
+func runExport(ctx context.Context, args []string, env Env) error {
+	fs := newFlags("export", "export --data DIR --mailbox NAME --mbox FILE USER",
+		`Writes every message of a mailbox of USER to an mbox file (mboxrd, LF line
+endings, flags in Status/X-Status/X-Keywords headers), in UID order. The file
+is written to a temporary name next to FILE and renamed when complete.`, env.Stdout)
+	data := dataFlag(fs, "")
+	mailbox := fs.String("mailbox", "", "mailbox to export (required)")
+	out := fs.String("mbox", "", "mbox file to write (\"-\" for standard output; required)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos, "USER"); err != nil {
+		return err
+	}
+	if err := needData(fs, *data); err != nil {
+		return err
+	}
+	if *mailbox == "" || *out == "" {
+		return usageErr("export: --mailbox and --mbox are required")
+	}
+	name, err := store.NormalizeMailboxName(*mailbox, 0)
+	if err != nil {
+		return usageErr("export: invalid mailbox name %q", *mailbox)
+	}
+
+	st, err := openStore(*data)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer st.Close()
+	u, err := st.OpenUser(ctx, pos[0])
+	if errors.Is(err, store.ErrNoSuchUser) {
+		return fmt.Errorf("export: no account %q", pos[0])
+	} else if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	info, err := u.Mailbox(ctx, name)
+	if errors.Is(err, store.ErrNoSuchMailbox) {
+		return fmt.Errorf("export: no mailbox %q", name)
+	} else if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	view, err := u.View(ctx, info.ID)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	var msgs []*store.Message
+	if len(view.UIDs) > 0 {
+		set := store.UIDSet{{Start: view.UIDs[0], Stop: view.UIDs[len(view.UIDs)-1]}}
+		err = u.Fetch(ctx, info.ID, set, store.FetchOptions{}, func(m *store.Message) error {
+			msgs = append(msgs, m.Clone())
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+	}
+
+	var w io.Writer = env.Stdout
+	var tmp *os.File
+	if *out != "-" {
+		tmp, err = os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".tmp*")
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		defer func() {
+			if tmp != nil {
+				tmp.Close()
+				os.Remove(tmp.Name())
+			}
+		}()
+		w = tmp
+	}
+	mw := mailio.NewMboxWriter(w, mailio.Options{})
+	var size int64
+	written := 0
+	for _, m := range msgs {
+		body, err := readBody(ctx, u, info.ID, m.UID)
+		if errors.Is(err, store.ErrNoSuchMessage) {
+			continue // expunged meanwhile
+		} else if err != nil {
+			return fmt.Errorf("export: message UID %d: %w", m.UID, err)
+		}
+		if err := mw.Write(&mailio.Message{Flags: m.Flags, InternalDate: m.InternalDate, Body: body}); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		size += int64(len(body))
+		written++
+	}
+	if err := mw.Flush(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if tmp != nil {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		if err := tmp.Close(); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		if err := os.Rename(tmp.Name(), *out); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		tmp = nil
+		fmt.Fprintf(env.Stderr, "exported %d messages (%s) from %s to %s\n", written, humanBytes(size), name, *out)
+	}
+	return st.Close()
+}
+
+func readBody(ctx context.Context, u store.User, mb store.MailboxID, uid uint32) ([]byte, error) {
+	b, err := u.OpenBody(ctx, mb, uid)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	buf := make([]byte, b.Size())
+	if _, err := io.ReadFull(b, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
