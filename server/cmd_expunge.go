@@ -1,0 +1,53 @@
+package server
+
+import (
+	"github.com/imapfsm/imapfsm/fsm"
+	"github.com/imapfsm/imapfsm/server/imapwire"
+)
+
+// cmdExpunge implements EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (RFC 4315
+// 2.1, RFC 9051 6.4.9). It removes the \Deleted messages (for UID EXPUNGE
+// only those in the UID set), announces an untagged EXPUNGE for each in
+// descending sequence order, so that every number is valid when the client
+// applies it, and then reports other sessions' changes.
+func cmdExpunge(c *conn, cmd *command) result {
+	a := cmd.args
+	m := c.mailbox
+	var refs []msgRef
+	uidCmd := cmd.input == fsm.InputUIDExpunge
+	if uidCmd {
+		if err := a.SP(); err != nil {
+			return argError(err)
+		}
+		set, err := a.SeqSet()
+		if err != nil {
+			return argError(err)
+		}
+		if refs, err = m.resolve(set, true); err != nil {
+			return bad("Invalid UID set")
+		}
+	}
+	if err := a.End(); err != nil {
+		return argError(err)
+	}
+	if !uidCmd || len(refs) > 0 {
+		// A nil set would expunge every \Deleted message, so UID EXPUNGE
+		// with no message of the view in its set must not reach the store.
+		set := uidSetOf(refs)
+		if !uidCmd {
+			set = nil
+		}
+		gone, err := c.user.Expunge(c.ctx, m.id, set)
+		if err != nil {
+			return c.storeError(err)
+		}
+		seqs := m.expungeAnnounced(gone)
+		c.write(func(e *imapwire.Encoder) {
+			for _, seq := range seqs {
+				e.Untagged().Number(seq).Raw(" EXPUNGE").CRLF()
+			}
+		})
+	}
+	c.sendUpdates(true)
+	return ok("EXPUNGE completed")
+}

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/imapfsm/imapfsm/fsm"
+	"github.com/imapfsm/imapfsm/server/imapwire"
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// storeOps maps the STORE data item names to flag operations (RFC 9051
+// 6.4.6); the ".SILENT" suffix is handled separately.
+var storeOps = map[string]store.FlagOp{
+	"FLAGS":  store.FlagsSet,
+	"+FLAGS": store.FlagsAdd,
+	"-FLAGS": store.FlagsRemove,
+}
+
+// cmdStore implements STORE and UID STORE (RFC 9051 6.4.6, 6.4.9). Unless
+// .SILENT is given, an untagged FETCH with the new FLAGS (and the UID for
+// UID STORE) follows for every message of the set. Messages that another
+// session expunged meanwhile are skipped without error (RFC 9051 7.5.1).
+// EXPUNGE responses of other sessions are deferred during STORE.
+func cmdStore(c *conn, cmd *command) result {
+	uidCmd := cmd.input == fsm.InputUIDStore
+	a := cmd.args
+	if err := a.SP(); err != nil {
+		return argError(err)
+	}
+	set, err := a.SeqSet()
+	if err != nil {
+		return argError(err)
+	}
+	if err := a.SP(); err != nil {
+		return argError(err)
+	}
+	if ch, _ := a.Peek(); ch == '(' {
+		// store-modifiers (RFC 4466 2.5): UNCHANGEDSINCE needs CONDSTORE.
+		return bad("STORE modifiers are not supported (CONDSTORE is not offered)")
+	}
+	item, err := a.Keyword()
+	if err != nil {
+		return argError(err)
+	}
+	silent := strings.HasSuffix(item, ".SILENT")
+	op, known := storeOps[strings.TrimSuffix(item, ".SILENT")]
+	if !known {
+		return bad("Unknown STORE data item " + item)
+	}
+	if err := a.SP(); err != nil {
+		return argError(err)
+	}
+	flags, err := readStoreFlags(a)
+	if err != nil {
+		return argError(err)
+	}
+	m := c.mailbox
+	refs, err := m.resolve(set, uidCmd)
+	if err != nil {
+		return bad("Invalid message sequence number")
+	}
+	if len(refs) > 0 {
+		res, err := c.user.StoreFlags(c.ctx, m.id, uidSetOf(refs), store.FlagChange{Op: op, Flags: flags})
+		if errors.Is(err, store.ErrInvalidFlag) {
+			return bad("Invalid flag in STORE")
+		}
+		if err != nil {
+			return c.storeError(err)
+		}
+		m.noteOwnFlagChange(res.ModSeq)
+		if !silent {
+			c.write(func(e *imapwire.Encoder) {
+				for _, u := range res.Updated {
+					seq := m.seqOf(u.UID)
+					if seq == 0 {
+						continue
+					}
+					e.Untagged().Number(seq).Raw(" FETCH (")
+					if uidCmd {
+						e.Raw("UID ").Number(u.UID).SP()
+					}
+					e.Raw("FLAGS ").FlagList(u.Flags).Raw(")").CRLF()
+				}
+			})
+		}
+	}
+	c.sendCommandUpdates(uidCmd)
+	return ok("STORE completed")
+}
+
+// readStoreFlags reads the flags of STORE: a flag list, or flags separated
+// by SP up to the end of the command (RFC 9051 9, store-att-flags).
+func readStoreFlags(a *imapwire.ArgReader) ([]string, error) {
+	var flags []string
+	if ch, _ := a.Peek(); ch == '(' {
+		fl, err := a.FlagList()
+		if err != nil {
+			return nil, err
+		}
+		flags = fl
+	} else {
+		for {
+			f, err := a.Flag()
+			if err != nil {
+				return nil, err
+			}
+			flags = append(flags, f)
+			if a.AtEnd() {
+				break
+			}
+			if err := a.SP(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := a.End(); err != nil {
+		return nil, err
+	}
+	return flags, nil
+}
