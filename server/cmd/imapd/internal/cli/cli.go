@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
@@ -110,7 +111,6 @@ func Run(ctx context.Context, args []string, env Env) int {
 
 func dispatch(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
-		topUsage(env.Stderr)
 		return usageErr("no command given; run \"imapd help\" for the list")
 	}
 	name := args[0]
@@ -207,10 +207,14 @@ func needData(fs *flag.FlagSet, dir string) error {
 	return nil
 }
 
+// lockTimeout bounds the wait for the store's file lock held by another
+// process; zero selects the store's default. Tests shorten it.
+var lockTimeout time.Duration
+
 // openStore opens the bbolt store in dir with the message analyzer the
 // server needs for FETCH BODYSTRUCTURE and SEARCH.
 func openStore(dir string) (*boltstore.Store, error) {
-	st, err := boltstore.Open(dir, boltstore.Options{Analyzer: mailmsg.Analyze})
+	st, err := boltstore.Open(dir, boltstore.Options{Analyzer: mailmsg.Analyze, LockTimeout: lockTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}
