@@ -98,6 +98,9 @@ func cmdList(c *conn, cmd *command) result {
 	if err != nil {
 		return argError(err)
 	}
+	if len(patterns) == 0 {
+		return bad("LIST needs at least one pattern") // RFC 5258 6, patterns
+	}
 	if !a.AtEnd() {
 		opts.extended = true
 		if err := a.SP(); err != nil {

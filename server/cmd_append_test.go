@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// testMessage is a small RFC 5322 message.
+const testMessage = "From: a@example.org\r\nSubject: hello\r\n\r\nHello world\r\n"
+
+// appendMessage appends testMessage with a non-synchronising literal and
+// returns the tagged completion, which must be OK.
+func appendMessage(t *testing.T, c *client, mailbox, flags string) string {
+	t.Helper()
+	if flags != "" {
+		flags = " " + flags
+	}
+	c.send(fmt.Sprintf("AP APPEND %s%s {%d+}\r\n%s\r\n", mailbox, flags, len(testMessage), testMessage))
+	_, done := c.until("AP")
+	require.True(t, strings.HasPrefix(done, "AP OK [APPENDUID "), done)
+	return done
+}
+
+// storedMessages reads the messages of a mailbox of demo straight from the
+// store.
+func storedMessages(t *testing.T, ts *testServer, mailbox string) []*store.Message {
+	t.Helper()
+	ctx := context.Background()
+	u, err := ts.cfg.Store.OpenUser(ctx, "demo")
+	require.NoError(t, err)
+	info, err := u.Mailbox(ctx, mailbox)
+	require.NoError(t, err)
+	var msgs []*store.Message
+	require.NoError(t, u.Fetch(ctx, info.ID, store.AllUIDs, store.FetchOptions{}, func(m *store.Message) error {
+		msgs = append(msgs, m.Clone())
+		return nil
+	}))
+	return msgs
+}
+
+func TestAppendSynchronisingLiteral(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.login()
+	c.send(fmt.Sprintf("A1 APPEND Drafts {%d}\r\n", len(testMessage)))
+	require.Equal(t, "+ Ready for literal data", c.line(), "the server asks for the literal")
+	c.send(testMessage + "\r\n")
+	_, done := c.until("A1")
+	uidValidity := statusValue(t, c, "Drafts", "UIDVALIDITY")
+	assert.Equal(t, fmt.Sprintf("A1 OK [APPENDUID %d 1] APPEND completed", uidValidity), done)
+
+	msgs := storedMessages(t, ts, "Drafts")
+	require.Len(t, msgs, 1)
+	assert.Equal(t, int64(len(testMessage)), msgs[0].Size)
+	assert.Empty(t, msgs[0].Flags)
+	assert.WithinDuration(t, time.Now(), msgs[0].InternalDate, time.Minute, "default date is now")
+}
+
+func TestAppendFlagsDateAndUIDs(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.login()
+	uidValidity := statusValue(t, c, "INBOX", "UIDVALIDITY")
+	tests := []struct {
+		name  string
+		args  string
+		flags []string
+		date  time.Time
+	}{
+		{"plain", "", nil, time.Time{}},
+		{"flags", `(\Seen \flagged $Label)`, []string{`\Seen`, `\Flagged`, "$Label"}, time.Time{}},
+		{"date", `"17-Jul-1996 02:44:25 -0700"`, nil, time.Date(1996, 7, 17, 9, 44, 25, 0, time.UTC)},
+		{"flags and date", `(\Draft) " 1-Feb-2024 10:00:00 +0000"`, []string{`\Draft`}, time.Date(2024, 2, 1, 10, 0, 0, 0, time.UTC)},
+		{"empty flags", `()`, nil, time.Time{}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			done := appendMessage(t, c, "INBOX", tt.args)
+			assert.Equal(t, fmt.Sprintf("AP OK [APPENDUID %d %d] APPEND completed", uidValidity, i+1), done)
+			msgs := storedMessages(t, ts, "INBOX")
+			require.Len(t, msgs, i+1)
+			m := msgs[i]
+			assert.Equal(t, uint32(i+1), m.UID)
+			assert.ElementsMatch(t, tt.flags, m.Flags)
+			if !tt.date.IsZero() {
+				assert.True(t, tt.date.Equal(m.InternalDate), "date %v, want %v", m.InternalDate, tt.date)
+			}
+		})
+	}
+	assert.Equal(t, uint64(len(tests)), statusValue(t, c, "INBOX", "MESSAGES"))
+}
+
+func TestAppendErrors(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Limits.MaxAppendLiteral = 100 })
+	c := ts.dial()
+	c.login()
+	c.ok("C1", "CREATE parent/child")
+	c.ok("C2", "DELETE parent") // parent stays as \Noselect
+	big := strings.Repeat("x", 200)
+	tests := []struct {
+		name string
+		send string
+		want string
+	}{
+		{"missing mailbox, no continuation", "E1 APPEND nope {5}\r\n",
+			"E1 NO [TRYCREATE] No such mailbox; create it first"},
+		{"missing mailbox, non-sync literal skipped", "E1 APPEND nope {5+}\r\nhello\r\n",
+			"E1 NO [TRYCREATE] No such mailbox; create it first"},
+		{"sync literal over APPENDLIMIT", "E1 APPEND INBOX {200}\r\n",
+			"E1 NO [TOOBIG] Literal of 200 bytes exceeds limit of 100 bytes"},
+		{"non-sync literal over APPENDLIMIT", "E1 APPEND INBOX {200+}\r\n" + big + "\r\n",
+			"E1 NO [TOOBIG] Literal of 200 bytes exceeds limit of 100 bytes"},
+		{"noselect mailbox", "E1 APPEND parent {5+}\r\nhello\r\n",
+			"E1 NO [CANNOT] Mailbox is not selectable"},
+		{"recent flag", "E1 APPEND INBOX (\\Recent) {5+}\r\nhello\r\n", "E1 BAD Invalid flag"},
+		{"no literal", "E1 APPEND INBOX \"hello\"\r\n", "E1 BAD "},
+		{"bad date", "E1 APPEND INBOX \"32-Jan-2024 00:00:00 +0000\" {5+}\r\nhello\r\n", "E1 BAD "},
+		{"second message (no MULTIAPPEND)", "E1 APPEND INBOX {5+}\r\nhello {5+}\r\nworld\r\n", "E1 BAD "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.send(tt.send)
+			_, done := c.until("E1")
+			assert.True(t, strings.HasPrefix(done, tt.want), "got %q, want %q", done, tt.want)
+			c.ok("N1", "NOOP") // the stream is still in step
+		})
+	}
+	assert.Empty(t, storedMessages(t, ts, "INBOX"), "no failed APPEND stored anything")
+}
+
+// TestAppendSelected: APPEND to the selected mailbox reports EXISTS before
+// its completion; another session selected on it sees EXISTS at its next
+// NOOP.
+func TestAppendSelected(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.login()
+	other := ts.dial()
+	other.login()
+	c.ok("S1", "SELECT INBOX")
+	other.ok("S2", "SELECT INBOX")
+
+	c.send(fmt.Sprintf("A1 APPEND INBOX {%d+}\r\n%s\r\n", len(testMessage), testMessage))
+	u, done := c.until("A1")
+	assert.True(t, strings.HasPrefix(done, "A1 OK [APPENDUID "), done)
+	assert.Equal(t, []string{"* 1 EXISTS"}, u)
+
+	assert.Equal(t, []string{"* 1 EXISTS"}, other.ok("N1", "NOOP"))
+	assert.Empty(t, other.ok("N2", "NOOP"), "EXISTS only when the count changed")
+
+	appendMessage(t, other, "Sent", "")
+	assert.Empty(t, c.ok("N3", "NOOP"), "an APPEND elsewhere is not announced")
+}
