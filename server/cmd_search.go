@@ -1,0 +1,633 @@
+package server
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imapfsm/imapfsm/fsm"
+	"github.com/imapfsm/imapfsm/server/imapwire"
+	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// messageCapabilities lists the extensions the message commands implement:
+// BINARY (RFC 3516, FETCH BINARY items), ESEARCH (RFC 4731, SEARCH RETURN
+// options) and SEARCHRES (RFC 5182, SEARCH RETURN (SAVE) and "$").
+// UIDPLUS and MOVE are advertised with the base capabilities.
+var messageCapabilities = []string{"BINARY", "ESEARCH", "SEARCHRES"}
+
+// searchOp is the kind of a search key (RFC 9051 6.4.4).
+type searchOp uint8
+
+// Search key kinds.
+const (
+	searchAll     searchOp = iota // ALL, and OLD (no message is \Recent)
+	searchNone                    // RECENT and NEW: no message is \Recent
+	searchFlag                    // ANSWERED, DELETED, ... KEYWORD
+	searchNoFlag                  // UNANSWERED, ... UNKEYWORD
+	searchAddress                 // BCC, CC, FROM, TO
+	searchHeader                  // HEADER, SUBJECT
+	searchBody                    // BODY
+	searchText                    // TEXT
+	searchBefore                  // BEFORE (internal date)
+	searchOn                      // ON
+	searchSince                   // SINCE
+	searchSentBefore              // SENTBEFORE (Date header)
+	searchSentOn                  // SENTON
+	searchSentSince               // SENTSINCE
+	searchLarger                  // LARGER
+	searchSmaller                 // SMALLER
+	searchSeq                     // sequence set
+	searchUID                     // UID set
+	searchAnd                     // parenthesised list, and the program itself
+	searchNot                     // NOT
+	searchOr                      // OR
+)
+
+// searchKey is a parsed search key; keys with sub-keys form a tree.
+type searchKey struct {
+	op    searchOp
+	field string // flag, header field or address field
+	value string // substring
+	date  time.Time
+	size  uint64
+	set   imapwire.SeqSet
+	sub   []*searchKey
+}
+
+// searchFlagKeys maps the flag search keys to their flag and polarity.
+var searchFlagKeys = map[string]struct {
+	flag string
+	set  bool
+}{
+	"ANSWERED": {`\Answered`, true}, "UNANSWERED": {`\Answered`, false},
+	"DELETED": {`\Deleted`, true}, "UNDELETED": {`\Deleted`, false},
+	"DRAFT": {`\Draft`, true}, "UNDRAFT": {`\Draft`, false},
+	"FLAGGED": {`\Flagged`, true}, "UNFLAGGED": {`\Flagged`, false},
+	"SEEN": {`\Seen`, true}, "UNSEEN": {`\Seen`, false},
+}
+
+// searchDateKeys maps the date search keys to their kinds.
+var searchDateKeys = map[string]searchOp{
+	"BEFORE": searchBefore, "ON": searchOn, "SINCE": searchSince,
+	"SENTBEFORE": searchSentBefore, "SENTON": searchSentOn, "SENTSINCE": searchSentSince,
+}
+
+// searchReturn holds the ESEARCH return options (RFC 4731 3.1, RFC 9051
+// 6.4.4) and SAVE (RFC 5182 2.1).
+type searchReturn struct {
+	extended                  bool // answer with ESEARCH
+	min, max, count, all, save bool
+}
+
+// cmdSearch implements SEARCH and UID SEARCH (RFC 9051 6.4.4, 6.4.9) with
+// the RFC 3501 keys, the ESEARCH return options MIN, MAX, COUNT and ALL
+// (RFC 4731) and SAVE with "$" (RFC 5182). Without RETURN the answer is a
+// SEARCH response, or an ESEARCH response once IMAP4rev2 is enabled
+// (RFC 9051 7.3.4). EXPUNGE responses of other sessions are deferred during
+// SEARCH (RFC 9051 7.5.1).
+func cmdSearch(c *conn, cmd *command) result {
+	uidCmd := cmd.input == fsm.InputUIDSearch
+	a := cmd.args
+	m := c.mailbox
+	if err := a.SP(); err != nil {
+		return argError(err)
+	}
+	ret := searchReturn{extended: c.enabled["IMAP4REV2"]}
+	program := &searchKey{op: searchAnd}
+	charset := ""
+	res := parseSearch(a, &ret, program, &charset)
+	if res != nil {
+		if ret.save {
+			m.saved = nil // a failed SEARCH ... SAVE empties "$" (RFC 5182 2.1)
+		}
+		return *res
+	}
+	if charset != "" && !strings.EqualFold(charset, "UTF-8") && !strings.EqualFold(charset, "US-ASCII") {
+		if ret.save {
+			m.saved = nil
+		}
+		return no("BADCHARSET (UTF-8)", "Only UTF-8 is supported")
+	}
+	if ret.extended && !ret.min && !ret.max && !ret.count && !ret.all && !ret.save {
+		ret.all = true // RETURN () means ALL (RFC 4731 3.1)
+	}
+	hits, err := c.searchMessages(program)
+	if err != nil {
+		if ret.save {
+			m.saved = nil
+		}
+		return c.storeError(err)
+	}
+	if ret.save {
+		m.saved = savedResult(hits, ret)
+	}
+	c.write(func(e *imapwire.Encoder) {
+		if !ret.extended {
+			e.Untagged().Raw("SEARCH")
+			for _, h := range hits {
+				e.SP().Number(refNumber(h, uidCmd))
+			}
+			e.CRLF()
+			return
+		}
+		if ret.save && !ret.min && !ret.max && !ret.count && !ret.all {
+			return // SAVE alone: no ESEARCH response (RFC 5182 2.1)
+		}
+		e.Untagged().Raw("ESEARCH (TAG ").Quoted(cmd.tag).Raw(")")
+		if uidCmd {
+			e.Raw(" UID")
+		}
+		if len(hits) > 0 && ret.min {
+			e.Raw(" MIN ").Number(refNumber(hits[0], uidCmd))
+		}
+		if len(hits) > 0 && ret.max {
+			e.Raw(" MAX ").Number(refNumber(hits[len(hits)-1], uidCmd))
+		}
+		if ret.count {
+			e.Raw(" COUNT ").Number(uint32(len(hits)))
+		}
+		if len(hits) > 0 && ret.all {
+			e.Raw(" ALL ").Raw(compactSet(hits, uidCmd))
+		}
+		e.CRLF()
+	})
+	c.sendCommandUpdates(uidCmd)
+	return ok("SEARCH completed")
+}
+
+// parseSearch reads the whole SEARCH argument: the RETURN options, the
+// CHARSET and the keys. It returns nil on success or the result to answer.
+func parseSearch(a *imapwire.ArgReader, ret *searchReturn, program *searchKey, charset *string) *result {
+	fail := func(err error) *result {
+		var se fetchSyntaxError
+		if errors.As(err, &se) {
+			r := bad(string(se))
+			return &r
+		}
+		r := argError(err)
+		return &r
+	}
+	// "RETURN" and a first key such as RECENT share a prefix, so the
+	// first keyword is read once and handed on when it is a key.
+	name := ""
+	if c, _ := a.Peek(); c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' {
+		kw, err := a.Keyword()
+		if err != nil {
+			return fail(err)
+		}
+		name = kw
+		if name == "RETURN" {
+			if err := parseSearchReturn(a, ret); err != nil {
+				return fail(err)
+			}
+			name = ""
+		}
+	}
+	for first := true; ; first = false {
+		if !first {
+			if a.AtEnd() {
+				break
+			}
+			if err := a.SP(); err != nil {
+				return fail(err)
+			}
+		}
+		k, err := parseSearchKey(a, first, charset, name)
+		name = ""
+		if err != nil {
+			return fail(err)
+		}
+		program.sub = append(program.sub, k)
+	}
+	if len(program.sub) == 0 {
+		return fail(fetchSyntaxError("SEARCH needs a search key"))
+	}
+	if err := a.End(); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// parseSearchReturn reads the options list of "RETURN (options) SP"
+// (RFC 4731 3.1, RFC 9051 9 search-return-opts); the RETURN keyword has
+// been read.
+func parseSearchReturn(a *imapwire.ArgReader, ret *searchReturn) error {
+	ret.extended = true
+	if err := a.SP(); err != nil {
+		return err
+	}
+	err := a.List(func() error {
+		opt, err := a.Keyword()
+		if err != nil {
+			return err
+		}
+		switch opt {
+		case "MIN":
+			ret.min = true
+		case "MAX":
+			ret.max = true
+		case "COUNT":
+			ret.count = true
+		case "ALL":
+			ret.all = true
+		case "SAVE":
+			ret.save = true
+		default:
+			return fetchSyntaxError("Unknown RETURN option " + opt)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return a.SP()
+}
+
+// parseSearchKey reads one search key (RFC 9051 9 search-key). When first
+// is true a leading "CHARSET name" is accepted and stored, and the key
+// after it is returned. name is the key's keyword when the caller has
+// already read it.
+func parseSearchKey(a *imapwire.ArgReader, first bool, charset *string, name string) (*searchKey, error) {
+	c, _ := a.Peek()
+	switch {
+	case name != "":
+	case c == '(':
+		k := &searchKey{op: searchAnd}
+		err := a.List(func() error {
+			sub, err := parseSearchKey(a, false, nil, "")
+			k.sub = append(k.sub, sub)
+			return err
+		})
+		if err == nil && len(k.sub) == 0 {
+			err = fetchSyntaxError("Empty search key list")
+		}
+		return k, err
+	case c >= '0' && c <= '9' || c == '*' || c == '$':
+		set, err := a.SeqSet()
+		return &searchKey{op: searchSeq, set: set}, err
+	}
+	if name == "" {
+		kw, err := a.Keyword()
+		if err != nil {
+			return nil, err
+		}
+		name = kw
+	}
+	if f, ok := searchFlagKeys[name]; ok {
+		op := searchNoFlag
+		if f.set {
+			op = searchFlag
+		}
+		return &searchKey{op: op, field: f.flag}, nil
+	}
+	if op, ok := searchDateKeys[name]; ok {
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		d, err := a.Date()
+		return &searchKey{op: op, date: d}, err
+	}
+	str := func() (string, error) {
+		if err := a.SP(); err != nil {
+			return "", err
+		}
+		return a.AString()
+	}
+	switch name {
+	case "CHARSET":
+		if !first {
+			return nil, fetchSyntaxError("CHARSET must come first")
+		}
+		cs, err := str()
+		if err != nil {
+			return nil, err
+		}
+		*charset = cs
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		return parseSearchKey(a, false, nil, "")
+	case "ALL", "OLD":
+		return &searchKey{op: searchAll}, nil
+	case "NEW", "RECENT":
+		return &searchKey{op: searchNone}, nil
+	case "KEYWORD", "UNKEYWORD":
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		kw, err := a.Flag()
+		op := searchFlag
+		if name == "UNKEYWORD" {
+			op = searchNoFlag
+		}
+		return &searchKey{op: op, field: kw}, err
+	case "BCC", "CC", "FROM", "TO":
+		s, err := str()
+		return &searchKey{op: searchAddress, field: strings.ToLower(name), value: s}, err
+	case "SUBJECT":
+		s, err := str()
+		return &searchKey{op: searchHeader, field: "Subject", value: s}, err
+	case "HEADER":
+		f, err := str()
+		if err != nil {
+			return nil, err
+		}
+		s, err := str()
+		return &searchKey{op: searchHeader, field: f, value: s}, err
+	case "BODY", "TEXT":
+		s, err := str()
+		op := searchBody
+		if name == "TEXT" {
+			op = searchText
+		}
+		return &searchKey{op: op, value: s}, err
+	case "LARGER", "SMALLER":
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		n, err := a.Number64()
+		op := searchLarger
+		if name == "SMALLER" {
+			op = searchSmaller
+		}
+		return &searchKey{op: op, size: n}, err
+	case "UID":
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		set, err := a.SeqSet()
+		return &searchKey{op: searchUID, set: set}, err
+	case "NOT":
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		sub, err := parseSearchKey(a, false, nil, "")
+		return &searchKey{op: searchNot, sub: []*searchKey{sub}}, err
+	case "OR":
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		k1, err := parseSearchKey(a, false, nil, "")
+		if err != nil {
+			return nil, err
+		}
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		k2, err := parseSearchKey(a, false, nil, "")
+		return &searchKey{op: searchOr, sub: []*searchKey{k1, k2}}, err
+	}
+	return nil, fetchSyntaxError("Unknown search key " + name)
+}
+
+// needs reports whether evaluating k needs the message structure and the
+// raw message.
+func (k *searchKey) needs() (structure, body bool) {
+	switch k.op {
+	case searchAddress, searchSentBefore, searchSentOn, searchSentSince:
+		return true, false
+	case searchHeader, searchBody, searchText:
+		return true, true
+	}
+	for _, s := range k.sub {
+		st, b := s.needs()
+		structure, body = structure || st, body || b
+	}
+	return structure, body
+}
+
+// searchCandidate is one message being tested.
+type searchCandidate struct {
+	ref  msgRef
+	msg  *store.Message
+	st   *mailmsg.Structure
+	body store.Body
+	open func() (store.Body, error)
+}
+
+// searchContext is what evaluation needs beyond the message.
+type searchContext struct {
+	count  uint32   // messages in the view, the value of "*"
+	maxUID uint32   // largest UID in the view
+	saved  []uint32 // "$"
+}
+
+// searchMessages evaluates the program against every message of the view
+// and returns the matches in ascending order.
+func (c *conn) searchMessages(program *searchKey) ([]msgRef, error) {
+	m := c.mailbox
+	wantStructure, wantBody := program.needs()
+	sc := searchContext{count: uint32(len(m.uids)), saved: m.saved}
+	if len(m.uids) > 0 {
+		sc.maxUID = m.uids[len(m.uids)-1]
+	}
+	var hits []msgRef
+	for start := 0; start < len(m.uids); start += fetchBatch {
+		end := min(start+fetchBatch, len(m.uids))
+		var msgs []*store.Message
+		err := c.user.Fetch(c.ctx, m.id, store.UIDSetOf(m.uids[start:end]...), store.FetchOptions{Structure: wantStructure}, func(msg *store.Message) error {
+			msgs = append(msgs, msg.Clone())
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, msg := range msgs {
+			seq := m.seqOf(msg.UID)
+			if seq == 0 {
+				continue
+			}
+			cand := &searchCandidate{ref: msgRef{seq: seq, uid: msg.UID}, msg: msg}
+			cand.open = func() (store.Body, error) {
+				if cand.body == nil {
+					b, err := c.user.OpenBody(c.ctx, m.id, msg.UID)
+					if err != nil {
+						return nil, err
+					}
+					cand.body = b
+				}
+				return cand.body, nil
+			}
+			if wantStructure || wantBody {
+				var body store.Body
+				if len(msg.Structure) == 0 {
+					if body, err = cand.open(); err != nil {
+						return nil, err
+					}
+				}
+				if cand.st, err = messageStructure(msg, body); err != nil {
+					c.log.Error("decoding message structure", "uid", msg.UID, "err", err)
+				}
+			}
+			match, err := program.match(cand, &sc)
+			if cand.body != nil {
+				cand.body.Close()
+			}
+			if errors.Is(err, store.ErrNoSuchMessage) {
+				continue // expunged meanwhile
+			}
+			if err != nil {
+				return nil, err
+			}
+			if match {
+				hits = append(hits, cand.ref)
+			}
+		}
+	}
+	return hits, nil
+}
+
+// match evaluates k for one message (RFC 9051 6.4.4).
+func (k *searchKey) match(cand *searchCandidate, sc *searchContext) (bool, error) {
+	msg := cand.msg
+	switch k.op {
+	case searchAll:
+		return true, nil
+	case searchNone:
+		return false, nil
+	case searchFlag:
+		return hasFlag(msg.Flags, k.field), nil
+	case searchNoFlag:
+		return !hasFlag(msg.Flags, k.field), nil
+	case searchAddress:
+		return mailmsg.MatchAddress(cand.st, k.field, k.value), nil
+	case searchHeader, searchBody, searchText:
+		if cand.st == nil {
+			return false, nil
+		}
+		body, err := cand.open()
+		if err != nil {
+			return false, err
+		}
+		switch k.op {
+		case searchHeader:
+			return mailmsg.MatchHeader(body, cand.st, k.field, k.value)
+		case searchBody:
+			return mailmsg.MatchBody(body, cand.st, k.value)
+		}
+		return mailmsg.MatchText(body, cand.st, k.value)
+	case searchBefore, searchOn, searchSince:
+		return compareDay(k.op-searchBefore, msg.InternalDate, k.date), nil
+	case searchSentBefore, searchSentOn, searchSentSince:
+		t, ok := mailmsg.SentDate(cand.st)
+		return ok && compareDay(k.op-searchSentBefore, t, k.date), nil
+	case searchLarger:
+		return msg.Size >= 0 && uint64(msg.Size) > k.size, nil
+	case searchSmaller:
+		return msg.Size >= 0 && uint64(msg.Size) < k.size, nil
+	case searchSeq:
+		if k.set.Saved {
+			return slices.Contains(sc.saved, msg.UID), nil
+		}
+		return k.set.Contains(cand.ref.seq, sc.count), nil
+	case searchUID:
+		if k.set.Saved {
+			return slices.Contains(sc.saved, msg.UID), nil
+		}
+		return k.set.Contains(msg.UID, sc.maxUID), nil
+	case searchNot:
+		ok, err := k.sub[0].match(cand, sc)
+		return !ok, err
+	case searchOr:
+		for _, s := range k.sub {
+			if ok, err := s.match(cand, sc); ok || err != nil {
+				return ok, err
+			}
+		}
+		return false, nil
+	}
+	// searchAnd: cheap keys first would be an optimisation; the order of
+	// the client is kept so that errors are deterministic.
+	for _, s := range k.sub {
+		if ok, err := s.match(cand, sc); !ok || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// compareDay compares the calendar day of t, in t's own zone, with day
+// (midnight UTC of the date given in the key): rel 0 is BEFORE, 1 ON and
+// 2 SINCE. Time and zone are disregarded (RFC 9051 6.4.4).
+func compareDay(rel searchOp, t, day time.Time) bool {
+	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	switch rel {
+	case 0:
+		return d.Before(day)
+	case 1:
+		return d.Equal(day)
+	}
+	return !d.Before(day)
+}
+
+// hasFlag reports whether flags holds flag; flags and keywords compare
+// case-insensitively (RFC 9051 2.3.2).
+func hasFlag(flags []string, flag string) bool {
+	for _, f := range flags {
+		if strings.EqualFold(f, flag) {
+			return true
+		}
+	}
+	return false
+}
+
+// savedResult is what SAVE stores (RFC 5182 2.1): every match, or only the
+// minimum and/or maximum when MIN or MAX is given without ALL or COUNT.
+func savedResult(hits []msgRef, ret searchReturn) []uint32 {
+	if len(hits) == 0 {
+		return []uint32{}
+	}
+	if (ret.min || ret.max) && !ret.all && !ret.count {
+		var out []uint32
+		if ret.min {
+			out = append(out, hits[0].uid)
+		}
+		if ret.max && (!ret.min || len(hits) > 1) {
+			out = append(out, hits[len(hits)-1].uid)
+		}
+		return out
+	}
+	out := make([]uint32, len(hits))
+	for i, h := range hits {
+		out[i] = h.uid
+	}
+	return out
+}
+
+// refNumber is the number a response uses for a message: its UID for UID
+// commands, else its sequence number.
+func refNumber(r msgRef, uid bool) uint32 {
+	if uid {
+		return r.uid
+	}
+	return r.seq
+}
+
+// compactSet formats ascending message numbers as a sequence-set with
+// ranges, such as 1:3,7 (RFC 4731 3.1 ALL).
+func compactSet(refs []msgRef, uid bool) string {
+	var b []byte
+	for i := 0; i < len(refs); {
+		lo := refNumber(refs[i], uid)
+		hi := lo
+		j := i + 1
+		for j < len(refs) && refNumber(refs[j], uid) == hi+1 {
+			hi++
+			j++
+		}
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(lo), 10)
+		if hi != lo {
+			b = append(b, ':')
+			b = strconv.AppendUint(b, uint64(hi), 10)
+		}
+		i = j
+	}
+	return string(b)
+}
