@@ -46,6 +46,10 @@ func newBlobStore(dataDir string) (*blobStore, error) {
 			return nil, err
 		}
 	}
+	// Make the directory entries themselves durable.
+	if err := syncDir(dataDir); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 

@@ -111,6 +111,8 @@ func (s *Store) tryBatch(batch []*commitReq) (int, error) {
 		s.blobs.putBack(forget)
 		return -1, err
 	}
+	s.commits.Add(1)
+	s.ops.Add(uint64(len(batch)))
 	return -1, nil
 }
 

@@ -85,18 +85,35 @@ func uidxRemove(b *bolt.Bucket, uids []uint32) error {
 			}
 			out = binary.BigEndian.AppendUint32(out, u)
 		}
-		var err error
-		if len(out) == 0 {
-			err = b.Delete(key)
-		} else {
-			err = b.Put(key, out)
-		}
-		if err != nil {
+		if err := uidxStore(b, key, out); err != nil {
 			return err
 		}
 		i = j
 	}
 	return nil
+}
+
+// uidxStore writes back a chunk after removals. An empty chunk is deleted;
+// a chunk under a quarter full is merged into its predecessor when that has
+// room, so expunges cannot fragment the index into many tiny values.
+func uidxStore(b *bolt.Bucket, key, vals []byte) error {
+	if len(vals) == 0 {
+		return b.Delete(key)
+	}
+	if len(vals) < uidChunk {
+		c := b.Cursor()
+		if k, _ := c.Seek(key); k != nil {
+			if pk, pv := c.Prev(); pk != nil && len(pv)+len(vals) <= uidChunk*4 {
+				merged := make([]byte, 0, len(pv)+len(vals))
+				merged = append(append(merged, pv...), vals...)
+				if err := b.Put(clone(pk), merged); err != nil {
+					return err
+				}
+				return b.Delete(key)
+			}
+		}
+	}
+	return b.Put(key, vals)
 }
 
 // uidxLoad returns every UID in ascending order.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,8 @@ func TestUIDIndex(t *testing.T) {
 		{"whole chunk", all[uidChunk : 2*uidChunk]},
 		{"absent uids", []uint32{1, 3, 999999}},
 		{"everything", all},
+		{"sparse survivors", slices.DeleteFunc(slices.Clone(all), func(u uint32) bool { return u%200 == 0 || u == 2*uidChunk+2 })},
+		{"few survivors", slices.DeleteFunc(slices.Clone(all), func(u uint32) bool { return u%200 != 0 })},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,6 +56,8 @@ func TestUIDIndex(t *testing.T) {
 				require.NoError(t, uidxRemove(b, tc.remove))
 				got, err := uidxLoad(b, 0)
 				require.NoError(t, err)
+				chunks := b.Stats().KeyN
+				assert.LessOrEqual(t, chunks, len(got)/(uidChunk/4)+2, "chunks must not fragment")
 				want := slices.DeleteFunc(slices.Clone(all), func(u uint32) bool { return slices.Contains(tc.remove, u) })
 				assert.Equal(t, want, got)
 				// Appending after removals keeps the order.
@@ -238,4 +243,75 @@ func TestOpenTwiceFailsFast(t *testing.T) {
 	opts.LockTimeout = 50 * time.Millisecond
 	_, err := Open(dir, opts)
 	assert.Error(t, err, "the database is locked by the first store")
+}
+
+func TestGroupCommitBatches(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir(), testOptions())
+	defer s.Close()
+	require.NoError(t, s.CreateUser(ctx, "g", "pw"))
+	u, err := s.OpenUser(ctx, "g")
+	require.NoError(t, err)
+	before := s.Stats()
+	const writers, each = 20, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				_, err := u.Append(ctx, store.Inbox, store.NewMessage{Body: strings.NewReader(fmt.Sprintf("%d/%d", w, i))})
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	after := s.Stats()
+	ops := after.Operations - before.Operations
+	commits := after.Commits - before.Commits
+	assert.Equal(t, uint64(writers*each), ops)
+	assert.Less(t, commits, ops, "concurrent writers must share commits")
+	t.Logf("%d operations in %d commits", ops, commits)
+}
+
+func TestBatchIsolatesFailures(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir(), testOptions())
+	defer s.Close()
+	errBad := errors.New("bad operation")
+	var wg sync.WaitGroup
+	const n = 60
+	for i := range n {
+		wg.Go(func() {
+			// Every operation writes; every third then fails, every
+			// seventh panics. Failed ones must leave no trace and must
+			// not affect the others in their batch.
+			err := s.update(ctx, nil, func(tx *bolt.Tx) error {
+				if err := tx.Bucket(bucketMeta).Put([]byte(fmt.Sprintf("test-%02d", i)), []byte("x")); err != nil {
+					return err
+				}
+				switch {
+				case i%7 == 0:
+					panic("boom")
+				case i%3 == 0:
+					return errBad
+				}
+				return nil
+			})
+			switch {
+			case i%7 == 0:
+				assert.ErrorContains(t, err, "boom")
+			case i%3 == 0:
+				assert.ErrorIs(t, err, errBad)
+			default:
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+		for i := range n {
+			v := tx.Bucket(bucketMeta).Get([]byte(fmt.Sprintf("test-%02d", i)))
+			assert.Equal(t, i%7 != 0 && i%3 != 0, v != nil, i)
+		}
+		return nil
+	}))
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -91,6 +92,23 @@ type Store struct {
 
 	mu     sync.RWMutex // held shared by every operation, exclusively by Close
 	closed bool
+
+	commits atomic.Uint64 // committed write transactions
+	ops     atomic.Uint64 // write operations committed in them
+}
+
+// Stats are counters for monitoring a Store.
+type Stats struct {
+	// Commits is the number of durable write transactions.
+	Commits uint64
+	// Operations is the number of write operations they carried; the
+	// ratio Operations/Commits is the group-commit batching factor.
+	Operations uint64
+}
+
+// Stats returns the store's counters since Open.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Operations: s.ops.Load()}
 }
 
 var _ store.Store = (*Store)(nil)
