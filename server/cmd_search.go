@@ -24,27 +24,27 @@ type searchOp uint8
 
 // Search key kinds.
 const (
-	searchAll     searchOp = iota // ALL, and OLD (no message is \Recent)
-	searchNone                    // RECENT and NEW: no message is \Recent
-	searchFlag                    // ANSWERED, DELETED, ... KEYWORD
-	searchNoFlag                  // UNANSWERED, ... UNKEYWORD
-	searchAddress                 // BCC, CC, FROM, TO
-	searchHeader                  // HEADER, SUBJECT
-	searchBody                    // BODY
-	searchText                    // TEXT
-	searchBefore                  // BEFORE (internal date)
-	searchOn                      // ON
-	searchSince                   // SINCE
-	searchSentBefore              // SENTBEFORE (Date header)
-	searchSentOn                  // SENTON
-	searchSentSince               // SENTSINCE
-	searchLarger                  // LARGER
-	searchSmaller                 // SMALLER
-	searchSeq                     // sequence set
-	searchUID                     // UID set
-	searchAnd                     // parenthesised list, and the program itself
-	searchNot                     // NOT
-	searchOr                      // OR
+	searchAll        searchOp = iota // ALL, and OLD (no message is \Recent)
+	searchNone                       // RECENT and NEW: no message is \Recent
+	searchFlag                       // ANSWERED, DELETED, ... KEYWORD
+	searchNoFlag                     // UNANSWERED, ... UNKEYWORD
+	searchAddress                    // BCC, CC, FROM, TO
+	searchHeader                     // HEADER, SUBJECT
+	searchBody                       // BODY
+	searchText                       // TEXT
+	searchBefore                     // BEFORE (internal date)
+	searchOn                         // ON
+	searchSince                      // SINCE
+	searchSentBefore                 // SENTBEFORE (Date header)
+	searchSentOn                     // SENTON
+	searchSentSince                  // SENTSINCE
+	searchLarger                     // LARGER
+	searchSmaller                    // SMALLER
+	searchSeq                        // sequence set
+	searchUID                        // UID set
+	searchAnd                        // parenthesised list, and the program itself
+	searchNot                        // NOT
+	searchOr                         // OR
 )
 
 // searchKey is a parsed search key; keys with sub-keys form a tree.
@@ -79,7 +79,7 @@ var searchDateKeys = map[string]searchOp{
 // searchReturn holds the ESEARCH return options (RFC 4731 3.1, RFC 9051
 // 6.4.4) and SAVE (RFC 5182 2.1).
 type searchReturn struct {
-	extended                  bool // answer with ESEARCH
+	extended                   bool // answer with ESEARCH
 	min, max, count, all, save bool
 }
 
