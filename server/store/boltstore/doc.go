@@ -62,6 +62,25 @@
 // store.ErrChangesTruncated and the session must resynchronise (flag changes
 // are still found by per-message MODSEQ, expunges by comparing UID lists).
 //
+// # Measured performance
+//
+// Figures from the package benchmarks on a 2-vCPU virtual machine with a
+// shared virtual disk (other builds running), Go 1.26; they vary with the
+// disk's fsync latency:
+//
+//	BenchmarkAppend, 4 KiB durable append   1 writer:   340-590 msgs/s
+//	                                       10 writers: 940-1080 msgs/s
+//	                                       50 writers: 1540-1620 msgs/s
+//	BenchmarkMillion (1,000,000 messages, bulk-loaded in ~2 s)
+//	  View (SELECT: status + 1M-entry UID list)   5.7-8.5 ms, 4 MB
+//	  Fetch FLAGS of all 1M messages, streamed    240-420 ms, peak heap
+//	                                              +6.4 MB over idle
+//	  Fetch 1,000 messages from the middle        0.3 ms
+//
+// The single-writer rate is bounded by three syncs per message (body, its
+// directory entry, the bbolt commit); with concurrent writers the last two
+// are shared by the whole batch, which is what group commit buys.
+//
 // # Scale-out plan
 //
 // A later PostgreSQL backend implements the same store.Store and
