@@ -248,3 +248,17 @@ func TestFetchBinaryUnknownCTE(t *testing.T) {
 	_, done = c.full("A3", "FETCH 1 BODY.PEEK[1]")
 	assert.Equal(t, "A3 OK FETCH completed", done)
 }
+
+// TestFetchEnvelopeLiteral: an envelope value that cannot be quoted (raw
+// 8-bit text) is sent as a literal inside the ENVELOPE list.
+func TestFetchEnvelopeLiteral(t *testing.T) {
+	ts := newTestServer(t)
+	appendMsg(t, ts, "INBOX", "From: a@example.org\r\nSubject: caf\xc3\xa9\r\n\r\nbody\r\n")
+	c := ts.dial()
+	c.login()
+	c.ok("A1", "SELECT INBOX")
+	u, done := c.full("A2", "FETCH 1 ENVELOPE")
+	assert.Equal(t, "A2 OK FETCH completed", done)
+	require.Len(t, u, 1)
+	assert.Contains(t, u[0], "{5}\r\ncaf\xc3\xa9 ")
+}

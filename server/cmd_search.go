@@ -413,7 +413,7 @@ type searchCandidate struct {
 type searchContext struct {
 	count  uint32   // messages in the view, the value of "*"
 	maxUID uint32   // largest UID in the view
-	saved  []uint32 // "$"
+	saved  []uint32 // "$", ascending
 }
 
 // searchMessages evaluates the program against every message of the view
@@ -521,12 +521,14 @@ func (k *searchKey) match(cand *searchCandidate, sc *searchContext) (bool, error
 		return msg.Size >= 0 && uint64(msg.Size) < k.size, nil
 	case searchSeq:
 		if k.set.Saved {
-			return slices.Contains(sc.saved, msg.UID), nil
+			_, found := slices.BinarySearch(sc.saved, msg.UID)
+			return found, nil
 		}
 		return k.set.Contains(cand.ref.seq, sc.count), nil
 	case searchUID:
 		if k.set.Saved {
-			return slices.Contains(sc.saved, msg.UID), nil
+			_, found := slices.BinarySearch(sc.saved, msg.UID)
+			return found, nil
 		}
 		return k.set.Contains(msg.UID, sc.maxUID), nil
 	case searchNot:
