@@ -62,11 +62,15 @@ func cmdAppend(c *conn, cmd *command) result {
 	// Refuse before the continuation request, so that a client sending a
 	// synchronising literal does not upload a message that cannot be
 	// stored (RFC 9051 6.3.12: TRYCREATE if the mailbox does not exist).
-	if _, err := c.user.Mailbox(c.ctx, name); err != nil {
+	info, err := c.user.Mailbox(c.ctx, name)
+	if err != nil {
 		if errors.Is(err, store.ErrNoSuchMailbox) {
 			return no("TRYCREATE", "No such mailbox; create it first")
 		}
 		return c.storeError(err)
+	}
+	if info.Attr&store.AttrNoselect != 0 {
+		return c.storeError(store.ErrNoselect)
 	}
 	lit, err := a.AppendLiteral()
 	if err != nil {

@@ -120,6 +120,8 @@ func TestAppendErrors(t *testing.T) {
 			"E1 NO [TOOBIG] Literal of 200 bytes exceeds limit of 100 bytes"},
 		{"noselect mailbox", "E1 APPEND parent {5+}\r\nhello\r\n",
 			"E1 NO [CANNOT] Mailbox is not selectable"},
+		{"noselect mailbox, no continuation", "E1 APPEND parent {5}\r\n",
+			"E1 NO [CANNOT] Mailbox is not selectable"},
 		{"recent flag", "E1 APPEND INBOX (\\Recent) {5+}\r\nhello\r\n", "E1 BAD Invalid flag"},
 		{"no literal", "E1 APPEND INBOX \"hello\"\r\n", "E1 BAD "},
 		{"bad date", "E1 APPEND INBOX \"32-Jan-2024 00:00:00 +0000\" {5+}\r\nhello\r\n", "E1 BAD "},
