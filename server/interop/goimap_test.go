@@ -1,0 +1,176 @@
+package interop_test
+
+import (
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const seedMessage = "From: Alice Example <alice@example.org>\r\n" +
+	"To: demo@example.org\r\n" +
+	"Subject: seeded\r\n" +
+	"Date: Tue, 05 Mar 2024 10:00:00 +0000\r\n" +
+	"Message-ID: <seed@example.org>\r\n" +
+	"\r\n" +
+	"Seeded through the store.\r\n"
+
+// dialClient connects a go-imap client, logs in and closes it at the end.
+func dialClient(t *testing.T, addr string, opts *imapclient.Options) *imapclient.Client {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	// Bound every exchange; the deadline is pushed back by each test step.
+	require.NoError(t, nc.SetDeadline(time.Now().Add(30*time.Second)))
+	c := imapclient.New(nc, opts)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, c.WaitGreeting())
+	require.NoError(t, c.Login(testUser, testPassword).Wait())
+	return c
+}
+
+func TestGoIMAPClient(t *testing.T) {
+	srv := startServer(t, "")
+	srv.appendDirect(t, "INBOX", seedMessage, `\Flagged`)
+	c := dialClient(t, srv.addr, nil)
+
+	t.Run("capabilities", func(t *testing.T) {
+		caps, err := c.Capability().Wait()
+		require.NoError(t, err)
+		assert.True(t, caps.Has(imap.CapIMAP4rev2) || caps.Has(imap.CapIMAP4rev1), "%v", caps)
+		assert.True(t, caps.Has(imap.CapIdle))
+	})
+
+	t.Run("list", func(t *testing.T) {
+		boxes, err := c.List("", "*", nil).Collect()
+		skipIfNotYet(t, "LIST", err)
+		require.NoError(t, err)
+		var names []string
+		for _, b := range boxes {
+			names = append(names, b.Mailbox)
+			assert.Equal(t, '/', b.Delim)
+		}
+		assert.Subset(t, names, []string{"INBOX", "Drafts", "Sent", "Trash"})
+	})
+
+	t.Run("create", func(t *testing.T) {
+		err := c.Create("Projects/Go", nil).Wait()
+		skipIfNotYet(t, "CREATE", err)
+		require.NoError(t, err)
+		boxes, err := c.List("", "Projects*", nil).Collect()
+		skipIfNotYet(t, "LIST", err)
+		require.NoError(t, err)
+		var names []string
+		for _, b := range boxes {
+			names = append(names, b.Mailbox)
+		}
+		assert.Contains(t, names, "Projects/Go")
+		err = c.Create("Projects/Go", nil).Wait()
+		var ie *imap.Error
+		require.ErrorAs(t, err, &ie, "creating an existing mailbox fails")
+		assert.Equal(t, imap.StatusResponseTypeNo, ie.Type)
+	})
+
+	t.Run("append", func(t *testing.T) {
+		body := "From: bob@example.org\r\nSubject: appended\r\n\r\nAppended over IMAP.\r\n"
+		cmd := c.Append("INBOX", int64(len(body)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagSeen}})
+		_, err := cmd.Write([]byte(body))
+		require.NoError(t, err)
+		require.NoError(t, cmd.Close())
+		data, err := cmd.Wait()
+		skipIfNotYet(t, "APPEND", err)
+		require.NoError(t, err)
+		if data.UID != 0 {
+			assert.Equal(t, imap.UID(2), data.UID)
+		}
+	})
+
+	t.Run("select and fetch", func(t *testing.T) {
+		sel, err := c.Select("INBOX", nil).Wait()
+		skipIfNotYet(t, "SELECT", err)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, sel.NumMessages, uint32(1))
+		assert.NotZero(t, sel.UIDValidity)
+
+		msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{
+			Flags:       true,
+			Envelope:    true,
+			UID:         true,
+			RFC822Size:  true,
+			BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+		}).Collect()
+		skipIfNotYet(t, "FETCH", err)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		m := msgs[0]
+		assert.Equal(t, imap.UID(1), m.UID)
+		assert.Contains(t, m.Flags, imap.FlagFlagged)
+		assert.NotContains(t, m.Flags, imap.FlagSeen, "BODY.PEEK must not set \\Seen")
+		require.NotNil(t, m.Envelope)
+		assert.Equal(t, "seeded", m.Envelope.Subject)
+		assert.Equal(t, "<seed@example.org>", "<"+m.Envelope.MessageID+">")
+		require.Len(t, m.Envelope.From, 1)
+		assert.Equal(t, "Alice Example", m.Envelope.From[0].Name)
+		assert.Equal(t, "alice@example.org", m.Envelope.From[0].Addr())
+		assert.Equal(t, int64(len(seedMessage)), m.RFC822Size)
+		require.Len(t, m.BodySection, 1)
+		assert.Equal(t, seedMessage, string(m.BodySection[0].Bytes))
+	})
+
+	t.Run("idle", func(t *testing.T) {
+		// A second connection selects INBOX and idles; a message stored
+		// meanwhile must be announced with EXISTS.
+		var mu sync.Mutex
+		var exists []uint32
+		pushed := make(chan struct{}, 8)
+		idler := dialClient(t, srv.addr, &imapclient.Options{
+			UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+				Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+					if d.NumMessages != nil {
+						mu.Lock()
+						exists = append(exists, *d.NumMessages)
+						mu.Unlock()
+						pushed <- struct{}{}
+					}
+				},
+			},
+		})
+		sel, err := idler.Select("INBOX", nil).Wait()
+		skipIfNotYet(t, "SELECT", err)
+		require.NoError(t, err)
+		before := sel.NumMessages
+
+		idle, err := idler.Idle()
+		require.NoError(t, err)
+		// Let the server enter IDLE before the change.
+		time.Sleep(100 * time.Millisecond)
+		srv.appendDirect(t, "INBOX", "Subject: pushed\r\n\r\nwhile idling\r\n")
+		select {
+		case <-pushed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no EXISTS pushed during IDLE")
+		}
+		require.NoError(t, idle.Close())
+		require.NoError(t, idle.Wait())
+		mu.Lock()
+		assert.True(t, slices.Contains(exists, before+1), "EXISTS %v, want %d", exists, before+1)
+		mu.Unlock()
+
+		// The session works normally after IDLE.
+		require.NoError(t, idler.Noop().Wait())
+	})
+
+	t.Run("logout", func(t *testing.T) {
+		err := c.Logout().Wait()
+		if err != nil && !strings.Contains(err.Error(), "closed") {
+			require.NoError(t, err)
+		}
+	})
+}
