@@ -76,17 +76,23 @@ func ParseSpecialUse(s string) (MailboxAttr, error) {
 	return 0, ErrInvalidSpecialUse
 }
 
-// DefaultMailboxes lists the mailboxes every new account gets, subscribed.
-var DefaultMailboxes = []struct {
+// DefaultMailbox is a mailbox every new account gets, subscribed.
+type DefaultMailbox struct {
 	Name string
 	Attr MailboxAttr
-}{
-	{Inbox, 0},
-	{"Drafts", AttrDrafts},
-	{"Sent", AttrSent},
-	{"Junk", AttrJunk},
-	{"Trash", AttrTrash},
-	{"Archive", AttrArchive},
+}
+
+// DefaultMailboxes returns the mailboxes every new account gets: INBOX and
+// the RFC 6154 special-use mailboxes Drafts, Sent, Junk, Trash and Archive.
+func DefaultMailboxes() []DefaultMailbox {
+	return []DefaultMailbox{
+		{Inbox, 0},
+		{"Drafts", AttrDrafts},
+		{"Sent", AttrSent},
+		{"Junk", AttrJunk},
+		{"Trash", AttrTrash},
+		{"Archive", AttrArchive},
+	}
 }
 
 // MailboxInfo describes one mailbox as LIST shows it.

@@ -19,8 +19,8 @@ type UIDRange struct {
 // methods accept unnormalised sets (unordered, overlapping, reversed ranges).
 type UIDSet []UIDRange
 
-// AllUIDs is the set of every possible UID.
-var AllUIDs = UIDSet{{Start: 1, Stop: math.MaxUint32}}
+// AllUIDs returns the set of every possible UID.
+func AllUIDs() UIDSet { return UIDSet{{Start: 1, Stop: math.MaxUint32}} }
 
 // UIDSetOf returns the set of the given UIDs, normalised.
 func UIDSetOf(uids ...uint32) UIDSet {

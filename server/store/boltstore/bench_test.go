@@ -159,7 +159,7 @@ func BenchmarkMillion(b *testing.B) {
 		base, peak := ms.HeapAlloc, ms.HeapAlloc
 		for b.Loop() {
 			seen, i := 0, 0
-			err := u.Fetch(ctx, mi.ID, store.AllUIDs, store.FetchOptions{}, func(m *store.Message) error {
+			err := u.Fetch(ctx, mi.ID, store.AllUIDs(), store.FetchOptions{}, func(m *store.Message) error {
 				if len(m.Flags) > 0 {
 					seen++
 				}

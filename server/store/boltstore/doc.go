@@ -77,9 +77,10 @@
 //	                                              +6.4 MB over idle
 //	  Fetch 1,000 messages from the middle        0.3 ms
 //
-// The single-writer rate is bounded by three syncs per message (body, its
-// directory entry, the bbolt commit); with concurrent writers the last two
-// are shared by the whole batch, which is what group commit buys.
+// The single-writer rate is bounded by the syncs per message (the body, its
+// directory entry, and bbolt's two-phase commit); with concurrent writers
+// all but the body sync are shared by the whole batch, which is what group
+// commit buys.
 //
 // # Scale-out plan
 //

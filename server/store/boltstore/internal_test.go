@@ -213,7 +213,7 @@ func TestLimits(t *testing.T) {
 	require.NoError(t, err)
 	id := mi.ID
 	var structs [][]byte
-	require.NoError(t, u.Fetch(ctx, id, store.AllUIDs, store.FetchOptions{Structure: true}, func(m *store.Message) error {
+	require.NoError(t, u.Fetch(ctx, id, store.AllUIDs(), store.FetchOptions{Structure: true}, func(m *store.Message) error {
 		structs = append(structs, m.Structure)
 		return nil
 	}))
@@ -227,11 +227,11 @@ func TestLimits(t *testing.T) {
 	require.NoError(t, u.ChangesSince(ctx, id, st.HighestModSeq-3, func(store.Change) error { n++; return nil }))
 	assert.Equal(t, 3, n)
 
-	_, err = u.StoreFlags(ctx, id, store.AllUIDs, store.FlagChange{Op: store.FlagsAdd, Flags: []string{"k1", "k2"}})
+	_, err = u.StoreFlags(ctx, id, store.AllUIDs(), store.FlagChange{Op: store.FlagsAdd, Flags: []string{"k1", "k2"}})
 	require.NoError(t, err)
-	_, err = u.StoreFlags(ctx, id, store.AllUIDs, store.FlagChange{Op: store.FlagsAdd, Flags: []string{"k3"}})
+	_, err = u.StoreFlags(ctx, id, store.AllUIDs(), store.FlagChange{Op: store.FlagsAdd, Flags: []string{"k3"}})
 	assert.ErrorIs(t, err, store.ErrLimit)
-	_, err = u.StoreFlags(ctx, id, store.AllUIDs, store.FlagChange{Op: store.FlagsAdd, Flags: []string{"K1"}})
+	_, err = u.StoreFlags(ctx, id, store.AllUIDs(), store.FlagChange{Op: store.FlagsAdd, Flags: []string{"K1"}})
 	assert.NoError(t, err, "known keywords compare case-insensitively")
 }
 

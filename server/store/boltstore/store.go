@@ -276,7 +276,7 @@ func (s *Store) createUser(ctx context.Context, name, hash string) error {
 			}
 		}
 		u := &user{s: s, name: name, id: id}
-		for _, d := range store.DefaultMailboxes {
+		for _, d := range store.DefaultMailboxes() {
 			if _, err := u.createOne(tx, acct, d.Name, d.Attr); err != nil {
 				return err
 			}

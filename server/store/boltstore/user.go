@@ -460,7 +460,7 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		if err != nil {
 			return err
 		}
-		res, err := u.transfer(tx, acct, inbox, store.AllUIDs, dst, true)
+		res, err := u.transfer(tx, acct, inbox, store.AllUIDs(), dst, true)
 		if err != nil {
 			return err
 		}

@@ -168,7 +168,7 @@ func readBody(t *testing.T, u store.User, id store.MailboxID, uid uint32) string
 func fetchAll(t *testing.T, u store.User, id store.MailboxID, opts store.FetchOptions) []*store.Message {
 	t.Helper()
 	var out []*store.Message
-	require.NoError(t, u.Fetch(context.Background(), id, store.AllUIDs, opts, func(m *store.Message) error {
+	require.NoError(t, u.Fetch(context.Background(), id, store.AllUIDs(), opts, func(m *store.Message) error {
 		out = append(out, m.Clone())
 		return nil
 	}))
@@ -260,11 +260,8 @@ func testAuthenticate(t *testing.T, s store.Store) {
 		{"nobody", "correct horse", false},
 		{"", "", false},
 	}
-	var unknown, wrong time.Duration
 	for _, tc := range tests {
-		start := time.Now()
 		u, err := s.Authenticate(ctx, tc.user, tc.pw)
-		el := time.Since(start)
 		if tc.ok {
 			require.NoError(t, err)
 			assert.Equal(t, tc.user, u.Name())
@@ -273,15 +270,21 @@ func testAuthenticate(t *testing.T, s store.Store) {
 		assert.ErrorIs(t, err, store.ErrAuthFailed, "%q/%q", tc.user, tc.pw)
 		assert.NotErrorIs(t, err, store.ErrNoSuchUser, "must not reveal whether the user exists")
 		assert.Nil(t, u)
-		if tc.user == "nobody" {
-			unknown = el
-		} else if tc.user == "dave" && tc.pw == "Correct horse" {
-			wrong = el
-		}
 	}
 	// Same time class: an unknown user must not be answered much faster
-	// than a wrong password (it is checked against a dummy hash).
-	assert.Greater(t, unknown*10, wrong, "unknown user %v vs wrong password %v", unknown, wrong)
+	// than a wrong password (it is checked against a dummy hash). The
+	// fastest of several tries filters scheduling noise.
+	fastest := func(user string) time.Duration {
+		best := time.Duration(1 << 62)
+		for range 5 {
+			start := time.Now()
+			_, _ = s.Authenticate(ctx, user, "wrong password")
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	unknown, wrong := fastest("nobody"), fastest("dave")
+	assert.Greater(t, unknown*5, wrong, "unknown user %v vs wrong password %v", unknown, wrong)
 }
 
 func testImportedHashes(t *testing.T, s store.Store) {
@@ -620,11 +623,11 @@ func testAppendFetch(t *testing.T, s store.Store) {
 	assert.Equal(t, []uint32{2, 3}, subset)
 	stop := fmt.Errorf("stop")
 	n := 0
-	err = u.Fetch(ctx, id, store.AllUIDs, store.FetchOptions{}, func(*store.Message) error { n++; return stop })
+	err = u.Fetch(ctx, id, store.AllUIDs(), store.FetchOptions{}, func(*store.Message) error { n++; return stop })
 	assert.ErrorIs(t, err, stop)
 	assert.Equal(t, 1, n)
 	var changed []uint32
-	require.NoError(t, u.Fetch(ctx, id, store.AllUIDs, store.FetchOptions{ChangedSince: results[1].ModSeq}, func(m *store.Message) error {
+	require.NoError(t, u.Fetch(ctx, id, store.AllUIDs(), store.FetchOptions{ChangedSince: results[1].ModSeq}, func(m *store.Message) error {
 		changed = append(changed, m.UID)
 		return nil
 	}))
@@ -771,7 +774,7 @@ func testStoreFlags(t *testing.T, s store.Store) {
 	assert.Equal(t, uint32(3), st.Unseen)
 	assert.Equal(t, uint32(0), st.Deleted)
 
-	_, err = u.StoreFlags(ctx, id, store.AllUIDs, store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Recent`}})
+	_, err = u.StoreFlags(ctx, id, store.AllUIDs(), store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Recent`}})
 	assert.ErrorIs(t, err, store.ErrInvalidFlag)
 	msgs := fetchAll(t, u, id, store.FetchOptions{})
 	assert.Equal(t, []string{`\Seen`}, msgs[0].Flags)
@@ -788,7 +791,7 @@ func testUnchangedSince(t *testing.T, s store.Store) {
 	// Touch b so its modseq is newer than a's.
 	rb, err := u.StoreFlags(ctx, id, store.UIDSetOf(b.UID), store.FlagChange{Op: store.FlagsAdd, Flags: []string{`$x`}})
 	require.NoError(t, err)
-	res, err := u.StoreFlags(ctx, id, store.AllUIDs, store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Flagged`}, UnchangedSince: b.ModSeq})
+	res, err := u.StoreFlags(ctx, id, store.AllUIDs(), store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Flagged`}, UnchangedSince: b.ModSeq})
 	require.NoError(t, err)
 	assert.Equal(t, store.UIDSetOf(b.UID), res.Modified)
 	require.Len(t, res.Updated, 1)
@@ -843,9 +846,9 @@ func testCopyMove(t *testing.T, s store.Store) {
 	empty, err := u.Copy(ctx, src, store.UIDSetOf(77), "Archive")
 	require.NoError(t, err)
 	assert.Empty(t, empty.DestUIDs)
-	_, err = u.Copy(ctx, src, store.AllUIDs, "Missing")
+	_, err = u.Copy(ctx, src, store.AllUIDs(), "Missing")
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
-	_, err = u.Move(ctx, src, store.AllUIDs, "Missing")
+	_, err = u.Move(ctx, src, store.AllUIDs(), "Missing")
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
 	assert.Equal(t, uint32(3), status(t, u, store.Inbox).Messages, "a failed move changes nothing")
 
@@ -863,7 +866,7 @@ func testCopyMoveSameMailbox(t *testing.T, s store.Store) {
 	id := mailboxID(t, u, store.Inbox)
 	appendMsg(t, u, store.Inbox, "one")
 	appendMsg(t, u, store.Inbox, "two")
-	cp, err := u.Copy(ctx, id, store.AllUIDs, store.Inbox)
+	cp, err := u.Copy(ctx, id, store.AllUIDs(), store.Inbox)
 	require.NoError(t, err)
 	assert.Equal(t, []uint32{3, 4}, cp.DestUIDs)
 	mv, err := u.Move(ctx, id, store.UIDSetOf(1), "inbox")
@@ -994,11 +997,11 @@ func testNotifier(t *testing.T, s store.Store) {
 	n := wait(ch)
 	assert.Equal(t, store.Notification{User: "vic", Mailbox: id, HighestModSeq: r.ModSeq}, n)
 
-	res, err := other.StoreFlags(ctx, id, store.AllUIDs, store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Seen`}})
+	res, err := other.StoreFlags(ctx, id, store.AllUIDs(), store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Seen`}})
 	require.NoError(t, err)
 	assert.Equal(t, res.ModSeq, wait(ch).HighestModSeq)
 
-	_, err = other.Move(ctx, id, store.AllUIDs, "Trash")
+	_, err = other.Move(ctx, id, store.AllUIDs(), "Trash")
 	require.NoError(t, err)
 	assert.Equal(t, status(t, u, store.Inbox).HighestModSeq, wait(ch).HighestModSeq)
 	assert.Equal(t, status(t, u, "Trash").HighestModSeq, wait(chTrash).HighestModSeq)
@@ -1046,17 +1049,17 @@ func testIsolation(t *testing.T, s store.Store) {
 	// Alice's mailbox ID is meaningless in Bob's account.
 	_, err = bob.View(ctx, aliceInbox)
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
-	err = bob.Fetch(ctx, aliceInbox, store.AllUIDs, store.FetchOptions{}, func(*store.Message) error { return nil })
+	err = bob.Fetch(ctx, aliceInbox, store.AllUIDs(), store.FetchOptions{}, func(*store.Message) error { return nil })
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
 	_, err = bob.OpenBody(ctx, aliceInbox, secret.UID)
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
-	_, err = bob.StoreFlags(ctx, aliceInbox, store.AllUIDs, store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Deleted`}})
+	_, err = bob.StoreFlags(ctx, aliceInbox, store.AllUIDs(), store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Deleted`}})
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
 	_, err = bob.Expunge(ctx, aliceInbox, nil)
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
-	_, err = bob.Copy(ctx, aliceInbox, store.AllUIDs, "INBOX")
+	_, err = bob.Copy(ctx, aliceInbox, store.AllUIDs(), "INBOX")
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
-	_, err = bob.Move(ctx, aliceInbox, store.AllUIDs, "INBOX")
+	_, err = bob.Move(ctx, aliceInbox, store.AllUIDs(), "INBOX")
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
 	err = bob.ChangesSince(ctx, aliceInbox, 0, func(store.Change) error { return nil })
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
