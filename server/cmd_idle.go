@@ -52,18 +52,13 @@ func (c *conn) startPusher() *pusher {
 					c.reply("", d.Reply)
 				}
 			case <-notes:
-				c.sendUpdatesNow()
+				c.sendUpdates(true) // IDLE may announce EXPUNGE at once
 			}
 		}
 	}()
 	return p
 }
 
-// sendUpdatesNow re-arms the notification (sendUpdates drains it) and
-// pushes changes.
-func (c *conn) sendUpdatesNow() {
-	c.sendUpdates(true)
-}
 
 func (p *pusher) stopAndWait() {
 	close(p.stop)
