@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func storedMessages(t *testing.T, ts *testServer, mailbox string) []*store.Messa
 	info, err := u.Mailbox(ctx, mailbox)
 	require.NoError(t, err)
 	var msgs []*store.Message
-	require.NoError(t, u.Fetch(ctx, info.ID, store.AllUIDs, store.FetchOptions{}, func(m *store.Message) error {
+	require.NoError(t, u.Fetch(ctx, info.ID, store.UIDSet{{Start: 1, Stop: math.MaxUint32}}, store.FetchOptions{}, func(m *store.Message) error {
 		msgs = append(msgs, m.Clone())
 		return nil
 	}))

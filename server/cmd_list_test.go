@@ -100,7 +100,7 @@ func TestListWildcards(t *testing.T) {
 }
 
 func TestListExtended(t *testing.T) {
-	ts, c := listFixture(t)
+	_, c := listFixture(t)
 	c.ok("S1", "SUBSCRIBE a/b/c")
 	c.ok("S2", "CREATE gone")
 	c.ok("S3", "SUBSCRIBE gone")
@@ -152,11 +152,10 @@ func TestListExtended(t *testing.T) {
 			assert.Equal(t, tt.want, c.ok("X1", "LIST "+tt.args))
 		})
 	}
-	_ = ts
 }
 
 func TestListStatus(t *testing.T) {
-	ts, c := listFixture(t)
+	_, c := listFixture(t)
 	c.ok("D1", "DELETE a") // a becomes \Noselect: no STATUS for it
 	appendMessage(t, c, "INBOX", `(\Seen)`)
 	appendMessage(t, c, "INBOX", "")
@@ -165,7 +164,6 @@ func TestListStatus(t *testing.T) {
 	assert.Equal(t, `* LIST (\HasNoChildren) "/" INBOX`, u[0])
 	assert.Regexp(t, `^\* STATUS INBOX \(MESSAGES 2 UNSEEN 1 UIDNEXT 3 SIZE \d+\)$`, u[1])
 	assert.Equal(t, `* LIST (\Noselect \HasChildren) "/" a`, u[2])
-	_ = ts
 }
 
 func TestListBadArguments(t *testing.T) {
