@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"Subscriptions", testSubscriptions},
 		{"AppendFetch", testAppendFetch},
 		{"FetchStreaming", testFetchStreaming},
+		{"FetchCallbackMayWrite", testFetchCallbackMayWrite},
 		{"UIDsNeverReused", testUIDsNeverReused},
 		{"UIDValidityOnRecreate", testUIDValidityOnRecreate},
 		{"StoreFlags", testStoreFlags},
@@ -686,6 +687,31 @@ func testFetchStreaming(t *testing.T, s store.Store) {
 		}
 	}), 1290, 1291, 1292, 1293, 1294, 1295, 1296, 1297, 1298, 1299, 1300)
 	assert.Equal(t, want, got)
+}
+
+// testFetchCallbackMayWrite checks that a Fetch callback can write to the
+// store (FETCH BODY[] sets \Seen as it goes) without deadlock.
+func testFetchCallbackMayWrite(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "max")
+	id := mailboxID(t, u, store.Inbox)
+	for i := range 3 {
+		appendMsg(t, u, store.Inbox, fmt.Sprint(i))
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- u.Fetch(ctx, id, store.AllUIDs(), store.FetchOptions{}, func(m *store.Message) error {
+			_, err := u.StoreFlags(ctx, id, store.UIDSetOf(m.UID), store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Seen`}})
+			return err
+		})
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Fetch callback writing to the store deadlocked")
+	}
+	assert.Zero(t, status(t, u, store.Inbox).Unseen)
 }
 
 func testUIDsNeverReused(t *testing.T, s store.Store) {
