@@ -63,9 +63,42 @@ func (c *Config) Check(params *gopter.TestParameters) Report {
 	}).Check(params)
 	rep := Report{Seed: params.Seed(), Result: result}
 	if !result.Passed() && last != nil {
-		rep.Counterexample = NewCounterexample(c.Name, params.Seed(), last)
+		rep.Counterexample = NewCounterexample(c.Name, params.Seed(), c.simplifyModes(last))
 	}
 	return rep
+}
+
+// simplifyModes finishes shrinking where gopter cannot: it sets each quirk
+// that differs from the global mode back to the global mode, one at a time,
+// keeping the change when the sequence still violates the property it
+// violated first. Most overrides of a random run are irrelevant to a
+// failure; dropping them leaves the ones that matter.
+func (c *Config) simplifyModes(s *Session) *Session {
+	want := s.Violations()[0].Property
+	steps := s.Sequence().Steps
+	modes := s.Modes()
+	global, overrides := splitModes(modes)
+	for _, q := range overrides {
+		try := modes.With(q, global)
+		if hasProperty(NewSession(c.Machine, c.Reference, try, c.Checks, nil).Run(steps), want) {
+			modes = try
+		}
+	}
+	if modes == s.Modes() {
+		return s
+	}
+	out := NewSession(c.Machine, c.Reference, modes, c.Checks, nil)
+	out.Run(steps)
+	return out
+}
+
+func hasProperty(vs []Violation, p Property) bool {
+	for _, v := range vs {
+		if v.Property == p {
+			return true
+		}
+	}
+	return false
 }
 
 // model is the gopter commands' state: what the spec says the session's

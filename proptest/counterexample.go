@@ -43,12 +43,9 @@ func (c *Counterexample) Properties() Properties {
 func (c *Counterexample) Format(ref *Reference) string {
 	header := []string{
 		fmt.Sprintf("Counterexample: machine %s, seed %d, %d steps after shrinking.", c.Machine, c.Seed, len(c.Sequence.Steps)),
-		"Violated:",
+		fmt.Sprintf("It violates %s; the lines marked !! say where.", strings.ReplaceAll(c.Properties().String(), ",", ", ")),
+		"Saved under testdata/, it is replayed as a regression test.",
 	}
-	for _, v := range c.Violations {
-		header = append(header, "  "+v.String())
-	}
-	header = append(header, "Replayed as a regression test once saved under testdata/.")
 	return ref.FormatSequence(c.Sequence, c.Records, header...)
 }
 

@@ -26,8 +26,8 @@ type Finding struct {
 	Records   []Record
 }
 
-// maxFindings bounds the findings one exploration reports.
-const maxFindings = 50
+// maxFindings bounds the findings one exploration reports per property.
+const maxFindings = 20
 
 type node struct {
 	state fsm.State
@@ -51,6 +51,7 @@ func Explore(m Machine, ref *Reference, modes fsm.Modes, checks Properties, cove
 	order := []node{start}
 	edges := map[node][]edge{}
 	reported := map[string]bool{}
+	perProperty := map[Property]int{}
 	for i := 0; i < len(order); i++ {
 		n := order[i]
 		path := paths[n]
@@ -62,10 +63,11 @@ func Explore(m Machine, ref *Reference, modes fsm.Modes, checks Properties, cove
 				x.Steps++
 				for _, v := range rec.Violations {
 					key := fmt.Sprintf("%s|%s|%s", v.Property, n.state, in)
-					if reported[key] || len(x.Findings) >= maxFindings {
+					if reported[key] || perProperty[v.Property] >= maxFindings {
 						continue
 					}
 					reported[key] = true
+					perProperty[v.Property]++
 					x.Findings = append(x.Findings, Finding{Violation: v, Sequence: s.Sequence(), Records: s.Records()})
 				}
 				if rec.Skipped || s.broken {
@@ -92,8 +94,9 @@ func Explore(m Machine, ref *Reference, modes fsm.Modes, checks Properties, cove
 // inputs leads back to a state that reads commands with no tag held without
 // closing the connection, or from which no sequence ends the session.
 func (x *Exploration) checkLiveness(m Machine, ref *Reference, order []node, paths map[node][]Step, edges map[node][]edge) {
+	stranded := 0
 	for _, n := range order {
-		if ref.Terminal(n.state) || len(x.Findings) >= maxFindings {
+		if ref.Terminal(n.state) {
 			continue
 		}
 		settles := reach(n, edges, false, func(v node) bool { return ref.Reads(v.state) == fsm.ReadsCommand && !v.held })
@@ -106,6 +109,9 @@ func (x *Exploration) checkLiveness(m Machine, ref *Reference, order []node, pat
 			msg = fmt.Sprintf("%s is a trap: no sequence of inputs ends the session", describeNode(n))
 		default:
 			continue
+		}
+		if stranded++; stranded > maxFindings {
+			return
 		}
 		s := NewSession(m, ref, x.Modes, 0, nil)
 		s.Run(paths[n])

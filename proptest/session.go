@@ -299,10 +299,27 @@ func (s *Session) compare(state fsm.State, in fsm.Input, d Decision) []string {
 	if want.Action != fsm.ActionExecute {
 		outcomes = allOutcomes()
 	}
+	// Group the outcomes whose next state differs in the same way, so that
+	// a wrong `stay` reads as one line, not four.
+	type pair struct{ got, want fsm.State }
+	var order []pair
+	by := map[pair][]string{}
 	for _, o := range outcomes {
-		if got, exp := d.Next(o), want.Next(o); got != exp {
-			diffs = append(diffs, fmt.Sprintf("%s: next after %s is %v, the spec says %v (rule %s)", where, o, got, exp, want.Rule))
+		p := pair{d.Next(o), want.Next(o)}
+		if p.got == p.want {
+			continue
 		}
+		if _, ok := by[p]; !ok {
+			order = append(order, p)
+		}
+		by[p] = append(by[p], o.String())
+	}
+	for _, p := range order {
+		after := " after " + joinAnd(by[p])
+		if len(by[p]) == len(outcomes) {
+			after = ""
+		}
+		diffs = append(diffs, fmt.Sprintf("%s: next%s is %v, the spec says %v (rule %s)", where, after, p.got, p.want, want.Rule))
 	}
 	return diffs
 }

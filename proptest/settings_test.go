@@ -107,3 +107,5 @@ func reportFailure(t *testing.T, ref *Reference, rep Report, s settings) {
 		t.Logf("run with -write-counterexamples or %s=1 to save it under testdata/", envWrite)
 	}
 }
+
+func envSet(name string) bool { _, ok := os.LookupEnv(name); return ok }
