@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	bberrors "go.etcd.io/bbolt/errors"
+
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 )
@@ -207,14 +209,25 @@ func needData(fs *flag.FlagSet, dir string) error {
 	return nil
 }
 
-// lockTimeout bounds the wait for the store's file lock held by another
-// process; zero selects the store's default. Tests shorten it.
-var lockTimeout time.Duration
+// Store tuning that tests change: lockTimeout bounds the wait for the
+// store's file lock held by another process, bcryptCost is the cost of new
+// password hashes. Zero selects the store's defaults.
+var (
+	lockTimeout time.Duration
+	bcryptCost  int
+)
 
 // openStore opens the bbolt store in dir with the message analyzer the
 // server needs for FETCH BODYSTRUCTURE and SEARCH.
 func openStore(dir string) (*boltstore.Store, error) {
-	st, err := boltstore.Open(dir, boltstore.Options{Analyzer: mailmsg.Analyze, LockTimeout: lockTimeout})
+	st, err := boltstore.Open(dir, boltstore.Options{
+		Analyzer:    mailmsg.Analyze,
+		LockTimeout: lockTimeout,
+		BcryptCost:  bcryptCost,
+	})
+	if errors.Is(err, bberrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store in %s: the store is locked by another process (is imapd serve running?)", dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", dir, err)
 	}

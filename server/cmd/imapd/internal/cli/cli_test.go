@@ -20,6 +20,7 @@ import (
 func init() {
 	// A locked store should fail fast in tests.
 	lockTimeout = 300 * time.Millisecond
+	bcryptCost = 4 // the minimum; hashing dominates test time otherwise
 }
 
 type result struct {
@@ -222,7 +223,7 @@ func TestDeliverExitCodes(t *testing.T) {
 	// The store is locked by another process (here: this one): temporary.
 	st, err := boltstore.Open(dir, boltstore.Options{})
 	require.NoError(t, err)
-	requireOneLineError(t, run(t, msg, "deliver", "--data", dir, "alice"), ExitTempFail, "open store")
+	requireOneLineError(t, run(t, msg, "deliver", "--data", dir, "alice"), ExitTempFail, "locked by another process")
 	require.NoError(t, st.Close())
 
 	// A data directory that cannot be created is a temporary failure too.
