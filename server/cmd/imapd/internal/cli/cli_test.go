@@ -11,16 +11,18 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 	"github.com/imapfsm/imapfsm/server/store/mailio"
 )
 
-func init() {
+func TestMain(m *testing.M) {
 	// A locked store should fail fast in tests.
 	lockTimeout = 300 * time.Millisecond
 	bcryptCost = 4 // the minimum; hashing dominates test time otherwise
+	goleak.VerifyTestMain(m)
 }
 
 type result struct {
