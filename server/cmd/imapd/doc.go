@@ -76,18 +76,22 @@ status follows sysexits(3):
 
 # import and export
 
-	imapd import --data DIR (--mbox FILE | --maildir DIR) [--mailbox NAME] [--progress N] USER
+	imapd import --data DIR (--mbox FILE | --maildir DIR [--folders]) [--mailbox NAME] [--progress N] USER
 	imapd export --data DIR --mailbox NAME --mbox FILE USER
 
 import appends every message of an mbox file or a maildir to a mailbox
 (default INBOX, created when missing) and prints progress every --progress
 messages. Maildir flags (the ":2," suffix of each file name) become the IMAP
-flags \Seen, \Answered, \Flagged, \Deleted and \Draft. export writes every
+flags \Seen, \Answered, \Flagged, \Deleted and \Draft. With --folders the
+Maildir++ sub-folders of a maildir (".Lists.Go") are imported as well, as
+mailboxes below --mailbox ("Lists/Go" when --mailbox is INBOX). Flags the
+store cannot keep (\Recent, malformed keywords) are dropped and counted.
+"--mbox -" reads standard input. export writes every
 message of a mailbox to an mbox file; "-" means standard output.
 
 # demo
 
-	imapd demo [--data DIR] [--listen ADDR]
+	imapd demo [--data DIR] [--listen ADDR] [--metrics ADDR] [--log-level LEVEL] [--log-format FORMAT]
 
 Serves DIR (default ./data) on ADDR (default 127.0.0.1:1143) for local
 testing: it creates the account demo with password demo if it is missing and
