@@ -2,12 +2,17 @@ package interop_test
 
 import (
 	"crypto/tls"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/imapfsm/imapfsm/server"
 )
 
 // TestSTARTTLSInjection sends a command pipelined behind STARTTLS in the
@@ -58,4 +63,31 @@ func TestSTARTTLSInjection(t *testing.T) {
 	c.write("A6 LOGOUT\r\n")
 	lines = c.until("A6")
 	assert.True(t, strings.HasPrefix(lines[len(lines)-1], "A6 OK"), "%q", lines)
+}
+
+// TestSTARTTLSRequiredForLogin runs a server that does not allow insecure
+// authentication: a plaintext LOGIN is refused, and the go-imap client logs
+// in after STARTTLS.
+func TestSTARTTLSRequiredForLogin(t *testing.T) {
+	srv := startServer(t, "", withTLS(selfSigned(t)), func(c *server.Config) { c.AllowInsecureAuth = false })
+
+	plain := dialRaw(t, srv.addr)
+	greeting := plain.line()
+	assert.Contains(t, greeting, "LOGINDISABLED")
+	plain.write("a1 LOGIN demo demo\r\n")
+	lines := plain.until("a1")
+	last := lines[len(lines)-1]
+	assert.True(t, strings.HasPrefix(last, "a1 NO") || strings.HasPrefix(last, "a1 BAD"), "plaintext LOGIN: %q", last)
+
+	nc, err := net.DialTimeout("tcp", srv.addr, 5*time.Second)
+	require.NoError(t, err)
+	require.NoError(t, nc.SetDeadline(time.Now().Add(20*time.Second)))
+	c, err := imapclient.NewStartTLS(nc, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Login(testUser, testPassword).Wait())
+	caps, err := c.Capability().Wait()
+	require.NoError(t, err)
+	assert.False(t, caps.Has(imap.CapStartTLS), "STARTTLS offered again after TLS")
+	require.NoError(t, c.Logout().Wait())
 }
