@@ -1,0 +1,126 @@
+/*
+Package proptest proves the IMAP session machine against its spec with
+property-based tests (gopter), at the model level: random and exhaustive
+input sequences go through the machine's decisions, without a server.
+
+# What is checked against what
+
+The machine under test is a Machine: normally FSM, the generated package fsm.
+The reference is the spec text itself. Package internal/oracle decodes
+spec/imap.yaml on its own (its own structs, its own resolution of groups,
+`stay`, `origin`, `otherwise` and lenient/strict blocks) and Reference maps
+that reading onto fsm's enums. Nothing in the reference comes from gen's
+tables, so a generator that mistranslates the spec disagrees with it.
+
+A Session drives a Machine the way the session engine does (see the fsm
+package documentation): for each Step, an input and the outcome its handler
+reports, it asks for a Decision, applies Pending, the action and the next
+state, and redispatches when told to. After every decision and every step it
+checks the properties:
+
+  - valid-state: every state the machine moves to is declared (State.Valid),
+    every action is one of fsm's, and redispatch settles.
+  - terminal-absorbing: nothing leaves a terminal state, and a decision that
+    closes the connection ends in one.
+  - tag-completion: every tagged line gets exactly one completion. The
+    Ledger models the obligations: an executed command is completed by its
+    handler unless the outcome is continue, which makes the state hold its
+    tag; a rejected line is completed by its reply; a held tag is completed
+    by exactly one Pending, or by the handler of the continuation line that
+    ends the exchange (a SASL response); redispatch completes the held tag
+    and decides the line again. No tag may be completed twice, a state that
+    holds a tag must have one to hold, and no tag may be left open when the
+    session leaves a tag-holding state. Closing the connection is the only
+    exemption.
+  - idle-origin: IDLE is entered from its origin and always ends in it, and
+    an IDLE continuation line (DONE and its variants) always ends IDLE.
+  - matches-spec: every decision (rule, action, reply, pending, quirk and
+    the next state for every outcome) equals what the oracle reads in the
+    spec, in the mode of the cell's quirk.
+  - liveness (exploration only): from every reachable node the session can
+    get back to a state that reads commands, with no tag held, without
+    closing the connection; and it can always be ended.
+
+# How the properties are exercised
+
+TestModelProperties runs gopter's commands package over random sequences,
+in both global modes, each quirk flipped from the global mode with
+probability 1/4. Every input is legal in every state (the spec is total),
+so steps have no preconditions and shrinking may drop any step. GenStep
+weights inputs with gen.Weighted (see Weight and OutcomeWeight) so that the
+rare ones still appear while sessions reach the deeper states. A failure
+prints the shrunk sequence, with its modes simplified, as a sequence file
+(see below) together with the seed.
+
+Coverage records the transitions the runs exercise. A transition of the
+spec (Reference.Transitions) is a state × input, in each mode when the spec
+decides the cell differently per mode, and with each outcome the input can
+produce when the decision runs the handler; outcomes of decisions that run
+no handler change nothing and count once. After the random runs the test
+adds a shortest sequence for each transition they missed (a seed sequence,
+Reference.CoveringSequence), logs both figures, and fails below 100%.
+
+TestExhaustiveExploration enumerates breadth-first every reachable node (a
+state and whether a tag is held) with every input and outcome, in both
+global modes and with each quirk flipped on its own (ExplorationModes), for
+the generated package and for gen's in-memory table, checking every
+property, liveness included.
+
+TestReplaySequenceFiles replays every testdata/*.seq file. The format is
+documented on Sequence: IMAP-like lines such as `A1 SELECT INBOX`, `DONE`,
+`*`, `<stray-done>`, `<event autologout>`, an optional `=> no` outcome, and
+`mode`, `quirk` and `expect` lines. Counterexamples are printed in this
+format, with comments saying what the machine did at every step.
+
+TestMutantsAreCaught is the meta-test: broken machines built in memory
+(WildDuck's IDLE handling, a failed SELECT that stays selected, DONE that
+keeps idling, a stranded IDLE state, a terminal state left by LOGIN, a tag
+answered twice, an undeclared state) must each fail the random run with a
+short counterexample that replays, must be caught by their own property
+with every other property off, and must be found by exploration.
+TestSpecMutants writes the same kind of defects into the spec instead and
+shows which ones gen's verifier rejects and which it accepts, to be caught
+by the properties.
+
+# Running
+
+	go test ./proptest/                        default run, seed from the clock
+	go test ./proptest/ -args -long            100× more random sequences
+	go test ./proptest/ -args -seed 12345      reproduce a run
+	go test ./proptest/ -args -write-counterexamples
+
+The environment variables IMAPFSM_PROPTEST_LONG=1, IMAPFSM_PROPTEST_SEED
+and IMAPFSM_PROPTEST_WRITE=1 do the same when flags cannot be passed. A
+saved counterexample (testdata/counterexample-<machine>-<seed>.seq) is
+replayed by TestReplaySequenceFiles until the bug is fixed, and stays as a
+regression test after.
+
+# Editing the spec
+
+The oracle reads spec/imap.yaml when the tests run, so every spec edit is
+re-checked without touching this package: run `make generate`, then
+`go test ./proptest/`. If the generated package is stale, Reference reports
+which names the spec and fsm disagree on. New states, inputs, rules and
+quirk splits join the transitions to cover and the exploration on their
+own. If the edit breaks a property (a tag left unanswered, an IDLE that no
+longer returns to its origin, a stranded state), the failing test prints a
+shortest counterexample as a sequence file. Only the mutants name rules and
+states of the current spec; when a rule they edit is renamed, they fail
+with a message saying which mutant to update.
+
+# Adding a property
+
+Add a Property constant and its name in property.go; check it where it is
+observable: per decision in Session.checkMove, per step at the end of
+Session.Apply, or over the whole reachable graph in Explore; document it
+above; and add a mutant to mutants_test.go that this property catches with
+every other property off. The meta-test then proves the property can fail.
+
+# Reuse at the wire level
+
+The wire-level runner drives a live server with the same generator
+(GenStep), prints and replays the same sequence files, feeds the same
+Coverage and Ledger from the tagged responses it reads, and compares what
+the server did with Reference's decisions.
+*/
+package proptest
