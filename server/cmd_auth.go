@@ -49,7 +49,7 @@ func cmdLogin(c *conn, cmd *command) result {
 	if !c.authAllowed() {
 		return no("PRIVACYREQUIRED", "Plaintext authentication is disabled; use STARTTLS or TLS")
 	}
-	user, err := c.srv.cfg.Store.Authenticate(c.ctx, name, pass)
+	user, err := c.srv.cfg.Authenticator.Authenticate(c.ctx, name, pass)
 	if err != nil {
 		return c.authFailed(name, err)
 	}
@@ -127,7 +127,7 @@ func cmdAuthenticate(c *conn, cmd *command) result {
 		if identity != "" && identity != username {
 			return errors.New("authorization identity must match")
 		}
-		u, err := c.srv.cfg.Store.Authenticate(c.ctx, username, password)
+		u, err := c.srv.cfg.Authenticator.Authenticate(c.ctx, username, password)
 		if err != nil {
 			return err
 		}

@@ -59,7 +59,6 @@ func (c *conn) startPusher() *pusher {
 	return p
 }
 
-
 func (p *pusher) stopAndWait() {
 	close(p.stop)
 	p.wg.Wait()

@@ -161,7 +161,7 @@ func TestTrailingSeparator(t *testing.T) {
 				assert.Equal(t, "A1 OK SUBSCRIBE completed", done)
 				assert.Equal(t, int64(1), ts.srv.Metrics().QuirkHits(fsm.QuirkTrailingSeparator))
 			} else {
-				assert.True(t, strings.HasPrefix(done, "A1 NO "), done)
+				assert.True(t, strings.HasPrefix(done, "A1 NO [NONEXISTENT]"), done)
 			}
 		})
 	}

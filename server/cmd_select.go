@@ -60,16 +60,26 @@ func cmdUnselect(c *conn, cmd *command) result {
 	return ok("UNSELECT completed")
 }
 
+// errTrailingSeparator rejects a mailbox name with an extra trailing
+// separator when the trailing-separator quirk is not tolerated; argError
+// answers it with NO [NONEXISTENT].
+var errTrailingSeparator = errors.New("mailbox name ends with the hierarchy separator")
+
 // mailboxArg reads a mailbox name and applies the trailing-separator quirk
-// when the machine says it is tolerated.
+// (Thunderbird with some layouts): lenient strips one trailing "/", strict
+// answers NO [NONEXISTENT], as the machine's mode for the quirk says.
 func (c *conn) mailboxArg(a interface{ Mailbox() (string, error) }) (string, error) {
 	name, err := a.Mailbox()
 	if err != nil {
 		return "", err
 	}
-	if c.modes.Tolerates(fsm.QuirkTrailingSeparator) && len(name) > 1 && strings.HasSuffix(name, "/") && !strings.HasSuffix(name, "//") {
+	if len(name) > 1 && strings.HasSuffix(name, "/") && !strings.HasSuffix(name, "//") {
 		c.srv.metrics.quirks[fsm.QuirkTrailingSeparator].Add(1)
-		c.log.Info("client quirk", "quirk", fsm.QuirkTrailingSeparator.String(), "mailbox", name)
+		c.log.Info("client quirk", "quirk", fsm.QuirkTrailingSeparator.String(),
+			"mode", c.modes.Of(fsm.QuirkTrailingSeparator).String(), "mailbox", name, "user", c.username)
+		if !c.modes.Tolerates(fsm.QuirkTrailingSeparator) {
+			return "", errTrailingSeparator
+		}
 		name = strings.TrimSuffix(name, "/")
 	}
 	return name, nil

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"time"
@@ -16,6 +17,11 @@ import (
 type Config struct {
 	// Store holds accounts and mail. Required.
 	Store store.Store
+
+	// Authenticator verifies LOGIN and AUTHENTICATE credentials. Nil uses
+	// Store; set it to plug in another identity source (LDAP, a database,
+	// a cache) that returns the account's store.User.
+	Authenticator Authenticator
 
 	// Logger receives structured logs; nil logs to slog.Default().
 	Logger *slog.Logger
@@ -69,7 +75,18 @@ type Config struct {
 	Greeting string
 }
 
+// Authenticator verifies a user name and password. store.Store satisfies
+// it. Implementations must answer an unknown user and a wrong password with
+// the same error (store.ErrAuthFailed) so that accounts cannot be
+// enumerated.
+type Authenticator interface {
+	Authenticate(ctx context.Context, user, password string) (store.User, error)
+}
+
 func (c *Config) setDefaults() {
+	if c.Authenticator == nil && c.Store != nil {
+		c.Authenticator = c.Store
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -116,6 +116,9 @@ func continued() result { return result{outcome: fsm.OutcomeContinue} }
 // argError turns an argument parsing error into a BAD result with the
 // decoder's reason.
 func argError(err error) result {
+	if errors.Is(err, errTrailingSeparator) {
+		return no("NONEXISTENT", "No such mailbox (the name ends with the separator)")
+	}
 	var tooBig *imapwire.LiteralTooLargeError
 	if errors.As(err, &tooBig) {
 		return badCode("TOOBIG", tooBig.Reason())

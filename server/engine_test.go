@@ -1,13 +1,16 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/imapfsm/imapfsm/fsm"
+	"github.com/imapfsm/imapfsm/server/store"
 )
 
 // TestEveryCommandHasAHandler: every input that the machine executes in
@@ -56,12 +59,13 @@ func TestAppleIdleSequence(t *testing.T) {
 			// STATUS sent while idling.
 			c.send("8.571 IDLE\r\n")
 			require.Equal(t, "+ idling", c.line())
-			c.send("8.572 NOOP\r\n")
+			c.send("8.572 STATUS \"INBOX\" (MESSAGES)\r\n")
 			_, done := c.until("8.571")
 			if mode == fsm.Lenient {
 				assert.True(t, strings.HasPrefix(done, "8.571 OK"), done)
-				_, done = c.until("8.572")
-				assert.Equal(t, "8.572 OK NOOP completed", done)
+				u, done := c.until("8.572")
+				assert.Contains(t, u, "* STATUS INBOX (MESSAGES 0)")
+				assert.True(t, strings.HasPrefix(done, "8.572 OK"), done)
 			} else {
 				assert.True(t, strings.HasPrefix(done, "8.571 BAD"), done)
 				assert.True(t, strings.HasPrefix(c.line(), "8.572 BAD"))
@@ -155,4 +159,66 @@ func TestBadCommandLimit(t *testing.T) {
 		assert.True(t, strings.HasPrefix(done, "X BAD"))
 	}
 	assert.Equal(t, "* BYE Too many invalid commands", c.line())
+}
+
+// TestTrailingSeparatorSelect: lenient strips one trailing separator, strict
+// answers NO [NONEXISTENT] (quirks.md, trailing-separator).
+func TestTrailingSeparatorSelect(t *testing.T) {
+	lenient := newTestServer(t).dial()
+	lenient.login()
+	lenient.ok("A1", "SELECT Sent/")
+	strict := newTestServer(t, func(c *Config) { c.Modes = fsm.NewModes(fsm.Strict) }).dial()
+	strict.login()
+	_, done := strict.cmd("A1", "SELECT Sent/")
+	assert.Equal(t, "A1 NO [NONEXISTENT] No such mailbox (the name ends with the separator)", done)
+	strict.ok("A2", "SELECT Sent")
+}
+
+// TestAutologoutAndKeepalive: outside IDLE an inactive session is logged
+// out; an idler is never logged out and gets keepalives instead (the
+// stale-idle-drop quirk). Short timers stand in for 30 and 2 minutes.
+func TestAutologoutAndKeepalive(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.AutologoutTimeout = 150 * time.Millisecond
+		c.IdleKeepalive = 100 * time.Millisecond
+	})
+	idler := ts.dial()
+	idler.login()
+	idler.ok("A1", "SELECT INBOX")
+	idler.send("A2 IDLE\r\n")
+	require.Equal(t, "+ idling", idler.line())
+	// Well past the autologout timeout, the idler is still served.
+	for i := 0; i < 4; i++ {
+		assert.Equal(t, "* OK Still here", idler.line())
+	}
+	idler.send("DONE\r\n")
+	assert.Equal(t, "A2 OK IDLE terminated", idler.line())
+
+	quiet := ts.dial()
+	quiet.login()
+	assert.Equal(t, "* BYE Autologout; idle for too long", quiet.line())
+}
+
+// TestCustomAuthenticator: Config.Authenticator replaces the store's
+// password check.
+func TestCustomAuthenticator(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.Authenticator = authFunc(func(ctx context.Context, user, pass string) (store.User, error) {
+			if user == "token" && pass == "s3cret" {
+				return c.Store.OpenUser(ctx, "demo")
+			}
+			return nil, store.ErrAuthFailed
+		})
+	})
+	c := ts.dial()
+	_, done := c.cmd("A1", "LOGIN demo demo")
+	assert.True(t, strings.HasPrefix(done, "A1 NO [AUTHENTICATIONFAILED]"), done)
+	c.ok("A2", "LOGIN token s3cret")
+	c.ok("A3", "SELECT INBOX")
+}
+
+type authFunc func(ctx context.Context, user, pass string) (store.User, error)
+
+func (f authFunc) Authenticate(ctx context.Context, user, pass string) (store.User, error) {
+	return f(ctx, user, pass)
 }
