@@ -2,7 +2,6 @@ package proptest
 
 import (
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/imapfsm/imapfsm/fsm"
@@ -143,21 +142,6 @@ func (c *Coverage) Hits(t Transition) int {
 	return c.hits[t]
 }
 
-// Add merges the hits of other into c.
-func (c *Coverage) Add(other *Coverage) {
-	other.mu.Lock()
-	hits := make(map[Transition]int, len(other.hits))
-	for t, n := range other.hits {
-		hits[t] = n
-	}
-	other.mu.Unlock()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for t, n := range hits {
-		c.hits[t] += n
-	}
-}
-
 // Summary is a one-line report, e.g. "912/912 transitions (100.0%)".
 func (c *Coverage) Summary() string {
 	n, total := c.Covered()
@@ -172,19 +156,4 @@ func (c *Coverage) MissingByState() map[fsm.State]int {
 		out[t.State]++
 	}
 	return out
-}
-
-// sortTransitions orders transitions as Transitions lists them.
-func sortTransitions(ts []Transition) {
-	slices.SortFunc(ts, func(a, b Transition) int {
-		switch {
-		case a.State != b.State:
-			return int(a.State) - int(b.State)
-		case a.Input != b.Input:
-			return int(a.Input) - int(b.Input)
-		case a.Mode != b.Mode:
-			return int(a.Mode) - int(b.Mode)
-		}
-		return int(a.Outcome) - int(b.Outcome)
-	})
 }

@@ -30,8 +30,8 @@ checks the properties:
     ends the exchange (a SASL response); redispatch completes the held tag
     and decides the line again. No tag may be completed twice, a state that
     holds a tag must have one to hold, and no tag may be left open when the
-    session leaves a tag-holding state. Closing the connection is the only
-    exemption.
+    session leaves a tag-holding state. A completion must be a tagged OK, NO
+    or BAD. Closing the connection is the only exemption.
   - idle-origin: IDLE is entered from its origin and always ends in it, and
     an IDLE continuation line (DONE and its variants) always ends IDLE.
   - matches-spec: every decision (rule, action, reply, pending, quirk and
@@ -75,7 +75,7 @@ format, with comments saying what the machine did at every step.
 TestMutantsAreCaught is the meta-test: broken machines built in memory
 (WildDuck's IDLE handling, a failed SELECT that stays selected, DONE that
 keeps idling, a stranded IDLE state, a terminal state left by LOGIN, a tag
-answered twice, an undeclared state) must each fail the random run with a
+answered twice, a rejection without a reply, an undeclared state) must each fail the random run with a
 short counterexample that replays, must be caught by their own property
 with every other property off, and must be found by exploration.
 TestSpecMutants writes the same kind of defects into the spec instead and
@@ -85,9 +85,9 @@ by the properties.
 # Running
 
 	go test ./proptest/                        default run, seed from the clock
-	go test ./proptest/ -args -long            100× more random sequences
-	go test ./proptest/ -args -seed 12345      reproduce a run
-	go test ./proptest/ -args -write-counterexamples
+	go test ./proptest/ -long                  100× more random sequences
+	go test ./proptest/ -seed 12345            reproduce a run
+	go test ./proptest/ -write-counterexamples save counterexamples
 
 The environment variables IMAPFSM_PROPTEST_LONG=1, IMAPFSM_PROPTEST_SEED
 and IMAPFSM_PROPTEST_WRITE=1 do the same when flags cannot be passed. A

@@ -51,6 +51,7 @@ func TestGeneratedMetadataMatchesSpec(t *testing.T) {
 	ref := loadReference(t)
 	spec := ref.Spec()
 	assert.Equal(t, ref.Initial(), fsm.InitialState, "initial state")
+	assert.Equal(t, fsm.NewModes(fsm.Mode(spec.DefaultMode)), fsm.DefaultModes(), "default mode")
 	for _, s := range ref.States() {
 		assert.Equal(t, ref.Reads(s), s.Reads(), "%s reads", s)
 		assert.Equal(t, ref.HoldsTag(s), s.HoldsTag(), "%s holds-tag", s)

@@ -127,8 +127,19 @@ func mutants() []mutant {
 			return d
 		},
 	}, {
+		// A command sent before authentication is rejected without a
+		// reply: the client waits for a completion that never comes.
+		name:    "f-reject-without-reply",
+		catches: TagCompletion,
+		edit: func(ref *Reference, s fsm.State, in fsm.Input, d Decision) Decision {
+			if d.Rule == fsm.RuleNeedsAuth {
+				d.Reply = fsm.ResponseNone
+			}
+			return d
+		},
+	}, {
 		// NOOP in selected moves to a state no spec declares.
-		name:    "f-undeclared-state",
+		name:    "g-undeclared-state",
 		catches: ValidState,
 		edit: func(ref *Reference, s fsm.State, in fsm.Input, d Decision) Decision {
 			if s == fsm.StateSelected && in == fsm.InputNoop {

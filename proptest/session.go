@@ -186,6 +186,9 @@ func (s *Session) Apply(st Step) *Record {
 			if held == NoTag {
 				violate(TagCompletion, "%s × %s completes a held tag with %s, but no tag is held", state, in, d.Pending)
 			} else {
+				if !isCompletion(d.Pending) {
+					violate(TagCompletion, "%s × %s completes tag %s with %s, whose status %q is no tagged completion", state, in, s.ledger.Label(held), d.Pending, d.Pending.Status())
+				}
 				err := s.ledger.Complete(held, fmt.Sprintf("%s %s (pending)", d.Pending.Status(), d.Pending))
 				tagEvent(err, "%s %s %s (pending)", s.ledger.Label(held), d.Pending.Status(), d.Pending)
 			}
@@ -207,6 +210,9 @@ func (s *Session) Apply(st Step) *Record {
 			}
 		case fsm.ActionReject:
 			if current != NoTag {
+				if !isCompletion(d.Reply) {
+					violate(TagCompletion, "%s × %s rejects tag %s with %s, whose status %q is no tagged completion", state, in, st.Tag, d.Reply, d.Reply.Status())
+				}
 				err := s.ledger.Complete(current, fmt.Sprintf("%s %s (reject)", d.Reply.Status(), d.Reply))
 				tagEvent(err, "%s %s %s (reject)", st.Tag, d.Reply.Status(), d.Reply)
 			}
@@ -337,4 +343,13 @@ func allOutcomes() []fsm.Outcome {
 		out[i] = fsm.Outcome(i)
 	}
 	return out
+}
+
+// isCompletion reports whether r can complete a tag: a tagged OK, NO or BAD.
+func isCompletion(r fsm.Response) bool {
+	switch r.Status() {
+	case "OK", "NO", "BAD":
+		return true
+	}
+	return false
 }
