@@ -49,6 +49,9 @@ func cmdLogin(c *conn, cmd *command) result {
 	if !c.authAllowed() {
 		return no("PRIVACYREQUIRED", "Plaintext authentication is disabled; use STARTTLS or TLS")
 	}
+	if !c.srv.authLimit.allow(c.ipKey) {
+		return c.authThrottled()
+	}
 	user, err := c.srv.cfg.Authenticator.Authenticate(c.ctx, name, pass)
 	if err != nil {
 		return c.authFailed(name, err)
@@ -56,8 +59,16 @@ func cmdLogin(c *conn, cmd *command) result {
 	return c.loggedIn(user)
 }
 
+// authThrottled answers an attempt from an address over
+// Config.MaxAuthFailuresPerIP at once, without checking the credentials.
+func (c *conn) authThrottled() result {
+	c.srv.metrics.authThrottled.Add(1)
+	c.log.Warn("authentication refused: too many failures from this address", "addr", c.ipKey)
+	return no("UNAVAILABLE", "Too many failed authentications; try again later")
+}
+
 // authFailed answers a failed attempt the same way whether the user exists
-// or not, after the configured delay.
+// or not, after the configured delay, and counts it against the address.
 func (c *conn) authFailed(name string, err error) result {
 	c.srv.metrics.authFailures.Add(1)
 	c.log.Info("authentication failed", "user", name)
@@ -65,6 +76,7 @@ func (c *conn) authFailed(name string, err error) result {
 		c.log.Error("authentication error", "err", err)
 		return no("UNAVAILABLE", "Authentication is temporarily unavailable")
 	}
+	c.srv.authLimit.fail(c.ipKey)
 	if d := c.srv.cfg.AuthFailureDelay; d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -76,7 +88,16 @@ func (c *conn) authFailed(name string, err error) result {
 	return no("AUTHENTICATIONFAILED", "Invalid credentials")
 }
 
+// loggedIn completes a successful authentication, unless the account is
+// at Config.MaxConnectionsPerUser: then the answer is NO [LIMIT] (RFC 5530)
+// and the session stays unauthenticated.
 func (c *conn) loggedIn(user store.User) result {
+	if !c.srv.acquireUser(user.Name()) {
+		c.srv.metrics.userLimited.Add(1)
+		c.log.Warn("login refused: too many sessions for the account", "user", user.Name())
+		return no("LIMIT", "Too many sessions for this account; close some and try again")
+	}
+	c.counted = user.Name()
 	c.user = user
 	c.username = user.Name()
 	c.log = c.log.With("user", c.username)
@@ -121,6 +142,9 @@ func cmdAuthenticate(c *conn, cmd *command) result {
 	}
 	if !c.authAllowed() {
 		return no("PRIVACYREQUIRED", "Plaintext authentication is disabled; use STARTTLS or TLS")
+	}
+	if !c.srv.authLimit.allow(c.ipKey) {
+		return c.authThrottled()
 	}
 	ex := &saslExchange{}
 	ex.server = sasl.NewPlainServer(func(identity, username, password string) error {
@@ -213,9 +237,9 @@ func (c *conn) handshake() {
 	tc.SetDeadline(time.Time{})
 	c.nc = tc
 	c.tls = true
-	c.dec.Reset(tc)
+	c.dec.Reset(c.rd)
 	c.wmu.Lock()
-	c.enc.Reset(tc)
+	c.enc.Reset(sessionWriter{c})
 	c.wmu.Unlock()
 	c.dispatch(fsm.InputTLSReady, &command{})
 }

@@ -27,7 +27,9 @@ type Config struct {
 	Logger *slog.Logger
 
 	// TLSConfig enables STARTTLS on plaintext listeners and is used by
-	// ServeTLS for implicit TLS. Nil disables TLS.
+	// ServeTLS for implicit TLS. Nil disables TLS. New uses a copy whose
+	// MinVersion is raised to TLS 1.2 if it is lower (RFC 9051 11.1 asks for
+	// TLS 1.2 or later; RFC 8996 deprecates TLS 1.0 and 1.1).
 	TLSConfig *tls.Config
 
 	// AllowInsecureAuth permits LOGIN and AUTHENTICATE on connections without
@@ -42,9 +44,28 @@ type Config struct {
 	// Limits bounds lines and literals (imapwire.DefaultLimits when zero).
 	Limits imapwire.Limits
 
-	// AutologoutTimeout logs out a session that sends nothing for this long
-	// outside IDLE (RFC 9051 5.4: at least 30 minutes). Default 30 minutes.
+	// AutologoutTimeout logs out an authenticated session that sends
+	// nothing for this long (RFC 9051 5.4: at least 30 minutes). The machine
+	// decides where it applies: never while idling (fsm.InputAutologout).
+	// Default 30 minutes.
 	AutologoutTimeout time.Duration
+
+	// LoginTimeout is the inactivity timeout before authentication: a
+	// connection that has not logged in and sends nothing for this long is
+	// closed with BYE. RFC 9051 5.4 only constrains the timer after
+	// authentication; a short one here stops idle pre-auth connections from
+	// holding connection slots. Default 1 minute.
+	LoginTimeout time.Duration
+
+	// CommandTimeout bounds how long a client may take to send one command
+	// once its first byte has arrived: the line, and its literals, plus one
+	// second for every 4 KiB received (so a large APPEND over a slow link
+	// is not cut off). A client trickling a line byte by byte (slow loris)
+	// is closed with BYE after about CommandTimeout. It is distinct from the
+	// inactivity timeouts above, which bound the wait for a command's first
+	// byte, and like them it does not apply while idling, where the IDLE
+	// keepalive rules apply instead. Default 1 minute.
+	CommandTimeout time.Duration
 
 	// IdleKeepalive is the interval of "* OK Still here" while idling.
 	// Default 2 minutes.
@@ -54,21 +75,51 @@ type Config struct {
 	// Default 1 second; negative disables it (tests).
 	AuthFailureDelay time.Duration
 
-	// MaxBadCommandsBeforeAuth closes a connection after this many BAD
-	// replies in a row before authentication. Default 5.
+	// MaxAuthFailuresPerIP and AuthFailureRefill rate-limit failed LOGIN
+	// and AUTHENTICATE attempts per remote address (an IPv4 address or an
+	// IPv6 /64) with a token bucket: an address may fail
+	// MaxAuthFailuresPerIP times in a row (default 10), then gets one more
+	// attempt every AuthFailureRefill (default 6 seconds, 10 a minute).
+	// While an address is over the limit every attempt from it, right or
+	// wrong, is answered at once with NO [UNAVAILABLE] without checking
+	// the credentials. The limiter tracks at most 16384 addresses, so its
+	// memory is bounded. A negative MaxAuthFailuresPerIP disables it.
+	MaxAuthFailuresPerIP int
+	AuthFailureRefill    time.Duration
+
+	// MaxBadCommandsBeforeAuth closes a connection with BYE after this many
+	// BAD replies in a row before authentication. Default 5: an honest
+	// client needs at most a CAPABILITY, a STARTTLS and a LOGIN before it
+	// is authenticated, so a few mistakes are plenty, and an unauthenticated
+	// flood costs a fresh connection (and TLS handshake) every few lines.
 	MaxBadCommandsBeforeAuth int
 
-	// MaxBadCommands closes an authenticated connection after this many BAD
-	// replies in a row. Default 20.
+	// MaxBadCommands closes an authenticated connection with BYE after this
+	// many BAD replies in a row. Default 20: an authenticated client is
+	// accountable and some clients probe extensions with commands the
+	// server may not know, so the limit is higher (as Dovecot's). Any
+	// tagged OK or NO resets both counters.
 	MaxBadCommands int
 
 	// MaxConnections bounds open connections in total (default 10000);
-	// MaxConnectionsPerIP bounds them per remote address (default 100).
+	// MaxConnectionsPerIP bounds them per remote address, an IPv4 address
+	// or an IPv6 /64 (default 100). Connections over either limit are
+	// greeted with "* BYE [UNAVAILABLE]" and closed.
 	MaxConnections      int
 	MaxConnectionsPerIP int
 
-	// WriteTimeout bounds how long one flush to a client may take before the
-	// connection is dropped (a reader that never reads). Default 1 minute.
+	// MaxConnectionsPerUser bounds the authenticated sessions of one
+	// account (default 50). A LOGIN or AUTHENTICATE with correct
+	// credentials beyond the limit is answered NO [LIMIT] (RFC 5530) and
+	// the connection stays open and unauthenticated, so the client may
+	// retry later or log out; the limit is checked only after the
+	// credentials, so it reveals nothing about an account to a guesser.
+	MaxConnectionsPerUser int
+
+	// WriteTimeout bounds how long one write to a client may block (each
+	// write sends at most the encoder's 16 KiB buffer). A client that stops
+	// reading is disconnected after at most this long, and output waiting
+	// for it is never queued beyond that buffer. Default 1 minute.
 	WriteTimeout time.Duration
 
 	// Greeting is the text of the greeting. Default "imapfsm ready".
@@ -99,8 +150,23 @@ func (c *Config) setDefaults() {
 	if c.IdleKeepalive == 0 {
 		c.IdleKeepalive = 2 * time.Minute
 	}
+	if c.LoginTimeout == 0 {
+		c.LoginTimeout = time.Minute
+	}
+	if c.CommandTimeout == 0 {
+		c.CommandTimeout = time.Minute
+	}
 	if c.AuthFailureDelay == 0 {
 		c.AuthFailureDelay = time.Second
+	}
+	if c.MaxAuthFailuresPerIP == 0 {
+		c.MaxAuthFailuresPerIP = 10
+	}
+	if c.AuthFailureRefill == 0 {
+		c.AuthFailureRefill = 6 * time.Second
+	}
+	if c.MaxConnectionsPerUser == 0 {
+		c.MaxConnectionsPerUser = 50
 	}
 	if c.MaxBadCommandsBeforeAuth == 0 {
 		c.MaxBadCommandsBeforeAuth = 5
@@ -116,6 +182,10 @@ func (c *Config) setDefaults() {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = time.Minute
+	}
+	if c.TLSConfig != nil && c.TLSConfig.MinVersion < tls.VersionTLS12 {
+		c.TLSConfig = c.TLSConfig.Clone()
+		c.TLSConfig.MinVersion = tls.VersionTLS12
 	}
 	if c.Greeting == "" {
 		c.Greeting = "imapfsm ready"

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +27,7 @@ type conn struct {
 	raw  net.Conn
 	nc   net.Conn
 	log  *slog.Logger
+	rd   *sessionReader // applies the read deadlines; the decoder reads it
 	dec  *imapwire.Decoder
 	ctx  context.Context
 	stop context.CancelFunc
@@ -42,6 +42,8 @@ type conn struct {
 	heldTag  string // tag held by IDLE or AUTHENTICATE
 	badCount int
 
+	ipKey    string // remote address as the per-address limits count it
+	counted  string // account counted against MaxConnectionsPerUser
 	user     store.User
 	username string
 	utf8     bool // ENABLE UTF8=ACCEPT
@@ -65,22 +67,24 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:     s.log.With("remote", nc.RemoteAddr().String()),
 	}
 	_, c.tls = nc.(*tls.Conn)
-	c.dec = imapwire.NewDecoder(nc, s.cfg.Limits)
+	c.rd = &sessionReader{c: c, waiting: true}
+	c.dec = imapwire.NewDecoder(c.rd, s.cfg.Limits)
 	c.dec.SetContinuationFunc(func(imapwire.LiteralInfo) error {
 		c.wmu.Lock()
 		defer c.wmu.Unlock()
 		c.enc.Continuation("Ready for literal data")
 		return c.flushLocked()
 	})
-	c.enc = imapwire.NewEncoder(nc)
+	c.enc = imapwire.NewEncoder(sessionWriter{c})
 	return c
 }
 
 // shutdown asks the session to say BYE and close at the next command
-// boundary, interrupting a blocked read.
+// boundary, interrupting a read that waits for a command (not one that
+// receives a command already started, see sessionReader).
 func (c *conn) shutdown() {
 	c.closing.Store(true)
-	c.raw.SetReadDeadline(time.Now())
+	c.rd.interrupt()
 }
 
 // command is one classified client line.
@@ -153,12 +157,19 @@ func (c *conn) serve() {
 // and carries out the machine's decision for it.
 func (c *conn) readAndDispatch() error {
 	// The machine says whether the autologout timer applies in this state
-	// (never while idling) and whether the keepalive timer runs.
+	// (never while idling) and whether the keepalive timer runs. Where
+	// autologout applies, so does the per-command deadline once the
+	// command's first byte has arrived (Config.CommandTimeout).
 	var deadline time.Time
-	if fsm.Step(c.state, fsm.InputAutologout, c.modes).Action == fsm.ActionClose {
-		deadline = time.Now().Add(c.srv.cfg.AutologoutTimeout)
+	timed := fsm.Step(c.state, fsm.InputAutologout, c.modes).Action == fsm.ActionClose
+	if timed {
+		timeout := c.srv.cfg.AutologoutTimeout
+		if c.user == nil {
+			timeout = c.srv.cfg.LoginTimeout
+		}
+		deadline = time.Now().Add(timeout)
 	}
-	c.nc.SetReadDeadline(deadline)
+	c.rd.beginCommand(deadline, timed, c.dec.Buffered() > 0)
 	if c.closing.Load() {
 		c.dispatch(fsm.InputShutdown, &command{})
 		return nil
@@ -178,6 +189,10 @@ func (c *conn) readAndDispatch() error {
 			c.dispatch(fsm.InputShutdown, &command{})
 			return nil
 		case errors.As(err, &ne) && ne.Timeout():
+			// The inactivity timeout, or the per-command deadline of a
+			// command that arrives too slowly; the machine has one
+			// timeout input for both.
+			c.srv.metrics.timeouts.Add(1)
 			c.dispatch(fsm.InputAutologout, &command{})
 			return nil
 		case errors.Is(err, imapwire.ErrLineTooLong):
@@ -189,9 +204,6 @@ func (c *conn) readAndDispatch() error {
 		}
 		return err
 	}
-	c.wmu.Lock()
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-	c.wmu.Unlock()
 	cmd := c.classify(line)
 	c.dispatch(cmd.input, cmd)
 	return nil
@@ -343,12 +355,15 @@ func (c *conn) checkBadLimit() {
 	}
 }
 
-// flushLocked flushes the encoder; c.wmu must be held.
+// flushLocked flushes the encoder; c.wmu must be held. Each write to the
+// network has its own deadline (sessionWriter). After any error (a client
+// that did not read within Config.WriteTimeout, a broken connection, a
+// response that could not be encoded) the connection is closed, which also
+// ends the engine's blocked read, so the session ends.
 func (c *conn) flushLocked() error {
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 	err := c.enc.Flush()
-	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		c.nc.Close()
+	if err != nil {
+		c.raw.Close()
 	}
 	return err
 }

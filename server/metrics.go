@@ -20,6 +20,9 @@ type Metrics struct {
 	quirks          [fsm.NumQuirks]atomic.Int64
 	badReplies      atomic.Int64
 	authFailures    atomic.Int64
+	authThrottled   atomic.Int64
+	userLimited     atomic.Int64
+	timeouts        atomic.Int64
 
 	mu sync.Mutex // guards nothing yet; reserved for labelled series
 }
@@ -42,6 +45,18 @@ func (m *Metrics) BadReplies() int64 { return m.badReplies.Load() }
 // AuthFailures is the number of failed authentication attempts.
 func (m *Metrics) AuthFailures() int64 { return m.authFailures.Load() }
 
+// AuthThrottled is the number of authentication attempts refused because
+// their address was over Config.MaxAuthFailuresPerIP.
+func (m *Metrics) AuthThrottled() int64 { return m.authThrottled.Load() }
+
+// UserLimited is the number of logins refused by
+// Config.MaxConnectionsPerUser.
+func (m *Metrics) UserLimited() int64 { return m.userLimited.Load() }
+
+// Timeouts is the number of sessions closed because a command did not
+// arrive in time (inactivity or the per-command deadline).
+func (m *Metrics) Timeouts() int64 { return m.timeouts.Load() }
+
 // WritePrometheus writes every counter in the Prometheus text exposition
 // format.
 func (m *Metrics) WritePrometheus(w io.Writer) error {
@@ -56,6 +71,9 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 	p("# HELP imapfsm_connections_refused_total Connections refused by limits.\n# TYPE imapfsm_connections_refused_total counter\nimapfsm_connections_refused_total %d\n", m.refused.Load())
 	p("# HELP imapfsm_bad_replies_total BAD completions sent.\n# TYPE imapfsm_bad_replies_total counter\nimapfsm_bad_replies_total %d\n", m.badReplies.Load())
 	p("# HELP imapfsm_auth_failures_total Failed authentication attempts.\n# TYPE imapfsm_auth_failures_total counter\nimapfsm_auth_failures_total %d\n", m.authFailures.Load())
+	p("# HELP imapfsm_auth_throttled_total Authentication attempts refused by the per-address failure limit.\n# TYPE imapfsm_auth_throttled_total counter\nimapfsm_auth_throttled_total %d\n", m.authThrottled.Load())
+	p("# HELP imapfsm_user_limited_total Logins refused by the per-account session limit.\n# TYPE imapfsm_user_limited_total counter\nimapfsm_user_limited_total %d\n", m.userLimited.Load())
+	p("# HELP imapfsm_timeouts_total Sessions closed by a read timeout.\n# TYPE imapfsm_timeouts_total counter\nimapfsm_timeouts_total %d\n", m.timeouts.Load())
 	p("# HELP imapfsm_inputs_total Inputs decided by the session machine, by input.\n# TYPE imapfsm_inputs_total counter\n")
 	for in := fsm.Input(0); in < fsm.NumInputs; in++ {
 		if n := m.commands[in].Load(); n > 0 {

@@ -29,7 +29,10 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	perIP     map[string]int
+	perUser   map[string]int // authenticated sessions per account
 	wg        sync.WaitGroup
+
+	authLimit *authLimiter // failed authentications per address; nil: none
 }
 
 // New returns a server for cfg. It fails when cfg has no store.
@@ -46,6 +49,8 @@ func New(cfg Config) (*Server, error) {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 		perIP:     map[string]int{},
+		perUser:   map[string]int{},
+		authLimit: newAuthLimiter(cfg.MaxAuthFailuresPerIP, cfg.AuthFailureRefill),
 	}, nil
 }
 
@@ -107,7 +112,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 // *tls.Conn counts as encrypted. Connections over the configured limits are
 // greeted with BYE and closed.
 func (s *Server) ServeConn(nc net.Conn) {
-	ip := remoteIP(nc)
+	ip := ipKey(nc)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -124,6 +129,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 		return
 	}
 	c := newConn(s, nc)
+	c.ipKey = ip
 	s.conns[c] = struct{}{}
 	s.perIP[ip]++
 	s.wg.Add(1)
@@ -138,6 +144,11 @@ func (s *Server) ServeConn(nc net.Conn) {
 			if s.perIP[ip]--; s.perIP[ip] <= 0 {
 				delete(s.perIP, ip)
 			}
+			if c.counted != "" {
+				if s.perUser[c.counted]--; s.perUser[c.counted] <= 0 {
+					delete(s.perUser, c.counted)
+				}
+			}
 			s.mu.Unlock()
 			s.metrics.connectionsOpen.Add(-1)
 		}()
@@ -145,22 +156,27 @@ func (s *Server) ServeConn(nc net.Conn) {
 	}()
 }
 
-func remoteIP(nc net.Conn) string {
-	addr := nc.RemoteAddr()
-	if addr == nil {
-		return ""
+// acquireUser counts a new authenticated session of account name against
+// Config.MaxConnectionsPerUser; it reports false when the account is at the
+// limit. The connection's goroutine releases it when the session ends.
+func (s *Server) acquireUser(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perUser[name] >= s.cfg.MaxConnectionsPerUser {
+		return false
 	}
-	host, _, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return addr.String()
-	}
-	return host
+	s.perUser[name]++
+	return true
 }
 
 // Shutdown stops accepting connections, asks every session to finish its
 // current command and say BYE, and waits for them until ctx is done; then it
-// closes the remaining connections. Acknowledged data is never lost: a
-// command's OK is only written after the store made it durable.
+// closes the remaining connections. A session waiting for a command (or
+// idling) stops waiting at once; a command being received or executed (an
+// APPEND literal in flight, a large FETCH) runs to its end, bounded by
+// Config.CommandTimeout and by ctx. Acknowledged data is never lost: a
+// command's OK is only written after the store made it durable, and a
+// command cut off by ctx gets no OK and, for APPEND, stores nothing.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// commandBytesPerSecond is the upload rate that earns a command more time:
+// once a command's first byte has arrived, the client has
+// Config.CommandTimeout plus one second for every commandBytesPerSecond
+// bytes received to send the rest of it (its line and literals). A client
+// trickling one byte a second runs out of time after about CommandTimeout;
+// a slow but honest link uploading a large APPEND does not.
+const commandBytesPerSecond = 4 << 10
+
+// sessionReader is what the decoder reads from. It applies the read
+// deadlines of a session: while the session waits for the first byte of a
+// command the deadline is the inactivity timeout the machine says applies
+// (autologout, none while idling); once the command has started the
+// per-command deadline applies. It also lets Shutdown interrupt a session
+// that waits for a command without interrupting one that is receiving a
+// command (an APPEND literal in flight is finished, not cut).
+type sessionReader struct {
+	c *conn
+
+	mu       sync.Mutex
+	waiting  bool      // no byte of the current command has arrived yet
+	idle     time.Time // deadline while waiting; zero means none
+	timed    bool      // the per-command deadline applies once the command starts
+	start    time.Time // when the current command started
+	received int64     // bytes of the current command received so far
+	closing  bool      // Shutdown asked the session to stop
+}
+
+// beginCommand prepares the read of the next command. idle is the deadline
+// for its first byte (zero for none); timed says whether the per-command
+// deadline applies once it has started; started says that bytes of it are
+// already buffered.
+func (r *sessionReader) beginCommand(idle time.Time, timed, started bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.idle = idle
+	r.timed = timed
+	r.waiting = !started
+	r.start = time.Now()
+	r.received = 0
+	r.setDeadlineLocked()
+}
+
+// setDeadlineLocked sets the read deadline for the current phase; r.mu must
+// be held.
+func (r *sessionReader) setDeadlineLocked() {
+	var d time.Time
+	switch {
+	case r.waiting:
+		d = r.idle
+	case r.timed:
+		d = r.start.Add(r.c.srv.cfg.CommandTimeout + time.Duration(r.received/commandBytesPerSecond)*time.Second)
+	}
+	r.c.nc.SetReadDeadline(d)
+}
+
+// interrupt is called by Shutdown: a session waiting for a command stops
+// waiting at once; a command being received runs to its end (bounded by the
+// per-command deadline and by Shutdown's context).
+func (r *sessionReader) interrupt() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closing = true
+	if r.waiting {
+		r.c.raw.SetReadDeadline(time.Now())
+	}
+}
+
+// Read implements io.Reader over the session's current connection.
+func (r *sessionReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	if r.waiting && r.closing {
+		r.mu.Unlock()
+		return 0, os.ErrDeadlineExceeded
+	}
+	r.setDeadlineLocked()
+	nc := r.c.nc
+	r.mu.Unlock()
+
+	n, err := nc.Read(p)
+	if n > 0 {
+		r.mu.Lock()
+		if r.waiting {
+			r.waiting = false
+			r.start = time.Now()
+		}
+		r.received += int64(n)
+		r.mu.Unlock()
+	}
+	return n, err
+}
+
+// sessionWriter is what the encoder writes to. Every write to the network
+// (a flush of the encoder's bounded buffer) must complete within
+// Config.WriteTimeout, so a client that stops reading is disconnected after
+// at most that long, while a slow client that keeps reading is not cut off
+// in the middle of a large FETCH. Output is never queued beyond the
+// encoder's fixed buffer: a writer blocks (the IDLE pusher included, which
+// writes synchronously under conn.wmu) until the client reads or the
+// deadline passes.
+type sessionWriter struct{ c *conn }
+
+// Write implements io.Writer over the session's current connection.
+func (w sessionWriter) Write(p []byte) (int, error) {
+	nc := w.c.nc
+	nc.SetWriteDeadline(time.Now().Add(w.c.srv.cfg.WriteTimeout))
+	n, err := nc.Write(p)
+	if err != nil {
+		// A client that does not read (or a broken connection) ends the
+		// session: closing the raw connection also ends a blocked read.
+		w.c.raw.Close()
+	}
+	return n, err
+}
+
+// ipKey is the key under which per-address limits count a remote address:
+// the IPv4 address, or the /64 prefix of an IPv6 address (one subscriber
+// usually holds a whole /64, so counting single IPv6 addresses would let
+// one client rotate through 2^64 of them).
+func ipKey(nc net.Conn) string {
+	addr := nc.RemoteAddr()
+	if addr == nil {
+		return ""
+	}
+	host := addr.String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		return ip4.String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
