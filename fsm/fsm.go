@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "68549cdfe03aa9d3df109e9293ab25474f685b76faa40c18537a2bcdfd40f01f"
+const SpecDigest = "b9d133fde35f771cc5bb8d4e78c74af31f5f0ae6b45c6268545f4dddbad7f80c"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -196,6 +196,9 @@ const (
 	// ReadsSASL: a SASL response line, or * to cancel
 	ReadsSASL
 )
+
+// NumReads is the number of Reads values.
+const NumReads = 4
 
 var readsNames = [4]string{
 	"none",
@@ -408,6 +411,9 @@ const (
 	// KindEvent: an event raised by the engine
 	KindEvent
 )
+
+// NumInputKinds is the number of InputKind values.
+const NumInputKinds = 5
 
 var inputKindNames = [5]string{
 	"command",
@@ -783,6 +789,9 @@ const (
 	ResponseShutdown
 )
 
+// NumResponses is the number of Response values, ResponseNone included.
+const NumResponses = 26
+
 var responseNames = [26]string{
 	"none",
 	"not-authenticated",
@@ -1084,6 +1093,9 @@ const (
 	Strict
 )
 
+// NumModes is the number of modes.
+const NumModes = 2
+
 var modeNames = [2]string{
 	"lenient",
 	"strict",
@@ -1170,6 +1182,9 @@ const (
 	// ActionRedispatch: move to Decision.Next, then call Step again with the same input.
 	ActionRedispatch
 )
+
+// NumActions is the number of actions.
+const NumActions = 6
 
 var actionNames = [6]string{
 	"execute",

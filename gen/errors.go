@@ -29,7 +29,13 @@ func (l *ErrorList) add(p Pos, msg string) {
 	if p.IsZero() {
 		p = Pos{Line: 1, Col: 1}
 	}
-	l.Errs = append(l.Errs, Error{File: l.File, Pos: p, Msg: msg})
+	e := Error{File: l.File, Pos: p, Msg: msg}
+	for _, old := range l.Errs {
+		if old == e {
+			return // a rule applied to several states reports once
+		}
+	}
+	l.Errs = append(l.Errs, e)
 }
 
 func (l *ErrorList) addf(p Pos, format string, args ...any) {

@@ -176,7 +176,7 @@ func (g *goGen) types(f *jen.File) {
 
 	g.enum(f, "Reads", "Reads says how a state classifies the next client line.",
 		[]string{"ReadsNone", "ReadsCommand", "ReadsIdle", "ReadsSASL"}, readsNames,
-		[]string{"no line is read (TLS handshake, logged out)", "a tagged command line", "an IDLE continuation: DONE, or a tagged command sent instead", "a SASL response line, or * to cancel"}, "", "")
+		[]string{"no line is read (TLS handshake, logged out)", "a tagged command line", "an IDLE continuation: DONE, or a tagged command sent instead", "a SASL response line, or * to cancel"}, "NumReads", "NumReads is the number of Reads values.")
 
 	// Inputs.
 	ids, names, docs = nil, nil, nil
@@ -192,7 +192,7 @@ func (g *goGen) types(f *jen.File) {
 	g.enum(f, "Input", "Input is what the engine classified: a command, another kind of line, a\ncontinuation or an event.", ids, names, docs, "NumInputs", "NumInputs is the number of declared inputs.")
 	g.enum(f, "InputKind", "InputKind says where an input comes from.",
 		[]string{"KindCommand", "KindLine", "KindIdle", "KindSASL", "KindEvent"}, kindNames,
-		[]string{"a tagged command line", "a line that is not a command", "an IDLE continuation line", "a SASL continuation line", "an event raised by the engine"}, "", "")
+		[]string{"a tagged command line", "a line that is not a command", "an IDLE continuation line", "a SASL continuation line", "an event raised by the engine"}, "NumInputKinds", "NumInputKinds is the number of InputKind values.")
 	f.Var().Id("inputKinds").Op("=").Index(jen.Id("NumInputs")).Id("InputKind").ValuesFunc(func(gr *jen.Group) {
 		for _, in := range m.Inputs {
 			gr.Line().Id("Kind" + GoName(in.Kind.String()))
@@ -267,7 +267,7 @@ func (g *goGen) types(f *jen.File) {
 			docs = append(docs, strings.TrimSpace(fmt.Sprintf("%s %s", r.Status, codeText(r.Code)))+" "+r.Text)
 		}
 	}
-	g.enum(f, "Response", "Response is a reply declared in the spec: a status, an optional response\ncode and a text.", ids, names, docs, "", "")
+	g.enum(f, "Response", "Response is a reply declared in the spec: a status, an optional response\ncode and a text.", ids, names, docs, "NumResponses", "NumResponses is the number of Response values, ResponseNone included.")
 	type field struct{ name, doc string }
 	for _, fd := range []struct {
 		method, doc string
@@ -337,7 +337,7 @@ func (g *goGen) types(f *jen.File) {
 	f.Line()
 
 	// Modes.
-	g.enum(f, "Mode", "Mode is how a quirk is handled: leniently (accommodate the client) or strictly\n(follow the RFC, still answering every tag).", []string{"Lenient", "Strict"}, []string{"lenient", "strict"}, nil, "", "")
+	g.enum(f, "Mode", "Mode is how a quirk is handled: leniently (accommodate the client) or strictly\n(follow the RFC, still answering every tag).", []string{"Lenient", "Strict"}, []string{"lenient", "strict"}, nil, "NumModes", "NumModes is the number of modes.")
 	f.Comment("ParseMode looks a mode up by name (\"lenient\" or \"strict\").")
 	f.Func().Id("ParseMode").Params(jen.Id("name").String()).Params(jen.Id("Mode"), jen.Bool()).Block(
 		jen.Switch(jen.Id("name")).Block(
@@ -400,7 +400,7 @@ func (g *goGen) types(f *jen.File) {
 			"send Reply as an untagged response.",
 			"send Reply (a BYE) if there is one, and close the connection.",
 			"move to Decision.Next, then call Step again with the same input.",
-		}, "", "")
+		}, "NumActions", "NumActions is the number of actions.")
 
 	// Rules.
 	ids, names, docs = nil, nil, nil

@@ -619,6 +619,9 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 			c.errs.addf(a.Reply.Pos, "rule %q: close must reply with a BYE response", id)
 		}
 	}
+	if a.Pending.Set() && d.Action == ActExecute {
+		c.errs.addf(a.Pending.Pos, "rule %q: execute runs a handler that completes the tag itself; pending would answer it twice", id)
+	}
 	if a.Pending.Set() && !st.HoldsTag {
 		c.errs.addf(a.Pending.Pos, "rule %q: pending completes a held tag, but state %q holds none", id, st.Name)
 	}
@@ -696,6 +699,21 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 			c.errs.addf(a.Next.Pos, "rule %q: redispatch must lead to a state that reads commands", id)
 		} else if d.Next[0] == s {
 			c.errs.addf(a.Next.Pos, "rule %q: redispatch to the same state would loop", id)
+		}
+	}
+	// A command line carries its own tag: where commands are read (as
+	// commands, or instead of DONE while idling) the decision must answer
+	// it, by running the handler, rejecting it, deciding it again
+	// elsewhere, or closing the connection.
+	if st.Reads == ReadsCommand || st.Reads == ReadsIdle {
+		switch d.Action {
+		case ActIgnore, ActNotify:
+			for _, in := range inputs {
+				if c.m.Inputs[in].Kind == KindCommand {
+					c.errs.addf(a.Do.Pos, "rule %q: %s leaves the tag of command %q unanswered in state %q; use execute, reject, redispatch or close", id, a.Do.V, c.m.Inputs[in].Name, st.Name)
+					break
+				}
+			}
 		}
 	}
 	// A held tag must be completed exactly once: a decision that leaves a
@@ -787,6 +805,44 @@ func (c *checker) checkGraph() {
 		}
 		if !ok {
 			c.errs.addf(st.Pos, "state %q is a trap: no sequence of inputs leads from it to a terminal state", st.Name)
+		}
+	}
+	c.checkStranded(reach)
+}
+
+// checkStranded verifies that from every live state the session can get
+// back to reading commands with no tag held, without closing the
+// connection: a state whose only way out is a disconnect strands clients.
+func (c *checker) checkStranded(reach map[int]bool) {
+	n := len(c.m.States)
+	succ := make([]map[int]bool, n)
+	for s := range succ {
+		succ[s] = map[int]bool{}
+		for in := range c.m.Inputs {
+			for m := 0; m < 2; m++ {
+				d := c.m.Table[s][in][m]
+				if d.Action == ActClose {
+					continue
+				}
+				for _, t := range c.m.NextStates(d, in) {
+					succ[s][t] = true
+				}
+			}
+		}
+	}
+	for s, st := range c.m.States {
+		if st.Terminal || !reach[s] {
+			continue
+		}
+		home := false
+		for t := range bfs(s, succ) {
+			if c.m.States[t].Reads == ReadsCommand && !c.m.States[t].HoldsTag {
+				home = true
+				break
+			}
+		}
+		if !home {
+			c.errs.addf(st.Pos, "state %q is stranded: no input leads from it back to reading commands without closing the connection", st.Name)
 		}
 	}
 }

@@ -148,6 +148,9 @@ const (
 	ReadsSASL
 )
 
+// NumReads is the number of Reads values.
+const NumReads = 4
+
 var readsNames = [4]string{
 	"none",
 	"command",
@@ -218,6 +221,9 @@ const (
 	// KindEvent: an event raised by the engine
 	KindEvent
 )
+
+// NumInputKinds is the number of InputKind values.
+const NumInputKinds = 5
 
 var inputKindNames = [5]string{
 	"command",
@@ -341,6 +347,9 @@ const (
 	// ResponseUnexpected: BAD Unexpected
 	ResponseUnexpected
 )
+
+// NumResponses is the number of Response values, ResponseNone included.
+const NumResponses = 5
 
 var responseNames = [5]string{
 	"none",
@@ -475,6 +484,9 @@ const (
 	Strict
 )
 
+// NumModes is the number of modes.
+const NumModes = 2
+
 var modeNames = [2]string{
 	"lenient",
 	"strict",
@@ -561,6 +573,9 @@ const (
 	// ActionRedispatch: move to Decision.Next, then call Step again with the same input.
 	ActionRedispatch
 )
+
+// NumActions is the number of actions.
+const NumActions = 6
 
 var actionNames = [6]string{
 	"execute",
