@@ -43,8 +43,7 @@ func specMutants() []specMutant {
 		edit: func(t *testing.T, ed *specEditor) {
 			ed.set(ed.block("idle-tagged-command", "strict"), "do", scalar("notify"))
 		},
-		catches: TagCompletion,
-		global:  fsm.Strict,
+		rejected: "unanswered in state",
 	}, {
 		name: "b-failed-select-stays-selected",
 		edit: func(t *testing.T, ed *specEditor) {
@@ -67,7 +66,9 @@ func specMutants() []specMutant {
 	}, {
 		// Every rule that ends IDLE leaves idle-selected out, and a new
 		// rule ignores those inputs there: only closing the connection
-		// leaves the state. It is no trap, so the verifier accepts it.
+		// leaves the state. The verifier rejects it (the ignored commands'
+		// tags go unanswered, and the state is stranded); the machine-level
+		// mutant of the same defect is caught by the liveness property.
 		name: "c2-idle-selected-stranded",
 		edit: func(t *testing.T, ed *specEditor) {
 			for _, id := range []string{"done", "done-variant", "idle-tagged-command", "idle-garbage", "idle-line-too-long"} {
@@ -79,7 +80,7 @@ func specMutants() []specMutant {
 			}
 			ed.addRule("stranded", []string{"idle-selected"}, on)
 		},
-		catches: Liveness,
+		rejected: "unanswered in state",
 	}, {
 		name: "d-terminal-left-by-login",
 		edit: func(t *testing.T, ed *specEditor) {
@@ -92,7 +93,7 @@ func specMutants() []specMutant {
 		edit: func(t *testing.T, ed *specEditor) {
 			ed.set(ed.rule("sasl-response"), "pending", scalar("sasl-cancelled"))
 		},
-		catches: TagCompletion,
+		rejected: "would answer it twice",
 	}, {
 		name: "f-undeclared-state",
 		edit: func(t *testing.T, ed *specEditor) {
