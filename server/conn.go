@@ -24,13 +24,15 @@ type conn struct {
 	srv *Server
 	// raw is the accepted connection; nc is what the session talks over
 	// (raw itself, or a TLS connection on top of it after STARTTLS).
-	raw  net.Conn
-	nc   net.Conn
-	log  *slog.Logger
-	rd   *sessionReader // applies the read deadlines; the decoder reads it
-	dec  *imapwire.Decoder
-	ctx  context.Context
-	stop context.CancelFunc
+	raw net.Conn
+	nc  net.Conn
+	log *slog.Logger
+	rd  *sessionReader // applies the read deadlines; the decoder reads it
+	// maxCommand is maxCommandBytes of the configured limits.
+	maxCommand int64
+	dec        *imapwire.Decoder
+	ctx        context.Context
+	stop       context.CancelFunc
 
 	wmu sync.Mutex // guards enc and writes to nc
 	enc *imapwire.Encoder
@@ -68,6 +70,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	_, c.tls = nc.(*tls.Conn)
 	c.rd = &sessionReader{c: c, waiting: true}
+	c.maxCommand = maxCommandBytes(s.cfg.Limits)
 	c.dec = imapwire.NewDecoder(c.rd, s.cfg.Limits)
 	c.dec.SetContinuationFunc(func(imapwire.LiteralInfo) error {
 		c.wmu.Lock()
@@ -126,6 +129,9 @@ func argError(err error) result {
 	var tooBig *imapwire.LiteralTooLargeError
 	if errors.As(err, &tooBig) {
 		return badCode("TOOBIG", tooBig.Reason())
+	}
+	if errors.Is(err, errCommandTooLarge) {
+		return badCode("TOOBIG", "Command too large; closing")
 	}
 	return bad(imapwire.Reason(err))
 }
@@ -194,6 +200,12 @@ func (c *conn) readAndDispatch() error {
 			// timeout input for both.
 			c.srv.metrics.timeouts.Add(1)
 			c.dispatch(fsm.InputAutologout, &command{})
+			return nil
+		case errors.Is(err, errCommandTooLarge):
+			// Far beyond every limit: closing is cheaper than skipping
+			// (RFC 7888 section 4). The machine's error limit closes.
+			c.log.Warn("closing: command too large", "bytes", c.maxCommand)
+			c.dispatch(fsm.InputErrorLimit, &command{})
 			return nil
 		case errors.Is(err, imapwire.ErrLineTooLong):
 			c.dispatch(fsm.InputLineTooLong, &command{})

@@ -33,6 +33,72 @@
 //   - Every limit (line and literal sizes, connections, bad commands,
 //     timeouts) is a Config field with a documented default.
 //
+// # Bad input
+//
+// What the server answers to hostile or broken input, and whether the
+// connection stays open. Each row has a test in badinput_test.go. "Open"
+// means the next command is served normally; every such answer still
+// counts towards the bad-command limit when it is a BAD.
+//
+//	input                                        answer                                              open
+//	-------------------------------------------  --------------------------------------------------  ----
+//	line over Limits.MaxLine (64 KiB)            * BAD [TOOBIG] Line too long (untagged: the tag     yes
+//	                                             is not kept); the line is skipped
+//	synchronising literal over Limits.MaxLiteral tag BAD [TOOBIG] Literal of n bytes exceeds ...     yes
+//	                                             (no "+" is sent, nothing is read)
+//	non-synchronising literal over the limit     tag BAD [TOOBIG] ...; the payload is skipped        yes
+//	APPEND literal over Limits.MaxAppendLiteral  tag NO [TOOBIG] ... (RFC 7889), sync or non-sync    yes
+//	non-sync literal far beyond every limit      tag BAD [TOOBIG] Command too large, * BYE           no
+//	(more than MaxAppendLiteral plus 16 lines
+//	and literals)
+//	literal shorter than announced               the literal swallows the next bytes; the rest of    yes
+//	                                             the command is a syntax error: BAD, nothing stored
+//	disconnect in the middle of a literal        session ends; an APPEND stores nothing              no
+//	NUL byte in a line                           * BAD Invalid tag or command line (untagged)        yes
+//	bare CR inside a line                        tag BAD Invalid tag or command line: Bare CR ...    yes
+//	bare LF as line end                          accepted as CRLF (lenient line ending)              yes
+//	invalid UTF-8 in a quoted string             tag BAD Quoted string contains invalid UTF-8        yes
+//	invalid UTF-8 in an atom (mailbox name)      tag BAD Invalid character in astring                yes
+//	invalid modified UTF-7 mailbox name          tag BAD <reason> (RFC 3501 5.1.3)                   yes
+//	parentheses nested 10,000 deep               tag BAD Parentheses nested too deeply (limit 100)   yes
+//	sequence set 0                               tag BAD Sequence number must be non-zero            yes
+//	sequence set 4294967296                      tag BAD Sequence number out of range                yes
+//	1:* on an empty mailbox                      tag OK (FETCH: nothing; SEARCH: empty * SEARCH)     yes
+//	a set of 100,000 ranges                      tag OK, or BAD [TOOBIG] Line too long when the      yes
+//	                                             line is over Limits.MaxLine
+//	unknown command                              tag BAD Unknown command: NAME                       yes
+//	a command in a state where it is illegal     the spec's reply (fsm.Step), e.g. BAD Command       yes
+//	                                             needs authentication; log in first
+//	AUTHENTICATE with garbage base64             tag BAD Invalid base64 in ... response              yes
+//	AUTHENTICATE cancelled with "*"              tag BAD AUTHENTICATE cancelled (RFC 9051 6.2.2)     yes
+//	SASL response over 8 KiB decoded             tag BAD SASL response too long                      yes
+//	SASL response over Limits.MaxLine            tag BAD [TOOBIG] SASL response too long; ...        yes
+//	STARTTLS after TLS                           tag BAD TLS is already active                       yes
+//	commands pipelined after STARTTLS            discarded with the plaintext buffer, never run      yes
+//	Config.MaxBadCommandsBeforeAuth (5) BADs     * BYE Too many invalid commands                     no
+//	in a row before login
+//	Config.MaxBadCommands (20) BADs in a row     * BYE Too many invalid commands                     no
+//	after login
+//	a command trickled slower than               * BYE Autologout; idle for too long                 no
+//	Config.CommandTimeout allows
+//	a client that does not read                  disconnected after Config.WriteTimeout              no
+//
+// # Resource limits
+//
+// Every bound is a Config field with a safe default; Config documents each.
+// Connections: MaxConnections in total, MaxConnectionsPerIP per address
+// (IPv4 address or IPv6 /64; over either limit "* BYE [UNAVAILABLE]"),
+// MaxConnectionsPerUser per account (NO [LIMIT] on LOGIN, connection kept).
+// Authentication: AuthFailureDelay after each failure, and a per-address
+// token bucket (MaxAuthFailuresPerIP, AuthFailureRefill) after which
+// attempts get NO [UNAVAILABLE] at once. Time: LoginTimeout before and
+// AutologoutTimeout after authentication for a command's first byte,
+// CommandTimeout for the rest of it, WriteTimeout for each write; the
+// machine exempts IDLE from the read timers (it sends keepalives instead).
+// Memory: input is bounded by imapwire.Limits, output by the encoder's
+// 16 KiB buffer (writers block, nothing is queued), the authentication
+// limiter by a fixed number of tracked addresses.
+//
 // # Client quirks
 //
 // Quirk handling is declared in spec/imap.yaml and listed in

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/imapfsm/imapfsm/server/imapwire"
 )
 
 // commandBytesPerSecond is the upload rate that earns a command more time:
@@ -14,6 +17,20 @@ import (
 // trickling one byte a second runs out of time after about CommandTimeout;
 // a slow but honest link uploading a large APPEND does not.
 const commandBytesPerSecond = 4 << 10
+
+// errCommandTooLarge ends a session whose command grew beyond
+// maxCommandBytes.
+var errCommandTooLarge = errors.New("server: command exceeds the size bound")
+
+// maxCommandBytes is the most input one command may carry, literals
+// included: one APPEND message plus sixteen line segments and in-memory
+// literals at their limits. It is reached only by a client that sends a
+// non-synchronising literal far beyond the limits; the decoder would skip
+// such a literal byte by byte (RFC 7888 section 4 allows the server to close
+// the connection instead, which it does beyond this bound).
+func maxCommandBytes(l imapwire.Limits) int64 {
+	return l.MaxAppendLiteral + 16*(int64(l.MaxLine)+l.MaxLiteral)
+}
 
 // sessionReader is what the decoder reads from. It applies the read
 // deadlines of a session: while the session waits for the first byte of a
@@ -32,6 +49,7 @@ type sessionReader struct {
 	start    time.Time // when the current command started
 	received int64     // bytes of the current command received so far
 	closing  bool      // Shutdown asked the session to stop
+	tooLarge bool      // the current command exceeded maxCommandBytes
 }
 
 // beginCommand prepares the read of the next command. idle is the deadline
@@ -46,6 +64,7 @@ func (r *sessionReader) beginCommand(idle time.Time, timed, started bool) {
 	r.waiting = !started
 	r.start = time.Now()
 	r.received = 0
+	r.tooLarge = false
 	r.setDeadlineLocked()
 }
 
@@ -80,6 +99,11 @@ func (r *sessionReader) Read(p []byte) (int, error) {
 	if r.waiting && r.closing {
 		r.mu.Unlock()
 		return 0, os.ErrDeadlineExceeded
+	}
+	if r.received > r.c.maxCommand {
+		r.tooLarge = true
+		r.mu.Unlock()
+		return 0, errCommandTooLarge
 	}
 	r.setDeadlineLocked()
 	nc := r.c.nc
