@@ -1,0 +1,736 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// readChunk is the number of messages or change-log entries read per query
+// by the streaming readers; callbacks run between queries, outside any
+// transaction, so a slow client never holds a snapshot open.
+const readChunk = 512
+
+// maxRangesPerQuery bounds the UID ranges sent in one Fetch query.
+const maxRangesPerQuery = 256
+
+func encodeKeywords(kw []string) string { return strings.Join(kw, " ") }
+
+func decodeKeywords(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}
+
+func flagsOf(sys int16, kw string) store.FlagSet {
+	return store.FlagSet{System: store.SystemFlag(sys), Keywords: decodeKeywords(kw)}
+}
+
+// account adds (sign 1) or removes (sign -1) a message's contribution to
+// the mailbox counters.
+func (m *mailboxRow) account(f store.FlagSet, size int64, sign int64) {
+	m.Messages += sign
+	m.Size += sign * size
+	if !f.Has(store.FlagSeen) {
+		m.Unseen += sign
+	}
+	if f.Has(store.FlagDeleted) {
+		m.Deleted += sign
+	}
+}
+
+// addKeywords records keywords in the mailbox's keyword list, enforcing
+// the per-mailbox limit.
+func (m *mailboxRow) addKeywords(kws []string, limit int) error {
+	for _, k := range kws {
+		if slices.ContainsFunc(m.Keywords, func(h string) bool { return strings.EqualFold(h, k) }) {
+			continue
+		}
+		if len(m.Keywords) >= limit {
+			return store.ErrLimit
+		}
+		m.Keywords = append(m.Keywords, k)
+	}
+	return nil
+}
+
+// rangesOf compresses ascending UIDs into a UID set.
+func rangesOf(uids []uint32) store.UIDSet {
+	var s store.UIDSet
+	for _, u := range uids {
+		if n := len(s); n > 0 && s[n-1].Stop+1 == u {
+			s[n-1].Stop = u
+			continue
+		}
+		s = append(s, store.UIDRange{Start: u, Stop: u})
+	}
+	return s
+}
+
+func rangeArrays(set store.UIDSet) (starts, stops []int64) {
+	starts, stops = make([]int64, len(set)), make([]int64, len(set))
+	for i, r := range set {
+		starts[i], stops[i] = int64(r.Start), int64(r.Stop)
+	}
+	return starts, stops
+}
+
+func toUint32s(v []int64) []uint32 {
+	out := make([]uint32, len(v))
+	for i, x := range v {
+		out[i] = uint32(x)
+	}
+	return out
+}
+
+func toInt64s(v []uint32) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+// queueLog adds the change-log entry of m's current MODSEQ to b, and the
+// trimming of the oldest entries beyond the configured bound.
+func (u *user) queueLog(b *pgx.Batch, m *mailboxRow, kind store.ChangeKind, uids store.UIDSet) {
+	starts, stops := rangeArrays(uids)
+	b.Queue(`INSERT INTO changes (mailbox_id, modseq, kind, uid_starts, uid_stops) VALUES ($1, $2, $3, $4, $5)`,
+		m.ID, m.ModSeq, int16(kind), starts, stops)
+	m.LogCount++
+	if excess := m.LogCount - int64(u.s.opts.MaxChangeLog); excess > 0 {
+		b.Queue(`WITH gone AS (
+				DELETE FROM changes WHERE mailbox_id = $1 AND modseq IN (
+					SELECT modseq FROM changes WHERE mailbox_id = $1 ORDER BY modseq LIMIT $2)
+				RETURNING modseq)
+			UPDATE mailboxes SET log_floor = greatest(log_floor, (SELECT coalesce(max(modseq), 0) FROM gone))
+			WHERE id = $1`, m.ID, excess)
+		m.LogCount -= excess
+	}
+}
+
+// queueSave adds the update of m's allocators and counters to b. It must
+// be queued after queueLog, which counts the new entry.
+func queueSave(b *pgx.Batch, m *mailboxRow) {
+	b.Queue(`UPDATE mailboxes SET uid_next = $2, highest_modseq = $3, messages = $4, unseen = $5,
+		deleted = $6, size = $7, log_count = $8, keywords = $9 WHERE id = $1`,
+		m.ID, m.UIDNext, m.ModSeq, m.Messages, m.Unseen, m.Deleted, m.Size, m.LogCount, m.Keywords)
+}
+
+// sendBatch runs b, with the NOTIFY of every pending notification, and
+// reports the first error.
+func (t *txn) sendBatch(ctx context.Context, b *pgx.Batch) error {
+	for _, n := range t.notes[t.flushed:] {
+		b.Queue(`SELECT pg_notify($1, $2)`, t.s.opts.Channel, encodePayload(t.s.node, n))
+	}
+	t.flushed = len(t.notes)
+	return t.SendBatch(ctx, b).Close()
+}
+
+// readBody reads a message body, enforcing the size limit.
+func (s *Store) readBody(r io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r, s.opts.MaxMessageSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > s.opts.MaxMessageSize {
+		return nil, store.ErrTooBig
+	}
+	return buf.Bytes(), nil
+}
+
+// analyze runs the configured Analyzer. A message the analyser cannot
+// handle is still accepted; its structure blob is then nil.
+func (s *Store) analyze(body []byte) []byte {
+	if s.opts.Analyzer == nil {
+		return nil
+	}
+	blob, err := s.opts.Analyzer(bytes.NewReader(body))
+	if err != nil {
+		return nil
+	}
+	if blob == nil {
+		blob = []byte{}
+	}
+	return blob
+}
+
+// Append implements store.MessageWriter. The body is buffered, analysed,
+// and then stored with its metadata in one transaction: content row first
+// (no lock held while it uploads), then the mailbox row is locked by the
+// UPDATE that allocates UID and MODSEQ, and everything else is pipelined.
+func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage) (store.AppendResult, error) {
+	var res store.AppendResult
+	name, err := u.normalize(mailbox)
+	if err != nil {
+		return res, err
+	}
+	flags, err := store.ParseFlags(msg.Flags)
+	if err != nil {
+		return res, err
+	}
+	date := msg.InternalDate
+	if date.IsZero() {
+		date = time.Now()
+	}
+	if msg.Body == nil {
+		return res, errors.New("pgstore: nil message body")
+	}
+	if err := u.s.enter(ctx); err != nil {
+		return res, err
+	}
+	defer u.s.leave()
+	// Fail early, before reading a body, if the mailbox is unusable.
+	m, err := u.mailboxByName(ctx, u.s.pool, name, false)
+	if err != nil {
+		return res, err
+	}
+	if store.MailboxAttr(m.Attr)&store.AttrNoselect != 0 {
+		return res, store.ErrNoselect
+	}
+	body, err := u.s.readBody(msg.Body)
+	if err != nil {
+		return res, err
+	}
+	structure := u.s.analyze(body)
+	size := int64(len(body))
+	seen := int64(0)
+	if !flags.Has(store.FlagSeen) {
+		seen = 1
+	}
+	del := int64(0)
+	if flags.Has(store.FlagDeleted) {
+		del = 1
+	}
+	_, err = u.s.write(ctx, func(t *txn) error {
+		res = store.AppendResult{}
+		var content int64
+		if err := t.QueryRow(ctx, `INSERT INTO contents (body) VALUES ($1) RETURNING id`, body).Scan(&content); err != nil {
+			return err
+		}
+		m, err := scanMailbox(t.QueryRow(ctx, `UPDATE mailboxes SET uid_next = uid_next + 1,
+				highest_modseq = highest_modseq + 1, messages = messages + 1, size = size + $3,
+				unseen = unseen + $4, deleted = deleted + $5
+			WHERE user_id = $1 AND name = $2 AND attr & $6 = 0 AND uid_next < $7
+			RETURNING `+mailboxCols, u.id, name, size, seen, del, int32(store.AttrNoselect), int64(math.MaxUint32)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			m, err := u.mailboxByName(ctx, t, name, false)
+			switch {
+			case err != nil:
+				return err
+			case store.MailboxAttr(m.Attr)&store.AttrNoselect != 0:
+				return store.ErrNoselect
+			}
+			return store.ErrLimit // UID space exhausted; UIDs are never reused
+		}
+		if err != nil {
+			return err
+		}
+		uid := m.UIDNext - 1
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO messages (mailbox_id, uid, content_id, size, internal_date, modseq, sys_flags, keywords, structure)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			m.ID, uid, content, size, date.UnixNano(), m.ModSeq, int16(flags.System), encodeKeywords(flags.Keywords), structure)
+		if err := m.addKeywords(flags.Keywords, u.s.opts.MaxKeywords); err != nil {
+			return err
+		}
+		u.queueLog(b, m, store.ChangeAppend, store.UIDSet{{Start: uint32(uid), Stop: uint32(uid)}})
+		b.Queue(`UPDATE mailboxes SET keywords = $2, log_count = $3 WHERE id = $1`, m.ID, m.Keywords, m.LogCount)
+		res = store.AppendResult{Mailbox: store.MailboxID(m.ID), UIDValidity: uint32(m.UIDValidity), UID: uint32(uid), ModSeq: uint64(m.ModSeq)}
+		t.notify(store.Notification{User: u.name, Mailbox: res.Mailbox, HighestModSeq: res.ModSeq})
+		return t.sendBatch(ctx, b)
+	})
+	if err != nil {
+		return store.AppendResult{}, err
+	}
+	return res, nil
+}
+
+// View implements store.MessageReader. Status and UID list come from one
+// statement, hence one snapshot.
+func (u *user) View(ctx context.Context, mailbox store.MailboxID) (store.View, error) {
+	var v store.View
+	if err := u.s.enter(ctx); err != nil {
+		return v, err
+	}
+	defer u.s.leave()
+	m := new(mailboxRow)
+	var uids []int64
+	err := u.s.pool.QueryRow(ctx, `SELECT `+mailboxCols+`,
+		(SELECT coalesce(array_agg(uid ORDER BY uid), '{}') FROM messages WHERE mailbox_id = mb.id)
+		FROM mailboxes mb WHERE user_id = $1 AND id = $2`, u.id, int64(mailbox)).Scan(
+		&m.ID, &m.Name, &m.Attr, &m.UIDValidity, &m.UIDNext, &m.ModSeq, &m.Messages,
+		&m.Unseen, &m.Deleted, &m.Size, &m.LogCount, &m.LogFloor, &m.Keywords, &uids)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, u.missing(ctx, u.s.pool)
+	}
+	if err != nil {
+		return v, err
+	}
+	if store.MailboxAttr(m.Attr)&store.AttrNoselect != 0 {
+		return v, store.ErrNoselect
+	}
+	v.MailboxStatus = m.status()
+	v.Keywords = m.Keywords
+	if len(v.Keywords) == 0 {
+		v.Keywords = nil
+	}
+	v.UIDs = toUint32s(uids)
+	return v, nil
+}
+
+// Fetch implements store.MessageReader.
+func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, opts store.FetchOptions, fn func(*store.Message) error) error {
+	set := uids.Normalize()
+	cols := `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, NULL::bytea`
+	if opts.Structure {
+		cols = `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, m.structure`
+	}
+	query := `SELECT ` + cols + ` FROM unnest($2::bigint[], $3::bigint[]) AS r(a, b)
+		CROSS JOIN LATERAL (SELECT * FROM messages WHERE mailbox_id = $1 AND uid BETWEEN r.a AND r.b
+			AND modseq > $4 ORDER BY uid LIMIT $5) m
+		ORDER BY m.uid LIMIT $5`
+	buf := make([]store.Message, 0, readChunk)
+	for len(set) > 0 {
+		part := set[:min(len(set), maxRangesPerQuery)]
+		buf = buf[:0]
+		err := func() error {
+			if err := u.s.enter(ctx); err != nil {
+				return err
+			}
+			defer u.s.leave()
+			if _, err := u.selectable(ctx, u.s.pool, mailbox, false); err != nil {
+				return err
+			}
+			starts, stops := rangeArrays(part)
+			rows, err := u.s.pool.Query(ctx, query, int64(mailbox), starts, stops, int64(opts.ChangedSince), readChunk)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var uid, size, date, modseq int64
+				var sys int16
+				var kw string
+				var st []byte
+				if err := rows.Scan(&uid, &size, &date, &modseq, &sys, &kw, &st); err != nil {
+					return err
+				}
+				buf = append(buf, store.Message{
+					UID: uint32(uid), Size: size, InternalDate: time.Unix(0, date),
+					Flags: flagsOf(sys, kw).Strings(), ModSeq: uint64(modseq), Structure: st,
+				})
+			}
+			return rows.Err()
+		}()
+		if err != nil {
+			return err
+		}
+		for i := range buf {
+			if err := fn(&buf[i]); err != nil {
+				return err
+			}
+		}
+		if len(buf) < readChunk {
+			set = set[len(part):] // every range of part is exhausted
+		} else {
+			next := uint64(buf[len(buf)-1].UID) + 1
+			for len(set) > 0 && uint64(set[0].Stop) < next {
+				set = set[1:]
+			}
+			if len(set) > 0 && uint64(set[0].Start) < next {
+				set = slices.Clone(set)
+				set[0].Start = uint32(next)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// body is a message content held in memory.
+type body struct {
+	*bytes.Reader
+}
+
+func (b body) Close() error { return nil }
+
+// OpenBody implements store.MessageReader. The content is read whole; the
+// returned Body holds it in memory (see the package doc on sizes).
+func (u *user) OpenBody(ctx context.Context, mailbox store.MailboxID, uid uint32) (store.Body, error) {
+	if err := u.s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer u.s.leave()
+	if _, err := u.selectable(ctx, u.s.pool, mailbox, false); err != nil {
+		return nil, err
+	}
+	var data []byte
+	err := u.s.pool.QueryRow(ctx, `SELECT c.body FROM messages m JOIN contents c ON c.id = m.content_id
+		WHERE m.mailbox_id = $1 AND m.uid = $2`, int64(mailbox), int64(uid)).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNoSuchMessage
+	}
+	if err != nil {
+		return nil, err
+	}
+	return body{bytes.NewReader(data)}, nil
+}
+
+// ChangesSince implements store.MessageReader.
+func (u *user) ChangesSince(ctx context.Context, mailbox store.MailboxID, modseq uint64, fn func(store.Change) error) error {
+	from := int64(modseq)
+	first := true
+	buf := make([]store.Change, 0, readChunk)
+	for {
+		buf = buf[:0]
+		err := func() error {
+			if err := u.s.enter(ctx); err != nil {
+				return err
+			}
+			defer u.s.leave()
+			m, err := u.selectable(ctx, u.s.pool, mailbox, false)
+			if err != nil {
+				return err
+			}
+			if first && modseq < uint64(m.LogFloor) {
+				return store.ErrChangesTruncated
+			}
+			rows, err := u.s.pool.Query(ctx, `SELECT modseq, kind, uid_starts, uid_stops FROM changes
+				WHERE mailbox_id = $1 AND modseq > $2 ORDER BY modseq LIMIT $3`, int64(mailbox), from, readChunk)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var ms int64
+				var kind int16
+				var starts, stops []int64
+				if err := rows.Scan(&ms, &kind, &starts, &stops); err != nil {
+					return err
+				}
+				if len(starts) != len(stops) {
+					return fmt.Errorf("pgstore: corrupt change log entry %d of mailbox %d", ms, mailbox)
+				}
+				c := store.Change{ModSeq: uint64(ms), Kind: store.ChangeKind(kind), UIDs: make(store.UIDSet, len(starts))}
+				for i := range starts {
+					c.UIDs[i] = store.UIDRange{Start: uint32(starts[i]), Stop: uint32(stops[i])}
+				}
+				buf = append(buf, c)
+			}
+			return rows.Err()
+		}()
+		if err != nil {
+			return err
+		}
+		first = false
+		for _, c := range buf {
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		if len(buf) < readChunk {
+			return nil
+		}
+		from = int64(buf[len(buf)-1].ModSeq)
+	}
+}
+
+// selectRanges returns the messages of a mailbox in set as rows for fn.
+func selectRanges(ctx context.Context, t *txn, mailbox int64, set store.UIDSet, cols string, fn func(pgx.Rows) error) error {
+	starts, stops := rangeArrays(set)
+	rows, err := t.Query(ctx, `SELECT `+cols+` FROM messages m
+		JOIN unnest($2::bigint[], $3::bigint[]) AS r(a, b) ON m.uid BETWEEN r.a AND r.b
+		WHERE m.mailbox_id = $1 ORDER BY m.uid`, mailbox, starts, stops)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// StoreFlags implements store.MessageWriter.
+func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, req store.FlagChange) (store.StoreResult, error) {
+	change, err := store.ParseFlags(req.Flags)
+	if err != nil {
+		return store.StoreResult{}, err
+	}
+	set := uids.Normalize()
+	if err := u.s.enter(ctx); err != nil {
+		return store.StoreResult{}, err
+	}
+	defer u.s.leave()
+	var res store.StoreResult
+	_, err = u.s.write(ctx, func(t *txn) error {
+		res = store.StoreResult{}
+		m, err := u.selectable(ctx, t, mailbox, true)
+		if err != nil {
+			return err
+		}
+		var modified []uint32
+		var chUIDs []int64
+		var chSys []int16
+		var chKw []string
+		var changed []uint32
+		err = selectRanges(ctx, t, m.ID, set, `m.uid, m.modseq, m.sys_flags, m.keywords, m.size`, func(rows pgx.Rows) error {
+			var uid, modseq, size int64
+			var sys int16
+			var kw string
+			if err := rows.Scan(&uid, &modseq, &sys, &kw, &size); err != nil {
+				return err
+			}
+			if req.UnchangedSince != 0 && uint64(modseq) > req.UnchangedSince {
+				modified = append(modified, uint32(uid))
+				return nil
+			}
+			old := flagsOf(sys, kw)
+			nf := old.Apply(req.Op, change)
+			up := store.FlagUpdate{UID: uint32(uid), Flags: nf.Strings(), ModSeq: uint64(modseq)}
+			if !nf.Equal(old) {
+				if res.ModSeq == 0 {
+					m.ModSeq++
+					res.ModSeq = uint64(m.ModSeq)
+				}
+				if err := m.addKeywords(nf.Keywords, u.s.opts.MaxKeywords); err != nil {
+					return err
+				}
+				m.account(old, size, -1)
+				m.account(nf, size, 1)
+				chUIDs = append(chUIDs, uid)
+				chSys = append(chSys, int16(nf.System))
+				chKw = append(chKw, encodeKeywords(nf.Keywords))
+				changed = append(changed, uint32(uid))
+				up.ModSeq, up.Changed = res.ModSeq, true
+			}
+			res.Updated = append(res.Updated, up)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		res.Modified = rangesOf(modified)
+		if len(changed) == 0 {
+			return nil
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE messages m SET sys_flags = c.sys, keywords = c.kw, modseq = $2
+			FROM unnest($3::bigint[], $4::smallint[], $5::text[]) AS c(uid, sys, kw)
+			WHERE m.mailbox_id = $1 AND m.uid = c.uid`, m.ID, m.ModSeq, chUIDs, chSys, chKw)
+		u.queueLog(b, m, store.ChangeFlags, rangesOf(changed))
+		queueSave(b, m)
+		t.notify(store.Notification{User: u.name, Mailbox: mailbox, HighestModSeq: res.ModSeq})
+		return t.sendBatch(ctx, b)
+	})
+	if err != nil {
+		return store.StoreResult{}, err
+	}
+	return res, nil
+}
+
+// Expunge implements store.MessageWriter.
+func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet) ([]uint32, error) {
+	all := uids == nil
+	set := uids.Normalize()
+	if err := u.s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer u.s.leave()
+	var out []uint32
+	_, err := u.s.write(ctx, func(t *txn) error {
+		out = nil
+		m, err := u.selectable(ctx, t, mailbox, true)
+		if err != nil {
+			return err
+		}
+		if !all && len(set) == 0 {
+			return nil
+		}
+		if all {
+			set = store.AllUIDs()
+		}
+		starts, stops := rangeArrays(set)
+		rows, err := t.Query(ctx, `DELETE FROM messages m USING unnest($2::bigint[], $3::bigint[]) AS r(a, b)
+			WHERE m.mailbox_id = $1 AND m.sys_flags & 8 <> 0 AND m.uid BETWEEN r.a AND r.b
+			RETURNING m.uid, m.size, m.sys_flags, m.content_id`, m.ID, starts, stops)
+		if err != nil {
+			return err
+		}
+		var contents []int64
+		for rows.Next() {
+			var uid, size, content int64
+			var sys int16
+			if err := rows.Scan(&uid, &size, &sys, &content); err != nil {
+				rows.Close()
+				return err
+			}
+			m.account(store.FlagSet{System: store.SystemFlag(sys)}, size, -1)
+			out = append(out, uint32(uid))
+			contents = append(contents, content)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		slices.Sort(out)
+		m.ModSeq++
+		b := &pgx.Batch{}
+		u.queueLog(b, m, store.ChangeExpunge, rangesOf(out))
+		queueSave(b, m)
+		t.notify(store.Notification{User: u.name, Mailbox: mailbox, HighestModSeq: uint64(m.ModSeq)})
+		if err := t.sendBatch(ctx, b); err != nil {
+			return err
+		}
+		return deleteOrphans(ctx, t, contents)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// transfer copies (or moves) the messages of src in uids to dst within t.
+// Both mailbox rows must be locked by t; src and dst may be the same row.
+// The destination shares the source's content rows.
+func (u *user) transfer(ctx context.Context, t *txn, src *mailboxRow, uids store.UIDSet, dst *mailboxRow, move bool) (store.CopyResult, error) {
+	var res store.CopyResult
+	if dst.ID == src.ID {
+		dst = src
+	}
+	res.DestID, res.DestUIDValidity = store.MailboxID(dst.ID), uint32(dst.UIDValidity)
+	type srcMsg struct {
+		flags store.FlagSet
+		size  int64
+	}
+	var msgs []srcMsg
+	err := selectRanges(ctx, t, src.ID, uids.Normalize(), `m.uid, m.sys_flags, m.keywords, m.size`, func(rows pgx.Rows) error {
+		var uid, size int64
+		var sys int16
+		var kw string
+		if err := rows.Scan(&uid, &sys, &kw, &size); err != nil {
+			return err
+		}
+		res.SourceUIDs = append(res.SourceUIDs, uint32(uid))
+		msgs = append(msgs, srcMsg{flagsOf(sys, kw), size})
+		return nil
+	})
+	if err != nil || len(msgs) == 0 {
+		return res, err
+	}
+	if dst.UIDNext+int64(len(msgs)) > math.MaxUint32 {
+		return res, store.ErrLimit // UID space exhausted; UIDs are never reused
+	}
+	dst.ModSeq++
+	dstMod := dst.ModSeq
+	for _, sm := range msgs {
+		if err := dst.addKeywords(sm.flags.Keywords, u.s.opts.MaxKeywords); err != nil {
+			return res, err
+		}
+		res.DestUIDs = append(res.DestUIDs, uint32(dst.UIDNext))
+		dst.UIDNext++
+		dst.account(sm.flags, sm.size, 1)
+	}
+	olds, news := toInt64s(res.SourceUIDs), toInt64s(res.DestUIDs)
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO messages (mailbox_id, uid, content_id, size, internal_date, modseq, sys_flags, keywords, structure)
+		SELECT $1, r.nu, m.content_id, m.size, m.internal_date, $2, m.sys_flags, m.keywords, m.structure
+		FROM unnest($4::bigint[], $5::bigint[]) AS r(ou, nu) JOIN messages m ON m.mailbox_id = $3 AND m.uid = r.ou`,
+		dst.ID, dstMod, src.ID, olds, news)
+	// With src == dst the append is logged at dstMod and the expunge of
+	// the originals at the next MODSEQ.
+	u.queueLog(b, dst, store.ChangeAppend, rangesOf(res.DestUIDs))
+	if move {
+		b.Queue(`DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)`, src.ID, olds)
+		for _, sm := range msgs {
+			src.account(sm.flags, sm.size, -1)
+		}
+		src.ModSeq++
+		u.queueLog(b, src, store.ChangeExpunge, rangesOf(res.SourceUIDs))
+		t.notify(store.Notification{User: u.name, Mailbox: store.MailboxID(src.ID), HighestModSeq: uint64(src.ModSeq)})
+	}
+	queueSave(b, dst)
+	if move && dst != src {
+		queueSave(b, src)
+	}
+	if dst != src || !move {
+		t.notify(store.Notification{User: u.name, Mailbox: store.MailboxID(dst.ID), HighestModSeq: uint64(dst.ModSeq)})
+	}
+	return res, t.sendBatch(ctx, b)
+}
+
+func (u *user) copyOrMove(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, dest string, move bool) (store.CopyResult, error) {
+	dest, err := u.normalize(dest)
+	if err != nil {
+		return store.CopyResult{}, err
+	}
+	if err := u.s.enter(ctx); err != nil {
+		return store.CopyResult{}, err
+	}
+	defer u.s.leave()
+	var res store.CopyResult
+	_, err = u.s.write(ctx, func(t *txn) error {
+		res = store.CopyResult{}
+		// Lock both rows in ID order so that two opposite transfers cannot
+		// deadlock.
+		if _, err := u.selectable(ctx, t, mailbox, false); err != nil {
+			return err
+		}
+		d, err := u.mailboxByName(ctx, t, dest, false)
+		if err != nil {
+			return err
+		}
+		first, second := int64(mailbox), d.ID
+		if second < first {
+			first, second = second, first
+		}
+		locked := map[int64]*mailboxRow{}
+		for _, id := range []int64{first, second} {
+			if locked[id] != nil {
+				continue
+			}
+			if locked[id], err = u.selectable(ctx, t, store.MailboxID(id), true); err != nil {
+				return err
+			}
+		}
+		if locked[d.ID].Name != dest {
+			return store.ErrNoSuchMailbox // renamed meanwhile
+		}
+		res, err = u.transfer(ctx, t, locked[int64(mailbox)], uids, locked[d.ID], move)
+		return err
+	})
+	if err != nil {
+		return store.CopyResult{}, err
+	}
+	return res, nil
+}
+
+// Copy implements store.MessageWriter.
+func (u *user) Copy(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, dest string) (store.CopyResult, error) {
+	return u.copyOrMove(ctx, mailbox, uids, dest, false)
+}
+
+// Move implements store.MessageWriter.
+func (u *user) Move(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, dest string) (store.CopyResult, error) {
+	return u.copyOrMove(ctx, mailbox, uids, dest, true)
+}
