@@ -49,8 +49,9 @@
 //	non-synchronising literal over the limit     tag BAD [TOOBIG] ...; the payload is skipped        yes
 //	APPEND literal over Limits.MaxAppendLiteral  tag NO [TOOBIG] ... (RFC 7889), sync or non-sync    yes
 //	non-sync literal far beyond every limit      tag BAD [TOOBIG] Command too large, * BYE           no
-//	(more than MaxAppendLiteral plus 16 lines
-//	and literals)
+//	(a command of more than MaxAppendLiteral
+//	plus 16 lines and literals)
+//	line far beyond every limit (same bound)     * BYE Too many invalid commands                     no
 //	literal shorter than announced               the literal swallows the next bytes; the rest of    yes
 //	                                             the command is a syntax error: BAD, nothing stored
 //	disconnect in the middle of a literal        session ends; an APPEND stores nothing              no
