@@ -64,8 +64,8 @@ func TestBadInput(t *testing.T) {
 			in:   "a1 APPEND INBOX {5000+}\r\n" + strings.Repeat("x", 5000) + "\r\n",
 			want: []string{"a1 NO [TOOBIG] Literal of 5000 bytes exceeds limit of 4096 bytes"}, open: true, check: inboxEmpty},
 		{name: "non-sync literal far beyond every limit", setup: "auth",
-			in: "a1 APPEND INBOX {1000000+}\r\n" + strings.Repeat("x", 100000),
-			want: []string{"a1 BAD [TOOBIG] Command too large; closing", "* BYE Too many invalid commands"},
+			in:    "a1 APPEND INBOX {1000000+}\r\n" + strings.Repeat("x", 100000),
+			want:  []string{"a1 BAD [TOOBIG] Command too large; closing", "* BYE Too many invalid commands"},
 			check: inboxEmpty},
 		{name: "line far beyond every limit", in: "a1 NOOP " + strings.Repeat("x", 100000) + "\r\n",
 			want: []string{"* BYE Too many invalid commands"}},
@@ -272,4 +272,3 @@ func TestIllegalCommandsFromMachine(t *testing.T) {
 		})
 	}
 }
-
