@@ -1,0 +1,283 @@
+package interop_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// preLoginCapabilities is what a plaintext listener that allows insecure
+// authentication advertises before login.
+var preLoginCapabilities = []string{
+	"IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "SASL-IR", "AUTH=PLAIN",
+}
+
+// implementedExtensions is every capability advertised after login.
+// "APPENDLIMIT=" stands for APPENDLIMIT with its number. Adding an extension
+// to the server means adding it here and exercising it below.
+var implementedExtensions = []string{
+	"IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "SASL-IR",
+	"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
+	"LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE",
+	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES",
+}
+
+// capConn is a raw connection that numbers its tags and reads literals.
+type capConn struct {
+	*rawConn
+	n int
+}
+
+func dialCap(t *testing.T, addr string) *capConn {
+	t.Helper()
+	c := &capConn{rawConn: dialRaw(t, addr)}
+	require.Regexp(t, `^\* OK`, c.line())
+	return c
+}
+
+var literalRE = regexp.MustCompile(`~?\{(\d+)\+?\}\r\n$`)
+
+// send writes "TAG command" and returns every response up to the tagged
+// one; a literal's bytes are appended to the line that announced it.
+func (c *capConn) send(command string) (lines []string, tagged string) {
+	c.t.Helper()
+	c.n++
+	tag := fmt.Sprintf("c%02d", c.n)
+	c.write(tag + " " + command + "\r\n")
+	return c.read(tag)
+}
+
+func (c *capConn) read(tag string) (lines []string, tagged string) {
+	c.t.Helper()
+	for {
+		l := c.line()
+		for m := literalRE.FindStringSubmatch(l); m != nil; m = literalRE.FindStringSubmatch(l) {
+			n, err := strconv.Atoi(m[1])
+			require.NoError(c.t, err)
+			buf := make([]byte, n)
+			_, err = io.ReadFull(c.br, buf)
+			require.NoError(c.t, err)
+			l += string(buf) + c.line()
+		}
+		if strings.HasPrefix(l, tag+" ") {
+			return lines, strings.TrimRight(strings.TrimPrefix(l, tag+" "), "\r\n")
+		}
+		lines = append(lines, l)
+	}
+}
+
+// ok sends command and requires a tagged OK.
+func (c *capConn) ok(command string) []string {
+	c.t.Helper()
+	lines, tagged := c.send(command)
+	require.True(c.t, strings.HasPrefix(tagged, "OK"), "%s: %s\n%q", command, tagged, lines)
+	return lines
+}
+
+// capabilityList returns the atoms of the "* CAPABILITY" response.
+func (c *capConn) capabilityList() []string {
+	c.t.Helper()
+	lines := c.ok("CAPABILITY")
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "* CAPABILITY "); ok {
+			return strings.Fields(rest)
+		}
+	}
+	c.t.Fatalf("no CAPABILITY response in %q", lines)
+	return nil
+}
+
+func anyMatch(t *testing.T, lines []string, pattern string) string {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	for _, l := range lines {
+		if re.MatchString(l) {
+			return l
+		}
+	}
+	t.Fatalf("no response matches %s in %q", pattern, lines)
+	return ""
+}
+
+// TestCapabilitiesAreImplemented checks that the capability lists are
+// exactly the expected ones, and runs a command using each extension.
+func TestCapabilitiesAreImplemented(t *testing.T) {
+	srv := startServer(t, "")
+	c := dialCap(t, srv.addr)
+
+	assert.ElementsMatch(t, preLoginCapabilities, c.capabilityList(), "before login")
+
+	// LITERAL+: non-synchronising literals need no continuation.
+	c.n++
+	c.write(fmt.Sprintf("c%02d LOGIN {%d+}\r\n%s {%d+}\r\n%s\r\n", c.n, len(testUser), testUser, len(testPassword), testPassword))
+	lines, tagged := c.read(fmt.Sprintf("c%02d", c.n))
+	require.True(t, strings.HasPrefix(tagged, "OK"), "LOGIN with LITERAL+: %s %q", tagged, lines)
+	for _, l := range lines {
+		require.False(t, strings.HasPrefix(l, "+"), "continuation sent for a LITERAL+ literal")
+	}
+
+	caps := c.capabilityList()
+	var appendLimit int64
+	normalized := make([]string, 0, len(caps))
+	for _, cp := range caps {
+		if v, ok := strings.CutPrefix(cp, "APPENDLIMIT="); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			require.NoError(t, err, "APPENDLIMIT value %q", v)
+			require.Positive(t, n)
+			appendLimit = n
+			cp = "APPENDLIMIT="
+		}
+		normalized = append(normalized, cp)
+	}
+	require.ElementsMatch(t, implementedExtensions, normalized, "after login")
+
+	t.Run("ID", func(t *testing.T) {
+		lines := c.ok(`ID ("name" "capability-test" "version" "1")`)
+		anyMatch(t, lines, `^\* ID (NIL|\(.*\))\r\n$`)
+	})
+	t.Run("NAMESPACE", func(t *testing.T) {
+		lines := c.ok("NAMESPACE")
+		anyMatch(t, lines, `^\* NAMESPACE \(\("[^"]*" "/"\)\) (NIL|\(.*\)) (NIL|\(.*\))\r\n$`)
+	})
+	t.Run("UIDPLUS APPENDUID and STATUS=SIZE", func(t *testing.T) {
+		msg := "Subject: first\r\n\r\nfirst message\r\n"
+		_, tagged := c.send(fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(msg), msg))
+		require.Regexp(t, `^OK \[APPENDUID \d+ 1\]`, tagged)
+		lines := c.ok("STATUS INBOX (MESSAGES SIZE)")
+		l := anyMatch(t, lines, `^\* STATUS "?INBOX"? \(`)
+		assert.Contains(t, l, "MESSAGES 1")
+		assert.Contains(t, l, fmt.Sprintf("SIZE %d", len(msg)))
+	})
+	t.Run("APPENDLIMIT", func(t *testing.T) {
+		o := dialCap(t, srv.addr)
+		o.ok("LOGIN demo demo")
+		_, tagged := o.send(fmt.Sprintf("APPEND INBOX {%d}", appendLimit+1))
+		assert.Regexp(t, `^NO \[TOOBIG\]`, tagged, "a literal over APPENDLIMIT is refused before its bytes")
+	})
+	t.Run("SASL-IR", func(t *testing.T) {
+		o := dialCap(t, srv.addr)
+		ir := base64.StdEncoding.EncodeToString([]byte("\x00" + testUser + "\x00" + testPassword))
+		lines, tagged := o.send("AUTHENTICATE PLAIN " + ir)
+		require.True(t, strings.HasPrefix(tagged, "OK"), "%s %q", tagged, lines)
+		for _, l := range lines {
+			assert.False(t, strings.HasPrefix(l, "+"), "continuation despite an initial response")
+		}
+	})
+	t.Run("CHILDREN and CREATE-SPECIAL-USE", func(t *testing.T) {
+		c.ok(`CREATE "Parent/Child"`)
+		lines := c.ok(`LIST "" "Parent"`)
+		assert.Contains(t, anyMatch(t, lines, `^\* LIST .*"?Parent"?\r\n$`), `\HasChildren`)
+		lines = c.ok(`LIST "" "Parent/Child"`)
+		assert.Contains(t, anyMatch(t, lines, `^\* LIST .*"?Parent/Child"?\r\n$`), `\HasNoChildren`)
+
+		c.ok(`CREATE "Keep" (USE (\Archive))`)
+		lines = c.ok(`LIST "" "Keep"`)
+		assert.Contains(t, anyMatch(t, lines, `^\* LIST .*"?Keep"?\r\n$`), `\Archive`)
+	})
+	t.Run("SPECIAL-USE", func(t *testing.T) {
+		lines := c.ok(`LIST (SPECIAL-USE) "" "*"`)
+		require.NotEmpty(t, lines)
+		for _, l := range lines {
+			assert.Regexp(t, `\\(All|Archive|Drafts|Flagged|Junk|Sent|Trash)`, l, "selection SPECIAL-USE returned a mailbox without one")
+		}
+		anyMatch(t, lines, `\\Sent`)
+		anyMatch(t, lines, `\\Trash`)
+		lines = c.ok(`LIST "" "*" RETURN (SPECIAL-USE)`)
+		anyMatch(t, lines, `\\Drafts`)
+	})
+	t.Run("LIST-EXTENDED", func(t *testing.T) {
+		lines := c.ok(`LIST "" ("INBOX" "Parent") RETURN (CHILDREN)`)
+		require.Len(t, lines, 2, "%q", lines)
+		anyMatch(t, lines, `^\* LIST .*"?INBOX"?\r\n$`)
+		anyMatch(t, lines, `^\* LIST .*\\HasChildren.*"?Parent"?\r\n$`)
+	})
+	t.Run("LIST-STATUS", func(t *testing.T) {
+		lines := c.ok(`LIST "" "*" RETURN (STATUS (MESSAGES UIDNEXT))`)
+		l := anyMatch(t, lines, `^\* STATUS "?INBOX"? `)
+		assert.Contains(t, l, "MESSAGES 1")
+		assert.Contains(t, l, "UIDNEXT 2")
+	})
+
+	second := "Subject: second\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString([]byte("decoded by BINARY\r\n")) + "\r\n--b--\r\n"
+	c.ok(fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(second), second))
+	c.ok("SELECT INBOX")
+
+	t.Run("ESEARCH", func(t *testing.T) {
+		lines := c.ok("SEARCH RETURN (MIN MAX COUNT) ALL")
+		l := anyMatch(t, lines, `^\* ESEARCH \(TAG "c\d+"\) `)
+		for _, want := range []string{"MIN 1", "MAX 2", "COUNT 2"} {
+			assert.Contains(t, l, want)
+		}
+		lines = c.ok("UID SEARCH RETURN (ALL) SUBJECT second")
+		assert.Regexp(t, ` UID ALL 2\r\n$`, anyMatch(t, lines, `^\* ESEARCH `))
+	})
+	t.Run("SEARCHRES", func(t *testing.T) {
+		lines := c.ok("SEARCH RETURN (SAVE) SUBJECT second")
+		for _, l := range lines {
+			assert.NotRegexp(t, `^\* (E?SEARCH)`, l, "RETURN (SAVE) alone returns no result")
+		}
+		lines = c.ok("FETCH $ (UID)")
+		require.Len(t, lines, 1, "%q", lines)
+		assert.Equal(t, "* 2 FETCH (UID 2)\r\n", lines[0])
+	})
+	t.Run("BINARY", func(t *testing.T) {
+		lines := c.ok("FETCH 2 (BINARY.SIZE[1] BINARY.PEEK[1])")
+		l := anyMatch(t, lines, `^\* 2 FETCH `)
+		assert.Contains(t, l, fmt.Sprintf("BINARY.SIZE[1] %d", len("decoded by BINARY\r\n")))
+		// A literal8 (~{n}) is allowed for any BINARY content (RFC 3516).
+		assert.Regexp(t, `BINARY\[1\] ~?\{19\}\r\ndecoded by BINARY\r\n\)`, l)
+	})
+	t.Run("MOVE", func(t *testing.T) {
+		lines := c.ok("UID MOVE 1 Trash")
+		anyMatch(t, lines, `^\* OK \[COPYUID \d+ 1 \d+\]`)
+		anyMatch(t, lines, `^\* 1 EXPUNGE\r\n$`)
+	})
+	t.Run("UIDPLUS UID EXPUNGE", func(t *testing.T) {
+		third := "Subject: third\r\n\r\nthird\r\n"
+		c.ok(fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(third), third))
+		c.ok(`STORE 1:* +FLAGS.SILENT (\Deleted)`)
+		// Only the given UID goes, although both are \Deleted.
+		lines := c.ok("UID EXPUNGE 3")
+		assert.Equal(t, []string{"* 2 EXPUNGE\r\n"}, slices.DeleteFunc(lines, func(l string) bool {
+			return !strings.HasSuffix(l, "EXPUNGE\r\n")
+		}))
+	})
+	t.Run("UNSELECT", func(t *testing.T) {
+		c.ok("UNSELECT")
+		// UNSELECT does not expunge the remaining \Deleted message.
+		lines := c.ok("STATUS INBOX (MESSAGES)")
+		assert.Contains(t, anyMatch(t, lines, `^\* STATUS`), "MESSAGES 1")
+		_, tagged := c.send("FETCH 1 (FLAGS)")
+		assert.Regexp(t, `^(BAD|NO)`, tagged, "no mailbox is selected after UNSELECT")
+	})
+	t.Run("IDLE", func(t *testing.T) {
+		c.n++
+		tag := fmt.Sprintf("c%02d", c.n)
+		c.write(tag + " IDLE\r\n")
+		require.Regexp(t, `^\+ `, c.line())
+		c.write("DONE\r\n")
+		_, tagged := c.read(tag)
+		assert.Regexp(t, `^OK`, tagged)
+	})
+	t.Run("ENABLE and UTF8=ACCEPT", func(t *testing.T) {
+		lines := c.ok("ENABLE UTF8=ACCEPT")
+		anyMatch(t, lines, `^\* ENABLED UTF8=ACCEPT\r\n$`)
+		c.ok(`CREATE "Café/Zürich"`)
+		lines = c.ok(`LIST "" "Caf*"`)
+		anyMatch(t, lines, `"Café/Zürich"\r\n$`)
+		for _, l := range lines {
+			assert.NotContains(t, l, "&", "modified UTF-7 after ENABLE UTF8=ACCEPT")
+		}
+	})
+	c.ok("LOGOUT")
+}
