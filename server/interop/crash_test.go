@@ -240,7 +240,17 @@ func TestCrashKillImapd(t *testing.T) {
 				crashWorker(p.addr, fmt.Sprintf("crash-%d-%d", round, w), uint64(round*100+w), log)
 			})
 		}
-		delay := time.Duration(300+rand.IntN(900)) * time.Millisecond
+		// Kill at a random moment once the load is running: logins (bcrypt)
+		// may take a while on a busy machine.
+		log.mu.Lock()
+		before := len(log.acked)
+		log.mu.Unlock()
+		require.Eventually(t, func() bool {
+			log.mu.Lock()
+			defer log.mu.Unlock()
+			return len(log.acked) > before || len(log.failures) > 0
+		}, 20*time.Second, 5*time.Millisecond, "no APPEND acknowledged in round %d", round)
+		delay := time.Duration(rand.IntN(800)) * time.Millisecond
 		time.Sleep(delay)
 		p.kill()
 		wg.Wait()
@@ -248,7 +258,7 @@ func TestCrashKillImapd(t *testing.T) {
 		log.mu.Lock()
 		acked := len(log.acked)
 		log.mu.Unlock()
-		t.Logf("round %d: killed after %v; %d appends acknowledged in total", round, delay, acked)
+		t.Logf("round %d: killed %v after the first acknowledgement; %d appends acknowledged in total", round, delay, acked)
 
 		p = spawnImapd(t, bin, data)
 		verifyCrashState(t, p.addr, log)
