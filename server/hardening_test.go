@@ -213,7 +213,7 @@ func TestNoUserEnumeration(t *testing.T) {
 	unknown, d1 := timed("L1", "LOGIN nosuchuser demo")
 	wrong, d2 := timed("L2", "LOGIN demo wrong")
 	saslUnknown, d3 := timed("L3", "AUTHENTICATE PLAIN AG5vc3VjaHVzZXIAZGVtbw==") // \0nosuchuser\0demo
-	saslWrong, d4 := timed("L4", "AUTHENTICATE PLAIN AGRlbW8Ad3Jvbmc=")          // \0demo\0wrong
+	saslWrong, d4 := timed("L4", "AUTHENTICATE PLAIN AGRlbW8Ad3Jvbmc=")           // \0demo\0wrong
 	assert.Equal(t, "NO [AUTHENTICATIONFAILED] Invalid credentials", unknown)
 	assert.Equal(t, unknown, wrong)
 	assert.Equal(t, unknown, saslUnknown)
