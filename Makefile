@@ -6,7 +6,7 @@ FSMGEN  := $(GO) run ./gen/cmd/fsmgen
 BENCH   ?= .
 FUZZTIME ?= 60s
 
-.PHONY: help generate check test bench run fuzz proptest-long
+.PHONY: help generate check test bench run fuzz proptest-long bench-peers
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -35,3 +35,11 @@ proptest-long: ## run the property tests with 100x more cases (soak)
 run: ## build imapd and serve ./data on 127.0.0.1:1143 (account demo, password demo)
 	$(GO) build -o bin/imapd ./server/cmd/imapd
 	./bin/imapd demo --data ./data --listen 127.0.0.1:1143
+
+PEERS_FLAGS ?=
+bench-peers: ## compare imapd with Dovecot, same run, every mix (installs dovecot-imapd if missing; PEERS_FLAGS=... for imapload peers)
+	command -v dovecot >/dev/null 2>&1 || PATH="$$PATH:/usr/sbin" command -v dovecot >/dev/null 2>&1 || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y dovecot-imapd; }
+	$(GO) build -o bin/imapd ./server/cmd/imapd
+	$(GO) build -o bin/imapload ./server/cmd/imapload
+	PATH="$$PATH:/usr/sbin" ./bin/imapload peers --imapd ./bin/imapd $(PEERS_FLAGS)

@@ -1,0 +1,97 @@
+package load_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/imapfsm/imapfsm/server"
+	"github.com/imapfsm/imapfsm/server/cmd/imapload/internal/load"
+	"github.com/imapfsm/imapfsm/server/store/boltstore"
+)
+
+// startServer serves a new store in t.TempDir() with the account
+// bench/secret on a loopback port and returns its address.
+func startServer(t testing.TB, mutate func(*server.Config)) string {
+	t.Helper()
+	st, err := boltstore.Open(t.TempDir(), boltstore.Options{BcryptCost: 4})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	require.NoError(t, st.CreateUser(context.Background(), "bench", "secret"))
+	cfg := server.Config{
+		Store:             st,
+		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AllowInsecureAuth: true,
+		AuthFailureDelay:  -1,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := server.New(cfg)
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() { srv.Serve(l); close(done) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	})
+	return l.Addr().String()
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestEveryMixAgainstInProcessServer(t *testing.T) {
+	addr := startServer(t, nil)
+	for _, m := range load.Mixes() {
+		t.Run(m.Name, func(t *testing.T) {
+			res, err := load.Run(context.Background(), m, load.Config{
+				Addr: addr, User: "bench", Password: "secret",
+				Clients: 3, Idlers: 5, Count: 12, Duration: 20 * time.Second,
+				SessionIterations: 4, Seed: 5, MessageSize: 600, Logger: quiet(),
+			})
+			require.NoError(t, err)
+			assert.Zero(t, res.Errors, "%v", res.FirstErrors)
+			assert.EqualValues(t, 12, res.Iterations)
+			for _, c := range m.Commands {
+				assert.NotZero(t, res.Stats(c).OK, "%s never completed", c)
+			}
+			assert.Positive(t, m.HeadlineRate(res))
+			var out strings.Builder
+			require.NoError(t, res.WriteTable(&out))
+			assert.Contains(t, out.String(), "mix "+m.Name)
+			if m.Name == "idle" {
+				assert.EqualValues(t, 12*5, res.Stats(load.Push).OK, "every idler saw every APPEND")
+			}
+		})
+	}
+}
+
+func TestWrongPasswordIsAnErrorNotThroughput(t *testing.T) {
+	addr := startServer(t, nil)
+	m := load.MixByName("login")
+	res, err := load.Run(context.Background(), m, load.Config{
+		Addr: addr, User: "bench", Password: "wrong", Clients: 2, Count: 4, Duration: 10 * time.Second, Logger: quiet(),
+	})
+	require.NoError(t, err)
+	assert.EqualValues(t, 4, res.Errors)
+	assert.Zero(t, res.Stats(load.Login).OK)
+	assert.Zero(t, m.HeadlineRate(res))
+	require.NotEmpty(t, res.FirstErrors)
+	assert.Contains(t, res.FirstErrors[0], "LOGIN: NO")
+}
+
+func TestRunRefusesNonLoopbackTargets(t *testing.T) {
+	_, err := load.Run(context.Background(), load.MixByName("login"), load.Config{Addr: "192.0.2.1:143", User: "u", Password: "p"})
+	assert.ErrorContains(t, err, "not a loopback address")
+}
