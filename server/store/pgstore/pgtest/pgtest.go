@@ -67,14 +67,36 @@ func URL(t testing.TB) string {
 		}
 	})
 	if setup != nil {
-		msg := fmt.Sprintf("no PostgreSQL for this test: %s is unset and starting a throwaway cluster failed: %v "+
-			"(install the Debian package postgresql, or set %s to a postgres:// URL)", EnvURL, setup, EnvURL)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		noServer(t, setup)
 	}
 	return url
+}
+
+// StartForTest returns the URL of IMAPFSM_TEST_POSTGRES or, when it is
+// unset, starts a throwaway cluster that is stopped when the test ends. It
+// is for packages that cannot use [Main]. It skips (or, under CI=true,
+// fails) the test when no server can be had.
+func StartForTest(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv(EnvURL); u != "" {
+		return u
+	}
+	c, err := Start()
+	if err != nil {
+		noServer(t, err)
+	}
+	t.Cleanup(c.Stop)
+	return c.URL
+}
+
+func noServer(t testing.TB, err error) {
+	t.Helper()
+	msg := fmt.Sprintf("no PostgreSQL for this test: %s is unset and starting a throwaway cluster failed: %v "+
+		"(install the Debian package postgresql, or set %s to a postgres:// URL)", EnvURL, err, EnvURL)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 // Schema creates a fresh, uniquely named schema on the test server and
@@ -82,7 +104,12 @@ func URL(t testing.TB) string {
 // server URL and the schema name.
 func Schema(t testing.TB) (string, string) {
 	t.Helper()
-	u := URL(t)
+	return SchemaOn(t, URL(t))
+}
+
+// SchemaOn is [Schema] on the server at u.
+func SchemaOn(t testing.TB, u string) (string, string) {
+	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "t_" + hex.EncodeToString(b[:])

@@ -40,14 +40,16 @@ func quirkList() string {
 }
 
 func runServe(ctx context.Context, args []string, env Env) error {
-	fs := newFlags("serve", "serve --data DIR --listen ADDR [--tls-listen ADDR] [--tls-cert FILE --tls-key FILE] [flags]",
-		`Serves IMAP from the store in --data. --listen serves plaintext, with
-STARTTLS when --tls-cert and --tls-key are given; --tls-listen serves implicit
+	fs := newFlags("serve", "serve (--data DIR | --store URL) --listen ADDR [--tls-listen ADDR] [--tls-cert FILE --tls-key FILE] [flags]",
+		`Serves IMAP from the store in --data, or from the PostgreSQL store at
+--store (any number of nodes may serve one PostgreSQL store). --listen
+serves plaintext, with STARTTLS when --tls-cert and --tls-key are given; --tls-listen serves implicit
 TLS. SIGINT/SIGTERM shut down gracefully, SIGHUP reloads the certificate.
 
 Quirk identifiers for --quirk ID=MODE:
 `+quirkList(), env.Stdout)
 	data := dataFlag(fs, "")
+	storeURL := storeFlag(fs)
 	var cfg serveConfig
 	var lf logFlags
 	var strictness string
@@ -84,7 +86,7 @@ Quirk identifiers for --quirk ID=MODE:
 	if err := wantArgs(fs, pos); err != nil {
 		return err
 	}
-	if err := needData(fs, *data); err != nil {
+	if err := needStore(fs, *data, *storeURL); err != nil {
 		return err
 	}
 	global, ok := fsm.ParseMode(strictness)
@@ -101,7 +103,7 @@ Quirk identifiers for --quirk ID=MODE:
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	st, err := openStore(*data)
+	st, err := openStoreAt(ctx, *data, *storeURL, cfg.log)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

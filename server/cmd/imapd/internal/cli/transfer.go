@@ -25,6 +25,7 @@ to a mailbox of USER, creating the mailbox when missing. Progress is printed
 to standard error every --progress messages and at least every few seconds;
 a summary is printed to standard output at the end.`, env.Stdout)
 	data := dataFlag(fs, "")
+	storeURL := storeFlag(fs)
 	mboxFile := fs.String("mbox", "", "mbox file to import (\"-\" for standard input)")
 	maildir := fs.String("maildir", "", "maildir directory to import (the directory holding cur/ and new/)")
 	mailbox := fs.String("mailbox", store.Inbox, "destination mailbox")
@@ -37,7 +38,7 @@ a summary is printed to standard output at the end.`, env.Stdout)
 	if err := wantArgs(fs, pos, "USER"); err != nil {
 		return err
 	}
-	if err := needData(fs, *data); err != nil {
+	if err := needStore(fs, *data, *storeURL); err != nil {
 		return err
 	}
 	if (*mboxFile == "") == (*maildir == "") {
@@ -110,7 +111,7 @@ a summary is printed to standard output at the end.`, env.Stdout)
 		}
 	}
 
-	st, err := openStore(*data)
+	st, err := openStoreAt(ctx, *data, *storeURL, nil)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -206,6 +207,7 @@ func runExport(ctx context.Context, args []string, env Env) error {
 endings, flags in Status/X-Status/X-Keywords headers), in UID order. The file
 is written to a temporary name next to FILE and renamed when complete.`, env.Stdout)
 	data := dataFlag(fs, "")
+	storeURL := storeFlag(fs)
 	mailbox := fs.String("mailbox", "", "mailbox to export (required)")
 	out := fs.String("mbox", "", "mbox file to write (\"-\" for standard output; required)")
 	pos, err := parseArgs(fs, args)
@@ -215,7 +217,7 @@ is written to a temporary name next to FILE and renamed when complete.`, env.Std
 	if err := wantArgs(fs, pos, "USER"); err != nil {
 		return err
 	}
-	if err := needData(fs, *data); err != nil {
+	if err := needStore(fs, *data, *storeURL); err != nil {
 		return err
 	}
 	if *mailbox == "" || *out == "" {
@@ -226,7 +228,7 @@ is written to a temporary name next to FILE and renamed when complete.`, env.Std
 		return usageErr("export: invalid mailbox name %q", *mailbox)
 	}
 
-	st, err := openStore(*data)
+	st, err := openStoreAt(ctx, *data, *storeURL, nil)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

@@ -48,6 +48,7 @@ func runUser(ctx context.Context, args []string, env Env) error {
 	}
 	fs := newFlags(name, syn, description, env.Stdout)
 	data := dataFlag(fs, "")
+	storeURL := storeFlag(fs)
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
@@ -60,7 +61,7 @@ func runUser(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	if err := needData(fs, *data); err != nil {
+	if err := needStore(fs, *data, *storeURL); err != nil {
 		return err
 	}
 	var user, password string
@@ -76,7 +77,7 @@ func runUser(ctx context.Context, args []string, env Env) error {
 		}
 	}
 
-	st, err := openStore(*data)
+	st, err := openStoreAt(ctx, *data, *storeURL, nil)
 	if err != nil {
 		return err
 	}
