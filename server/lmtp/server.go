@@ -350,9 +350,17 @@ func (s *Server) newTransactionID() string {
 	return fmt.Sprintf("%s%06X", s.idBase, s.nextID.Add(1))
 }
 
+// remoteName names the peer for the Received field and the logs; unix
+// socket peers have no address and are called "local".
 func remoteName(nc net.Conn) string {
-	if a := nc.RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
-		return a.String()
+	a := nc.RemoteAddr()
+	if a == nil {
+		return "local"
 	}
-	return "local"
+	switch s := a.String(); s {
+	case "", "@", "<nil>":
+		return "local"
+	default:
+		return s
+	}
 }

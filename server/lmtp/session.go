@@ -290,7 +290,7 @@ func (ss *session) cmdMAIL(arg string) bool {
 		if err != nil {
 			return ss.refuse(reply{501, "5.1.7", "Bad sender address syntax"})
 		}
-		from = formatAddress(local, domain)
+		from = FormatAddress(local, domain)
 	}
 	ps, err := parseParams(params)
 	if err != nil {
@@ -339,7 +339,7 @@ func (ss *session) cmdRCPT(arg string) bool {
 	if err != nil {
 		return ss.refuse(reply{501, "5.1.3", "Bad recipient address syntax"})
 	}
-	addr := formatAddress(local, domain)
+	addr := FormatAddress(local, domain)
 	ps, err := parseParams(params)
 	if err != nil {
 		return ss.refuse(reply{501, "5.5.4", "Malformed RCPT parameters"})
@@ -526,9 +526,10 @@ func (ss *session) traceFields(id string) string {
 	return b.String()
 }
 
-// formatAddress writes local@domain, quoting the local part when it is
-// not a dot-atom (RFC 5321 section 4.1.2).
-func formatAddress(local, domain string) string {
+// FormatAddress returns the mailbox local@domain, quoting the local part
+// when it is not a dot-atom (RFC 5321 section 4.1.2); without a domain it
+// returns the local part alone.
+func FormatAddress(local, domain string) string {
 	if !isDotAtom(local) {
 		local = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(local) + `"`
 	}

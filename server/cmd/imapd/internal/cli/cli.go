@@ -46,6 +46,8 @@ type Env struct {
 // Addrs are the addresses a running server listens on ("" when unused).
 type Addrs struct {
 	IMAP, IMAPS, Metrics string
+	// LMTP is the --lmtp-listen address, LMTPSocket the unix socket.
+	LMTP, LMTPSocket string
 }
 
 // exitError carries an exit status with the message to print.

@@ -8,8 +8,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
 
+	bberrors "go.etcd.io/bbolt/errors"
+
+	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
+	"github.com/imapfsm/imapfsm/server/lmtp"
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/boltstore"
 )
 
 func runDeliver(ctx context.Context, args []string, env Env) error {
@@ -17,7 +26,8 @@ func runDeliver(ctx context.Context, args []string, env Env) error {
 		`Stores one RFC 5322 message read from standard input in a mailbox of USER,
 for use as a local delivery agent. A leading mbox "From " line is dropped and
 bare LF line endings become CRLF. If --mailbox does not exist the message
-goes to INBOX instead.
+goes to INBOX instead. While "imapd serve" runs on --data (and holds the
+store's lock), the message is handed to it through DIR/lmtp.sock.
 
 Exit status: 0 stored, 65 unusable input (empty, no header, too big),
 67 unknown user, 75 temporary failure (retry later), 2 usage error.`, env.Stdout)
@@ -43,13 +53,28 @@ Exit status: 0 stored, 65 unusable input (empty, no header, too big),
 	}
 
 	in := bufio.NewReaderSize(env.Stdin, 64<<10)
-	if err := checkMessageStart(in); err != nil {
+	sender, err := checkMessageStart(in)
+	if err != nil {
 		return withCode(ExitDataErr, fmt.Errorf("deliver: %w", err))
 	}
 
-	st, err := openStore(*data)
+	// A running server holds the store's lock: wait for it only briefly,
+	// then hand the message to the server over its LMTP socket.
+	st, err := openStoreTimeout(*data, deliverLockProbe())
+	if errors.Is(err, bberrors.ErrTimeout) {
+		sock := filepath.Join(*data, lmtpSocketName)
+		lerr := deliverLMTP(ctx, sock, user, mbox, sender, newCRLFReader(in))
+		if !errors.Is(lerr, errLMTPUnavailable) {
+			return lerr
+		}
+		// No server answers: another command holds the lock; wait for it.
+		st, err = openStoreTimeout(*data, lockTimeout)
+		if errors.Is(err, bberrors.ErrTimeout) {
+			return withCode(ExitTempFail, fmt.Errorf("deliver: the store in %s is locked by another process and %v", *data, lerr))
+		}
+	}
 	if err != nil {
-		return withCode(ExitTempFail, fmt.Errorf("deliver: %w", err))
+		return withCode(ExitTempFail, fmt.Errorf("deliver: open store in %s: %w", *data, err))
 	}
 	defer st.Close()
 	u, err := st.OpenUser(ctx, user)
@@ -79,19 +104,125 @@ Exit status: 0 stored, 65 unusable input (empty, no header, too big),
 	return withCode(ExitTempFail, fmt.Errorf("deliver: %w", err))
 }
 
+// deliverLockProbe is how long deliver waits for the store's lock before it
+// tries the server's LMTP socket.
+func deliverLockProbe() time.Duration {
+	const probe = 250 * time.Millisecond
+	if lockTimeout > 0 && lockTimeout < probe {
+		return lockTimeout
+	}
+	return probe
+}
+
+// openStoreTimeout opens the embedded store in dir like openStore, waiting
+// at most timeout (0: the store's default) for its file lock. A lock held
+// by another process yields an error matching bberrors.ErrTimeout.
+func openStoreTimeout(dir string, timeout time.Duration) (*boltstore.Store, error) {
+	return boltstore.Open(dir, boltstore.Options{
+		Analyzer:    mailmsg.Analyze,
+		LockTimeout: timeout,
+		BcryptCost:  bcryptCost,
+	})
+}
+
+// lmtpDeliverTimeout bounds each exchange with the server, including the
+// wait for the store to make the message durable.
+const lmtpDeliverTimeout = 2 * time.Minute
+
+// deliverLMTP hands the message to a running server through its LMTP
+// socket (RFC 2033), with the mailbox in the MAIL parameter the socket
+// accepts. The result carries deliver's exit status. When the socket
+// cannot be reached at all, the error matches errLMTPUnavailable and
+// nothing was delivered.
+func deliverLMTP(ctx context.Context, sock, user, mailbox, sender string, body io.Reader) error {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	conn, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return fmt.Errorf("the server's %w (%v)", errLMTPUnavailable, err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	fail := func(step string, err error) error {
+		var rep *lmtp.Reply
+		if !errors.As(err, &rep) {
+			return withCode(ExitTempFail, fmt.Errorf("deliver: through %s: %s: %w", sock, step, err))
+		}
+		code := ExitDataErr
+		switch {
+		case rep.Temporary():
+			code = ExitTempFail
+		case rep.Code == 550 || strings.HasPrefix(rep.Enhanced, "5.1."):
+			code = ExitNoUser
+		case rep.Code == 552:
+			return withCode(ExitDataErr, fmt.Errorf("deliver: message exceeds the store's size limit (%v)", rep))
+		}
+		if code == ExitNoUser {
+			return withCode(code, fmt.Errorf("deliver: no account %q (%v)", user, rep))
+		}
+		return withCode(code, fmt.Errorf("deliver: through %s: %s refused: %v", sock, step, rep))
+	}
+	c, err := lmtp.NewClient(conn, "localhost", lmtpDeliverTimeout)
+	if err != nil {
+		return fail("greeting", err)
+	}
+	if err := c.Mail(sender, 0); err != nil {
+		return fail("MAIL", err)
+	}
+	var params []string
+	if mailbox != store.Inbox {
+		params = append(params, "MAILBOX="+lmtp.EncodeXtext(mailbox))
+	}
+	if err := c.Rcpt(lmtp.FormatAddress(user, "localhost"), params...); err != nil {
+		return fail("RCPT", err)
+	}
+	res, err := c.Data(body)
+	if err != nil {
+		return fail("DATA", err)
+	}
+	if res[0] != nil {
+		return fail("message", res[0])
+	}
+	_ = c.Quit()
+	return nil
+}
+
 // checkMessageStart drops a leading mbox "From " line and checks that what
 // follows starts with a header field, so that garbage and empty input are
-// refused before anything is stored.
-func checkMessageStart(r *bufio.Reader) error {
+// refused before anything is stored. It returns the envelope sender the
+// "From " line names ("" without one, or for MAILER-DAEMON).
+func checkMessageStart(r *bufio.Reader) (sender string, err error) {
 	head, _ := r.Peek(5)
 	if len(head) == 0 {
-		return errors.New("empty message on standard input")
+		return "", errors.New("empty message on standard input")
 	}
 	if bytes.Equal(head, []byte("From ")) {
-		if _, err := r.ReadSlice('\n'); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return errors.New("message has an mbox From line but no content")
+		line, err := r.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return "", errors.New("message has an mbox From line but no content")
 		}
+		sender = fromLineSender(line)
 	}
+	return sender, checkHeaderStart(r)
+}
+
+// fromLineSender returns the address of an mbox "From addr date" line when
+// it is usable as an SMTP reverse-path.
+func fromLineSender(line []byte) string {
+	f := strings.Fields(string(line))
+	if len(f) < 2 || strings.EqualFold(f[1], "MAILER-DAEMON") || len(f[1]) > 254 {
+		return ""
+	}
+	addr := f[1]
+	local, domain, ok := strings.Cut(addr, "@")
+	if !ok || local == "" || domain == "" || strings.ContainsAny(addr, "<>\"\\()[],;:") {
+		return ""
+	}
+	return addr
+}
+
+func checkHeaderStart(r *bufio.Reader) error {
 	line, err := r.Peek(r.Size())
 	if len(line) == 0 {
 		if err == nil || errors.Is(err, io.EOF) {

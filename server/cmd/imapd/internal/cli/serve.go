@@ -17,6 +17,7 @@ import (
 
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server"
+	"github.com/imapfsm/imapfsm/server/lmtp"
 	"github.com/imapfsm/imapfsm/server/store"
 )
 
@@ -29,6 +30,8 @@ type serveConfig struct {
 	modes             fsm.Modes
 	shutdownTimeout   time.Duration
 	log               *slog.Logger
+	dataDir           string // holds the LMTP socket; "" for none
+	lmtp              lmtpFlags
 }
 
 func quirkList() string {
@@ -78,6 +81,7 @@ Quirk identifiers for --quirk ID=MODE:
 	})
 	fs.StringVar(&cfg.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (host:port)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long sessions may take to finish before they are closed")
+	cfg.lmtp.register(fs)
 	lf.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -108,6 +112,7 @@ Quirk identifiers for --quirk ID=MODE:
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer st.Close()
+	cfg.dataDir = *data
 	if err := serveStore(ctx, cfg, st, env); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -155,6 +160,7 @@ Not for production: use "imapd serve" with TLS.`, env.Stdout)
 	default:
 		return fmt.Errorf("demo: create account demo: %w", err)
 	}
+	cfg.dataDir = *data
 	if err := serveStore(ctx, cfg, st, env); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -190,7 +196,7 @@ func (c *serveConfig) validate() error {
 			}
 		}
 	}
-	return nil
+	return c.lmtp.validate()
 }
 
 // loopbackHost reports whether the host part of addr names the loopback
@@ -283,9 +289,15 @@ func serveStore(ctx context.Context, cfg serveConfig, st store.Store, env Env) (
 	if err != nil {
 		return err
 	}
+	lm, err := startLMTP(cfg, st)
+	if err != nil {
+		return err
+	}
+	defer lm.close()
+	addrs.LMTP, addrs.LMTPSocket = lm.tcpAddr(), lm.socketPath
 
-	errc := make(chan error, 3)
-	running := 0
+	errc := make(chan error, 5)
+	running := lm.run(errc)
 	if plain != nil {
 		running++
 		go func() { errc <- fmt.Errorf("--listen %s: %w", addrs.IMAP, srv.Serve(plain)) }()
@@ -301,7 +313,7 @@ func serveStore(ctx context.Context, cfg serveConfig, st store.Store, env Env) (
 		go func() { errc <- fmt.Errorf("--metrics %s: %w", addrs.Metrics, httpSrv.Serve(metricsL)) }()
 	}
 	log.Info("imapd listening", "imap", addrs.IMAP, "imaps", addrs.IMAPS, "starttls", tlsConfig != nil && plain != nil,
-		"metrics", addrs.Metrics, "insecure_auth", cfg.insecureAuth)
+		"metrics", addrs.Metrics, "insecure_auth", cfg.insecureAuth, "lmtp", addrs.LMTP, "lmtp_socket", addrs.LMTPSocket)
 	if env.Ready != nil {
 		env.Ready(addrs)
 	}
@@ -341,12 +353,13 @@ wait:
 	if httpSrv != nil {
 		httpSrv.Shutdown(sctx)
 	}
+	lm.shutdown(sctx)
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("sessions did not finish in time and were closed", "err", err)
 	}
 	for ; running > 0; running-- {
 		err := <-errc
-		if failure == nil && !errors.Is(err, server.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) {
+		if failure == nil && !errors.Is(err, server.ErrServerClosed) && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, lmtp.ErrServerClosed) {
 			failure = err
 		}
 	}
