@@ -14,15 +14,16 @@ standard error and a non-zero exit status; a usage error exits with status 2.
 Every command takes --data DIR, the directory of the embedded store (a bbolt
 database, mail.db, plus the message contents under blobs/). The directory is
 created on first use. The database is locked by one process at a time: while
-"imapd serve" runs, the administrative commands (user, deliver, import,
-export) wait a few seconds for the lock and then fail; deliver reports that
-as a temporary failure so that the mail transfer agent retries later.
+"imapd serve" runs, the administrative commands (user, import, export) wait
+a few seconds for the lock and then fail. deliver instead hands the message
+to the running server through the LMTP socket DIR/lmtp.sock (see LMTP below).
 
 # serve
 
 	imapd serve --data DIR --listen ADDR [--tls-listen ADDR] [--tls-cert FILE --tls-key FILE]
 	            [--insecure-auth] [--strictness lenient|strict] [--quirk ID=MODE ...]
 	            [--metrics ADDR] [--shutdown-timeout DURATION]
+	            [--lmtp-listen ADDR [--lmtp-allow-remote]] [--lmtp-detail-mailbox=false]
 	            [--log-level debug|info|warn|error] [--log-format text|json]
 
 Serves IMAP on the plaintext address --listen and, with --tls-listen, on an
@@ -46,6 +47,35 @@ finish its current command and say BYE, and exit once they are gone or after
 and key from their files; connections already open keep their certificate, and
 a reload that fails is logged and leaves the previous certificate in use.
 
+# LMTP
+
+serve (and demo) accept mail for final delivery over LMTP (RFC 2033), so that
+a mail transfer agent can deliver into the store while the server holds it:
+
+  - always on the unix socket DIR/lmtp.sock, created with mode 0600 (only
+    the user running imapd may connect) and removed on shutdown; a socket
+    left behind by a crash is replaced;
+  - with --lmtp-listen ADDR also on TCP. ADDR must be a loopback address
+    unless --lmtp-allow-remote is given: LMTP has no authentication, so
+    anyone who can connect can deliver mail to any account.
+
+The local part of a recipient address names the account; the domain is not
+checked. When no account has the whole local part as its name, "user+NAME"
+delivers to user, into the mailbox NAME when it exists (exact match, else a
+unique case-insensitive match) and into INBOX otherwise;
+--lmtp-detail-mailbox=false always uses INBOX. The server advertises
+PIPELINING, ENHANCEDSTATUSCODES, 8BITMIME and SIZE (the store's limit, 64 MiB
+by default), answers once per recipient after the message, and says 250 only
+once the message is durable in the store. Unknown accounts get 550 5.1.1,
+messages over the limit 552 5.3.4, store failures 451 4.3.0 or 452 4.3.1
+(the transfer agent retries). Each stored message starts with Return-Path
+(the MAIL FROM address) and Received header fields. On shutdown, a session
+receiving a message finishes that transaction first.
+
+Postfix, for example: mailbox_transport = lmtp:unix:/var/lib/imapfsm/lmtp.sock
+(the Postfix delivery process must run as the user owning the data
+directory), or lmtp:inet:127.0.0.1:2424 with --lmtp-listen 127.0.0.1:2424.
+
 # user
 
 	imapd user add    --data DIR NAME   < password
@@ -66,13 +96,22 @@ Stores one message read from standard input, for use as a local delivery
 agent. A leading mbox "From " envelope line is dropped and bare LF line
 endings are converted to CRLF. The default mailbox is INBOX; when --mailbox
 names a mailbox that does not exist the message goes to INBOX (and a warning
-is logged), so that mail is never bounced for a missing folder. The exit
-status follows sysexits(3):
+is logged), so that mail is never bounced for a missing folder.
+
+deliver first tries to open the store itself, waiting only a quarter of a
+second for its lock. When "imapd serve" holds the store, deliver hands the
+message to it through DIR/lmtp.sock instead (with the address of the mbox
+"From " line as envelope sender); IMAP sessions idling on the mailbox see it
+at once, and the stored message gains the Return-Path and Received fields the
+server adds. When the store is locked but no server answers on the socket,
+deliver waits for the lock as the other commands do. The exit status follows
+sysexits(3):
 
 	 0  stored
 	65  EX_DATAERR: the input is not a usable message (empty, no header, too big)
 	67  EX_NOUSER: USER has no account
-	75  EX_TEMPFAIL: a temporary failure (store busy or unavailable); retry later
+	75  EX_TEMPFAIL: a temporary failure (store busy or unavailable, server
+	    refusing for now or unreachable); retry later
 
 # import and export
 
