@@ -90,7 +90,7 @@ ending); an empty password is refused.
 
 # deliver
 
-	imapd deliver --data DIR [--mailbox NAME] USER < message
+	imapd deliver (--data DIR | --store URL) [--mailbox NAME] USER < message
 
 Stores one message read from standard input, for use as a local delivery
 agent. A leading mbox "From " envelope line is dropped and bare LF line
@@ -104,7 +104,8 @@ message to it through DIR/lmtp.sock instead (with the address of the mbox
 "From " line as envelope sender); IMAP sessions idling on the mailbox see it
 at once, and the stored message gains the Return-Path and Received fields the
 server adds. When the store is locked but no server answers on the socket,
-deliver waits for the lock as the other commands do. The exit status follows
+deliver waits for the lock as the other commands do. With --store URL (a
+PostgreSQL store) deliver always stores directly. The exit status follows
 sysexits(3):
 
 	 0  stored

@@ -22,7 +22,7 @@ import (
 )
 
 func runDeliver(ctx context.Context, args []string, env Env) error {
-	fs := newFlags("deliver", "deliver --data DIR [--mailbox NAME] USER < message",
+	fs := newFlags("deliver", "deliver (--data DIR | --store URL) [--mailbox NAME] USER < message",
 		`Stores one RFC 5322 message read from standard input in a mailbox of USER,
 for use as a local delivery agent. A leading mbox "From " line is dropped and
 bare LF line endings become CRLF. If --mailbox does not exist the message
@@ -32,6 +32,7 @@ store's lock), the message is handed to it through DIR/lmtp.sock.
 Exit status: 0 stored, 65 unusable input (empty, no header, too big),
 67 unknown user, 75 temporary failure (retry later), 2 usage error.`, env.Stdout)
 	data := dataFlag(fs, "")
+	storeURL := storeFlag(fs)
 	mailbox := fs.String("mailbox", store.Inbox, "mailbox to store the message in")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -40,7 +41,7 @@ Exit status: 0 stored, 65 unusable input (empty, no header, too big),
 	if err := wantArgs(fs, pos, "USER"); err != nil {
 		return err
 	}
-	if err := needData(fs, *data); err != nil {
+	if err := needStore(fs, *data, *storeURL); err != nil {
 		return err
 	}
 	user := pos[0]
@@ -58,23 +59,20 @@ Exit status: 0 stored, 65 unusable input (empty, no header, too big),
 		return withCode(ExitDataErr, fmt.Errorf("deliver: %w", err))
 	}
 
-	// A running server holds the store's lock: wait for it only briefly,
-	// then hand the message to the server over its LMTP socket.
-	st, err := openStoreTimeout(*data, deliverLockProbe())
-	if errors.Is(err, bberrors.ErrTimeout) {
-		sock := filepath.Join(*data, lmtpSocketName)
-		lerr := deliverLMTP(ctx, sock, user, mbox, sender, newCRLFReader(in))
-		if !errors.Is(lerr, errLMTPUnavailable) {
-			return lerr
+	var st store.Store
+	if *storeURL != "" {
+		// PostgreSQL serves any number of processes at once.
+		if st, err = openStoreAt(ctx, "", *storeURL, nil); err != nil {
+			return withCode(ExitTempFail, fmt.Errorf("deliver: %w", err))
 		}
-		// No server answers: another command holds the lock; wait for it.
-		st, err = openStoreTimeout(*data, lockTimeout)
-		if errors.Is(err, bberrors.ErrTimeout) {
-			return withCode(ExitTempFail, fmt.Errorf("deliver: the store in %s is locked by another process and %v", *data, lerr))
+	} else {
+		// A running server holds the store's lock: wait for it only
+		// briefly, then hand the message to the server over its LMTP
+		// socket.
+		var done bool
+		if st, done, err = openOrHandOver(ctx, *data, user, mbox, sender, in); done || err != nil {
+			return err
 		}
-	}
-	if err != nil {
-		return withCode(ExitTempFail, fmt.Errorf("deliver: open store in %s: %w", *data, err))
 	}
 	defer st.Close()
 	u, err := st.OpenUser(ctx, user)
@@ -102,6 +100,29 @@ Exit status: 0 stored, 65 unusable input (empty, no header, too big),
 		return withCode(ExitNoUser, fmt.Errorf("deliver: no account %q", user))
 	}
 	return withCode(ExitTempFail, fmt.Errorf("deliver: %w", err))
+}
+
+// openOrHandOver opens the embedded store in dir for deliver. When a
+// running server holds it, the message is delivered through the server's
+// LMTP socket instead and done is true (err then carries the exit status).
+func openOrHandOver(ctx context.Context, dir, user, mbox, sender string, in *bufio.Reader) (_ store.Store, done bool, err error) {
+	st, err := openStoreTimeout(dir, deliverLockProbe())
+	if errors.Is(err, bberrors.ErrTimeout) {
+		sock := filepath.Join(dir, lmtpSocketName)
+		lerr := deliverLMTP(ctx, sock, user, mbox, sender, newCRLFReader(in))
+		if !errors.Is(lerr, errLMTPUnavailable) {
+			return nil, true, lerr
+		}
+		// No server answers: another command holds the lock; wait for it.
+		st, err = openStoreTimeout(dir, lockTimeout)
+		if errors.Is(err, bberrors.ErrTimeout) {
+			return nil, true, withCode(ExitTempFail, fmt.Errorf("deliver: the store in %s is locked by another process and %v", dir, lerr))
+		}
+	}
+	if err != nil {
+		return nil, true, withCode(ExitTempFail, fmt.Errorf("deliver: open store in %s: %w", dir, err))
+	}
+	return st, false, nil
 }
 
 // deliverLockProbe is how long deliver waits for the store's lock before it

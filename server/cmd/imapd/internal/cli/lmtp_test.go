@@ -220,3 +220,9 @@ func TestLMTPFlagErrors(t *testing.T) {
 		assert.Contains(t, r.stdout, f)
 	}
 }
+
+func TestDeliverStoreFlagUsage(t *testing.T) {
+	dir := t.TempDir()
+	requireOneLineError(t, run(t, "Subject: x\n\ny\n", "deliver", "--data", dir, "--store", "postgres://u@h/db", "alice"), ExitUsage, "not both")
+	requireOneLineError(t, run(t, "Subject: x\n\ny\n", "deliver", "alice"), ExitUsage, "--data is required")
+}
