@@ -29,11 +29,24 @@ const (
 	// state that reads commands, holding no tag, without closing the
 	// connection, and it can always be ended. Checked by exploration.
 	Liveness
+	// ServerSound (wire level): the server never reports an internal error
+	// (a recovered panic answers BAD [SERVERBUG]), never drops a connection
+	// the spec keeps open, and leaves no goroutine behind after Shutdown.
+	ServerSound
+	// Durable (wire level): every APPEND acknowledged with APPENDUID reads
+	// back byte for byte at the end, unless a later command may have
+	// removed it.
+	Durable
+	// SessionsAgree (wire level, several sessions): after a NOOP every
+	// session of a mailbox sees the same UIDs and flags, and each session's
+	// EXISTS and EXPUNGE responses are consistent with its own numbering.
+	SessionsAgree
 	numProperties
 )
 
 var propertyNames = [numProperties]string{
 	"valid-state", "terminal-absorbing", "tag-completion", "idle-origin", "matches-spec", "liveness",
+	"server-sound", "durable", "sessions-agree",
 }
 
 // String returns the property's name.
