@@ -1,7 +1,9 @@
 /*
 Package proptest proves the IMAP session machine against its spec with
-property-based tests (gopter), at the model level: random and exhaustive
-input sequences go through the machine's decisions, without a server.
+property-based tests (gopter), at two levels: at the model level random and
+exhaustive input sequences go through the machine's decisions, without a
+server; at the wire level random IMAP sessions run against a live
+in-process server, whose answers are checked against the same spec.
 
 # What is checked against what
 
@@ -66,7 +68,8 @@ global modes and with each quirk flipped on its own (ExplorationModes), for
 the generated package and for gen's in-memory table, checking every
 property, liveness included.
 
-TestReplaySequenceFiles replays every testdata/*.seq file. The format is
+TestReplaySequenceFiles replays every testdata/*.seq file but the wire
+sequences (wire-*.seq, see Wire level). The format is
 documented on Sequence: IMAP-like lines such as `A1 SELECT INBOX`, `DONE`,
 `*`, `<stray-done>`, `<event autologout>`, an optional `=> no` outcome, and
 `mode`, `quirk` and `expect` lines. Counterexamples are printed in this
@@ -88,12 +91,15 @@ by the properties.
 	go test ./proptest/ -long                  100× more random sequences
 	go test ./proptest/ -seed 12345            reproduce a run
 	go test ./proptest/ -write-counterexamples save counterexamples
+	go test ./proptest/ -run Wire              only the wire level
+	make proptest-long                         the soak run (-long for everything)
 
 The environment variables IMAPFSM_PROPTEST_LONG=1, IMAPFSM_PROPTEST_SEED
 and IMAPFSM_PROPTEST_WRITE=1 do the same when flags cannot be passed. A
-saved counterexample (testdata/counterexample-<machine>-<seed>.seq) is
-replayed by TestReplaySequenceFiles until the bug is fixed, and stays as a
-regression test after.
+saved counterexample (testdata/counterexample-<machine>-<seed>.seq, or
+testdata/wire-counterexample-<server>-<seed>.seq at the wire level) is
+replayed by TestReplaySequenceFiles or TestWireReplay until the bug is
+fixed, and stays as a regression test after.
 
 # Editing the spec
 
@@ -115,12 +121,75 @@ observable: per decision in Session.checkMove, per step at the end of
 Session.Apply, or over the whole reachable graph in Explore; document it
 above; and add a mutant to mutants_test.go that this property catches with
 every other property off. The meta-test then proves the property can fail.
+A wire-level property is checked in WireSession (per step in step, at the
+end in finish or verifyAppends) and gets a middleman mutant in
+wire_mutants_test.go.
 
-# Reuse at the wire level
+# Wire level
 
-The wire-level runner drives a live server with the same generator
-(GenStep), prints and replays the same sequence files, feeds the same
-Coverage and Ledger from the tagged responses it reads, and compares what
-the server did with Reference's decisions.
+The wire properties drive a live server (server.New on a boltstore in a
+temporary directory, over net.Pipe) with the bytes a client sends. A
+WireStep is one line with its literals; a WireSession classifies each step
+against the model's state the way the spec's input documentation says
+(ClassifyWire: a DONE outside IDLE is a stray DONE, "*" in SASL cancels,
+...), asks Reference for the decision, and reads what the server sends. The
+model follows the server: a handler's outcome is read from the wire (tagged
+OK → ok, NO → no, BAD → bad, "+" → continue) and picks the next state, so
+every step is checked in the state the server should be in. Coverage and
+Ledger are fed as at the model level. Per step and sequence it checks:
+
+  - tag-completion: every tag gets exactly one completion, in the order the
+    commands were sent, also when a batch of steps is pipelined in one
+    write; a response for a later tag, a second one for an answered tag or
+    one for no tag fails. "+" continuations are expected for IDLE,
+    AUTHENTICATE and synchronising literals.
+  - matches-spec: where the spec rejects a line, the server answers with
+    exactly the spec's reply (status, code, text); where the spec runs the
+    command, the server never answers with a rejection of the spec (so the
+    model's state predicts which commands get "log in first" or "No mailbox
+    selected"); notify and close send the spec's untagged reply, close ends
+    the stream. The server's error limit is mirrored: the BYE must come
+    exactly when the BAD replies in a row reach it.
+  - server-sound: no BAD [SERVERBUG] (a recovered handler panic), no
+    connection dropped that the spec keeps open, no goroutine left after
+    Shutdown (goroutine count per sequence, goleak per test).
+  - durable: every APPEND acknowledged with APPENDUID reads back byte for
+    byte (UID FETCH BODY.PEEK[] over a fresh connection) unless a later
+    command may have removed it.
+  - sessions-agree (TestMultiSessionConvergence): two or three sessions on
+    one INBOX with random APPEND, STORE, EXPUNGE and IDLE; after DONE and a
+    NOOP on each, UID FETCH 1:* (FLAGS) gives every session the same UIDs
+    and flags, and each session's EXISTS/EXPUNGE stream matches its own
+    message numbering.
+
+The generator (wireGen) draws inputs with the model level's Weight in a
+predicted state and writes them as realistic lines: LOGIN right and wrong
+(also with a literal), AUTHENTICATE PLAIN with and without initial response,
+SASL responses and cancel, SELECT/EXAMINE of existing and missing mailboxes,
+APPEND with synchronising and non-synchronising literals, FETCH, STORE,
+SEARCH, COPY, MOVE, EXPUNGE, CLOSE, UNSELECT, IDLE with Apple-style tags,
+DONE and its variants (done, "DONE ", bare LF), stray DONEs, empty lines and
+garbage; a step joins the write of the step before it with probability 1/4,
+and each quirk is flipped from the global mode with probability 1/4. The
+whole sequence is one gopter value (prop.ForAll, not commands.Prop, so that
+the end-of-sequence checks can fail and shrink), shrunk by dropping steps,
+then its modes are simplified. MaxShrinkCount keeps shrinking to seconds.
+
+TestWireProperties runs both global modes and logs the spec transitions the
+wire runs exercised (there is no 100% requirement at the wire level: timer
+events and over-long lines are not sent). A failure prints the shrunk
+sequence as a wire sequence file (the format is documented on WireStep's
+file: exact lines, "..." Go strings for bytes such as a bare LF, "| " for a
+pipelined step) with the seed and, per step, the spec's decision, the
+server's responses and the violations. With -write-counterexamples it is
+saved as testdata/wire-counterexample-*.seq; TestWireReplay replays every
+testdata/wire-*.seq against a fresh server in each mode the file names.
+
+TestWireMutantsAreCaught is the wire meta-test: a middleman between client
+and server rewrites the responses of the real server into defects
+(WildDuck's swallowed IDLE tag, a SELECT answered twice, pipelined
+completions out of order, a lost acknowledged APPEND); each must fail the
+wire property with a short counterexample that replays against the mutant
+and passes against the real server.
 */
 package proptest

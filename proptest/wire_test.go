@@ -28,8 +28,8 @@ import (
 // store, so a case costs milliseconds rather than microseconds; shrinking a
 // failure takes at most wireMaxShrinks runs, a few seconds.
 const (
-	wireCases      = 60
-	wireMaxSteps   = 30
+	wireCases      = 150
+	wireMaxSteps   = 40
 	wireMaxShrinks = 150
 	// wireTimeout bounds the wait for a response the spec says must come.
 	// Passing runs never wait for it; it only delays the report of a
