@@ -34,16 +34,42 @@ var (
 	ErrInvalid = errors.New("password: empty or too long")
 )
 
-// Hasher hashes with bcrypt at Cost and verifies bcrypt and argon2id hashes.
-// It is immutable after [New] and safe for concurrent use.
+// Hasher hashes with bcrypt at Cost and verifies bcrypt and argon2id hashes,
+// remembering recent successful verifications in a bounded cache (see
+// [CacheOptions]). It is safe for concurrent use.
 type Hasher struct {
 	cost  int
 	dummy []byte
+	cache *verifiedCache // nil: disabled
 }
 
 // New returns a Hasher for the bcrypt cost (bcrypt.MinCost..bcrypt.MaxCost;
-// 0 means bcrypt.DefaultCost).
+// 0 means bcrypt.DefaultCost) with the default cache of verified
+// credentials.
 func New(cost int) (*Hasher, error) {
+	return NewWithCache(cost, CacheOptions{})
+}
+
+// NewWithCache is New with the given cache bounds; CacheOptions{Size: -1}
+// disables the cache.
+func NewWithCache(cost int, cache CacheOptions) (*Hasher, error) {
+	h, err := newHasher(cost)
+	if err != nil {
+		return nil, err
+	}
+	h.cache = newVerifiedCache(cache)
+	return h, nil
+}
+
+// PurgeCache forgets every cached verification (for example after an
+// administrator changed passwords outside this process).
+func (h *Hasher) PurgeCache() {
+	if h.cache != nil {
+		h.cache.purge()
+	}
+}
+
+func newHasher(cost int) (*Hasher, error) {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
@@ -74,8 +100,24 @@ func (h *Hasher) Hash(pw string) (string, error) {
 
 // Verify checks pw against a bcrypt or argon2id hash. It returns nil on a
 // match, ErrMismatch on a mismatch and ErrUnsupported for a hash it cannot
-// evaluate.
+// evaluate. A match found in the cache of recent verifications returns at
+// once; a mismatch always costs a full verification.
 func (h *Hasher) Verify(hash, pw string) error {
+	if h.cache == nil {
+		return h.verify(hash, pw)
+	}
+	k := h.cache.key(hash, pw)
+	if h.cache.hit(k) {
+		return nil
+	}
+	if err := h.verify(hash, pw); err != nil {
+		return err
+	}
+	h.cache.add(k)
+	return nil
+}
+
+func (h *Hasher) verify(hash, pw string) error {
 	switch {
 	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
 		if len(pw) > MaxLen {
