@@ -131,7 +131,7 @@ func TestPerUserLimit(t *testing.T) {
 		return strings.HasPrefix(done, "L3 OK")
 	}, 3*time.Second, 20*time.Millisecond)
 	c.ok("S2", "SELECT INBOX")
-	assert.Equal(t, int64(2), ts.srv.Metrics().UserLimited())
+	assert.GreaterOrEqual(t, ts.srv.Metrics().UserLimited(), int64(2), "L3 may be refused while the slot frees")
 }
 
 // TestAuthFailureLimit: after MaxAuthFailuresPerIP failures an address is
