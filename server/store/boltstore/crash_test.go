@@ -107,8 +107,10 @@ func runCrashChild(t *testing.T, dir string, run int, after time.Duration) []ack
 	require.NoError(t, cmd.Start())
 	var acks []ack
 	done := make(chan struct{})
+	first := make(chan struct{})
 	go func() {
 		defer close(done)
+		signalled := false
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())
@@ -119,9 +121,21 @@ func runCrashChild(t *testing.T, dir string, run int, after time.Duration) []ack
 			uv, _ := strconv.ParseUint(f[2], 10, 32)
 			uid, _ := strconv.ParseUint(f[3], 10, 32)
 			acks = append(acks, ack{seq, uint32(uv), uint32(uid)})
+			if !signalled {
+				signalled = true
+				close(first)
+			}
 		}
 		_, _ = io.Copy(io.Discard, out)
 	}()
+	// Kill at a random moment after the first acknowledgement: on a
+	// loaded machine the child may need a while to start appending, and
+	// a kill before any acknowledgement proves nothing.
+	select {
+	case <-first:
+	case <-done:
+	case <-time.After(30 * time.Second):
+	}
 	time.Sleep(after)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	<-done
