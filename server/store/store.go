@@ -171,3 +171,32 @@ type Body interface {
 // not interpret the blob; it stores it and returns it in [Message.Structure].
 // An Analyzer must read r only; it may stop early.
 type Analyzer func(r io.Reader) ([]byte, error)
+
+// BatchAppender is implemented by a [User] whose store can append many
+// messages in one durable operation, paying its synchronisation cost once
+// per batch instead of once per message. It is optional: callers
+// type-assert a User and fall back to [MessageWriter.Append] one message
+// at a time when the assertion fails.
+//
+// AppendBatch appends msgs to the named mailbox as one operation, with the
+// same validation and defaults as Append for each message:
+//
+//   - All or nothing: on success every message is stored; on error none of
+//     them is, nothing of the batch ever becomes visible, and no message
+//     content is left behind (not even after a crash). The caller may
+//     therefore retry the batch, or append its messages one by one, to find
+//     out which message was at fault.
+//   - Order: the results are in slice order and the UIDs ascend in slice
+//     order, so msgs[i] gets a lower UID than msgs[i+1]. No other message
+//     is interleaved: the UIDs of one batch are consecutive.
+//   - One change: the batch gets a single new MODSEQ, carried by all its
+//     messages, one change-log entry and one [Notification].
+//   - Durability: it returns only after contents and metadata are durable.
+//
+// Each body is read to EOF before AppendBatch returns; bodies are read one
+// after another, in slice order. An empty msgs stores nothing and returns
+// no results. A batch is held in one transaction, so callers should bound
+// it (a few hundred messages or a few MiB).
+type BatchAppender interface {
+	AppendBatch(ctx context.Context, mailbox string, msgs []NewMessage) ([]AppendResult, error)
+}

@@ -33,6 +33,9 @@ type blobStore struct {
 	next     uint64
 	inflight map[uint64]struct{}
 	forget   []uint64 // trash entries whose files are gone
+
+	shardMu sync.Mutex
+	shards  map[string]struct{} // shard directories whose entries are durable
 }
 
 func newBlobStore(dataDir string) (*blobStore, error) {
@@ -40,6 +43,7 @@ func newBlobStore(dataDir string) (*blobStore, error) {
 		dir:      filepath.Join(dataDir, "blobs"),
 		tmp:      filepath.Join(dataDir, "tmp"),
 		inflight: make(map[uint64]struct{}),
+		shards:   make(map[string]struct{}),
 	}
 	for _, d := range []string{b.dir, b.tmp} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -94,40 +98,97 @@ func (b *blobStore) watermarks() (floor, next uint64) {
 // content path. It returns the size and the directories whose entries must
 // be synced before the metadata commit makes the file reachable.
 func (b *blobStore) write(id uint64, r io.Reader, maxSize int64) (size int64, syncDirs []string, err error) {
-	f, err := os.CreateTemp(b.tmp, "in-*")
+	f, size, err := b.receive(r, maxSize)
 	if err != nil {
 		return 0, nil, err
+	}
+	syncDirs, err = b.place(f, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	return size, syncDirs, nil
+}
+
+// receive streams r into a new temporary file and returns it open, not yet
+// synced. On error nothing is left behind.
+func (b *blobStore) receive(r io.Reader, maxSize int64) (f *os.File, size int64, err error) {
+	f, err = os.CreateTemp(b.tmp, "in-*")
+	if err != nil {
+		return nil, 0, err
+	}
+	size, err = io.Copy(f, io.LimitReader(r, maxSize+1))
+	if err == nil && size > maxSize {
+		err = store.ErrTooBig
+	}
+	if err != nil {
+		discard(f)
+		return nil, 0, err
+	}
+	return f, size, nil
+}
+
+// place syncs and closes a file returned by receive and renames it into
+// the content path of id. It returns the directories whose entries must be
+// synced before the metadata commit makes the file reachable. On error the
+// file is closed and removed. place may run concurrently for different ids.
+func (b *blobStore) place(f *os.File, id uint64) (syncDirs []string, err error) {
+	if err = f.Sync(); err != nil {
+		discard(f)
+		return nil, err
 	}
 	tmpName := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmpName)
-		}
-	}()
-	size, err = io.Copy(f, io.LimitReader(r, maxSize+1))
-	if err != nil {
-		return 0, nil, err
-	}
-	if size > maxSize {
-		return 0, nil, store.ErrTooBig
-	}
-	if err = f.Sync(); err != nil {
-		return 0, nil, err
-	}
 	if err = f.Close(); err != nil {
-		return 0, nil, err
+		_ = os.Remove(tmpName)
+		return nil, err
 	}
-	shard := b.shardDir(id)
-	if err = os.Mkdir(shard, 0o700); err == nil {
-		syncDirs = append(syncDirs, b.dir)
-	} else if !errors.Is(err, fs.ErrExist) {
-		return 0, nil, err
+	shard, err := b.ensureShard(id)
+	if err != nil {
+		_ = os.Remove(tmpName)
+		return nil, err
 	}
 	if err = os.Rename(tmpName, b.path(id)); err != nil {
-		return 0, nil, err
+		_ = os.Remove(tmpName)
+		return nil, err
 	}
-	return size, append(syncDirs, shard), nil
+	return []string{shard}, nil
+}
+
+// ensureShard returns the shard directory of id, creating it if needed,
+// after making sure its own directory entry is durable. Doing this once
+// per shard, under a lock, means no writer can commit a file in a shard
+// whose entry another writer created but has not synced yet.
+func (b *blobStore) ensureShard(id uint64) (string, error) {
+	shard := b.shardDir(id)
+	b.shardMu.Lock()
+	defer b.shardMu.Unlock()
+	if _, ok := b.shards[shard]; ok {
+		return shard, nil
+	}
+	if err := os.Mkdir(shard, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", err
+	}
+	if err := syncDir(b.dir); err != nil {
+		return "", err
+	}
+	b.shards[shard] = struct{}{}
+	return shard, nil
+}
+
+// create creates the content file of id for writing; the file must not
+// exist. It returns the file and its shard directory.
+func (b *blobStore) create(id uint64) (*os.File, string, error) {
+	shard, err := b.ensureShard(id)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := os.OpenFile(b.path(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	return f, shard, err
+}
+
+// discard closes and removes a temporary file.
+func discard(f *os.File) {
+	_ = f.Close()
+	_ = os.Remove(f.Name())
 }
 
 // remove deletes content files whose reference count dropped to zero and

@@ -132,28 +132,28 @@ a summary is printed to standard output at the end.`, env.Stdout)
 		var n, dropped int
 		var size int64
 		last := time.Now()
-		err := src.read(mailio.Options{}, func(m *mailio.Message) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			flags, bad := usableFlags(m.Flags)
-			dropped += bad
-			_, err := u.Append(ctx, src.mailbox, store.NewMessage{
-				Flags:        flags,
-				InternalDate: m.InternalDate,
-				Body:         newCRLFReader(bytes.NewReader(m.Body)),
-			})
-			if err != nil {
-				return fmt.Errorf("message %d: %w", n+1, err)
-			}
+		// done accounts for one stored message and prints the progress
+		// line when due.
+		done := func(m *mailio.Message) {
 			n++
 			size += int64(len(m.Body))
 			if *every > 0 && (n%*every == 0 || time.Since(last) >= progressInterval) {
 				fmt.Fprintf(env.Stderr, "import: %s: %d messages, %s\n", src.mailbox, n, humanBytes(size))
 				last = time.Now()
 			}
-			return nil
+		}
+		b := newImportBatch(u, src.mailbox, done)
+		err := src.read(mailio.Options{}, func(m *mailio.Message) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			flags, bad := usableFlags(m.Flags)
+			dropped += bad
+			return b.add(ctx, m, flags)
 		})
+		if err == nil {
+			err = b.flush(ctx)
+		}
 		total += n
 		totalBytes += size
 		if err != nil {
@@ -168,6 +168,101 @@ a summary is printed to standard output at the end.`, env.Stdout)
 		fmt.Fprintf(env.Stdout, "imported %d messages (%s) in total\n", total, humanBytes(totalBytes))
 	}
 	return st.Close()
+}
+
+// Import appends in batches when the store implements
+// store.BatchAppender: a batch is flushed at importBatchMessages messages
+// or once it holds importBatchBytes of bodies, so memory stays bounded
+// while the store pays its sync cost once per batch.
+const (
+	importBatchMessages = 256
+	importBatchBytes    = 8 << 20
+)
+
+// importBatch appends the messages of one source to one mailbox in source
+// order, so that source order is UID order.
+type importBatch struct {
+	u       store.User
+	batcher store.BatchAppender // nil: one Append per message
+	mailbox string
+	done    func(*mailio.Message) // called for each stored message, in order
+	stored  int                   // messages stored so far
+
+	pending []pendingMessage
+	bytes   int
+}
+
+type pendingMessage struct {
+	m     *mailio.Message
+	flags []string
+}
+
+func newImportBatch(u store.User, mailbox string, done func(*mailio.Message)) *importBatch {
+	b := &importBatch{u: u, mailbox: mailbox, done: done}
+	b.batcher, _ = u.(store.BatchAppender)
+	return b
+}
+
+// add queues a message, or stores it at once without batch support.
+func (b *importBatch) add(ctx context.Context, m *mailio.Message, flags []string) error {
+	if b.batcher == nil {
+		return b.appendOne(ctx, m, flags)
+	}
+	b.pending = append(b.pending, pendingMessage{m, flags})
+	b.bytes += len(m.Body)
+	if len(b.pending) >= importBatchMessages || b.bytes >= importBatchBytes {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+// flush stores the queued messages in one batch.
+func (b *importBatch) flush(ctx context.Context) error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	pending := b.pending
+	b.pending, b.bytes = nil, 0
+	msgs := make([]store.NewMessage, len(pending))
+	for i, p := range pending {
+		msgs[i] = newImportMessage(p.m, p.flags)
+	}
+	if _, err := b.batcher.AppendBatch(ctx, b.mailbox, msgs); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		// Nothing of the batch was stored. Store its messages one by one:
+		// those before the faulty message are kept and the error names it,
+		// exactly as without batching.
+		for _, p := range pending {
+			if err := b.appendOne(ctx, p.m, p.flags); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, p := range pending {
+		b.stored++
+		b.done(p.m)
+	}
+	return nil
+}
+
+func (b *importBatch) appendOne(ctx context.Context, m *mailio.Message, flags []string) error {
+	if _, err := b.u.Append(ctx, b.mailbox, newImportMessage(m, flags)); err != nil {
+		return fmt.Errorf("message %d: %w", b.stored+1, err)
+	}
+	b.stored++
+	b.done(m)
+	return nil
+}
+
+func newImportMessage(m *mailio.Message, flags []string) store.NewMessage {
+	return store.NewMessage{
+		Flags:        flags,
+		InternalDate: m.InternalDate,
+		Body:         newCRLFReader(bytes.NewReader(m.Body)),
+	}
 }
 
 func hasSubdir(dir, name string) bool {

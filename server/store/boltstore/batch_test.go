@@ -1,0 +1,174 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// failingReader yields some bytes, then an error.
+type failingReader struct{ n int }
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, errors.New("read failed")
+	}
+	k := min(r.n, len(p))
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	r.n -= k
+	return k, nil
+}
+
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	require.NoError(t, filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return err
+	}))
+	return n
+}
+
+// TestAppendBatchFailureLeavesNothing checks that a batch failing in any
+// phase (reading a body, a too big body, the commit) leaves no message, no
+// content file and no change behind.
+func TestAppendBatchFailureLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir, Options{BcryptCost: 4, MaxMessageSize: 1 << 16, Analyzer: testOptions().Analyzer})
+	defer s.Close()
+	require.NoError(t, s.CreateUser(ctx, "u", "pw"))
+	su, err := s.OpenUser(ctx, "u")
+	require.NoError(t, err)
+	u := su.(*user)
+	_, err = u.Append(ctx, store.Inbox, store.NewMessage{Body: strings.NewReader("Subject: first\r\n\r\n")})
+	require.NoError(t, err)
+	before, err := u.Status(ctx, store.Inbox)
+	require.NoError(t, err)
+	files := countFiles(t, filepath.Join(dir, "blobs"))
+
+	msgs := func(bad io.Reader, at int) []store.NewMessage {
+		var out []store.NewMessage
+		for i := range 100 {
+			var r io.Reader = strings.NewReader(fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n", i))
+			if i == at {
+				r = bad
+			}
+			out = append(out, store.NewMessage{Body: r})
+		}
+		return out
+	}
+	cases := map[string][]store.NewMessage{
+		"read error":    msgs(&failingReader{n: 1000}, 70),
+		"too big":       msgs(bytes.NewReader(make([]byte, 1<<17)), 99),
+		"first too big": msgs(bytes.NewReader(make([]byte, 1<<17)), 0),
+	}
+	for name, batch := range cases {
+		_, err := u.AppendBatch(ctx, store.Inbox, batch)
+		require.Error(t, err, name)
+		after, err := u.Status(ctx, store.Inbox)
+		require.NoError(t, err)
+		require.Equal(t, before, after, name)
+		require.Equal(t, files, countFiles(t, filepath.Join(dir, "blobs")), name)
+		require.Equal(t, 0, countFiles(t, filepath.Join(dir, "tmp")), name)
+	}
+	_, err = u.AppendBatch(ctx, store.Inbox, msgs(&failingReader{}, 1))
+	require.ErrorContains(t, err, "message 2 of batch")
+	_, err = u.AppendBatch(ctx, store.Inbox, msgs(bytes.NewReader(make([]byte, 1<<17)), 5))
+	require.ErrorIs(t, err, store.ErrTooBig)
+
+	// A failure inside the commit: the keyword limit of the mailbox.
+	var many []store.NewMessage
+	for i := range DefaultMaxKeywords + 1 {
+		many = append(many, store.NewMessage{Flags: []string{fmt.Sprintf("kw%d", i)}, Body: strings.NewReader("x")})
+	}
+	_, err = u.AppendBatch(ctx, store.Inbox, many)
+	require.Error(t, err)
+	after, err := u.Status(ctx, store.Inbox)
+	require.NoError(t, err)
+	require.Equal(t, before, after)
+	require.Equal(t, files, countFiles(t, filepath.Join(dir, "blobs")))
+
+	// Cancelled before it starts.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = u.AppendBatch(cctx, store.Inbox, msgs(strings.NewReader("x"), 0))
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, files, countFiles(t, filepath.Join(dir, "blobs")))
+
+	// The store is still usable and the next batch follows on.
+	res, err := u.AppendBatch(ctx, store.Inbox, msgs(strings.NewReader("x"), 0))
+	require.NoError(t, err)
+	require.Len(t, res, 100)
+	require.Equal(t, before.UIDNext, res[0].UID)
+	require.Equal(t, files+100, countFiles(t, filepath.Join(dir, "blobs")))
+}
+
+// TestAppendBatchOneCommit checks that a batch is one commit and one
+// notification, however many messages it holds.
+func TestAppendBatchOneCommit(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir(), testOptions())
+	defer s.Close()
+	require.NoError(t, s.CreateUser(ctx, "u", "pw"))
+	u, err := s.OpenUser(ctx, "u")
+	require.NoError(t, err)
+	mi, err := u.Mailbox(ctx, store.Inbox)
+	require.NoError(t, err)
+	ch, unsubscribe := s.Notifier().Subscribe("u", mi.ID)
+	defer unsubscribe()
+	var msgs []store.NewMessage
+	for i := range 300 {
+		msgs = append(msgs, store.NewMessage{Body: strings.NewReader(fmt.Sprintf("Subject: %d\r\n\r\n", i))})
+	}
+	commits := s.Stats().Commits
+	res, err := u.(store.BatchAppender).AppendBatch(ctx, store.Inbox, msgs)
+	require.NoError(t, err)
+	require.Len(t, res, 300)
+	require.Equal(t, commits+1, s.Stats().Commits)
+	n := <-ch
+	require.Equal(t, res[0].ModSeq, n.HighestModSeq)
+	select {
+	case n := <-ch:
+		t.Fatalf("second notification %+v", n)
+	default:
+	}
+}
+
+// BenchmarkAppendBatch measures durable batch appends of 4 KiB messages,
+// 256 per batch.
+func BenchmarkAppendBatch(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(b.TempDir(), testOptions())
+	require.NoError(b, err)
+	defer s.Close()
+	require.NoError(b, s.CreateUser(ctx, "u", "pw"))
+	u, err := s.OpenUser(ctx, "u")
+	require.NoError(b, err)
+	body := bytes.Repeat([]byte("0123456789abcdef"), 256)
+	const n = 256
+	msgs := make([]store.NewMessage, n)
+	b.SetBytes(n * int64(len(body)))
+	for b.Loop() {
+		for i := range msgs {
+			msgs[i] = store.NewMessage{Body: bytes.NewReader(body)}
+		}
+		_, err := u.(store.BatchAppender).AppendBatch(ctx, store.Inbox, msgs)
+		require.NoError(b, err)
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
