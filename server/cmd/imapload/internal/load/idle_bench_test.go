@@ -82,7 +82,7 @@ func raiseFDLimit(b *testing.B, n int) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		b.Fatal(err)
 	}
-	need := uint64(2*n + 512)
+	need := uint64(2*n + 64)
 	if lim.Cur >= need {
 		return
 	}
