@@ -30,7 +30,9 @@ import (
 const (
 	envCrashDir = "IMAPFSM_CRASH_CHILD_DIR"
 	envCrashRun = "IMAPFSM_CRASH_CHILD_RUN"
-	crashUser   = "crash"
+	// envCrashBatch makes workers 2 and 3 of the child use AppendBatch.
+	envCrashBatch = "IMAPFSM_CRASH_CHILD_BATCH"
+	crashUser     = "crash"
 )
 
 // crashBody returns the deterministic body of message number seq, of a size
@@ -69,8 +71,13 @@ func crashChild() bool {
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	batch := os.Getenv(envCrashBatch) == "1"
 	for w := range 4 {
 		wg.Go(func() {
+			if batch && w >= 2 {
+				crashBatchWorker(ctx, u, run, w, &mu)
+				return
+			}
 			for i := 0; ; i++ {
 				seq := run*1_000_000 + w*100_000 + i
 				res, err := u.Append(ctx, store.Inbox, store.NewMessage{
@@ -96,10 +103,11 @@ type ack struct {
 	uid         uint32
 }
 
-func runCrashChild(t *testing.T, dir string, run int, after time.Duration) []ack {
+func runCrashChild(t *testing.T, dir string, run int, after time.Duration, env ...string) []ack {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envCrashDir+"="+dir, envCrashRun+"="+strconv.Itoa(run))
+	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

@@ -15,5 +15,8 @@
 // (create, delete, rename, subscriptions, special use), append and fetch,
 // flags and CONDSTORE, copy and move with COPYUID, expunge, the change log,
 // notifications, account isolation, and concurrent writers (meant to run
-// under the race detector).
+// under the race detector). Backends whose users implement the optional
+// store.BatchAppender are also checked for batch appends (order, consecutive
+// UIDs, one MODSEQ and notification per batch, all-or-nothing failure); the
+// batch cases are skipped for other backends.
 package storetest

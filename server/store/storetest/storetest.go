@@ -66,6 +66,8 @@ func Run(t *testing.T, open Opener) {
 		{"Isolation", testIsolation},
 		{"DeleteUser", testDeleteUser},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"AppendBatch", testAppendBatch},
+		{"AppendBatchConcurrent", testAppendBatchConcurrent},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
