@@ -82,6 +82,39 @@
 // all but the body sync are shared by the whole batch, which is what group
 // commit buys.
 //
+// # Batch append
+//
+// AppendBatch (store.BatchAppender, used by imapd import) writes the bodies
+// of a batch in slice order straight to their content files while 16
+// goroutines sync (and analyse) the files already written, syncs each shard
+// directory once, and then inserts all messages in one group-committed
+// transaction: one MODSEQ, one change-log entry, one notification, UIDs
+// consecutive in slice order. A failure in any step removes the batch's
+// files and stores nothing. Crash safety rests on the content-ID
+// watermarks: every ID of the batch is in flight until the commit, so no
+// commit persists a blobfloor above it, and after kill -9 Open deletes the
+// batch's unreferenced files while the single transaction makes either all
+// of its messages visible or none (TestCrashKillBatch checks both, with
+// batches and single appends mixed).
+//
+// Import of 200 messages of 4 KiB, end to end (store open, mbox parsing,
+// MIME analysis, durable appends, close), measured with
+// go test -run '^$' -bench ImportMbox -benchtime 3x ./server/cmd/imapd/internal/cli,
+// old and new binaries run alternately on the same loaded 2-vCPU machine:
+//
+//	one Append per message (before)    86-89 msgs/s, or 240-270 msgs/s
+//	                                   while the disk synced faster
+//	AppendBatch, 256 per batch         435-580 msgs/s when the first
+//	                                   figure was taken, 860-920 with the
+//	                                   second
+//	BenchmarkAppendBatch (store only,  1,100-1,570 msgs/s
+//	256 x 4 KiB per batch)
+//
+// The old path is bound by fsync latency (several syncs per message), the
+// batch path by creating and syncing one file per message and by CPU, so
+// the gain depends on the machine: 3.5-10x here. The benchmark's 200
+// messages also pay the store's open and close once per import.
+//
 // # Scale-out plan
 //
 // A later PostgreSQL backend implements the same store.Store and
