@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,7 +61,9 @@ type Options struct {
 	// Channel is the LISTEN/NOTIFY channel of change notifications. Every
 	// node of one installation must use the same channel; installations
 	// sharing a database in different schemas must use different ones.
-	// Default: DefaultChannel, or DefaultChannel + "_" + Schema.
+	// Default: DefaultChannel, or DefaultChannel + "_" + Schema, or, when
+	// Schema is empty and the URL sets search_path, DefaultChannel + "_" +
+	// the first schema of that path (other than public).
 	Channel string
 	// MaxConns bounds the connection pool (default: pgxpool's, 4 or the
 	// number of CPUs, whichever is larger; also settable as pool_max_conns
@@ -130,6 +133,7 @@ var _ store.Store = (*Store)(nil)
 // change listener. It fails with [ErrSchemaTooNew] if the database schema is
 // newer than this program knows.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	channelGiven := opts.Channel != ""
 	opts.setDefaults()
 	hasher, err := password.New(opts.BcryptCost)
 	if err != nil {
@@ -141,6 +145,16 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if opts.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
+	} else if sp := cfg.ConnConfig.RuntimeParams["search_path"]; sp != "" && !channelGiven {
+		// Installations told apart by a search_path in the URL get a
+		// channel of their own too, as with Options.Schema.
+		first, _, _ := strings.Cut(sp, ",")
+		if first = strings.Trim(strings.TrimSpace(first), `"`); first != "" && first != "public" {
+			opts.Channel = DefaultChannel + "_" + first
+			if len(opts.Channel) > 63 {
+				opts.Channel = opts.Channel[:63]
+			}
+		}
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
