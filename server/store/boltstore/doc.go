@@ -112,7 +112,7 @@
 //
 // The old path is bound by fsync latency (several syncs per message), the
 // batch path by creating and syncing one file per message and by CPU, so
-// the gain depends on the machine: 3.5-10x here. The benchmark's 200
+// the gain depends on the machine: 3-7x in these runs. The benchmark's 200
 // messages also pay the store's open and close once per import.
 //
 // # Scale-out plan
