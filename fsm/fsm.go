@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "b9d133fde35f771cc5bb8d4e78c74af31f5f0ae6b45c6268545f4dddbad7f80c"
+const SpecDigest = "331c97c6958d55c5acfdca6b7b05de4d3a063b8c1f10e7011c96a3ca3dd06b77"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -323,6 +323,10 @@ const (
 	InputAutologout
 	// InputKeepalive: The IDLE keepalive timer fired (2 minutes by default).
 	InputKeepalive
+	// InputCommandTimeout: A command started but did not arrive completely within the per-command deadline (slow-loris defence).
+	InputCommandTimeout
+	// InputCommandTooLarge: One command grew beyond every configured limit; skipping it would cost more than closing (RFC 7888 4).
+	InputCommandTooLarge
 	// InputErrorLimit: The client exceeded the configured count of invalid commands.
 	InputErrorLimit
 	// InputShutdown: The server is shutting down gracefully.
@@ -330,9 +334,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 52
+const NumInputs = 54
 
-var inputNames = [52]string{
+var inputNames = [54]string{
 	"capability",
 	"noop",
 	"logout",
@@ -383,6 +387,8 @@ var inputNames = [52]string{
 	"tls-failed",
 	"autologout",
 	"keepalive",
+	"command-timeout",
+	"command-too-large",
 	"error-limit",
 	"shutdown",
 }
@@ -484,6 +490,8 @@ var inputKinds = [NumInputs]InputKind{
 	KindEvent,
 	KindEvent,
 	KindEvent,
+	KindEvent,
+	KindEvent,
 }
 
 // Kind says where the input comes from.
@@ -529,6 +537,8 @@ var inputWire = [NumInputs]string{
 	"UID COPY",
 	"MOVE",
 	"UID MOVE",
+	"",
+	"",
 	"",
 	"",
 	"",
@@ -598,6 +608,8 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	15,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -785,14 +797,18 @@ const (
 	ResponseAutologout
 	// ResponseErrorLimit: BYE Too many invalid commands
 	ResponseErrorLimit
+	// ResponseCommandTimeout: BYE Command not received in time
+	ResponseCommandTimeout
+	// ResponseCommandTooLarge: BYE [TOOBIG] Command too large
+	ResponseCommandTooLarge
 	// ResponseShutdown: BYE [UNAVAILABLE] Server shutting down
 	ResponseShutdown
 )
 
 // NumResponses is the number of Response values, ResponseNone included.
-const NumResponses = 26
+const NumResponses = 28
 
-var responseNames = [26]string{
+var responseNames = [28]string{
 	"none",
 	"not-authenticated",
 	"already-authenticated",
@@ -818,6 +834,8 @@ var responseNames = [26]string{
 	"keepalive",
 	"autologout",
 	"error-limit",
+	"command-timeout",
+	"command-too-large",
 	"shutdown",
 }
 
@@ -829,7 +847,7 @@ func (x Response) String() string {
 	return "Response(" + strconv.Itoa(int(x)) + ")"
 }
 
-var responseStatus = [26]string{
+var responseStatus = [28]string{
 	"",
 	"BAD",
 	"BAD",
@@ -856,6 +874,8 @@ var responseStatus = [26]string{
 	"BYE",
 	"BYE",
 	"BYE",
+	"BYE",
+	"BYE",
 }
 
 // Status is the response's status: OK, NO, BAD or BYE ("" for ResponseNone).
@@ -863,7 +883,7 @@ func (r Response) Status() string {
 	return responseStatus[r]
 }
 
-var responseCode = [26]string{
+var responseCode = [28]string{
 	"",
 	"",
 	"",
@@ -889,6 +909,8 @@ var responseCode = [26]string{
 	"",
 	"",
 	"",
+	"",
+	"TOOBIG",
 	"UNAVAILABLE",
 }
 
@@ -897,7 +919,7 @@ func (r Response) Code() string {
 	return responseCode[r]
 }
 
-var responseText = [26]string{
+var responseText = [28]string{
 	"",
 	"Command needs authentication; log in first",
 	"Already authenticated",
@@ -923,6 +945,8 @@ var responseText = [26]string{
 	"Still here",
 	"Autologout; idle for too long",
 	"Too many invalid commands",
+	"Command not received in time",
+	"Command too large",
 	"Server shutting down",
 }
 
@@ -1276,6 +1300,11 @@ const (
 	RuleTLSFailed
 	// RuleAutologout: (RFC 9051 5.4)
 	RuleAutologout
+	// RuleCommandTimeout: The per-command deadline runs wherever autologout does, so never while idling.
+	RuleCommandTimeout
+	RuleIdleNoCommandTimeout
+	// RuleCommandTooLarge: (RFC 7888 4)
+	RuleCommandTooLarge
 	// RuleNoKeepalive: The keepalive timer runs only while idling.
 	RuleNoKeepalive
 	RuleErrorLimit
@@ -1291,9 +1320,9 @@ const (
 )
 
 // NumRules is the number of rules in the spec.
-const NumRules = 50
+const NumRules = 53
 
-var ruleNames = [50]string{
+var ruleNames = [53]string{
 	"session-command",
 	"logout",
 	"unknown-command",
@@ -1334,6 +1363,9 @@ var ruleNames = [50]string{
 	"tls-ready",
 	"tls-failed",
 	"autologout",
+	"command-timeout",
+	"idle-no-command-timeout",
+	"command-too-large",
 	"no-keepalive",
 	"error-limit",
 	"shutdown",

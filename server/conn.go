@@ -196,16 +196,19 @@ func (c *conn) readAndDispatch() error {
 			return nil
 		case errors.As(err, &ne) && ne.Timeout():
 			// The inactivity timeout, or the per-command deadline of a
-			// command that arrives too slowly; the machine has one
-			// timeout input for both.
+			// command that arrives too slowly.
 			c.srv.metrics.timeouts.Add(1)
-			c.dispatch(fsm.InputAutologout, &command{})
+			if c.rd.commandStarted() {
+				c.dispatch(fsm.InputCommandTimeout, &command{})
+			} else {
+				c.dispatch(fsm.InputAutologout, &command{})
+			}
 			return nil
 		case errors.Is(err, errCommandTooLarge):
 			// Far beyond every limit: closing is cheaper than skipping
-			// (RFC 7888 section 4). The machine's error limit closes.
+			// (RFC 7888 section 4).
 			c.log.Warn("closing: command too large", "bytes", c.maxCommand)
-			c.dispatch(fsm.InputErrorLimit, &command{})
+			c.dispatch(fsm.InputCommandTooLarge, &command{})
 			return nil
 		case errors.Is(err, imapwire.ErrLineTooLong):
 			c.dispatch(fsm.InputLineTooLong, &command{})

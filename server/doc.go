@@ -48,10 +48,11 @@
 //	                                             (no "+" is sent, nothing is read)
 //	non-synchronising literal over the limit     tag BAD [TOOBIG] ...; the payload is skipped        yes
 //	APPEND literal over Limits.MaxAppendLiteral  tag NO [TOOBIG] ... (RFC 7889), sync or non-sync    yes
-//	non-sync literal far beyond every limit      tag BAD [TOOBIG] Command too large, * BYE           no
+//	non-sync literal far beyond every limit      tag BAD [TOOBIG] Command too large; closing,        no
+//	                                             * BYE [TOOBIG] Command too large
 //	(a command of more than MaxAppendLiteral
 //	plus 16 lines and literals)
-//	line far beyond every limit (same bound)     * BYE Too many invalid commands                     no
+//	line far beyond every limit (same bound)     * BYE [TOOBIG] Command too large                    no
 //	literal shorter than announced               the literal swallows the next bytes; the rest of    yes
 //	                                             the command is a syntax error: BAD, nothing stored
 //	disconnect in the middle of a literal        session ends; an APPEND stores nothing              no
@@ -80,7 +81,7 @@
 //	in a row before login
 //	Config.MaxBadCommands (20) BADs in a row     * BYE Too many invalid commands                     no
 //	after login
-//	a command trickled slower than               * BYE Autologout; idle for too long                 no
+//	a command trickled slower than               * BYE Command not received in time                  no
 //	Config.CommandTimeout allows
 //	a client that does not read                  disconnected after Config.WriteTimeout              no
 //

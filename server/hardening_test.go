@@ -53,7 +53,7 @@ func TestSlowLoris(t *testing.T) {
 			}
 		}
 	}()
-	assert.Equal(t, "* BYE Autologout; idle for too long", c.line())
+	assert.Equal(t, "* BYE Command not received in time", c.line())
 	requireClosed(t, c)
 	close(stop)
 	<-done

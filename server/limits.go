@@ -81,6 +81,15 @@ func (r *sessionReader) setDeadlineLocked() {
 	r.c.nc.SetReadDeadline(d)
 }
 
+// commandStarted reports whether bytes of the current command arrived, so
+// that a timeout can be told apart: inactivity before a command, or a
+// command arriving too slowly.
+func (r *sessionReader) commandStarted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.waiting
+}
+
 // interrupt is called by Shutdown: a session waiting for a command stops
 // waiting at once; a command being received runs to its end (bounded by the
 // per-command deadline and by Shutdown's context).
