@@ -25,9 +25,9 @@ bench: ## run the benchmarks (BENCH=regexp to select)
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem ./...
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
-	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./server/imapwire
-	$(GO) test -run '^$$' -fuzz '^FuzzSession$$' -fuzztime $(FUZZTIME) ./server
-	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./gen
+	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./server/imapwire
+	$(GO) test -run '^$$' -fuzz '^FuzzSession$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./gen
 
 proptest-long: ## run the property tests with 100x more cases (soak)
 	IMAPFSM_PROPTEST_LONG=1 $(GO) test -count=1 -timeout 60m ./proptest/...
