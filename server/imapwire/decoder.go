@@ -6,12 +6,31 @@ import (
 	"errors"
 	"io"
 	"math"
+	"sync"
 )
 
 // readBufferSize is the size of the bufio.Reader wrapped around the
 // connection. It is independent of Limits.MaxLine: long lines are
 // accumulated fragment by fragment up to the limit.
 const readBufferSize = 8 << 10
+
+// firstReadSize is the size of the small array a decoder without a read
+// buffer waits in for the first bytes of the next command (see
+// Decoder.ReadLine). Most command lines fit, so the wait costs no extra
+// read once bytes arrive.
+const firstReadSize = 64
+
+// keptLineBuffer is the largest line buffer a decoder returns to the pool
+// between commands; a larger one (after a long line) is left to the
+// garbage collector.
+const keptLineBuffer = 4 << 10
+
+// readerPool holds the read buffers of decoders that are waiting for a
+// command; lineBufPool holds their line buffers.
+var (
+	readerPool  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+	lineBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+)
 
 // tailSize is how many trailing bytes of an over-long line are remembered so
 // that a literal announcement at its end can still be honoured. The longest
@@ -74,9 +93,13 @@ type ContinuationFunc func(LiteralInfo) error
 // ReadLine, which calls it first) uses that state to skip the rest of a
 // command without losing sync with the client.
 type Decoder struct {
+	// br buffers the input of the command being read; it is nil between
+	// commands, when the decoder holds no buffer (see ReadLine).
 	br   *bufio.Reader
+	src  io.Reader // the underlying reader
+	pre  firstRead // what br reads: the first bytes of a command, then src
 	lim  Limits
-	buf  []byte
+	buf  []byte // the current line segment; nil between commands
 	args ArgReader
 
 	cont         ContinuationFunc
@@ -97,11 +120,82 @@ type Decoder struct {
 // negative fields of lim are replaced by the defaults of DefaultLimits.
 func NewDecoder(r io.Reader, lim Limits) *Decoder {
 	d := &Decoder{
-		br:  bufio.NewReaderSize(r, readBufferSize),
+		src: r,
 		lim: lim.normalized(),
 	}
+	d.pre.src = r
 	d.args.d = d
 	return d
+}
+
+// firstRead is the reader under a decoder's read buffer: it returns the
+// bytes read into its small array while the decoder had no buffer, then
+// the error that came with them, if any, then reads src.
+type firstRead struct {
+	src      io.Reader
+	buf      [firstReadSize]byte
+	off, end int
+	err      error
+}
+
+func (f *firstRead) Read(p []byte) (int, error) {
+	if f.off < f.end {
+		n := copy(p, f.buf[f.off:f.end])
+		f.off += n
+		return n, nil
+	}
+	if f.err != nil {
+		err := f.err
+		f.err = nil
+		return 0, err
+	}
+	return f.src.Read(p)
+}
+
+// reader returns the read buffer, taking one from the pool if the decoder
+// has none.
+func (d *Decoder) reader() *bufio.Reader {
+	if d.br == nil {
+		d.br = readerPool.Get().(*bufio.Reader)
+		d.br.Reset(&d.pre)
+	}
+	return d.br
+}
+
+// releaseBuffers returns the read and line buffers to their pools when
+// nothing is buffered, so that a session waiting for its next command (an
+// idle client, or one in IDLE) holds only the decoder itself.
+func (d *Decoder) releaseBuffers() {
+	if d.br != nil && d.br.Buffered() == 0 && d.pre.off >= d.pre.end && d.pre.err == nil {
+		d.br.Reset(nil)
+		readerPool.Put(d.br)
+		d.br = nil
+	}
+	if d.buf != nil {
+		if cap(d.buf) <= keptLineBuffer {
+			b := d.buf[:0]
+			lineBufPool.Put(&b)
+		}
+		d.buf = nil
+	}
+}
+
+// waitFirst waits for the first bytes of a command without a read buffer:
+// it reads into the decoder's small array, which the read buffer taken
+// afterwards consumes first. It returns the error of a read that yielded
+// nothing.
+func (d *Decoder) waitFirst() error {
+	for range 100 {
+		n, err := d.src.Read(d.pre.buf[:])
+		if n > 0 {
+			d.pre.off, d.pre.end, d.pre.err = 0, n, err
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
 }
 
 // Limits returns the limits in effect.
@@ -118,7 +212,11 @@ func (d *Decoder) Limits() Limits { return d.lim }
 // Reset keeps the limits, the continuation function and the UTF-8 and
 // LITERAL- settings.
 func (d *Decoder) Reset(r io.Reader) {
-	d.br.Reset(r)
+	d.src = r
+	d.pre = firstRead{src: r}
+	if d.br != nil {
+		d.br.Reset(&d.pre)
+	}
 	d.buf = d.buf[:0]
 	d.resetCommand()
 	d.fatal = nil
@@ -127,7 +225,13 @@ func (d *Decoder) Reset(r io.Reader) {
 // Buffered returns the number of bytes read from the underlying reader but
 // not yet consumed. After a STARTTLS command line it should be 0; anything
 // else is a pipelining (injection) attempt that Reset will discard.
-func (d *Decoder) Buffered() int { return d.br.Buffered() }
+func (d *Decoder) Buffered() int {
+	n := d.pre.end - d.pre.off
+	if d.br != nil {
+		n += d.br.Buffered()
+	}
+	return n
+}
 
 // SetContinuationFunc sets the function called before the payload of a
 // synchronising literal is read. Without one, synchronising literals fail
@@ -154,11 +258,17 @@ func (d *Decoder) SetLiteralMinus(on bool) { d.literalMinus = on }
 // announcement at its end so that Discard can skip the payload of a
 // non-synchronising literal. End of input before any byte yields io.EOF, in
 // the middle of a line io.ErrUnexpectedEOF.
+//
+// When nothing of the next command is buffered, ReadLine returns the
+// decoder's read and line buffers to shared pools and waits for the
+// command's first bytes with a small read of its own, so that a session
+// waiting for a command holds no buffer.
 func (d *Decoder) ReadLine() (Line, error) {
 	if err := d.Discard(); err != nil {
 		return Line{}, err
 	}
 	d.resetCommand()
+	d.releaseBuffers()
 	line, err := d.readSegment(true)
 	d.args.seg = line.Text
 	d.bareLF = line.BareLF
@@ -262,7 +372,7 @@ func (d *Decoder) skipLiteral(p LiteralInfo) error {
 func (d *Decoder) skip(n int64) error {
 	for n > 0 {
 		k := int(min(n, math.MaxInt32))
-		m, err := d.br.Discard(k)
+		m, err := d.reader().Discard(k)
 		n -= int64(m)
 		if err != nil {
 			return d.setFatal(err)
@@ -280,6 +390,23 @@ func (d *Decoder) readSegment(first bool) (Line, error) {
 	if d.fatal != nil {
 		return Line{}, d.fatal
 	}
+	if d.br == nil && d.fatal == nil {
+		if err := d.waitFirst(); err != nil {
+			if errors.Is(err, io.EOF) && first {
+				d.fatal = io.EOF
+				return Line{}, io.EOF
+			}
+			return Line{}, d.setFatal(err)
+		}
+	}
+	if d.buf == nil {
+		if b := lineBufPool.Get().(*[]byte); cap(*b) <= d.lim.MaxLine+2 {
+			d.buf = (*b)[:0]
+		} else {
+			lineBufPool.Put(b) // never beyond this decoder's limit
+		}
+	}
+	br := d.reader()
 	d.buf = d.buf[:0]
 	var (
 		tail    [tailSize]byte
@@ -290,7 +417,7 @@ func (d *Decoder) readSegment(first bool) (Line, error) {
 		limit   = d.lim.MaxLine + 2 // room for CRLF
 	)
 	for {
-		frag, err := d.br.ReadSlice('\n')
+		frag, err := br.ReadSlice('\n')
 		total += len(frag)
 		if len(frag) > 0 {
 			if !nul && bytes.IndexByte(frag, 0) >= 0 {

@@ -7,12 +7,17 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
 
 // writeBufferSize is the size of the encoder's bufio.Writer.
 const writeBufferSize = 16 << 10
+
+// writerPool holds the write buffers of encoders that have nothing
+// unflushed.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
 
 // MaxQuotedLen is the longest string Encoder.String writes as a quoted
 // string; longer strings are sent as literals.
@@ -82,22 +87,50 @@ var ErrEncode = errors.New("imapwire: value cannot be encoded")
 // writer. Methods return the encoder so calls can be chained; the first
 // error is sticky and reported by Err and Flush, and every later call is a
 // no-op. It is not safe for concurrent use.
+//
+// The encoder holds its buffer only while it has output to flush: the
+// buffer comes from a shared pool with the first write and goes back after
+// a Flush that emptied it, so an encoder of a quiet session costs a few
+// words.
 type Encoder struct {
-	w    *bufio.Writer
+	buf  *bufio.Writer // nil when nothing is buffered
+	dst  io.Writer
 	utf8 bool
 	err  error
 }
 
 // NewEncoder returns an encoder writing to w through a bufio.Writer.
 func NewEncoder(w io.Writer) *Encoder {
-	return &Encoder{w: bufio.NewWriterSize(w, writeBufferSize)}
+	return &Encoder{dst: w}
+}
+
+// w returns the write buffer, taking one from the pool if needed.
+func (e *Encoder) w() *bufio.Writer {
+	if e.buf == nil {
+		e.buf = writerPool.Get().(*bufio.Writer)
+		e.buf.Reset(e.dst)
+	}
+	return e.buf
+}
+
+// release returns an empty write buffer to the pool.
+func (e *Encoder) release() {
+	if e.buf != nil && e.buf.Buffered() == 0 {
+		e.buf.Reset(nil)
+		writerPool.Put(e.buf)
+		e.buf = nil
+	}
 }
 
 // Reset discards unflushed output and the sticky error and makes the encoder
 // write to w, e.g. the TLS connection after STARTTLS or the compressing
 // writer after COMPRESS (RFC 4978). Flush first to keep pending output.
 func (e *Encoder) Reset(w io.Writer) {
-	e.w.Reset(w)
+	e.dst = w
+	if e.buf != nil {
+		e.buf.Reset(w)
+		e.release()
+	}
 	e.err = nil
 }
 
@@ -112,17 +145,27 @@ func (e *Encoder) Flush() error {
 	if e.err != nil {
 		return e.err
 	}
-	if err := e.w.Flush(); err != nil {
-		e.err = err
+	if e.buf == nil {
+		return nil
 	}
-	return e.err
+	if err := e.buf.Flush(); err != nil {
+		e.err = err
+		return err
+	}
+	e.release()
+	return nil
 }
 
 // Err returns the sticky error, if any.
 func (e *Encoder) Err() error { return e.err }
 
 // Buffered returns the number of bytes written but not yet flushed.
-func (e *Encoder) Buffered() int { return e.w.Buffered() }
+func (e *Encoder) Buffered() int {
+	if e.buf == nil {
+		return 0
+	}
+	return e.buf.Buffered()
+}
 
 // fail records an encoding error.
 func (e *Encoder) fail(format string, args ...any) *Encoder {
@@ -135,7 +178,7 @@ func (e *Encoder) fail(format string, args ...any) *Encoder {
 // write writes raw bytes.
 func (e *Encoder) write(s string) *Encoder {
 	if e.err == nil {
-		if _, err := e.w.WriteString(s); err != nil {
+		if _, err := e.w().WriteString(s); err != nil {
 			e.err = err
 		}
 	}
@@ -145,7 +188,7 @@ func (e *Encoder) write(s string) *Encoder {
 // writeByte writes one raw byte.
 func (e *Encoder) writeByte(c byte) *Encoder {
 	if e.err == nil {
-		if err := e.w.WriteByte(c); err != nil {
+		if err := e.w().WriteByte(c); err != nil {
 			e.err = err
 		}
 	}
@@ -205,7 +248,7 @@ func (e *Encoder) Number(n uint32) *Encoder { return e.Number64(uint64(n)) }
 // Number64 writes a number64 (RFC 9051 section 9).
 func (e *Encoder) Number64(n uint64) *Encoder {
 	if e.err == nil {
-		if _, err := e.w.Write(strconv.AppendUint(e.w.AvailableBuffer(), n, 10)); err != nil {
+		if _, err := e.w().Write(strconv.AppendUint(e.w().AvailableBuffer(), n, 10)); err != nil {
 			e.err = err
 		}
 	}
@@ -302,14 +345,14 @@ func (e *Encoder) literalHeader(binary bool, n int64) *Encoder {
 	if e.err != nil {
 		return e
 	}
-	b := e.w.AvailableBuffer()
+	b := e.w().AvailableBuffer()
 	if binary {
 		b = append(b, '~')
 	}
 	b = append(b, '{')
 	b = strconv.AppendInt(b, n, 10)
 	b = append(b, '}', '\r', '\n')
-	if _, err := e.w.Write(b); err != nil {
+	if _, err := e.w().Write(b); err != nil {
 		e.err = err
 	}
 	return e
@@ -324,7 +367,7 @@ func (e *Encoder) literal(binary bool, r io.Reader, n int64) *Encoder {
 	if e.err != nil {
 		return e
 	}
-	copied, err := io.CopyN(e.w, r, n)
+	copied, err := io.CopyN(e.w(), r, n)
 	if err != nil {
 		if copied < n && errors.Is(err, io.EOF) {
 			return e.fail("literal source ended after %d of %d bytes", copied, n)
@@ -344,7 +387,7 @@ func (e *Encoder) Literal(r io.Reader, n int64) *Encoder { return e.literal(fals
 func (e *Encoder) LiteralBytes(b []byte) *Encoder {
 	e.literalHeader(false, int64(len(b)))
 	if e.err == nil {
-		if _, err := e.w.Write(b); err != nil {
+		if _, err := e.w().Write(b); err != nil {
 			e.err = err
 		}
 	}
@@ -394,10 +437,10 @@ func (e *Encoder) DateTime(t time.Time) *Encoder {
 	if e.err != nil {
 		return e
 	}
-	b := append(e.w.AvailableBuffer(), '"')
+	b := append(e.w().AvailableBuffer(), '"')
 	b = AppendDateTime(b, t)
 	b = append(b, '"')
-	if _, err := e.w.Write(b); err != nil {
+	if _, err := e.w().Write(b); err != nil {
 		e.err = err
 	}
 	return e

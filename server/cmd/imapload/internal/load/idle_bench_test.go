@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,8 +107,11 @@ func inUse() uint64 {
 // BenchmarkIdleConnections holds IMAPLOAD_IDLERS (default 10000) IDLE
 // sessions on an in-process server and reports the memory each one costs
 // the process (heap and stacks, client sockets included, which are a few
-// hundred bytes) and the push latency from APPEND OK to EXISTS at every
-// idler over a few APPENDs. Run it alone:
+// hundred bytes), the goroutines each one holds, and the push latency from
+// APPEND OK to EXISTS at every idler over a few APPENDs. With
+// IMAPLOAD_HEAPPROFILE=file it writes a heap profile while the idlers are
+// connected (inspect it with go tool pprof -sample_index=inuse_space). Run
+// it alone:
 //
 //	go test ./server/cmd/imapload/internal/load -run '^$' -bench IdleConnections -benchtime 1x
 func BenchmarkIdleConnections(b *testing.B) {
@@ -120,6 +124,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 	})
 	for b.Loop() {
 		before := inUse()
+		goroutinesBefore := runtime.NumGoroutine()
 		conns := make([]net.Conn, n)
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 32)
@@ -144,6 +149,10 @@ func BenchmarkIdleConnections(b *testing.B) {
 		time.Sleep(200 * time.Millisecond) // let every session park in IDLE
 		after := inUse()
 		b.ReportMetric(float64(after-before)/float64(n), "B/idler")
+		b.ReportMetric(float64(runtime.NumGoroutine()-goroutinesBefore)/float64(n), "goroutines/idler")
+		if path := os.Getenv("IMAPLOAD_HEAPPROFILE"); path != "" {
+			writeHeapProfile(b, path)
+		}
 
 		// Push latency: readers for every idler, then APPENDs.
 		const rounds = 5
@@ -199,5 +208,17 @@ func BenchmarkIdleConnections(b *testing.B) {
 			c.Close()
 		}
 		readers.Wait()
+	}
+}
+
+// writeHeapProfile writes the live heap to path.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
 	}
 }
