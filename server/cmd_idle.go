@@ -6,11 +6,10 @@ import (
 
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server/imapwire"
-	"github.com/imapfsm/imapfsm/server/store"
 )
 
 // cmdIdle implements IDLE (RFC 2177, RFC 9051 6.3.13). The tag stays held
-// until DONE; while the session idles a pusher sends mailbox changes at once
+// until DONE; while the session idles, mailbox changes are pushed at once
 // and "* OK Still here" every keepalive interval.
 func cmdIdle(c *conn, cmd *command) result {
 	if err := cmd.args.End(); err != nil {
@@ -21,45 +20,155 @@ func cmdIdle(c *conn, cmd *command) result {
 	return continued()
 }
 
-// pusher writes untagged responses while the engine is blocked reading the
-// next line of an idling client.
-type pusher struct {
-	stop chan struct{}
-	wg   sync.WaitGroup
+// What a push has to send.
+const (
+	pushUpdates   uint8 = 1 << iota // changes, from the hub's fresh cache
+	pushCatchUp                     // changes, from the store
+	pushKeepalive                   // the keepalive response
+)
+
+// idlePush lets changes and keepalives reach a session while its engine
+// is blocked reading the next line, without a goroutine of the session's
+// own: the mailbox's hub (changes) and a timer (keepalives) run the push
+// in their goroutines. The engine arms it when the machine says the
+// keepalive timer runs in the current state and disarms it when the read
+// returns; disarm waits for a push in progress, so the engine and a push
+// never use the session's mailbox view at the same time.
+type idlePush struct {
+	mu      sync.Mutex
+	done    sync.Cond // signalled when running becomes false
+	armed   bool
+	running bool
+	pending uint8
+	timer   *time.Timer
+	hub     *mailboxHub
 }
 
-// startPusher starts pushing changes and keepalives. The engine starts it
-// when the machine says the keepalive timer runs in the current state.
-func (c *conn) startPusher() *pusher {
-	p := &pusher{stop: make(chan struct{})}
-	var notes <-chan store.Notification
-	if c.mailbox != nil {
-		notes = c.mailbox.notes
-	}
+// armIdle starts pushing: the keepalive timer runs and the hub of the
+// selected mailbox, if any, pushes its changes. Changes notified since the
+// view last caught up are pushed at once.
+func (c *conn) armIdle() {
+	p := &c.idle
 	interval := c.srv.cfg.IdleKeepalive
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-				d := fsm.Step(c.state, fsm.InputKeepalive, c.modes)
-				if d.Action == fsm.ActionNotify {
-					c.reply("", d.Reply)
-				}
-			case <-notes:
-				c.sendUpdates(true) // IDLE may announce EXPUNGE at once
-			}
+	p.mu.Lock()
+	p.armed = true
+	p.pending = 0
+	if p.timer == nil {
+		p.done.L = &p.mu
+		p.timer = time.AfterFunc(interval, c.keepaliveDue)
+	} else {
+		p.timer.Reset(interval)
+	}
+	p.mu.Unlock()
+	if m := c.mailbox; m != nil {
+		p.hub = m.hub
+		if m.hub.addIdler(c, m.gen) && c.requestPush(pushCatchUp) {
+			go c.runPush(false)
 		}
-	}()
-	return p
+	}
 }
 
-func (p *pusher) stopAndWait() {
-	close(p.stop)
-	p.wg.Wait()
+// disarmIdle stops pushing and waits for a push in progress to end.
+func (c *conn) disarmIdle() {
+	p := &c.idle
+	if h := p.hub; h != nil {
+		h.removeIdler(c)
+		p.hub = nil
+	}
+	p.mu.Lock()
+	p.armed = false
+	p.pending = 0
+	p.timer.Stop()
+	for p.running {
+		p.done.Wait()
+	}
+	p.mu.Unlock()
+}
+
+// keepaliveDue runs in the timer's goroutine.
+func (c *conn) keepaliveDue() {
+	if c.requestPush(pushKeepalive) {
+		c.runPush(false)
+	}
+}
+
+// pushFromHub is called by the hub of the selected mailbox after a change,
+// in one of the few goroutines that push to every idler of the mailbox.
+// The push runs there unless its writes could hold that goroutine up: over
+// TLS, whose writes cannot be retried after a timeout, and while an
+// earlier push to this client is still being written, it runs in a
+// goroutine of its own.
+func (c *conn) pushFromHub() {
+	if !c.requestPush(pushUpdates) {
+		return
+	}
+	if c.tls || c.stalled.Load() {
+		go c.runPush(false)
+		return
+	}
+	c.runPush(true)
+}
+
+// requestPush adds what to the pending push and reports whether the caller
+// must run it (no push is running and the session is idling).
+func (c *conn) requestPush(what uint8) bool {
+	p := &c.idle
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.armed {
+		return false
+	}
+	p.pending |= what
+	if p.running {
+		return false
+	}
+	p.running = true
+	return true
+}
+
+// runPush sends what is pending until nothing is. With inline, writes that
+// would block are finished by a goroutine of their own (sessionWriter), so
+// that the caller, which pushes to other sessions too, never waits for
+// this client.
+func (c *conn) runPush(inline bool) {
+	p := &c.idle
+	if inline {
+		c.wmu.Lock()
+		c.wtry = true
+		c.wmu.Unlock()
+		defer func() {
+			c.wmu.Lock()
+			c.wtry = false
+			c.wmu.Unlock()
+		}()
+	}
+	for {
+		p.mu.Lock()
+		what := p.pending
+		p.pending = 0
+		if what == 0 || !p.armed {
+			p.running = false
+			p.done.Broadcast()
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		// IDLE may announce EXPUNGE at once.
+		if what&pushCatchUp != 0 {
+			c.catchUp(true, false)
+		} else if what&pushUpdates != 0 {
+			c.catchUp(true, true)
+		}
+		if what&pushKeepalive != 0 {
+			d := fsm.Step(c.state, fsm.InputKeepalive, c.modes)
+			if d.Action == fsm.ActionNotify {
+				c.reply("", d.Reply)
+			}
+			p.mu.Lock()
+			if p.armed {
+				p.timer.Reset(c.srv.cfg.IdleKeepalive)
+			}
+			p.mu.Unlock()
+		}
+	}
 }

@@ -34,8 +34,15 @@ type conn struct {
 	ctx        context.Context
 	stop       context.CancelFunc
 
-	wmu sync.Mutex // guards enc and writes to nc
+	wmu sync.Mutex // guards enc, wtry, bg and writes to nc
 	enc *imapwire.Encoder
+	// wtry makes sessionWriter hand a write that would block to a
+	// goroutine (a push from a mailbox hub, see runPush); bg is closed when
+	// that goroutine is done, and stalled is true meanwhile.
+	wtry    bool
+	bg      chan struct{}
+	stalled atomic.Bool
+	idle    idlePush
 
 	state    fsm.State
 	modes    fsm.Modes
@@ -180,13 +187,13 @@ func (c *conn) readAndDispatch() error {
 		c.dispatch(fsm.InputShutdown, &command{})
 		return nil
 	}
-	var push *pusher
-	if fsm.Step(c.state, fsm.InputKeepalive, c.modes).Action == fsm.ActionNotify {
-		push = c.startPusher()
+	pushing := fsm.Step(c.state, fsm.InputKeepalive, c.modes).Action == fsm.ActionNotify
+	if pushing {
+		c.armIdle()
 	}
 	line, err := c.dec.ReadLine()
-	if push != nil {
-		push.stopAndWait()
+	if pushing {
+		c.disarmIdle()
 	}
 	if err != nil {
 		var ne net.Error

@@ -18,6 +18,10 @@ import (
 // a slow but honest link uploading a large APPEND does not.
 const commandBytesPerSecond = 4 << 10
 
+// lateReadGrace is how long a read of a command's rest waits when the
+// server starts it after the command's deadline (see setDeadlineLocked).
+const lateReadGrace = 100 * time.Millisecond
+
 // errCommandTooLarge ends a session whose command grew beyond
 // maxCommandBytes.
 var errCommandTooLarge = errors.New("server: command exceeds the size bound")
@@ -77,6 +81,14 @@ func (r *sessionReader) setDeadlineLocked() {
 		d = r.idle
 	case r.timed:
 		d = r.start.Add(r.c.srv.cfg.CommandTimeout + time.Duration(r.received/commandBytesPerSecond)*time.Second)
+		if now := time.Now(); d.Before(now) {
+			// The server itself comes late (a busy store, a loaded
+			// machine): bytes the client sent in time may wait in the
+			// socket, and a read past its deadline would fail without
+			// looking. Give the read lateReadGrace to pick them up; a
+			// client that sent nothing more still times out.
+			d = now.Add(lateReadGrace)
+		}
 	}
 	r.c.nc.SetReadDeadline(d)
 }
@@ -141,15 +153,51 @@ func (r *sessionReader) Read(p []byte) (int, error) {
 // deadline passes.
 type sessionWriter struct{ c *conn }
 
-// Write implements io.Writer over the session's current connection.
+// tryWriteTimeout is how long a push from a mailbox hub waits for a write
+// before a goroutine of the session's own finishes it.
+const tryWriteTimeout = 5 * time.Millisecond
+
+// Write implements io.Writer over the session's current connection;
+// conn.wmu is held. A write that a push started with conn.wtry and that
+// would block is finished by a goroutine (within Config.WriteTimeout), and
+// the next write waits for it, so output stays in order.
 func (w sessionWriter) Write(p []byte) (int, error) {
-	nc := w.c.nc
-	nc.SetWriteDeadline(time.Now().Add(w.c.srv.cfg.WriteTimeout))
+	c := w.c
+	if c.bg != nil {
+		<-c.bg
+		c.bg = nil
+	}
+	nc := c.nc
+	if c.wtry && !c.tls {
+		nc.SetWriteDeadline(time.Now().Add(tryWriteTimeout))
+		n, err := nc.Write(p)
+		var ne net.Error
+		if err != nil && errors.As(err, &ne) && ne.Timeout() {
+			rest := append([]byte(nil), p[n:]...)
+			done := make(chan struct{})
+			c.bg = done
+			c.stalled.Store(true)
+			go func() {
+				defer close(done)
+				defer c.stalled.Store(false)
+				nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+				if _, err := nc.Write(rest); err != nil {
+					c.raw.Close()
+				}
+			}()
+			return len(p), nil
+		}
+		if err != nil {
+			c.raw.Close()
+		}
+		return n, err
+	}
+	nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 	n, err := nc.Write(p)
 	if err != nil {
 		// A client that does not read (or a broken connection) ends the
 		// session: closing the raw connection also ends a blocked read.
-		w.c.raw.Close()
+		c.raw.Close()
 	}
 	return n, err
 }

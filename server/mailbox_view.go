@@ -1,8 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/imapfsm/imapfsm/server/imapwire"
 	"github.com/imapfsm/imapfsm/server/store"
@@ -29,9 +33,11 @@ type selectedMailbox struct {
 	own map[uint64]bool
 	// saved is the SEARCHRES result "$" as UIDs in ascending order
 	// (RFC 5182 2.1); nil until a SEARCH ... RETURN (SAVE).
-	saved  []uint32
-	notes  <-chan store.Notification
-	cancel func()
+	saved []uint32
+	// hub is shared with the server's other sessions on the mailbox; gen
+	// is its notification count when this view last caught up.
+	hub *mailboxHub
+	gen uint64
 }
 
 // msgRef is one message of the view: its sequence number and UID.
@@ -150,7 +156,8 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 		id: info.ID, name: info.Name, readOnly: readOnly, uidValidity: v.UIDValidity,
 		uids: v.UIDs, modseq: v.HighestModSeq, expunged: map[uint32]bool{}, own: map[uint64]bool{},
 	}
-	m.notes, m.cancel = c.srv.cfg.Store.Notifier().Subscribe(c.username, info.ID)
+	m.hub = c.srv.acquireHub(c.username, info.ID, v.HighestModSeq)
+	m.gen = ^uint64(0) // not caught up through the hub yet
 	c.mailbox = m
 	flags := append([]string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}, v.Keywords...)
 	c.write(func(e *imapwire.Encoder) {
@@ -174,7 +181,7 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 // closeMailbox forgets the selected mailbox, if any.
 func (c *conn) closeMailbox() {
 	if c.mailbox != nil {
-		c.mailbox.cancel()
+		c.srv.releaseHub(c.mailbox.hub)
 		c.mailbox = nil
 	}
 }
@@ -183,26 +190,36 @@ func (c *conn) closeMailbox() {
 // since the view last caught up: FETCH FLAGS, EXPUNGE (only when
 // allowExpunge) and EXISTS (only when the count changed: the zero-exists
 // quirk of Apple Mail).
-func (c *conn) sendUpdates(allowExpunge bool) {
+func (c *conn) sendUpdates(allowExpunge bool) { c.catchUp(allowExpunge, false) }
+
+// catchUp is sendUpdates. With fromHub (a push to an idling session after
+// the hub refreshed its cache) the changes come from the hub's cache when
+// it reaches back far enough, and a lone EXISTS line is the one the hub
+// encoded for every idler; otherwise they come from the store, which
+// also sees changes committed after the last notification.
+func (c *conn) catchUp(allowExpunge, fromHub bool) {
 	m := c.mailbox
 	if m == nil {
 		return
 	}
-	// Drain a pending notification; the change log is the source of truth.
-	select {
-	case <-m.notes:
-	default:
-	}
+	gen := m.hub.generation()
 	before := uint32(len(m.uids))
 	var added []uint32
-	flagged := map[uint32]bool{}
+	var flagged map[uint32]bool
 	last := m.modseq
-	err := c.user.ChangesSince(c.ctx, m.id, m.modseq, func(ch store.Change) error {
+	visit := func(ch store.Change) error {
 		if ch.ModSeq > last {
 			last = ch.ModSeq
 		}
 		if ch.Kind == store.ChangeFlags && m.own[ch.ModSeq] {
 			delete(m.own, ch.ModSeq) // this session reported it already
+			return nil
+		}
+		if ch.Kind == store.ChangeAppend && len(ch.UIDs) == 1 && ch.UIDs[0].Start == ch.UIDs[0].Stop {
+			// The common single APPEND, without expanding the set.
+			if uid := ch.UIDs[0].Start; len(m.uids) == 0 || uid > m.uids[len(m.uids)-1] {
+				added = append(added, uid)
+			}
 			return nil
 		}
 		for _, uid := range ch.UIDs.Expand() {
@@ -214,11 +231,19 @@ func (c *conn) sendUpdates(allowExpunge bool) {
 			case store.ChangeExpunge:
 				m.expunged[uid] = true
 			default:
+				if flagged == nil {
+					flagged = map[uint32]bool{}
+				}
 				flagged[uid] = true
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if !fromHub || !m.hub.cached(m.modseq, func(ch store.Change) { visit(ch) }) {
+		err = c.user.ChangesSince(c.ctx, m.id, m.modseq, visit)
+	}
+	m.gen = gen
 	if errors.Is(err, store.ErrChangesTruncated) {
 		c.log.Warn("change log truncated; resynchronising view", "mailbox", m.name)
 		if v, verr := c.user.View(c.ctx, m.id); verr == nil {
@@ -240,6 +265,12 @@ func (c *conn) sendUpdates(allowExpunge bool) {
 	}
 	m.modseq = last
 	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
+	if fromHub && (!allowExpunge || len(m.expunged) == 0) && len(added) > 0 && c.writeShared(m, added) {
+		if len(flagged) > 0 {
+			c.sendFlagUpdates(flagged)
+		}
+		return
+	}
 	c.write(func(e *imapwire.Encoder) {
 		// known is the message count the client has after the EXPUNGE
 		// responses below; EXISTS is sent only when the view differs.
@@ -271,6 +302,35 @@ func (c *conn) sendUpdates(allowExpunge bool) {
 	if len(flagged) > 0 {
 		c.sendFlagUpdates(flagged)
 	}
+}
+
+// writeShared appends added to the view and announces the new count with
+// the hub's shared EXISTS line, when nothing else is to be written before
+// it. It reports false, having changed nothing, when the encoder holds
+// output.
+func (c *conn) writeShared(m *selectedMailbox, added []uint32) bool {
+	n := len(m.uids)
+	for _, uid := range added {
+		if !m.expunged[uid] {
+			n++
+		}
+	}
+	if n == len(m.uids) {
+		return false
+	}
+	line := m.hub.existsLine(uint32(n))
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.enc.Buffered() > 0 || c.enc.Err() != nil {
+		return false
+	}
+	for _, uid := range added {
+		if !m.expunged[uid] {
+			m.uids = append(m.uids, uid)
+		}
+	}
+	sessionWriter{c}.Write(line)
+	return true
 }
 
 // sendFlagUpdates sends FETCH (UID FLAGS) for messages whose flags others
@@ -310,4 +370,231 @@ func (c *conn) sendFlagUpdates(uids map[uint32]bool) {
 // 7.5.1), and allowed during their UID forms, which the RFC exempts.
 func (c *conn) sendCommandUpdates(uidCommand bool) {
 	c.sendUpdates(uidCommand)
+}
+
+// maxCachedChanges bounds the change-log entries a mailboxHub keeps.
+const maxCachedChanges = 512
+
+// funcNotifier is implemented by notifiers that can call a function for
+// each notification (store.LocalNotifier), which spares a hub the
+// goroutine that waits on a subscription channel.
+type funcNotifier interface {
+	SubscribeFunc(user string, mailbox store.MailboxID, fn func(store.Notification)) (cancel func())
+}
+
+// hubKey names a mailbox of an account.
+type hubKey struct {
+	user    string
+	mailbox store.MailboxID
+}
+
+// mailboxHub is what the sessions of this server that selected one mailbox
+// share: a single notifier subscription, the set of those sessions that
+// idle, and a bounded cache of the mailbox's recent changes. On a
+// notification it reads the change log once into the cache and pushes the
+// changes to every idling session from the cache, in a few goroutines
+// that exist only while pushing, so that an idling session holds no
+// goroutine of its own and does not read the store.
+type mailboxHub struct {
+	srv    *Server
+	key    hubKey
+	refs   int // sessions that selected the mailbox; guarded by srv.hubMu
+	cancel func()
+
+	mu      sync.Mutex
+	idlers  map[*conn]struct{}
+	gen     uint64 // notifications received
+	running bool   // a goroutine is pushing
+	dirty   bool   // a notification arrived since the last refresh
+	// notified is the highest HIGHESTMODSEQ notified, where a dropped
+	// cache starts again.
+	notified uint64
+
+	// The cache holds every change with floor < ModSeq <= high, in
+	// ascending order; it is valid only when ok. Only the pushing
+	// goroutine writes it, under cmu.
+	cmu     sync.RWMutex
+	ok      bool
+	floor   uint64
+	high    uint64
+	changes []store.Change
+	// exists is the last "* n EXISTS" line pushed, encoded once for all
+	// the idlers that announce the same count.
+	exists      []byte
+	existsCount uint32
+}
+
+// acquireHub returns the hub of a mailbox, creating it (and its
+// subscription) for the first session; modseq is the mailbox's
+// HIGHESTMODSEQ as that session saw it, where the cache starts.
+func (s *Server) acquireHub(user string, mailbox store.MailboxID, modseq uint64) *mailboxHub {
+	k := hubKey{user, mailbox}
+	s.hubMu.Lock()
+	defer s.hubMu.Unlock()
+	if h := s.hubs[k]; h != nil {
+		h.refs++
+		return h
+	}
+	h := &mailboxHub{srv: s, key: k, refs: 1, idlers: map[*conn]struct{}{}, ok: true, floor: modseq, high: modseq}
+	n := s.cfg.Store.Notifier()
+	if fn, ok := n.(funcNotifier); ok {
+		h.cancel = fn.SubscribeFunc(user, mailbox, h.notify)
+	} else {
+		ch, cancel := n.Subscribe(user, mailbox)
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case note := <-ch:
+					h.notify(note)
+				case <-done:
+					return
+				}
+			}
+		}()
+		h.cancel = func() { cancel(); close(done) }
+	}
+	s.hubs[k] = h
+	return h
+}
+
+// releaseHub drops a session's reference; the last one unsubscribes.
+func (s *Server) releaseHub(h *mailboxHub) {
+	s.hubMu.Lock()
+	defer s.hubMu.Unlock()
+	if h.refs--; h.refs > 0 {
+		return
+	}
+	delete(s.hubs, h.key)
+	h.cancel()
+}
+
+// notify records a notification and starts pushing unless a push is
+// already running (which then runs once more). It is called by the
+// notifier and never blocks.
+func (h *mailboxHub) notify(note store.Notification) {
+	h.mu.Lock()
+	h.gen++
+	h.dirty = true
+	h.notified = max(h.notified, note.HighestModSeq)
+	start := !h.running && len(h.idlers) > 0
+	if start {
+		h.running = true
+	}
+	h.mu.Unlock()
+	if start {
+		go h.run()
+	}
+}
+
+// addIdler makes c receive pushes. It reports whether a notification
+// arrived since c last caught up (gen), which c must then push itself.
+func (h *mailboxHub) addIdler(c *conn, gen uint64) (missed bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.idlers[c] = struct{}{}
+	return h.gen != gen
+}
+
+func (h *mailboxHub) removeIdler(c *conn) {
+	h.mu.Lock()
+	delete(h.idlers, c)
+	h.mu.Unlock()
+}
+
+// generation returns the number of notifications received so far.
+func (h *mailboxHub) generation() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gen
+}
+
+// run pushes until no notification is left: it refreshes the cache once
+// and has every idling session catch up from it, the sessions split among
+// GOMAXPROCS goroutines.
+func (h *mailboxHub) run() {
+	for {
+		h.mu.Lock()
+		if !h.dirty || len(h.idlers) == 0 {
+			h.running = false
+			h.mu.Unlock()
+			return
+		}
+		h.dirty = false
+		notified := h.notified
+		idlers := make([]*conn, 0, len(h.idlers))
+		for c := range h.idlers {
+			idlers = append(idlers, c)
+		}
+		h.mu.Unlock()
+		h.refresh(idlers[0].user, notified)
+		workers := min(runtime.GOMAXPROCS(0), (len(idlers)+63)/64)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(idlers); i += workers {
+					idlers[i].pushFromHub()
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
+
+// refresh reads the changes after the cached ones from the store. On any
+// failure (a truncated log, a deleted mailbox) the cache is dropped and
+// sessions read the store themselves; the next refresh starts a new cache
+// at notified, a committed HIGHESTMODSEQ.
+func (h *mailboxHub) refresh(u store.User, notified uint64) {
+	h.cmu.Lock()
+	defer h.cmu.Unlock()
+	if !h.ok {
+		if notified == 0 {
+			return
+		}
+		h.ok, h.floor, h.high, h.changes = true, notified, notified, nil
+	}
+	err := u.ChangesSince(context.Background(), h.key.mailbox, h.high, func(ch store.Change) error {
+		if ch.ModSeq <= h.high {
+			return nil
+		}
+		h.changes = append(h.changes, ch)
+		h.high = ch.ModSeq
+		return nil
+	})
+	if err != nil {
+		h.ok = false
+		h.changes = nil
+		return
+	}
+	if drop := len(h.changes) - maxCachedChanges; drop > 0 {
+		h.floor = h.changes[drop-1].ModSeq
+		h.changes = append(h.changes[:0], h.changes[drop:]...)
+	}
+}
+
+// cached calls fn for each cached change after modseq, and reports false
+// (having called nothing) when the cache does not reach back to modseq.
+func (h *mailboxHub) cached(modseq uint64, fn func(store.Change)) bool {
+	h.cmu.RLock()
+	defer h.cmu.RUnlock()
+	if !h.ok || modseq < h.floor || modseq > h.high {
+		return false
+	}
+	i := sort.Search(len(h.changes), func(i int) bool { return h.changes[i].ModSeq > modseq })
+	for _, ch := range h.changes[i:] {
+		fn(ch)
+	}
+	return true
+}
+
+// existsLine returns "* n EXISTS" CRLF, encoded once per count.
+func (h *mailboxHub) existsLine(n uint32) []byte {
+	h.cmu.Lock()
+	defer h.cmu.Unlock()
+	if h.exists == nil || h.existsCount != n {
+		h.exists = fmt.Appendf(nil, "* %d EXISTS\r\n", n)
+		h.existsCount = n
+	}
+	return h.exists
 }

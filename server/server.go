@@ -33,6 +33,9 @@ type Server struct {
 	wg        sync.WaitGroup
 
 	authLimit *authLimiter // failed authentications per address; nil: none
+
+	hubMu sync.Mutex
+	hubs  map[hubKey]*mailboxHub // selected mailboxes, shared by their sessions
 }
 
 // New returns a server for cfg. It fails when cfg has no store.
@@ -51,6 +54,7 @@ func New(cfg Config) (*Server, error) {
 		perIP:     map[string]int{},
 		perUser:   map[string]int{},
 		authLimit: newAuthLimiter(cfg.MaxAuthFailuresPerIP, cfg.AuthFailureRefill),
+		hubs:      map[hubKey]*mailboxHub{},
 	}, nil
 }
 

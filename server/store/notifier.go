@@ -18,7 +18,8 @@ type subKey struct {
 }
 
 type subscription struct {
-	ch chan Notification
+	ch chan Notification  // nil for a SubscribeFunc subscription
+	fn func(Notification) // called by Publish instead of sending on ch
 }
 
 // NewLocalNotifier returns an empty in-process notifier.
@@ -29,6 +30,21 @@ func NewLocalNotifier() *LocalNotifier {
 // Subscribe implements [Notifier].
 func (n *LocalNotifier) Subscribe(user string, mailbox MailboxID) (<-chan Notification, func()) {
 	s := &subscription{ch: make(chan Notification, 1)}
+	return s.ch, n.add(user, mailbox, s)
+}
+
+// SubscribeFunc registers fn for the changes of one mailbox of one user and
+// returns the function that unregisters it. Publish calls fn synchronously,
+// once per notification and with the notifier's lock held: fn must return
+// quickly and must not call the notifier. It spares a subscriber that
+// fans notifications out to many sessions a goroutine waiting on a
+// channel.
+func (n *LocalNotifier) SubscribeFunc(user string, mailbox MailboxID, fn func(Notification)) (cancel func()) {
+	return n.add(user, mailbox, &subscription{fn: fn})
+}
+
+// add registers s and returns its cancel function.
+func (n *LocalNotifier) add(user string, mailbox MailboxID, s *subscription) func() {
 	k := subKey{user, mailbox}
 	n.mu.Lock()
 	m := n.subs[k]
@@ -39,7 +55,7 @@ func (n *LocalNotifier) Subscribe(user string, mailbox MailboxID) (<-chan Notifi
 	m[s] = struct{}{}
 	n.mu.Unlock()
 	var once sync.Once
-	return s.ch, func() {
+	return func() {
 		once.Do(func() {
 			n.mu.Lock()
 			defer n.mu.Unlock()
@@ -57,6 +73,10 @@ func (n *LocalNotifier) Publish(note Notification) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for s := range n.subs[subKey{note.User, note.Mailbox}] {
+		if s.fn != nil {
+			s.fn(note)
+			continue
+		}
 		out := note
 		// Publish is serialised by n.mu and receivers only remove values,
 		// so after draining the slot the send below cannot block.
