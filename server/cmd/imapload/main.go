@@ -177,6 +177,7 @@ servers are stopped at the end. Run as root, Dovecot's mail processes run as
 	fs.StringVar(&mixes, "mixes", "imaptest,login,append,status,idle", "comma-separated mixes to run, in order")
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", 0, "bcrypt cost of Dovecot's password hash (0: imapd's default, 10); imapd hashes with its own default")
 	fs.StringVar(&c.DovecotAuthCache, "dovecot-auth-cache", "0", "Dovecot's auth_cache_size, e.g. 10M (0: off, as shipped)")
+	imapdAuthCache := fs.Bool("imapd-auth-cache", true, "imapd's cache of verified credentials (false: start imapd serve with --auth-cache=false)")
 	fs.StringVar(&c.MailUser, "mail-user", "imapbench", "unprivileged account for Dovecot's mail processes when run as root")
 	fs.StringVar(&c.Dir, "dir", "", "working directory (default: a new temporary directory)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the working directory (stores, logs, configuration)")
@@ -184,6 +185,7 @@ servers are stopped at the end. Run as root, Dovecot's mail processes run as
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	c.ImapdNoAuthCache = !*imapdAuthCache
 	idlersSet := false
 	fs.Visit(func(f *flag.Flag) { idlersSet = idlersSet || f.Name == "idlers" })
 	if !idlersSet {

@@ -53,6 +53,12 @@ type Options struct {
 	// LockTimeout bounds the wait for the database file lock held by
 	// another process (default 5s).
 	LockTimeout time.Duration
+	// AuthCache bounds the cache of verified credentials that lets a
+	// repeated login skip the slow password hash (see
+	// password.CacheOptions). The zero value keeps the cache on with its
+	// defaults; AuthCache.Size < 0 turns it off, so that every login
+	// costs a full verification.
+	AuthCache password.CacheOptions
 }
 
 func (o *Options) setDefaults() {
@@ -119,7 +125,7 @@ var _ store.Store = (*Store)(nil)
 // needs a repair step.
 func Open(dir string, opts Options) (*Store, error) {
 	opts.setDefaults()
-	hasher, err := password.New(opts.BcryptCost)
+	hasher, err := password.NewWithCache(opts.BcryptCost, opts.AuthCache)
 	if err != nil {
 		return nil, err
 	}

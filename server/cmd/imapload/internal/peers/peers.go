@@ -49,6 +49,10 @@ type Config struct {
 	// DovecotAuthCache is Dovecot's auth_cache_size ("0" turns it off, as
 	// shipped).
 	DovecotAuthCache string
+	// ImapdNoAuthCache starts imapd with --auth-cache=false, so that every
+	// login costs a full password verification, as in Dovecot without
+	// auth_cache_size.
+	ImapdNoAuthCache bool
 	// MailUser is the unprivileged account Dovecot stores mail as when run
 	// by root; it is created when missing.
 	MailUser string
@@ -173,8 +177,8 @@ func Run(ctx context.Context, cfg Config) ([]Row, error) {
 		}
 		rows = append(rows, row)
 	}
-	fmt.Fprintf(cfg.Out, "\nimapd vs Dovecot %s (bcrypt cost %d, Dovecot auth_cache_size %s, %d clients, %s per run, %d idlers)\n\n",
-		dovecot.version, cfg.BcryptCost, cfg.DovecotAuthCache, cfg.Load.Clients, cfg.Load.Duration, cfg.Load.Idlers)
+	fmt.Fprintf(cfg.Out, "\nimapd vs Dovecot %s (bcrypt cost %d, imapd auth cache %s, Dovecot auth_cache_size %s, %d clients, %s per run, %d idlers)\n\n",
+		dovecot.version, cfg.BcryptCost, onOff(!cfg.ImapdNoAuthCache), cfg.DovecotAuthCache, cfg.Load.Clients, cfg.Load.Duration, cfg.Load.Idlers)
 	WriteTable(cfg.Out, rows)
 	return rows, nil
 }
@@ -312,6 +316,9 @@ func startImapd(ctx context.Context, cfg Config, dir string) (*server, error) {
 		return nil, err
 	}
 	cmd := exec.Command(cfg.Imapd, "serve", "--data", data, "--listen", addr, "--insecure-auth", "--log-level", "warn")
+	if cfg.ImapdNoAuthCache {
+		cmd.Args = append(cmd.Args, "--auth-cache=false")
+	}
 	s, err := start(ctx, "imapd", cmd, addr, filepath.Join(dir, "imapd.log"))
 	if err != nil {
 		return nil, err
@@ -448,4 +455,11 @@ service imap {
   process_limit = 20000
 }
 `, dir, port, authCache, ids.internalUser, ids.loginUser, ids.mailUID, ids.mailGID)
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
