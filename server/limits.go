@@ -148,9 +148,12 @@ func (r *sessionReader) Read(p []byte) (int, error) {
 // Config.WriteTimeout, so a client that stops reading is disconnected after
 // at most that long, while a slow client that keeps reading is not cut off
 // in the middle of a large FETCH. Output is never queued beyond the
-// encoder's fixed buffer: a writer blocks (the IDLE pusher included, which
-// writes synchronously under conn.wmu) until the client reads or the
-// deadline passes.
+// encoder's fixed buffer: a writer blocks until the client reads or the
+// deadline passes. The one exception is an IDLE push from a mailbox hub,
+// which must not wait for one client while others wait for it: the rest of
+// a push write that would block (at most one encoder buffer) is handed to
+// a goroutine of the session's own, and the session's next write waits for
+// that goroutine.
 type sessionWriter struct{ c *conn }
 
 // tryWriteTimeout is how long a push from a mailbox hub waits for a write

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/imapfsm/imapfsm/server/imapwire"
 	"github.com/imapfsm/imapfsm/server/store"
@@ -403,9 +404,9 @@ type mailboxHub struct {
 
 	mu      sync.Mutex
 	idlers  map[*conn]struct{}
-	gen     uint64 // notifications received
-	running bool   // a goroutine is pushing
-	dirty   bool   // a notification arrived since the last refresh
+	gen     atomic.Uint64 // notifications received; written under mu
+	running bool          // a goroutine is pushing
+	dirty   bool          // a notification arrived since the last refresh
 	// notified is the highest HIGHESTMODSEQ notified, where a dropped
 	// cache starts again.
 	notified uint64
@@ -420,8 +421,13 @@ type mailboxHub struct {
 	changes []store.Change
 	// exists is the last "* n EXISTS" line pushed, encoded once for all
 	// the idlers that announce the same count.
-	exists      []byte
-	existsCount uint32
+	exists atomic.Pointer[existsLine]
+}
+
+// existsLine is an encoded "* n EXISTS" line.
+type existsLine struct {
+	n    uint32
+	line []byte
 }
 
 // acquireHub returns the hub of a mailbox, creating it (and its
@@ -474,7 +480,7 @@ func (s *Server) releaseHub(h *mailboxHub) {
 // notifier and never blocks.
 func (h *mailboxHub) notify(note store.Notification) {
 	h.mu.Lock()
-	h.gen++
+	h.gen.Add(1)
 	h.dirty = true
 	h.notified = max(h.notified, note.HighestModSeq)
 	start := !h.running && len(h.idlers) > 0
@@ -493,7 +499,7 @@ func (h *mailboxHub) addIdler(c *conn, gen uint64) (missed bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.idlers[c] = struct{}{}
-	return h.gen != gen
+	return h.gen.Load() != gen
 }
 
 func (h *mailboxHub) removeIdler(c *conn) {
@@ -503,11 +509,7 @@ func (h *mailboxHub) removeIdler(c *conn) {
 }
 
 // generation returns the number of notifications received so far.
-func (h *mailboxHub) generation() uint64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.gen
-}
+func (h *mailboxHub) generation() uint64 { return h.gen.Load() }
 
 // run pushes until no notification is left: it refreshes the cache once
 // and has every idling session catch up from it, the sessions split among
@@ -590,11 +592,10 @@ func (h *mailboxHub) cached(modseq uint64, fn func(store.Change)) bool {
 
 // existsLine returns "* n EXISTS" CRLF, encoded once per count.
 func (h *mailboxHub) existsLine(n uint32) []byte {
-	h.cmu.Lock()
-	defer h.cmu.Unlock()
-	if h.exists == nil || h.existsCount != n {
-		h.exists = fmt.Appendf(nil, "* %d EXISTS\r\n", n)
-		h.existsCount = n
+	if e := h.exists.Load(); e != nil && e.n == n {
+		return e.line
 	}
-	return h.exists
+	e := &existsLine{n: n, line: fmt.Appendf(nil, "* %d EXISTS\r\n", n)}
+	h.exists.Store(e)
+	return e.line
 }
