@@ -98,8 +98,11 @@
 // CommandTimeout for the rest of it, WriteTimeout for each write; the
 // machine exempts IDLE from the read timers (it sends keepalives instead).
 // Memory: input is bounded by imapwire.Limits, output by the encoder's
-// 16 KiB buffer (writers block, nothing is queued), the authentication
-// limiter by a fixed number of tracked addresses.
+// 16 KiB buffer (writers block; the one exception is an IDLE push to a
+// client that stopped reading, whose unsent rest, at most one encoder
+// buffer, is finished by the session's own goroutine so that the mailbox's
+// other idlers are not held up), the authentication limiter by a fixed
+// number of tracked addresses.
 //
 // # Client quirks
 //
