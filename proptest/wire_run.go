@@ -103,8 +103,9 @@ type WireSession struct {
 	tags   map[string]TagID
 	// inflight holds the tags of steps written but not yet read back.
 	inflight map[string]bool
-	// unread is a response read ahead of its turn, returned by next.
-	unread *wireEvent
+	// unread holds responses read ahead of their turn, returned by next
+	// in arrival order.
+	unread []wireEvent
 	bad    int
 	authed bool
 	closed bool
@@ -290,9 +291,10 @@ const maxRecordedResponses = 12
 // skipped. BAD replies are counted as the server counts them for its
 // error limit.
 func (w *WireSession) next(wantBye bool) wireEvent {
-	if ev := w.unread; ev != nil {
-		w.unread = nil
-		return *ev
+	if len(w.unread) > 0 {
+		ev := w.unread[0]
+		w.unread = w.unread[1:]
+		return ev
 	}
 	timer := time.NewTimer(w.opts.Timeout)
 	defer timer.Stop()
@@ -354,20 +356,30 @@ func (w *WireSession) step(st WireStep, chunked, synthetic bool) {
 	if chunked {
 		w.write(l.chunks[0])
 	}
+	var ahead []wireEvent
+literals:
 	for k := 0; k < l.syncLiterals; k++ {
-		ev := w.next(false)
-		if !ev.continuation() {
-			// The server may answer the command before its literal
-			// (RFC 9051 7.5); the client then does not send it, and the
-			// answer is the command's.
-			w.note("answered before literal %d: the client does not send it", k+1)
-			w.unread = &ev
-			break
+		for {
+			ev := w.next(false)
+			if ev.continuation() {
+				break
+			}
+			ahead = append(ahead, ev)
+			if ev.eof || ev.tag == "*" || ev.tag == tag || w.ledger.Held() == NoTag || ev.tag != w.ledger.Label(w.ledger.Held()) {
+				// The server may answer the command before its
+				// literal (RFC 9051 7.5); the client then does not
+				// send it, and the answer is the command's.
+				w.note("answered before literal %d: the client does not send it", k+1)
+				break literals
+			}
+			// The completion of a held tag (IDLE ended by this
+			// command) comes before the continuation request.
 		}
 		if chunked && k+1 < len(l.chunks) {
 			w.write(l.chunks[k+1])
 		}
 	}
+	w.unread = append(ahead, w.unread...)
 
 	state := w.state
 	for depth := 0; ; depth++ {
