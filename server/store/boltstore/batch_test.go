@@ -232,8 +232,14 @@ func TestCrashKillBatch(t *testing.T) {
 
 	all := map[uint32]int{}
 	batched := 0
-	for run := range rounds {
+	// On a loaded machine a batch may take longer than the random delay
+	// to be acknowledged; extra rounds with a longer delay make sure at
+	// least one batch is acknowledged before a kill.
+	for run := 0; run < rounds || (batched == 0 && run < rounds+5); run++ {
 		delay := time.Duration(100+rand.IntN(600)) * time.Millisecond
+		if run >= rounds {
+			delay = time.Duration(run-rounds+1) * 2 * time.Second
+		}
 		acks := runCrashChild(t, dir, run+1, delay, envCrashBatch+"=1")
 		for _, a := range acks {
 			_, dup := all[a.uid]
