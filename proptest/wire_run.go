@@ -365,7 +365,8 @@ literals:
 				break
 			}
 			ahead = append(ahead, ev)
-			if ev.eof || ev.tag == "*" || ev.tag == tag || w.ledger.Held() == NoTag || ev.tag != w.ledger.Label(w.ledger.Held()) {
+			heldFirst := current != NoTag && w.ledger.Held() != NoTag && ev.tag != tag && ev.tag == w.ledger.Label(w.ledger.Held())
+			if ev.eof || ev.err != nil || !heldFirst {
 				// The server may answer the command before its
 				// literal (RFC 9051 7.5); the client then does not
 				// send it, and the answer is the command's.

@@ -222,3 +222,24 @@ type authFunc func(ctx context.Context, user, pass string) (store.User, error)
 func (f authFunc) Authenticate(ctx context.Context, user, pass string) (store.User, error) {
 	return f(ctx, user, pass)
 }
+
+// TestExpungeOfUnseenMessage: a plain EXPUNGE also removes \Deleted
+// messages this session has not been told about yet; the session must
+// announce neither their EXISTS nor their EXPUNGE, and its count must stay
+// right (found by the multi-session property test).
+func TestExpungeOfUnseenMessage(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.login()
+	c.ok("A1", "SELECT INBOX")
+	u, err := ts.cfg.Store.OpenUser(context.Background(), "demo")
+	require.NoError(t, err)
+	_, err = u.Append(context.Background(), "INBOX", store.NewMessage{Flags: []string{`\Deleted`}, Body: strings.NewReader("Subject: gone\r\n\r\nx\r\n")})
+	require.NoError(t, err)
+	_, err = u.Append(context.Background(), "INBOX", store.NewMessage{Body: strings.NewReader("Subject: kept\r\n\r\ny\r\n")})
+	require.NoError(t, err)
+	untagged := c.ok("A2", "EXPUNGE")
+	assert.Equal(t, []string{"* 1 EXISTS"}, untagged, "only the surviving message is announced")
+	untagged = c.ok("A3", "UID FETCH 1:* (FLAGS)")
+	assert.Equal(t, []string{"* 1 FETCH (UID 2 FLAGS ())"}, untagged)
+}

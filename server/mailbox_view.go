@@ -266,6 +266,19 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 	}
 	m.modseq = last
 	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
+	// A message appended and expunged within one catch-up was never
+	// announced: the client must see neither its EXISTS nor its EXPUNGE.
+	// (Found by the multi-session property: a plain EXPUNGE removes
+	// \Deleted messages this session has not seen yet.)
+	kept := added[:0]
+	for _, uid := range added {
+		if m.expunged[uid] {
+			delete(m.expunged, uid)
+			continue
+		}
+		kept = append(kept, uid)
+	}
+	added = kept
 	if fromHub && (!allowExpunge || len(m.expunged) == 0) && len(added) > 0 && c.writeShared(m, added) {
 		if len(flagged) > 0 {
 			c.sendFlagUpdates(flagged)
