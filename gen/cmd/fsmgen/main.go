@@ -22,8 +22,13 @@
 //   - every state is reachable from the initial state;
 //   - no traps: every state can reach a terminal state, and terminal states
 //     are absorbing;
-//   - a tag held by IDLE or AUTHENTICATE is completed exactly once whenever
-//     the session leaves the state that holds it;
+//   - nothing is stranded: from every state some input leads back to reading
+//     commands without closing the connection;
+//   - every command line's own tag is answered (executed, rejected,
+//     redispatched or closed, never ignored), a tag held by IDLE or
+//     AUTHENTICATE is completed exactly once whenever the session leaves the
+//     state that holds it, and an executed command is never also completed
+//     by a pending response;
 //   - every session quirk has both behaviours and a rule that implements it;
 //   - response codes come from the known set (RFC 9051, RFC 5530 and
 //     extensions), and every declared response is used.
