@@ -3,7 +3,24 @@ package server
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
+
+// condstoreOffered switches CONDSTORE (RFC 7162 section 3.1) on: the
+// capability, ENABLE CONDSTORE, SELECT/EXAMINE (CONDSTORE), STATUS
+// HIGHESTMODSEQ, FETCH MODSEQ and CHANGEDSINCE, STORE UNCHANGEDSINCE and
+// SEARCH MODSEQ. While it is off every one of them is refused as before,
+// as if the extension did not exist.
+var condstoreOffered atomic.Bool
+
+// condstore reports whether CONDSTORE is enabled for the session: by
+// ENABLE, or implicitly by any CONDSTORE-enabling command (RFC 7162 3.1).
+// Once enabled, untagged FETCH responses for flag changes carry UID and
+// MODSEQ, and SELECT/EXAMINE report HIGHESTMODSEQ.
+func (c *conn) condstore() bool { return c.enabled["CONDSTORE"] }
+
+// enableCondstore marks CONDSTORE enabled for the rest of the session.
+func (c *conn) enableCondstore() { c.enabled["CONDSTORE"] = true }
 
 // capabilities lists what the server advertises (RFC 9051 7.2.2). Before
 // authentication it shows how to log in; afterwards every implemented
@@ -29,6 +46,9 @@ func (c *conn) capabilities() string {
 		"UTF8=ACCEPT",
 	)
 	caps = append(caps, messageCapabilities...)
+	if condstoreOffered.Load() {
+		caps = append(caps, "CONDSTORE")
+	}
 	return strings.Join(caps, " ")
 }
 

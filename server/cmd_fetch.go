@@ -36,6 +36,7 @@ const (
 	fetchRFC822                         // RFC822 (BODY[])
 	fetchRFC822Header                   // RFC822.HEADER (BODY.PEEK[HEADER])
 	fetchRFC822Text                     // RFC822.TEXT (BODY[TEXT])
+	fetchModSeq                         // MODSEQ (RFC 7162 3.1.4)
 )
 
 // fetchItem is one requested data item.
@@ -94,28 +95,75 @@ func cmdFetch(c *conn, cmd *command) result {
 	if err != nil {
 		return fetchArgError(err)
 	}
+	var changedSince uint64
+	hasChangedSince, zeroQuirk := false, false
 	if !a.AtEnd() {
-		// fetch-modifiers (RFC 4466 2.4); CHANGEDSINCE needs CONDSTORE,
-		// which this server does not offer (RFC 7162 3.1.4.1).
+		// fetch-modifiers (RFC 4466 2.4); CHANGEDSINCE is the only one
+		// (RFC 7162 3.1.4.1), and only while CONDSTORE is offered.
 		if err := a.SP(); err != nil {
 			return argError(err)
 		}
-		return bad("FETCH modifiers are not supported (CONDSTORE is not offered)")
+		if !condstoreOffered.Load() {
+			return bad("FETCH modifiers are not supported (CONDSTORE is not offered)")
+		}
+		if err := a.List(func() error {
+			kw, err := a.Keyword()
+			if err != nil {
+				return err
+			}
+			if kw != "CHANGEDSINCE" || hasChangedSince {
+				return fetchSyntaxError("Unknown or repeated FETCH modifier " + kw)
+			}
+			if err := a.SP(); err != nil {
+				return err
+			}
+			hasChangedSince = true
+			changedSince, err = a.Number64()
+			return err
+		}); err != nil {
+			return fetchArgError(err)
+		}
+		if !hasChangedSince {
+			return bad("Empty FETCH modifier list")
+		}
 	}
 	if err := a.End(); err != nil {
 		return argError(err)
+	}
+	if hasChangedSince && changedSince == 0 {
+		// The changedsince-zero quirk (iPhone Mail): a mod-sequence is at
+		// least 1. Lenient reads it as "all messages".
+		q := fsm.QuirkChangedsinceZero
+		c.srv.metrics.quirks[q].Add(1)
+		c.log.Info("client quirk", "quirk", q.String(), "mode", c.modes.Of(q).String(),
+			"input", cmd.input.String(), "tag", cmd.tag, "user", c.username)
+		if !c.modes.Tolerates(q) {
+			return bad("CHANGEDSINCE needs a mod-sequence of at least 1 (RFC 7162)")
+		}
+		zeroQuirk = true
 	}
 	m := c.mailbox
 	refs, err := m.resolve(set, uidCmd)
 	if err != nil {
 		return bad("Invalid message sequence number")
 	}
-	if uidCmd && !hasFetchKind(items, fetchUID) {
-		// UID FETCH always returns the UID (RFC 9051 6.4.9).
+	if hasChangedSince || hasFetchKind(items, fetchModSeq) {
+		c.enableCondstore() // a CONDSTORE-enabling command (RFC 7162 3.1)
+	}
+	if hasChangedSince && !hasFetchKind(items, fetchModSeq) {
+		// CHANGEDSINCE implies MODSEQ (RFC 7162 3.1.4.1).
+		items = append(items, fetchItem{kind: fetchModSeq, peek: true})
+	}
+	if (uidCmd || hasChangedSince) && !hasFetchKind(items, fetchUID) {
+		// UID FETCH always returns the UID (RFC 9051 6.4.9), and so does
+		// a FETCH with CHANGEDSINCE (RFC 7162 3.1).
 		items = append([]fetchItem{{kind: fetchUID, peek: true}}, items...)
 	}
-	res := c.fetchMessages(refs, items)
+	res := c.fetchMessages(refs, items, changedSince)
 	c.sendCommandUpdates(uidCmd)
+	if zeroQuirk && res.outcome == fsm.OutcomeOK {
+		return okCode("CLIENTBUG", "FETCH completed (CHANGEDSINCE 0 read as all messages)")
+	}
 	return res
 }
 
@@ -200,6 +248,9 @@ func parseFetchAtt(a *imapwire.ArgReader, macro bool) ([]fetchItem, error) {
 	}
 	if it, ok := fetchSimple[name]; ok {
 		return []fetchItem{it}, nil
+	}
+	if name == "MODSEQ" && condstoreOffered.Load() {
+		return []fetchItem{{kind: fetchModSeq, peek: true}}, nil
 	}
 	it := fetchItem{}
 	switch name {
@@ -309,8 +360,10 @@ func validFieldName(f string) bool {
 }
 
 // fetchMessages sets \Seen where the items require it, then reads the
-// messages in batches and writes one FETCH response per message.
-func (c *conn) fetchMessages(refs []msgRef, items []fetchItem) result {
+// messages in batches and writes one FETCH response per message. A
+// non-zero changedSince keeps only messages whose MODSEQ is greater
+// (RFC 7162 3.1.4.1), tested before \Seen is set.
+func (c *conn) fetchMessages(refs []msgRef, items []fetchItem, changedSince uint64) result {
 	m := c.mailbox
 	var wantStructure, wantBody, setsSeen bool
 	for _, it := range items {
@@ -321,6 +374,18 @@ func (c *conn) fetchMessages(refs []msgRef, items []fetchItem) result {
 	setsSeen = setsSeen && !m.readOnly
 	for start := 0; start < len(refs); start += fetchBatch {
 		batch := refs[start:min(start+fetchBatch, len(refs))]
+		opts := store.FetchOptions{Structure: wantStructure, ChangedSince: changedSince}
+		if changedSince != 0 && setsSeen {
+			// Setting \Seen changes the MODSEQ: filter first.
+			var err error
+			if batch, err = c.changedSince(batch, changedSince); err != nil {
+				return c.storeError(err)
+			}
+			if len(batch) == 0 {
+				continue
+			}
+			opts.ChangedSince = 0
+		}
 		// RFC 9051 6.4.5: a BODY[section] fetch sets \Seen; the new flags
 		// are part of the response.
 		seen := map[uint32]bool{}
@@ -337,7 +402,7 @@ func (c *conn) fetchMessages(refs []msgRef, items []fetchItem) result {
 			}
 		}
 		var msgs []*store.Message
-		err := c.user.Fetch(c.ctx, m.id, uidSetOf(batch), store.FetchOptions{Structure: wantStructure}, func(msg *store.Message) error {
+		err := c.user.Fetch(c.ctx, m.id, uidSetOf(batch), opts, func(msg *store.Message) error {
 			msgs = append(msgs, msg.Clone())
 			return nil
 		})
@@ -355,6 +420,27 @@ func (c *conn) fetchMessages(refs []msgRef, items []fetchItem) result {
 		}
 	}
 	return ok("FETCH completed")
+}
+
+// changedSince returns the messages of refs whose MODSEQ is greater than
+// modseq.
+func (c *conn) changedSince(refs []msgRef, modseq uint64) ([]msgRef, error) {
+	m := c.mailbox
+	changed := map[uint32]bool{}
+	err := c.user.Fetch(c.ctx, m.id, uidSetOf(refs), store.FetchOptions{ChangedSince: modseq}, func(msg *store.Message) error {
+		changed[msg.UID] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []msgRef
+	for _, r := range refs {
+		if changed[r.uid] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // fetchValue is the prepared value of one item: either wire text, or a
@@ -409,6 +495,10 @@ func (c *conn) fetchOne(seq uint32, msg *store.Message, items []fetchItem, wantB
 	}
 	if addFlags && !flagsSent {
 		vals = append(vals, fetchValue{name: "FLAGS", wire: flagListWire(msg.Flags)})
+	}
+	if addFlags && c.condstore() && !hasFetchKind(items, fetchModSeq) {
+		// The \Seen change has a new MODSEQ (RFC 7162 3.1).
+		vals = append(vals, fetchValue{name: "MODSEQ", wire: modSeqWire(msg.ModSeq)})
 	}
 	err := c.write(func(e *imapwire.Encoder) {
 		e.Untagged().Number(seq).Raw(" FETCH (")
@@ -468,6 +558,8 @@ func fetchItemValue(it fetchItem, msg *store.Message, st *mailmsg.Structure, bod
 		return fetchValue{name: "UID", wire: strconv.AppendUint(nil, uint64(msg.UID), 10)}, nil
 	case fetchFlags:
 		return fetchValue{name: "FLAGS", wire: flagListWire(msg.Flags)}, nil
+	case fetchModSeq:
+		return fetchValue{name: "MODSEQ", wire: modSeqWire(msg.ModSeq)}, nil
 	case fetchInternalDate:
 		b := append([]byte{'"'}, imapwire.AppendDateTime(nil, msg.InternalDate)...)
 		return fetchValue{name: "INTERNALDATE", wire: append(b, '"')}, nil
@@ -514,6 +606,12 @@ func partialOrigin(sec mailmsg.Section) string {
 		return ""
 	}
 	return "<" + strconv.FormatInt(sec.Partial.Origin, 10) + ">"
+}
+
+// modSeqWire formats the MODSEQ value "(n)" (RFC 7162 7, fetch-mod-resp).
+func modSeqWire(modseq uint64) []byte {
+	b := strconv.AppendUint([]byte{'('}, modseq, 10)
+	return append(b, ')')
 }
 
 // flagListWire formats a flag list such as (\Seen $Forwarded).

@@ -273,6 +273,9 @@ func cmdStatus(c *conn, cmd *command) result {
 	if err := a.End(); err != nil {
 		return argError(err)
 	}
+	if slices.Contains(items, "HIGHESTMODSEQ") {
+		c.enableCondstore() // a CONDSTORE-enabling command (RFC 7162 3.1)
+	}
 	st, err := c.user.Status(c.ctx, name)
 	if err != nil {
 		return c.storeError(err)
@@ -290,8 +293,9 @@ func cmdStatus(c *conn, cmd *command) result {
 
 // statusItems reads a STATUS attribute list (RFC 9051 6.3.11, RFC 8438
 // SIZE). RECENT is accepted for IMAP4rev1 clients and always 0 (RFC 9051
-// dropped \Recent). HIGHESTMODSEQ needs CONDSTORE (RFC 7162 3.1.5), which
-// is not advertised, so it is a syntax error like any unknown item.
+// dropped \Recent). HIGHESTMODSEQ (RFC 7162 3.1.6) is accepted while
+// CONDSTORE is offered; otherwise it is a syntax error like any unknown
+// item.
 func statusItems(a *imapwire.ArgReader) ([]string, error) {
 	var items []string
 	err := a.List(func() error {
@@ -305,6 +309,13 @@ func statusItems(a *imapwire.ArgReader) ([]string, error) {
 				items = append(items, kw)
 			}
 			return nil
+		case "HIGHESTMODSEQ":
+			if condstoreOffered.Load() {
+				if !slices.Contains(items, kw) {
+					items = append(items, kw)
+				}
+				return nil
+			}
 		}
 		return errSyntax("Unknown STATUS item " + kw)
 	})
@@ -338,6 +349,8 @@ func writeStatus(e *imapwire.Encoder, name string, st store.MailboxStatus, items
 			e.Number64(uint64(max(st.Size, 0)))
 		case "RECENT":
 			e.Number(0)
+		case "HIGHESTMODSEQ":
+			e.Number64(st.HighestModSeq)
 		}
 	}
 	e.Raw(")").CRLF()

@@ -45,6 +45,7 @@ const (
 	searchAnd                        // parenthesised list, and the program itself
 	searchNot                        // NOT
 	searchOr                         // OR
+	searchModSeq                     // MODSEQ (RFC 7162 3.1.5), in size
 )
 
 // searchKey is a parsed search key; keys with sub-keys form a tree.
@@ -115,7 +116,11 @@ func cmdSearch(c *conn, cmd *command) result {
 	if ret.extended && !ret.min && !ret.max && !ret.count && !ret.all && !ret.save {
 		ret.all = true // RETURN () means ALL (RFC 4731 3.1)
 	}
-	hits, err := c.searchMessages(program)
+	withModSeq := program.usesModSeq()
+	if withModSeq {
+		c.enableCondstore() // a CONDSTORE-enabling command (RFC 7162 3.1)
+	}
+	hits, modseqs, err := c.searchMessages(program)
 	if err != nil {
 		if ret.save {
 			m.saved = nil
@@ -130,6 +135,11 @@ func cmdSearch(c *conn, cmd *command) result {
 			e.Untagged().Raw("SEARCH")
 			for _, h := range hits {
 				e.SP().Number(refNumber(h, uidCmd))
+			}
+			if withModSeq && len(hits) > 0 {
+				// The highest MODSEQ of the messages returned (RFC 7162
+				// 3.1.5).
+				e.Raw(" (MODSEQ ").Number64(slices.Max(modseqs)).Raw(")")
 			}
 			e.CRLF()
 			return
@@ -152,6 +162,22 @@ func cmdSearch(c *conn, cmd *command) result {
 		}
 		if len(hits) > 0 && ret.all {
 			e.Raw(" ALL ").Raw(compactSet(hits, uidCmd))
+		}
+		if withModSeq && len(hits) > 0 {
+			// RFC 7162 3.1.5 with RFC 4731 3.2: with ALL or COUNT the
+			// highest MODSEQ of every match, with MIN/MAX alone that of
+			// the messages returned.
+			top := slices.Max(modseqs)
+			if !ret.all && !ret.count {
+				top = 0
+				if ret.min {
+					top = modseqs[0]
+				}
+				if ret.max {
+					top = max(top, modseqs[len(modseqs)-1])
+				}
+			}
+			e.Raw(" MODSEQ ").Number64(top)
 		}
 		e.CRLF()
 	})
@@ -361,6 +387,10 @@ func parseSearchKey(a *imapwire.ArgReader, first bool, charset *string, name str
 		}
 		set, err := a.SeqSet()
 		return &searchKey{op: searchUID, set: set}, err
+	case "MODSEQ":
+		if condstoreOffered.Load() {
+			return parseSearchModSeq(a)
+		}
 	case "NOT":
 		if err := a.SP(); err != nil {
 			return nil, err
@@ -382,6 +412,53 @@ func parseSearchKey(a *imapwire.ArgReader, first bool, charset *string, name str
 		return &searchKey{op: searchOr, sub: []*searchKey{k1, k2}}, err
 	}
 	return nil, fetchSyntaxError("Unknown search key " + name)
+}
+
+// parseSearchModSeq reads the rest of the MODSEQ key (RFC 7162 7):
+//
+//	search-modsequence = "MODSEQ" [search-modseq-ext] SP mod-sequence-valzer
+//	search-modseq-ext  = SP entry-name SP entry-type-req
+//
+// Mod-sequences are kept per message, not per flag, so the entry name
+// (a "/flags/..." name) and type ("priv", "shared" or "all") are checked
+// and then compared against the message's MODSEQ, which RFC 7162 3.1.5
+// allows.
+func parseSearchModSeq(a *imapwire.ArgReader) (*searchKey, error) {
+	if err := a.SP(); err != nil {
+		return nil, err
+	}
+	if c, _ := a.Peek(); c == '"' {
+		entry, err := a.Quoted()
+		if err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(strings.ToLower(entry), "/flags/") || len(entry) == len("/flags/") {
+			return nil, fetchSyntaxError("MODSEQ entry name must be /flags/<flag>")
+		}
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		typ, err := a.Keyword()
+		if err != nil {
+			return nil, err
+		}
+		if typ != "PRIV" && typ != "SHARED" && typ != "ALL" {
+			return nil, fetchSyntaxError("MODSEQ entry type must be priv, shared or all")
+		}
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+	}
+	n, err := a.Number64()
+	return &searchKey{op: searchModSeq, size: n}, err
+}
+
+// usesModSeq reports whether k contains a MODSEQ key.
+func (k *searchKey) usesModSeq() bool {
+	if k.op == searchModSeq {
+		return true
+	}
+	return slices.ContainsFunc(k.sub, (*searchKey).usesModSeq)
 }
 
 // needs reports whether evaluating k needs the message structure and the
@@ -417,8 +494,8 @@ type searchContext struct {
 }
 
 // searchMessages evaluates the program against every message of the view
-// and returns the matches in ascending order.
-func (c *conn) searchMessages(program *searchKey) ([]msgRef, error) {
+// and returns the matches in ascending order, with the MODSEQ of each.
+func (c *conn) searchMessages(program *searchKey) ([]msgRef, []uint64, error) {
 	m := c.mailbox
 	wantStructure, wantBody := program.needs()
 	sc := searchContext{count: uint32(len(m.uids)), saved: m.saved}
@@ -426,6 +503,7 @@ func (c *conn) searchMessages(program *searchKey) ([]msgRef, error) {
 		sc.maxUID = m.uids[len(m.uids)-1]
 	}
 	var hits []msgRef
+	var modseqs []uint64
 	for start := 0; start < len(m.uids); start += fetchBatch {
 		end := min(start+fetchBatch, len(m.uids))
 		var msgs []*store.Message
@@ -434,7 +512,7 @@ func (c *conn) searchMessages(program *searchKey) ([]msgRef, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, msg := range msgs {
 			seq := m.seqOf(msg.UID)
@@ -456,7 +534,7 @@ func (c *conn) searchMessages(program *searchKey) ([]msgRef, error) {
 				var body store.Body
 				if len(msg.Structure) == 0 {
 					if body, err = cand.open(); err != nil {
-						return nil, err
+						return nil, nil, err
 					}
 				}
 				if cand.st, err = messageStructure(msg, body); err != nil {
@@ -471,14 +549,15 @@ func (c *conn) searchMessages(program *searchKey) ([]msgRef, error) {
 				continue // expunged meanwhile
 			}
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if match {
 				hits = append(hits, cand.ref)
+				modseqs = append(modseqs, msg.ModSeq)
 			}
 		}
 	}
-	return hits, nil
+	return hits, modseqs, nil
 }
 
 // match evaluates k for one message (RFC 9051 6.4.4).
@@ -517,6 +596,8 @@ func (k *searchKey) match(cand *searchCandidate, sc *searchContext) (bool, error
 		return ok && compareDay(k.op-searchSentBefore, t, k.date), nil
 	case searchLarger:
 		return msg.Size >= 0 && uint64(msg.Size) > k.size, nil
+	case searchModSeq:
+		return msg.ModSeq >= k.size, nil
 	case searchSmaller:
 		return msg.Size >= 0 && uint64(msg.Size) < k.size, nil
 	case searchSeq:

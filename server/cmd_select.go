@@ -20,13 +20,36 @@ func cmdSelect(c *conn, cmd *command) result {
 	if err != nil {
 		return argError(err)
 	}
-	// Optional select parameters (RFC 4466); CONDSTORE is not offered,
-	// so only an empty list is accepted.
+	// Optional select parameters (RFC 4466 2.1): CONDSTORE (RFC 7162
+	// 3.1.8) is the only one, and only while the extension is offered.
+	condstore := false
 	if !a.AtEnd() {
-		return bad("SELECT parameters are not supported")
+		if !condstoreOffered.Load() {
+			return bad("SELECT parameters are not supported")
+		}
+		if err := a.SP(); err != nil {
+			return argError(err)
+		}
+		err := a.List(func() error {
+			kw, err := a.Keyword()
+			if err != nil {
+				return err
+			}
+			if kw != "CONDSTORE" {
+				return errSyntax("Unknown SELECT parameter " + kw)
+			}
+			condstore = true
+			return nil
+		})
+		if err != nil {
+			return argError(err)
+		}
 	}
 	if err := a.End(); err != nil {
 		return argError(err)
+	}
+	if condstore {
+		c.enableCondstore()
 	}
 	res := c.openMailbox(name, cmd.input == fsm.InputExamine)
 	if res.outcome != fsm.OutcomeOK {

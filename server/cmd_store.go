@@ -22,6 +22,12 @@ var storeOps = map[string]store.FlagOp{
 // UID STORE) follows for every message of the set. Messages that another
 // session expunged meanwhile are skipped without error (RFC 9051 7.5.1).
 // EXPUNGE responses of other sessions are deferred during STORE.
+//
+// With CONDSTORE (RFC 7162 3.1.3) the store-modifier UNCHANGEDSINCE skips
+// messages whose MODSEQ is greater (with 0, every message); the tagged OK
+// names them in [MODIFIED set]. Once CONDSTORE is enabled the FETCH
+// responses carry UID and MODSEQ, and .SILENT still reports the MODSEQ of
+// every message that changed.
 func cmdStore(c *conn, cmd *command) result {
 	uidCmd := cmd.input == fsm.InputUIDStore
 	a := cmd.args
@@ -35,9 +41,37 @@ func cmdStore(c *conn, cmd *command) result {
 	if err := a.SP(); err != nil {
 		return argError(err)
 	}
+	var unchangedSince uint64
+	conditional := false
 	if ch, _ := a.Peek(); ch == '(' {
 		// store-modifiers (RFC 4466 2.5): UNCHANGEDSINCE needs CONDSTORE.
-		return bad("STORE modifiers are not supported (CONDSTORE is not offered)")
+		if !condstoreOffered.Load() {
+			return bad("STORE modifiers are not supported (CONDSTORE is not offered)")
+		}
+		err := a.List(func() error {
+			kw, err := a.Keyword()
+			if err != nil {
+				return err
+			}
+			if kw != "UNCHANGEDSINCE" || conditional {
+				return fetchSyntaxError("Unknown or repeated STORE modifier " + kw)
+			}
+			if err := a.SP(); err != nil {
+				return err
+			}
+			conditional = true
+			unchangedSince, err = a.Number64() // mod-sequence-valzer: 0 allowed
+			return err
+		})
+		if err != nil {
+			return fetchArgError(err)
+		}
+		if !conditional {
+			return bad("Empty STORE modifier list")
+		}
+		if err := a.SP(); err != nil {
+			return argError(err)
+		}
 	}
 	item, err := a.Keyword()
 	if err != nil {
@@ -60,8 +94,20 @@ func cmdStore(c *conn, cmd *command) result {
 	if err != nil {
 		return bad("Invalid message sequence number")
 	}
-	if len(refs) > 0 {
-		res, err := c.user.StoreFlags(c.ctx, m.id, uidSetOf(refs), store.FlagChange{Op: op, Flags: flags})
+	if conditional {
+		c.enableCondstore() // a CONDSTORE-enabling command (RFC 7162 3.1)
+	}
+	condstore := c.condstore()
+	var modified []msgRef
+	if len(refs) > 0 && conditional && unchangedSince == 0 {
+		// UNCHANGEDSINCE 0 fails for every existing message (RFC 7162
+		// 3.1.3); the flags are still validated.
+		if _, err := store.ParseFlags(flags); err != nil {
+			return bad("Invalid flag in STORE")
+		}
+		modified = refs
+	} else if len(refs) > 0 {
+		res, err := c.user.StoreFlags(c.ctx, m.id, uidSetOf(refs), store.FlagChange{Op: op, Flags: flags, UnchangedSince: unchangedSince})
 		if errors.Is(err, store.ErrInvalidFlag) {
 			return bad("Invalid flag in STORE")
 		}
@@ -69,23 +115,37 @@ func cmdStore(c *conn, cmd *command) result {
 			return c.storeError(err)
 		}
 		m.noteOwnFlagChange(res.ModSeq)
-		if !silent {
-			c.write(func(e *imapwire.Encoder) {
-				for _, u := range res.Updated {
-					seq := m.seqOf(u.UID)
-					if seq == 0 {
+		for _, uid := range res.Modified.Expand() {
+			if seq := m.seqOf(uid); seq != 0 {
+				modified = append(modified, msgRef{seq: seq, uid: uid})
+			}
+		}
+		c.write(func(e *imapwire.Encoder) {
+			for _, u := range res.Updated {
+				seq := m.seqOf(u.UID)
+				if seq == 0 || (silent && (!condstore || !u.Changed)) {
+					continue
+				}
+				e.Untagged().Number(seq).Raw(" FETCH (")
+				if uidCmd || condstore {
+					e.Raw("UID ").Number(u.UID).SP()
+				}
+				if condstore {
+					e.Raw("MODSEQ (").Number64(u.ModSeq).Raw(")")
+					if silent {
+						e.Raw(")").CRLF()
 						continue
 					}
-					e.Untagged().Number(seq).Raw(" FETCH (")
-					if uidCmd {
-						e.Raw("UID ").Number(u.UID).SP()
-					}
-					e.Raw("FLAGS ").FlagList(u.Flags).Raw(")").CRLF()
+					e.SP()
 				}
-			})
-		}
+				e.Raw("FLAGS ").FlagList(u.Flags).Raw(")").CRLF()
+			}
+		})
 	}
 	c.sendCommandUpdates(uidCmd)
+	if len(modified) > 0 {
+		return okCode("MODIFIED "+compactSet(modified, uidCmd), "Conditional STORE failed for some messages")
+	}
 	return ok("STORE completed")
 }
 

@@ -171,6 +171,11 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 		}
 		e.Untagged().Raw("OK [UIDVALIDITY ").Number(v.UIDValidity).Raw("] UIDs valid").CRLF()
 		e.Untagged().Raw("OK [UIDNEXT ").Number(v.UIDNext).Raw("] Predicted next UID").CRLF()
+		if c.condstore() {
+			// Every mailbox keeps mod-sequences, so NOMODSEQ is never sent
+			// (RFC 7162 3.1.2.1).
+			e.Untagged().Raw("OK [HIGHESTMODSEQ ").Number64(v.HighestModSeq).Raw("] Highest").CRLF()
+		}
 		e.Untagged().Raw("LIST () \"/\" ").Mailbox(info.Name).CRLF()
 	})
 	if readOnly {
@@ -369,10 +374,16 @@ func (c *conn) sendFlagUpdates(uids map[uint32]bool) {
 		c.log.Error("fetching changed flags", "err", err)
 		return
 	}
+	condstore := c.condstore()
 	c.write(func(e *imapwire.Encoder) {
 		for _, msg := range msgs {
 			if seq := m.seqOf(msg.UID); seq != 0 {
-				e.Untagged().Number(seq).Raw(" FETCH (UID ").Number(msg.UID).Raw(" FLAGS ").FlagList(msg.Flags).Raw(")").CRLF()
+				e.Untagged().Number(seq).Raw(" FETCH (UID ").Number(msg.UID)
+				if condstore {
+					// RFC 7162 3.1: flag changes carry MODSEQ once enabled.
+					e.Raw(" MODSEQ (").Number64(msg.ModSeq).Raw(")")
+				}
+				e.Raw(" FLAGS ").FlagList(msg.Flags).Raw(")").CRLF()
 			}
 		}
 	})
