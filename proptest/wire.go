@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/imapfsm/imapfsm/fsm"
 )
@@ -35,7 +36,21 @@ import (
 //	                           step (a line with its literals and terminator)
 //	| STEP                     STEP is written in the same write as the step
 //	                           before it (pipelining)
+//	<sleep>                    a pause long enough for the server's timers
+//	                           to fire; the model says which event it
+//	                           expects (autologout, or keepalives while
+//	                           idling)
+//	<handshake>                in tls-handshake (after STARTTLS OK): the
+//	                           client runs the TLS handshake (tls-ready)
+//	<handshake garbage>        in tls-handshake: the client sends bytes that
+//	                           are no TLS record (tls-failed)
 //	anything else              one line, sent followed by CRLF
+//
+// A quoted step without a line feed is a partial line: the client sends it
+// and stops, so the server's per-command deadline runs out
+// (command-timeout). A line over the server's line limit is line-too-long,
+// one beyond its command bound command-too-large (WireOptions.MaxLine,
+// MaxCommand); such lines carry no literals.
 //
 // A step is what the session engine reads as one input: a command line with
 // its literals, a DONE, a SASL response, an empty line or garbage. Which
@@ -50,6 +65,33 @@ type WireStep struct {
 	// Pipelined is set when the step is written together with the step
 	// before it, without waiting for that step's responses.
 	Pipelined bool
+	// Directive, when set, makes the step an action of the client rather
+	// than bytes: DirectiveSleep, DirectiveHandshake or
+	// DirectiveBadHandshake. Data is then empty.
+	Directive string
+}
+
+// The directives of wire sequences.
+const (
+	DirectiveSleep        = "sleep"
+	DirectiveHandshake    = "handshake"
+	DirectiveBadHandshake = "handshake garbage"
+)
+
+// directiveOf reads a directive line, "<sleep>" and so on.
+func directiveOf(line string) (string, bool) {
+	for _, d := range []string{DirectiveSleep, DirectiveHandshake, DirectiveBadHandshake} {
+		if line == "<"+d+">" {
+			return d, true
+		}
+	}
+	return "", false
+}
+
+// partial reports whether the step is a partial line: bytes without a line
+// feed, after which the client stops.
+func (st WireStep) partial() bool {
+	return st.Directive == "" && st.Data != "" && !strings.Contains(st.Data, "\n")
 }
 
 // WireSequence is a parsed wire sequence file, or one to print.
@@ -73,6 +115,9 @@ func (w WireSequence) ModesToReplay() []fsm.Modes {
 
 // FormatWireStep writes one step as a sequence-file line.
 func FormatWireStep(st WireStep) string {
+	if st.Directive != "" {
+		return "<" + st.Directive + ">"
+	}
 	line := strconv.Quote(st.Data)
 	if body, ok := strings.CutSuffix(st.Data, "\r\n"); ok && plainLine(body) {
 		line = body
@@ -99,6 +144,9 @@ func plainLine(s string) bool {
 		if strings.HasPrefix(s, p) {
 			return false
 		}
+	}
+	if _, ok := directiveOf(s); ok {
+		return false
 	}
 	return s != "|"
 }
@@ -158,7 +206,9 @@ func ParseWireSequence(text string) (WireSequence, error) {
 			if rest, ok := strings.CutPrefix(line, "| "); ok {
 				st.Pipelined, line = true, rest
 			}
-			if strings.HasPrefix(line, "\"") {
+			if d, ok := directiveOf(line); ok {
+				st.Directive = d
+			} else if strings.HasPrefix(line, "\"") {
 				st.Data, err = strconv.Unquote(line)
 			} else {
 				st.Data = line + "\r\n"
@@ -446,6 +496,9 @@ func parseStatus(ev *wireEvent) {
 type eventStream struct {
 	ch   chan wireEvent
 	done chan struct{}
+	// stopTag, when set, stops the reading after a tagged OK with this tag
+	// (STARTTLS: the next bytes belong to the TLS handshake).
+	stopTag atomic.Pointer[string]
 }
 
 func newEventStream(r io.Reader) *eventStream {
@@ -460,10 +513,16 @@ func newEventStream(r io.Reader) *eventStream {
 			if ev.eof {
 				return
 			}
+			if t := s.stopTag.Load(); t != nil && ev.tag == *t && ev.status == "OK" {
+				return
+			}
 		}
 	}()
 	return s
 }
+
+// stopAfter makes the stream stop reading after the tagged OK of tag.
+func (s *eventStream) stopAfter(tag string) { s.stopTag.Store(&tag) }
 
 // fetchItems extracts the UID and the first literal of an untagged FETCH
 // response "* n FETCH (...)"; ok is false for other responses.

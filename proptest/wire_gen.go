@@ -28,6 +28,9 @@ type wireGen struct {
 	// pipelineOdds: a step joins the write of the step before it with
 	// probability 1/pipelineOdds.
 	pipelineOdds int
+	// opts says which of the server's timers, limits and TLS the
+	// sequences may exercise.
+	opts WireOptions
 
 	state     fsm.State
 	mailboxes map[string]bool
@@ -44,6 +47,17 @@ func (g *wireGen) generate(n int) []WireStep {
 	g.mailboxes = map[string]bool{"INBOX": true}
 	var steps []WireStep
 	for len(steps) < n {
+		if st, in, end, ok := g.special(); ok {
+			steps = append(steps, st...)
+			if end {
+				break
+			}
+			g.state = advance(g.ref, g.state, Step{Input: in, Outcome: g.ref.DefaultOutcome(in)}, g.modes)
+			if g.ref.Terminal(g.state) {
+				break
+			}
+			continue
+		}
 		in := g.pickInput()
 		data, outcome, ok := g.render(in)
 		if !ok {
@@ -64,6 +78,69 @@ func (g *wireGen) generate(n int) []WireStep {
 		g.state = advance(g.ref, g.state, Step{Input: actual, Outcome: outcome}, g.modes)
 	}
 	return steps
+}
+
+// special draws, now and then, a step that is not a command line, as far as
+// the server's options allow: the TLS handshake after STARTTLS (or garbage
+// instead), a pause for the timers, a partial line, an over-long line, or a
+// burst of garbage up to the error limit. in is the input the model expects
+// the engine to raise; end ends the sequence (after the burst the session is
+// closed).
+func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
+	ref, o := g.ref, g.opts
+	reads := ref.Reads(g.state)
+	one := func(st WireStep, name string) ([]WireStep, fsm.Input, bool, bool) {
+		return []WireStep{st}, ref.mustInput(name), false, true
+	}
+	switch {
+	case reads == fsm.ReadsNone:
+		if o.TLS == nil || ref.Terminal(g.state) {
+			return nil, 0, false, false
+		}
+		if g.rng.Intn(8) == 0 {
+			return one(WireStep{Directive: DirectiveBadHandshake}, tlsFailedInput)
+		}
+		return one(WireStep{Directive: DirectiveHandshake}, tlsReadyInput)
+	case o.Autologout > 0 && g.rng.Intn(14) == 0:
+		name := autologoutInput
+		if ref.Step(g.state, ref.mustInput(autologoutInput), g.modes).Action != fsm.ActionClose {
+			name = keepaliveInput
+		}
+		return one(WireStep{Directive: DirectiveSleep}, name)
+	case o.CommandTimeout > 0 && g.rng.Intn(30) == 0 &&
+		ref.Step(g.state, ref.mustInput(commandTimeoutInput), g.modes).Action == fsm.ActionClose:
+		return one(WireStep{Data: g.tag() + g.pick(" NOO", " SELECT INB", "")}, commandTimeoutInput)
+	case o.MaxLine > 0 && g.rng.Intn(12) == 0:
+		if o.MaxCommand > 0 && g.rng.Intn(10) == 0 {
+			return one(WireStep{Data: g.longLine(2 * o.MaxCommand)}, commandTooLargeInput)
+		}
+		if g.rng.Intn(3) == 0 {
+			// Exactly at the limit: an ordinary line.
+			st := WireStep{Data: g.longLine(o.MaxLine)}
+			in, _ := ref.ClassifyWire(reads, st)
+			return []WireStep{st}, in, false, true
+		}
+		return one(WireStep{Data: g.longLine(o.MaxLine + 1 + g.rng.Intn(o.MaxLine))}, lineTooLongInput)
+	case o.MaxBad > 0 && g.rng.Intn(40) == 0:
+		limit := o.MaxBad
+		if g.state == ref.Initial() || reads == fsm.ReadsSASL {
+			limit = o.MaxBadBeforeAuth
+		}
+		for k := 0; k < limit+1; k++ {
+			steps = append(steps, WireStep{Data: g.pick(")(\r\n", "%%%\r\n", "* junk\r\n")})
+		}
+		return steps, 0, true, true
+	}
+	return nil, 0, false, false
+}
+
+// longLine returns a command line of n bytes before its CRLF.
+func (g *wireGen) longLine(n int) string {
+	s := g.tag() + " NOOP "
+	if len(s) < n {
+		s += strings.Repeat("x", n-len(s))
+	}
+	return s[:n] + "\r\n"
 }
 
 // pickInput draws an input with the model level's weights.
@@ -206,6 +283,11 @@ func (g *wireGen) render(in fsm.Input) (data string, outcome fsm.Outcome, ok boo
 		}
 		flags := g.pick("", `(\Seen) `, `(\Flagged $Work) `)
 		return cmd(fmt.Sprintf("%s %s%s\r\n%s", m, flags, lit, msg)), exists(m), true
+	case in == fsm.InputStarttls:
+		if g.opts.TLS == nil {
+			return cmd(""), fsm.OutcomeNo, true
+		}
+		return cmd(""), fsm.OutcomeOK, true
 	case in == fsm.InputIdle:
 		return cmd(""), fsm.OutcomeContinue, true
 	case in == fsm.InputEnable:
@@ -329,7 +411,7 @@ func (c *WireConfig) genCase() gopter.Gen {
 				modes = modes.With(q, other)
 			}
 		}
-		g := &wireGen{ref: c.Reference, modes: modes, rng: p.Rng, pipelineOdds: max(pipe, 0)}
+		g := &wireGen{ref: c.Reference, modes: modes, rng: p.Rng, pipelineOdds: max(pipe, 0), opts: c.Options}
 		n := p.MinSize + p.Rng.Intn(max(p.MaxSize-p.MinSize, 0)+1)
 		return gopter.NewGenResult(wireCase{Modes: modes, Steps: g.generate(n)}, shrink)
 	}

@@ -1,11 +1,15 @@
 package proptest
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/imapfsm/imapfsm/fsm"
@@ -41,6 +45,19 @@ type WireOptions struct {
 	// in a row (server.Config.MaxBadCommandsBeforeAuth and MaxBadCommands):
 	// the runner expects the error-limit BYE exactly when they are reached.
 	MaxBadBeforeAuth, MaxBad int
+	// Autologout, Keepalive and CommandTimeout are the server's timers
+	// (server.Config.AutologoutTimeout, which the runner expects to equal
+	// LoginTimeout, IdleKeepalive and CommandTimeout). Zero means the
+	// server's are too long to wait for: <sleep> steps and partial lines
+	// are then not sent.
+	Autologout, Keepalive, CommandTimeout time.Duration
+	// MaxLine is the server's line limit (Limits.MaxLine) and MaxCommand
+	// the bound beyond which it closes the connection (command-too-large);
+	// zero means no line is long enough to reach them.
+	MaxLine, MaxCommand int
+	// TLS, when not nil, is the client's configuration for the handshake
+	// after STARTTLS; without it the server is expected to have no TLS.
+	TLS *tls.Config
 }
 
 // WireRecord is what one step of a wire sequence did.
@@ -93,6 +110,10 @@ type WireSession struct {
 	opts     WireOptions
 	coverage *Coverage
 
+	// raw is the client's end of the connection, conn what it talks
+	// over: raw, or TLS on top of it after STARTTLS.
+	raw        net.Conn
+	connMu     sync.Mutex
 	conn       net.Conn
 	events     *eventStream
 	writes     chan string
@@ -179,7 +200,7 @@ func (w *WireSession) run(target WireTarget, steps []WireStep) {
 		w.end()
 		return
 	}
-	w.conn = conn
+	w.conn, w.raw = conn, conn
 	w.events = newEventStream(conn)
 	w.writes = make(chan string, 1024)
 	w.writerDone = make(chan struct{})
@@ -205,10 +226,19 @@ func (w *WireSession) run(target WireTarget, steps []WireStep) {
 	// pipeline everything but the bytes after a synchronising literal,
 	// which it must hold back until the server asks for them, so a step
 	// with one ends a batch and is sent on its own.
-	sync := func(st WireStep) bool { return scanWireLine(st.Data).syncLiterals > 0 }
+	// A client does not pipeline after STARTTLS either (RFC 9051 6.2.1),
+	// and directives and partial lines are not bytes to pipeline.
+	barrier := func(st WireStep) bool {
+		if st.Directive != "" || st.partial() {
+			return true
+		}
+		l := scanWireLine(st.Data)
+		_, name, _ := splitCommand(l.text)
+		return l.syncLiterals > 0 || name == "STARTTLS"
+	}
 	for i := 0; i < len(steps); {
 		j := i + 1
-		for j < len(steps) && steps[j].Pipelined && !sync(steps[j-1]) && !sync(steps[j]) {
+		for j < len(steps) && steps[j].Pipelined && !barrier(steps[j-1]) && !barrier(steps[j]) {
 			j++
 		}
 		batch := steps[i:j]
@@ -242,7 +272,10 @@ func (w *WireSession) writer() {
 		if failed {
 			continue
 		}
-		if _, err := w.conn.Write([]byte(b)); err != nil {
+		w.connMu.Lock()
+		conn := w.conn
+		w.connMu.Unlock()
+		if _, err := conn.Write([]byte(b)); err != nil {
 			failed = true
 		}
 	}
@@ -256,7 +289,7 @@ func (w *WireSession) hangUp() {
 		return
 	}
 	close(w.writes)
-	w.conn.Close()
+	w.raw.Close()
 	<-w.writerDone
 	for range w.events.ch {
 	}
@@ -339,13 +372,32 @@ func (w *WireSession) step(st WireStep, chunked, synthetic bool) {
 		w.rec.Skipped = true
 		return
 	}
+	if st.Directive != "" {
+		w.directive(st)
+		return
+	}
 	reads := w.ref.Reads(w.state)
 	if w.closed || reads == fsm.ReadsNone {
 		w.note("not read: the session is in %s", w.state)
 		return
 	}
+	if st.partial() {
+		w.partialLine(st)
+		return
+	}
 	in, tag := w.ref.ClassifyWire(reads, st)
 	l := scanWireLine(st.Data)
+	if w.opts.MaxLine > 0 && len(l.text) > w.opts.MaxLine {
+		// The server throws the line away unread; its tag is not kept.
+		in, tag = w.ref.mustInput(lineTooLongInput), ""
+		if w.opts.MaxCommand > 0 && len(st.Data) > w.opts.MaxCommand {
+			in = w.ref.mustInput(commandTooLargeInput)
+		}
+	}
+	if in == fsm.InputStarttls && w.opts.TLS != nil {
+		// The bytes after the OK are the server's side of the handshake.
+		w.events.stopAfter(tag)
+	}
 	w.rec.Input, w.rec.Tag = in, tag
 	current := NoTag
 	if w.ref.Tagged(in) {
@@ -667,6 +719,12 @@ func (w *WireSession) finish() {
 		return
 	}
 	switch w.ref.Reads(w.state) {
+	case fsm.ReadsNone:
+		if !w.ref.Terminal(w.state) {
+			w.step(WireStep{Directive: DirectiveHandshake}, true, true)
+		}
+	}
+	switch w.ref.Reads(w.state) {
 	case fsm.ReadsIdle:
 		w.step(WireStep{Data: "DONE\r\n"}, true, true)
 	case fsm.ReadsSASL:
@@ -818,4 +876,232 @@ func (c *wireClient) close() {
 	for range c.events.ch {
 	}
 	<-c.events.done
+}
+
+// The spec names of the inputs the engine raises for what a client does
+// without sending a complete line.
+const (
+	lineTooLongInput     = "line-too-long"
+	commandTooLargeInput = "command-too-large"
+	commandTimeoutInput  = "command-timeout"
+	autologoutInput      = "autologout"
+	keepaliveInput       = "keepalive"
+	tlsReadyInput        = "tls-ready"
+	tlsFailedInput       = "tls-failed"
+)
+
+// mustInput returns the input the spec declares as name.
+func (r *Reference) mustInput(name string) fsm.Input {
+	in, ok := r.InputByName(name)
+	if !ok {
+		panic("the spec declares no input " + name)
+	}
+	return in
+}
+
+// event applies the decision for an event the engine raises in the model's
+// state: it records coverage, notes the decision and moves on. The caller
+// has checked what the server sent.
+func (w *WireSession) event(in fsm.Input, d Decision) {
+	if w.coverage != nil {
+		w.coverage.Record(w.state, in, w.modes, w.ref.DefaultOutcome(in))
+	}
+	next := d.engineNext(w.ref.DefaultOutcome(in))
+	w.note("%s × %s: %s %s → %s", w.state, in, d.Rule, d.Action, next)
+	w.rec.Input = in
+	w.state = next
+}
+
+// directive carries out a step that is an action of the client.
+func (w *WireSession) directive(st WireStep) {
+	if w.closed {
+		w.note("not run: the connection is closed")
+		return
+	}
+	reads := w.ref.Reads(w.state)
+	switch st.Directive {
+	case DirectiveSleep:
+		if reads == fsm.ReadsNone || w.opts.Autologout <= 0 {
+			w.note("not run: no timer to wait for in %s", w.state)
+			return
+		}
+		w.sleep()
+	case DirectiveHandshake, DirectiveBadHandshake:
+		if reads != fsm.ReadsNone || w.ref.Terminal(w.state) {
+			w.note("not run: no handshake is due in %s", w.state)
+			return
+		}
+		if w.opts.TLS == nil {
+			w.violate(MatchesSpec, "the server accepted STARTTLS, but it has no TLS")
+			return
+		}
+		w.handshake(st.Directive == DirectiveBadHandshake)
+	}
+}
+
+// sleep waits for the server's timers. Where the machine closes on
+// autologout, the BYE must come (and the end of the stream); where it does
+// not (IDLE), the client waits past the autologout timeout and the server
+// must send keepalives where the machine notifies them, and nothing else.
+func (w *WireSession) sleep() {
+	auto := w.ref.mustInput(autologoutInput)
+	if d := w.ref.Step(w.state, auto, w.modes); d.Action == fsm.ActionClose {
+		w.expectClose(d)
+		if !w.broken {
+			w.event(auto, d)
+		}
+		return
+	}
+	keep := w.ref.mustInput(keepaliveInput)
+	dk := w.ref.Step(w.state, keep, w.modes)
+	keepalives := 0
+	check := func(ev wireEvent) {
+		switch {
+		case ev.tag == "*" && dk.Action == fsm.ActionNotify && ev.matches(dk.Reply):
+			keepalives++
+		default:
+			w.violate(MatchesSpec, "while the client waits in %s, the server sends %s", w.state, w.describe(ev))
+		}
+	}
+	for _, ev := range w.unread {
+		check(ev)
+	}
+	w.unread = nil
+	timer := time.NewTimer(w.opts.Autologout + w.opts.Keepalive + 100*time.Millisecond)
+	defer timer.Stop()
+wait:
+	for !w.broken {
+		select {
+		case ev, ok := <-w.events.ch:
+			if !ok {
+				ev = wireEvent{eof: true}
+			}
+			if len(w.rec.Responses) < maxRecordedResponses {
+				w.rec.Responses = append(w.rec.Responses, ev.String())
+			}
+			check(ev)
+		case <-timer.C:
+			break wait
+		}
+	}
+	if w.broken {
+		return
+	}
+	if dk.Action == fsm.ActionNotify && keepalives == 0 {
+		w.violate(MatchesSpec, "no keepalive (%s) in %v of %s", dk.Reply, w.opts.Autologout+w.opts.Keepalive, w.state)
+		return
+	}
+	w.event(auto, w.ref.Step(w.state, auto, w.modes))
+	if keepalives > 0 {
+		w.note("%d keepalives", keepalives)
+		w.event(keep, dk)
+	}
+}
+
+// partialLine sends the first bytes of a command and stops: where the
+// machine closes on command-timeout, the BYE must come.
+func (w *WireSession) partialLine(st WireStep) {
+	in := w.ref.mustInput(commandTimeoutInput)
+	d := w.ref.Step(w.state, in, w.modes)
+	if d.Action != fsm.ActionClose || w.opts.CommandTimeout <= 0 {
+		w.note("not sent: command-timeout does not end %s here", w.state)
+		return
+	}
+	w.write(st.Data)
+	w.expectClose(d)
+	if !w.broken {
+		w.event(in, d)
+	}
+}
+
+// handshake runs the client's side of STARTTLS: a real TLS handshake, after
+// which responses are read over TLS (tls-ready), or bytes that are no TLS
+// record, after which the server must close the connection (tls-failed).
+func (w *WireSession) handshake(garbage bool) {
+	// The event stream stopped after the STARTTLS OK.
+	<-w.events.done
+	if garbage {
+		in := w.ref.mustInput(tlsFailedInput)
+		d := w.ref.Step(w.state, in, w.modes)
+		w.write("GARBAGE\r\n")
+		w.raw.SetReadDeadline(time.Now().Add(w.opts.Timeout))
+		_, err := io.Copy(io.Discard, w.raw)
+		if d.Action == fsm.ActionClose && err != nil {
+			w.violate(TerminalAbsorbing, "the TLS handshake failed and the spec closes the connection (rule %s), but the server keeps it open: %v", d.Rule, err)
+			return
+		}
+		w.closed = true
+		w.ledger.Close()
+		w.event(in, d)
+		return
+	}
+	in := w.ref.mustInput(tlsReadyInput)
+	d := w.ref.Step(w.state, in, w.modes)
+	tc := tls.Client(w.raw, w.opts.TLS)
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		w.violate(ServerSound, "TLS handshake after STARTTLS OK: %v", err)
+		return
+	}
+	w.connMu.Lock()
+	w.conn = tc
+	w.connMu.Unlock()
+	w.events = newEventStream(tc)
+	w.event(in, d)
+}
+
+// WireReachable reports whether a client can make the server take t: the
+// server reads no line in a state that reads none (tls-handshake, where the
+// engine raises only tls-ready and tls-failed, and logged-out, where the
+// connection is closed), so no other input can arrive there.
+func (r *Reference) WireReachable(t Transition) bool {
+	if r.Terminal(t.State) {
+		return false
+	}
+	if r.Reads(t.State) == fsm.ReadsNone {
+		name := t.Input.String()
+		return name == tlsReadyInput || name == tlsFailedInput
+	}
+	return true
+}
+
+// WireSummary reports coverage of all transitions and of the wire-reachable
+// ones, e.g. "400/838 transitions (47.7%); 400/650 wire-reachable (61.5%)".
+func (c *Coverage) WireSummary() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n, total, rn, rtotal int
+	for _, t := range c.all {
+		total++
+		hit := c.hits[t] > 0
+		if hit {
+			n++
+		}
+		if c.ref.WireReachable(t) {
+			rtotal++
+			if hit {
+				rn++
+			}
+		}
+	}
+	pct := func(a, b int) float64 {
+		if b == 0 {
+			return 100
+		}
+		return 100 * float64(a) / float64(b)
+	}
+	return fmt.Sprintf("%d/%d transitions (%.1f%%); %d/%d wire-reachable (%.1f%%)", n, total, pct(n, total), rn, rtotal, pct(rn, rtotal))
+}
+
+// WireMissingByState counts the wire-reachable transitions not exercised,
+// per state.
+func (c *Coverage) WireMissingByState() map[fsm.State]int {
+	out := map[fsm.State]int{}
+	for _, t := range c.Missing() {
+		if c.ref.WireReachable(t) {
+			out[t.State]++
+		}
+	}
+	return out
 }

@@ -2,9 +2,16 @@ package proptest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +28,7 @@ import (
 
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server"
+	"github.com/imapfsm/imapfsm/server/imapwire"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 )
 
@@ -46,6 +54,102 @@ const (
 
 func wireOptions() WireOptions {
 	return WireOptions{Timeout: wireTimeout, MaxBadBeforeAuth: wireMaxBadBeforeAuth, MaxBad: wireMaxBad}
+}
+
+// The timers and limits of the extended test server (extendedFactory):
+// short enough that a sequence waits for them, long enough that a passing
+// step never runs into them by accident.
+const (
+	wireExtendedCases = 40
+	wireAutologout    = 250 * time.Millisecond
+	wireKeepalive     = 100 * time.Millisecond
+	wireCommandTime   = 150 * time.Millisecond
+)
+
+// wireLimits are the extended server's line and literal limits.
+var wireLimits = imapwire.Limits{MaxLine: 256, MaxLiteral: 1024, MaxAppendLiteral: 4096}
+
+// extendedOptions describe the extended server to the runner. MaxCommand
+// is the server's bound on one command (one APPEND literal plus sixteen
+// lines and literals at their limits, as documented for
+// server.Config.Limits); the generator stays well away from it.
+func extendedOptions(t testing.TB) WireOptions {
+	o := wireOptions()
+	o.Autologout, o.Keepalive, o.CommandTimeout = wireAutologout, wireKeepalive, wireCommandTime
+	o.MaxLine = wireLimits.MaxLine
+	o.MaxCommand = int(wireLimits.MaxAppendLiteral + 16*(int64(wireLimits.MaxLine)+wireLimits.MaxLiteral))
+	o.TLS = testTLS(t).client
+	return o
+}
+
+// extendedFactory starts servers with STARTTLS (a self-signed certificate),
+// short timers and small line limits, so that sequences reach the TLS
+// handshake, the timer events and the over-long lines.
+func extendedFactory(t testing.TB) WireFactory {
+	base := t.TempDir()
+	certs := testTLS(t)
+	n := 0
+	return func(modes fsm.Modes) (WireTarget, error) {
+		n++
+		return startLiveServerWith(filepath.Join(base, fmt.Sprint(n)), modes, nil, func(c *server.Config) {
+			c.TLSConfig = certs.server
+			c.AutologoutTimeout = wireAutologout
+			c.LoginTimeout = wireAutologout
+			c.IdleKeepalive = wireKeepalive
+			c.CommandTimeout = wireCommandTime
+			c.Limits = wireLimits
+		})
+	}
+}
+
+// tlsPair is a server configuration with a self-signed certificate and a
+// client configuration that trusts it.
+type tlsPair struct{ server, client *tls.Config }
+
+var (
+	tlsOnce sync.Once
+	tlsKeys tlsPair
+	tlsErr  error
+)
+
+// testTLS generates (once per test binary) a self-signed certificate for
+// "localhost".
+func testTLS(t testing.TB) tlsPair {
+	tlsOnce.Do(func() { tlsKeys, tlsErr = newTLSPair() })
+	require.NoError(t, tlsErr)
+	return tlsKeys
+}
+
+func newTLSPair() (tlsPair, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tlsPair{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "localhost"},
+		DNSNames:              []string{"localhost"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tlsPair{}, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tlsPair{}, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tlsPair{
+		server: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}},
+		client: &tls.Config{RootCAs: pool, ServerName: "localhost"},
+	}, nil
 }
 
 // liveServer is one in-process server on a store in a temporary directory,
@@ -80,6 +184,12 @@ func liveFactory(t testing.TB, rewrite rewriter) WireFactory {
 }
 
 func startLiveServer(dir string, modes fsm.Modes, rewrite rewriter) (*liveServer, error) {
+	return startLiveServerWith(dir, modes, rewrite, nil)
+}
+
+// startLiveServerWith is startLiveServer with a hook that adjusts the
+// server's configuration.
+func startLiveServerWith(dir string, modes fsm.Modes, rewrite rewriter, adjust func(*server.Config)) (*liveServer, error) {
 	before := runtime.NumGoroutine()
 	st, err := boltstore.Open(dir, boltstore.Options{BcryptCost: 4})
 	if err != nil {
@@ -89,7 +199,7 @@ func startLiveServer(dir string, modes fsm.Modes, rewrite rewriter) (*liveServer
 		st.Close()
 		return nil, err
 	}
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		Store:                    st,
 		Logger:                   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		AllowInsecureAuth:        true,
@@ -98,7 +208,11 @@ func startLiveServer(dir string, modes fsm.Modes, rewrite rewriter) (*liveServer
 		MaxBadCommandsBeforeAuth: wireMaxBadBeforeAuth,
 		MaxBadCommands:           wireMaxBad,
 		Modes:                    modes,
-	})
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -185,7 +299,23 @@ func TestWireProperties(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("wire-level transition coverage: %s; per state, missing: %v", cov.Summary(), cov.MissingByState())
+	// The extended server: STARTTLS with a handshake, timers short enough
+	// to wait for, a small line limit; fewer sequences, as they sleep.
+	extended := wireExtendedCases
+	if s.long {
+		extended *= longFactor
+	}
+	for _, global := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
+		t.Run("extended-"+global.String(), func(t *testing.T) {
+			cfg := &WireConfig{Name: "extended", Factory: extendedFactory(t), Reference: ref, Global: global, Options: extendedOptions(t), Coverage: cov}
+			rep := cfg.Check(wireParams(s.seed+7+int64(global), extended))
+			reportWireFailure(t, rep, s)
+			if rep.Passed() {
+				t.Logf("%d sequences passed", rep.Result.Succeeded)
+			}
+		})
+	}
+	t.Logf("wire-level transition coverage: %s; per state, missing (wire-reachable): %v", cov.WireSummary(), cov.WireMissingByState())
 }
 
 // wireParams returns gopter parameters for a wire run of n sequences.
@@ -233,6 +363,9 @@ func TestWireReplay(t *testing.T) {
 			seq, err := ParseWireSequence(string(data))
 			require.NoError(t, err)
 			cfg := &WireConfig{Name: "server", Factory: liveFactory(t, nil), Reference: ref, Options: wireOptions(), Coverage: cov}
+			if strings.Contains(filepath.Base(file), "extended") {
+				cfg = &WireConfig{Name: "extended", Factory: extendedFactory(t), Reference: ref, Options: extendedOptions(t), Coverage: cov}
+			}
 			for _, modes := range seq.ModesToReplay() {
 				w := cfg.Run(modes, seq.Steps)
 				if vs := w.Violations(); len(vs) > 0 {
@@ -242,7 +375,7 @@ func TestWireReplay(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("the wire sequence files exercise %s", cov.Summary())
+	t.Logf("the wire sequence files exercise %s", cov.WireSummary())
 }
 
 // TestWireSequenceFormatRoundTrip checks that steps of every shape survive
