@@ -1,7 +1,6 @@
 package server
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/imapfsm/imapfsm/server/imapwire"
@@ -93,8 +92,6 @@ func cmdID(c *conn, cmd *command) result {
 // cmdEnable implements ENABLE (RFC 5161, RFC 9051 6.3.1). UTF8=ACCEPT
 // (RFC 6855) switches mailbox names to UTF-8; IMAP4rev2 is accepted as the
 // default behaviour; CONDSTORE (RFC 7162 3.1) is enabled when offered.
-// Enabling CONDSTORE while a mailbox is selected reports its
-// HIGHESTMODSEQ (RFC 7162 3.1.2.1, 3.2).
 func cmdEnable(c *conn, cmd *command) result {
 	a := cmd.args
 	var enabled []string
@@ -139,9 +136,6 @@ func cmdEnable(c *conn, cmd *command) result {
 			e.SP().Atom(n)
 		}
 		e.CRLF()
-		if m := c.mailbox; m != nil && slices.Contains(enabled, "CONDSTORE") {
-			e.Untagged().Raw("OK [HIGHESTMODSEQ ").Number64(m.modseq).Raw("] Highest").CRLF()
-		}
 	})
 	return ok("ENABLE completed")
 }
