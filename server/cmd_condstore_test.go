@@ -70,6 +70,13 @@ func TestCondstoreNotOfferedByDefault(t *testing.T) {
 	assert.Equal(t, []string{"* ENABLED"}, c.ok("C2", "ENABLE CONDSTORE"))
 	_, done := c.cmd("C3", "SELECT INBOX (CONDSTORE)")
 	assert.True(t, strings.HasPrefix(done, "C3 BAD"), done)
+	c.ok("C4", "SELECT INBOX")
+	for _, cmd := range []string{"FETCH 1:* MODSEQ", "SEARCH MODSEQ 1", "UID FETCH 1:* FLAGS (CHANGEDSINCE 1)"} {
+		_, done := c.cmd("C5", cmd)
+		assert.True(t, strings.HasPrefix(done, "C5 BAD"), "%s -> %s", cmd, done)
+	}
+	u = c.ok("C6", "EXAMINE INBOX")
+	assert.Zero(t, highestModSeq(t, u), "%q", u)
 }
 
 func TestCondstoreEnable(t *testing.T) {
