@@ -3,15 +3,7 @@ package server
 import (
 	"strconv"
 	"strings"
-	"sync/atomic"
 )
-
-// condstoreOffered switches CONDSTORE (RFC 7162 section 3.1) on: the
-// capability, ENABLE CONDSTORE, SELECT/EXAMINE (CONDSTORE), STATUS
-// HIGHESTMODSEQ, FETCH MODSEQ and CHANGEDSINCE, STORE UNCHANGEDSINCE and
-// SEARCH MODSEQ. While it is off every one of them is refused as before,
-// as if the extension did not exist.
-var condstoreOffered atomic.Bool
 
 // condstore reports whether CONDSTORE is enabled for the session: by
 // ENABLE, or implicitly by any CONDSTORE-enabling command (RFC 7162 3.1).
@@ -46,9 +38,7 @@ func (c *conn) capabilities() string {
 		"UTF8=ACCEPT",
 	)
 	caps = append(caps, messageCapabilities...)
-	if condstoreOffered.Load() {
-		caps = append(caps, "CONDSTORE")
-	}
+	caps = append(caps, "CONDSTORE") // RFC 7162 3.1
 	return strings.Join(caps, " ")
 }
 

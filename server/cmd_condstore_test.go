@@ -12,19 +12,10 @@ import (
 	"github.com/imapfsm/imapfsm/fsm"
 )
 
-// offerCondstore switches CONDSTORE on for one test. Tests that call it
-// must not run in parallel.
-func offerCondstore(t *testing.T) {
-	t.Helper()
-	prev := condstoreOffered.Swap(true)
-	t.Cleanup(func() { condstoreOffered.Store(prev) })
-}
-
-// condstoreSetup offers CONDSTORE and stores three messages in INBOX; the
-// client is logged in, nothing is selected.
+// condstoreSetup stores three messages in INBOX; the client is logged in,
+// nothing is selected.
 func condstoreSetup(t *testing.T, mutate ...func(*Config)) (*testServer, *client) {
 	t.Helper()
-	offerCondstore(t)
 	ts := newTestServer(t, mutate...)
 	for range 3 {
 		appendMsg(t, ts, "INBOX", fixturePlain)
@@ -59,24 +50,6 @@ func statusModSeq(t *testing.T, c *client, mailbox string) uint64 {
 	n, err := strconv.ParseUint(m[1], 10, 64)
 	require.NoError(t, err)
 	return n
-}
-
-func TestCondstoreNotOfferedByDefault(t *testing.T) {
-	ts := newTestServer(t)
-	c := ts.dial()
-	c.login()
-	u := c.ok("C1", "CAPABILITY")
-	assert.NotContains(t, u[0], "CONDSTORE")
-	assert.Equal(t, []string{"* ENABLED"}, c.ok("C2", "ENABLE CONDSTORE"))
-	_, done := c.cmd("C3", "SELECT INBOX (CONDSTORE)")
-	assert.True(t, strings.HasPrefix(done, "C3 BAD"), done)
-	c.ok("C4", "SELECT INBOX")
-	for _, cmd := range []string{"FETCH 1:* MODSEQ", "SEARCH MODSEQ 1", "UID FETCH 1:* FLAGS (CHANGEDSINCE 1)"} {
-		_, done := c.cmd("C5", cmd)
-		assert.True(t, strings.HasPrefix(done, "C5 BAD"), "%s -> %s", cmd, done)
-	}
-	u = c.ok("C6", "EXAMINE INBOX")
-	assert.Zero(t, highestModSeq(t, u), "%q", u)
 }
 
 func TestCondstoreEnable(t *testing.T) {

@@ -99,12 +99,9 @@ func cmdFetch(c *conn, cmd *command) result {
 	hasChangedSince, zeroQuirk := false, false
 	if !a.AtEnd() {
 		// fetch-modifiers (RFC 4466 2.4); CHANGEDSINCE is the only one
-		// (RFC 7162 3.1.4.1), and only while CONDSTORE is offered.
+		// (RFC 7162 3.1.4.1).
 		if err := a.SP(); err != nil {
 			return argError(err)
-		}
-		if !condstoreOffered.Load() {
-			return bad("FETCH modifiers are not supported (CONDSTORE is not offered)")
 		}
 		if err := a.List(func() error {
 			kw, err := a.Keyword()
@@ -249,7 +246,7 @@ func parseFetchAtt(a *imapwire.ArgReader, macro bool) ([]fetchItem, error) {
 	if it, ok := fetchSimple[name]; ok {
 		return []fetchItem{it}, nil
 	}
-	if name == "MODSEQ" && condstoreOffered.Load() {
+	if name == "MODSEQ" {
 		return []fetchItem{{kind: fetchModSeq, peek: true}}, nil
 	}
 	it := fetchItem{}

@@ -310,12 +310,10 @@ func statusItems(a *imapwire.ArgReader) ([]string, error) {
 			}
 			return nil
 		case "HIGHESTMODSEQ":
-			if condstoreOffered.Load() {
-				if !slices.Contains(items, kw) {
-					items = append(items, kw)
-				}
-				return nil
+			if !slices.Contains(items, kw) {
+				items = append(items, kw)
 			}
+			return nil
 		}
 		return errSyntax("Unknown STATUS item " + kw)
 	})

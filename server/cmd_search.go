@@ -388,9 +388,7 @@ func parseSearchKey(a *imapwire.ArgReader, first bool, charset *string, name str
 		set, err := a.SeqSet()
 		return &searchKey{op: searchUID, set: set}, err
 	case "MODSEQ":
-		if condstoreOffered.Load() {
-			return parseSearchModSeq(a)
-		}
+		return parseSearchModSeq(a)
 	case "NOT":
 		if err := a.SP(); err != nil {
 			return nil, err

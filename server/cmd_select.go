@@ -21,12 +21,9 @@ func cmdSelect(c *conn, cmd *command) result {
 		return argError(err)
 	}
 	// Optional select parameters (RFC 4466 2.1): CONDSTORE (RFC 7162
-	// 3.1.8) is the only one, and only while the extension is offered.
+	// 3.1.8) is the only one.
 	condstore := false
 	if !a.AtEnd() {
-		if !condstoreOffered.Load() {
-			return bad("SELECT parameters are not supported")
-		}
 		if err := a.SP(); err != nil {
 			return argError(err)
 		}

@@ -114,7 +114,7 @@ func cmdEnable(c *conn, cmd *command) result {
 				enabled = append(enabled, name)
 			}
 		case "CONDSTORE":
-			if condstoreOffered.Load() && !c.enabled[name] {
+			if !c.enabled[name] {
 				c.enabled[name] = true
 				enabled = append(enabled, name)
 			}

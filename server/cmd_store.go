@@ -44,10 +44,7 @@ func cmdStore(c *conn, cmd *command) result {
 	var unchangedSince uint64
 	conditional := false
 	if ch, _ := a.Peek(); ch == '(' {
-		// store-modifiers (RFC 4466 2.5): UNCHANGEDSINCE needs CONDSTORE.
-		if !condstoreOffered.Load() {
-			return bad("STORE modifiers are not supported (CONDSTORE is not offered)")
-		}
+		// store-modifiers (RFC 4466 2.5): UNCHANGEDSINCE (RFC 7162 3.1.3).
 		err := a.List(func() error {
 			kw, err := a.Keyword()
 			if err != nil {

@@ -56,7 +56,7 @@ func TestStoreErrors(t *testing.T) {
 		`STORE 2 +FLAGS (\Seen)`,
 		`STORE 1 XFLAGS (\Seen)`,
 		`STORE 1 +FLAGS (\Recent)`,
-		`STORE 1 (UNCHANGEDSINCE 5) +FLAGS (\Seen)`,
+		`STORE 1 (BOGUS 5) +FLAGS (\Seen)`,
 		`STORE 1 +FLAGS`,
 		`STORE 1 +FLAGS (\Seen`,
 	} {

@@ -28,6 +28,7 @@ var implementedExtensions = []string{
 	"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
 	"LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE",
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES",
+	"CONDSTORE",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -259,6 +260,19 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		assert.Contains(t, anyMatch(t, lines, `^\* STATUS`), "MESSAGES 1")
 		_, tagged := c.send("FETCH 1 (FLAGS)")
 		assert.Regexp(t, `^(BAD|NO)`, tagged, "no mailbox is selected after UNSELECT")
+	})
+	t.Run("CONDSTORE", func(t *testing.T) {
+		lines := c.ok("SELECT INBOX (CONDSTORE)")
+		hms := anyMatch(t, lines, `^\* OK \[HIGHESTMODSEQ \d+\]`)
+		assert.NotEmpty(t, hms)
+		lines = c.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1)")
+		anyMatch(t, lines, `^\* \d+ FETCH \(.*MODSEQ \(\d+\)`)
+		// The message changed after mod-sequence 1, so the conditional
+		// STORE fails for it (RFC 7162 3.1.3).
+		_, tagged := c.send(`STORE 1 (UNCHANGEDSINCE 1) +FLAGS (\Flagged)`)
+		assert.Regexp(t, `^OK \[MODIFIED 1\]`, tagged)
+		_, tagged = c.send("UNSELECT")
+		assert.Regexp(t, `^OK`, tagged)
 	})
 	t.Run("IDLE", func(t *testing.T) {
 		c.n++
