@@ -175,15 +175,31 @@ whole sequence is one gopter value (prop.ForAll, not commands.Prop, so that
 the end-of-sequence checks can fail and shrink), shrunk by dropping steps,
 then its modes are simplified. MaxShrinkCount keeps shrinking to seconds.
 
-TestWireProperties runs both global modes and logs the spec transitions the
-wire runs exercised (there is no 100% requirement at the wire level: timer
-events and over-long lines are not sent). A failure prints the shrunk
+TestWireProperties runs both global modes against the default server (no
+TLS, long timers: STARTTLS is refused), then both again against an extended
+server (extendedFactory): STARTTLS with a self-signed certificate made in
+the test, autologout and login timeouts of 250 ms, keepalives every 100 ms
+in IDLE, a command timeout of 150 ms and a 256-byte line limit. For it the
+generator also draws the client's side of the handshake (<handshake>, or
+<handshake garbage> for tls-failed; the runner then talks TLS over the same
+connection), <sleep> steps (the runner asks the machine which timer event
+is due: the autologout BYE, or, in IDLE, keepalives and no BYE past the
+autologout timeout), partial lines (command-timeout), lines over the limit
+(line-too-long, and command-too-large far beyond it) and garbage up to the
+error limit. Which inputs the engine raises depends on the state, so the
+test logs coverage twice: of all transitions, and of the wire-reachable
+ones (Reference.WireReachable: nothing in logged-out, only the handshake's
+events in tls-handshake, only the inputs ClassifyWire can produce in the
+state's reading mode, and timer events only where the machine acts on
+them). Handler outcomes a command never has (a NO to NOOP) and shutdown
+stay uncovered; there is no 100% requirement at the wire level. A failure prints the shrunk
 sequence as a wire sequence file (the format is documented on WireStep's
 file: exact lines, "..." Go strings for bytes such as a bare LF, "| " for a
 pipelined step) with the seed and, per step, the spec's decision, the
 server's responses and the violations. With -write-counterexamples it is
 saved as testdata/wire-counterexample-*.seq; TestWireReplay replays every
-testdata/wire-*.seq against a fresh server in each mode the file names.
+testdata/wire-*.seq against a fresh server in each mode the file names, the
+extended server when the file name contains "extended".
 
 TestWireMutantsAreCaught is the wire meta-test: a middleman between client
 and server rewrites the responses of the real server into defects

@@ -115,12 +115,12 @@ func (w WireSequence) ModesToReplay() []fsm.Modes {
 
 // FormatWireStep writes one step as a sequence-file line.
 func FormatWireStep(st WireStep) string {
-	if st.Directive != "" {
-		return "<" + st.Directive + ">"
-	}
 	line := strconv.Quote(st.Data)
 	if body, ok := strings.CutSuffix(st.Data, "\r\n"); ok && plainLine(body) {
 		line = body
+	}
+	if st.Directive != "" {
+		line = "<" + st.Directive + ">"
 	}
 	if st.Pipelined {
 		line = "| " + line

@@ -991,7 +991,9 @@ wait:
 		w.violate(MatchesSpec, "no keepalive (%s) in %v of %s", dk.Reply, w.opts.Autologout+w.opts.Keepalive, w.state)
 		return
 	}
-	w.event(auto, w.ref.Step(w.state, auto, w.modes))
+	// The engine raises no autologout here (the machine ignores it): the
+	// client saw that nothing closed the session.
+	w.note("%s ignores autologout: no BYE in %v", w.state, w.opts.Autologout+w.opts.Keepalive)
 	if keepalives > 0 {
 		w.note("%d keepalives", keepalives)
 		w.event(keep, dk)
@@ -1051,19 +1053,49 @@ func (w *WireSession) handshake(garbage bool) {
 	w.event(in, d)
 }
 
-// WireReachable reports whether a client can make the server take t: the
-// server reads no line in a state that reads none (tls-handshake, where the
-// engine raises only tls-ready and tls-failed, and logged-out, where the
-// connection is closed), so no other input can arrive there.
+// WireReachable reports whether a client can make the server decide t. A
+// state that reads no line (tls-handshake, and logged-out, whose connection
+// is closed) gets only the events of the handshake. Where lines are read,
+// the state decides what a line is (ClassifyWire): DONE and its variants
+// only in IDLE, a stray DONE only where commands are read, and in SASL every
+// line is a response; commands, empty lines and garbage arrive everywhere
+// else. The engine raises a timer event only where the machine acts on it
+// (autologout and command-timeout close, keepalive notifies), the
+// error-limit, command-too-large and shutdown events in every state that
+// reads.
 func (r *Reference) WireReachable(t Transition) bool {
-	if r.Terminal(t.State) {
+	s, in := t.State, t.Input
+	reads := r.Reads(s)
+	name := in.String()
+	switch {
+	case r.Terminal(s):
+		return false
+	case name == tlsReadyInput || name == tlsFailedInput:
+		return reads == fsm.ReadsNone
+	case reads == fsm.ReadsNone:
 		return false
 	}
-	if r.Reads(t.State) == fsm.ReadsNone {
-		name := t.Input.String()
-		return name == tlsReadyInput || name == tlsFailedInput
+	switch name {
+	case autologoutInput, commandTimeoutInput, keepaliveInput:
+		modes := fsm.NewModes(fsm.Lenient)
+		if t.Quirk != fsm.QuirkNone {
+			modes = modes.With(t.Quirk, t.Mode)
+		}
+		return r.Step(s, in, modes).Action != fsm.ActionIgnore
+	case strayDoneInput:
+		return reads == fsm.ReadsCommand
+	case doneInput, doneVariantInput:
+		return reads == fsm.ReadsIdle
 	}
-	return true
+	switch r.Kind(in) {
+	case fsm.KindSASL:
+		return reads == fsm.ReadsSASL
+	case fsm.KindIdle:
+		return reads == fsm.ReadsIdle
+	case fsm.KindEvent:
+		return true
+	}
+	return reads != fsm.ReadsSASL
 }
 
 // WireSummary reports coverage of all transitions and of the wire-reachable

@@ -60,7 +60,7 @@ func wireOptions() WireOptions {
 // short enough that a sequence waits for them, long enough that a passing
 // step never runs into them by accident.
 const (
-	wireExtendedCases = 40
+	wireExtendedCases = 60
 	wireAutologout    = 250 * time.Millisecond
 	wireKeepalive     = 100 * time.Millisecond
 	wireCommandTime   = 150 * time.Millisecond
@@ -391,6 +391,11 @@ func TestWireSequenceFormatRoundTrip(t *testing.T) {
 		{Data: "# not a comment\r\n"},
 		{Data: "mode strict\r\n"},
 		{Data: "\x01\x02\r\n"},
+		{Directive: DirectiveSleep},
+		{Directive: DirectiveHandshake},
+		{Directive: DirectiveBadHandshake, Pipelined: true},
+		{Data: "<sleep>\r\n"},
+		{Data: "A9 SELECT INB"},
 	}
 	modes := fsm.NewModes(fsm.Strict).With(fsm.QuirkStrayDone, fsm.Lenient)
 	text := FormatWireSequence(NewWireSequence(modes, steps), [][]string{{"note"}}, "header")
