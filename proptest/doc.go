@@ -185,14 +185,15 @@ generator also draws the client's side of the handshake (<handshake>, or
 connection), <sleep> steps (the runner asks the machine which timer event
 is due: the autologout BYE, or, in IDLE, keepalives and no BYE past the
 autologout timeout), partial lines (command-timeout), lines over the limit
-(line-too-long, and command-too-large far beyond it) and garbage up to the
-error limit. Which inputs the engine raises depends on the state, so the
+(line-too-long, and command-too-large far beyond it), garbage up to the
+error limit and <shutdown> (the server shuts down while the session waits;
+the acknowledged APPENDs are then not read back). Which inputs the engine raises depends on the state, so the
 test logs coverage twice: of all transitions, and of the wire-reachable
 ones (Reference.WireReachable: nothing in logged-out, only the handshake's
 events in tls-handshake, only the inputs ClassifyWire can produce in the
 state's reading mode, and timer events only where the machine acts on
-them). Handler outcomes a command never has (a NO to NOOP) and shutdown
-stay uncovered; there is no 100% requirement at the wire level. A failure prints the shrunk
+them). Handler outcomes a command never has (a NO to NOOP) stay
+uncovered; there is no 100% requirement at the wire level. A failure prints the shrunk
 sequence as a wire sequence file (the format is documented on WireStep's
 file: exact lines, "..." Go strings for bytes such as a bare LF, "| " for a
 pipelined step) with the seed and, per step, the spec's decision, the

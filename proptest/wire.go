@@ -44,6 +44,8 @@ import (
 //	                           client runs the TLS handshake (tls-ready)
 //	<handshake garbage>        in tls-handshake: the client sends bytes that
 //	                           are no TLS record (tls-failed)
+//	<shutdown>                 the server is shut down while the session
+//	                           waits for a line (shutdown)
 //	anything else              one line, sent followed by CRLF
 //
 // A quoted step without a line feed is a partial line: the client sends it
@@ -66,8 +68,8 @@ type WireStep struct {
 	// before it, without waiting for that step's responses.
 	Pipelined bool
 	// Directive, when set, makes the step an action of the client rather
-	// than bytes: DirectiveSleep, DirectiveHandshake or
-	// DirectiveBadHandshake. Data is then empty.
+	// than bytes: DirectiveSleep, DirectiveHandshake,
+	// DirectiveBadHandshake or DirectiveShutdown. Data is then empty.
 	Directive string
 }
 
@@ -76,11 +78,12 @@ const (
 	DirectiveSleep        = "sleep"
 	DirectiveHandshake    = "handshake"
 	DirectiveBadHandshake = "handshake garbage"
+	DirectiveShutdown     = "shutdown"
 )
 
 // directiveOf reads a directive line, "<sleep>" and so on.
 func directiveOf(line string) (string, bool) {
-	for _, d := range []string{DirectiveSleep, DirectiveHandshake, DirectiveBadHandshake} {
+	for _, d := range []string{DirectiveSleep, DirectiveHandshake, DirectiveBadHandshake, DirectiveShutdown} {
 		if line == "<"+d+">" {
 			return d, true
 		}

@@ -128,6 +128,8 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 			return []WireStep{st}, in, false, true
 		}
 		return one(WireStep{Data: g.longLine(o.MaxLine + 1 + g.rng.Intn(o.MaxLine))}, lineTooLongInput)
+	case o.Shutdown && g.rng.Intn(40) == 0:
+		return one(WireStep{Directive: DirectiveShutdown}, shutdownInput)
 	case o.MaxBad > 0 && g.rng.Intn(40) == 0:
 		limit := o.MaxBad
 		if g.state == ref.Initial() || reads == fsm.ReadsSASL {

@@ -58,6 +58,15 @@ type WireOptions struct {
 	// TLS, when not nil, is the client's configuration for the handshake
 	// after STARTTLS; without it the server is expected to have no TLS.
 	TLS *tls.Config
+	// Shutdown says that the target is a WireShutdowner: sequences may
+	// shut the server down in the middle of a session.
+	Shutdown bool
+}
+
+// WireShutdowner is a target whose server can be shut down while a session
+// runs; Close must still work after.
+type WireShutdowner interface {
+	Shutdown() error
 }
 
 // WireRecord is what one step of a wire sequence did.
@@ -132,6 +141,11 @@ type WireSession struct {
 	closed bool
 	broken bool
 
+	target WireTarget
+	// down is set once the server was shut down: nothing is verified
+	// over a fresh connection after.
+	down bool
+
 	records  []WireRecord
 	rec      *WireRecord
 	selected string
@@ -193,6 +207,7 @@ func (w *WireSession) Violations() []Violation {
 func (w *WireSession) State() fsm.State { return w.state }
 
 func (w *WireSession) run(target WireTarget, steps []WireStep) {
+	w.target = target
 	conn, err := target.Dial()
 	w.begin(WireStep{}, true)
 	if err != nil {
@@ -747,6 +762,10 @@ func (w *WireSession) verifyAppends(target WireTarget) {
 	if len(check) == 0 || w.broken {
 		return
 	}
+	if w.down {
+		w.note("the server was shut down: the acknowledged APPENDs are not read back")
+		return
+	}
 	w.begin(WireStep{Data: "(verify acknowledged APPENDs)\r\n"}, true)
 	defer w.end()
 	c, err := dialWireClient(target, w.opts.Timeout)
@@ -888,6 +907,7 @@ const (
 	keepaliveInput       = "keepalive"
 	tlsReadyInput        = "tls-ready"
 	tlsFailedInput       = "tls-failed"
+	shutdownInput        = "shutdown"
 )
 
 // mustInput returns the input the spec declares as name.
@@ -936,7 +956,35 @@ func (w *WireSession) directive(st WireStep) {
 			return
 		}
 		w.handshake(st.Directive == DirectiveBadHandshake)
+	case DirectiveShutdown:
+		sd, ok := w.target.(WireShutdowner)
+		if reads == fsm.ReadsNone || !ok {
+			w.note("not run: no shutdown while the session is in %s", w.state)
+			return
+		}
+		w.shutdown(sd)
 	}
+}
+
+// shutdown shuts the server down while the session waits for a line: the
+// machine's shutdown decision must come (a BYE and the end of the stream),
+// and Shutdown must return.
+func (w *WireSession) shutdown(sd WireShutdowner) {
+	in := w.ref.mustInput(shutdownInput)
+	d := w.ref.Step(w.state, in, w.modes)
+	errc := make(chan error, 1)
+	go func() { errc <- sd.Shutdown() }()
+	w.expectClose(d)
+	err := <-errc
+	w.down = true
+	if w.broken {
+		return
+	}
+	if err != nil {
+		w.violate(ServerSound, "Shutdown: %v", err)
+		return
+	}
+	w.event(in, d)
 }
 
 // sleep waits for the server's timers. Where the machine closes on

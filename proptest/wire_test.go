@@ -36,7 +36,7 @@ import (
 // store, so a case costs milliseconds rather than microseconds; shrinking a
 // failure takes at most wireMaxShrinks runs, a few seconds.
 const (
-	wireCases      = 150
+	wireCases      = 300
 	wireMaxSteps   = 40
 	wireMaxShrinks = 150
 	// wireTimeout bounds the wait for a response the spec says must come.
@@ -79,6 +79,7 @@ func extendedOptions(t testing.TB) WireOptions {
 	o.MaxLine = wireLimits.MaxLine
 	o.MaxCommand = int(wireLimits.MaxAppendLiteral + 16*(int64(wireLimits.MaxLine)+wireLimits.MaxLiteral))
 	o.TLS = testTLS(t).client
+	o.Shutdown = true
 	return o
 }
 
@@ -235,6 +236,13 @@ func (s *liveServer) Dial() (net.Conn, error) {
 		runMiddleman(srvSide, mmSide, s.rewrite)
 	}()
 	return client, nil
+}
+
+// Shutdown shuts the server down while sessions run; Close follows.
+func (s *liveServer) Shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.srv.Shutdown(ctx)
 }
 
 // Close shuts the server down, closes the store, removes its files, and
@@ -394,6 +402,7 @@ func TestWireSequenceFormatRoundTrip(t *testing.T) {
 		{Directive: DirectiveSleep},
 		{Directive: DirectiveHandshake},
 		{Directive: DirectiveBadHandshake, Pipelined: true},
+		{Directive: DirectiveShutdown},
 		{Data: "<sleep>\r\n"},
 		{Data: "A9 SELECT INB"},
 	}
