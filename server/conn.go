@@ -182,6 +182,13 @@ func (c *conn) readAndDispatch() error {
 		}
 		deadline = time.Now().Add(timeout)
 	}
+	// Skip what is left of the previous command (the payload of a
+	// rejected command's non-synchronising literal) under that command's
+	// deadline, so that its bytes do not count as the start of the next
+	// command when the timers are told apart.
+	if err := c.dec.Discard(); err != nil {
+		return c.readFailed(err)
+	}
 	c.rd.beginCommand(deadline, timed, c.dec.Buffered() > 0)
 	if c.closing.Load() {
 		c.dispatch(fsm.InputShutdown, &command{})
@@ -196,39 +203,46 @@ func (c *conn) readAndDispatch() error {
 		c.disarmIdle()
 	}
 	if err != nil {
-		var ne net.Error
-		switch {
-		case c.closing.Load():
-			c.dispatch(fsm.InputShutdown, &command{})
-			return nil
-		case errors.As(err, &ne) && ne.Timeout():
-			// The inactivity timeout, or the per-command deadline of a
-			// command that arrives too slowly.
-			c.srv.metrics.timeouts.Add(1)
-			if c.rd.commandStarted() {
-				c.dispatch(fsm.InputCommandTimeout, &command{})
-			} else {
-				c.dispatch(fsm.InputAutologout, &command{})
-			}
-			return nil
-		case errors.Is(err, errCommandTooLarge):
-			// Far beyond every limit: closing is cheaper than skipping
-			// (RFC 7888 section 4).
-			c.log.Warn("closing: command too large", "bytes", c.maxCommand)
-			c.dispatch(fsm.InputCommandTooLarge, &command{})
-			return nil
-		case errors.Is(err, imapwire.ErrLineTooLong):
-			c.dispatch(fsm.InputLineTooLong, &command{})
-			return nil
-		case errors.Is(err, imapwire.ErrNULByte):
-			c.dispatch(fsm.InputUnparsable, &command{})
-			return nil
-		}
-		return err
+		return c.readFailed(err)
 	}
 	cmd := c.classify(line)
 	c.dispatch(cmd.input, cmd)
 	return nil
+}
+
+// readFailed turns an error from reading the client into the machine's
+// event for it (shutdown, a timeout, a command too large, a line too long,
+// a NUL byte) and dispatches it; other errors end the session.
+func (c *conn) readFailed(err error) error {
+	var ne net.Error
+	switch {
+	case c.closing.Load():
+		c.dispatch(fsm.InputShutdown, &command{})
+		return nil
+	case errors.As(err, &ne) && ne.Timeout():
+		// The inactivity timeout, or the per-command deadline of a
+		// command that arrives too slowly.
+		c.srv.metrics.timeouts.Add(1)
+		if c.rd.commandStarted() {
+			c.dispatch(fsm.InputCommandTimeout, &command{})
+		} else {
+			c.dispatch(fsm.InputAutologout, &command{})
+		}
+		return nil
+	case errors.Is(err, errCommandTooLarge):
+		// Far beyond every limit: closing is cheaper than skipping
+		// (RFC 7888 section 4).
+		c.log.Warn("closing: command too large", "bytes", c.maxCommand)
+		c.dispatch(fsm.InputCommandTooLarge, &command{})
+		return nil
+	case errors.Is(err, imapwire.ErrLineTooLong):
+		c.dispatch(fsm.InputLineTooLong, &command{})
+		return nil
+	case errors.Is(err, imapwire.ErrNULByte):
+		c.dispatch(fsm.InputUnparsable, &command{})
+		return nil
+	}
+	return err
 }
 
 // dispatch asks the machine what to do with input and does it. It is the

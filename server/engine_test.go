@@ -243,3 +243,15 @@ func TestExpungeOfUnseenMessage(t *testing.T) {
 	untagged = c.ok("A3", "UID FETCH 1:* (FLAGS)")
 	assert.Equal(t, []string{"* 1 FETCH (UID 2 FLAGS ())"}, untagged)
 }
+
+// TestTimeoutAfterRejectedLiteral: the skipped payload of a rejected
+// command's non-synchronising literal does not count as the start of the
+// next command, so a client that then stays silent is logged out for
+// inactivity, not for a slow command.
+func TestTimeoutAfterRejectedLiteral(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.LoginTimeout = 200 * time.Millisecond })
+	c := ts.dial()
+	c.send("a1 SELECT {5+}\r\nINBOX\r\n")
+	assert.Equal(t, "a1 BAD Command needs authentication; log in first", c.line())
+	assert.Equal(t, "* BYE Autologout; idle for too long", c.line())
+}
