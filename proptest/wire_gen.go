@@ -32,11 +32,10 @@ type wireGen struct {
 	// sequences may exercise.
 	opts WireOptions
 
-	state        fsm.State
-	afterLiteral bool
-	mailboxes    map[string]bool
-	tagN         int
-	messages     int
+	state     fsm.State
+	mailboxes map[string]bool
+	tagN      int
+	messages  int
 }
 
 // The mailbox names the generator uses; Missing is never created.
@@ -48,12 +47,6 @@ func (g *wireGen) generate(n int) []WireStep {
 	g.mailboxes = map[string]bool{"INBOX": true}
 	var steps []WireStep
 	for len(steps) < n {
-		// Known server bug: after a command with a non-synchronising
-		// literal that the machine rejects, the server counts the next
-		// wait as a started command, so the inactivity timeout ends it
-		// with the command-timeout BYE instead of autologout. No pause
-		// follows a literal until that is fixed.
-		g.afterLiteral = len(steps) > 0 && scanWireLine(steps[len(steps)-1].Data).literal
 		if st, in, end, ok := g.special(); ok {
 			steps = append(steps, st...)
 			if end {
@@ -108,7 +101,7 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 			return one(WireStep{Directive: DirectiveBadHandshake}, tlsFailedInput)
 		}
 		return one(WireStep{Directive: DirectiveHandshake}, tlsReadyInput)
-	case o.Autologout > 0 && !g.afterLiteral && g.rng.Intn(14) == 0:
+	case o.Autologout > 0 && g.rng.Intn(14) == 0:
 		name := autologoutInput
 		if ref.Step(g.state, ref.mustInput(autologoutInput), g.modes).Action != fsm.ActionClose {
 			name = keepaliveInput
