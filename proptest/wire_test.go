@@ -61,9 +61,9 @@ func wireOptions() WireOptions {
 // step never runs into them by accident.
 const (
 	wireExtendedCases = 60
-	wireAutologout    = 250 * time.Millisecond
-	wireKeepalive     = 100 * time.Millisecond
-	wireCommandTime   = 150 * time.Millisecond
+	wireAutologout    = 800 * time.Millisecond
+	wireKeepalive     = 250 * time.Millisecond
+	wireCommandTime   = 500 * time.Millisecond
 )
 
 // wireLimits are the extended server's line and literal limits.
