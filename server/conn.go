@@ -352,7 +352,7 @@ func (c *conn) reply(tag string, r fsm.Response) { c.replyWith(tag, r, "") }
 // replyWith writes a response declared in the spec, with detail appended to
 // its text.
 func (c *conn) replyWith(tag string, r fsm.Response, detail string) {
-	st := map[string]imapwire.Status{"OK": imapwire.StatusOK, "NO": imapwire.StatusNO, "BAD": imapwire.StatusBAD, "BYE": imapwire.StatusBYE, "PREAUTH": imapwire.StatusPREAUTH}[r.Status()]
+	st := specStatus(r.Status())
 	if tag == "" {
 		tag = "*"
 	}
@@ -410,4 +410,19 @@ func (c *conn) write(fn func(e *imapwire.Encoder)) error {
 	defer c.wmu.Unlock()
 	fn(c.enc)
 	return c.flushLocked()
+}
+
+// specStatus maps a spec response's status word to the wire status.
+func specStatus(word string) imapwire.Status {
+	switch word {
+	case "NO":
+		return imapwire.StatusNO
+	case "BAD":
+		return imapwire.StatusBAD
+	case "BYE":
+		return imapwire.StatusBYE
+	case "PREAUTH":
+		return imapwire.StatusPREAUTH
+	}
+	return imapwire.StatusOK
 }

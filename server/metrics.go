@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"sync"
 	"sync/atomic"
 
 	"github.com/imapfsm/imapfsm/fsm"
@@ -23,8 +22,6 @@ type Metrics struct {
 	authThrottled   atomic.Int64
 	userLimited     atomic.Int64
 	timeouts        atomic.Int64
-
-	mu sync.Mutex // guards nothing yet; reserved for labelled series
 }
 
 // Connections is the number of connections accepted since start.

@@ -1,11 +1,9 @@
 package interop_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,46 +70,7 @@ type imapdProc struct {
 // it listens. The process is killed at the end of the test if still alive.
 func spawnImapd(t *testing.T, bin, data string) *imapdProc {
 	t.Helper()
-	p := &imapdProc{t: t, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--insecure-auth")
-	stderr, err := p.cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, p.cmd.Start())
-	addrc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.logs.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addrc <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	select {
-	case p.addr = <-addrc:
-		return p
-	case <-p.exited:
-		t.Fatalf("imapd exited before listening (%v); logs:\n%s", p.err, p.logText())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("imapd did not start listening; logs:\n%s", p.logText())
-	}
-	return nil
+	return spawnImapdArgs(t, bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--insecure-auth")
 }
 
 func (p *imapdProc) logText() string {
