@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "331c97c6958d55c5acfdca6b7b05de4d3a063b8c1f10e7011c96a3ca3dd06b77"
+const SpecDigest = "daa66cd785045ee4ce71c4f320d1001a9962efd6e11a9ba86242658b3aea2f89"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
