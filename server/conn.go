@@ -60,6 +60,7 @@ type conn struct {
 	mailbox  *selectedMailbox
 	sasl     *saslExchange
 	after    func() // runs after the current completion is written
+	ended    func() // runs once when the session has ended (set by the server)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -143,27 +144,72 @@ func argError(err error) result {
 	return bad(imapwire.Reason(err))
 }
 
+// errParked is returned by readAndDispatch when the session waits for its
+// next line in a goroutine of its own (see waitParked).
+var errParked = errors.New("server: session parked")
+
+// serve greets the client and runs the session. It returns when the
+// session ends or parks; ended runs once, when it ends.
 func (c *conn) serve() {
-	defer c.stop()
-	defer func() { c.nc.Close(); c.raw.Close() }()
-	defer c.closeMailbox()
 	c.log.Debug("connection opened", "tls", c.tls)
 	c.wmu.Lock()
 	c.enc.StatusResponse("", imapwire.StatusOK, "CAPABILITY "+c.capabilities(), c.srv.cfg.Greeting)
 	err := c.flushLocked()
 	c.wmu.Unlock()
 	if err != nil {
+		c.end(err)
 		return
 	}
+	c.loop()
+}
+
+// loop reads and dispatches until the session ends, or until it parks: an
+// idling session waits for its next line in a fresh goroutine and this one
+// returns.
+func (c *conn) loop() {
 	for !c.state.Terminal() {
-		if err := c.readAndDispatch(); err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				c.log.Debug("connection ended", "err", err)
-			}
+		err := c.readAndDispatch()
+		if err == errParked {
+			go c.waitParked()
+			return
+		}
+		if err != nil {
+			c.end(err)
 			return
 		}
 	}
-	c.log.Debug("connection closed", "user", c.username)
+	c.end(nil)
+}
+
+// waitParked is the goroutine of an idling session (one that may wait for
+// hours): it starts with the smallest stack, waits for the client's next
+// bytes in the decoder's small array, and then goes on with the session.
+// The goroutine that parked the session had grown its stack on earlier
+// commands; a fresh one keeps an idle session to a few kilobytes.
+func (c *conn) waitParked() {
+	c.dec.Wait()
+	if err := c.readLine(true); err != nil {
+		c.end(err)
+		return
+	}
+	c.loop()
+}
+
+// end closes the session after err (nil, io.EOF and a closed connection
+// are the normal ends) and tells the server.
+func (c *conn) end(err error) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		c.log.Debug("connection ended", "err", err)
+	} else if err == nil {
+		c.log.Debug("connection closed", "user", c.username)
+	}
+	c.closeMailbox()
+	c.nc.Close()
+	c.raw.Close()
+	c.stop()
+	if c.ended != nil {
+		c.ended()
+	}
 }
 
 // readAndDispatch reads one line (or the event that interrupted the read)
@@ -197,7 +243,16 @@ func (c *conn) readAndDispatch() error {
 	pushing := fsm.Step(c.state, fsm.InputKeepalive, c.modes).Action == fsm.ActionNotify
 	if pushing {
 		c.armIdle()
+		if c.dec.Buffered() == 0 {
+			return errParked
+		}
 	}
+	return c.readLine(pushing)
+}
+
+// readLine reads the next line and dispatches it; pushing says that the
+// session was armed for pushes while it waited.
+func (c *conn) readLine(pushing bool) error {
 	line, err := c.dec.ReadLine()
 	if pushing {
 		c.disarmIdle()

@@ -35,7 +35,7 @@ func TestAbuseBesideGoodClients(t *testing.T) {
 		c.MaxConnectionsPerIP = 5000     // everything comes from 127.0.0.1
 		c.MaxAuthFailuresPerIP = -1      // likewise; covered by its own test
 		c.CommandTimeout = time.Second   // slow-loris cut-off
-		c.LoginTimeout = 2 * time.Second // silent connections
+		c.LoginTimeout = 5 * time.Second // silent connections; room for a loaded machine
 		c.WriteTimeout = time.Second     // never-reading clients
 		c.Limits.MaxAppendLiteral = 1 << 20
 	})

@@ -160,6 +160,22 @@ type sessionWriter struct{ c *conn }
 // before a goroutine of the session's own finishes it.
 const tryWriteTimeout = 5 * time.Millisecond
 
+// tryWrite writes what nc accepts without waiting (at most
+// tryWriteTimeout where the platform has no non-blocking write) and
+// reports how much that was; an error is a broken connection.
+func tryWrite(nc net.Conn, p []byte) (int, error) {
+	if n, err, ok := writeNow(nc, p); ok {
+		return n, err
+	}
+	nc.SetWriteDeadline(time.Now().Add(tryWriteTimeout))
+	n, err := nc.Write(p)
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		return n, nil
+	}
+	return n, err
+}
+
 // Write implements io.Writer over the session's current connection;
 // conn.wmu is held. A write that a push started with conn.wtry and that
 // would block is finished by a goroutine (within Config.WriteTimeout), and
@@ -172,10 +188,8 @@ func (w sessionWriter) Write(p []byte) (int, error) {
 	}
 	nc := c.nc
 	if c.wtry && !c.tls {
-		nc.SetWriteDeadline(time.Now().Add(tryWriteTimeout))
-		n, err := nc.Write(p)
-		var ne net.Error
-		if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		n, err := tryWrite(nc, p)
+		if err == nil && n < len(p) {
 			rest := append([]byte(nil), p[n:]...)
 			done := make(chan struct{})
 			c.bg = done

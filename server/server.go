@@ -140,24 +140,24 @@ func (s *Server) ServeConn(nc net.Conn) {
 	s.mu.Unlock()
 	s.metrics.connections.Add(1)
 	s.metrics.connectionsOpen.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.conns, c)
-			if s.perIP[ip]--; s.perIP[ip] <= 0 {
-				delete(s.perIP, ip)
+	// The session may move between goroutines (an idling session waits in
+	// a fresh one), so its end, not a goroutine's, releases what it holds.
+	c.ended = func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		if s.perIP[ip]--; s.perIP[ip] <= 0 {
+			delete(s.perIP, ip)
+		}
+		if c.counted != "" {
+			if s.perUser[c.counted]--; s.perUser[c.counted] <= 0 {
+				delete(s.perUser, c.counted)
 			}
-			if c.counted != "" {
-				if s.perUser[c.counted]--; s.perUser[c.counted] <= 0 {
-					delete(s.perUser, c.counted)
-				}
-			}
-			s.mu.Unlock()
-			s.metrics.connectionsOpen.Add(-1)
-		}()
-		c.serve()
-	}()
+		}
+		s.mu.Unlock()
+		s.metrics.connectionsOpen.Add(-1)
+		s.wg.Done()
+	}
+	go c.serve()
 }
 
 // acquireUser counts a new authenticated session of account name against

@@ -112,6 +112,7 @@ type Decoder struct {
 	remain  int64       // unread bytes of a streamed literal
 	litGen  uint64      // generation of the current streamed literal
 	bareLF  bool        // some segment of the current command ended with bare LF
+	waitErr error       // error of a Wait that read nothing, for the next ReadLine
 	fatal   error       // sticky error after which the connection is unusable
 	lineErr error       // error of the last ReadLine, reported by Args
 }
@@ -219,6 +220,7 @@ func (d *Decoder) Reset(r io.Reader) {
 	}
 	d.buf = d.buf[:0]
 	d.resetCommand()
+	d.waitErr = nil
 	d.fatal = nil
 }
 
@@ -274,6 +276,25 @@ func (d *Decoder) ReadLine() (Line, error) {
 	d.bareLF = line.BareLF
 	d.lineErr = err
 	return line, err
+}
+
+// Wait blocks until the first bytes of the next command arrive, holding no
+// read or line buffer, so that an engine can wait in a goroutine of its own
+// with a small stack (a session that idles for hours) and read the command
+// elsewhere. The next ReadLine returns the command without waiting again;
+// if the read failed, that ReadLine returns its error. Wait returns at once
+// when bytes of the next command are already buffered, when the previous
+// command still has input to skip (ReadLine skips it), or after a fatal
+// error.
+func (d *Decoder) Wait() {
+	if d.fatal != nil || d.waitErr != nil || d.Buffered() > 0 || d.hasPend || d.remain > 0 || d.needSeg {
+		return
+	}
+	d.releaseBuffers()
+	if d.br != nil {
+		return
+	}
+	d.waitErr = d.waitFirst()
 }
 
 // Args returns the argument reader for the command in the segment most
@@ -390,8 +411,13 @@ func (d *Decoder) readSegment(first bool) (Line, error) {
 	if d.fatal != nil {
 		return Line{}, d.fatal
 	}
-	if d.br == nil && d.fatal == nil {
-		if err := d.waitFirst(); err != nil {
+	if d.br == nil {
+		err := d.waitErr
+		d.waitErr = nil
+		if err == nil && d.pre.off >= d.pre.end {
+			err = d.waitFirst()
+		}
+		if err != nil {
 			if errors.Is(err, io.EOF) && first {
 				d.fatal = io.EOF
 				return Line{}, io.EOF

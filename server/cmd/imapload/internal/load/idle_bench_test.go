@@ -5,23 +5,26 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/imapfsm/imapfsm/server"
 	"github.com/imapfsm/imapfsm/server/cmd/imapload/internal/imapc"
 	"github.com/imapfsm/imapfsm/server/cmd/imapload/internal/load"
 )
 
-// rawIdle opens an IDLE session with a plain connection and no goroutine,
-// so that the client side adds little beyond its socket to the process's
-// memory.
+// rawIdle opens an IDLE session with a plain connection and no goroutine
+// of its own.
 func rawIdle(addr string) (net.Conn, error) {
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -76,14 +79,13 @@ func idlersWanted(b *testing.B) int {
 	return n
 }
 
-// raiseFDLimit makes room for n client and n server sockets in this
-// process.
-func raiseFDLimit(b *testing.B, n int) {
+// raiseFDLimit makes room for n sockets in this process.
+func raiseFDLimit(b testing.TB, n int) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		b.Fatal(err)
 	}
-	need := uint64(2*n + 64)
+	need := uint64(n + 64)
 	if lim.Cur >= need {
 		return
 	}
@@ -104,14 +106,163 @@ func inUse() uint64 {
 	return m.HeapInuse + m.StackInuse + m.MSpanInuse + m.MCacheInuse
 }
 
+// The idle client process: BenchmarkIdleConnections runs this test binary
+// again with these variables set, so that the idlers' sockets and reader
+// goroutines live in another process and the benchmark's memory figure is
+// the server's alone.
+const (
+	envIdleClientAddr   = "IMAPLOAD_IDLE_CLIENT_ADDR"
+	envIdleClientCount  = "IMAPLOAD_IDLE_CLIENT_COUNT"
+	envIdleClientRounds = "IMAPLOAD_IDLE_CLIENT_ROUNDS"
+	envIdleClientRaw    = "IMAPLOAD_IDLE_CLIENT_RAW"
+)
+
+// TestIdleClientProcess is the client side of BenchmarkIdleConnections
+// and BenchmarkFanOutFloor, run in a child process; it is skipped
+// otherwise. It opens the idlers (IMAP IDLE sessions, or plain connections
+// with IMAPLOAD_IDLE_CLIENT_RAW=1), prints "ready", then, each time every
+// idler has received an EXISTS line, prints "exists ROUND UNIXNANO" for each
+// idler's arrival, until the given number of rounds is done. Arrivals are
+// printed after the round so that printing does not compete with reading.
+func TestIdleClientProcess(t *testing.T) {
+	addr := os.Getenv(envIdleClientAddr)
+	if addr == "" {
+		t.Skip("run by BenchmarkIdleConnections")
+	}
+	n, err := strconv.Atoi(os.Getenv(envIdleClientCount))
+	require.NoError(t, err)
+	rounds, err := strconv.Atoi(os.Getenv(envIdleClientRounds))
+	require.NoError(t, err)
+	open := rawIdle
+	if os.Getenv(envIdleClientRaw) == "1" {
+		open = func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }
+	}
+	raiseFDLimit(t, n)
+	conns := make([]net.Conn, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	var failed sync.Once
+	var setupErr error
+	for i := range conns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c, err := open(addr)
+			if err != nil {
+				failed.Do(func() { setupErr = fmt.Errorf("idler %d: %w", i, err) })
+				return
+			}
+			conns[i] = c
+		})
+	}
+	wg.Wait()
+	require.NoError(t, setupErr)
+	out := bufio.NewWriter(os.Stdout)
+	fmt.Fprintln(out, "ready")
+	out.Flush()
+	arrivals := make([][]int64, rounds)
+	remaining := make([]atomic.Int64, rounds)
+	for r := range arrivals {
+		arrivals[r] = make([]int64, n)
+		remaining[r].Store(int64(n))
+	}
+	var readers sync.WaitGroup
+	for i, c := range conns {
+		readers.Go(func() {
+			r := bufio.NewReaderSize(c, 256)
+			for round := 0; round < rounds; {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if !strings.HasSuffix(line, " EXISTS\r\n") {
+					continue
+				}
+				arrivals[round][i] = time.Now().UnixNano()
+				if remaining[round].Add(-1) == 0 {
+					for _, at := range arrivals[round] {
+						fmt.Fprintf(out, "exists %d %d\n", round, at)
+					}
+					out.Flush()
+				}
+				round++
+			}
+		})
+	}
+	readers.Wait()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// idleClient is the child process of TestIdleClientProcess.
+type idleClient struct {
+	b     *testing.B
+	cmd   *exec.Cmd
+	lines *bufio.Scanner
+}
+
+// startIdleClient starts n idlers against addr in a child process and
+// waits until they are ready.
+func startIdleClient(b *testing.B, addr string, n, rounds int, raw bool) *idleClient {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleClientProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(),
+		envIdleClientAddr+"="+addr,
+		envIdleClientCount+"="+strconv.Itoa(n),
+		envIdleClientRounds+"="+strconv.Itoa(rounds))
+	if raw {
+		cmd.Env = append(cmd.Env, envIdleClientRaw+"=1")
+	}
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	c := &idleClient{b: b, cmd: cmd, lines: bufio.NewScanner(stdout)}
+	for c.next() != "ready" {
+	}
+	return c
+}
+
+func (c *idleClient) next() string {
+	if !c.lines.Scan() {
+		c.cmd.Wait()
+		c.b.Fatalf("the idle client process ended early: %v", c.lines.Err())
+	}
+	return c.lines.Text()
+}
+
+// record reads the n arrivals of round and records their latency after
+// start (UnixNano).
+func (c *idleClient) record(round, n int, start int64, h *load.Histogram) {
+	for range n {
+		var r int
+		var at int64
+		line := c.next()
+		if _, err := fmt.Sscanf(line, "exists %d %d", &r, &at); err != nil || r != round {
+			c.b.Fatalf("round %d: unexpected line from the idle client process: %q", round, line)
+		}
+		h.Record(time.Duration(at - start))
+	}
+}
+
+func (c *idleClient) wait() {
+	if err := c.cmd.Wait(); err != nil {
+		c.b.Fatalf("idle client process: %v", err)
+	}
+}
+
 // BenchmarkIdleConnections holds IMAPLOAD_IDLERS (default 10000) IDLE
-// sessions on an in-process server and reports the memory each one costs
-// the process (heap and stacks, client sockets included, which are a few
-// hundred bytes), the goroutines each one holds, and the push latency from
-// APPEND OK to EXISTS at every idler over a few APPENDs. With
-// IMAPLOAD_HEAPPROFILE=file it writes a heap profile while the idlers are
-// connected (inspect it with go tool pprof -sample_index=inuse_space). Run
-// it alone:
+// sessions on an in-process server, with the clients in a child process,
+// and reports the memory each session costs the server (heap and stacks),
+// the goroutines each one holds, and the push latency from APPEND OK to
+// EXISTS at every idler over a few APPENDs. With IMAPLOAD_HEAPPROFILE=file
+// it writes a heap profile while the idlers are connected (inspect it with
+// go tool pprof -sample_index=inuse_space); with IMAPLOAD_CPUPROFILE=file
+// it profiles the server during the APPEND rounds. Run it alone:
 //
 //	go test ./server/cmd/imapload/internal/load -run '^$' -bench IdleConnections -benchtime 1x
 func BenchmarkIdleConnections(b *testing.B) {
@@ -122,30 +273,11 @@ func BenchmarkIdleConnections(b *testing.B) {
 		c.MaxConnectionsPerIP = n + 100
 		c.MaxConnectionsPerUser = n + 100
 	})
+	const rounds = 5
 	for b.Loop() {
 		before := inUse()
 		goroutinesBefore := runtime.NumGoroutine()
-		conns := make([]net.Conn, n)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 32)
-		var failed sync.Once
-		var setupErr error
-		for i := range conns {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				c, err := rawIdle(addr)
-				if err != nil {
-					failed.Do(func() { setupErr = fmt.Errorf("idler %d: %w", i, err) })
-					return
-				}
-				conns[i] = c
-			})
-		}
-		wg.Wait()
-		if setupErr != nil {
-			b.Fatal(setupErr)
-		}
+		client := startIdleClient(b, addr, n, rounds, false)
 		time.Sleep(200 * time.Millisecond) // let every session park in IDLE
 		after := inUse()
 		b.ReportMetric(float64(after-before)/float64(n), "B/idler")
@@ -153,29 +285,11 @@ func BenchmarkIdleConnections(b *testing.B) {
 		if path := os.Getenv("IMAPLOAD_HEAPPROFILE"); path != "" {
 			writeHeapProfile(b, path)
 		}
-
-		// Push latency: readers for every idler, then APPENDs.
-		const rounds = 5
-		arrivals := make([][rounds]int64, n)
-		seen := make(chan struct{}, n)
-		var readers sync.WaitGroup
-		for i, c := range conns {
-			readers.Go(func() {
-				r := bufio.NewReaderSize(c, 256)
-				round := 0
-				for round < rounds {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if strings.HasSuffix(line, " EXISTS\r\n") {
-						arrivals[i][round] = time.Now().UnixNano()
-						round++
-						seen <- struct{}{}
-					}
-				}
-			})
+		if path := os.Getenv("IMAPLOAD_CPUPROFILE"); path != "" {
+			stop := startCPUProfile(b, path)
+			defer stop()
 		}
+
 		app, err := imapc.Dialer{}.Dial(addr)
 		if err != nil {
 			b.Fatal(err)
@@ -188,27 +302,26 @@ func BenchmarkIdleConnections(b *testing.B) {
 			if _, err := app.Append("INBOX", "", []byte("Subject: push\r\n\r\nround "+strconv.Itoa(round)+"\r\n")); err != nil {
 				b.Fatal(err)
 			}
-			okAt := time.Now().UnixNano()
-			timeout := time.After(30 * time.Second)
-			for range n {
-				select {
-				case <-seen:
-				case <-timeout:
-					b.Fatalf("round %d: not every idler saw EXISTS within 30s", round)
-				}
-			}
-			for i := range arrivals {
-				push.Record(time.Duration(arrivals[i][round] - okAt))
-			}
+			client.record(round, n, time.Now().UnixNano(), &push)
 		}
 		app.Logout()
 		b.ReportMetric(float64(push.Percentile(50))/1e6, "push-p50-ms")
 		b.ReportMetric(float64(push.Percentile(99))/1e6, "push-p99-ms")
-		for _, c := range conns {
-			c.Close()
-		}
-		readers.Wait()
+		client.wait()
 	}
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(b *testing.B, path string) func() {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // writeHeapProfile writes the live heap to path.
@@ -220,5 +333,69 @@ func writeHeapProfile(b *testing.B, path string) {
 	defer f.Close()
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkFanOutFloor measures what pushing costs on this machine without
+// an IMAP server: it writes one EXISTS line to each of IMAPLOAD_IDLERS
+// plain loopback connections (the same child process reading them) from
+// GOMAXPROCS goroutines, and reports the latency from the start of the
+// writes to each arrival. It is the peer of BenchmarkIdleConnections's push
+// latency: the part of that figure the server cannot remove. Run both in
+// one invocation:
+//
+//	go test ./server/cmd/imapload/internal/load -run '^$' -bench 'IdleConnections|FanOutFloor' -benchtime 1x
+func BenchmarkFanOutFloor(b *testing.B) {
+	n := idlersWanted(b)
+	raiseFDLimit(b, n)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	const rounds = 5
+	for b.Loop() {
+		accepted := make(chan []net.Conn)
+		go func() {
+			var conns []net.Conn
+			for range n {
+				c, err := l.Accept()
+				if err != nil {
+					break
+				}
+				conns = append(conns, c)
+			}
+			accepted <- conns
+		}()
+		client := startIdleClient(b, l.Addr().String(), n, rounds, true)
+		conns := <-accepted
+		if len(conns) != n {
+			b.Fatalf("accepted %d of %d connections", len(conns), n)
+		}
+		var push load.Histogram
+		line := []byte("* 1 EXISTS\r\n")
+		workers := runtime.GOMAXPROCS(0)
+		for round := range rounds {
+			start := time.Now().UnixNano()
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := w; i < n; i += workers {
+						if _, err := conns[i].Write(line); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			client.record(round, n, start, &push)
+		}
+		b.ReportMetric(float64(push.Percentile(50))/1e6, "push-p50-ms")
+		b.ReportMetric(float64(push.Percentile(99))/1e6, "push-p99-ms")
+		for _, c := range conns {
+			c.Close()
+		}
+		client.wait()
 	}
 }
