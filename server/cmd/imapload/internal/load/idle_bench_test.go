@@ -160,39 +160,74 @@ func TestIdleClientProcess(t *testing.T) {
 	out := bufio.NewWriter(os.Stdout)
 	fmt.Fprintln(out, "ready")
 	out.Flush()
-	arrivals := make([][]int64, rounds)
-	remaining := make([]atomic.Int64, rounds)
-	for r := range arrivals {
-		arrivals[r] = make([]int64, n)
-		remaining[r].Store(int64(n))
+	arrivals := newArrivals(n, rounds, out)
+	waitArrivals(t, conns, arrivals)
+	for _, c := range conns {
+		c.Close()
 	}
+}
+
+// arrivals records when each idler received its EXISTS lines and prints a
+// round's arrivals once every idler has seen it.
+type arrivals struct {
+	out       *bufio.Writer
+	mu        sync.Mutex // guards out
+	at        [][]int64  // at[round][idler]
+	next      []int      // next[idler] is the idler's next round
+	remaining []atomic.Int64
+}
+
+func newArrivals(n, rounds int, out *bufio.Writer) *arrivals {
+	a := &arrivals{out: out, at: make([][]int64, rounds), next: make([]int, n), remaining: make([]atomic.Int64, rounds)}
+	for r := range a.at {
+		a.at[r] = make([]int64, n)
+		a.remaining[r].Store(int64(n))
+	}
+	return a
+}
+
+// done reports whether idler i has seen every round.
+func (a *arrivals) done(i int) bool { return a.next[i] >= len(a.at) }
+
+// record notes an EXISTS at idler i at time now (UnixNano). Calls for one
+// idler must not be concurrent.
+func (a *arrivals) record(i int, now int64) {
+	r := a.next[i]
+	if r >= len(a.at) {
+		return
+	}
+	a.next[i]++
+	a.at[r][i] = now
+	if a.remaining[r].Add(-1) == 0 {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, at := range a.at[r] {
+			fmt.Fprintf(a.out, "exists %d %d\n", r, at)
+		}
+		a.out.Flush()
+	}
+}
+
+// waitGoroutines reads every idler in a goroutine of its own until it has
+// seen every round; waitArrivals uses it where the platform offers nothing
+// lighter.
+func waitGoroutines(conns []net.Conn, a *arrivals) {
 	var readers sync.WaitGroup
 	for i, c := range conns {
 		readers.Go(func() {
 			r := bufio.NewReaderSize(c, 256)
-			for round := 0; round < rounds; {
+			for !a.done(i) {
 				line, err := r.ReadString('\n')
 				if err != nil {
 					return
 				}
-				if !strings.HasSuffix(line, " EXISTS\r\n") {
-					continue
+				if strings.HasSuffix(line, " EXISTS\r\n") {
+					a.record(i, time.Now().UnixNano())
 				}
-				arrivals[round][i] = time.Now().UnixNano()
-				if remaining[round].Add(-1) == 0 {
-					for _, at := range arrivals[round] {
-						fmt.Fprintf(out, "exists %d %d\n", round, at)
-					}
-					out.Flush()
-				}
-				round++
 			}
 		})
 	}
 	readers.Wait()
-	for _, c := range conns {
-		c.Close()
-	}
 }
 
 // idleClient is the child process of TestIdleClientProcess.
