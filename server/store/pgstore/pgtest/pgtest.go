@@ -21,7 +21,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -159,22 +158,6 @@ func findBin(name string) (string, error) {
 	return matches[len(matches)-1], nil
 }
 
-// serverUser returns the credential to run the server with: PostgreSQL
-// refuses to run as root, so root runs it as the "postgres" system user
-// the Debian package creates.
-func serverUser() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root and there is no unprivileged postgres user: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -195,10 +178,6 @@ func Start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cred, err := serverUser()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "imapfsm-pg-")
 	if err != nil {
 		return nil, err
@@ -208,14 +187,13 @@ func Start() (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return fail(err)
-		}
+	initAttr, serverAttr, err := procAttrs(dir)
+	if err != nil {
+		return fail(err)
 	}
 	data := filepath.Join(dir, "data")
 	cmd := exec.Command(initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.SysProcAttr = initAttr
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("initdb: %v: %s", err, out))
 	}
@@ -231,7 +209,7 @@ func Start() (*Cluster, error) {
 	c.cmd = exec.Command(postgres, "-D", data, "-k", dir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200")
 	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGTERM, Setpgid: true}
+	c.cmd.SysProcAttr = serverAttr
 	if err := c.cmd.Start(); err != nil {
 		c.cmd = nil
 		return fail(err)

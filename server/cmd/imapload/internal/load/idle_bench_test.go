@@ -1,3 +1,5 @@
+//go:build linux
+
 package load_test
 
 import (
@@ -209,8 +211,7 @@ func (a *arrivals) record(i int, now int64) {
 }
 
 // waitGoroutines reads every idler in a goroutine of its own until it has
-// seen every round; waitArrivals uses it where the platform offers nothing
-// lighter.
+// seen every round; waitArrivals falls back to it when epoll fails.
 func waitGoroutines(conns []net.Conn, a *arrivals) {
 	var readers sync.WaitGroup
 	for i, c := range conns {
