@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "daa66cd785045ee4ce71c4f320d1001a9962efd6e11a9ba86242658b3aea2f89"
+const SpecDigest = "12fc76ab55a903580cf17c8a5589d20bd6f386f67590565263d95d5779bb0c4c"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -144,6 +144,26 @@ var stateHoldsTag = [NumStates]bool{
 // (IDLE, AUTHENTICATE). Decision.Pending completes it.
 func (s State) HoldsTag() bool {
 	return stateHoldsTag[s]
+}
+
+var stateAuthenticated = [NumStates]bool{
+	false,
+	true,
+	true,
+	true,
+	true,
+	true,
+	true,
+	false,
+	false,
+	false,
+}
+
+// Authenticated reports whether a user is logged in in s: the engine applies
+// the autologout timer and the post-login limits there, the login timer and
+// the stricter pre-login limits elsewhere.
+func (s State) Authenticated() bool {
+	return stateAuthenticated[s]
 }
 
 var stateTerminal = [NumStates]bool{

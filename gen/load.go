@@ -165,7 +165,7 @@ func (c *checker) declare() {
 	for _, s := range r.States {
 		claim(s.Key, "state")
 		st := State{Name: s.Key.V, Doc: s.Val.Doc.V, Ref: s.Val.Ref.V, Pos: s.Key.Pos, Origin: -1,
-			HoldsTag: s.Val.HoldsTag.V, Terminal: s.Val.Terminal.V}
+			HoldsTag: s.Val.HoldsTag.V, Terminal: s.Val.Terminal.V, Authenticated: s.Val.Authenticated.V}
 		switch i := oneOf(s.Val.Reads.V, readsNames); {
 		case !s.Val.Reads.Set():
 			c.errs.addf(s.Key.Pos, "state %q: missing \"reads\" (one of %s)", s.Key.V, strings.Join(readsNames, ", "))
@@ -190,6 +190,9 @@ func (c *checker) declare() {
 			continue
 		}
 		c.m.States[i].Origin = o
+		if c.m.States[i].Authenticated != c.m.States[o].Authenticated {
+			c.errs.addf(s.Key.Pos, "state %q: authenticated must match its origin %q (IDLE does not log in or out)", s.Key.V, s.Val.Origin.V)
+		}
 	}
 	for _, in := range r.Inputs {
 		claim(in.Key, "input")

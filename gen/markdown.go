@@ -73,6 +73,9 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 		if s.Terminal {
 			doc = sentence("Terminal.", doc)
 		}
+		if s.Authenticated {
+			doc = sentence("Authenticated.", doc)
+		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", s.Name, s.Reads, yesNo(s.HoldsTag), origin, mdEscape(doc))
 	}
 	b.WriteString("\n## Decisions\n\nOne row per input, one column per state. `run` executes the handler and names the next state per outcome (`=` stays); ")

@@ -77,6 +77,9 @@ type State struct {
 	Reads    Reads
 	HoldsTag bool
 	Terminal bool
+	// Authenticated is true where a user is logged in: the engine applies
+	// the autologout timer and the post-login limits there.
+	Authenticated bool
 	// Origin is the state an IDLE state returns to, or -1.
 	Origin int
 	Pos    Pos

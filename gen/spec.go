@@ -24,6 +24,8 @@ type rawState struct {
 	HoldsTag Bool `yaml:"holds-tag"`
 	Origin   Str  `yaml:"origin"`
 	Terminal Bool `yaml:"terminal"`
+	// Authenticated marks the states in which a user is logged in.
+	Authenticated Bool `yaml:"authenticated"`
 }
 
 type rawOutcome struct {

@@ -222,9 +222,9 @@ func (c *conn) readAndDispatch() error {
 	var deadline time.Time
 	timed := fsm.Step(c.state, fsm.InputAutologout, c.modes).Action == fsm.ActionClose
 	if timed {
-		timeout := c.srv.cfg.AutologoutTimeout
-		if c.user == nil {
-			timeout = c.srv.cfg.LoginTimeout
+		timeout := c.srv.cfg.LoginTimeout
+		if c.state.Authenticated() {
+			timeout = c.srv.cfg.AutologoutTimeout
 		}
 		deadline = time.Now().Add(timeout)
 	}
@@ -435,9 +435,9 @@ func (c *conn) status(tag string, st imapwire.Status, code, text string) {
 }
 
 func (c *conn) checkBadLimit() {
-	limit := c.srv.cfg.MaxBadCommands
-	if c.user == nil {
-		limit = c.srv.cfg.MaxBadCommandsBeforeAuth
+	limit := c.srv.cfg.MaxBadCommandsBeforeAuth
+	if c.state.Authenticated() {
+		limit = c.srv.cfg.MaxBadCommands
 	}
 	if c.badCount >= limit && !c.state.Terminal() {
 		c.badCount = 0

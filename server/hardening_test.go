@@ -435,3 +435,28 @@ func assertMessages(t *testing.T, ts *testServer, n int) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func newReader(nc net.Conn) *bufio.Reader { return bufio.NewReader(nc) }
+
+// TestLimitsFollowLogin: the spec's `authenticated` states select the
+// autologout timer and MaxBadCommands; the others the login timer and
+// MaxBadCommandsBeforeAuth.
+func TestLimitsFollowLogin(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.LoginTimeout = 150 * time.Millisecond
+		c.AutologoutTimeout = time.Hour
+		c.MaxBadCommandsBeforeAuth = 2
+		c.MaxBadCommands = 4
+	})
+	c := ts.dial()
+	c.login()
+	time.Sleep(400 * time.Millisecond) // beyond the login timer
+	c.ok("N1", "NOOP")
+	for range 3 {
+		_, done := c.cmd("X", "GARBAGE")
+		assert.True(t, strings.HasPrefix(done, "X BAD"), done)
+	}
+	c.ok("N2", "NOOP") // a good command resets the count
+	for range 4 {
+		c.cmd("X", "GARBAGE")
+	}
+	assert.Equal(t, "* BYE Too many invalid commands", c.line())
+}

@@ -31,8 +31,11 @@ type rawState struct {
 	Ref      string `yaml:"ref"`
 	Reads    string `yaml:"reads"`
 	HoldsTag bool   `yaml:"holds-tag"`
-	Origin   string `yaml:"origin"`
-	Terminal bool   `yaml:"terminal"`
+	// Authenticated only selects timers and limits in the engine; the
+	// oracle reads it to accept the spec and ignores it.
+	Authenticated bool   `yaml:"authenticated"`
+	Origin        string `yaml:"origin"`
+	Terminal      bool   `yaml:"terminal"`
 }
 
 type rawInput struct {

@@ -111,6 +111,19 @@ func (s State) HoldsTag() bool {
 	return stateHoldsTag[s]
 }
 
+var stateAuthenticated = [NumStates]bool{
+	false,
+	false,
+	false,
+}
+
+// Authenticated reports whether a user is logged in in s: the engine applies
+// the autologout timer and the post-login limits there, the login timer and
+// the stricter pre-login limits elsewhere.
+func (s State) Authenticated() bool {
+	return stateAuthenticated[s]
+}
+
 var stateTerminal = [NumStates]bool{
 	false,
 	false,
