@@ -14,6 +14,12 @@ func (c *conn) condstore() bool { return c.enabled["CONDSTORE"] }
 // enableCondstore marks CONDSTORE enabled for the rest of the session.
 func (c *conn) enableCondstore() { c.enabled["CONDSTORE"] = true }
 
+// qresync reports whether the client issued ENABLE QRESYNC (RFC 7162
+// 3.2.3). Only then are the QRESYNC select parameter and the VANISHED
+// fetch modifier accepted, and expunges are reported with VANISHED
+// instead of EXPUNGE for the rest of the connection (RFC 7162 3.2.10.2).
+func (c *conn) qresync() bool { return c.enabled["QRESYNC"] }
+
 // capabilities lists what the server advertises (RFC 9051 7.2.2). Before
 // authentication it shows how to log in; afterwards every implemented
 // extension. Each entry names an extension this server implements; nothing
@@ -38,7 +44,7 @@ func (c *conn) capabilities() string {
 		"UTF8=ACCEPT",
 	)
 	caps = append(caps, messageCapabilities...)
-	caps = append(caps, "CONDSTORE") // RFC 7162 3.1
+	caps = append(caps, "CONDSTORE", "QRESYNC") // RFC 7162 3.1, 3.2
 	return strings.Join(caps, " ")
 }
 

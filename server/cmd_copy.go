@@ -82,7 +82,8 @@ func cmdCopy(c *conn, cmd *command) result {
 
 // cmdMove implements MOVE and UID MOVE (RFC 6851 3): the messages move
 // atomically, then "* OK [COPYUID ...]" and an EXPUNGE for each moved
-// message (in descending sequence order) precede the tagged OK.
+// message (in descending sequence order), or one VANISHED once QRESYNC is
+// enabled (RFC 6851 4.4), precede the tagged OK.
 func cmdMove(c *conn, cmd *command) result {
 	uidCmd := cmd.input == fsm.InputUIDMove
 	refs, dest, res, valid := c.copyArgs(cmd, uidCmd)
@@ -100,15 +101,13 @@ func cmdMove(c *conn, cmd *command) result {
 	if err != nil {
 		return c.copyError(err)
 	}
-	seqs := m.expungeAnnounced(cr.SourceUIDs)
+	seqs, uids := m.expungeAnnounced(cr.SourceUIDs)
 	c.write(func(e *imapwire.Encoder) {
 		if len(cr.SourceUIDs) > 0 {
 			e.StatusResponse("", imapwire.StatusOK, copyUIDCode(cr), "Moved")
 		}
-		for _, seq := range seqs {
-			e.Untagged().Number(seq).Raw(" EXPUNGE").CRLF()
-		}
+		c.writeExpunged(e, seqs, uids)
 	})
 	c.sendUpdates(true)
-	return ok("MOVE completed")
+	return c.expungedOK(len(cr.SourceUIDs) > 0, "MOVE completed")
 }

@@ -9,11 +9,13 @@ import (
 // 2.1, RFC 9051 6.4.9). It removes the \Deleted messages (for UID EXPUNGE
 // only those in the UID set), announces an untagged EXPUNGE for each in
 // descending sequence order, so that every number is valid when the client
-// applies it, and then reports other sessions' changes.
+// applies it, or one VANISHED once QRESYNC is enabled (RFC 7162 3.2.7,
+// 3.2.9), and then reports other sessions' changes.
 func cmdExpunge(c *conn, cmd *command) result {
 	a := cmd.args
 	m := c.mailbox
 	var refs []msgRef
+	expunged := false
 	uidCmd := cmd.input == fsm.InputUIDExpunge
 	if uidCmd {
 		if err := a.SP(); err != nil {
@@ -41,13 +43,10 @@ func cmdExpunge(c *conn, cmd *command) result {
 		if err != nil {
 			return c.storeError(err)
 		}
-		seqs := m.expungeAnnounced(gone)
-		c.write(func(e *imapwire.Encoder) {
-			for _, seq := range seqs {
-				e.Untagged().Number(seq).Raw(" EXPUNGE").CRLF()
-			}
-		})
+		seqs, uids := m.expungeAnnounced(gone)
+		c.write(func(e *imapwire.Encoder) { c.writeExpunged(e, seqs, uids) })
+		expunged = len(gone) > 0
 	}
 	c.sendUpdates(true)
-	return ok("EXPUNGE completed")
+	return c.expungedOK(expunged, "EXPUNGE completed")
 }

@@ -96,10 +96,10 @@ func cmdFetch(c *conn, cmd *command) result {
 		return fetchArgError(err)
 	}
 	var changedSince uint64
-	hasChangedSince, zeroQuirk := false, false
+	hasChangedSince, zeroQuirk, vanished := false, false, false
 	if !a.AtEnd() {
-		// fetch-modifiers (RFC 4466 2.4); CHANGEDSINCE is the only one
-		// (RFC 7162 3.1.4.1).
+		// fetch-modifiers (RFC 4466 2.4): CHANGEDSINCE (RFC 7162
+		// 3.1.4.1) and VANISHED (RFC 7162 3.2.6).
 		if err := a.SP(); err != nil {
 			return argError(err)
 		}
@@ -108,7 +108,11 @@ func cmdFetch(c *conn, cmd *command) result {
 			if err != nil {
 				return err
 			}
-			if kw != "CHANGEDSINCE" || hasChangedSince {
+			switch {
+			case kw == "VANISHED" && !vanished:
+				vanished = true
+				return nil
+			case kw != "CHANGEDSINCE" || hasChangedSince:
 				return fetchSyntaxError("Unknown or repeated FETCH modifier " + kw)
 			}
 			if err := a.SP(); err != nil {
@@ -120,12 +124,18 @@ func cmdFetch(c *conn, cmd *command) result {
 		}); err != nil {
 			return fetchArgError(err)
 		}
-		if !hasChangedSince {
+		if !hasChangedSince && !vanished {
 			return bad("Empty FETCH modifier list")
 		}
 	}
 	if err := a.End(); err != nil {
 		return argError(err)
+	}
+	switch {
+	case vanished && !c.qresync():
+		return bad("VANISHED needs ENABLE QRESYNC first (RFC 7162 3.2.3)")
+	case vanished && (!uidCmd || !hasChangedSince):
+		return bad("VANISHED is only allowed in UID FETCH with CHANGEDSINCE (RFC 7162 3.2.6)")
 	}
 	if hasChangedSince && changedSince == 0 {
 		// The changedsince-zero quirk (iPhone Mail): a mod-sequence is at
@@ -155,6 +165,17 @@ func cmdFetch(c *conn, cmd *command) result {
 		// UID FETCH always returns the UID (RFC 9051 6.4.9), and so does
 		// a FETCH with CHANGEDSINCE (RFC 7162 3.1).
 		items = append([]fetchItem{{kind: fetchUID, peek: true}}, items...)
+	}
+	if vanished {
+		// VANISHED (EARLIER) precedes the FETCH responses (RFC 7162
+		// 3.2.6). It names messages expunged up to what the view has
+		// caught up with and no longer in it; the view's own pending
+		// expunges are reported as VANISHED after the FETCH responses.
+		gone, err := c.vanishedSince(m.id, changedSince, m.modseq, m.uidSetOf(set), m.uids, 0)
+		if err != nil {
+			return c.storeError(err)
+		}
+		c.write(func(e *imapwire.Encoder) { writeVanished(e, true, gone) })
 	}
 	res := c.fetchMessages(refs, items, changedSince)
 	c.sendCommandUpdates(uidCmd)

@@ -91,10 +91,12 @@ func cmdID(c *conn, cmd *command) result {
 
 // cmdEnable implements ENABLE (RFC 5161, RFC 9051 6.3.1). UTF8=ACCEPT
 // (RFC 6855) switches mailbox names to UTF-8; IMAP4rev2 is accepted as the
-// default behaviour; CONDSTORE (RFC 7162 3.1) is enabled when offered.
+// default behaviour; CONDSTORE (RFC 7162 3.1) and QRESYNC (RFC 7162 3.2.3,
+// which implies CONDSTORE) change how mailbox changes are reported.
 func cmdEnable(c *conn, cmd *command) result {
 	a := cmd.args
 	var enabled []string
+	implied := map[string]bool{} // enabled by this command without being named yet
 	if a.AtEnd() {
 		return bad("ENABLE needs at least one capability name") // RFC 5161 3.1
 	}
@@ -113,10 +115,17 @@ func cmdEnable(c *conn, cmd *command) result {
 				c.enabled[name] = true
 				enabled = append(enabled, name)
 			}
-		case "CONDSTORE":
-			if !c.enabled[name] {
+		case "CONDSTORE", "QRESYNC":
+			// QRESYNC implies CONDSTORE (RFC 7162 3.2.3): CONDSTORE is
+			// still listed when this command also names it.
+			if !c.enabled[name] || implied[name] {
 				c.enabled[name] = true
+				delete(implied, name)
 				enabled = append(enabled, name)
+			}
+			if name == "QRESYNC" && !c.enabled["CONDSTORE"] {
+				c.enabled["CONDSTORE"] = true
+				implied["CONDSTORE"] = true
 			}
 		}
 	}

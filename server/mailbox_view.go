@@ -115,21 +115,27 @@ func (m *selectedMailbox) noteOwnFlagChange(modseq uint64) {
 // expungeAnnounced removes the messages with the given UIDs from the view
 // and returns their sequence numbers in the order the EXPUNGE responses
 // must be sent: descending, so that each number is valid when the client
-// applies it (RFC 9051 7.4.1). UIDs not in the view are ignored.
-func (m *selectedMailbox) expungeAnnounced(uids []uint32) []uint32 {
-	var seqs []uint32
+// applies it (RFC 9051 7.4.1), and their UIDs in the same order. UIDs not
+// in the view are ignored.
+func (m *selectedMailbox) expungeAnnounced(uids []uint32) (seqs, removed []uint32) {
 	gone := make(map[uint32]bool, len(uids))
 	for _, u := range uids {
 		gone[u] = true
 	}
+	return m.removeFromView(gone)
+}
+
+// removeFromView is expungeAnnounced for the UIDs in gone.
+func (m *selectedMailbox) removeFromView(gone map[uint32]bool) (seqs, removed []uint32) {
 	for i := len(m.uids) - 1; i >= 0; i-- {
-		if gone[m.uids[i]] {
+		if uid := m.uids[i]; gone[uid] {
 			seqs = append(seqs, uint32(i+1))
-			delete(m.expunged, m.uids[i])
+			removed = append(removed, uid)
+			delete(m.expunged, uid)
 			m.uids = append(m.uids[:i], m.uids[i+1:]...)
 		}
 	}
-	return seqs
+	return seqs, removed
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -193,8 +199,8 @@ func (c *conn) closeMailbox() {
 }
 
 // sendUpdates announces what other sessions changed in the selected mailbox
-// since the view last caught up: FETCH FLAGS, EXPUNGE (only when
-// allowExpunge) and EXISTS (only when the count changed: the zero-exists
+// since the view last caught up: FETCH FLAGS, EXPUNGE or VANISHED (only
+// when allowExpunge) and EXISTS (only when the count changed: the zero-exists
 // quirk of Apple Mail).
 func (c *conn) sendUpdates(allowExpunge bool) { c.catchUp(allowExpunge, false) }
 
@@ -295,16 +301,9 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 		// responses below; EXISTS is sent only when the view differs.
 		known := before
 		if allowExpunge && len(m.expunged) > 0 {
-			// Announce in descending sequence order so each number is
-			// valid when the client applies it.
-			for i := len(m.uids) - 1; i >= 0; i-- {
-				if m.expunged[m.uids[i]] {
-					delete(m.expunged, m.uids[i])
-					e.Untagged().Number(uint32(i + 1)).Raw(" EXPUNGE").CRLF()
-					m.uids = append(m.uids[:i], m.uids[i+1:]...)
-					known--
-				}
-			}
+			seqs, uids := m.removeFromView(m.expunged)
+			c.writeExpunged(e, seqs, uids)
+			known -= uint32(len(seqs))
 			for uid := range m.expunged {
 				delete(m.expunged, uid) // expunged before we ever announced it
 			}
