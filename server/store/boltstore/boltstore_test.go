@@ -35,6 +35,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestChangeLogBound(t *testing.T) {
+	storetest.RunChangeLogBound(t, func(t *testing.T, maxChanges int) store.Store {
+		opts := testOptions()
+		opts.MaxChangeLog = maxChanges
+		return openTest(t, t.TempDir(), opts)
+	})
+}
+
 func TestReopen(t *testing.T) {
 	storetest.RunReopen(t, func(t *testing.T) storetest.Opener {
 		dir := t.TempDir()

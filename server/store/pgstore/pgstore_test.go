@@ -36,6 +36,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestChangeLogBound(t *testing.T) {
+	storetest.RunChangeLogBound(t, func(t *testing.T, maxChanges int) store.Store {
+		url, schema := pgtest.Schema(t)
+		opts := testOptions(schema)
+		opts.MaxChangeLog = maxChanges
+		s, err := pgstore.Open(context.Background(), url, opts)
+		require.NoError(t, err)
+		return s
+	})
+}
+
 func TestReopen(t *testing.T) {
 	storetest.RunReopen(t, func(t *testing.T) storetest.Opener {
 		url, schema := pgtest.Schema(t)

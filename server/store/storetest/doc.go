@@ -13,10 +13,13 @@
 //
 // The suite covers accounts and authentication, the mailbox hierarchy
 // (create, delete, rename, subscriptions, special use), append and fetch,
-// flags and CONDSTORE, copy and move with COPYUID, expunge, the change log,
+// flags and CONDSTORE, copy and move with COPYUID, expunge, the change log
+// and its expunge entries (what QRESYNC reports as VANISHED),
 // notifications, account isolation, and concurrent writers (meant to run
 // under the race detector). Backends whose users implement the optional
 // store.BatchAppender are also checked for batch appends (order, consecutive
 // UIDs, one MODSEQ and notification per batch, all-or-nothing failure); the
-// batch cases are skipped for other backends.
+// batch cases are skipped for other backends. [RunChangeLogBound] checks,
+// with a function that opens a store keeping few change-log entries, that a
+// read from before the kept entries fails with store.ErrChangesTruncated.
 package storetest

@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"CopyMoveSameMailbox", testCopyMoveSameMailbox},
 		{"Expunge", testExpunge},
 		{"ChangeLog", testChangeLog},
+		{"ExpungeTombstones", testExpungeTombstones},
 		{"Notifier", testNotifier},
 		{"Isolation", testIsolation},
 		{"DeleteUser", testDeleteUser},
@@ -130,6 +131,61 @@ func RunReopen(t *testing.T, factory ReopenFactory) {
 	assert.Equal(t, "message 1", readBody(t, u, id, uids[1]))
 	_, err = u.Mailbox(ctx, "Keep/Nested")
 	assert.NoError(t, err)
+}
+
+// BoundedOpener opens a fresh, empty store that keeps at most maxChanges
+// change-log entries per mailbox. The store is closed by the suite.
+type BoundedOpener func(t *testing.T, maxChanges int) store.Store
+
+// RunChangeLogBound checks the bound on the change log that QRESYNC
+// relies on (RFC 7162 3.2.5.2): the newest entries, expunges included, stay
+// readable, and a read from before the oldest kept entry fails with
+// [store.ErrChangesTruncated] instead of silently missing expunges.
+func RunChangeLogBound(t *testing.T, open BoundedOpener) {
+	ctx := context.Background()
+	s := open(t, 3)
+	t.Cleanup(func() { _ = s.Close() })
+	u := newUser(t, s, "bounded")
+	id := mailboxID(t, u, store.Inbox)
+	for i := range 4 {
+		appendMsg(t, u, store.Inbox, fmt.Sprintf("message %d", i), `\Deleted`)
+	}
+	beforeExpunge := status(t, u, store.Inbox).HighestModSeq
+	gone, err := u.Expunge(ctx, id, store.UIDSetOf(2))
+	require.NoError(t, err)
+	require.Equal(t, []uint32{2}, gone)
+	changes := func(since uint64) ([]store.Change, error) {
+		var got []store.Change
+		err := u.ChangesSince(ctx, id, since, func(c store.Change) error {
+			got = append(got, c)
+			return nil
+		})
+		return got, err
+	}
+	got, err := changes(beforeExpunge)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	expunged := status(t, u, store.Inbox).HighestModSeq
+	assert.Equal(t, store.Change{ModSeq: expunged, Kind: store.ChangeExpunge, UIDs: store.UIDSetOf(2)}, got[0])
+
+	for _, f := range []string{"a", "b", "c"} {
+		_, err := u.StoreFlags(ctx, id, store.UIDSetOf(1), store.FlagChange{Op: store.FlagsAdd, Flags: []string{f}})
+		require.NoError(t, err)
+	}
+	_, err = changes(beforeExpunge)
+	assert.ErrorIs(t, err, store.ErrChangesTruncated, "the expunge left the log")
+	got, err = changes(expunged)
+	require.NoError(t, err)
+	assert.Len(t, got, 3, "the three flag changes are kept")
+	top := status(t, u, store.Inbox).HighestModSeq
+
+	gone, err = u.Expunge(ctx, id, nil)
+	require.NoError(t, err)
+	require.Equal(t, []uint32{1, 3, 4}, gone)
+	got, err = changes(top)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, store.Change{ModSeq: status(t, u, store.Inbox).HighestModSeq, Kind: store.ChangeExpunge, UIDs: store.UIDSetOf(1, 3, 4)}, got[0])
 }
 
 // ---- helpers ----
@@ -997,6 +1053,62 @@ func testChangeLog(t *testing.T, s store.Store) {
 	require.Len(t, archLog, 1)
 	assert.Equal(t, store.ChangeAppend, archLog[0].Kind)
 	assert.Equal(t, store.ChangeExpunge.String(), "expunge")
+}
+
+// testExpungeTombstones checks what QRESYNC reads from the change log
+// (RFC 7162 3.2.5.1, 3.2.6): each expunge that removes something is one
+// entry with exactly the removed UIDs, at a new MODSEQ above every
+// surviving message's and equal to the mailbox's new HIGHESTMODSEQ; an
+// expunge that removes nothing leaves no entry.
+func testExpungeTombstones(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "tomb")
+	id := mailboxID(t, u, store.Inbox)
+	for i := range 6 {
+		appendMsg(t, u, store.Inbox, fmt.Sprintf("message %d", i))
+	}
+	_, err := u.StoreFlags(ctx, id, store.UIDSetOf(2, 3, 5, 6), store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Deleted`}})
+	require.NoError(t, err)
+	start := status(t, u, store.Inbox).HighestModSeq
+
+	gone, err := u.Expunge(ctx, id, store.UIDSetOf(1, 2, 3, 5))
+	require.NoError(t, err)
+	require.Equal(t, []uint32{2, 3, 5}, gone)
+	first := status(t, u, store.Inbox).HighestModSeq
+	_, err = u.Expunge(ctx, id, store.UIDSetOf(1, 4))
+	require.NoError(t, err)
+	assert.Equal(t, first, status(t, u, store.Inbox).HighestModSeq, "nothing removed, nothing logged")
+	mv, err := u.Move(ctx, id, store.UIDSetOf(4), "Trash")
+	require.NoError(t, err)
+	require.Equal(t, []uint32{4}, mv.SourceUIDs)
+	gone, err = u.Expunge(ctx, id, nil)
+	require.NoError(t, err)
+	require.Equal(t, []uint32{6}, gone)
+	last := status(t, u, store.Inbox).HighestModSeq
+
+	var got []store.Change
+	require.NoError(t, u.ChangesSince(ctx, id, start, func(c store.Change) error {
+		got = append(got, c)
+		return nil
+	}))
+	require.Len(t, got, 3)
+	assert.Equal(t, store.Change{ModSeq: first, Kind: store.ChangeExpunge, UIDs: store.UIDSetOf(2, 3, 5)}, got[0])
+	assert.Equal(t, store.ChangeExpunge, got[1].Kind)
+	assert.Equal(t, store.UIDSetOf(4), got[1].UIDs)
+	assert.Equal(t, store.Change{ModSeq: last, Kind: store.ChangeExpunge, UIDs: store.UIDSetOf(6)}, got[2])
+	assert.Less(t, got[0].ModSeq, got[1].ModSeq)
+	assert.Less(t, got[1].ModSeq, got[2].ModSeq)
+	require.NoError(t, u.Fetch(ctx, id, store.AllUIDs(), store.FetchOptions{}, func(m *store.Message) error {
+		assert.Less(t, m.ModSeq, first, "UID %d", m.UID)
+		return nil
+	}))
+
+	var tail []store.Change
+	require.NoError(t, u.ChangesSince(ctx, id, got[1].ModSeq, func(c store.Change) error {
+		tail = append(tail, c)
+		return nil
+	}))
+	assert.Equal(t, got[2:], tail, "a read from a MODSEQ leaves out the earlier expunges")
 }
 
 func testNotifier(t *testing.T, s store.Store) {
