@@ -20,6 +20,27 @@
 // backend is store/boltstore. Sessions learn of other sessions' changes
 // through store.Notifier and catch up from the store's change log.
 //
+// # Extensions
+//
+// After login the server advertises IMAP4rev2 and IMAP4rev1 with NAMESPACE,
+// UNSELECT, UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS,
+// SPECIAL-USE, CREATE-SPECIAL-USE, STATUS=SIZE, APPENDLIMIT, UTF8=ACCEPT,
+// BINARY, ESEARCH, SEARCHRES, CONDSTORE and QRESYNC (besides LITERAL+, ID,
+// ENABLE, IDLE and SASL-IR, offered before login too).
+//
+// QRESYNC (RFC 7162 3.2) is what Apple Mail uses to resynchronise a
+// mailbox in one round trip. After ENABLE QRESYNC (which implies
+// CONDSTORE), SELECT and EXAMINE accept (QRESYNC (uidvalidity modseq
+// [known-uids] [seq-match-data])) and answer with VANISHED (EARLIER) and
+// FETCH (UID FLAGS MODSEQ); UID FETCH accepts the VANISHED modifier with
+// CHANGEDSINCE; and every expunge, the session's own or another's, is
+// reported as VANISHED instead of EXPUNGE. The expunged UIDs come from the
+// store's change log, whose expunge entries keep the UIDs and their
+// MODSEQ; when the log no longer reaches back to the client's mod-sequence
+// (it is bounded per mailbox), the server reports the known UIDs that no
+// longer exist, as RFC 7162 3.2.5.2 allows. A SELECT or EXAMINE that
+// closes the selected mailbox sends "* OK [CLOSED]" first (RFC 9051 6.3.2).
+//
 // # Guarantees
 //
 //   - Every tagged command line gets exactly one tagged completion, in

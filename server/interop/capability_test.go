@@ -28,7 +28,7 @@ var implementedExtensions = []string{
 	"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
 	"LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE",
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES",
-	"CONDSTORE",
+	"CONDSTORE", "QRESYNC",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -273,6 +273,29 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		assert.Regexp(t, `^OK \[MODIFIED 1\]`, tagged)
 		_, tagged = c.send("UNSELECT")
 		assert.Regexp(t, `^OK`, tagged)
+	})
+	t.Run("QRESYNC", func(t *testing.T) {
+		o := dialCap(t, srv.addr)
+		o.ok("LOGIN demo demo")
+		anyMatch(t, o.ok("ENABLE QRESYNC"), `^\* ENABLED QRESYNC\r\n$`)
+		lines := o.ok("SELECT INBOX")
+		uv := regexp.MustCompile(`\[UIDVALIDITY (\d+)\]`).FindStringSubmatch(anyMatch(t, lines, `UIDVALIDITY`))[1]
+		hms := regexp.MustCompile(`\[HIGHESTMODSEQ (\d+)\]`).FindStringSubmatch(anyMatch(t, lines, `HIGHESTMODSEQ`))[1]
+		msg := "Subject: short-lived\r\n\r\nexpunged soon\r\n"
+		_, tagged := o.send(fmt.Sprintf("APPEND INBOX (\\Deleted) {%d+}\r\n%s", len(msg), msg))
+		uid := regexp.MustCompile(`APPENDUID \d+ (\d+)\]`).FindStringSubmatch(tagged)[1]
+		// Expunges are reported as VANISHED, with the new HIGHESTMODSEQ.
+		lines, tagged = o.send("UID EXPUNGE " + uid)
+		anyMatch(t, lines, `^\* VANISHED `+uid+`\r\n$`)
+		assert.Regexp(t, `^OK \[HIGHESTMODSEQ \d+\]`, tagged)
+		// A resynchronising EXAMINE closes INBOX and names what vanished.
+		lines = o.ok("EXAMINE INBOX (QRESYNC (" + uv + " " + hms + "))")
+		assert.Regexp(t, `^\* OK \[CLOSED\]`, lines[0])
+		anyMatch(t, lines, `^\* VANISHED \(EARLIER\) `+uid+`\r\n$`)
+		lines = o.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + hms + " VANISHED)")
+		assert.Regexp(t, `^\* VANISHED \(EARLIER\) `+uid+`\r\n$`, lines[0])
+		_, tagged = o.send("FETCH 1:* (FLAGS) (CHANGEDSINCE " + hms + " VANISHED)")
+		assert.Regexp(t, `^BAD`, tagged, "VANISHED needs UID FETCH")
 	})
 	t.Run("IDLE", func(t *testing.T) {
 		c.n++

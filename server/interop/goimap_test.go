@@ -174,3 +174,28 @@ func TestGoIMAPClient(t *testing.T) {
 		}
 	})
 }
+
+// TestGoIMAPClientQresync: go-imap v2 (this version) has no QRESYNC
+// commands, so the QRESYNC wire exchanges are checked raw in
+// TestCapabilitiesAreImplemented. Here: the client sees QRESYNC (and with it
+// CONDSTORE) advertised, and its mailbox switches keep working with the
+// CLOSED response code a SELECT of a selected session now carries.
+func TestGoIMAPClientQresync(t *testing.T) {
+	srv := startServer(t, "")
+	srv.appendDirect(t, "INBOX", seedMessage, `\Flagged`)
+	c := dialClient(t, srv.addr, nil)
+	caps, err := c.Capability().Wait()
+	require.NoError(t, err)
+	assert.True(t, caps.Has(imap.CapQResync), "%v", caps)
+	assert.True(t, caps.Has(imap.CapCondStore), "%v", caps)
+
+	for _, name := range []string{"INBOX", "Trash", "INBOX"} {
+		sel, err := c.Select(name, &imap.SelectOptions{CondStore: true}).Wait()
+		require.NoError(t, err, name)
+		assert.Positive(t, sel.HighestModSeq, name)
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{UID: true, Flags: true}).Collect()
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, []imap.Flag{imap.FlagFlagged}, msgs[0].Flags, "the responses after CLOSED are the new mailbox's")
+}
