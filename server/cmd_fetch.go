@@ -518,6 +518,14 @@ func (c *conn) fetchOne(seq uint32, msg *store.Message, items []fetchItem, wantB
 		// The \Seen change has a new MODSEQ (RFC 7162 3.1).
 		vals = append(vals, fetchValue{name: "MODSEQ", wire: modSeqWire(msg.ModSeq)})
 	}
+	if addFlags && c.condstore() && !hasFetchKind(items, fetchUID) {
+		// And a UID, as every FETCH response reporting a flag change once
+		// CONDSTORE is enabled (RFC 7162 3.2.4).
+		uid, err := fetchItemValue(fetchItem{kind: fetchUID}, msg, nil, nil)
+		if err == nil {
+			vals = append([]fetchValue{uid}, vals...)
+		}
+	}
 	err := c.write(func(e *imapwire.Encoder) {
 		e.Untagged().Number(seq).Raw(" FETCH (")
 		for i, v := range vals {

@@ -397,3 +397,17 @@ func TestSelectClosedResponseCode(t *testing.T) {
 		}
 	}
 }
+
+// TestQresyncImplicitSeenFetch: a FETCH that sets \Seen reports the flag
+// change with UID and MODSEQ once CONDSTORE is enabled, as every untagged
+// FETCH of a flag change (RFC 7162 3.2.4).
+func TestQresyncImplicitSeenFetch(t *testing.T) {
+	q, _ := qresyncSetup(t)
+	q.ok("S1", "SELECT INBOX")
+	u := q.ok("F1", "FETCH 2 (BODY[HEADER.FIELDS (SUBJECT)])")
+	all := strings.Join(u, "\n")
+	assert.Regexp(t, `^\* 2 FETCH \(UID 2 BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}\n`, all)
+	assert.Regexp(t, ` FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$`, all)
+	u = q.ok("F2", "FETCH 2 (BODY[HEADER.FIELDS (SUBJECT)])")
+	assert.NotContains(t, strings.Join(u, "\n"), "MODSEQ", "no flag change, no UID or MODSEQ added")
+}
