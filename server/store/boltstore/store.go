@@ -3,17 +3,16 @@ package boltstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 	"github.com/imapfsm/imapfsm/server/store/password"
 )
 
@@ -96,8 +95,7 @@ type Store struct {
 	reqs          chan *commitReq
 	committerDone chan struct{}
 
-	mu     sync.RWMutex // held shared by every operation, exclusively by Close
-	closed bool
+	gate backend.Gate // admits operations until Close
 
 	commits atomic.Uint64 // committed write transactions
 	ops     atomic.Uint64 // write operations committed in them
@@ -180,34 +178,20 @@ func (s *Store) init() error {
 
 // Close implements store.Store. It waits for running operations.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return store.ErrClosed
-	}
-	s.closed = true
-	close(s.reqs)
-	<-s.committerDone
-	return s.db.Close()
+	return s.gate.Close(func() error {
+		close(s.reqs)
+		<-s.committerDone
+		return s.db.Close()
+	})
 }
 
 // Notifier implements store.Store.
 func (s *Store) Notifier() store.Notifier { return s.opts.Notifier }
 
-// enter admits an operation; the caller must call s.mu.RUnlock when done.
-func (s *Store) enter(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return store.ErrClosed
-	}
-	return nil
-}
+// enter admits an operation; the caller must call leave when done.
+func (s *Store) enter(ctx context.Context) error { return s.gate.Enter(ctx) }
 
-func (s *Store) leave() { s.mu.RUnlock() }
+func (s *Store) leave() { s.gate.Leave() }
 
 // nextUIDValidity allocates a UIDVALIDITY strictly greater than any before,
 // normally the current Unix time.
@@ -230,23 +214,17 @@ func nextUIDValidity(tx *bolt.Tx) (uint32, error) {
 
 // CreateUser implements store.Accounts.
 func (s *Store) CreateUser(ctx context.Context, name, pw string) error {
-	if err := store.ValidateUserName(name); err != nil {
-		return err
-	}
-	hash, err := s.hasher.Hash(pw)
+	hash, err := backend.NewAccountHash(s.hasher, name, pw)
 	if err != nil {
-		return fmt.Errorf("%w: %v", store.ErrInvalidPassword, err)
+		return err
 	}
 	return s.createUser(ctx, name, hash)
 }
 
 // CreateUserWithHash implements store.Accounts.
 func (s *Store) CreateUserWithHash(ctx context.Context, name, hash string) error {
-	if err := store.ValidateUserName(name); err != nil {
+	if err := backend.CheckImportedAccount(name, hash); err != nil {
 		return err
-	}
-	if err := password.CheckHash(hash); err != nil {
-		return fmt.Errorf("%w: %v", store.ErrInvalidPassword, err)
 	}
 	return s.createUser(ctx, name, hash)
 }
@@ -320,9 +298,9 @@ func (s *Store) setHash(ctx context.Context, name, hash string) error {
 
 // SetPassword implements store.Accounts.
 func (s *Store) SetPassword(ctx context.Context, name, pw string) error {
-	hash, err := s.hasher.Hash(pw)
+	hash, err := backend.HashPassword(s.hasher, pw)
 	if err != nil {
-		return fmt.Errorf("%w: %v", store.ErrInvalidPassword, err)
+		return err
 	}
 	return s.setHash(ctx, name, hash)
 }
@@ -419,15 +397,8 @@ func (s *Store) Authenticate(ctx context.Context, name, pw string) (store.User, 
 	if err != nil {
 		return nil, err
 	}
-	if !found {
-		_ = s.hasher.VerifyDummy(pw)
-		return nil, store.ErrAuthFailed
-	}
-	if err := s.hasher.Verify(rec.Hash, pw); err != nil {
-		if errors.Is(err, password.ErrMismatch) {
-			return nil, store.ErrAuthFailed
-		}
-		return nil, fmt.Errorf("%w: %v", store.ErrAuthFailed, err)
+	if err := backend.CheckLogin(s.hasher, rec.Hash, found, pw); err != nil {
+		return nil, err
 	}
 	return &user{s: s, name: name, id: rec.ID}, nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 	"github.com/imapfsm/imapfsm/server/store/password"
 )
 
@@ -122,8 +122,7 @@ type Store struct {
 	node     string // random ID of this instance, to skip own notifications
 	listen   *listener
 
-	mu     sync.RWMutex // held shared by every operation, exclusively by Close
-	closed bool
+	gate backend.Gate // admits operations until Close
 }
 
 var _ store.Store = (*Store)(nil)
@@ -197,15 +196,11 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 // Close implements store.Store. It waits for running operations, stops the
 // listener and closes the connections.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return store.ErrClosed
-	}
-	s.closed = true
-	s.listen.stop()
-	s.pool.Close()
-	return nil
+	return s.gate.Close(func() error {
+		s.listen.stop()
+		s.pool.Close()
+		return nil
+	})
 }
 
 // Notifier implements store.Store. Subscribers see changes committed by
@@ -213,19 +208,9 @@ func (s *Store) Close() error {
 func (s *Store) Notifier() store.Notifier { return s.notifier }
 
 // enter admits an operation; the caller must call leave when done.
-func (s *Store) enter(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return store.ErrClosed
-	}
-	return nil
-}
+func (s *Store) enter(ctx context.Context) error { return s.gate.Enter(ctx) }
 
-func (s *Store) leave() { s.mu.RUnlock() }
+func (s *Store) leave() { s.gate.Leave() }
 
 // maxTxAttempts bounds the retries of a transaction that failed with a
 // deadlock or serialisation failure.
@@ -316,23 +301,17 @@ func (t *txn) nextUIDValidity(ctx context.Context) (uint32, error) {
 
 // CreateUser implements store.Accounts.
 func (s *Store) CreateUser(ctx context.Context, name, pw string) error {
-	if err := store.ValidateUserName(name); err != nil {
-		return err
-	}
-	hash, err := s.hasher.Hash(pw)
+	hash, err := backend.NewAccountHash(s.hasher, name, pw)
 	if err != nil {
-		return fmt.Errorf("%w: %v", store.ErrInvalidPassword, err)
+		return err
 	}
 	return s.createUser(ctx, name, hash)
 }
 
 // CreateUserWithHash implements store.Accounts.
 func (s *Store) CreateUserWithHash(ctx context.Context, name, hash string) error {
-	if err := store.ValidateUserName(name); err != nil {
+	if err := backend.CheckImportedAccount(name, hash); err != nil {
 		return err
-	}
-	if err := password.CheckHash(hash); err != nil {
-		return fmt.Errorf("%w: %v", store.ErrInvalidPassword, err)
 	}
 	return s.createUser(ctx, name, hash)
 }
@@ -367,9 +346,9 @@ func (s *Store) createUser(ctx context.Context, name, hash string) error {
 
 // SetPassword implements store.Accounts.
 func (s *Store) SetPassword(ctx context.Context, name, pw string) error {
-	hash, err := s.hasher.Hash(pw)
+	hash, err := backend.HashPassword(s.hasher, pw)
 	if err != nil {
-		return fmt.Errorf("%w: %v", store.ErrInvalidPassword, err)
+		return err
 	}
 	if err := s.enter(ctx); err != nil {
 		return err
@@ -463,15 +442,8 @@ func (s *Store) Authenticate(ctx context.Context, name, pw string) (store.User, 
 	if err != nil {
 		return nil, err
 	}
-	if !found {
-		_ = s.hasher.VerifyDummy(pw)
-		return nil, store.ErrAuthFailed
-	}
-	if err := s.hasher.Verify(hash, pw); err != nil {
-		if errors.Is(err, password.ErrMismatch) {
-			return nil, store.ErrAuthFailed
-		}
-		return nil, fmt.Errorf("%w: %v", store.ErrAuthFailed, err)
+	if err := backend.CheckLogin(s.hasher, hash, found, pw); err != nil {
+		return nil, err
 	}
 	return &user{s: s, name: name, id: id}, nil
 }
