@@ -2,9 +2,7 @@ package boltstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"sync"
@@ -13,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 )
 
 // batchSyncers is the number of goroutines that sync and analyse the
@@ -49,17 +48,11 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 	dates := make([]int64, n)
 	now := time.Now()
 	for i, msg := range msgs {
-		if flags[i], err = store.ParseFlags(msg.Flags); err != nil {
+		m, err := backend.CheckNewMessage(msg, now)
+		if err != nil {
 			return nil, batchErr(i, err)
 		}
-		date := msg.InternalDate
-		if date.IsZero() {
-			date = now
-		}
-		dates[i] = date.UnixNano()
-		if msg.Body == nil {
-			return nil, batchErr(i, errors.New("boltstore: nil message body"))
-		}
+		flags[i], dates[i] = m.Flags, m.Date.UnixNano()
 	}
 	if err := u.s.enter(ctx); err != nil {
 		return nil, err
@@ -133,7 +126,7 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 		if err := uidxAppend(data.Bucket(bucketUIDIdx), uids); err != nil {
 			return err
 		}
-		if err := u.appendLog(data, rec, store.ChangeAppend, rangesOf(uids)); err != nil {
+		if err := u.appendLog(data, rec, store.ChangeAppend, backend.Ranges(uids)); err != nil {
 			return err
 		}
 		for i, uid := range uids {
@@ -224,10 +217,7 @@ func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, conten
 		if !slices.Contains(dirs, shard) {
 			dirs = append(dirs, shard)
 		}
-		size, err := io.Copy(f, io.LimitReader(msg.Body, maxSize+1))
-		if err == nil && size > maxSize {
-			err = store.ErrTooBig
-		}
+		size, err := backend.CopyBody(f, msg.Body, maxSize)
 		if err != nil {
 			_ = f.Close()
 			fail(i, err)

@@ -12,7 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 )
 
 // shardBits is the number of low content-ID bits that share a directory:
@@ -116,10 +116,7 @@ func (b *blobStore) receive(r io.Reader, maxSize int64) (f *os.File, size int64,
 	if err != nil {
 		return nil, 0, err
 	}
-	size, err = io.Copy(f, io.LimitReader(r, maxSize+1))
-	if err == nil && size > maxSize {
-		err = store.ErrTooBig
-	}
+	size, err = backend.CopyBody(f, r, maxSize)
 	if err != nil {
 		discard(f)
 		return nil, 0, err

@@ -3,11 +3,11 @@ package boltstore
 import (
 	"encoding/binary"
 	"math"
-	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 )
 
 // uidChunk is the number of UIDs per value of the uidx bucket. The UID list
@@ -130,19 +130,6 @@ func uidxLoad(b *bolt.Bucket, hint uint32) ([]uint32, error) {
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
-// rangesOf compresses ascending UIDs into a UID set.
-func rangesOf(uids []uint32) store.UIDSet {
-	var s store.UIDSet
-	for _, u := range uids {
-		if n := len(s); n > 0 && s[n-1].Stop+1 == u {
-			s[n-1].Stop = u
-			continue
-		}
-		s = append(s, store.UIDRange{Start: u, Stop: u})
-	}
-	return s
-}
-
 // account adds (sign=1) or removes (sign=-1) a message's contribution to
 // the mailbox counters.
 func (r *mailboxRec) account(m *msgRec, sign int) {
@@ -172,21 +159,7 @@ func (r *mailboxRec) account(m *msgRec, sign int) {
 
 // addKeywords records keywords in the mailbox's keyword list, enforcing
 // the per-mailbox limit.
-func (r *mailboxRec) addKeywords(kws []string, limit int) error {
-	for _, k := range kws {
-		found := false
-		for _, have := range r.Keywords {
-			if strings.EqualFold(have, k) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			if len(r.Keywords) >= limit {
-				return store.ErrLimit
-			}
-			r.Keywords = append(r.Keywords, k)
-		}
-	}
-	return nil
+func (r *mailboxRec) addKeywords(kws []string, limit int) (err error) {
+	r.Keywords, err = backend.AddKeywords(r.Keywords, kws, limit)
+	return err
 }

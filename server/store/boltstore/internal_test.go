@@ -71,11 +71,6 @@ func TestUIDIndex(t *testing.T) {
 	}
 }
 
-func TestRangesOf(t *testing.T) {
-	assert.Equal(t, store.UIDSet{{Start: 1, Stop: 3}, {Start: 5, Stop: 5}, {Start: 7, Stop: 8}}, rangesOf([]uint32{1, 2, 3, 5, 7, 8}))
-	assert.Nil(t, rangesOf(nil))
-}
-
 func TestCodecRoundTrip(t *testing.T) {
 	m := msgRec{Content: 7, Size: 1234, Date: -5, ModSeq: 99, Flags: store.FlagSet{System: store.FlagSeen | store.FlagDraft, Keywords: []string{"$a", "b"}}}
 	var got msgRec

@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 )
 
 // readChunk is the number of messages or change-log entries read per read
@@ -104,16 +105,9 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 	if err != nil {
 		return res, err
 	}
-	flags, err := store.ParseFlags(msg.Flags)
+	nm, err := backend.CheckNewMessage(msg, time.Now())
 	if err != nil {
 		return res, err
-	}
-	date := msg.InternalDate
-	if date.IsZero() {
-		date = time.Now()
-	}
-	if msg.Body == nil {
-		return res, errors.New("boltstore: nil message body")
 	}
 	if err := u.s.enter(ctx); err != nil {
 		return res, err
@@ -149,7 +143,7 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 	}()
 	structure := u.analyze(content)
 
-	m := &msgRec{Content: content, Size: size, Date: date.UnixNano(), Flags: flags}
+	m := &msgRec{Content: content, Size: size, Date: nm.Date.UnixNano(), Flags: nm.Flags}
 	err = u.write(ctx, dirs, func(tx *bolt.Tx, acct *bolt.Bucket) error {
 		rec, err := mailboxByName(acct, name)
 		if err != nil {
@@ -185,10 +179,9 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 	return res, nil
 }
 
-// analyze runs the configured Analyzer over a stored content file. A
-// message the analyser cannot handle is still accepted (mail must never be
-// refused for being malformed); its structure blob is then nil and the
-// server computes the structure on demand.
+// analyze runs the configured Analyzer over a stored content file (see
+// backend.Analyze); a file that cannot be read has no structure blob
+// either.
 func (u *user) analyze(content uint64) []byte {
 	if u.s.opts.Analyzer == nil {
 		return nil
@@ -198,14 +191,7 @@ func (u *user) analyze(content uint64) []byte {
 		return nil
 	}
 	defer f.Close()
-	blob, err := u.s.opts.Analyzer(f)
-	if err != nil {
-		return nil
-	}
-	if blob == nil {
-		blob = []byte{}
-	}
-	return blob
+	return backend.Analyze(u.s.opts.Analyzer, f)
 }
 
 // View implements store.MessageReader.
@@ -430,11 +416,11 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 				k, v = c.Seek(u32key(uid + 1))
 			}
 		}
-		res.Modified = rangesOf(modified)
+		res.Modified = backend.Ranges(modified)
 		if len(changed) == 0 {
 			return nil
 		}
-		if err := u.appendLog(data, rec, store.ChangeFlags, rangesOf(changed)); err != nil {
+		if err := u.appendLog(data, rec, store.ChangeFlags, backend.Ranges(changed)); err != nil {
 			return err
 		}
 		return putMailbox(acct, rec)
@@ -502,7 +488,7 @@ func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.
 		if err := uidxRemove(data.Bucket(bucketUIDIdx), out); err != nil {
 			return err
 		}
-		if err := u.appendLog(data, rec, store.ChangeExpunge, rangesOf(out)); err != nil {
+		if err := u.appendLog(data, rec, store.ChangeExpunge, backend.Ranges(out)); err != nil {
 			return err
 		}
 		return putMailbox(acct, rec)
@@ -576,7 +562,7 @@ func (u *user) transfer(tx *bolt.Tx, acct *bolt.Bucket, src *mailboxRec, uids st
 	if err := uidxAppend(ddata.Bucket(bucketUIDIdx), res.copy.DestUIDs); err != nil {
 		return res, err
 	}
-	if err := u.appendLog(ddata, dst, store.ChangeAppend, rangesOf(res.copy.DestUIDs)); err != nil {
+	if err := u.appendLog(ddata, dst, store.ChangeAppend, backend.Ranges(res.copy.DestUIDs)); err != nil {
 		return res, err
 	}
 	if move {
@@ -584,7 +570,7 @@ func (u *user) transfer(tx *bolt.Tx, acct *bolt.Bucket, src *mailboxRec, uids st
 		if err := uidxRemove(sdata.Bucket(bucketUIDIdx), res.copy.SourceUIDs); err != nil {
 			return res, err
 		}
-		if err := u.appendLog(sdata, src, store.ChangeExpunge, rangesOf(res.copy.SourceUIDs)); err != nil {
+		if err := u.appendLog(sdata, src, store.ChangeExpunge, backend.Ranges(res.copy.SourceUIDs)); err != nil {
 			return res, err
 		}
 		if err := putMailbox(acct, src); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 )
 
 // readChunk is the number of messages or change-log entries read per query
@@ -52,30 +53,9 @@ func (m *mailboxRow) account(f store.FlagSet, size int64, sign int64) {
 
 // addKeywords records keywords in the mailbox's keyword list, enforcing
 // the per-mailbox limit.
-func (m *mailboxRow) addKeywords(kws []string, limit int) error {
-	for _, k := range kws {
-		if slices.ContainsFunc(m.Keywords, func(h string) bool { return strings.EqualFold(h, k) }) {
-			continue
-		}
-		if len(m.Keywords) >= limit {
-			return store.ErrLimit
-		}
-		m.Keywords = append(m.Keywords, k)
-	}
-	return nil
-}
-
-// rangesOf compresses ascending UIDs into a UID set.
-func rangesOf(uids []uint32) store.UIDSet {
-	var s store.UIDSet
-	for _, u := range uids {
-		if n := len(s); n > 0 && s[n-1].Stop+1 == u {
-			s[n-1].Stop = u
-			continue
-		}
-		s = append(s, store.UIDRange{Start: u, Stop: u})
-	}
-	return s
+func (m *mailboxRow) addKeywords(kws []string, limit int) (err error) {
+	m.Keywords, err = backend.AddKeywords(m.Keywords, kws, limit)
+	return err
 }
 
 func rangeArrays(set store.UIDSet) (starts, stops []int64) {
@@ -141,30 +121,10 @@ func (t *txn) sendBatch(ctx context.Context, b *pgx.Batch) error {
 // readBody reads a message body, enforcing the size limit.
 func (s *Store) readBody(r io.Reader) ([]byte, error) {
 	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, s.opts.MaxMessageSize+1))
-	if err != nil {
+	if _, err := backend.CopyBody(&buf, r, s.opts.MaxMessageSize); err != nil {
 		return nil, err
 	}
-	if n > s.opts.MaxMessageSize {
-		return nil, store.ErrTooBig
-	}
 	return buf.Bytes(), nil
-}
-
-// analyze runs the configured Analyzer. A message the analyser cannot
-// handle is still accepted; its structure blob is then nil.
-func (s *Store) analyze(body []byte) []byte {
-	if s.opts.Analyzer == nil {
-		return nil
-	}
-	blob, err := s.opts.Analyzer(bytes.NewReader(body))
-	if err != nil {
-		return nil
-	}
-	if blob == nil {
-		blob = []byte{}
-	}
-	return blob
 }
 
 // Append implements store.MessageWriter. The body is buffered, analysed,
@@ -177,17 +137,11 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 	if err != nil {
 		return res, err
 	}
-	flags, err := store.ParseFlags(msg.Flags)
+	nm, err := backend.CheckNewMessage(msg, time.Now())
 	if err != nil {
 		return res, err
 	}
-	date := msg.InternalDate
-	if date.IsZero() {
-		date = time.Now()
-	}
-	if msg.Body == nil {
-		return res, errors.New("pgstore: nil message body")
-	}
+	flags := nm.Flags
 	if err := u.s.enter(ctx); err != nil {
 		return res, err
 	}
@@ -204,7 +158,7 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 	if err != nil {
 		return res, err
 	}
-	structure := u.s.analyze(body)
+	structure := backend.Analyze(u.s.opts.Analyzer, bytes.NewReader(body))
 	size := int64(len(body))
 	seen := int64(0)
 	if !flags.Has(store.FlagSeen) {
@@ -242,7 +196,7 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO messages (mailbox_id, uid, content_id, size, internal_date, modseq, sys_flags, keywords, structure)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			m.ID, uid, content, size, date.UnixNano(), m.ModSeq, int16(flags.System), encodeKeywords(flags.Keywords), structure)
+			m.ID, uid, content, size, nm.Date.UnixNano(), m.ModSeq, int16(flags.System), encodeKeywords(flags.Keywords), structure)
 		if err := m.addKeywords(flags.Keywords, u.s.opts.MaxKeywords); err != nil {
 			return err
 		}
@@ -527,7 +481,7 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 		if err != nil {
 			return err
 		}
-		res.Modified = rangesOf(modified)
+		res.Modified = backend.Ranges(modified)
 		if len(changed) == 0 {
 			return nil
 		}
@@ -535,7 +489,7 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 		b.Queue(`UPDATE messages m SET sys_flags = c.sys, keywords = c.kw, modseq = $2
 			FROM unnest($3::bigint[], $4::smallint[], $5::text[]) AS c(uid, sys, kw)
 			WHERE m.mailbox_id = $1 AND m.uid = c.uid`, m.ID, m.ModSeq, chUIDs, chSys, chKw)
-		u.queueLog(b, m, store.ChangeFlags, rangesOf(changed))
+		u.queueLog(b, m, store.ChangeFlags, backend.Ranges(changed))
 		queueSave(b, m)
 		t.notify(store.Notification{User: u.name, Mailbox: mailbox, HighestModSeq: res.ModSeq})
 		return t.sendBatch(ctx, b)
@@ -596,7 +550,7 @@ func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.
 		slices.Sort(out)
 		m.ModSeq++
 		b := &pgx.Batch{}
-		u.queueLog(b, m, store.ChangeExpunge, rangesOf(out))
+		u.queueLog(b, m, store.ChangeExpunge, backend.Ranges(out))
 		queueSave(b, m)
 		t.notify(store.Notification{User: u.name, Mailbox: mailbox, HighestModSeq: uint64(m.ModSeq)})
 		if err := t.sendBatch(ctx, b); err != nil {
@@ -659,14 +613,14 @@ func (u *user) transfer(ctx context.Context, t *txn, src *mailboxRow, uids store
 		dst.ID, dstMod, src.ID, olds, news)
 	// With src == dst the append is logged at dstMod and the expunge of
 	// the originals at the next MODSEQ.
-	u.queueLog(b, dst, store.ChangeAppend, rangesOf(res.DestUIDs))
+	u.queueLog(b, dst, store.ChangeAppend, backend.Ranges(res.DestUIDs))
 	if move {
 		b.Queue(`DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)`, src.ID, olds)
 		for _, sm := range msgs {
 			src.account(sm.flags, sm.size, -1)
 		}
 		src.ModSeq++
-		u.queueLog(b, src, store.ChangeExpunge, rangesOf(res.SourceUIDs))
+		u.queueLog(b, src, store.ChangeExpunge, backend.Ranges(res.SourceUIDs))
 		t.notify(store.Notification{User: u.name, Mailbox: store.MailboxID(src.ID), HighestModSeq: uint64(src.ModSeq)})
 	}
 	queueSave(b, dst)
