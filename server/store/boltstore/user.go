@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 )
 
 // user is the store.User of one account. It holds only the account's
@@ -269,12 +269,9 @@ func (u *user) Status(ctx context.Context, name string) (store.MailboxStatus, er
 
 // CreateMailbox implements store.MailboxAdmin.
 func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.MailboxAttr) (store.MailboxInfo, error) {
-	name, err := u.normalize(name)
+	name, err := backend.CreateName(name, specialUse, u.s.opts.MaxMailboxNameLen)
 	if err != nil {
 		return store.MailboxInfo{}, err
-	}
-	if specialUse&^store.SpecialUseMask != 0 {
-		return store.MailboxInfo{}, store.ErrInvalidSpecialUse
 	}
 	if err := u.s.enter(ctx); err != nil {
 		return store.MailboxInfo{}, err
@@ -311,12 +308,9 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 
 // DeleteMailbox implements store.MailboxAdmin.
 func (u *user) DeleteMailbox(ctx context.Context, name string) error {
-	name, err := u.normalize(name)
+	name, err := backend.DeleteName(name, u.s.opts.MaxMailboxNameLen)
 	if err != nil {
 		return err
-	}
-	if name == store.Inbox {
-		return store.ErrInboxDelete
 	}
 	if err := u.s.enter(ctx); err != nil {
 		return err
@@ -353,18 +347,9 @@ func (u *user) DeleteMailbox(ctx context.Context, name string) error {
 
 // RenameMailbox implements store.MailboxAdmin.
 func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
-	from, err := u.normalize(from)
+	from, to, err := backend.RenameNames(from, to, u.s.opts.MaxMailboxNameLen)
 	if err != nil {
 		return err
-	}
-	if to, err = u.normalize(to); err != nil {
-		return err
-	}
-	if from == to {
-		return store.ErrMailboxExists
-	}
-	if store.IsInferior(to, from) {
-		return fmt.Errorf("%w: cannot move a mailbox below itself", store.ErrInvalidMailboxName)
 	}
 	if from == store.Inbox {
 		return u.renameInbox(ctx, to)
@@ -395,9 +380,8 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 		}
 		newNames := make([]string, len(moving))
 		for i, r := range moving {
-			newNames[i] = to + r.Name[len(from):]
-			if len(newNames[i]) > u.s.opts.MaxMailboxNameLen {
-				return fmt.Errorf("%w: renamed inferior too long", store.ErrInvalidMailboxName)
+			if newNames[i], err = backend.RenamedName(r.Name, from, to, u.s.opts.MaxMailboxNameLen); err != nil {
+				return err
 			}
 			if names.Get([]byte(newNames[i])) != nil {
 				return store.ErrMailboxExists

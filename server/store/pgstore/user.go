@@ -3,11 +3,11 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 )
 
 // user is the store.User of one account. It holds the account's internal
@@ -290,12 +290,9 @@ func (u *user) Status(ctx context.Context, name string) (store.MailboxStatus, er
 
 // CreateMailbox implements store.MailboxAdmin.
 func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.MailboxAttr) (store.MailboxInfo, error) {
-	name, err := u.normalize(name)
+	name, err := backend.CreateName(name, specialUse, u.s.opts.MaxMailboxNameLen)
 	if err != nil {
 		return store.MailboxInfo{}, err
-	}
-	if specialUse&^store.SpecialUseMask != 0 {
-		return store.MailboxInfo{}, store.ErrInvalidSpecialUse
 	}
 	if err := u.s.enter(ctx); err != nil {
 		return store.MailboxInfo{}, err
@@ -332,12 +329,9 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 
 // DeleteMailbox implements store.MailboxAdmin.
 func (u *user) DeleteMailbox(ctx context.Context, name string) error {
-	name, err := u.normalize(name)
+	name, err := backend.DeleteName(name, u.s.opts.MaxMailboxNameLen)
 	if err != nil {
 		return err
-	}
-	if name == store.Inbox {
-		return store.ErrInboxDelete
 	}
 	if err := u.s.enter(ctx); err != nil {
 		return err
@@ -375,18 +369,9 @@ func (u *user) DeleteMailbox(ctx context.Context, name string) error {
 
 // RenameMailbox implements store.MailboxAdmin.
 func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
-	from, err := u.normalize(from)
+	from, to, err := backend.RenameNames(from, to, u.s.opts.MaxMailboxNameLen)
 	if err != nil {
 		return err
-	}
-	if to, err = u.normalize(to); err != nil {
-		return err
-	}
-	if from == to {
-		return store.ErrMailboxExists
-	}
-	if store.IsInferior(to, from) {
-		return fmt.Errorf("%w: cannot move a mailbox below itself", store.ErrInvalidMailboxName)
 	}
 	if err := u.s.enter(ctx); err != nil {
 		return err
@@ -415,9 +400,8 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 			return err
 		}
 		type moving struct {
-			id            int64
-			old, new      string
-			wasSubscribed bool
+			id  int64
+			old string
 		}
 		var list []moving
 		for rows.Next() {
@@ -426,7 +410,6 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 				rows.Close()
 				return err
 			}
-			m.new = to + m.old[len(from):]
 			list = append(list, m)
 		}
 		rows.Close()
@@ -437,10 +420,10 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 		olds := make([]string, len(list))
 		news := make([]string, len(list))
 		for i, m := range list {
-			if len(m.new) > u.s.opts.MaxMailboxNameLen {
-				return fmt.Errorf("%w: renamed inferior too long", store.ErrInvalidMailboxName)
+			if news[i], err = backend.RenamedName(m.old, from, to, u.s.opts.MaxMailboxNameLen); err != nil {
+				return err
 			}
-			ids[i], olds[i], news[i] = m.id, m.old, m.new
+			ids[i], olds[i] = m.id, m.old
 		}
 		var clash bool
 		if err := t.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mailboxes WHERE user_id = $1 AND name = ANY($2))`, u.id, news).Scan(&clash); err != nil {
