@@ -365,9 +365,10 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 		if err != nil {
 			return err
 		}
+		fs := backend.NewFlagStore(req, change)
+		bump := func() uint64 { rec.ModSeq++; return rec.ModSeq }
 		msgs, del := data.Bucket(bucketMsg), data.Bucket(bucketDeleted)
 		c := msgs.Cursor()
-		var changed, modified []uint32
 		var m msgRec
 		for _, r := range set {
 			k, v := c.Seek(u32key(r.Start))
@@ -376,38 +377,25 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 				if err := decodeMsg(v, &m); err != nil {
 					return err
 				}
-				if req.UnchangedSince != 0 && m.ModSeq > req.UnchangedSince {
-					modified = append(modified, uid)
-				} else {
-					nf := m.Flags.Apply(req.Op, change)
-					up := store.FlagUpdate{UID: uid, Flags: nf.Strings(), ModSeq: m.ModSeq}
-					if !nf.Equal(m.Flags) {
-						if res.ModSeq == 0 {
-							rec.ModSeq++
-							res.ModSeq = rec.ModSeq
-						}
-						if err := rec.addKeywords(nf.Keywords, u.s.opts.MaxKeywords); err != nil {
-							return err
-						}
-						rec.account(&m, -1)
-						m.Flags, m.ModSeq = nf, res.ModSeq
-						rec.account(&m, 1)
-						kk := u32key(uid)
-						if err := msgs.Put(kk, m.encode()); err != nil {
-							return err
-						}
-						if nf.Has(store.FlagDeleted) {
-							err = del.Put(kk, nil)
-						} else {
-							err = del.Delete(kk)
-						}
-						if err != nil {
-							return err
-						}
-						up.ModSeq, up.Changed = res.ModSeq, true
-						changed = append(changed, uid)
+				if nf, changed := fs.Apply(uid, m.ModSeq, m.Flags, bump); changed {
+					if err := rec.addKeywords(nf.Keywords, u.s.opts.MaxKeywords); err != nil {
+						return err
 					}
-					res.Updated = append(res.Updated, up)
+					rec.account(&m, -1)
+					m.Flags, m.ModSeq = nf, fs.ModSeq()
+					rec.account(&m, 1)
+					kk := u32key(uid)
+					if err := msgs.Put(kk, m.encode()); err != nil {
+						return err
+					}
+					if nf.Has(store.FlagDeleted) {
+						err = del.Put(kk, nil)
+					} else {
+						err = del.Delete(kk)
+					}
+					if err != nil {
+						return err
+					}
 				}
 				if uid == math.MaxUint32 {
 					break
@@ -416,11 +404,11 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 				k, v = c.Seek(u32key(uid + 1))
 			}
 		}
-		res.Modified = backend.Ranges(modified)
-		if len(changed) == 0 {
+		res = fs.Result()
+		if len(fs.Changed()) == 0 {
 			return nil
 		}
-		if err := u.appendLog(data, rec, store.ChangeFlags, backend.Ranges(changed)); err != nil {
+		if err := u.appendLog(data, rec, store.ChangeFlags, backend.Ranges(fs.Changed())); err != nil {
 			return err
 		}
 		return putMailbox(acct, rec)

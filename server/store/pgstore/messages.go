@@ -440,11 +440,11 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 		if err != nil {
 			return err
 		}
-		var modified []uint32
+		fs := backend.NewFlagStore(req, change)
+		bump := func() uint64 { m.ModSeq++; return uint64(m.ModSeq) }
 		var chUIDs []int64
 		var chSys []int16
 		var chKw []string
-		var changed []uint32
 		err = selectRanges(ctx, t, m.ID, set, `m.uid, m.modseq, m.sys_flags, m.keywords, m.size`, func(rows pgx.Rows) error {
 			var uid, modseq, size int64
 			var sys int16
@@ -452,44 +452,33 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 			if err := rows.Scan(&uid, &modseq, &sys, &kw, &size); err != nil {
 				return err
 			}
-			if req.UnchangedSince != 0 && uint64(modseq) > req.UnchangedSince {
-				modified = append(modified, uint32(uid))
+			old := flagsOf(sys, kw)
+			nf, changed := fs.Apply(uint32(uid), uint64(modseq), old, bump)
+			if !changed {
 				return nil
 			}
-			old := flagsOf(sys, kw)
-			nf := old.Apply(req.Op, change)
-			up := store.FlagUpdate{UID: uint32(uid), Flags: nf.Strings(), ModSeq: uint64(modseq)}
-			if !nf.Equal(old) {
-				if res.ModSeq == 0 {
-					m.ModSeq++
-					res.ModSeq = uint64(m.ModSeq)
-				}
-				if err := m.addKeywords(nf.Keywords, u.s.opts.MaxKeywords); err != nil {
-					return err
-				}
-				m.account(old, size, -1)
-				m.account(nf, size, 1)
-				chUIDs = append(chUIDs, uid)
-				chSys = append(chSys, int16(nf.System))
-				chKw = append(chKw, encodeKeywords(nf.Keywords))
-				changed = append(changed, uint32(uid))
-				up.ModSeq, up.Changed = res.ModSeq, true
+			if err := m.addKeywords(nf.Keywords, u.s.opts.MaxKeywords); err != nil {
+				return err
 			}
-			res.Updated = append(res.Updated, up)
+			m.account(old, size, -1)
+			m.account(nf, size, 1)
+			chUIDs = append(chUIDs, uid)
+			chSys = append(chSys, int16(nf.System))
+			chKw = append(chKw, encodeKeywords(nf.Keywords))
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		res.Modified = backend.Ranges(modified)
-		if len(changed) == 0 {
+		res = fs.Result()
+		if len(fs.Changed()) == 0 {
 			return nil
 		}
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE messages m SET sys_flags = c.sys, keywords = c.kw, modseq = $2
 			FROM unnest($3::bigint[], $4::smallint[], $5::text[]) AS c(uid, sys, kw)
 			WHERE m.mailbox_id = $1 AND m.uid = c.uid`, m.ID, m.ModSeq, chUIDs, chSys, chKw)
-		u.queueLog(b, m, store.ChangeFlags, backend.Ranges(changed))
+		u.queueLog(b, m, store.ChangeFlags, backend.Ranges(fs.Changed()))
 		queueSave(b, m)
 		t.notify(store.Notification{User: u.name, Mailbox: mailbox, HighestModSeq: res.ModSeq})
 		return t.sendBatch(ctx, b)

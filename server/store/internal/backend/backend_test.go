@@ -185,3 +185,41 @@ func TestRanges(t *testing.T) {
 	assert.Equal(t, store.UIDSet{{Start: 4294967295, Stop: 4294967295}}, Ranges([]uint32{4294967295}))
 	assert.Nil(t, Ranges(nil))
 }
+
+func TestFlagStore(t *testing.T) {
+	seen := store.FlagSet{System: store.FlagSeen}
+	var bumps int
+	next := func() uint64 { bumps++; return 10 }
+
+	fs := NewFlagStore(store.FlagChange{Op: store.FlagsAdd, UnchangedSince: 5}, seen)
+	nf, changed := fs.Apply(1, 3, store.FlagSet{}, next)
+	assert.True(t, changed)
+	assert.Equal(t, seen, nf)
+	_, changed = fs.Apply(2, 4, seen, next)
+	assert.False(t, changed, "already \\Seen")
+	_, changed = fs.Apply(3, 6, store.FlagSet{}, next)
+	assert.False(t, changed, "changed after UNCHANGEDSINCE")
+	nf, changed = fs.Apply(4, 5, store.FlagSet{Keywords: []string{"k"}}, next)
+	assert.True(t, changed)
+	assert.Equal(t, store.FlagSet{System: store.FlagSeen, Keywords: []string{"k"}}, nf)
+
+	assert.Equal(t, 1, bumps, "one MODSEQ for the whole request")
+	assert.Equal(t, uint64(10), fs.ModSeq())
+	assert.Equal(t, []uint32{1, 4}, fs.Changed())
+	assert.Equal(t, store.StoreResult{
+		Updated: []store.FlagUpdate{
+			{UID: 1, Flags: []string{`\Seen`}, ModSeq: 10, Changed: true},
+			{UID: 2, Flags: []string{`\Seen`}, ModSeq: 4},
+			{UID: 4, Flags: []string{`\Seen`, "k"}, ModSeq: 10, Changed: true},
+		},
+		Modified: store.UIDSet{{Start: 3, Stop: 3}},
+		ModSeq:   10,
+	}, fs.Result())
+
+	fs = NewFlagStore(store.FlagChange{Op: store.FlagsRemove}, seen)
+	_, changed = fs.Apply(1, 99, store.FlagSet{}, next)
+	assert.False(t, changed, "no UNCHANGEDSINCE: every message is updated")
+	assert.Equal(t, store.StoreResult{Updated: []store.FlagUpdate{{UID: 1, Flags: []string{}, ModSeq: 99}}}, fs.Result())
+	assert.Zero(t, fs.ModSeq())
+	assert.Equal(t, 1, bumps)
+}
