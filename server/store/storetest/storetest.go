@@ -554,6 +554,18 @@ func testRenameMailbox(t *testing.T, s store.Store) {
 	// A failed rename changes nothing.
 	_, err = u.Mailbox(ctx, "AB")
 	assert.NoError(t, err)
+
+	// A rename may not push an inferior past the depth limit: the result
+	// could be neither selected, nor renamed back, nor deleted.
+	deepest := "D" + strings.Repeat("/d", store.MaxMailboxDepth-1)
+	_, err = u.CreateMailbox(ctx, deepest, 0)
+	require.NoError(t, err)
+	assert.ErrorIs(t, u.RenameMailbox(ctx, "D", "E/F"), store.ErrInvalidMailboxName)
+	_, err = u.Mailbox(ctx, deepest)
+	assert.NoError(t, err, "a failed rename changes nothing")
+	require.NoError(t, u.RenameMailbox(ctx, "D", "G"), "the same depth is fine")
+	_, err = u.Mailbox(ctx, "G"+deepest[1:])
+	assert.NoError(t, err)
 }
 
 func testRenameInbox(t *testing.T, s store.Store) {

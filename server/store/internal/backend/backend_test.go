@@ -117,6 +117,11 @@ func TestMailboxNameChecks(t *testing.T) {
 	assert.Equal(t, "Z", renamed)
 	_, err = RenamedName("A/long-inferior", "A", "XYZ", maxLen)
 	assert.ErrorIs(t, err, store.ErrInvalidMailboxName)
+	deep := "A" + strings.Repeat("/x", store.MaxMailboxDepth-1)
+	_, err = RenamedName(deep, "A", "B", 1000)
+	require.NoError(t, err, "as deep as before")
+	_, err = RenamedName(deep, "A", "B/C", 1000)
+	assert.ErrorIs(t, err, store.ErrInvalidMailboxName, "one level too deep")
 }
 
 func TestCheckNewMessage(t *testing.T) {

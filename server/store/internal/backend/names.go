@@ -59,11 +59,14 @@ func RenameNames(from, to string, maxLen int) (string, string, error) {
 
 // RenamedName returns the name that name, which is from or one of its
 // inferiors, takes when from is renamed to to. The rename fails with
-// [store.ErrInvalidMailboxName] if that name exceeds maxLen bytes.
+// [store.ErrInvalidMailboxName] if that name would not be valid (see
+// [store.NormalizeMailboxName]): longer than maxLen bytes or deeper than
+// [store.MaxMailboxDepth] levels, so that no rename leaves a mailbox
+// behind that no command could name.
 func RenamedName(name, from, to string, maxLen int) (string, error) {
 	renamed := to + name[len(from):]
-	if len(renamed) > maxLen {
-		return "", fmt.Errorf("%w: renamed inferior too long", store.ErrInvalidMailboxName)
+	if _, err := store.NormalizeMailboxName(renamed, maxLen); err != nil {
+		return "", fmt.Errorf("renamed inferior: %w", err)
 	}
 	return renamed, nil
 }
