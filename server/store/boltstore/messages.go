@@ -424,8 +424,7 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 
 // Expunge implements store.MessageWriter.
 func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet) ([]uint32, error) {
-	all := uids == nil
-	set := uids.Normalize()
+	set := backend.ExpungeSet(uids)
 	if err := u.s.enter(ctx); err != nil {
 		return nil, err
 	}
@@ -440,15 +439,9 @@ func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.
 			return err
 		}
 		c := data.Bucket(bucketDeleted).Cursor()
-		if all {
-			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		for _, r := range set {
+			for k, _ := c.Seek(u32key(r.Start)); k != nil && keyU32(k) <= r.Stop; k, _ = c.Next() {
 				out = append(out, keyU32(k))
-			}
-		} else {
-			for _, r := range set {
-				for k, _ := c.Seek(u32key(r.Start)); k != nil && keyU32(k) <= r.Stop; k, _ = c.Next() {
-					out = append(out, keyU32(k))
-				}
 			}
 		}
 		if len(out) == 0 {

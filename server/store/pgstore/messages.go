@@ -491,8 +491,7 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 
 // Expunge implements store.MessageWriter.
 func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet) ([]uint32, error) {
-	all := uids == nil
-	set := uids.Normalize()
+	set := backend.ExpungeSet(uids)
 	if err := u.s.enter(ctx); err != nil {
 		return nil, err
 	}
@@ -504,11 +503,8 @@ func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.
 		if err != nil {
 			return err
 		}
-		if !all && len(set) == 0 {
+		if len(set) == 0 {
 			return nil
-		}
-		if all {
-			set = store.AllUIDs()
 		}
 		starts, stops := rangeArrays(set)
 		rows, err := t.Query(ctx, `DELETE FROM messages m USING unnest($2::bigint[], $3::bigint[]) AS r(a, b)

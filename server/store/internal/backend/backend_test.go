@@ -228,3 +228,9 @@ func TestFlagStore(t *testing.T) {
 	assert.Zero(t, fs.ModSeq())
 	assert.Equal(t, 1, bumps)
 }
+
+func TestExpungeSet(t *testing.T) {
+	assert.Equal(t, store.AllUIDs(), ExpungeSet(nil), "nil: every message flagged \\Deleted")
+	assert.Empty(t, ExpungeSet(store.UIDSet{}), "an empty set: none")
+	assert.Equal(t, store.UIDSet{{Start: 1, Stop: 4}}, ExpungeSet(store.UIDSet{{Start: 3, Stop: 4}, {Start: 2, Stop: 1}}))
+}

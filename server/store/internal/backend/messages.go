@@ -108,3 +108,14 @@ func Ranges(uids []uint32) store.UIDSet {
 	}
 	return s
 }
+
+// ExpungeSet returns the UIDs a [store.MessageWriter.Expunge] with uids
+// considers: every UID for nil (EXPUNGE, CLOSE), else uids normalised (UID
+// EXPUNGE), so an empty non-nil set considers none. Of these, only the
+// messages flagged \Deleted are expunged.
+func ExpungeSet(uids store.UIDSet) store.UIDSet {
+	if uids == nil {
+		return store.AllUIDs()
+	}
+	return uids.Normalize()
+}
