@@ -54,6 +54,13 @@ type Options struct {
 	MaxChangeLog int
 	// MaxKeywords bounds the distinct keywords per mailbox (default 256).
 	MaxKeywords int
+	// AuthCache bounds this node's cache of verified credentials that lets
+	// a repeated login skip the slow password hash (see
+	// password.CacheOptions). The zero value keeps the cache on with its
+	// defaults; AuthCache.Size < 0 turns it off. A password changed on any
+	// node changes the stored hash the cache is keyed by, so no node
+	// accepts the old password afterwards.
+	AuthCache password.CacheOptions
 	// Schema, if set, is the PostgreSQL schema holding the tables; it is
 	// created if missing and put first on every connection's search_path.
 	// Empty uses the connection's search_path (normally "public").
@@ -134,7 +141,7 @@ var _ store.Store = (*Store)(nil)
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	channelGiven := opts.Channel != ""
 	opts.setDefaults()
-	hasher, err := password.New(opts.BcryptCost)
+	hasher, err := password.NewWithCache(opts.BcryptCost, opts.AuthCache)
 	if err != nil {
 		return nil, err
 	}

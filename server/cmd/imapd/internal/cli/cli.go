@@ -18,6 +18,7 @@ import (
 
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
+	"github.com/imapfsm/imapfsm/server/store/password"
 )
 
 // Exit statuses. The sysexits(3) values are used by deliver, where mail
@@ -222,10 +223,17 @@ var (
 // openStore opens the bbolt store in dir with the message analyzer the
 // server needs for FETCH BODYSTRUCTURE and SEARCH.
 func openStore(dir string) (*boltstore.Store, error) {
+	return openStoreCache(dir, password.CacheOptions{})
+}
+
+// openStoreCache is openStore with the given cache of verified
+// credentials.
+func openStoreCache(dir string, authCache password.CacheOptions) (*boltstore.Store, error) {
 	st, err := boltstore.Open(dir, boltstore.Options{
 		Analyzer:    mailmsg.Analyze,
 		LockTimeout: lockTimeout,
 		BcryptCost:  bcryptCost,
+		AuthCache:   authCache,
 	})
 	if errors.Is(err, bberrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store in %s: the store is locked by another process (is imapd serve running?)", dir)

@@ -17,10 +17,8 @@ import (
 
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server"
-	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
 	"github.com/imapfsm/imapfsm/server/lmtp"
 	"github.com/imapfsm/imapfsm/server/store"
-	"github.com/imapfsm/imapfsm/server/store/boltstore"
 	"github.com/imapfsm/imapfsm/server/store/password"
 )
 
@@ -82,7 +80,7 @@ Quirk identifiers for --quirk ID=MODE:
 		quirks[q] = md
 		return nil
 	})
-	authCache := fs.Bool("auth-cache", true, "remember verified credentials for an hour (4096 at most) so that a repeated login skips the slow password hash; false verifies every login (only with --data)")
+	authCache := fs.Bool("auth-cache", true, "remember verified credentials for an hour (4096 at most) so that a repeated login skips the slow password hash; false verifies every login")
 	fs.StringVar(&cfg.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (host:port)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long sessions may take to finish before they are closed")
 	cfg.lmtp.register(fs)
@@ -111,15 +109,11 @@ Quirk identifiers for --quirk ID=MODE:
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	var st store.Store
-	if *authCache {
-		st, err = openStoreAt(ctx, *data, *storeURL, cfg.log)
-	} else {
-		if *storeURL != "" {
-			return usageErr("serve: --auth-cache=false is only supported with --data")
-		}
-		st, err = openStoreNoAuthCache(*data)
+	var cache password.CacheOptions
+	if !*authCache {
+		cache.Size = -1
 	}
+	st, err := openStoreAtCache(ctx, *data, *storeURL, cfg.log, cache)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -395,19 +389,4 @@ func metricsServer(m *server.Metrics, log *slog.Logger) *http.Server {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-}
-
-// openStoreNoAuthCache is openStore with the cache of verified credentials
-// turned off (serve --auth-cache=false).
-func openStoreNoAuthCache(dir string) (*boltstore.Store, error) {
-	st, err := boltstore.Open(dir, boltstore.Options{
-		Analyzer:    mailmsg.Analyze,
-		LockTimeout: lockTimeout,
-		BcryptCost:  bcryptCost,
-		AuthCache:   password.CacheOptions{Size: -1},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open store in %s: %w", dir, err)
-	}
-	return st, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/password"
 	"github.com/imapfsm/imapfsm/server/store/pgstore"
 )
 
@@ -40,13 +41,20 @@ func isPostgresURL(s string) bool {
 // embedded store in dir. The PostgreSQL schema is created or migrated on
 // open; log (nil: slog.Default()) receives the store's own messages.
 func openStoreAt(ctx context.Context, dir, url string, log *slog.Logger) (store.Store, error) {
+	return openStoreAtCache(ctx, dir, url, log, password.CacheOptions{})
+}
+
+// openStoreAtCache is openStoreAt with the given cache of verified
+// credentials.
+func openStoreAtCache(ctx context.Context, dir, url string, log *slog.Logger, authCache password.CacheOptions) (store.Store, error) {
 	if url == "" {
-		return openStore(dir)
+		return openStoreCache(dir, authCache)
 	}
 	st, err := pgstore.Open(ctx, url, pgstore.Options{
 		Analyzer:   mailmsg.Analyze,
 		BcryptCost: bcryptCost,
 		Logger:     log,
+		AuthCache:  authCache,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", redactURL(url), err)
