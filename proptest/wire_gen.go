@@ -32,10 +32,16 @@ type wireGen struct {
 	// sequences may exercise.
 	opts WireOptions
 
+	// draws, when not nil, is the run's memory of what earlier steps
+	// aimed at (see choose).
+	draws *wireDraws
+
 	state     fsm.State
 	mailboxes map[string]bool
-	tagN      int
-	messages  int
+	// selected is the mailbox the session probably has selected.
+	selected string
+	tagN     int
+	messages int
 }
 
 // The mailbox names the generator uses; Missing is never created.
@@ -45,6 +51,7 @@ var wireMailboxes = []string{"INBOX", "Archive", "Missing"}
 func (g *wireGen) generate(n int) []WireStep {
 	g.state = g.ref.Initial()
 	g.mailboxes = map[string]bool{"INBOX": true}
+	g.selected = ""
 	var steps []WireStep
 	for len(steps) < n {
 		if st, in, end, ok := g.special(); ok {
@@ -58,11 +65,13 @@ func (g *wireGen) generate(n int) []WireStep {
 			}
 			continue
 		}
-		in := g.pickInput()
-		data, outcome, ok := g.render(in)
+		c := g.choose()
+		in := c.in
+		data, outcome, ok := g.render(in, c.outcome)
 		if !ok {
 			continue
 		}
+		g.aimed(g.ref.TransitionOf(g.state, in, g.modes, c.outcome))
 		st := WireStep{Data: data}
 		if len(steps) > 0 && g.pipelineOdds > 0 && g.rng.Intn(g.pipelineOdds) == 0 {
 			st.Pipelined = true
@@ -145,35 +154,178 @@ func (g *wireGen) longLine(n int) string {
 	return s[:n] + "\r\n"
 }
 
-// pickInput draws an input with the model level's weights.
-func (g *wireGen) pickInput() fsm.Input {
-	total := 0
-	weights := make([]int, fsm.NumInputs)
+// wireDraws counts, over one run of the property (WireConfig.Check), how
+// often the generator aimed at each transition. Later sequences favour the
+// transitions earlier ones missed, so that the run spreads over the spec
+// instead of repeating its commonest paths. gopter draws the sequences of a
+// run one after another from one seed, so the seed still reproduces the
+// run; shrinking draws nothing.
+type wireDraws struct {
+	mu sync.Mutex
+	n  map[Transition]int
+}
+
+func newWireDraws() *wireDraws { return &wireDraws{n: map[Transition]int{}} }
+
+// wireChoice is a client input to send and the handler outcome its line
+// aims at.
+type wireChoice struct {
+	in      fsm.Input
+	outcome fsm.Outcome
+}
+
+// choose draws the next input and the outcome to aim at. The weight of a
+// choice is the model level's Weight of the input in the predicted state,
+// times the share of the outcome (outcomeShare, with OutcomeWeight's
+// preference for outcomes that move the session), times two factors that
+// steer the run to what it has not done yet: novelty, up to 8× for a
+// transition no earlier step aimed at, and frontier, which favours moves
+// into states with many such transitions (the IDLE states, whose tagged
+// commands are most of the spec's cells, are entered from the command
+// states this way).
+func (g *wireGen) choose() wireChoice {
+	var choices []wireChoice
+	var weights []float64
+	total := 0.0
+	unexplored := map[fsm.State]int{}
 	for _, in := range g.ref.Inputs() {
 		if g.ref.Kind(in) == fsm.KindEvent {
 			continue // the engine raises events; a client cannot send them
 		}
-		weights[in] = Weight(g.ref, g.state, g.modes, in)
-		switch {
-		case in == fsm.InputIdle && g.ref.Reads(g.state) == fsm.ReadsCommand:
-			// Each visit to IDLE decides one line there; visit it more
-			// often than the model level does.
-			weights[in] *= 3
-		case (in == fsm.InputSelect || in == fsm.InputExamine) && g.state != g.ref.Initial():
-			// Every sequence starts a fresh session: get to the
-			// selected states sooner.
-			weights[in] *= 2
+		base := float64(Weight(g.ref, g.state, g.modes, in))
+		d := g.ref.Step(g.state, in, g.modes)
+		if in == fsm.InputIdle && g.ref.Reads(g.state) == fsm.ReadsCommand {
+			// Each visit to IDLE decides one line there, and the IDLE
+			// states decide most of the spec's cells (every command,
+			// in both modes of idle-tagged-command): visit them often.
+			base *= idleVisits
 		}
-		total += weights[in]
+		outcomes := []fsm.Outcome{g.ref.DefaultOutcome(in)}
+		sum := 1.0
+		if d.Action == fsm.ActionExecute {
+			outcomes, sum = g.ref.Outcomes(in), 0
+			for _, o := range outcomes {
+				sum += g.outcomeShare(in, o)
+			}
+		}
+		for _, o := range outcomes {
+			share := 1.0
+			if d.Action == fsm.ActionExecute {
+				share = g.outcomeShare(in, o) / sum * float64(OutcomeWeight(g.ref, g.state, g.modes, in, o))
+			}
+			if share == 0 {
+				continue
+			}
+			w := base * share
+			if next := advance(g.ref, g.state, Step{Input: in, Outcome: o}, g.modes); next != g.state && g.ref.Reads(next) != fsm.ReadsNone {
+				n, ok := unexplored[next]
+				if !ok {
+					n = g.unexplored(next)
+					unexplored[next] = n
+				}
+				w *= 1 + float64(n)/frontierDivisor
+			} else {
+				w *= g.novelty(g.ref.TransitionOf(g.state, in, g.modes, o))
+			}
+			choices = append(choices, wireChoice{in: in, outcome: o})
+			weights = append(weights, w)
+			total += w
+		}
 	}
-	k := g.rng.Intn(total)
-	for in, w := range weights {
+	k := g.rng.Float64() * total
+	for i, w := range weights {
 		if k < w {
-			return fsm.Input(in)
+			return choices[i]
 		}
 		k -= w
 	}
-	return fsm.InputNoop
+	return choices[len(choices)-1]
+}
+
+// novelty is the factor for a transition the run aimed at n times before:
+// 8 for none, falling towards 1.
+func (g *wireGen) novelty(t Transition) float64 {
+	if g.draws == nil {
+		return 1
+	}
+	return 1 + 7/float64(1+g.draws.n[t])
+}
+
+// unexplored counts the transitions of s no step of the run aimed at yet,
+// among the client lines s reads.
+func (g *wireGen) unexplored(s fsm.State) int {
+	if g.draws == nil {
+		return 0
+	}
+	n := 0
+	for _, in := range g.ref.Inputs() {
+		if g.ref.Kind(in) == fsm.KindEvent {
+			continue
+		}
+		if g.draws.n[g.ref.TransitionOf(s, in, g.modes, g.ref.DefaultOutcome(in))] == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// aimed notes that a step aimed at t.
+func (g *wireGen) aimed(t Transition) {
+	if g.draws != nil {
+		g.draws.n[t]++
+	}
+}
+
+// outcomeShare is how often an executed input aims at outcome o: mostly
+// success, a failure where the generator can write a line the server
+// refuses with NO (noLine), a syntax error now and then, and the
+// continuation of IDLE and AUTHENTICATE without an initial response. It is
+// zero for outcomes the generator cannot aim at.
+func (g *wireGen) outcomeShare(in fsm.Input, o fsm.Outcome) float64 {
+	switch o {
+	case fsm.OutcomeOK:
+		if in == fsm.InputStarttls && g.opts.TLS == nil {
+			return 0
+		}
+		return 6
+	case fsm.OutcomeNo:
+		if g.noLine(in) {
+			return 2
+		}
+	case fsm.OutcomeBad:
+		if g.ref.Wire(in) != "" || in.String() == saslResponseName {
+			return 1
+		}
+	case fsm.OutcomeContinue:
+		switch in {
+		case fsm.InputIdle:
+			return 6
+		case fsm.InputAuthenticate:
+			return 3
+		}
+	}
+	return 0
+}
+
+// noLine reports whether the generator can write a line of in that the
+// server refuses with NO: wrong credentials, a missing mailbox, a
+// destination that does not exist, an unsupported charset, STARTTLS on a
+// server without TLS, a trailing separator where that quirk is strict.
+func (g *wireGen) noLine(in fsm.Input) bool {
+	switch in {
+	case fsm.InputLogin, fsm.InputAuthenticate, fsm.InputSelect, fsm.InputExamine,
+		fsm.InputCreate, fsm.InputDelete, fsm.InputRename, fsm.InputSubscribe,
+		fsm.InputStatus, fsm.InputAppend, fsm.InputSearch, fsm.InputUIDSearch,
+		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove:
+		return true
+	case fsm.InputFetch, fsm.InputUIDFetch:
+		return true
+	case fsm.InputStarttls:
+		return g.opts.TLS == nil
+	case fsm.InputUnsubscribe:
+		return !g.modes.Tolerates(fsm.QuirkTrailingSeparator)
+	}
+	return in.String() == saslResponseName
 }
 
 // tag returns a fresh tag: A1, A2, ... and now and then an Apple-style one
@@ -210,13 +362,19 @@ func plainAuth(user, password string) string {
 // message returns a small RFC 5322 message.
 func (g *wireGen) message() string {
 	g.messages++
-	return fmt.Sprintf("From: a@example.org\r\nSubject: m%d\r\n\r\nbody %d %s\r\n", g.messages, g.messages, strings.Repeat("x", g.rng.Intn(40)))
+	cte := ""
+	if g.rng.Intn(4) == 0 {
+		cte = "Content-Transfer-Encoding: x-unknown\r\n"
+	}
+	return fmt.Sprintf("From: a@example.org\r\nSubject: m%d\r\n%s\r\nbody %d %s\r\n", g.messages, cte, g.messages, strings.Repeat("x", g.rng.Intn(40)))
 }
 
-// render writes input in as a client line with realistic arguments, and
-// says which outcome the step probably has. ok is false for inputs a client
-// cannot send (events, lines over the length limit).
-func (g *wireGen) render(in fsm.Input) (data string, outcome fsm.Outcome, ok bool) {
+// render writes input in as a client line with realistic arguments, aiming
+// at outcome want (a line that succeeds, fails with NO, has a syntax error,
+// or starts an exchange), and says which outcome the step probably has. ok
+// is false for inputs a client cannot send (events, lines over the length
+// limit).
+func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome fsm.Outcome, ok bool) {
 	ref := g.ref
 	outcome = ref.DefaultOutcome(in)
 	line := func(s string) string { return s + "\r\n" }
@@ -233,41 +391,63 @@ func (g *wireGen) render(in fsm.Input) (data string, outcome fsm.Outcome, ok boo
 		}
 		return fsm.OutcomeNo
 	}
-	if ref.Kind(in) == fsm.KindCommand && ref.Wire(in) != "" && g.rng.Intn(10) == 0 {
-		// A syntax error: the handler answers BAD.
+	fails := want == fsm.OutcomeNo
+	if ref.Kind(in) == fsm.KindCommand && ref.Wire(in) != "" && (want == fsm.OutcomeBad || g.rng.Intn(10) == 0) {
+		// A syntax error: the handler answers BAD, where it runs.
 		return cmd(g.pick("((", `"unterminated`, "1:* ((")), fsm.OutcomeBad, true
 	}
 	switch name := in.String(); {
 	case in == fsm.InputLogin:
-		switch g.rng.Intn(6) {
-		case 0:
+		if fails {
 			return cmd(WireUser + " wrong"), fsm.OutcomeNo, true
-		case 1:
+		}
+		switch g.rng.Intn(4) {
+		case 0:
 			return cmd(fmt.Sprintf("{%d+}\r\n%s %s", len(WireUser), WireUser, WirePassword)), fsm.OutcomeOK, true
-		case 2:
+		case 1:
 			return cmd(fmt.Sprintf("%q %q", WireUser, WirePassword)), fsm.OutcomeOK, true
 		}
 		return cmd(WireUser + " " + WirePassword), fsm.OutcomeOK, true
 	case in == fsm.InputAuthenticate:
-		switch g.rng.Intn(4) {
-		case 0:
-			return cmd("PLAIN " + plainAuth(WireUser, WirePassword)), fsm.OutcomeOK, true
-		case 1:
-			return cmd("PLAIN " + plainAuth(WireUser, "wrong")), fsm.OutcomeNo, true
+		switch want {
+		case fsm.OutcomeContinue:
+			// No initial response: the client answers the empty
+			// challenge on the next line (sasl-response, sasl-cancel).
+			return cmd("PLAIN"), fsm.OutcomeContinue, true
+		case fsm.OutcomeNo:
+			return cmd(g.pick("PLAIN "+plainAuth(WireUser, "wrong"), "PLAIN =", "XOAUTH2 "+plainAuth(WireUser, WirePassword))), fsm.OutcomeNo, true
 		}
-		return cmd("PLAIN"), fsm.OutcomeContinue, true
+		return cmd("PLAIN " + plainAuth(WireUser, WirePassword)), fsm.OutcomeOK, true
 	case name == saslResponseName:
-		if g.rng.Intn(4) == 0 {
-			return line(plainAuth(WireUser, "wrong")), fsm.OutcomeNo, true
+		switch want {
+		case fsm.OutcomeNo:
+			// Wrong credentials, or an empty response, which PLAIN
+			// cannot parse.
+			return line(g.pick(plainAuth(WireUser, "wrong"), plainAuth("", WirePassword), "")), fsm.OutcomeNo, true
+		case fsm.OutcomeBad:
+			return line(g.pick("%%%", "not base64!", "=", plainAuth(WireUser, WirePassword)[1:])), fsm.OutcomeBad, true
 		}
 		return line(plainAuth(WireUser, WirePassword)), fsm.OutcomeOK, true
 	case name == saslCancelInput:
 		return line("*"), outcome, true
 	case in == fsm.InputSelect || in == fsm.InputExamine:
 		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
+		g.selected = ""
+		if exists(m) == fsm.OutcomeOK {
+			g.selected = m
+		}
 		return cmd(m), exists(m), true
+	case in == fsm.InputClose || in == fsm.InputUnselect:
+		g.selected = ""
+		return cmd(""), fsm.OutcomeOK, true
 	case in == fsm.InputCreate:
 		m := g.pick("Archive", "Box1")
+		if fails {
+			m = g.pick("INBOX", "Archive", "Box1")
+		}
 		o := fsm.OutcomeOK
 		if g.mailboxes[m] {
 			o = fsm.OutcomeNo
@@ -276,12 +456,45 @@ func (g *wireGen) render(in fsm.Input) (data string, outcome fsm.Outcome, ok boo
 		return cmd(m), o, true
 	case in == fsm.InputDelete:
 		m := g.pick("Archive", "Box1", "Missing")
+		if g.selected != "" && g.selected != "INBOX" && g.rng.Intn(2) == 0 {
+			// The selected mailbox: the mailbox commands after it
+			// fail with NO [NONEXISTENT] until the session leaves it.
+			m = g.selected
+		}
+		if fails {
+			m = g.pick("INBOX", "Missing")
+		}
 		o := exists(m)
-		delete(g.mailboxes, m)
+		if m == "INBOX" {
+			o = fsm.OutcomeNo
+		} else {
+			delete(g.mailboxes, m)
+		}
 		return cmd(m), o, true
 	case in == fsm.InputRename:
-		return cmd("Box1 Box2"), exists("Box1"), true
-	case in == fsm.InputSubscribe || in == fsm.InputUnsubscribe:
+		from := g.pick("Box1", "Archive")
+		if fails {
+			from = "Missing"
+		}
+		o := exists(from)
+		if o == fsm.OutcomeOK && !g.mailboxes["Box2"] {
+			delete(g.mailboxes, from)
+			g.mailboxes["Box2"] = true
+		} else {
+			o = fsm.OutcomeNo
+		}
+		return cmd(from + " Box2"), o, true
+	case in == fsm.InputSubscribe:
+		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
+		return cmd(m), exists(m), true
+	case in == fsm.InputUnsubscribe:
+		if fails {
+			// The trailing-separator quirk, strict: NO [NONEXISTENT].
+			return cmd(g.pick(wireMailboxes...) + "/"), fsm.OutcomeNo, true
+		}
 		return cmd(g.mailbox()), fsm.OutcomeOK, true
 	case in == fsm.InputList:
 		return cmd(g.pick(`"" "*"`, `"" INBOX`, `"" "%"`)), fsm.OutcomeOK, true
@@ -289,9 +502,15 @@ func (g *wireGen) render(in fsm.Input) (data string, outcome fsm.Outcome, ok boo
 		return cmd(`"" "*"`), fsm.OutcomeOK, true
 	case in == fsm.InputStatus:
 		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
 		return cmd(m + " (MESSAGES UIDNEXT UNSEEN)"), exists(m), true
 	case in == fsm.InputAppend:
 		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
 		msg := g.message()
 		lit := fmt.Sprintf("{%d+}", len(msg))
 		if g.rng.Intn(3) == 0 {
@@ -315,7 +534,14 @@ func (g *wireGen) render(in fsm.Input) (data string, outcome fsm.Outcome, ok boo
 	case in == fsm.InputUIDExpunge:
 		return cmd("1:*"), fsm.OutcomeOK, true
 	case in == fsm.InputSearch || in == fsm.InputUIDSearch:
+		if fails {
+			return cmd("CHARSET ISO-8859-1 ALL"), fsm.OutcomeNo, true
+		}
 		return cmd(g.pick("ALL", "UNSEEN", "FLAGGED", "SUBJECT m1")), fsm.OutcomeOK, true
+	case (in == fsm.InputFetch || in == fsm.InputUIDFetch) && fails:
+		// A message with an unknown transfer encoding cannot be
+		// decoded: NO [UNKNOWN-CTE] (RFC 3516 4.2).
+		return cmd("1:* BINARY.PEEK[1]"), fsm.OutcomeNo, true
 	case in == fsm.InputFetch:
 		return cmd(g.pick("1:* (FLAGS UID)", "1 (BODY.PEEK[] RFC822.SIZE)", "1:* (ENVELOPE)", "*:1 FAST")), fsm.OutcomeOK, true
 	case in == fsm.InputUIDFetch:
@@ -323,7 +549,12 @@ func (g *wireGen) render(in fsm.Input) (data string, outcome fsm.Outcome, ok boo
 	case in == fsm.InputStore || in == fsm.InputUIDStore:
 		return cmd(g.pick(`1:* +FLAGS (\Flagged)`, `1 +FLAGS.SILENT (\Deleted)`, `1:* -FLAGS (\Seen)`, `1 FLAGS ($Work)`)), fsm.OutcomeOK, true
 	case in == fsm.InputCopy || in == fsm.InputUIDCopy || in == fsm.InputMove || in == fsm.InputUIDMove:
-		return cmd(g.pick("1:* ", "1 ") + g.mailbox()), fsm.OutcomeOK, true
+		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
+		// With no message to copy there is nothing to fail.
+		return cmd(g.pick("1:* ", "1 ") + m), exists(m), true
 	case ref.Kind(in) == fsm.KindCommand && ref.Wire(in) == "":
 		return line(g.tag() + " " + g.pick("XYZZY", "FROBNICATE INBOX", "GETQUOTAROOT INBOX")), outcome, true
 	case ref.Kind(in) == fsm.KindCommand:
@@ -420,6 +651,7 @@ func (c *WireConfig) genCase() gopter.Gen {
 			return wireCase{Modes: wc.Modes, Steps: steps}
 		})
 	}
+	draws := newWireDraws()
 	return func(p *gopter.GenParameters) *gopter.GenResult {
 		modes := fsm.NewModes(c.Global)
 		for q := fsm.Quirk(1); q < fsm.NumQuirks; q++ {
@@ -427,8 +659,10 @@ func (c *WireConfig) genCase() gopter.Gen {
 				modes = modes.With(q, other)
 			}
 		}
-		g := &wireGen{ref: c.Reference, modes: modes, rng: p.Rng, pipelineOdds: max(pipe, 0), opts: c.Options}
+		g := &wireGen{ref: c.Reference, modes: modes, rng: p.Rng, pipelineOdds: max(pipe, 0), opts: c.Options, draws: draws}
 		n := p.MinSize + p.Rng.Intn(max(p.MaxSize-p.MinSize, 0)+1)
+		draws.mu.Lock()
+		defer draws.mu.Unlock()
 		return gopter.NewGenResult(wireCase{Modes: modes, Steps: g.generate(n)}, shrink)
 	}
 }
@@ -545,3 +779,10 @@ func (c *WireCounterexample) Format() string {
 func (c *WireCounterexample) FileName() string {
 	return "wire-" + (&Counterexample{Machine: c.Name, Seed: c.Seed}).FileName()
 }
+
+// frontierDivisor: a move into a state with n transitions no step aimed at
+// yet weighs 1 + n/frontierDivisor times its share.
+const frontierDivisor = 4
+
+// idleVisits multiplies the weight of IDLE in the command states.
+const idleVisits = 3

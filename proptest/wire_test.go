@@ -36,8 +36,11 @@ import (
 // store, so a case costs milliseconds rather than microseconds; shrinking a
 // failure takes at most wireMaxShrinks runs, a few seconds.
 const (
-	wireCases      = 300
-	wireMaxSteps   = 40
+	wireCases    = 300
+	wireMaxSteps = 40
+	// wireMinSteps keeps sequences long enough to get past the login
+	// and reach IDLE; shrinking still drops steps below it.
+	wireMinSteps   = 16
 	wireMaxShrinks = 150
 	// wireTimeout bounds the wait for a response the spec says must come.
 	// Passing runs never wait for it; it only delays the report of a
@@ -300,7 +303,9 @@ func TestWireProperties(t *testing.T) {
 	for _, global := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
 		t.Run(global.String(), func(t *testing.T) {
 			cfg := &WireConfig{Name: "server", Factory: liveFactory(t, nil), Reference: ref, Global: global, Options: wireOptions(), Coverage: cov}
-			rep := cfg.Check(wireParams(s.seed+int64(global), cases))
+			p := wireParams(s.seed+int64(global), cases)
+			p.MinSize = wireMinSteps
+			rep := cfg.Check(p)
 			reportWireFailure(t, rep, s)
 			if rep.Passed() {
 				t.Logf("%d sequences passed", rep.Result.Succeeded)
