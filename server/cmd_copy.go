@@ -38,9 +38,15 @@ func (c *conn) copyArgs(cmd *command, uidCmd bool) ([]msgRef, string, result, bo
 }
 
 // copyError maps a COPY/MOVE store error: a missing destination is NO
-// [TRYCREATE] (RFC 9051 6.4.7), so the client may create it and retry.
-func (c *conn) copyError(err error) result {
+// [TRYCREATE] (RFC 9051 6.4.7), so the client may create it and retry. The
+// store reports a selected mailbox deleted underneath the session the same
+// way; creating the destination would not help then, so that is NO
+// [NONEXISTENT].
+func (c *conn) copyError(err error, dest string) result {
 	if errors.Is(err, store.ErrNoSuchMailbox) {
+		if _, derr := c.user.Mailbox(c.ctx, dest); derr == nil {
+			return no("NONEXISTENT", "The selected mailbox no longer exists")
+		}
 		return no("TRYCREATE", "Destination mailbox does not exist")
 	}
 	return c.storeError(err)
@@ -65,13 +71,13 @@ func cmdCopy(c *conn, cmd *command) result {
 	}
 	if len(refs) == 0 {
 		if _, err := c.user.Mailbox(c.ctx, dest); err != nil {
-			return c.copyError(err)
+			return c.copyError(err, dest)
 		}
 		return ok("COPY completed; no messages")
 	}
 	cr, err := c.user.Copy(c.ctx, c.mailbox.id, uidSetOf(refs), dest)
 	if err != nil {
-		return c.copyError(err)
+		return c.copyError(err, dest)
 	}
 	c.sendCommandUpdates(true)
 	if len(cr.SourceUIDs) == 0 {
@@ -92,14 +98,14 @@ func cmdMove(c *conn, cmd *command) result {
 	}
 	if len(refs) == 0 {
 		if _, err := c.user.Mailbox(c.ctx, dest); err != nil {
-			return c.copyError(err)
+			return c.copyError(err, dest)
 		}
 		return ok("MOVE completed; no messages")
 	}
 	m := c.mailbox
 	cr, err := c.user.Move(c.ctx, m.id, uidSetOf(refs), dest)
 	if err != nil {
-		return c.copyError(err)
+		return c.copyError(err, dest)
 	}
 	seqs, uids := m.expungeAnnounced(cr.SourceUIDs)
 	c.write(func(e *imapwire.Encoder) {

@@ -98,3 +98,20 @@ func TestMove(t *testing.T) {
 	_, done = c.cmd("E3", "COPY 1 Archive")
 	assert.True(t, strings.HasPrefix(done, "E3 OK [COPYUID "), done)
 }
+
+// TestCopySourceDeleted: when the selected mailbox was deleted underneath
+// the session, COPY and MOVE fail with NO [NONEXISTENT], not with
+// [TRYCREATE] for a destination that exists (a client would create it and
+// retry forever). Found while extending the wire properties.
+func TestCopySourceDeleted(t *testing.T) {
+	_, c := copySetup(t)
+	c.ok("C1", "COPY 1 Archive")
+	c.ok("S2", "SELECT Archive")
+	c.ok("D1", "DELETE Archive")
+	for _, cmd := range []string{"COPY 1 INBOX", "UID COPY 1 INBOX", "MOVE 1 INBOX", "UID MOVE 1 INBOX"} {
+		_, done := c.cmd("A1", cmd)
+		assert.Equal(t, "A1 NO [NONEXISTENT] The selected mailbox no longer exists", done, cmd)
+	}
+	_, done := c.cmd("A2", "COPY 1 Nowhere")
+	assert.Equal(t, "A2 NO [TRYCREATE] Destination mailbox does not exist", done)
+}
