@@ -44,13 +44,14 @@ type wireGen struct {
 	messages int
 }
 
-// The mailbox names the generator uses; Missing is never created.
+// The mailbox names the generator uses; Missing is never created. A new
+// account has INBOX and Archive (among the default mailboxes).
 var wireMailboxes = []string{"INBOX", "Archive", "Missing"}
 
 // generate draws n steps.
 func (g *wireGen) generate(n int) []WireStep {
 	g.state = g.ref.Initial()
-	g.mailboxes = map[string]bool{"INBOX": true}
+	g.mailboxes = map[string]bool{"INBOX": true, "Archive": true}
 	g.selected = ""
 	var steps []WireStep
 	for len(steps) < n {
@@ -130,6 +131,8 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 			return []WireStep{st}, in, false, true
 		}
 		return one(WireStep{Data: g.longLine(o.MaxLine + 1 + g.rng.Intn(o.MaxLine))}, lineTooLongInput)
+	case reads == fsm.ReadsCommand && g.state != ref.Initial() && g.rng.Intn(30) == 0:
+		return g.vanishingMailbox()
 	case o.Shutdown && g.rng.Intn(40) == 0:
 		return one(WireStep{Directive: DirectiveShutdown}, shutdownInput)
 	case o.MaxBad > 0 && g.rng.Intn(40) == 0:
@@ -143,6 +146,33 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 		return steps, 0, true, true
 	}
 	return nil, 0, false, false
+}
+
+// vanishingMailbox opens a mailbox with a message in it, deletes it while
+// it is selected, and sends commands that work on the selected mailbox:
+// the server must answer them with NO [NONEXISTENT] (or run them on what
+// the session still knows), never leave a tag open or fail internally.
+func (g *wireGen) vanishingMailbox() ([]WireStep, fsm.Input, bool, bool) {
+	const m = "Vanishing"
+	msg := g.message()
+	open := g.pick("SELECT", "EXAMINE")
+	steps := []WireStep{
+		{Data: g.tag() + " CREATE " + m + "\r\n"},
+		{Data: fmt.Sprintf("%s APPEND %s {%d+}\r\n%s\r\n", g.tag(), m, len(msg), msg)},
+		{Data: g.tag() + " " + open + " " + m + "\r\n"},
+		{Data: g.tag() + " DELETE " + m + "\r\n"},
+	}
+	for k := 1 + g.rng.Intn(3); k > 0; k-- {
+		steps = append(steps, WireStep{Data: g.tag() + " " + g.pick(
+			"FETCH 1:* (FLAGS)", "UID FETCH 1:* (FLAGS)", `STORE 1 +FLAGS (\Seen)`, `UID STORE 1:* +FLAGS (\Flagged)`,
+			"EXPUNGE", "UID EXPUNGE 1:*", "SEARCH ALL", "UID SEARCH ALL", "COPY 1 INBOX", "UID MOVE 1:* INBOX") + "\r\n"})
+	}
+	g.selected = ""
+	in := fsm.InputSelect
+	if open == "EXAMINE" {
+		in = fsm.InputExamine
+	}
+	return steps, in, false, true
 }
 
 // longLine returns a command line of n bytes before its CRLF.
@@ -294,7 +324,7 @@ func (g *wireGen) outcomeShare(in fsm.Input, o fsm.Outcome) float64 {
 		}
 	case fsm.OutcomeBad:
 		if g.ref.Wire(in) != "" || in.String() == saslResponseName {
-			return 1
+			return 2
 		}
 	case fsm.OutcomeContinue:
 		switch in {
@@ -785,4 +815,4 @@ func (c *WireCounterexample) FileName() string {
 const frontierDivisor = 4
 
 // idleVisits multiplies the weight of IDLE in the command states.
-const idleVisits = 3
+const idleVisits = 5
