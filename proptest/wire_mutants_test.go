@@ -106,14 +106,17 @@ type filterFunc func(ev wireEvent, raw string) []string
 func (f filterFunc) rewrite(ev wireEvent, raw string) []string { return f(ev, raw) }
 func (f filterFunc) flush() []string                           { return nil }
 
-// reorderFilter holds the completion of a NOOP back and sends it after the
-// next tagged response, if one comes before the server goes quiet: pipelined
-// commands are then answered out of order.
-type reorderFilter struct{ held []string }
+// reorderFilter holds a tagged completion that late matches back and sends
+// it after the next tagged response, if one comes before the server goes
+// quiet: tags are then answered out of order.
+type reorderFilter struct {
+	late func(ev wireEvent) bool
+	held []string
+}
 
 func (r *reorderFilter) rewrite(ev wireEvent, raw string) []string {
 	switch {
-	case len(r.held) == 0 && ev.status == "OK" && ev.tag != "*" && ev.text == "NOOP completed":
+	case len(r.held) == 0 && ev.tag != "*" && ev.tag != "+" && r.late(ev):
 		r.held = []string{raw}
 		return nil
 	case len(r.held) > 0 && ev.tag != "*" && ev.tag != "+":
@@ -146,16 +149,24 @@ type wireMutant struct {
 
 func wireMutants() []wireMutant {
 	stateless := func(f filterFunc) rewriter { return func() responseFilter { return f } }
+	// dropClientBug swallows the tagged [CLIENTBUG] completions whose
+	// text starts with prefix.
+	dropClientBug := func(prefix string) rewriter {
+		return stateless(func(ev wireEvent, raw string) []string {
+			if ev.tag != "*" && ev.codeName() == "CLIENTBUG" && strings.HasPrefix(ev.text, prefix) {
+				return nil
+			}
+			return []string{raw}
+		})
+	}
+	reorder := func(late func(wireEvent) bool) rewriter {
+		return func() responseFilter { return &reorderFilter{late: late} }
+	}
 	return []wireMutant{{
 		// WildDuck (zone-eu/wildduck#684): a tagged line during IDLE ends
 		// IDLE, but the IDLE tag never gets its completion.
 		name: "wildduck-idle-tag-swallowed", catches: TagCompletion, global: fsm.Lenient,
-		rewrite: stateless(func(ev wireEvent, raw string) []string {
-			if ev.tag != "*" && ev.codeName() == "CLIENTBUG" && strings.HasPrefix(ev.text, "IDLE ") {
-				return nil
-			}
-			return []string{raw}
-		}),
+		rewrite: dropClientBug("IDLE "),
 	}, {
 		// Every SELECT is answered twice.
 		name: "select-answered-twice", catches: TagCompletion, global: fsm.Strict,
@@ -166,9 +177,23 @@ func wireMutants() []wireMutant {
 			return []string{raw}
 		}),
 	}, {
-		// Pipelined completions arrive out of order.
+		// Pipelined completions arrive out of order: a command's OK
+		// comes after the completion of the command after it.
 		name: "pipelined-out-of-order", catches: TagCompletion, global: fsm.Lenient,
-		rewrite: func() responseFilter { return &reorderFilter{} },
+		rewrite: reorder(func(ev wireEvent) bool { return ev.status == "OK" && strings.HasSuffix(ev.text, " completed") }),
+	}, {
+		// Dovecot and Cyrus (strict about IDLE): a tagged line during
+		// IDLE ends IDLE with BAD, but the line's own tag is never
+		// answered.
+		name: "strict-idle-command-swallowed", catches: TagCompletion, global: fsm.Strict,
+		rewrite: dropClientBug("Command sent during IDLE"),
+	}, {
+		// Lenient: the command sent during IDLE is answered before the
+		// IDLE tag it ended.
+		name: "idle-tag-answered-late", catches: TagCompletion, global: fsm.Lenient,
+		rewrite: reorder(func(ev wireEvent) bool {
+			return ev.codeName() == "CLIENTBUG" && strings.HasPrefix(ev.text, "IDLE terminated")
+		}),
 	}, {
 		// An acknowledged APPEND is lost: the message bodies a FETCH
 		// returns vanish.
