@@ -99,6 +99,14 @@ func TestBadInput(t *testing.T) {
 			want: []string{"+ ", "a1 BAD Invalid base64 in SASL response"}, open: true},
 		{name: "SASL garbage initial response", in: "a1 AUTHENTICATE PLAIN !!!!\r\n",
 			want: []string{"a1 BAD Invalid base64 in initial response"}, open: true},
+		{name: "SASL PLAIN message without NULs", in: "a1 AUTHENTICATE PLAIN\r\nZGVtbw==\r\n", // demo
+			want: []string{"+ ", "a1 BAD Invalid SASL PLAIN message"}, open: true},
+		{name: "SASL empty response", in: "a1 AUTHENTICATE PLAIN\r\n\r\n",
+			want: []string{"+ ", "a1 BAD Invalid SASL PLAIN message"}, open: true},
+		{name: "SASL empty initial response", in: "a1 AUTHENTICATE PLAIN =\r\n",
+			want: []string{"a1 BAD Invalid SASL PLAIN message"}, open: true},
+		{name: "SASL authorization identity of another user", in: "a1 AUTHENTICATE PLAIN b3RoZXIAZGVtbwBkZW1v\r\n", // other\0demo\0demo
+			want: []string{"a1 NO [AUTHORIZATIONFAILED] The authorization identity must be the user's own"}, open: true},
 		{name: "SASL cancel", in: "a1 AUTHENTICATE PLAIN\r\n*\r\n",
 			want: []string{"+ ", "a1 BAD AUTHENTICATE cancelled"}, open: true},
 		{name: "SASL response over 8 KiB", cfg: func(c *Config) {}, in: "a1 AUTHENTICATE PLAIN\r\n" + strings.Repeat("A", 20000) + "\r\n",

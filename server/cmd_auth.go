@@ -17,12 +17,19 @@ import (
 // maxSASLResponse bounds one decoded SASL response.
 const maxSASLResponse = 8 << 10
 
-// saslExchange is an AUTHENTICATE in progress.
+// saslExchange is an AUTHENTICATE in progress. checked is set once the
+// mechanism parsed a complete message and asked for the credentials to be
+// checked; an error before that is the client's malformed message.
 type saslExchange struct {
-	server sasl.Server
-	user   store.User
-	err    error
+	server  sasl.Server
+	user    store.User
+	err     error
+	checked bool
 }
+
+// errAuthzMismatch: PLAIN with an authorization identity other than the
+// user (this server lets no one act as someone else).
+var errAuthzMismatch = errors.New("authorization identity must match")
 
 // cmdLogin implements LOGIN (RFC 9051 6.2.3). User name and password are
 // astrings, so quoted strings and literals, synchronising or not (the
@@ -148,8 +155,9 @@ func cmdAuthenticate(c *conn, cmd *command) result {
 	}
 	ex := &saslExchange{}
 	ex.server = sasl.NewPlainServer(func(identity, username, password string) error {
+		ex.checked = true
 		if identity != "" && identity != username {
-			return errors.New("authorization identity must match")
+			return errAuthzMismatch
 		}
 		u, err := c.srv.cfg.Authenticator.Authenticate(c.ctx, username, password)
 		if err != nil {
@@ -192,6 +200,12 @@ func (c *conn) saslStep(resp []byte) result {
 	challenge, done, err := ex.server.Next(resp)
 	if err != nil {
 		c.sasl = nil
+		switch {
+		case !ex.checked:
+			return bad("Invalid SASL PLAIN message")
+		case errors.Is(err, errAuthzMismatch):
+			return no("AUTHORIZATIONFAILED", "The authorization identity must be the user's own")
+		}
 		return c.authFailed("", err)
 	}
 	if !done {

@@ -93,6 +93,10 @@
 //	a command in a state where it is illegal     the spec's reply (fsm.Step), e.g. BAD Command       yes
 //	                                             needs authentication; log in first
 //	AUTHENTICATE with garbage base64             tag BAD Invalid base64 in ... response              yes
+//	AUTHENTICATE PLAIN message that is not       tag BAD Invalid SASL PLAIN message                  yes
+//	authzid NUL user NUL password (RFC 4616),
+//	an empty response included
+//	AUTHENTICATE PLAIN as another user           tag NO [AUTHORIZATIONFAILED] The authorization ...  yes
 //	AUTHENTICATE cancelled with "*"              tag BAD AUTHENTICATE cancelled (RFC 9051 6.2.2)     yes
 //	SASL response over 8 KiB decoded             tag BAD SASL response too long                      yes
 //	SASL response over Limits.MaxLine            tag BAD [TOOBIG] SASL response too long; ...        yes
