@@ -445,17 +445,17 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 			// challenge on the next line (sasl-response, sasl-cancel).
 			return cmd("PLAIN"), fsm.OutcomeContinue, true
 		case fsm.OutcomeNo:
-			return cmd(g.pick("PLAIN "+plainAuth(WireUser, "wrong"), "PLAIN =", "XOAUTH2 "+plainAuth(WireUser, WirePassword))), fsm.OutcomeNo, true
+			return cmd(g.pick("PLAIN "+plainAuth(WireUser, "wrong"), "XOAUTH2 "+plainAuth(WireUser, WirePassword))), fsm.OutcomeNo, true
 		}
 		return cmd("PLAIN " + plainAuth(WireUser, WirePassword)), fsm.OutcomeOK, true
 	case name == saslResponseName:
 		switch want {
 		case fsm.OutcomeNo:
-			// Wrong credentials, or an empty response, which PLAIN
-			// cannot parse.
-			return line(g.pick(plainAuth(WireUser, "wrong"), plainAuth("", WirePassword), "")), fsm.OutcomeNo, true
+			return line(g.pick(plainAuth(WireUser, "wrong"), plainAuth("", WirePassword))), fsm.OutcomeNo, true
 		case fsm.OutcomeBad:
-			return line(g.pick("%%%", "not base64!", "=", plainAuth(WireUser, WirePassword)[1:])), fsm.OutcomeBad, true
+			// No base64, or base64 of no PLAIN message (an empty
+			// response among them).
+			return line(g.pick("%%%", "not base64!", "=", plainAuth(WireUser, WirePassword)[1:], "", "dXNlcg==")), fsm.OutcomeBad, true
 		}
 		return line(plainAuth(WireUser, WirePassword)), fsm.OutcomeOK, true
 	case name == saslCancelInput:
