@@ -102,6 +102,16 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 	one := func(st WireStep, name string) ([]WireStep, fsm.Input, bool, bool) {
 		return []WireStep{st}, ref.mustInput(name), false, true
 	}
+	// An IDLE or SASL exchange lasts one line, so the events there get
+	// their chance more often: rare(n) is true with probability 1/n, 4/n
+	// in those states.
+	exchange := reads == fsm.ReadsIdle || reads == fsm.ReadsSASL
+	rare := func(n int) bool {
+		if exchange {
+			n = max(n/4, 2)
+		}
+		return g.rng.Intn(n) == 0
+	}
 	switch {
 	case reads == fsm.ReadsNone:
 		if o.TLS == nil || ref.Terminal(g.state) {
@@ -120,8 +130,8 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 	case o.CommandTimeout > 0 && g.rng.Intn(30) == 0 &&
 		ref.Step(g.state, ref.mustInput(commandTimeoutInput), g.modes).Action == fsm.ActionClose:
 		return one(WireStep{Data: g.tag() + g.pick(" NOO", " SELECT INB", "")}, commandTimeoutInput)
-	case o.MaxLine > 0 && g.rng.Intn(12) == 0:
-		if o.MaxCommand > 0 && g.rng.Intn(10) == 0 {
+	case o.MaxLine > 0 && rare(12):
+		if o.MaxCommand > 0 && rare(10) {
 			return one(WireStep{Data: g.longLine(2 * o.MaxCommand)}, commandTooLargeInput)
 		}
 		if g.rng.Intn(3) == 0 {
@@ -133,15 +143,21 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 		return one(WireStep{Data: g.longLine(o.MaxLine + 1 + g.rng.Intn(o.MaxLine))}, lineTooLongInput)
 	case reads == fsm.ReadsCommand && g.state != ref.Initial() && g.rng.Intn(30) == 0:
 		return g.vanishingMailbox()
-	case o.Shutdown && g.rng.Intn(40) == 0:
+	case o.Shutdown && rare(40):
 		return one(WireStep{Directive: DirectiveShutdown}, shutdownInput)
-	case o.MaxBad > 0 && g.rng.Intn(40) == 0:
+	case o.MaxBad > 0 && rare(40):
 		limit := o.MaxBad
 		if g.state == ref.Initial() || reads == fsm.ReadsSASL {
 			limit = o.MaxBadBeforeAuth
 		}
 		for k := 0; k < limit+1; k++ {
-			steps = append(steps, WireStep{Data: g.pick(")(\r\n", "%%%\r\n", "* junk\r\n")})
+			line := g.pick(")(\r\n", "%%%\r\n", "* junk\r\n")
+			if reads == fsm.ReadsIdle && !g.modes.Tolerates(fsm.QuirkEmptyLine) {
+				// Garbage would end IDLE; strict empty lines are
+				// answered with an untagged BAD while it goes on.
+				line = "\r\n"
+			}
+			steps = append(steps, WireStep{Data: line})
 		}
 		return steps, 0, true, true
 	}

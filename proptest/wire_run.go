@@ -1107,7 +1107,9 @@ func (w *WireSession) handshake(garbage bool) {
 // the state decides what a line is (ClassifyWire): DONE and its variants
 // only in IDLE, a stray DONE only where commands are read, and in SASL every
 // line is a response; commands, empty lines and garbage arrive everywhere
-// else. The engine raises a timer event only where the machine acts on it
+// else. A line over the limit is line-too-long wherever lines are read (in
+// SASL too: the reader raises it before the line is classified). The
+// engine raises a timer event only where the machine acts on it
 // (autologout and command-timeout close, keepalive notifies), the
 // error-limit, command-too-large and shutdown events in every state that
 // reads.
@@ -1124,6 +1126,8 @@ func (r *Reference) WireReachable(t Transition) bool {
 		return false
 	}
 	switch name {
+	case lineTooLongInput:
+		return true // the line reader raises it whatever the state reads
 	case autologoutInput, commandTimeoutInput, keepaliveInput:
 		modes := fsm.NewModes(fsm.Lenient)
 		if t.Quirk != fsm.QuirkNone {
