@@ -228,7 +228,8 @@ type wireChoice struct {
 // transition no earlier step aimed at, and frontier, which favours moves
 // into states with many such transitions (the IDLE states, whose tagged
 // commands are most of the spec's cells, are entered from the command
-// states this way).
+// states this way, and a tagged IDLE during lenient IDLE, which starts it
+// again, counts as such a move).
 func (g *wireGen) choose() wireChoice {
 	var choices []wireChoice
 	var weights []float64
@@ -263,7 +264,11 @@ func (g *wireGen) choose() wireChoice {
 				continue
 			}
 			w := base * share
-			if next := advance(g.ref, g.state, Step{Input: in, Outcome: o}, g.modes); next != g.state && g.ref.Reads(next) != fsm.ReadsNone {
+			// A move, or a line that ends IDLE and starts it again
+			// (Apple's "8.570 IDLE" in lenient mode): frontier.
+			next := advance(g.ref, g.state, Step{Input: in, Outcome: o}, g.modes)
+			again := next == g.state && g.ref.Reads(g.state) == fsm.ReadsIdle
+			if (next != g.state || again) && g.ref.Reads(next) != fsm.ReadsNone {
 				n, ok := unexplored[next]
 				if !ok {
 					n = g.unexplored(next)
