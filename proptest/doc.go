@@ -140,9 +140,11 @@ Ledger are fed as at the model level. Per step and sequence it checks:
 
   - tag-completion: every tag gets exactly one completion, in the order the
     commands were sent, also when a batch of steps is pipelined in one
-    write; a response for a later tag, a second one for an answered tag or
-    one for no tag fails. "+" continuations are expected for IDLE,
-    AUTHENTICATE and synchronising literals.
+    write; a response for a later tag, a second one for an answered tag,
+    one for no tag, or a "+" continuation while a tag still waits for its
+    completion (IDLE started again before the IDLE it ended was answered)
+    fails. "+" continuations are expected for IDLE, AUTHENTICATE and
+    synchronising literals.
   - matches-spec: where the spec rejects a line, the server answers with
     exactly the spec's reply (status, code, text); where the spec runs the
     command, the server never answers with a rejection of the spec (so the

@@ -590,6 +590,12 @@ func (w *WireSession) expectStatus(ev wireEvent, tag string, resp fsm.Response) 
 			w.wrongTag(ev, tag)
 			return false
 		}
+		if ev.continuation() && tag != "*" {
+			// The server went on to the next command (IDLE again,
+			// a literal) with tag still open.
+			w.violate(TagCompletion, "tag %s got no completion before %q (%s expected)", tag, ev.line, strconv.Quote(want))
+			return false
+		}
 	case ev.matches(resp):
 		return true
 	}
