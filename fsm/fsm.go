@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "12fc76ab55a903580cf17c8a5589d20bd6f386f67590565263d95d5779bb0c4c"
+const SpecDigest = "b6fb4ee5d2efeac1de9388e7a35e1ef8403ac68a4a448839f800e39aa8b6dd59"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8

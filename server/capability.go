@@ -26,6 +26,9 @@ func (c *conn) qresync() bool { return c.enabled["QRESYNC"] }
 // is advertised that is not.
 func (c *conn) capabilities() string {
 	caps := []string{"IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "SASL-IR"}
+	// Whether a user is logged in, not the machine's state: LOGIN and
+	// AUTHENTICATE write OK [CAPABILITY ...] with the post-login list
+	// before the machine moves to an authenticated state.
 	if c.user == nil {
 		if c.srv.cfg.TLSConfig != nil && !c.tls {
 			caps = append(caps, "STARTTLS")
