@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "b6fb4ee5d2efeac1de9388e7a35e1ef8403ac68a4a448839f800e39aa8b6dd59"
+const SpecDigest = "8d8d02dde0abc5806f9264789afc1e682431ef51a19608a86deeba37fe9cd2cf"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8

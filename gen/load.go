@@ -300,6 +300,9 @@ func (c *checker) declare() {
 			}
 			x.Behaviour[mode] = b.Doc.V
 		}
+		if q.Val.Probe != nil {
+			x.Probe = c.probe(q.Key.V, q.Val.Probe)
+		}
 		c.quirks[q.Key.V] = len(c.m.Quirks)
 		c.m.Quirks = append(c.m.Quirks, x)
 	}

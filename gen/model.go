@@ -113,6 +113,9 @@ type Quirk struct {
 	// Tolerate and Behaviour are indexed by mode: 0 lenient, 1 strict.
 	Tolerate  [2]bool
 	Behaviour [2]string
+	// Probe says how to provoke the quirk on a live server and what a
+	// server answers in each mode; nil when the quirk has no probe.
+	Probe *Probe
 }
 
 // Rule is one declared rule.

@@ -57,6 +57,7 @@ type rawQuirk struct {
 	Doc     Str           `yaml:"doc"`
 	Lenient *rawBehaviour `yaml:"lenient"`
 	Strict  *rawBehaviour `yaml:"strict"`
+	Probe   *rawProbe     `yaml:"probe"`
 }
 
 type rawBehaviour struct {

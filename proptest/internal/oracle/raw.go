@@ -59,6 +59,9 @@ type rawQuirk struct {
 	Doc     string        `yaml:"doc"`
 	Lenient *rawTolerance `yaml:"lenient"`
 	Strict  *rawTolerance `yaml:"strict"`
+	// Probe is how a prober provokes the quirk on a live server; it
+	// decides nothing in the machine, so the oracle keeps it opaque.
+	Probe yaml.Node `yaml:"probe"`
 }
 
 type rawTolerance struct {
