@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "8d8d02dde0abc5806f9264789afc1e682431ef51a19608a86deeba37fe9cd2cf"
+const SpecDigest = "881fd489cf3fe23fc6600cc38bea2ab0c7bcaef91e93a0cbc629980f79f5b4e2"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
