@@ -86,6 +86,7 @@ func commands() []command {
 		{"deliver", "store one message from standard input (local delivery agent)", runDeliver},
 		{"import", "import an mbox file or a maildir into a mailbox", runImport},
 		{"export", "export a mailbox to an mbox file", runExport},
+		{"probe", "probe any IMAP server for the client quirks it survives", runProbe},
 	}
 }
 
