@@ -114,6 +114,39 @@ sysexits(3):
 	75  EX_TEMPFAIL: a temporary failure (store busy or unavailable, server
 	    refusing for now or unreachable); retry later
 
+# probe
+
+	imapd probe --user NAME (--password-file FILE | --password PASS) [--tls | --starttls] [--insecure]
+	            [--server-name NAME] [--mailbox NAME] [--timeout DURATION] [--idle-wait DURATION]
+	            [--json] [--transcripts] HOST:PORT
+
+Probes any IMAP server (imapd, Dovecot, Cyrus, a hosted service) for the
+client quirks of spec/imap.yaml. Each quirk in the spec declares a probe: the
+state to reach, the lines a misbehaving client sends there, and what the
+server answers in the lenient and in the strict mode. For every quirk the
+probe opens a fresh session, reaches the state, sends the lines in one write,
+ends IDLE if the lines did not, and sends a NOOP as a fence. The verdicts:
+
+	lenient  answered as imapfsm's lenient mode answers
+	strict   answered as imapfsm's strict mode answers
+	both     the quirk has one behaviour in both modes, and the server has it
+	other    a consistent answer that is neither
+	broken   a tag left unanswered or answered twice, the session out of step
+	         (the fence NOOP unanswered), a disconnect, or no answer in --timeout
+	skipped  a capability the probe needs is not advertised, or the probe
+	         needs --idle-wait (the IDLE keepalive check)
+
+The table shows one line per quirk with the evidence in the probe's own
+words ("held BAD" is the IDLE tag's completion, "1 OK [CLIENTBUG]" the
+completion of the first line sent); the transcripts of other, broken and
+skipped verdicts follow (all of them with --transcripts). --json prints an
+array of objects with quirk, who, verdict, evidence and transcript. Passwords
+are redacted from transcripts. The probe is harmless: a few bounded commands
+per quirk, --mailbox (INBOX) is only selected, and the one mailbox it
+changes is a scratch mailbox it creates and deletes. The exit status is 0
+when the probe ran, whatever the verdicts, and 1 when it could not connect or
+log in.
+
 # import and export
 
 	imapd import --data DIR (--mbox FILE | --maildir DIR [--folders]) [--mailbox NAME] [--progress N] USER
