@@ -7,24 +7,38 @@ import (
 	"github.com/imapfsm/imapfsm/server/imapwire"
 )
 
-// classify turns one line segment into an fsm input, reading it the way the
-// current state says (fsm.State.Reads): as a command, as an IDLE
-// continuation, or as a SASL response. It makes no decision: the machine
-// decides what each input means in each state.
-func (c *conn) classify(line imapwire.Line) *command {
-	cmd := &command{line: line}
+// LineClass is what the session engine reads one client line as.
+type LineClass struct {
+	// Input is the machine input the line is.
+	Input fsm.Input
+	// Tag is the line's tag: the command's tag, "DONE" for a stray DONE,
+	// or "" when the line has none (or, for IDLE and SASL continuation
+	// lines, the tag is the one the state holds).
+	Tag string
+	// Name is the upper-case command name ("UID FETCH" joined) of a
+	// command line.
+	Name string
+	// Reason explains why a line could not be parsed, or names an unknown
+	// command.
+	Reason string
+	// ArgsStart is the offset of a command's arguments in the line.
+	ArgsStart int
+}
+
+// ClassifyLine reads one client line the way a state that reads `reads`
+// does (fsm.State.Reads): as a command, as an IDLE continuation, or as a
+// SASL response. It makes no decision: the machine decides what each input
+// means in each state. Tools that replay a recorded session use it to read
+// the client's lines exactly as the server does.
+func ClassifyLine(reads fsm.Reads, line imapwire.Line) LineClass {
 	text := line.Text
-	switch c.state.Reads() {
+	switch reads {
 	case fsm.ReadsSASL:
 		// RFC 9051 6.2.2: each line is a base64 response, "*" cancels.
-		cmd.tag = c.heldTag
-		cmd.raw = append([]byte(nil), text...)
 		if string(text) == "*" {
-			cmd.input = fsm.InputSASLCancel
-		} else {
-			cmd.input = fsm.InputSASLResponse
+			return LineClass{Input: fsm.InputSASLCancel}
 		}
-		return cmd
+		return LineClass{Input: fsm.InputSASLResponse}
 	case fsm.ReadsIdle:
 		// RFC 2177 3: only DONE ends IDLE. String literals in the ABNF
 		// are case-insensitive, so "done" is DONE; trailing blanks or a
@@ -32,37 +46,45 @@ func (c *conn) classify(line imapwire.Line) *command {
 		trimmed := bytes.TrimRight(text, " \t")
 		if bytes.EqualFold(trimmed, []byte("DONE")) {
 			if len(trimmed) == len(text) && !line.BareLF {
-				cmd.input = fsm.InputDone
-			} else {
-				cmd.input = fsm.InputDoneVariant
+				return LineClass{Input: fsm.InputDone}
 			}
-			return cmd
+			return LineClass{Input: fsm.InputDoneVariant}
 		}
 	default:
 		if bytes.EqualFold(bytes.TrimRight(text, " \t"), []byte("DONE")) && !line.HasLiteral {
-			cmd.tag = "DONE"
-			cmd.input = fsm.InputStrayDone
-			return cmd
+			return LineClass{Input: fsm.InputStrayDone, Tag: "DONE"}
 		}
 	}
 	if len(text) == 0 && !line.HasLiteral {
-		cmd.input = fsm.InputEmptyLine
-		return cmd
+		return LineClass{Input: fsm.InputEmptyLine}
 	}
 	pc, err := imapwire.ParseCommand(text)
 	if err != nil {
-		cmd.tag = pc.Tag
-		cmd.reason = imapwire.Reason(err)
-		cmd.input = fsm.InputUnparsable
+		return LineClass{Input: fsm.InputUnparsable, Tag: pc.Tag, Reason: imapwire.Reason(err)}
+	}
+	lc := LineClass{Tag: pc.Tag, Name: pc.Name, ArgsStart: pc.ArgsStart}
+	var known bool
+	lc.Input, known = fsm.CommandInput(pc.Name)
+	if !known {
+		lc.Reason = pc.Name
+	}
+	return lc
+}
+
+// classify turns one line segment into a command: its input as
+// ClassifyLine reads it in the current state, the held tag for
+// continuation lines, and the argument reader of a command.
+func (c *conn) classify(line imapwire.Line) *command {
+	lc := ClassifyLine(c.state.Reads(), line)
+	cmd := &command{line: line, input: lc.Input, tag: lc.Tag, name: lc.Name, reason: lc.Reason}
+	switch c.state.Reads() {
+	case fsm.ReadsSASL:
+		cmd.tag = c.heldTag
+		cmd.raw = append([]byte(nil), line.Text...)
 		return cmd
 	}
-	cmd.tag = pc.Tag
-	cmd.name = pc.Name
-	var known bool
-	cmd.input, known = fsm.CommandInput(pc.Name)
-	if !known {
-		cmd.reason = pc.Name
+	if lc.Name != "" {
+		cmd.args = c.dec.Args(lc.ArgsStart)
 	}
-	cmd.args = c.dec.Args(pc.ArgsStart)
 	return cmd
 }
