@@ -87,6 +87,7 @@ func commands() []command {
 		{"import", "import an mbox file or a maildir into a mailbox", runImport},
 		{"export", "export a mailbox to an mbox file", runExport},
 		{"probe", "probe any IMAP server for the client quirks it survives", runProbe},
+		{"replay", "replay a recorded session through the session machine", runReplay},
 	}
 }
 

@@ -56,30 +56,13 @@ Quirk identifiers for --quirk ID=MODE:
 	storeURL := storeFlag(fs)
 	var cfg serveConfig
 	var lf logFlags
-	var strictness string
-	quirks := map[fsm.Quirk]fsm.Mode{}
+	var mf modeFlags
 	fs.StringVar(&cfg.listen, "listen", "", "plaintext IMAP address, host:port (e.g. :143)")
 	fs.StringVar(&cfg.tlsListen, "tls-listen", "", "implicit-TLS IMAP address, host:port (e.g. :993); needs --tls-cert and --tls-key")
 	fs.StringVar(&cfg.certFile, "tls-cert", "", "PEM certificate chain file; enables STARTTLS on --listen")
 	fs.StringVar(&cfg.keyFile, "tls-key", "", "PEM private key file of --tls-cert")
 	fs.BoolVar(&cfg.insecureAuth, "insecure-auth", false, "allow LOGIN/AUTHENTICATE without TLS; only accepted when every listen address is loopback")
-	fs.StringVar(&strictness, "strictness", "lenient", "handling of client quirks: lenient (accommodate) or strict (follow the RFCs)")
-	fs.Func("quirk", "override one quirk, ID=strict or ID=lenient (repeatable; IDs listed above)", func(v string) error {
-		id, mode, ok := strings.Cut(v, "=")
-		if !ok {
-			return fmt.Errorf("want ID=strict or ID=lenient, got %q", v)
-		}
-		q, ok := fsm.ParseQuirk(id)
-		if !ok {
-			return fmt.Errorf("unknown quirk %q (see imapd serve --help)", id)
-		}
-		md, ok := fsm.ParseMode(mode)
-		if !ok {
-			return fmt.Errorf("quirk %s: mode %q is not strict or lenient", id, mode)
-		}
-		quirks[q] = md
-		return nil
-	})
+	mf.register(fs)
 	authCache := fs.Bool("auth-cache", true, "remember verified credentials for an hour (4096 at most) so that a repeated login skips the slow password hash; false verifies every login")
 	fs.StringVar(&cfg.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (host:port)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long sessions may take to finish before they are closed")
@@ -95,13 +78,8 @@ Quirk identifiers for --quirk ID=MODE:
 	if err := needStore(fs, *data, *storeURL); err != nil {
 		return err
 	}
-	global, ok := fsm.ParseMode(strictness)
-	if !ok {
-		return usageErr("serve: --strictness: %q is not lenient or strict", strictness)
-	}
-	cfg.modes = fsm.NewModes(global)
-	for q, md := range quirks {
-		cfg.modes = cfg.modes.With(q, md)
+	if cfg.modes, err = mf.modes(); err != nil {
+		return err
 	}
 	if cfg.log, err = lf.logger(env.Stderr); err != nil {
 		return err

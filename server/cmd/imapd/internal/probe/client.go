@@ -81,6 +81,13 @@ type transcript struct {
 
 func (t *transcript) add(side, text string) {
 	for _, s := range t.secrets {
+		if s != "" && text == s {
+			// A literal holding a secret, as a protocol trace writes it.
+			t.lines = append(t.lines, fmt.Sprintf("%s: <literal %d bytes redacted>", side, len(s)))
+			return
+		}
+	}
+	for _, s := range t.secrets {
 		if s != "" {
 			text = strings.ReplaceAll(text, s, "<redacted>")
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/gen"
 	"github.com/imapfsm/imapfsm/server"
+	"github.com/imapfsm/imapfsm/server/cmd/imapd/internal/replay"
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 	"github.com/imapfsm/imapfsm/spec"
@@ -288,5 +289,30 @@ func TestParseResponse(t *testing.T) {
 		assert.Equal(t, tc.status, r.Status, tc.line)
 		assert.Equal(t, tc.code, r.Code, tc.line)
 		assert.Equal(t, tc.kind, r.Kind, tc.line)
+	}
+}
+
+// TestProbeTranscriptsReplayWithoutDifferences closes the loop between
+// the server, the probe and the machine: every transcript the probe
+// records of imapd, replayed through the machine in the server's mode,
+// shows no difference from the spec. A spec answer the server does not
+// give (or the reverse) would show here.
+func TestProbeTranscriptsReplayWithoutDifferences(t *testing.T) {
+	for _, mode := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
+		t.Run(mode.String(), func(t *testing.T) {
+			t.Parallel()
+			results, err := Run(probeOptions(startServer(t, mode)))
+			require.NoError(t, err)
+			replayed := 0
+			for _, r := range results {
+				entries, err := replay.Parse(strings.NewReader(strings.Join(r.Transcript, "\n")))
+				require.NoError(t, err, r.Quirk)
+				for _, s := range replay.Replay(entries, fsm.NewModes(mode)) {
+					replayed++
+					assert.Empty(t, s.Differs, "quirk %s, line %q (%s → %s by %s)", r.Quirk, s.Client, s.Before, s.After, s.Rule)
+				}
+			}
+			assert.Greater(t, replayed, 50)
+		})
 	}
 }
