@@ -58,7 +58,7 @@ func Parse(r io.Reader) ([]Entry, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	var out []Entry
-	pending := -1 // index of a client command waiting for its literal
+	pending := -1  // index of a client command waiting for its literal
 	var need int64 // literal bytes still to skip
 	n := 0
 	for sc.Scan() {
