@@ -241,7 +241,7 @@ func (c *conn) handshake() {
 	if n := c.dec.Buffered(); n > 0 {
 		c.log.Warn("discarding bytes pipelined before the TLS handshake", "bytes", n)
 	}
-	tc := tls.Server(c.nc, c.srv.cfg.TLSConfig)
+	tc := tls.Server(c.raw, c.srv.cfg.TLSConfig)
 	tc.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.log.Info("TLS handshake failed", "err", err)
@@ -250,6 +250,9 @@ func (c *conn) handshake() {
 	}
 	tc.SetDeadline(time.Time{})
 	c.nc = tc
+	if c.trace != nil {
+		c.nc = traceConn{Conn: tc, t: c.trace}
+	}
 	c.tls = true
 	c.dec.Reset(c.rd)
 	c.wmu.Lock()

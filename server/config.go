@@ -41,6 +41,13 @@ type Config struct {
 	// zero value is lenient for every quirk, the spec's default.
 	Modes fsm.Modes
 
+	// TraceDir, when set, writes a protocol trace of every connection to a
+	// file of its own in this directory (mode 0600): the exchange in the
+	// RFC's C:/S: transcript form with literals and credentials redacted,
+	// which `imapd replay` reads. Off when empty; meant for debugging a
+	// client, as every connection costs a file.
+	TraceDir string
+
 	// Limits bounds lines and literals (imapwire.DefaultLimits when zero).
 	Limits imapwire.Limits
 

@@ -61,6 +61,7 @@ type conn struct {
 	sasl     *saslExchange
 	after    func() // runs after the current completion is written
 	ended    func() // runs once when the session has ended (set by the server)
+	trace    *tracer // the protocol trace (Config.TraceDir), or nil
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -77,6 +78,15 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:     s.log.With("remote", nc.RemoteAddr().String()),
 	}
 	_, c.tls = nc.(*tls.Conn)
+	if s.cfg.TraceDir != "" {
+		t, err := newTracer(s.cfg.TraceDir, nc.RemoteAddr())
+		if err != nil {
+			c.log.Warn("no protocol trace for this connection", "err", err)
+		} else {
+			c.trace = t
+			c.nc = traceConn{Conn: nc, t: t}
+		}
+	}
 	c.rd = &sessionReader{c: c, waiting: true}
 	c.maxCommand = maxCommandBytes(s.cfg.Limits)
 	c.dec = imapwire.NewDecoder(c.rd, s.cfg.Limits)
@@ -206,6 +216,9 @@ func (c *conn) end(err error) {
 	c.closeMailbox()
 	c.nc.Close()
 	c.raw.Close()
+	if c.trace != nil {
+		c.trace.close()
+	}
 	c.stop()
 	if c.ended != nil {
 		c.ended()
@@ -303,6 +316,9 @@ func (c *conn) readFailed(err error) error {
 // dispatch asks the machine what to do with input and does it. It is the
 // single place where decisions are executed.
 func (c *conn) dispatch(in fsm.Input, cmd *command) {
+	if c.trace != nil && in.Kind() == fsm.KindEvent {
+		c.trace.note("event " + in.String())
+	}
 	for {
 		d := fsm.Step(c.state, in, c.modes)
 		c.srv.metrics.commands[in].Add(1)

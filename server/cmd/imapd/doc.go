@@ -24,7 +24,7 @@ to the running server through the LMTP socket DIR/lmtp.sock (see LMTP below).
 	            [--insecure-auth] [--strictness lenient|strict] [--quirk ID=MODE ...]
 	            [--metrics ADDR] [--shutdown-timeout DURATION]
 	            [--lmtp-listen ADDR [--lmtp-allow-remote]] [--lmtp-detail-mailbox=false]
-	            [--log-level debug|info|warn|error] [--log-format text|json]
+	            [--trace-dir DIR] [--log-level debug|info|warn|error] [--log-format text|json]
 
 Serves IMAP on the plaintext address --listen and, with --tls-listen, on an
 implicit-TLS address (port 993 style). With --tls-cert and --tls-key the
@@ -37,6 +37,14 @@ address: it exists for local development only.
 accommodates misbehaving clients; strict follows the RFCs), and each --quirk
 ID=MODE overrides one quirk, for example --quirk idle-tagged-command=strict.
 The quirk identifiers are listed by "imapd serve --help".
+
+--trace-dir DIR writes a protocol trace of every IMAP connection to a file of
+its own in DIR (created with mode 0700; files 0600): the exchange in the
+RFC's "C: "/"S: " transcript form, with literal bytes (messages, both ways)
+and credentials (LOGIN arguments, SASL responses) redacted, and machine
+events (timers, the end of a TLS handshake) as "-- event NAME" notes. It is
+off by default and meant for debugging a client: "imapd replay" reads the
+files.
 
 --metrics ADDR serves the server's counters in the Prometheus text format at
 http://ADDR/metrics.
@@ -146,6 +154,24 @@ per quirk, --mailbox (INBOX) is only selected, and the one mailbox it
 changes is a scratch mailbox it creates and deletes. The exit status is 0
 when the probe ran, whatever the verdicts, and 1 when it could not connect or
 log in.
+
+# replay
+
+	imapd replay [--strictness lenient|strict] [--quirk ID=MODE ...] [--json] FILE
+
+Runs the client side of a recorded session through the session machine
+generated from spec/imap.yaml. FILE (or "-" for standard input) is a trace
+written by --trace-dir or a plain transcript in the RFC's form: "C: " before
+client lines, "S: " before server lines, "#" comments, "-- event NAME" for
+machine events. Client lines that announce a literal continue with the
+literal's bytes (or a "<literal n bytes ...>" placeholder) and the rest of the
+command. For each client line replay prints the input the server reads it
+as, the state before and after, the rule and the quirk that decide it, what
+the spec says the chosen mode answers, what the recording shows, and where
+the two differ; a last line counts the differences. --json prints the same
+as an array of objects (line, client, input, before, after, rule, quirk,
+action, outcome, expected, recorded, differs). The exit status is 0 when the
+file was replayed, whatever it shows.
 
 # import and export
 

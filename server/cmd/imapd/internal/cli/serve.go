@@ -30,6 +30,7 @@ type serveConfig struct {
 	insecureAuth      bool
 	modes             fsm.Modes
 	shutdownTimeout   time.Duration
+	traceDir          string
 	log               *slog.Logger
 	dataDir           string // holds the LMTP socket; "" for none
 	lmtp              lmtpFlags
@@ -66,6 +67,7 @@ Quirk identifiers for --quirk ID=MODE:
 	authCache := fs.Bool("auth-cache", true, "remember verified credentials for an hour (4096 at most) so that a repeated login skips the slow password hash; false verifies every login")
 	fs.StringVar(&cfg.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (host:port)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long sessions may take to finish before they are closed")
+	fs.StringVar(&cfg.traceDir, "trace-dir", "", "write a protocol trace of every IMAP connection to a file of its own in DIR (created, mode 0700), literals and credentials redacted, for \"imapd replay\"; off by default")
 	cfg.lmtp.register(fs)
 	lf.register(fs)
 	pos, err := parseArgs(fs, args)
@@ -86,6 +88,11 @@ Quirk identifiers for --quirk ID=MODE:
 	}
 	if err := cfg.validate(); err != nil {
 		return err
+	}
+	if cfg.traceDir != "" {
+		if err := os.MkdirAll(cfg.traceDir, 0o700); err != nil {
+			return fmt.Errorf("serve: --trace-dir: %w", err)
+		}
 	}
 	var cache password.CacheOptions
 	if !*authCache {
@@ -269,6 +276,7 @@ func serveStore(ctx context.Context, cfg serveConfig, st store.Store, env Env) (
 		TLSConfig:         tlsConfig,
 		AllowInsecureAuth: cfg.insecureAuth,
 		Modes:             cfg.modes,
+		TraceDir:          cfg.traceDir,
 	})
 	if err != nil {
 		return err
