@@ -61,7 +61,9 @@ type conn struct {
 	sasl     *saslExchange
 	after    func() // runs after the current completion is written
 	ended    func() // runs once when the session has ended (set by the server)
-	trace    *tracer // the protocol trace (Config.TraceDir), or nil
+
+	// trace is the protocol trace (Config.TraceDir), or nil.
+	trace *tracer
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
