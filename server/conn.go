@@ -213,7 +213,7 @@ func (c *conn) end(err error) {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		c.log.Debug("connection ended", "err", err)
 	} else if err == nil {
-		c.log.Debug("connection closed", "user", c.username)
+		c.log.Debug("connection closed") // c.log names the user once logged in
 	}
 	c.closeMailbox()
 	c.nc.Close()
@@ -327,7 +327,7 @@ func (c *conn) dispatch(in fsm.Input, cmd *command) {
 		if d.Quirk != fsm.QuirkNone {
 			c.srv.metrics.quirks[d.Quirk].Add(1)
 			c.log.Info("client quirk", "quirk", d.Quirk.String(), "mode", c.modes.Of(d.Quirk).String(),
-				"rule", d.Rule.String(), "state", c.state.String(), "input", in.String(), "tag", cmd.tag, "user", c.username)
+				"rule", d.Rule.String(), "state", c.state.String(), "input", in.String(), "tag", cmd.tag)
 		}
 		if d.Pending != fsm.ResponseNone {
 			c.reply(c.heldTag, d.Pending)
@@ -459,7 +459,7 @@ func (c *conn) checkBadLimit() {
 	}
 	if c.badCount >= limit && !c.state.Terminal() {
 		c.badCount = 0
-		c.log.Warn("closing: too many invalid commands", "limit", limit, "user", c.username)
+		c.log.Warn("closing: too many invalid commands", "limit", limit)
 		c.dispatch(fsm.InputErrorLimit, &command{})
 	}
 }

@@ -168,15 +168,14 @@ func newFlags(name, synopsis, description string, out io.Writer) *flag.FlagSet {
 }
 
 // parseArgs parses flags that may be interleaved with positional arguments
-// and returns the positional ones. --help prints the usage to stdout and
-// returns flag.ErrHelp; other problems are usage errors.
+// and returns the positional ones. --help prints the usage to stdout (the
+// flag set calls fs.Usage) and returns flag.ErrHelp; other problems are usage errors.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
-				return nil, err
+				return nil, err // Parse has printed the usage
 			}
 			return nil, usageErr("%s: %v (see \"imapd %s --help\")", fs.Name(), err, fs.Name())
 		}
