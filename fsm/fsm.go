@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "881fd489cf3fe23fc6600cc38bea2ab0c7bcaef91e93a0cbc629980f79f5b4e2"
+const SpecDigest = "a142aedf645ad2d3bb3c2854988cf5a0a8f89970a984f827e76999a0ba8a9423"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -317,6 +317,14 @@ const (
 	InputMove
 	// InputUIDMove: the UID MOVE command. (RFC 9051 6.4.9; RFC 6851)
 	InputUIDMove
+	// InputSort: the SORT command. (RFC 5256 3)
+	InputSort
+	// InputUIDSort: the UID SORT command. (RFC 5256 3)
+	InputUIDSort
+	// InputThread: the THREAD command. (RFC 5256 4)
+	InputThread
+	// InputUIDThread: the UID THREAD command. (RFC 5256 4)
+	InputUIDThread
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
 	// InputUnparsable: A line that does not start with a valid tag and command name (garbage, a stray continuation). (RFC 9051 9 (tag, command))
@@ -354,9 +362,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 54
+const NumInputs = 58
 
-var inputNames = [54]string{
+var inputNames = [58]string{
 	"capability",
 	"noop",
 	"logout",
@@ -394,6 +402,10 @@ var inputNames = [54]string{
 	"uid-copy",
 	"move",
 	"uid-move",
+	"sort",
+	"uid-sort",
+	"thread",
+	"uid-thread",
 	"unknown-command",
 	"unparsable",
 	"stray-done",
@@ -496,6 +508,10 @@ var inputKinds = [NumInputs]InputKind{
 	KindCommand,
 	KindCommand,
 	KindCommand,
+	KindCommand,
+	KindCommand,
+	KindCommand,
+	KindCommand,
 	KindLine,
 	KindLine,
 	KindLine,
@@ -557,6 +573,10 @@ var inputWire = [NumInputs]string{
 	"UID COPY",
 	"MOVE",
 	"UID MOVE",
+	"SORT",
+	"UID SORT",
+	"THREAD",
+	"UID THREAD",
 	"",
 	"",
 	"",
@@ -604,6 +624,10 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
+	7,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -722,6 +746,14 @@ func CommandInput(name string) (Input, bool) {
 		return InputMove, true
 	case "UID MOVE":
 		return InputUIDMove, true
+	case "SORT":
+		return InputSort, true
+	case "UID SORT":
+		return InputUIDSort, true
+	case "THREAD":
+		return InputThread, true
+	case "UID THREAD":
+		return InputUIDThread, true
 	}
 	return InputUnknownCommand, false
 }

@@ -47,6 +47,7 @@ func (c *conn) capabilities() string {
 		"UTF8=ACCEPT",
 	)
 	caps = append(caps, messageCapabilities...)
+	caps = append(caps, sortCapabilities...)
 	caps = append(caps, "CONDSTORE", "QRESYNC") // RFC 7162 3.1, 3.2
 	return strings.Join(caps, " ")
 }

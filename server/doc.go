@@ -25,8 +25,19 @@
 // After login the server advertises IMAP4rev2 and IMAP4rev1 with NAMESPACE,
 // UNSELECT, UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS,
 // SPECIAL-USE, CREATE-SPECIAL-USE, STATUS=SIZE, APPENDLIMIT, UTF8=ACCEPT,
-// BINARY, ESEARCH, SEARCHRES, CONDSTORE and QRESYNC (besides LITERAL+, ID,
-// ENABLE, IDLE and SASL-IR, offered before login too).
+// BINARY, ESEARCH, SEARCHRES, SORT, SORT=DISPLAY, ESORT,
+// THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, CONDSTORE and QRESYNC (besides
+// LITERAL+, ID, ENABLE, IDLE and SASL-IR, offered before login too).
+//
+// SORT (RFC 5256 3) orders the messages a search selects by ARRIVAL, CC,
+// DATE, FROM, SIZE, SUBJECT and TO, and with SORT=DISPLAY (RFC 5957) by
+// DISPLAYFROM and DISPLAYTO, each optionally REVERSE; strings compare under
+// the i;unicode-casemap collation (RFC 5051), subjects by their base subject
+// (RFC 5256 2.1), and ties in mailbox order. ESORT (RFC 5267 3) adds the
+// RETURN options MIN, MAX, COUNT, ALL (in sort order) and SAVE. THREAD
+// (RFC 5256 4) groups them with ORDEREDSUBJECT or REFERENCES (Message-ID,
+// References and In-Reply-To, then base subjects). CONTEXT=SEARCH and
+// CONTEXT=SORT (RFC 5267 4) are not offered.
 //
 // QRESYNC (RFC 7162 3.2) is what Apple Mail uses to resynchronise a
 // mailbox in one round trip. After ENABLE QRESYNC (which implies

@@ -53,5 +53,10 @@ func handlerTable() *[fsm.NumInputs]handler {
 		fsm.InputUIDCopy:    cmdCopy,
 		fsm.InputMove:       cmdMove,
 		fsm.InputUIDMove:    cmdMove,
+		// SORT and THREAD: cmd_sort.go.
+		fsm.InputSort:      cmdSort,
+		fsm.InputUIDSort:   cmdSort,
+		fsm.InputThread:    cmdThread,
+		fsm.InputUIDThread: cmdThread,
 	}
 }

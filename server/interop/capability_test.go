@@ -28,6 +28,7 @@ var implementedExtensions = []string{
 	"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
 	"LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE",
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES",
+	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC",
 }
 
@@ -230,6 +231,28 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		lines = c.ok("FETCH $ (UID)")
 		require.Len(t, lines, 1, "%q", lines)
 		assert.Equal(t, "* 2 FETCH (UID 2)\r\n", lines[0])
+	})
+	t.Run("SORT", func(t *testing.T) {
+		lines := c.ok("SORT (REVERSE ARRIVAL) UTF-8 ALL")
+		assert.Equal(t, "* SORT 2 1\r\n", anyMatch(t, lines, `^\* SORT`))
+		lines = c.ok("UID SORT (SUBJECT) US-ASCII ALL")
+		anyMatch(t, lines, `^\* SORT( \d+)+\r\n$`)
+	})
+	t.Run("SORT=DISPLAY", func(t *testing.T) {
+		lines := c.ok("SORT (DISPLAYFROM REVERSE DISPLAYTO) UTF-8 ALL")
+		anyMatch(t, lines, `^\* SORT( \d+){2}\r\n$`)
+	})
+	t.Run("ESORT", func(t *testing.T) {
+		lines := c.ok("SORT RETURN (MIN MAX COUNT ALL) (REVERSE ARRIVAL) UTF-8 ALL")
+		assert.Regexp(t, ` MIN 2 MAX 1 COUNT 2 ALL 2,1\r\n$`, anyMatch(t, lines, `^\* ESEARCH \(TAG "c\d+"\)`))
+	})
+	t.Run("THREAD=ORDEREDSUBJECT", func(t *testing.T) {
+		lines := c.ok("THREAD ORDEREDSUBJECT UTF-8 ALL")
+		anyMatch(t, lines, `^\* THREAD \(`)
+	})
+	t.Run("THREAD=REFERENCES", func(t *testing.T) {
+		lines := c.ok("UID THREAD REFERENCES UTF-8 ALL")
+		anyMatch(t, lines, `^\* THREAD \(`)
 	})
 	t.Run("BINARY", func(t *testing.T) {
 		lines := c.ok("FETCH 2 (BINARY.SIZE[1] BINARY.PEEK[1])")
