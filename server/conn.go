@@ -129,10 +129,17 @@ func badCode(code, text string) result {
 func continued() result { return result{outcome: fsm.OutcomeContinue} }
 
 // argError turns an argument parsing error into a BAD result with the
-// decoder's reason.
+// decoder's reason. A mailbox name that does not decode is no syntax error:
+// it names no mailbox, and gets NO [NONEXISTENT].
 func argError(err error) result {
 	if errors.Is(err, errTrailingSeparator) {
 		return no("NONEXISTENT", "No such mailbox (the name ends with the separator)")
+	}
+	var nameErr *imapwire.MailboxNameError
+	if errors.As(err, &nameErr) {
+		// No mailbox can have a name that does not decode (RFC 3501
+		// 5.1.3), so it does not exist.
+		return no("NONEXISTENT", "No such mailbox: "+nameErr.Reason)
 	}
 	var tooBig *imapwire.LiteralTooLargeError
 	if errors.As(err, &tooBig) {
