@@ -57,10 +57,13 @@ type conn struct {
 	username string
 	utf8     bool // ENABLE UTF8=ACCEPT
 	enabled  map[string]bool
-	mailbox  *selectedMailbox
-	sasl     *saslExchange
-	after    func() // runs after the current completion is written
-	ended    func() // runs once when the session has ended (set by the server)
+	// condstoreNew is set when the current command enabled CONDSTORE
+	// with a mailbox selected; see announceCondstore.
+	condstoreNew bool
+	mailbox      *selectedMailbox
+	sasl         *saslExchange
+	after        func() // runs after the current completion is written
+	ended        func() // runs once when the session has ended (set by the server)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -369,6 +372,7 @@ func (c *conn) execute(d fsm.Decision, in fsm.Input, cmd *command) {
 			c.heldTag = cmd.tag
 		}
 	} else {
+		c.announceCondstore()
 		c.complete(cmd.tag, res)
 		if cmd.tag == c.heldTag {
 			c.heldTag = ""
