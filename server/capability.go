@@ -43,6 +43,11 @@ func (c *conn) announceCondstore() {
 	}
 }
 
+// rev2 reports whether the client enabled IMAP4rev2 (RFC 9051 6.3.1).
+// Until it does, the session speaks IMAP4rev1 (RFC 3501) where the two
+// differ: \Recent, the UNSEEN response code of SELECT, SEARCH responses.
+func (c *conn) rev2() bool { return c.enabled["IMAP4REV2"] }
+
 // qresync reports whether the client issued ENABLE QRESYNC (RFC 7162
 // 3.2.3). Only then are the QRESYNC select parameter and the VANISHED
 // fetch modifier accepted, and expunges are reported with VANISHED

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -167,9 +168,24 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	m.gen = ^uint64(0) // not caught up through the hub yet
 	c.mailbox = m
 	flags := append([]string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}, v.Keywords...)
+	// Each revision gets the SELECT responses it defines: IMAP4rev1 the
+	// first unseen message (RFC 3501 6.3.1), IMAP4rev2 the mailbox's LIST
+	// response instead (RFC 9051 6.3.2).
+	var unseen uint32
+	var listAttrs []string
+	if c.rev2() {
+		listAttrs = c.mailboxAttributes(info.Name)
+	} else if v.Unseen > 0 {
+		if unseen, err = c.firstUnseen(m); err != nil {
+			return c.storeError(err) // the caller closes the mailbox
+		}
+	}
 	c.write(func(e *imapwire.Encoder) {
 		e.Untagged().Number(uint32(len(v.UIDs))).Raw(" EXISTS").CRLF()
 		e.Untagged().Raw("FLAGS ").FlagList(flags).CRLF()
+		if unseen != 0 {
+			e.Untagged().Raw("OK [UNSEEN ").Number(unseen).Raw("] First unseen").CRLF()
+		}
 		if readOnly {
 			e.StatusResponse("", imapwire.StatusOK, "PERMANENTFLAGS ()", "No permanent flags permitted")
 		} else {
@@ -182,12 +198,59 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 			// (RFC 7162 3.1.2.1).
 			e.Untagged().Raw("OK [HIGHESTMODSEQ ").Number64(v.HighestModSeq).Raw("] Highest").CRLF()
 		}
-		e.Untagged().Raw("LIST () \"/\" ").Mailbox(info.Name).CRLF()
+		if listAttrs != nil {
+			e.Untagged().Raw("LIST ").FlagList(listAttrs).Raw(` "/" `).Mailbox(info.Name).CRLF()
+		}
 	})
 	if readOnly {
 		return okCode("READ-ONLY", "EXAMINE completed")
 	}
 	return okCode("READ-WRITE", "SELECT completed")
+}
+
+// errFound stops a store iteration that found what it looked for.
+var errFound = errors.New("found")
+
+// firstUnseen returns the sequence number of the first message of the
+// view without \Seen, or 0 (RFC 3501 6.3.1, the UNSEEN response code).
+func (c *conn) firstUnseen(m *selectedMailbox) (uint32, error) {
+	if len(m.uids) == 0 {
+		return 0, nil
+	}
+	var seq uint32
+	err := c.user.Fetch(c.ctx, m.id, store.UIDSet{{Start: m.uids[0], Stop: m.uids[len(m.uids)-1]}}, store.FetchOptions{},
+		func(msg *store.Message) error {
+			if slices.Contains(msg.Flags, `\Seen`) {
+				return nil
+			}
+			if seq = m.seqOf(msg.UID); seq != 0 {
+				return errFound
+			}
+			return nil
+		})
+	if err != nil && err != errFound {
+		return 0, err
+	}
+	return seq, nil
+}
+
+// mailboxAttributes returns the attributes LIST reports for an existing
+// mailbox (\HasChildren or \HasNoChildren, special use), for the LIST
+// response of SELECT in IMAP4rev2 (RFC 9051 6.3.2). On a store error it
+// returns no attributes: the mailbox was just opened, so the error is
+// transient and the response stays well-formed.
+func (c *conn) mailboxAttributes(name string) []string {
+	entries, err := c.listEntries([]string{name}, false, func(e *listEntry) bool { return e.info != nil }, false)
+	if err != nil {
+		c.log.Warn("listing the selected mailbox", "mailbox", name, "err", err)
+		return []string{}
+	}
+	for _, le := range entries {
+		if le.name == name {
+			return listAttributes(le, false, true)
+		}
+	}
+	return []string{}
 }
 
 // closeMailbox forgets the selected mailbox, if any.
