@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -33,6 +34,10 @@ type selectedMailbox struct {
 	// own holds the MODSEQs of flag changes this session made and already
 	// reported to its client, so that sendUpdates does not repeat them.
 	own map[uint64]bool
+	// keywords are the keywords of the last FLAGS response, in the order
+	// sent; known holds them lower-cased (keywords are case-insensitive).
+	keywords []string
+	known    map[string]bool
 	// saved is the SEARCHRES result "$" as UIDs in ascending order
 	// (RFC 5182 2.1); nil until a SEARCH ... RETURN (SAVE).
 	saved []uint32
@@ -167,7 +172,8 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	m.hub = c.srv.acquireHub(c.username, info.ID, v.HighestModSeq)
 	m.gen = ^uint64(0) // not caught up through the hub yet
 	c.mailbox = m
-	flags := append([]string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}, v.Keywords...)
+	m.known = map[string]bool{}
+	m.learnKeywords(v.Keywords)
 	// Each revision gets the SELECT responses it defines: IMAP4rev1 the
 	// first unseen message (RFC 3501 6.3.1), IMAP4rev2 the mailbox's LIST
 	// response instead (RFC 9051 6.3.2).
@@ -182,14 +188,9 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	}
 	c.write(func(e *imapwire.Encoder) {
 		e.Untagged().Number(uint32(len(v.UIDs))).Raw(" EXISTS").CRLF()
-		e.Untagged().Raw("FLAGS ").FlagList(flags).CRLF()
+		m.writeFlags(e)
 		if unseen != 0 {
 			e.Untagged().Raw("OK [UNSEEN ").Number(unseen).Raw("] First unseen").CRLF()
-		}
-		if readOnly {
-			e.StatusResponse("", imapwire.StatusOK, "PERMANENTFLAGS ()", "No permanent flags permitted")
-		} else {
-			e.Untagged().Raw("OK [PERMANENTFLAGS ").FlagList(append(flags, `\*`)).Raw("] Flags permitted").CRLF()
 		}
 		e.Untagged().Raw("OK [UIDVALIDITY ").Number(v.UIDValidity).Raw("] UIDs valid").CRLF()
 		e.Untagged().Raw("OK [UIDNEXT ").Number(v.UIDNext).Raw("] Predicted next UID").CRLF()
@@ -206,6 +207,57 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 		return okCode("READ-ONLY", "EXAMINE completed")
 	}
 	return okCode("READ-WRITE", "SELECT completed")
+}
+
+// systemFlags are the system flags every mailbox supports, as the FLAGS
+// response lists them.
+var systemFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
+
+// learnKeywords adds the keywords among flags that the view does not know
+// yet and reports whether there were any.
+func (m *selectedMailbox) learnKeywords(flags []string) bool {
+	added := false
+	for _, f := range flags {
+		if strings.HasPrefix(f, `\`) {
+			continue
+		}
+		if k := strings.ToLower(f); !m.known[k] {
+			m.known[k] = true
+			m.keywords = append(m.keywords, f)
+			added = true
+		}
+	}
+	return added
+}
+
+// writeFlags writes the FLAGS and PERMANENTFLAGS responses for the flags
+// the view knows (RFC 9051 7.3.5 and 7.1, RFC 3501 7.2.6). Clients may
+// create keywords in a mailbox opened read-write (\*).
+func (m *selectedMailbox) writeFlags(e *imapwire.Encoder) {
+	flags := append(slices.Clip(systemFlags), m.keywords...)
+	e.Untagged().Raw("FLAGS ").FlagList(flags).CRLF()
+	if m.readOnly {
+		e.StatusResponse("", imapwire.StatusOK, "PERMANENTFLAGS ()", "No permanent flags permitted")
+	} else {
+		e.Untagged().Raw("OK [PERMANENTFLAGS ").FlagList(append(flags, `\*`)).Raw("] Flags permitted").CRLF()
+	}
+}
+
+// announceFlags makes sure the client knows every keyword in the flag
+// lists about to be sent: when one is new to the view (another session,
+// or this one, set it first, or a message carrying it was appended,
+// copied or moved in), the FLAGS and PERMANENTFLAGS responses are sent
+// again with it, before the response that uses it (RFC 9051 7.3.5,
+// RFC 3501 7.2.6). The encoder must be locked, and the responses that
+// carry the flags written next, in the same lock.
+func (m *selectedMailbox) announceFlags(e *imapwire.Encoder, lists ...[]string) {
+	added := false
+	for _, flags := range lists {
+		added = m.learnKeywords(flags) || added
+	}
+	if added {
+		m.writeFlags(e)
+	}
 }
 
 // errFound stops a store iteration that found what it looked for.
@@ -438,6 +490,11 @@ func (c *conn) sendFlagUpdates(uids map[uint32]bool) {
 	}
 	condstore := c.condstore()
 	c.write(func(e *imapwire.Encoder) {
+		for _, msg := range msgs {
+			if m.seqOf(msg.UID) != 0 {
+				m.announceFlags(e, msg.Flags)
+			}
+		}
 		for _, msg := range msgs {
 			if seq := m.seqOf(msg.UID); seq != 0 {
 				e.Untagged().Number(seq).Raw(" FETCH (UID ").Number(msg.UID)
