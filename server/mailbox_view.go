@@ -299,6 +299,18 @@ func (c *conn) recentFirst(m *selectedMailbox, added []uint32) uint32 {
 	return first
 }
 
+// countFrom counts the UIDs of added at or above first that are not in
+// expunged: the messages addToView will make recent.
+func countFrom(added []uint32, first uint32, expunged map[uint32]bool) int {
+	n := 0
+	for _, uid := range added {
+		if uid >= first && !expunged[uid] {
+			n++
+		}
+	}
+	return n
+}
+
 // addToView appends uid to the view, recent when at or above recentFirst.
 func (m *selectedMailbox) addToView(uid, recentFirst uint32) {
 	m.uids = append(m.uids, uid)
@@ -555,7 +567,15 @@ func (c *conn) writeShared(m *selectedMailbox, added []uint32, recentFirst uint3
 	if n == len(m.uids) {
 		return false
 	}
-	line := m.hub.existsLine(uint32(n))
+	var line []byte
+	if m.recent != nil {
+		// With the session's RECENT count, in one write: a second one
+		// could block on a client that stopped reading, and hold up the
+		// hub's other idlers.
+		line = m.hub.existsRecentLine(uint32(n), uint32(len(m.recent)+countFrom(added, recentFirst, m.expunged)))
+	} else {
+		line = m.hub.existsLine(uint32(n))
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.enc.Buffered() > 0 || c.enc.Err() != nil {
@@ -565,11 +585,6 @@ func (c *conn) writeShared(m *selectedMailbox, added []uint32, recentFirst uint3
 		if !m.expunged[uid] {
 			m.addToView(uid, recentFirst)
 		}
-	}
-	if m.recent != nil {
-		// One write: a second one could block on a client that stopped
-		// reading, and hold up the hub's other idlers.
-		line = fmt.Appendf(append(make([]byte, 0, len(line)+24), line...), "* %d RECENT\r\n", len(m.recent))
 	}
 	sessionWriter{c}.Write(line)
 	return true
@@ -677,14 +692,18 @@ type mailboxHub struct {
 	// exists is the last "* n EXISTS" line pushed, encoded once for all
 	// the idlers that announce the same count.
 	exists atomic.Pointer[existsLine]
+	// existsRecent is the last EXISTS and RECENT pair pushed to IMAP4rev1
+	// idlers (existsRecentLine).
+	existsRecent atomic.Pointer[existsLine]
 	// recentClaimed is a UID below which the mailbox's messages are known
 	// to be claimed as \Recent already (see claimRecent).
 	recentClaimed atomic.Uint32
 }
 
-// existsLine is an encoded "* n EXISTS" line.
+// existsLine is an encoded "* n EXISTS" line, followed by "* r RECENT"
+// in existsRecentLine.
 type existsLine struct {
-	n    uint32
+	n, r uint32
 	line []byte
 }
 
@@ -846,6 +865,18 @@ func (h *mailboxHub) cached(modseq uint64, fn func(store.Change)) bool {
 		fn(ch)
 	}
 	return true
+}
+
+// existsRecentLine returns "* n EXISTS" CRLF "* r RECENT" CRLF, the push
+// to an IMAP4rev1 idler, encoded once for the idlers that announce the
+// same counts (most have no recent message, or the same number).
+func (h *mailboxHub) existsRecentLine(n, r uint32) []byte {
+	if e := h.existsRecent.Load(); e != nil && e.n == n && e.r == r {
+		return e.line
+	}
+	e := &existsLine{n: n, r: r, line: fmt.Appendf(nil, "* %d EXISTS\r\n* %d RECENT\r\n", n, r)}
+	h.existsRecent.Store(e)
+	return e.line
 }
 
 // existsLine returns "* n EXISTS" CRLF, encoded once per count.

@@ -83,7 +83,9 @@ func TestSyncIdlePush(t *testing.T) {
 	require.Equal(t, "+ idling", b.line())
 	appendMsg(t, ts, "INBOX", fixturePlain)
 	assert.Equal(t, "* 2 EXISTS", b.line())
-	assert.Equal(t, "* 0 RECENT", b.line(), "claimed as \\Recent by another session")
+	// appendMsg claims the message right after appending it; the push may
+	// come first.
+	assert.Regexp(t, `^\* [01] RECENT$`, b.line())
 	a.ok("A1", "NOOP")
 	a.ok("A2", `STORE 1 +FLAGS (\Deleted)`)
 	assert.Equal(t, `* 1 FETCH (UID 1 FLAGS (\Deleted))`, b.line())
