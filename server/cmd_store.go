@@ -112,12 +112,22 @@ func cmdStore(c *conn, cmd *command) result {
 			return c.storeError(err)
 		}
 		m.noteOwnFlagChange(res.ModSeq)
+		for i, u := range res.Updated {
+			res.Updated[i].Flags = m.withRecent(u.UID, u.Flags)
+		}
 		for _, uid := range res.Modified.Expand() {
 			if seq := m.seqOf(uid); seq != 0 {
 				modified = append(modified, msgRef{seq: seq, uid: uid})
 			}
 		}
 		c.write(func(e *imapwire.Encoder) {
+			if !silent {
+				for _, u := range res.Updated {
+					if m.seqOf(u.UID) != 0 {
+						m.announceFlags(e, u.Flags)
+					}
+				}
+			}
 			for _, u := range res.Updated {
 				seq := m.seqOf(u.UID)
 				if seq == 0 || (silent && (!condstore || !u.Changed)) {
