@@ -48,8 +48,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/token"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/imapfsm/imapfsm/gen"
@@ -137,8 +139,8 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	spec := fs.String("spec", defaultSpec, "the spec `file` to compile; its path, as given, appears in the generated header")
-	out := fs.String("out", "fsm", "the `directory` to write the generated package and MACHINE.md into")
-	pkg := fs.String("pkg", "fsm", "the Go package `name` of the generated files")
+	out := fs.String("out", "", "the `directory` to write the generated package and MACHINE.md into (default: the spec's protocol.dir)")
+	pkg := fs.String("pkg", "", "the Go package `name` of the generated files (default: the spec's protocol.package, else the last element of the directory)")
 	verify := fs.Bool("verify", false, "write nothing; exit 1 and list the generated files that are stale")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: fsmgen generate [flags]\n\nVerify the spec, then write the fsm package (fsm.go, tables.go) and MACHINE.md.\n\nFlags:")
@@ -157,6 +159,23 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	m, code := load(*spec, stderr)
 	if code != 0 {
 		return code
+	}
+	if *out == "" {
+		*out = filepath.FromSlash(m.Protocol.Dir)
+	}
+	if *out == "" {
+		fmt.Fprintf(stderr, "fsmgen generate: %s names no output directory (protocol.dir); give -out DIR\n", *spec)
+		return 2
+	}
+	if *pkg == "" {
+		*pkg = m.Protocol.Package
+	}
+	if *pkg == "" {
+		*pkg = filepath.Base(*out)
+		if !token.IsIdentifier(*pkg) {
+			fmt.Fprintf(stderr, "fsmgen generate: %s names no package (protocol.package) and %q is no Go name; give -pkg NAME\n", *spec, *pkg)
+			return 2
+		}
 	}
 	files, err := gen.Files(m, *pkg, *spec)
 	if err != nil {
