@@ -72,6 +72,28 @@ func genStep(ref *Reference) gopter.Gen {
 	return gen.Weighted(ws)
 }
 
+// genChunk draws one step, or now and then a whole transaction up to its
+// DATA (LHLO, MAIL, RCPT, DATA, all accepted), so that random sequences
+// reach the data states often; shrinking drops whole chunks.
+func genChunk(ref *Reference) gopter.Gen {
+	txn := []Step{
+		{lmtpfsm.InputLHLO, lmtpfsm.OutcomeOK}, {lmtpfsm.InputMail, lmtpfsm.OutcomeOK},
+		{lmtpfsm.InputRcpt, lmtpfsm.OutcomeOK}, {lmtpfsm.InputData, lmtpfsm.OutcomeContinue},
+	}
+	return gen.Weighted([]gen.WeightedGen{
+		{Weight: 6, Gen: genStep(ref).Map(func(s Step) []Step { return []Step{s} })},
+		{Weight: 1, Gen: gen.IntRange(2, len(txn)).Map(func(n int) []Step { return txn[:n] })},
+	})
+}
+
+func flatten(chunks [][]Step) []Step {
+	var out []Step
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out
+}
+
 // genModes draws modes: the global mode with each quirk flipped with
 // probability 1/4.
 func genModes(global lmtpfsm.Mode) gopter.Gen {
@@ -108,14 +130,15 @@ func checkRandom(t *testing.T, m Machine, ref *Reference, check map[Property]boo
 		params.MaxShrinkCount = 2000
 		params.MaxSize = 40
 		props := gopter.NewProperties(params)
-		props.Property("lmtp-"+global.String(), prop.ForAll(func(steps []Step, modes lmtpfsm.Modes) bool {
+		props.Property("lmtp-"+global.String(), prop.ForAll(func(chunks [][]Step, modes lmtpfsm.Modes) bool {
+			steps := flatten(chunks)
 			i, err := Run(m, ref, modes, steps, check, cov)
 			if err != nil {
 				failure = err.Error() + " at step " + strconv.Itoa(i+1) + "\n" + format(steps[:i+1], modes)
 				return false
 			}
 			return true
-		}, gen.SliceOf(genStep(ref)), genModes(global)))
+		}, gen.SliceOf(genChunk(ref)), genModes(global)))
 		res := props.Run(gopter.NewFormatedReporter(false, 100, &strings.Builder{}))
 		if !res {
 			return failure
@@ -131,7 +154,7 @@ func TestLMTPModelProperties(t *testing.T) {
 	seed, scale := runSettings(t)
 	ref := loadRef(t)
 	cov := NewCoverage(ref, nil)
-	failure := checkRandom(t, FSM{}, ref, nil, cov, seed, 300*scale)
+	failure := checkRandom(t, FSM{}, ref, nil, cov, seed, 500*scale)
 	require.Empty(t, failure, "counterexample (seed %d):\n%s", seed, failure)
 	random, total := cov.Covered()
 	for _, tr := range cov.Missing() {

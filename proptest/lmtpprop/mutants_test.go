@@ -89,9 +89,9 @@ func TestLMTPMutantsAreCaught(t *testing.T) {
 			covered[mu.prop] = true
 			only := map[Property]bool{mu.prop: true}
 			if mu.live {
-				failure := checkRandom(t, mu.machine(), ref, nil, nil, seed, 300)
+				failure := checkRandom(t, mu.machine(), ref, nil, nil, seed, 1000)
 				assert.NotEmpty(t, failure, "random runs miss the mutant")
-				failure = checkRandom(t, mu.machine(), ref, only, nil, seed, 300)
+				failure = checkRandom(t, mu.machine(), ref, only, nil, seed, 1000)
 				assert.Contains(t, failure, mu.prop.String()+":", "random runs with only %s miss the mutant", mu.prop)
 				t.Logf("caught: %s", firstLine(failure))
 			}
