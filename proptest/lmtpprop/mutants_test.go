@@ -14,7 +14,7 @@ type mutant struct {
 	name string
 	prop Property
 	// live is false for mutants only exploration can find (liveness).
-	live  bool
+	live   bool
 	break_ func(s lmtpfsm.State, in lmtpfsm.Input, d Decision) Decision
 }
 
