@@ -15,7 +15,7 @@ type mutant struct {
 	prop Property
 	// live is false for mutants only exploration can find (liveness).
 	live   bool
-	break_ func(s lmtpfsm.State, in lmtpfsm.Input, d Decision) Decision
+	mutate func(s lmtpfsm.State, in lmtpfsm.Input, d Decision) Decision
 }
 
 var mutants = []mutant{
@@ -73,7 +73,7 @@ var mutants = []mutant{
 
 func (m mutant) machine() Machine {
 	return MachineFunc(func(s lmtpfsm.State, in lmtpfsm.Input, md lmtpfsm.Modes) Decision {
-		return m.break_(s, in, FSM{}.Step(s, in, md))
+		return m.mutate(s, in, FSM{}.Step(s, in, md))
 	})
 }
 

@@ -1,5 +1,7 @@
-// Package oracle reads the session spec (spec/imap.yaml) on its own and says
-// what the spec decides for a state, an input and a mode.
+// Package oracle reads a session spec (spec/imap.yaml, spec/lmtp.yaml) on its
+// own and says what the spec decides for a state, an input and a mode. The
+// spec's protocol block gives it the ways of reading, the input kinds, the
+// attribute that means held and the default outcomes.
 //
 // It shares no code with the generator in gen/: it decodes the YAML into its
 // own structs, expands groups, and resolves `stay`, `origin`, `otherwise` and
