@@ -1,7 +1,7 @@
 # imapfsm: the spec-driven IMAP server. `make help` lists the targets.
 
 GO      ?= go
-SPEC    ?= spec/imap.yaml
+SPECS   ?= spec/imap.yaml spec/lmtp.yaml
 FSMGEN  := $(GO) run ./gen/cmd/fsmgen
 BENCH   ?= .
 FUZZTIME ?= 60s
@@ -11,12 +11,11 @@ FUZZTIME ?= 60s
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-generate: ## verify spec/imap.yaml and regenerate fsm/ (Go tables, MACHINE.md)
-	$(FSMGEN) generate -spec $(SPEC) -out fsm
+generate: ## verify the specs and regenerate their packages (fsm/, server/lmtp/lmtpfsm/: Go tables, MACHINE.md)
+	@for s in $(SPECS); do $(FSMGEN) generate -spec $$s || exit 1; done
 
-check: ## verify the spec and report every problem as file:line:col
-	$(FSMGEN) check $(SPEC)
-	$(FSMGEN) generate -spec $(SPEC) -out fsm -verify
+check: ## verify the specs, report every problem as file:line:col, and fail if a generated package is stale
+	@for s in $(SPECS); do $(FSMGEN) check $$s && $(FSMGEN) generate -spec $$s -verify || exit 1; done
 
 test: ## run the whole test suite with the race detector
 	$(GO) test -race -count=1 ./...

@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "a142aedf645ad2d3bb3c2854988cf5a0a8f89970a984f827e76999a0ba8a9423"
+const SpecDigest = "543b2a5cf5fbb7380bcec5f3df2be299c294df1d9a31b7ad252961d265a7a19c"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -160,8 +160,9 @@ var stateAuthenticated = [NumStates]bool{
 }
 
 // Authenticated reports whether a user is logged in in s: the engine applies
-// the autologout timer and the post-login limits there, the login timer and
-// the stricter pre-login limits elsewhere.
+// the autologout timer and the post-login limits there, the login timer and the
+// stricter pre-login limits elsewhere. IDLE does not log in or out, so an IDLE
+// state has the value of its origin.
 func (s State) Authenticated() bool {
 	return stateAuthenticated[s]
 }
@@ -197,7 +198,8 @@ var stateOrigin = [NumStates]State{
 	StateLoggedOut,
 }
 
-// Origin is the state an IDLE state returns to; other states return themselves.
+// Origin is the state s returns to, as the spec declares it; other states
+// return themselves.
 func (s State) Origin() State {
 	return stateOrigin[s]
 }
@@ -596,8 +598,8 @@ var inputWire = [NumInputs]string{
 	"",
 }
 
-// Wire is the command name as sent by clients ("UID FETCH"), or "" for inputs
-// that are not named commands.
+// Wire is the command name as sent by clients, or "" for inputs that are not
+// named commands. CommandInput also maps the input's other names, if any.
 func (i Input) Wire() string {
 	return inputWire[i]
 }
@@ -668,8 +670,8 @@ func (i Input) Produces(o Outcome) bool {
 	return inputOutcomes[i]>>o&1 == 1
 }
 
-// CommandInput maps an upper-case command name, with "UID " joined for the UID
-// forms, to its input. Unknown names map to InputUnknownCommand and false.
+// CommandInput maps an upper-case command name, as the spec's wire names write
+// it, to its input. Unknown names map to InputUnknownCommand and false.
 func CommandInput(name string) (Input, bool) {
 	switch name {
 	case "CAPABILITY":
@@ -1159,7 +1161,7 @@ func ParseQuirk(name string) (Quirk, bool) {
 
 /*
 Mode is how a quirk is handled: leniently (accommodate the client) or strictly
-(follow the RFC, still answering every tag).
+(follow the RFC, still answering every command).
 */
 type Mode uint8
 
@@ -1445,8 +1447,7 @@ type Decision struct {
 	Action Action
 	// Reply is the response for ActionReject, ActionNotify and ActionClose.
 	Reply Response
-	// Pending, when not ResponseNone, completes the tag the state holds
-	// (the IDLE or AUTHENTICATE command's tag).
+	// Pending, when not ResponseNone, completes the command the state holds.
 	Pending Response
 	// Quirk is the client quirk this decision handles, or QuirkNone.
 	Quirk Quirk

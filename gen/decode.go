@@ -234,3 +234,30 @@ func (rn *rawNext) decodeNode(d *decoder, n *yaml.Node) {
 		d.errorf(posOf(n), "next: expected a state or a mapping of outcome to state, found %s", kindName(n))
 	}
 }
+
+// decodeNode decodes a state: its fixed keys into the struct fields, any
+// other key into Attrs, which the checker compares with the attributes the
+// protocol declares.
+func (rs *rawState) decodeNode(d *decoder, n *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(posOf(n), "expected a mapping, found %s", kindName(n))
+		return
+	}
+	fixed := map[string]bool{}
+	t := reflect.TypeOf(*rs)
+	for i := 0; i < t.NumField(); i++ {
+		if name := t.Field(i).Tag.Get("yaml"); name != "" && name != "-" {
+			fixed[name] = true
+		}
+	}
+	known := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if fixed[k.Value] {
+			known.Content = append(known.Content, k, n.Content[i+1])
+			continue
+		}
+		rs.Attrs = append(rs.Attrs, rawAttrValue{Key: Str{V: k.Value, Pos: posOf(k)}, Node: n.Content[i+1]})
+	}
+	d.decodeStruct(known, reflect.ValueOf(rs).Elem())
+}

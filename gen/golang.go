@@ -136,7 +136,7 @@ func (g *goGen) types(f *jen.File) {
 	f.Line()
 	f.Var().Id("stateReads").Op("=").Index(jen.Id("NumStates")).Id("Reads").ValuesFunc(func(gr *jen.Group) {
 		for _, s := range m.States {
-			gr.Line().Id("Reads" + GoName(s.Reads.String()))
+			gr.Line().Id("Reads" + GoName(m.Protocol.Reads[s.Reads].Name))
 		}
 		gr.Line()
 	})
@@ -151,17 +151,18 @@ func (g *goGen) types(f *jen.File) {
 			gr.Line()
 		})
 	}
-	boolTable("stateHoldsTag", func(s State) bool { return s.HoldsTag })
-	f.Comment("HoldsTag reports whether a command's tag is waiting for its completion in s")
-	f.Comment("(IDLE, AUTHENTICATE). Decision.Pending completes it.")
-	f.Func().Params(jen.Id("s").Id("State")).Id("HoldsTag").Params().Bool().Block(jen.Return(jen.Id("stateHoldsTag").Index(jen.Id("s"))))
-	f.Line()
-	boolTable("stateAuthenticated", func(s State) bool { return s.Authenticated })
-	f.Comment("Authenticated reports whether a user is logged in in s: the engine applies")
-	f.Comment("the autologout timer and the post-login limits there, the login timer and")
-	f.Comment("the stricter pre-login limits elsewhere.")
-	f.Func().Params(jen.Id("s").Id("State")).Id("Authenticated").Params().Bool().Block(jen.Return(jen.Id("stateAuthenticated").Index(jen.Id("s"))))
-	f.Line()
+	for ai, a := range m.Protocol.Attributes {
+		method := GoName(a.Name)
+		tbl := "state" + method
+		boolTable(tbl, func(s State) bool { return s.Attrs[ai] })
+		text := method + " reports whether " + strings.TrimSpace(a.Doc)
+		if a.Held {
+			text += " Decision.Pending completes it."
+		}
+		comment(f, text)
+		f.Func().Params(jen.Id("s").Id("State")).Id(method).Params().Bool().Block(jen.Return(jen.Id(tbl).Index(jen.Id("s"))))
+		f.Line()
+	}
 	boolTable("stateTerminal", func(s State) bool { return s.Terminal })
 	f.Comment("Terminal reports whether s ends the session. Terminal states are absorbing.")
 	f.Func().Params(jen.Id("s").Id("State")).Id("Terminal").Params().Bool().Block(jen.Return(jen.Id("stateTerminal").Index(jen.Id("s"))))
@@ -176,13 +177,18 @@ func (g *goGen) types(f *jen.File) {
 		}
 		gr.Line()
 	})
-	f.Comment("Origin is the state an IDLE state returns to; other states return themselves.")
+	f.Comment("Origin is the state s returns to, as the spec declares it; other states")
+	f.Comment("return themselves.")
 	f.Func().Params(jen.Id("s").Id("State")).Id("Origin").Params().Id("State").Block(jen.Return(jen.Id("stateOrigin").Index(jen.Id("s"))))
 	f.Line()
 
-	g.enum(f, "Reads", "Reads says how a state classifies the next client line.",
-		[]string{"ReadsNone", "ReadsCommand", "ReadsIdle", "ReadsSASL"}, readsNames,
-		[]string{"no line is read (TLS handshake, logged out)", "a tagged command line", "an IDLE continuation: DONE, or a tagged command sent instead", "a SASL response line, or * to cancel"}, "NumReads", "NumReads is the number of Reads values.")
+	ids, names, docs = nil, nil, nil
+	for _, r := range m.Protocol.Reads {
+		ids = append(ids, "Reads"+GoName(r.Name))
+		names = append(names, r.Name)
+		docs = append(docs, r.Doc)
+	}
+	g.enum(f, "Reads", "Reads says how a state classifies the next client line.", ids, names, docs, "NumReads", "NumReads is the number of Reads values.")
 
 	// Inputs.
 	ids, names, docs = nil, nil, nil
@@ -196,12 +202,16 @@ func (g *goGen) types(f *jen.File) {
 		docs = append(docs, sentence(d, refText(in.Ref)))
 	}
 	g.enum(f, "Input", "Input is what the engine classified: a command, another kind of line, a\ncontinuation or an event.", ids, names, docs, "NumInputs", "NumInputs is the number of declared inputs.")
-	g.enum(f, "InputKind", "InputKind says where an input comes from.",
-		[]string{"KindCommand", "KindLine", "KindIdle", "KindSASL", "KindEvent"}, kindNames,
-		[]string{"a tagged command line", "a line that is not a command", "an IDLE continuation line", "a SASL continuation line", "an event raised by the engine"}, "NumInputKinds", "NumInputKinds is the number of InputKind values.")
+	ids, names, docs = nil, nil, nil
+	for _, k := range m.Protocol.Kinds {
+		ids = append(ids, "Kind"+GoName(k.Name))
+		names = append(names, k.Name)
+		docs = append(docs, k.Doc)
+	}
+	g.enum(f, "InputKind", "InputKind says where an input comes from.", ids, names, docs, "NumInputKinds", "NumInputKinds is the number of InputKind values.")
 	f.Var().Id("inputKinds").Op("=").Index(jen.Id("NumInputs")).Id("InputKind").ValuesFunc(func(gr *jen.Group) {
 		for _, in := range m.Inputs {
-			gr.Line().Id("Kind" + GoName(in.Kind.String()))
+			gr.Line().Id("Kind" + GoName(m.Protocol.Kinds[in.Kind].Name))
 		}
 		gr.Line()
 	})
@@ -214,8 +224,8 @@ func (g *goGen) types(f *jen.File) {
 		}
 		gr.Line()
 	})
-	f.Comment("Wire is the command name as sent by clients (\"UID FETCH\"), or \"\" for inputs")
-	f.Comment("that are not named commands.")
+	f.Comment("Wire is the command name as sent by clients, or \"\" for inputs that are not")
+	f.Comment("named commands. CommandInput also maps the input's other names, if any.")
 	f.Func().Params(jen.Id("i").Id("Input")).Id("Wire").Params().String().Block(jen.Return(jen.Id("inputWire").Index(jen.Id("i"))))
 	f.Line()
 	f.Var().Id("inputOutcomes").Op("=").Index(jen.Id("NumInputs")).Uint32().ValuesFunc(func(gr *jen.Group) {
@@ -235,17 +245,21 @@ func (g *goGen) types(f *jen.File) {
 	f.Line()
 	catchAll := -1
 	for i, in := range m.Inputs {
-		if in.Kind == KindCommand && in.Wire == "" {
+		if m.IsCommand(i) && in.Wire == "" {
 			catchAll = i
 		}
 	}
-	f.Comment("CommandInput maps an upper-case command name, with \"UID \" joined for the UID")
-	f.Comment("forms, to its input. Unknown names map to " + g.inputID(catchAll) + " and false.")
+	f.Comment("CommandInput maps an upper-case command name, as the spec's wire names write")
+	f.Comment("it, to its input. Unknown names map to " + g.inputID(catchAll) + " and false.")
 	f.Func().Id("CommandInput").Params(jen.Id("name").String()).Params(jen.Id("Input"), jen.Bool()).Block(
 		jen.Switch(jen.Id("name")).BlockFunc(func(gr *jen.Group) {
 			for i, in := range m.Inputs {
-				if in.Kind == KindCommand && in.Wire != "" {
-					gr.Case(jen.Lit(in.Wire)).Block(jen.Return(jen.Id(g.inputID(i)), jen.True()))
+				if m.IsCommand(i) && in.Wire != "" {
+					var lits []jen.Code
+					for _, w := range in.Wires {
+						lits = append(lits, jen.Lit(w))
+					}
+					gr.Case(lits...).Block(jen.Return(jen.Id(g.inputID(i)), jen.True()))
 				}
 			}
 		}),
@@ -270,28 +284,48 @@ func (g *goGen) types(f *jen.File) {
 		if i == 0 {
 			docs = append(docs, "no response.")
 		} else {
-			docs = append(docs, strings.TrimSpace(fmt.Sprintf("%s %s", r.Status, codeText(r.Code)))+" "+r.Text)
+			docs = append(docs, replyText(m.Protocol.Replies, r))
 		}
 	}
-	g.enum(f, "Response", "Response is a reply declared in the spec: a status, an optional response\ncode and a text.", ids, names, docs, "NumResponses", "NumResponses is the number of Response values, ResponseNone included.")
-	type field struct{ name, doc string }
-	for _, fd := range []struct {
+	type respMethod struct {
 		method, doc string
-		get         func(Response) string
-	}{
-		{"Status", "Status is the response's status: OK, NO, BAD or BYE (\"\" for ResponseNone).", func(r Response) string { return r.Status }},
-		{"Code", "Code is the response code without brackets, or \"\".", func(r Response) string { return r.Code }},
-		{"Text", "Text is the human-readable text.", func(r Response) string { return r.Text }},
-	} {
+		typ         *jen.Statement
+		get         func(Response) jen.Code
+	}
+	str := func(get func(Response) string) func(Response) jen.Code {
+		return func(r Response) jen.Code { return jen.Lit(get(r)) }
+	}
+	var methods []respMethod
+	switch m.Protocol.Replies {
+	case RepliesIMAP:
+		g.enum(f, "Response", "Response is a reply declared in the spec: a status, an optional response\ncode and a text.", ids, names, docs, "NumResponses", "NumResponses is the number of Response values, ResponseNone included.")
+		methods = []respMethod{
+			{"Status", "Status is the response's status: OK, NO, BAD or BYE (\"\" for ResponseNone).", jen.String(), str(func(r Response) string { return r.Status })},
+			{"Code", "Code is the response code without brackets, or \"\".", jen.String(), str(func(r Response) string { return r.Code })},
+			{"Text", "Text is the human-readable text.", jen.String(), str(func(r Response) string { return r.Text })},
+		}
+	case RepliesSMTP:
+		g.enum(f, "Response", "Response is a reply declared in the spec: an SMTP reply code (RFC 5321 4.2),\nan enhanced status code (RFC 3463) and a text.", ids, names, docs, "NumResponses", "NumResponses is the number of Response values, ResponseNone included.")
+		methods = []respMethod{
+			{"Code", "Code is the three-digit reply code (0 for ResponseNone).", jen.Int(), func(r Response) jen.Code {
+				n := 0
+				fmt.Sscan(r.Code, &n)
+				return jen.Lit(n)
+			}},
+			{"Enhanced", "Enhanced is the enhanced status code (RFC 3463), such as \"5.5.1\".", jen.String(), str(func(r Response) string { return r.Enhanced })},
+			{"Text", "Text is the human-readable text.", jen.String(), str(func(r Response) string { return r.Text })},
+		}
+	}
+	for _, fd := range methods {
 		tbl := "response" + fd.method
-		f.Var().Id(tbl).Op("=").Index(jen.Lit(len(m.Responses))).String().ValuesFunc(func(gr *jen.Group) {
+		f.Var().Id(tbl).Op("=").Index(jen.Lit(len(m.Responses))).Add(fd.typ.Clone()).ValuesFunc(func(gr *jen.Group) {
 			for _, r := range m.Responses {
-				gr.Line().Lit(fd.get(r))
+				gr.Line().Add(fd.get(r))
 			}
 			gr.Line()
 		})
 		f.Comment(fd.doc)
-		f.Func().Params(jen.Id("r").Id("Response")).Id(fd.method).Params().String().Block(jen.Return(jen.Id(tbl).Index(jen.Id("r"))))
+		f.Func().Params(jen.Id("r").Id("Response")).Id(fd.method).Params().Add(fd.typ.Clone()).Block(jen.Return(jen.Id(tbl).Index(jen.Id("r"))))
 		f.Line()
 	}
 
@@ -343,7 +377,7 @@ func (g *goGen) types(f *jen.File) {
 	f.Line()
 
 	// Modes.
-	g.enum(f, "Mode", "Mode is how a quirk is handled: leniently (accommodate the client) or strictly\n(follow the RFC, still answering every tag).", []string{"Lenient", "Strict"}, []string{"lenient", "strict"}, nil, "NumModes", "NumModes is the number of modes.")
+	g.enum(f, "Mode", "Mode is how a quirk is handled: leniently (accommodate the client) or strictly\n(follow the RFC, still answering every command).", []string{"Lenient", "Strict"}, []string{"lenient", "strict"}, nil, "NumModes", "NumModes is the number of modes.")
 	f.Comment("ParseMode looks a mode up by name (\"lenient\" or \"strict\").")
 	f.Func().Id("ParseMode").Params(jen.Id("name").String()).Params(jen.Id("Mode"), jen.Bool()).Block(
 		jen.Switch(jen.Id("name")).Block(
@@ -370,8 +404,21 @@ func (g *goGen) types(f *jen.File) {
 	if m.DefaultStrict {
 		def = "Strict"
 	}
-	f.Comment("DefaultModes returns the spec's default: every quirk " + strings.ToLower(def) + ".")
-	f.Func().Id("DefaultModes").Params().Id("Modes").Block(jen.Return(jen.Id("NewModes").Call(jen.Id(def))))
+	ret := jen.Id("NewModes").Call(jen.Id(def))
+	var except []string
+	for i, q := range m.Quirks {
+		if q.Default >= 0 && (q.Default == 1) != m.DefaultStrict {
+			md := []string{"Lenient", "Strict"}[q.Default]
+			ret = ret.Dot("With").Call(jen.Id(g.quirkID(i)), jen.Id(md))
+			except = append(except, q.Name+" "+strings.ToLower(md))
+		}
+	}
+	if len(except) == 0 {
+		f.Comment("DefaultModes returns the spec's default: every quirk " + strings.ToLower(def) + ".")
+	} else {
+		f.Comment("DefaultModes returns the spec's default: every quirk " + strings.ToLower(def) + ", but " + strings.Join(except, ", ") + ".")
+	}
+	f.Func().Id("DefaultModes").Params().Id("Modes").Block(jen.Return(ret))
 	f.Line()
 	f.Comment("With returns m with quirk q set to mode md. QuirkNone and invalid quirks are ignored.")
 	f.Func().Params(jen.Id("m").Id("Modes")).Id("With").Params(jen.Id("q").Id("Quirk"), jen.Id("md").Id("Mode")).Id("Modes").Block(
@@ -397,16 +444,13 @@ func (g *goGen) types(f *jen.File) {
 	f.Line()
 
 	// Actions.
-	g.enum(f, "Action", "Action is what a decision does with the input.",
-		[]string{"ActionExecute", "ActionReject", "ActionIgnore", "ActionNotify", "ActionClose", "ActionRedispatch"}, actionNames,
-		[]string{
-			"run the command handler, then move to Decision.Next(outcome).",
-			"do not run the handler; answer the line with Reply (tagged when the line has a tag).",
-			"send nothing for the line.",
-			"send Reply as an untagged response.",
-			"send Reply (a BYE) if there is one, and close the connection.",
-			"move to Decision.Next, then call Step again with the same input.",
-		}, "NumActions", "NumActions is the number of actions.")
+	ids, names, docs = nil, nil, nil
+	for _, a := range m.Protocol.Actions {
+		ids = append(ids, g.actionID(a.Action))
+		names = append(names, a.Action.String())
+		docs = append(docs, a.Doc)
+	}
+	g.enum(f, "Action", "Action is what a decision does with the input.", ids, names, docs, "NumActions", "NumActions is the number of actions.")
 
 	// Rules.
 	ids, names, docs = nil, nil, nil
@@ -425,8 +469,7 @@ func (g *goGen) types(f *jen.File) {
 		jen.Id("Action").Id("Action"),
 		jen.Comment("Reply is the response for ActionReject, ActionNotify and ActionClose."),
 		jen.Id("Reply").Id("Response"),
-		jen.Comment("Pending, when not ResponseNone, completes the tag the state holds"),
-		jen.Comment("(the IDLE or AUTHENTICATE command's tag)."),
+		jen.Comment("Pending, when not ResponseNone, completes the command the state holds."),
 		jen.Id("Pending").Id("Response"),
 		jen.Comment("Quirk is the client quirk this decision handles, or QuirkNone."),
 		jen.Id("Quirk").Id("Quirk"),
@@ -494,9 +537,8 @@ func (g *goGen) tables(f *jen.File) {
 	f.Comment("decisions holds every distinct decision once; cells index into it.")
 	f.Var().Id("decisions").Op("=").Index(jen.Lit(len(uniq))).Id("Decision").ValuesFunc(func(gr *jen.Group) {
 		for _, d := range uniq {
-			actions := []string{"ActionExecute", "ActionReject", "ActionIgnore", "ActionNotify", "ActionClose", "ActionRedispatch"}
 			gr.Line().Values(jen.DictFunc(func(dd jen.Dict) {
-				dd[jen.Id("Action")] = jen.Id(actions[d.Action])
+				dd[jen.Id("Action")] = jen.Id(g.actionID(d.Action))
 				if d.Reply != 0 {
 					dd[jen.Id("Reply")] = jen.Id(g.respID(d.Reply))
 				}
@@ -540,43 +582,42 @@ func (g *goGen) tables(f *jen.File) {
 }
 
 func (g *goGen) packageDoc() string {
-	return fmt.Sprintf(`Package fsm is the IMAP session state machine, generated by fsmgen from
-%s. Do not edit it: edit the spec and run `+"`make generate`"+`.
-
-Every state decision of the server goes through Step. A session engine drives
-the machine like this:
-
-	state := fsm.InitialState
-	modes := fsm.DefaultModes().With(fsm.QuirkIdleTaggedCommand, fsm.Strict)
-	for {
-		// Read a line as state.Reads() says and classify it into an Input:
-		// fsm.CommandInput("UID FETCH") for commands, InputDone for DONE
-		// while idling, InputSASLCancel for "*" during AUTHENTICATE, ...
-		d := fsm.Step(state, in, modes)
-		if d.Pending != fsm.ResponseNone {
-			// complete the tag the state holds (IDLE, AUTHENTICATE)
-		}
-		switch d.Action {
-		case fsm.ActionExecute:
-			outcome := runHandler(in) // the handler writes the completion
-			state = d.Next(outcome)
-		case fsm.ActionRedispatch:
-			state = d.Next(fsm.OutcomeOK) // then Step again with the same input
-		default:
-			// reject, notify or close with d.Reply, or ignore
-			state = d.Next(fsm.OutcomeOK)
-		}
+	p := g.m.Protocol
+	doc := fmt.Sprintf(`Package %s is the %s session state machine, generated by fsmgen from
+%s. Do not edit it: edit the spec and run `+"`make generate`"+`.`, g.pkg, p.Name, g.spec)
+	if body := strings.TrimSpace(p.Doc); body != "" {
+		doc += "\n\n" + body
 	}
-
-Events that are not client lines (timers, the end of a TLS handshake,
-shutdown) are inputs too, so the machine also decides when a session is logged
-out and that an idling client never is.
-
-Quirks are client behaviours that break a rule. A session quirk selects
-between a rule's lenient and strict decision by the quirk's Mode in Modes;
-a data quirk is asked with Modes.Tolerates. Decision.Quirk names the quirk a
-decision handled, so that the engine can log and count it.
+	return doc + `
 
 The tables are arrays indexed by State and Input; Step does not allocate.
-MACHINE.md beside this file draws the machine and tabulates every decision.`, g.spec)
+MACHINE.md beside this file draws the machine and tabulates every decision.`
+}
+
+func (g *goGen) actionID(a Action) string { return "Action" + GoName(a.String()) }
+
+// replyText renders a response as it appears on the wire, for documentation.
+func replyText(form Replies, r Response) string {
+	if form == RepliesSMTP {
+		return strings.Join([]string{r.Code, r.Enhanced, r.Text}, " ")
+	}
+	return strings.TrimSpace(fmt.Sprintf("%s %s", r.Status, codeText(r.Code))) + " " + r.Text
+}
+
+// comment writes text as line comments wrapped at 80 columns.
+func comment(f *jen.File, text string) {
+	var line string
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > 77 {
+			f.Comment(line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	if line != "" {
+		f.Comment(line)
+	}
 }

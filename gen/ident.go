@@ -7,6 +7,7 @@ import "strings"
 var initialisms = map[string]string{
 	"id": "ID", "uid": "UID", "tls": "TLS", "sasl": "SASL", "ok": "OK",
 	"imap": "IMAP", "utf8": "UTF8", "utf7": "UTF7",
+	"lmtp": "LMTP", "smtp": "SMTP", "lhlo": "LHLO", "lf": "LF",
 }
 
 // GoName turns a spec name such as "uid-fetch" into a Go identifier part

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -25,6 +26,11 @@ var KnownResponseCodes = []string{
 }
 
 var statuses = []string{"OK", "NO", "BAD", "BYE", "PREAUTH"}
+
+var (
+	smtpCodeRe     = regexp.MustCompile(`^[2-5][0-5][0-9]$`)
+	smtpEnhancedRe = regexp.MustCompile(`^[245]\.[0-9]{1,3}\.[0-9]{1,3}$`)
+)
 
 // LoadFile reads and verifies the spec at path.
 func LoadFile(path string) (*Model, error) {
@@ -89,6 +95,12 @@ type checker struct {
 	groupCache                                  map[string]*groupVal
 	usedResponses, usedQuirks                   map[int]bool
 	ruleOf                                      [][]int // [state][input] -> rule index or -1
+
+	// The protocol's vocabulary (see protocol.go).
+	readsNames, kindNames, attrNames, actionList []string
+	attrs                                        map[string]int // attribute name -> index+1; 0 reserved
+	declaredAction                               []bool
+	defaultOutcomes                              []int
 }
 
 type groupVal struct {
@@ -105,6 +117,7 @@ func (c *checker) run() {
 	} else if r.Version.V != "1" {
 		c.errs.addf(r.Version.Pos, "unsupported version %q (this fsmgen reads version 1)", r.Version.V)
 	}
+	c.declareProtocol()
 	c.declare()
 	c.resolveInitial()
 	c.resolveRules()
@@ -149,6 +162,7 @@ func (c *checker) declare() {
 		c.outcomes[o.Key.V] = len(c.m.Outcomes)
 		c.m.Outcomes = append(c.m.Outcomes, Outcome{Name: o.Key.V, Doc: o.Val.Doc.V})
 	}
+	c.resolveDefaultOutcomes()
 	taken := map[string]string{}
 	claim := func(k Str, what string) bool {
 		if k.V == "stay" || k.V == "origin" || k.V == "otherwise" {
@@ -165,22 +179,36 @@ func (c *checker) declare() {
 	for _, s := range r.States {
 		claim(s.Key, "state")
 		st := State{Name: s.Key.V, Doc: s.Val.Doc.V, Ref: s.Val.Ref.V, Pos: s.Key.Pos, Origin: -1,
-			HoldsTag: s.Val.HoldsTag.V, Terminal: s.Val.Terminal.V, Authenticated: s.Val.Authenticated.V}
+			Terminal: s.Val.Terminal.V, Attrs: make([]bool, len(c.m.Protocol.Attributes)), Reads: c.m.Protocol.Command}
+		for _, a := range s.Val.Attrs {
+			ai := c.attrs[a.Key.V]
+			if ai == 0 {
+				c.errs.addf(a.Key.Pos, "state %q: unknown key %q (known keys: doc, ref, reads, origin, terminal, and the protocol's attributes: %s)", s.Key.V, a.Key.V, strings.Join(c.attrNames, ", "))
+				continue
+			}
+			var v Bool
+			(&decoder{errs: c.errs}).decode(a.Node, reflect.ValueOf(&v).Elem())
+			st.Attrs[ai-1] = v.V
+			if ai-1 == c.m.Protocol.Held {
+				st.Held = v.V
+			}
+		}
+		readsNames := c.readsNames
 		switch i := oneOf(s.Val.Reads.V, readsNames); {
 		case !s.Val.Reads.Set():
 			c.errs.addf(s.Key.Pos, "state %q: missing \"reads\" (one of %s)", s.Key.V, strings.Join(readsNames, ", "))
 		case i < 0:
 			c.errs.addf(s.Val.Reads.Pos, "state %q: reads %q is not one of %s", s.Key.V, s.Val.Reads.V, strings.Join(readsNames, ", "))
 		default:
-			st.Reads = Reads(i)
+			st.Reads = i
 		}
 		c.states[s.Key.V] = len(c.m.States)
 		c.m.States = append(c.m.States, st)
 	}
 	for i, s := range r.States {
 		if !s.Val.Origin.Set() {
-			if c.m.States[i].Reads == ReadsIdle {
-				c.errs.addf(s.Key.Pos, "state %q reads IDLE continuations but declares no origin to return to", s.Key.V)
+			if c.m.Protocol.Reads[c.m.States[i].Reads].Origin {
+				c.errs.addf(s.Key.Pos, "state %q reads %s lines but declares no origin to return to", s.Key.V, c.m.ReadsName(i))
 			}
 			continue
 		}
@@ -190,30 +218,35 @@ func (c *checker) declare() {
 			continue
 		}
 		c.m.States[i].Origin = o
-		if c.m.States[i].Authenticated != c.m.States[o].Authenticated {
-			c.errs.addf(s.Key.Pos, "state %q: authenticated must match its origin %q (IDLE does not log in or out)", s.Key.V, s.Val.Origin.V)
+		for ai, a := range c.m.Protocol.Attributes {
+			if a.MatchOrigin && c.m.States[i].Attrs[ai] != c.m.States[o].Attrs[ai] {
+				c.errs.addf(s.Key.Pos, "state %q: %s must match its origin %q (the protocol declares it match-origin)", s.Key.V, a.Name, s.Val.Origin.V)
+			}
 		}
 	}
 	for _, in := range r.Inputs {
 		claim(in.Key, "input")
-		x := Input{Name: in.Key.V, Wire: in.Val.Wire.V, Doc: in.Val.Doc.V, Ref: in.Val.Ref.V, Pos: in.Key.Pos}
+		x := Input{Name: in.Key.V, Doc: in.Val.Doc.V, Ref: in.Val.Ref.V, Pos: in.Key.Pos, Kind: c.m.Protocol.CommandKind}
+		for _, w := range in.Val.Wire {
+			x.Wires = append(x.Wires, w.V)
+		}
+		if len(x.Wires) > 0 {
+			x.Wire = x.Wires[0]
+		}
+		kindNames := c.kindNames
 		switch k := oneOf(in.Val.Kind.V, kindNames); {
 		case !in.Val.Kind.Set():
 			c.errs.addf(in.Key.Pos, "input %q: missing \"kind\" (one of %s)", in.Key.V, strings.Join(kindNames, ", "))
 		case k < 0:
 			c.errs.addf(in.Val.Kind.Pos, "input %q: kind %q is not one of %s", in.Key.V, in.Val.Kind.V, strings.Join(kindNames, ", "))
 		default:
-			x.Kind = InputKind(k)
+			x.Kind = k
 		}
-		if in.Val.Wire.Set() && x.Kind != KindCommand {
-			c.errs.addf(in.Val.Wire.Pos, "input %q: only command inputs have a wire name", in.Key.V)
+		if len(in.Val.Wire) > 0 && x.Kind != c.m.Protocol.CommandKind {
+			c.errs.addf(in.Val.Wire[0].Pos, "input %q: only command inputs have a wire name", in.Key.V)
 		}
 		if len(in.Val.Outcomes) == 0 {
-			for _, name := range []string{"ok", "no", "bad"} {
-				if o, ok := c.outcomes[name]; ok {
-					x.Outcomes = append(x.Outcomes, o)
-				}
-			}
+			x.Outcomes = append(x.Outcomes, c.defaultOutcomes...)
 		}
 		for _, o := range in.Val.Outcomes {
 			oi, ok := c.outcomes[o.V]
@@ -234,7 +267,7 @@ func (c *checker) declare() {
 		}
 	}()
 	for i, in := range c.m.Inputs {
-		if in.Kind != KindCommand {
+		if in.Kind != c.m.Protocol.CommandKind {
 			continue
 		}
 		if in.Wire == "" {
@@ -244,13 +277,15 @@ func (c *checker) declare() {
 			}
 			continue
 		}
-		if in.Wire != strings.ToUpper(in.Wire) {
-			c.errs.addf(r.Inputs[i].Val.Wire.Pos, "input %q: wire name %q must be upper case", in.Name, in.Wire)
+		for _, w := range r.Inputs[i].Val.Wire {
+			if w.V != strings.ToUpper(w.V) || w.V == "" {
+				c.errs.addf(w.Pos, "input %q: wire name %q must be upper case", in.Name, w.V)
+			}
+			if p, dup := wires[w.V]; dup {
+				c.errs.addf(w.Pos, "input %q: wire name %q already used at line %d", in.Name, w.V, p.Line)
+			}
+			wires[w.V] = w.Pos
 		}
-		if p, dup := wires[in.Wire]; dup {
-			c.errs.addf(r.Inputs[i].Val.Wire.Pos, "input %q: wire name %q already used at line %d", in.Name, in.Wire, p.Line)
-		}
-		wires[in.Wire] = r.Inputs[i].Val.Wire.Pos
 	}
 	for i, g := range r.Groups {
 		if claim(g.Key, "group") {
@@ -259,13 +294,8 @@ func (c *checker) declare() {
 	}
 	c.m.Responses = []Response{{Name: "none"}}
 	for _, rs := range r.Responses {
-		x := Response{Name: rs.Key.V, Status: rs.Val.Status.V, Code: rs.Val.Code.V, Text: rs.Val.Text.V}
-		if oneOf(x.Status, statuses) < 0 {
-			c.errs.addf(orPos(rs.Val.Status.Pos, rs.Key.Pos), "response %q: status %q is not one of %s", rs.Key.V, x.Status, strings.Join(statuses, ", "))
-		}
-		if rs.Val.Code.Set() && oneOf(x.Code, KnownResponseCodes) < 0 {
-			c.errs.addf(rs.Val.Code.Pos, "response %q: unknown response code %q", rs.Key.V, x.Code)
-		}
+		x := Response{Name: rs.Key.V, Status: rs.Val.Status.V, Code: rs.Val.Code.V, Enhanced: rs.Val.Enhanced.V, Text: rs.Val.Text.V}
+		c.checkReplyForm(rs)
 		if !rs.Val.Text.Set() || strings.TrimSpace(x.Text) == "" {
 			c.errs.addf(rs.Key.Pos, "response %q: missing \"text\" (a reason a person can read)", rs.Key.V)
 		}
@@ -277,7 +307,12 @@ func (c *checker) declare() {
 	}
 	c.m.Quirks = []Quirk{{Name: "none"}}
 	for _, q := range r.Quirks {
-		x := Quirk{Name: q.Key.V, Scope: q.Val.Scope.V, Who: q.Val.Who.V, Source: q.Val.Source.V, Doc: q.Val.Doc.V}
+		x := Quirk{Name: q.Key.V, Scope: q.Val.Scope.V, Who: q.Val.Who.V, Source: q.Val.Source.V, Doc: q.Val.Doc.V, Default: -1}
+		if q.Val.Default.Set() {
+			if x.Default = oneOf(q.Val.Default.V, []string{"lenient", "strict"}); x.Default < 0 {
+				c.errs.addf(q.Val.Default.Pos, "quirk %q: default must be lenient or strict, found %q", q.Key.V, q.Val.Default.V)
+			}
+		}
 		if oneOf(x.Scope, []string{"session", "data"}) < 0 {
 			c.errs.addf(orPos(q.Val.Scope.Pos, q.Key.Pos), "quirk %q: scope must be session or data", q.Key.V)
 		}
@@ -599,12 +634,12 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 		return d // "no outcomes declared" is already reported
 	}
 	if !a.Do.Set() {
-		c.errs.addf(a.Pos, "rule %q: missing \"do\" (one of %s)", id, strings.Join(actionNamesList, ", "))
+		c.errs.addf(a.Pos, "rule %q: missing \"do\" (one of %s)", id, strings.Join(c.actionList, ", "))
 		return d
 	}
 	act := oneOf(a.Do.V, actionNamesList)
-	if act < 0 {
-		c.errs.addf(a.Do.Pos, "rule %q: do %q is not one of %s", id, a.Do.V, strings.Join(actionNamesList, ", "))
+	if act < 0 || !c.declaredAction[act] {
+		c.errs.addf(a.Do.Pos, "rule %q: do %q is not one of %s", id, a.Do.V, strings.Join(c.actionList, ", "))
 		return d
 	}
 	d.Action = Action(act)
@@ -621,15 +656,18 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 			c.errs.addf(a.Reply.Pos, "rule %q: %s sends no reply; remove \"reply\"", id, a.Do.V)
 		}
 	case ActClose:
-		if d.Reply != 0 && c.m.Responses[d.Reply].Status != "BYE" {
-			c.errs.addf(a.Reply.Pos, "rule %q: close must reply with a BYE response", id)
+		if d.Reply != 0 && !c.closingReply(c.m.Responses[d.Reply]) {
+			c.errs.addf(a.Reply.Pos, "rule %q: close must reply with %s", id, c.closingReplyName())
 		}
+	}
+	if d.Action == ActReject && d.Reply != 0 && !c.refusalReply(c.m.Responses[d.Reply]) {
+		c.errs.addf(a.Reply.Pos, "rule %q: reject must answer with a refusal (a 4xx or 5xx reply)", id)
 	}
 	if a.Pending.Set() && d.Action == ActExecute {
 		c.errs.addf(a.Pending.Pos, "rule %q: execute runs a handler that completes the tag itself; pending would answer it twice", id)
 	}
-	if a.Pending.Set() && !st.HoldsTag {
-		c.errs.addf(a.Pending.Pos, "rule %q: pending completes a held tag, but state %q holds none", id, st.Name)
+	if a.Pending.Set() && !st.Held {
+		c.errs.addf(a.Pending.Pos, "rule %q: pending completes a held command, but state %q holds none", id, st.Name)
 	}
 	resolveState := func(v Str) int {
 		switch v.V {
@@ -701,7 +739,7 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 	case ActRedispatch:
 		if a.Next == nil {
 			c.errs.addf(a.Do.Pos, "rule %q: redispatch needs \"next\", the state that decides the input again", id)
-		} else if c.m.States[d.Next[0]].Reads != ReadsCommand {
+		} else if c.m.States[d.Next[0]].Reads != c.m.Protocol.Command {
 			c.errs.addf(a.Next.Pos, "rule %q: redispatch must lead to a state that reads commands", id)
 		} else if d.Next[0] == s {
 			c.errs.addf(a.Next.Pos, "rule %q: redispatch to the same state would loop", id)
@@ -711,12 +749,12 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 	// commands, or instead of DONE while idling) the decision must answer
 	// it, by running the handler, rejecting it, deciding it again
 	// elsewhere, or closing the connection.
-	if st.Reads == ReadsCommand || st.Reads == ReadsIdle {
+	if c.m.ReadsCommands(s) {
 		switch d.Action {
 		case ActIgnore, ActNotify:
 			for _, in := range inputs {
-				if c.m.Inputs[in].Kind == KindCommand {
-					c.errs.addf(a.Do.Pos, "rule %q: %s leaves the tag of command %q unanswered in state %q; use execute, reject, redispatch or close", id, a.Do.V, c.m.Inputs[in].Name, st.Name)
+				if c.m.IsCommand(in) {
+					c.errs.addf(a.Do.Pos, "rule %q: %s leaves %s unanswered in state %q; use execute, reject, redispatch or close", id, a.Do.V, c.unanswered(in), st.Name)
 					break
 				}
 			}
@@ -725,13 +763,13 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 	// A held tag must be completed exactly once: a decision that leaves a
 	// tag-holding state for one that holds none completes it with pending,
 	// unless the handler runs (and completes it) or the connection closes.
-	if st.HoldsTag && d.Action != ActExecute && d.Action != ActClose {
-		leaves := !c.m.States[d.Next[0]].HoldsTag
+	if st.Held && d.Action != ActExecute && d.Action != ActClose {
+		leaves := !c.m.States[d.Next[0]].Held
 		switch {
 		case leaves && d.Pending == 0:
-			c.errs.addf(a.Do.Pos, "rule %q: leaving %q for %q would leave the held tag unanswered; add \"pending\"", id, st.Name, c.m.States[d.Next[0]].Name)
+			c.errs.addf(a.Do.Pos, "rule %q: leaving %q for %q would leave the held %s unanswered; add \"pending\"", id, st.Name, c.m.States[d.Next[0]].Name, c.heldWord())
 		case !leaves && d.Pending != 0:
-			c.errs.addf(a.Pending.Pos, "rule %q: pending completes the held tag, but the state still holds it", id)
+			c.errs.addf(a.Pending.Pos, "rule %q: pending completes the held %s, but the state still holds it", id, c.heldWord())
 		}
 	}
 	return d
@@ -842,7 +880,7 @@ func (c *checker) checkStranded(reach map[int]bool) {
 		}
 		home := false
 		for t := range bfs(s, succ) {
-			if c.m.States[t].Reads == ReadsCommand && !c.m.States[t].HoldsTag {
+			if c.m.States[t].Reads == c.m.Protocol.Command && !c.m.States[t].Held {
 				home = true
 				break
 			}

@@ -7,7 +7,9 @@ type Model struct {
 	// header name it.
 	File string
 	// Digest is the SHA-256 of the spec bytes, in hex.
-	Digest        string
+	Digest string
+	// Protocol is the spec's vocabulary.
+	Protocol      Protocol
 	Initial       int
 	DefaultStrict bool
 	States        []State
@@ -22,41 +24,94 @@ type Model struct {
 	Table [][]Cell
 }
 
-// Reads says how a state classifies the next client line.
-type Reads int
+// Protocol is the spec's vocabulary, declared in its `protocol` block: the
+// generator knows the verifier's concepts (reading commands, holding a
+// command until it is completed, the actions and the two reply forms) and
+// nothing of a particular protocol's words.
+type Protocol struct {
+	// Name names the protocol in generated documentation ("IMAP").
+	Name string
+	// Doc is the body of the generated package documentation.
+	Doc string
+	// Package and Dir are the generated package's name and directory
+	// (slash-separated, relative to the module root); flags override them.
+	Package, Dir string
+	// Replies is the form of the spec's responses.
+	Replies Replies
+	// Reads lists the ways a state can read client lines; Kinds the kinds
+	// of inputs; Attributes the boolean state attributes.
+	Reads      []ReadsTerm
+	Kinds      []Term
+	Attributes []Attribute
+	// Actions lists the actions the rules may use, in the spec's order,
+	// with the spec's documentation of each.
+	Actions []ActionTerm
+	// Command is the index in Reads of the way of reading named command
+	// (a state that reads the next command), and CommandKind the index in
+	// Kinds of the kind named command.
+	Command, CommandKind int
+	// Held is the index in Attributes of the attribute that means held, or
+	// -1 when the protocol has none.
+	Held int
+}
 
-// The ways a state reads client lines.
+// Term is a declared name with its documentation.
+type Term struct {
+	Name, Doc string
+}
+
+// ReadsTerm is a way of reading client lines.
+type ReadsTerm struct {
+	Term
+	// Commands is true when a line read this way can be a command, whose
+	// reply the verifier requires.
+	Commands bool
+	// Origin is true when a state that reads this way must name the state
+	// it returns to.
+	Origin bool
+}
+
+// Attribute is a boolean state attribute declared by the protocol.
+type Attribute struct {
+	Term
+	// Held marks the attribute of states in which a command waits for its
+	// completion (`means: held`).
+	Held bool
+	// MatchOrigin requires a state with an origin to have the same value
+	// as its origin.
+	MatchOrigin bool
+}
+
+// ActionTerm is an action a spec declares, with its documentation.
+type ActionTerm struct {
+	Action Action
+	Doc    string
+}
+
+// Replies is the form of a protocol's responses.
+type Replies int
+
+// The reply forms the generator knows.
 const (
-	ReadsNone Reads = iota
-	ReadsCommand
-	ReadsIdle
-	ReadsSASL
+	// RepliesIMAP are IMAP status responses: a status (OK, NO, BAD, BYE,
+	// PREAUTH), an optional response code from KnownResponseCodes and a
+	// text; a command is answered by a tagged response.
+	RepliesIMAP Replies = iota
+	// RepliesSMTP are SMTP replies: a three-digit reply code (RFC 5321
+	// 4.2), an enhanced status code (RFC 3463) and a text; every command
+	// gets exactly one reply, and a held command (DATA in LMTP) one reply
+	// per accepted recipient.
+	RepliesSMTP
 )
 
-var readsNames = []string{"none", "command", "idle", "sasl"}
+var repliesNames = []string{"imap", "smtp"}
 
-func (r Reads) String() string { return readsNames[r] }
-
-// InputKind classifies inputs by where they come from.
-type InputKind int
-
-// The input kinds.
-const (
-	KindCommand InputKind = iota
-	KindLine
-	KindIdle
-	KindSASL
-	KindEvent
-)
-
-var kindNames = []string{"command", "line", "idle", "sasl", "event"}
-
-func (k InputKind) String() string { return kindNames[k] }
+func (r Replies) String() string { return repliesNames[r] }
 
 // Action is what a decision does with the input.
 type Action int
 
-// The actions, in the order the generated code numbers them.
+// The actions the verifier knows. A spec declares the ones it uses.
 const (
 	ActExecute Action = iota
 	ActReject
@@ -74,22 +129,29 @@ func (a Action) String() string { return actionNames[a] }
 type State struct {
 	Name     string
 	Doc, Ref string
-	Reads    Reads
-	HoldsTag bool
+	// Reads indexes Protocol.Reads.
+	Reads int
+	// Held is true where a command waits for its completion (the
+	// protocol's held attribute).
+	Held     bool
 	Terminal bool
-	// Authenticated is true where a user is logged in: the engine applies
-	// the autologout timer and the post-login limits there.
-	Authenticated bool
-	// Origin is the state an IDLE state returns to, or -1.
+	// Attrs holds the value of each of Protocol.Attributes.
+	Attrs []bool
+	// Origin is the state a state returns to (an IDLE state to the state
+	// IDLE started from), or -1.
 	Origin int
 	Pos    Pos
 }
 
 // Input is one declared input.
 type Input struct {
-	Name     string
-	Kind     InputKind
+	Name string
+	// Kind indexes Protocol.Kinds.
+	Kind int
+	// Wire is the first of Wires, the command names clients send for
+	// this input ("" for the catch-all command input and other kinds).
 	Wire     string
+	Wires    []string
 	Doc, Ref string
 	// Outcomes lists the outcomes a handler of this input can report.
 	Outcomes []int
@@ -104,7 +166,9 @@ type Outcome struct {
 
 // Response is a declared reply.
 type Response struct {
-	Name, Status, Code, Text string
+	// Status is an IMAP status; Code the IMAP response code or the SMTP
+	// reply code; Enhanced the SMTP enhanced status code.
+	Name, Status, Code, Enhanced, Text string
 }
 
 // Quirk is one declared client quirk.
@@ -116,6 +180,9 @@ type Quirk struct {
 	// Probe says how to provoke the quirk on a live server and what a
 	// server answers in each mode; nil when the quirk has no probe.
 	Probe *Probe
+	// Default is the quirk's mode in DefaultModes when the spec gives one
+	// (0 lenient, 1 strict), else -1: the spec's default-mode.
+	Default int
 }
 
 // Rule is one declared rule.
@@ -157,3 +224,15 @@ func (m *Model) NextStates(d Decision, in int) []int {
 	}
 	return out
 }
+
+// ReadsCommands reports whether state s reads lines that can be commands.
+func (m *Model) ReadsCommands(s int) bool { return m.Protocol.Reads[m.States[s].Reads].Commands }
+
+// IsCommand reports whether input in is a command.
+func (m *Model) IsCommand(in int) bool { return m.Inputs[in].Kind == m.Protocol.CommandKind }
+
+// ReadsName is the name of the way state s reads lines.
+func (m *Model) ReadsName(s int) string { return m.Protocol.Reads[m.States[s].Reads].Name }
+
+// KindName is the name of input in's kind.
+func (m *Model) KindName(in int) string { return m.Protocol.Kinds[m.Inputs[in].Kind].Name }

@@ -165,8 +165,9 @@ func (c *checker) probe(quirk string, rp *rawProbe) *Probe {
 		c.errs.addf(rp.Pos, "quirk %q: probe needs \"reach\" (the state to reach first)", quirk)
 	} else if s, ok := c.states[rp.Reach.V]; !ok {
 		c.errs.addf(rp.Reach.Pos, "quirk %q: probe reaches undeclared state %q", quirk, rp.Reach.V)
-	} else if r := c.m.States[s].Reads; r != ReadsCommand && r != ReadsIdle {
-		c.errs.addf(rp.Reach.Pos, "quirk %q: probe state %q must read commands or IDLE continuations", quirk, rp.Reach.V)
+	} else if r := c.m.States[s].Reads; r < 0 || r >= len(c.m.Protocol.Reads) ||
+		(r != c.m.Protocol.Command && !c.m.Protocol.Reads[r].Commands) {
+		c.errs.addf(rp.Reach.Pos, "quirk %q: probe state %q must read lines that can be commands", quirk, rp.Reach.V)
 	} else {
 		p.Reach = s
 	}

@@ -1,10 +1,13 @@
 package gen
 
+import "go.yaml.in/yaml/v3"
+
 // The raw spec: what the YAML file says, with positions, before names are
 // resolved. Field tags are the YAML keys; any other key is an error.
 
 type rawSpec struct {
 	Version     Str                  `yaml:"version"`
+	Protocol    *rawProtocol         `yaml:"protocol"`
 	Initial     Str                  `yaml:"initial"`
 	DefaultMode Str                  `yaml:"default-mode"`
 	States      Entries[rawState]    `yaml:"states"`
@@ -16,16 +19,56 @@ type rawSpec struct {
 	Rules       []rawRule            `yaml:"rules"`
 }
 
-type rawState struct {
+// rawProtocol is the spec's vocabulary: what its states can read, its
+// input kinds, its state attributes, the actions its rules use, the form of
+// its replies and where the generated package goes.
+type rawProtocol struct {
+	Pos             Pos
+	Name            Str                   `yaml:"name"`
+	Doc             Str                   `yaml:"doc"`
+	Package         Str                   `yaml:"package"`
+	Dir             Str                   `yaml:"dir"`
+	Replies         Str                   `yaml:"replies"`
+	Reads           Entries[rawReads]     `yaml:"reads"`
+	Kinds           Entries[Str]          `yaml:"kinds"`
+	Attributes      Entries[rawAttribute] `yaml:"attributes"`
+	Actions         Entries[Str]          `yaml:"actions"`
+	DefaultOutcomes Names                 `yaml:"default-outcomes"`
+}
+
+// rawReads declares one way a state reads client lines.
+type rawReads struct {
 	Pos      Pos
 	Doc      Str  `yaml:"doc"`
-	Ref      Str  `yaml:"ref"`
-	Reads    Str  `yaml:"reads"`
-	HoldsTag Bool `yaml:"holds-tag"`
-	Origin   Str  `yaml:"origin"`
-	Terminal Bool `yaml:"terminal"`
-	// Authenticated marks the states in which a user is logged in.
-	Authenticated Bool `yaml:"authenticated"`
+	Commands Bool `yaml:"commands"`
+	Origin   Bool `yaml:"origin"`
+}
+
+// rawAttribute declares a boolean state attribute.
+type rawAttribute struct {
+	Pos         Pos
+	Doc         Str  `yaml:"doc"`
+	Means       Str  `yaml:"means"`
+	MatchOrigin Bool `yaml:"match-origin"`
+}
+
+// rawState is a state: the fixed keys below, and a boolean for any of the
+// attributes the protocol declares (decoded into Attrs).
+type rawState struct {
+	Pos      Pos
+	Doc      Str            `yaml:"doc"`
+	Ref      Str            `yaml:"ref"`
+	Reads    Str            `yaml:"reads"`
+	Origin   Str            `yaml:"origin"`
+	Terminal Bool           `yaml:"terminal"`
+	Attrs    []rawAttrValue `yaml:"-"`
+}
+
+// rawAttrValue is a key of a state that is not one of its fixed keys: an
+// attribute, once the checker has found it among the protocol's.
+type rawAttrValue struct {
+	Key  Str
+	Node *yaml.Node
 }
 
 type rawOutcome struct {
@@ -36,22 +79,24 @@ type rawOutcome struct {
 type rawInput struct {
 	Pos      Pos
 	Kind     Str   `yaml:"kind"`
-	Wire     Str   `yaml:"wire"`
+	Wire     Names `yaml:"wire"`
 	Doc      Str   `yaml:"doc"`
 	Ref      Str   `yaml:"ref"`
 	Outcomes Names `yaml:"outcomes"`
 }
 
 type rawResponse struct {
-	Pos    Pos
-	Status Str `yaml:"status"`
-	Code   Str `yaml:"code"`
-	Text   Str `yaml:"text"`
+	Pos      Pos
+	Status   Str `yaml:"status"`
+	Code     Str `yaml:"code"`
+	Enhanced Str `yaml:"enhanced"`
+	Text     Str `yaml:"text"`
 }
 
 type rawQuirk struct {
 	Pos     Pos
 	Scope   Str           `yaml:"scope"`
+	Default Str           `yaml:"default"`
 	Who     Str           `yaml:"who"`
 	Source  Str           `yaml:"source"`
 	Doc     Str           `yaml:"doc"`

@@ -5,6 +5,11 @@ exhaustive input sequences go through the machine's decisions, without a
 server; at the wire level random IMAP sessions run against a live
 in-process server, whose answers are checked against the same spec.
 
+Package proptest/lmtpprop runs the same machinery (the oracle as reference,
+gopter, coverage with seed sequences, exploration, wire sessions against a
+live server, a mutant per property) against the LMTP machine of
+spec/lmtp.yaml.
+
 # What is checked against what
 
 The machine under test is a Machine: normally FSM, the generated package fsm.

@@ -15,12 +15,32 @@
 // which happens after the message is durable.
 //
 // Commands: LHLO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT and VRFY (always
-// 252, RFC 5321 section 3.5.3). HELO and EHLO are refused (RFC 2033
-// section 4.1). Extensions advertised in the LHLO reply: PIPELINING
+// 252, RFC 5321 section 3.5.3). HELO and EHLO are refused by default (RFC
+// 2033 section 4.1). Extensions advertised in the LHLO reply: PIPELINING
 // (RFC 2920), ENHANCEDSTATUSCODES (RFC 2034, RFC 3463 codes in every reply
 // after the greeting), 8BITMIME (RFC 6152) and SIZE (RFC 1870). BDAT,
 // STARTTLS and AUTH are not offered: LMTP is meant for a local socket or a
 // loopback address, not for the open network.
+//
+// # The session machine
+//
+// Every state decision is made by the generated package [lmtpfsm], compiled
+// from spec/lmtp.yaml by the same fsmgen that compiles the IMAP machine: the
+// session reads what the state's Reads says (a command line, or message data
+// up to its final dot), classifies it into an input and applies
+// lmtpfsm.Step's decision. Which command may come when, the 503 replies,
+// timeouts, shutdown and the error limit are rules of the spec; handlers
+// check only their arguments. MACHINE.md in that package draws the machine.
+//
+// Client quirks are declared in the spec with a lenient and a strict
+// behaviour and set with [Config.Modes]: a bare LF line ending (lenient by
+// default; strict refuses such command lines with 500 5.5.2 and such
+// messages with 554 5.6.0), a space after FROM: or TO: (lenient by default;
+// strict answers 501), lower-case verbs (legal, accepted in both modes),
+// HELO or EHLO instead of LHLO (strict by default: 500 5.5.1; lenient
+// answers it as LHLO) and message data sent right behind a DATA that is
+// refused (lenient by default: the data is read and dropped up to its final
+// dot; strict reads every line as a command).
 //
 // # Recipients
 //
@@ -42,6 +62,8 @@
 //	554 5.6.0  a data line exceeds Config.MaxLineLength
 //	421 4.3.2  the server is shutting down or has too many connections
 //	421 4.4.2  the client was idle for longer than Config.ReadTimeout
+//	421 4.7.0  the client sent too many refused commands
+//	503 5.5.1  a command out of sequence (decided by spec/lmtp.yaml)
 //
 // # Limits
 //

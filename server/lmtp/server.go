@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imapfsm/imapfsm/server/lmtp/lmtpfsm"
 	"github.com/imapfsm/imapfsm/server/store"
 )
 
@@ -118,6 +119,9 @@ type Config struct {
 	// WriteTimeout bounds each write of replies (default
 	// DefaultWriteTimeout).
 	WriteTimeout time.Duration
+	// Modes sets the strictness of each LMTP client quirk (see
+	// lmtpfsm.Quirk); nil means lmtpfsm.DefaultModes(), the spec's default.
+	Modes *lmtpfsm.Modes
 	// SpoolDir holds the temporary files of messages larger than 1 MiB
 	// (default os.TempDir()). The files are unlinked right after creation
 	// where the system allows it.

@@ -1,10 +1,16 @@
-// Command fsmgen verifies the IMAP session spec and compiles it into the Go
-// package fsm, a Mermaid diagram and a decision table.
+// Fsmgen verifies a session spec and compiles it into a Go package: a
+// state machine whose Step function makes every state decision of a
+// protocol session, a Mermaid diagram and a decision table. It compiles
+// spec/imap.yaml into fsm and spec/lmtp.yaml into server/lmtp/lmtpfsm; a
+// third protocol needs a spec, not a change here.
 //
 // Usage:
 //
 //	fsmgen check [FILE]
 //	fsmgen generate [-spec FILE] [-out DIR] [-pkg NAME] [-verify]
+//
+// Typically run by `make generate` and `make check`, which loop over the
+// repository's specs.
 //
 // # check
 //
@@ -14,7 +20,9 @@
 // checks are:
 //
 //   - the file decodes, with no unknown keys and values of the right kind;
-//   - every name (state, input, outcome, group, response, quirk) resolves;
+//   - every name (state, input, outcome, group, response, quirk, and the
+//     protocol's ways of reading, input kinds, attributes and actions)
+//     resolves;
 //   - totality: every state × input has a decision in both modes;
 //   - determinism: no two rules decide the same state × input;
 //   - every execute rule names a next state for each outcome its inputs can
@@ -23,33 +31,138 @@
 //   - no traps: every state can reach a terminal state, and terminal states
 //     are absorbing;
 //   - nothing is stranded: from every state some input leads back to reading
-//     commands without closing the connection;
-//   - every command line's own tag is answered (executed, rejected,
-//     redispatched or closed, never ignored), a tag held by IDLE or
-//     AUTHENTICATE is completed exactly once whenever the session leaves the
-//     state that holds it, and an executed command is never also completed
-//     by a pending response;
+//     commands, with nothing held, without closing the connection;
+//   - every command line is answered where commands are read (executed,
+//     rejected, redispatched or closed, never ignored); a held command is
+//     completed exactly once whenever the session leaves the state that
+//     holds it (by `pending`, unless the handler runs or the connection
+//     closes), and an executed command is never also completed by pending;
+//   - a state with an origin has the value of its origin for every
+//     attribute declared match-origin, and a state that reads a way
+//     declared `origin: true` has an origin;
 //   - every session quirk has both behaviours and a rule that implements it;
-//   - response codes come from the known set (RFC 9051, RFC 5530 and
-//     extensions), and every declared response is used.
+//   - replies have the protocol's form: imap responses a status (OK, NO,
+//     BAD, BYE, PREAUTH) and a response code from the known set (RFC 9051,
+//     RFC 5530 and extensions), close replying BYE; smtp replies a reply
+//     code (2xx-5xx) and an RFC 3463 enhanced code of the same class,
+//     reject replying 4xx or 5xx and close 421; every declared response is
+//     used.
 //
 // # generate
 //
 // generate verifies the spec like check, then writes fsm.go, tables.go and
-// MACHINE.md into -out (default fsm). Files whose content is unchanged are
-// not rewritten. With -verify it writes nothing and exits 1 listing the files
-// that are stale, which CI uses to catch a spec edited without regenerating.
+// MACHINE.md into the directory the spec's protocol.dir names (or -out),
+// as the Go package protocol.package (or -pkg, or the directory's last
+// element). Files whose content is unchanged are not rewritten. With
+// -verify it writes nothing and exits 1 listing the files that are stale,
+// which CI uses to catch a spec edited without regenerating.
 //
-// Exit status: 0 on success, 1 when the spec has problems or files are stale,
-// 2 on usage errors.
+// Exit status: 0 on success, 1 when the spec has problems or files are
+// stale, 2 on usage errors.
+//
+// # The spec
+//
+// A spec is a YAML file with these keys, each described below:
+//
+//	version: 1
+//	initial: <state>
+//	default-mode: lenient | strict
+//	protocol: {...}
+//	states: {...}
+//	outcomes: {...}
+//	inputs: {...}
+//	groups: {...}
+//	responses: {...}
+//	quirks: {...}
+//	rules: [...]
+//
+// Mappings keep their order: generated constants follow the order of the
+// file.
+//
+// protocol is the spec's vocabulary. The generator knows concepts (reading
+// the next command, holding a command until it completes, the actions, two
+// reply forms); the words are the spec's:
+//
+//	protocol:
+//	  name: LMTP                    # in generated documentation
+//	  package: lmtpfsm              # the Go package name
+//	  dir: server/lmtp/lmtpfsm      # the output directory, from the module root
+//	  replies: smtp                 # imap or smtp
+//	  reads:                        # how a state reads the next client line
+//	    command: {doc: a command line}           # required
+//	    data: {doc: message data up to the dot}
+//	    idle: {doc: ..., commands: true, origin: true}
+//	  kinds: {command: a command line, event: an event}   # command is required
+//	  attributes:                   # boolean state keys
+//	    holds-command: {means: held, doc: ...}  # at most one means held
+//	    transaction: {doc: ..., match-origin: false}
+//	  actions: {execute: doc, reject: doc, close: doc}    # those the rules use
+//	  default-outcomes: [ok, "no"]  # outcomes of inputs that list none
+//	  doc: |                        # the body of the package documentation
+//	    ...
+//
+// A way of reading with `commands: true` reads lines that may be commands
+// (the command way always does), so rules there must answer command inputs;
+// with `origin: true` its states must name an origin. Each attribute
+// becomes a State method (holds-tag → HoldsTag) whose doc comment is
+// "<Method> reports whether " followed by the attribute's doc. The actions
+// are a subset of:
+//
+//	execute     run the command handler, then move to `next` for its outcome
+//	reject      do not run it; answer with `reply`
+//	ignore      send nothing
+//	notify      send `reply` unsolicited (an IMAP untagged response)
+//	close       send `reply`, if any, and close the connection
+//	redispatch  move to `next`, then decide the same input again there
+//
+// states: each has `reads`, optionally `doc`, `ref`, `terminal: true`,
+// `origin: <state>` and a true/false value for any declared attribute.
+//
+// outcomes: what a handler reports after running (ok, no, bad, continue,
+// ...), each with a `doc`.
+//
+// inputs: each has a `kind`, and optionally `wire` (the upper-case command
+// name, or a list of names, for command inputs; exactly one command input
+// has none and stands for unknown commands), `doc`, `ref` and `outcomes`.
+//
+// groups: named lists of states, or of inputs, usable wherever a rule names
+// them; groups may contain groups.
+//
+// responses: the replies the machine decides. imap: `status`, optional
+// `code`, `text`. smtp: `code` (as a string, "503"), `enhanced` ("5.5.1"),
+// `text`. Handlers write their own replies; only rejections, notices,
+// closes and pending completions come from here.
+//
+// quirks: client behaviours that break a rule, each with `scope` (session:
+// a rule implements it; data: the server asks Modes.Tolerates), `who`,
+// `source`, `doc`, `lenient` and `strict` blocks ({tolerate: bool, doc}),
+// and optionally `default: lenient|strict`, overriding default-mode for
+// this quirk in DefaultModes.
+//
+// rules: each has an `id`, `in` (states or groups), `on` (inputs or
+// groups), and either `do` with `reply`, `pending` and `next` or, for a
+// rule that implements a quirk (`quirk: name`), `lenient` and `strict`
+// blocks holding them. `next` is a state, `stay`, `origin`, or a map of
+// outcome to state with `otherwise` for the rest.
+//
+// # Output
+//
+// fsm.go declares State, Input, InputKind, Reads, Outcome, Response, Quirk,
+// Mode, Modes, Action, Rule and Decision with String methods, the
+// attribute methods, CommandInput, DefaultModes and Step; tables.go holds
+// the decision table, each distinct decision once; Step indexes it and does
+// not allocate. MACHINE.md draws the machine as a Mermaid diagram and lists
+// every decision, the quirks and the responses.
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/token"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/imapfsm/imapfsm/gen"
@@ -62,7 +175,7 @@ func main() {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `fsmgen verifies the IMAP session spec and generates the fsm package.
+	fmt.Fprint(w, `fsmgen verifies a session spec and generates its state machine package.
 
 Usage:
   fsmgen check [FILE]         verify FILE (default spec/imap.yaml); print every problem as file:line:col
@@ -137,11 +250,11 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	spec := fs.String("spec", defaultSpec, "the spec `file` to compile; its path, as given, appears in the generated header")
-	out := fs.String("out", "fsm", "the `directory` to write the generated package and MACHINE.md into")
-	pkg := fs.String("pkg", "fsm", "the Go package `name` of the generated files")
+	out := fs.String("out", "", "the `directory` to write the generated package and MACHINE.md into (default: the spec's protocol.dir)")
+	pkg := fs.String("pkg", "", "the Go package `name` of the generated files (default: the spec's protocol.package, else the last element of the directory)")
 	verify := fs.Bool("verify", false, "write nothing; exit 1 and list the generated files that are stale")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: fsmgen generate [flags]\n\nVerify the spec, then write the fsm package (fsm.go, tables.go) and MACHINE.md.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: fsmgen generate [flags]\n\nVerify the spec, then write its package (fsm.go, tables.go) and MACHINE.md into protocol.dir (or -out).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -157,6 +270,23 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	m, code := load(*spec, stderr)
 	if code != 0 {
 		return code
+	}
+	if *out == "" {
+		*out = filepath.FromSlash(m.Protocol.Dir)
+	}
+	if *out == "" {
+		fmt.Fprintf(stderr, "fsmgen generate: %s names no output directory (protocol.dir); give -out DIR\n", *spec)
+		return 2
+	}
+	if *pkg == "" {
+		*pkg = m.Protocol.Package
+	}
+	if *pkg == "" {
+		*pkg = filepath.Base(*out)
+		if !token.IsIdentifier(*pkg) {
+			fmt.Fprintf(stderr, "fsmgen generate: %s names no package (protocol.package) and %q is no Go name; give -pkg NAME\n", *spec, *pkg)
+			return 2
+		}
 	}
 	files, err := gen.Files(m, *pkg, *spec)
 	if err != nil {

@@ -1,5 +1,7 @@
-// Package oracle reads the session spec (spec/imap.yaml) on its own and says
-// what the spec decides for a state, an input and a mode.
+// Package oracle reads a session spec (spec/imap.yaml, spec/lmtp.yaml) on its
+// own and says what the spec decides for a state, an input and a mode. The
+// spec's protocol block gives it the ways of reading, the input kinds, the
+// attribute that means held and the default outcomes.
 //
 // It shares no code with the generator in gen/: it decodes the YAML into its
 // own structs, expands groups, and resolves `stay`, `origin`, `otherwise` and
@@ -50,27 +52,19 @@ const (
 	ActionClose      = "close"
 )
 
-// Reads values of a state.
-var readsValues = []string{"command", "idle", "sasl", "none"}
-
-// Input kinds.
-var kindValues = []string{"command", "line", "idle", "sasl", "event"}
-
-// defaultOutcomes are the outcomes of an input that lists none: a handler
-// completes its command with OK, NO or BAD; only inputs that say so can leave
-// their tag pending with `continue`.
-var defaultOutcomes = []string{"ok", "no", "bad"}
-
 // Spec is the spec as the oracle reads it. Slices keep the spec's order.
 type Spec struct {
 	Initial     string
 	DefaultMode Mode
-	States      []State
-	Inputs      []Input
-	Outcomes    []string
-	Responses   []Response
-	Quirks      []Quirk
-	Rules       []Rule
+	// Reads and Kinds are the protocol's ways of reading lines and input
+	// kinds, in spec order.
+	Reads, Kinds []string
+	States       []State
+	Inputs       []Input
+	Outcomes     []string
+	Responses    []Response
+	Quirks       []Quirk
+	Rules        []Rule
 
 	stateIdx map[string]int
 	inputIdx map[string]int
@@ -97,19 +91,23 @@ type Input struct {
 	Kind string
 	// Wire is the command name as clients send it, or "".
 	Wire string
+	// Wires lists every name of the command, Wire first.
+	Wires []string
 	// Outcomes lists what a handler of this input can report.
 	Outcomes []string
 }
 
 // Response is a declared reply.
 type Response struct {
-	Name, Status, Code, Text string
+	Name, Status, Code, Enhanced, Text string
 }
 
 // Quirk is a declared client quirk.
 type Quirk struct {
 	Name  string
 	Scope string
+	// Default is the quirk's own default mode ("lenient", "strict") or "".
+	Default string
 	// Tolerate is indexed by Mode.
 	Tolerate [2]bool
 }
@@ -207,6 +205,12 @@ func sectionOrder(root *yaml.Node) map[string][]string {
 		}
 		for j := 0; j+1 < len(val.Content); j += 2 {
 			out[key] = append(out[key], val.Content[j].Value)
+			// One level down too, for the protocol's reads and kinds.
+			if sub := val.Content[j+1]; sub.Kind == yaml.MappingNode {
+				for k := 0; k+1 < len(sub.Content); k += 2 {
+					out[key+"."+val.Content[j].Value] = append(out[key+"."+val.Content[j].Value], sub.Content[k].Value)
+				}
+			}
 		}
 	}
 	return out
@@ -239,14 +243,27 @@ func (p *parser) run() {
 		p.errorf("default-mode %q is neither lenient nor strict", r.DefaultMode)
 	}
 	s.Outcomes = p.order["outcomes"]
+	s.Reads = p.order["protocol.reads"]
+	s.Kinds = p.order["protocol.kinds"]
+	held := ""
+	for name, a := range r.Protocol.Attributes {
+		if a.Means == "held" {
+			held = name
+		}
+	}
 	s.stateIdx = map[string]int{}
 	for _, name := range p.order["states"] {
 		rs := r.States[name]
-		if !slices.Contains(readsValues, rs.Reads) {
-			p.errorf("state %q: reads %q is not one of %s", name, rs.Reads, strings.Join(readsValues, ", "))
+		if !slices.Contains(s.Reads, rs.Reads) {
+			p.errorf("state %q: reads %q is not one of %s", name, rs.Reads, strings.Join(s.Reads, ", "))
+		}
+		for a := range rs.Attrs {
+			if _, ok := r.Protocol.Attributes[a]; !ok {
+				p.errorf("state %q: %q is neither a state key nor an attribute of the protocol", name, a)
+			}
 		}
 		s.stateIdx[name] = len(s.States)
-		s.States = append(s.States, State{Name: name, Reads: rs.Reads, HoldsTag: rs.HoldsTag, Terminal: rs.Terminal, Origin: rs.Origin})
+		s.States = append(s.States, State{Name: name, Reads: rs.Reads, HoldsTag: held != "" && rs.Attrs[held], Terminal: rs.Terminal, Origin: rs.Origin})
 	}
 	for _, st := range s.States {
 		if _, ok := s.stateIdx[st.Origin]; st.Origin != "" && !ok {
@@ -260,12 +277,17 @@ func (p *parser) run() {
 	s.inputIdx = map[string]int{}
 	for _, name := range p.order["inputs"] {
 		ri := r.Inputs[name]
-		if !slices.Contains(kindValues, ri.Kind) {
-			p.errorf("input %q: kind %q is not one of %s", name, ri.Kind, strings.Join(kindValues, ", "))
+		if !slices.Contains(s.Kinds, ri.Kind) {
+			p.errorf("input %q: kind %q is not one of %s", name, ri.Kind, strings.Join(s.Kinds, ", "))
 		}
 		outs := ri.Outcomes
 		if len(outs) == 0 {
-			outs = defaultOutcomes
+			// An input that lists no outcomes has the protocol's default
+			// outcomes, or every outcome when it declares none.
+			outs = r.Protocol.DefaultOutcomes
+			if len(outs) == 0 {
+				outs = s.Outcomes
+			}
 		}
 		for _, o := range outs {
 			if !slices.Contains(s.Outcomes, o) {
@@ -273,15 +295,19 @@ func (p *parser) run() {
 			}
 		}
 		s.inputIdx[name] = len(s.Inputs)
-		s.Inputs = append(s.Inputs, Input{Name: name, Kind: ri.Kind, Wire: ri.Wire, Outcomes: slices.Clone(outs)})
+		in := Input{Name: name, Kind: ri.Kind, Wires: slices.Clone([]string(ri.Wire)), Outcomes: slices.Clone(outs)}
+		if len(in.Wires) > 0 {
+			in.Wire = in.Wires[0]
+		}
+		s.Inputs = append(s.Inputs, in)
 	}
 	for _, name := range p.order["responses"] {
 		rr := r.Responses[name]
-		s.Responses = append(s.Responses, Response{Name: name, Status: rr.Status, Code: rr.Code, Text: rr.Text})
+		s.Responses = append(s.Responses, Response{Name: name, Status: rr.Status, Code: rr.Code, Enhanced: rr.Enhanced, Text: rr.Text})
 	}
 	for _, name := range p.order["quirks"] {
 		rq := r.Quirks[name]
-		q := Quirk{Name: name, Scope: rq.Scope}
+		q := Quirk{Name: name, Scope: rq.Scope, Default: rq.Default}
 		if rq.Lenient != nil {
 			q.Tolerate[Lenient] = rq.Lenient.Tolerate
 		}

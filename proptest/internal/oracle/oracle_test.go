@@ -16,6 +16,14 @@ import (
 const tiny = `
 version: 1
 initial: out
+protocol:
+  name: TINY
+  replies: imap
+  reads: {command: {doc: a command}, idle: {doc: a continuation, commands: true, origin: true}, none: {doc: nothing}}
+  kinds: {command: a command, idle: a continuation, event: an event}
+  attributes: {holds-tag: {means: held, doc: a tag waits.}}
+  actions: {execute: run, reject: refuse, ignore: nothing, close: close}
+  default-outcomes: [ok, "no", bad]
 states:
   out: {reads: command}
   in: {reads: command}

@@ -11,6 +11,7 @@ import (
 
 type rawSpec struct {
 	Version     int                    `yaml:"version"`
+	Protocol    rawProtocol            `yaml:"protocol"`
 	Initial     string                 `yaml:"initial"`
 	DefaultMode string                 `yaml:"default-mode"`
 	States      map[string]rawState    `yaml:"states"`
@@ -26,34 +27,81 @@ type rawDoc struct {
 	Doc string `yaml:"doc"`
 }
 
+// rawProtocol is the spec's vocabulary. The oracle needs the names of the
+// ways of reading and of the input kinds, which attribute means held, and
+// the default outcomes; the rest only documents the generated package.
+type rawProtocol struct {
+	Name            string                  `yaml:"name"`
+	Doc             string                  `yaml:"doc"`
+	Package         string                  `yaml:"package"`
+	Dir             string                  `yaml:"dir"`
+	Replies         string                  `yaml:"replies"`
+	Reads           map[string]rawReads     `yaml:"reads"`
+	Kinds           map[string]string       `yaml:"kinds"`
+	Attributes      map[string]rawAttribute `yaml:"attributes"`
+	Actions         map[string]string       `yaml:"actions"`
+	DefaultOutcomes []string                `yaml:"default-outcomes"`
+}
+
+type rawReads struct {
+	Doc      string `yaml:"doc"`
+	Commands bool   `yaml:"commands"`
+	Origin   bool   `yaml:"origin"`
+}
+
+type rawAttribute struct {
+	Doc         string `yaml:"doc"`
+	Means       string `yaml:"means"`
+	MatchOrigin bool   `yaml:"match-origin"`
+}
+
 type rawState struct {
 	Doc      string `yaml:"doc"`
 	Ref      string `yaml:"ref"`
 	Reads    string `yaml:"reads"`
-	HoldsTag bool   `yaml:"holds-tag"`
-	// Authenticated only selects timers and limits in the engine; the
-	// oracle reads it to accept the spec and ignores it.
-	Authenticated bool   `yaml:"authenticated"`
-	Origin        string `yaml:"origin"`
-	Terminal      bool   `yaml:"terminal"`
+	Origin   string `yaml:"origin"`
+	Terminal bool   `yaml:"terminal"`
+	// Attrs holds the protocol's state attributes (holds-tag,
+	// authenticated, ...). The oracle reads the one that means held and
+	// checks that the others are declared.
+	Attrs map[string]bool `yaml:",inline"`
+}
+
+// rawWire is `wire: NAME` or `wire: [NAME, ...]`.
+type rawWire []string
+
+// UnmarshalYAML accepts a name or a list of names.
+func (w *rawWire) UnmarshalYAML(node *yaml.Node) error {
+	if node.Kind == yaml.ScalarNode {
+		*w = rawWire{node.Value}
+		return nil
+	}
+	var names []string
+	if err := node.Decode(&names); err != nil {
+		return err
+	}
+	*w = names
+	return nil
 }
 
 type rawInput struct {
 	Kind     string   `yaml:"kind"`
-	Wire     string   `yaml:"wire"`
+	Wire     rawWire  `yaml:"wire"`
 	Doc      string   `yaml:"doc"`
 	Ref      string   `yaml:"ref"`
 	Outcomes []string `yaml:"outcomes"`
 }
 
 type rawResponse struct {
-	Status string `yaml:"status"`
-	Code   string `yaml:"code"`
-	Text   string `yaml:"text"`
+	Status   string `yaml:"status"`
+	Code     string `yaml:"code"`
+	Enhanced string `yaml:"enhanced"`
+	Text     string `yaml:"text"`
 }
 
 type rawQuirk struct {
 	Scope   string        `yaml:"scope"`
+	Default string        `yaml:"default"`
 	Who     string        `yaml:"who"`
 	Source  string        `yaml:"source"`
 	Doc     string        `yaml:"doc"`

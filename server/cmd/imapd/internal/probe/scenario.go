@@ -47,9 +47,11 @@ func (sc *scenario) result(v Verdict, evidence string) Result {
 
 func (sc *scenario) run() Result {
 	sc.log = &transcript{secrets: []string{sc.o.Password}}
+	// An IDLE state is reached through its origin, then IDLE.
 	state := sc.m.States[sc.p.Reach]
 	reach := state
-	if state.Reads == gen.ReadsIdle {
+	idle := state.Origin >= 0
+	if idle {
 		reach = sc.m.States[state.Origin]
 	}
 	c, err := dial(sc.o, sc.log, "p")
@@ -61,7 +63,7 @@ func (sc *scenario) run() Result {
 	if err := c.capabilities(); err != nil {
 		return sc.result(Broken, "CAPABILITY: "+err.Error())
 	}
-	if reach.Authenticated {
+	if sc.attribute(reach, "authenticated") {
 		if err := c.login(sc.o.User, sc.o.Password); err != nil {
 			return sc.result(Broken, err.Error())
 		}
@@ -90,7 +92,7 @@ func (sc *scenario) run() Result {
 		return sc.result(Skipped, fmt.Sprintf("the prober cannot reach state %q", reach.Name))
 	}
 	heldTag := ""
-	if state.Reads == gen.ReadsIdle {
+	if idle {
 		heldTag = c.nextTag()
 		if err := c.write(heldTag + " IDLE\r\n"); err != nil {
 			return sc.result(Broken, "IDLE: "+err.Error())
@@ -114,6 +116,16 @@ func (sc *scenario) run() Result {
 		return sc.result(Broken, reason)
 	}
 	return sc.classify(ob)
+}
+
+// attribute reports the value of a state attribute the spec declares.
+func (sc *scenario) attribute(s gen.State, name string) bool {
+	for i, a := range sc.m.Protocol.Attributes {
+		if a.Name == name && i < len(s.Attrs) {
+			return s.Attrs[i]
+		}
+	}
+	return false
 }
 
 // missingCapability names a required capability the server lacks.
