@@ -6,7 +6,9 @@ FSMGEN  := $(GO) run ./gen/cmd/fsmgen
 BENCH   ?= .
 FUZZTIME ?= 60s
 
-.PHONY: help generate check test bench run fuzz proptest-long bench-peers
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: help generate check lint test bench run fuzz proptest-long bench-peers
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -16,6 +18,11 @@ generate: ## verify the specs and regenerate their packages (fsm/, server/lmtp/l
 
 check: ## verify the specs, report every problem as file:line:col, and fail if a generated package is stale
 	@for s in $(SPECS); do $(FSMGEN) check $$s && $(FSMGEN) generate -spec $$s -verify || exit 1; done
+
+lint: ## gofmt, go vet and staticcheck over the whole module
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 test: ## run the whole test suite with the race detector
 	$(GO) test -race -count=1 ./...

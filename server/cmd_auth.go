@@ -23,7 +23,6 @@ const maxSASLResponse = 8 << 10
 type saslExchange struct {
 	server  sasl.Server
 	user    store.User
-	err     error
 	checked bool
 }
 

@@ -67,7 +67,7 @@ func TestParseCommand(t *testing.T) {
 }
 
 // readArgs reads a full command from input and runs fn on its arguments.
-func readArgs(t *testing.T, input string, lim Limits, fn func(a *ArgReader) (any, error)) (any, error, *Decoder, *contRecorder) {
+func readArgs(t *testing.T, input string, lim Limits, fn func(a *ArgReader) (any, error)) (any, *Decoder, *contRecorder, error) {
 	t.Helper()
 	d, rec := newTestDecoder(input, lim)
 	line, err := d.ReadLine()
@@ -76,7 +76,7 @@ func readArgs(t *testing.T, input string, lim Limits, fn func(a *ArgReader) (any
 	require.NoError(t, err)
 	a := d.Args(cmd.ArgsStart)
 	v, err := fn(a)
-	return v, err, d, rec
+	return v, d, rec, err
 }
 
 func TestArgReaderScalars(t *testing.T) {
@@ -164,7 +164,7 @@ func TestArgReaderScalars(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err, _, _ := readArgs(t, tt.input, DefaultLimits(), tt.fn)
+			v, _, _, err := readArgs(t, tt.input, DefaultLimits(), tt.fn)
 			if tt.reason != "" {
 				require.Error(t, err)
 				assert.ErrorIs(t, err, ErrSyntax)
@@ -179,7 +179,7 @@ func TestArgReaderScalars(t *testing.T) {
 }
 
 func TestArgReaderStickyError(t *testing.T) {
-	_, err, d, _ := readArgs(t, "A X 12 abc\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
+	_, d, _, err := readArgs(t, "A X 12 abc\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
 		_, err := a.Atom() // fails: SP comes first
 		require.Error(t, err)
 		assert.Equal(t, err, a.SP(), "later calls return the first error")
@@ -212,7 +212,7 @@ func TestArgReaderLogin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err, d, rec := readArgs(t, tt.input+"A2 NOOP\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
+			_, d, rec, err := readArgs(t, tt.input+"A2 NOOP\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
 				require.NoError(t, a.SP())
 				user, err := a.AString()
 				require.NoError(t, err)
@@ -302,7 +302,7 @@ func TestLiteralShortPayload(t *testing.T) {
 		if !sync {
 			ann = "{10+}"
 		}
-		_, err, d, _ := readArgs(t, "A1 LOGIN "+ann+"\r\nabc", DefaultLimits(), func(a *ArgReader) (any, error) {
+		_, d, _, err := readArgs(t, "A1 LOGIN "+ann+"\r\nabc", DefaultLimits(), func(a *ArgReader) (any, error) {
 			require.NoError(t, a.SP())
 			return a.AString()
 		})
@@ -374,7 +374,7 @@ func TestListsAndDepth(t *testing.T) {
 			lim := DefaultLimits()
 			lim.MaxDepth = 4
 			var got []string
-			_, err, _, _ := readArgs(t, tt.input, lim, func(a *ArgReader) (any, error) {
+			_, _, _, err := readArgs(t, tt.input, lim, func(a *ArgReader) (any, error) {
 				require.NoError(t, a.SP())
 				got = []string{}
 				if err := a.List(elem(a, &got)); err != nil {
@@ -408,7 +408,7 @@ func TestDeepNestingDefaultLimit(t *testing.T) {
 			return a.List(elem(a))
 		}
 	}
-	_, err, _, _ := readArgs(t, input, DefaultLimits(), func(a *ArgReader) (any, error) {
+	_, _, _, err := readArgs(t, input, DefaultLimits(), func(a *ArgReader) (any, error) {
 		require.NoError(t, a.SP())
 		return nil, a.List(elem(a))
 	})
@@ -434,7 +434,7 @@ func TestFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
-			v, err, _, _ := readArgs(t, "A STORE "+tt.input+"\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
+			v, _, _, err := readArgs(t, "A STORE "+tt.input+"\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
 				require.NoError(t, a.SP())
 				f, err := a.FlagList()
 				if err != nil {
@@ -468,7 +468,7 @@ func TestArgSeqSet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
-			v, err, _, _ := readArgs(t, "A FETCH "+tt.input+" FLAGS\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
+			v, _, _, err := readArgs(t, "A FETCH "+tt.input+" FLAGS\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
 				require.NoError(t, a.SP())
 				s, err := a.SeqSet()
 				return s.String(), err
@@ -504,7 +504,7 @@ func TestArgDates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err, _, _ := readArgs(t, "A X "+tt.input+"\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
+			v, _, _, err := readArgs(t, "A X "+tt.input+"\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
 				require.NoError(t, a.SP())
 				if tt.dt {
 					return a.DateTime()
@@ -571,7 +571,7 @@ func TestArgMailbox(t *testing.T) {
 }
 
 func TestPeekAcceptExpect(t *testing.T) {
-	_, err, _, _ := readArgs(t, "A FETCH 1 BODY[1.2]<0.100>\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
+	_, _, _, err := readArgs(t, "A FETCH 1 BODY[1.2]<0.100>\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
 		require.NoError(t, a.SP())
 		_, err := a.SeqSet()
 		require.NoError(t, err)
@@ -602,7 +602,7 @@ func TestPeekAcceptExpect(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	_, err, _, _ = readArgs(t, "A X y\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
+	_, _, _, err = readArgs(t, "A X y\r\n", DefaultLimits(), func(a *ArgReader) (any, error) {
 		require.NoError(t, a.SP())
 		return nil, a.Expect('(')
 	})
@@ -610,7 +610,7 @@ func TestPeekAcceptExpect(t *testing.T) {
 }
 
 func TestBareLFTracking(t *testing.T) {
-	_, err, _, _ := readArgs(t, "A LOGIN {1+}\r\nx y\n", DefaultLimits(), func(a *ArgReader) (any, error) {
+	_, _, _, err := readArgs(t, "A LOGIN {1+}\r\nx y\n", DefaultLimits(), func(a *ArgReader) (any, error) {
 		assert.False(t, a.BareLF())
 		require.NoError(t, a.SP())
 		_, err := a.AString()

@@ -185,8 +185,5 @@ func IsFatal(err error) bool {
 		return pe.Kind == KindDesync
 	}
 	var le *LiteralTooLargeError
-	if errors.As(err, &le) {
-		return false
-	}
-	return true
+	return !errors.As(err, &le)
 }

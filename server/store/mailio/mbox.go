@@ -169,9 +169,7 @@ func extractFlags(body []byte) ([]byte, []string) {
 				}
 			}
 		case "x-keywords":
-			for _, k := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-				flags = append(flags, k)
-			}
+			flags = append(flags, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })...)
 		}
 	}
 	if !found {

@@ -136,6 +136,7 @@ func testAppendBatch(t *testing.T, s store.Store) {
 	assert.Equal(t, st.UIDNext, res[0].UID)
 	res, err = b.AppendBatch(ctx, "Trash", batchOf("trash", 2, `\Deleted`))
 	require.NoError(t, err)
+	assert.Len(t, res, 2)
 	assert.Equal(t, uint32(2), status(t, u, "Trash").Deleted)
 }
 
