@@ -158,6 +158,9 @@ Mixes:
 	if res.Errors > 0 {
 		return fmt.Errorf("%d operations failed", res.Errors)
 	}
+	if n := res.ProtocolViolations(); n > 0 {
+		return fmt.Errorf("%d protocol violations", n)
+	}
 	return nil
 }
 
@@ -207,6 +210,9 @@ servers are stopped at the end. Run as root, Dovecot's mail processes run as
 	for _, r := range rows {
 		if r.Errors[0]+r.Errors[1] > 0 {
 			return fmt.Errorf("mix %s: %d failed operations against imapd, %d against Dovecot", r.Mix, r.Errors[0], r.Errors[1])
+		}
+		if r.Protocol[0]+r.Protocol[1] > 0 {
+			return fmt.Errorf("mix %s: %d protocol violations from imapd, %d from Dovecot", r.Mix, r.Protocol[0], r.Protocol[1])
 		}
 	}
 	return nil
