@@ -3,6 +3,8 @@ package server
 import (
 	"strconv"
 	"strings"
+
+	"github.com/imapfsm/imapfsm/server/imapwire"
 )
 
 // condstore reports whether CONDSTORE is enabled for the session: by
@@ -12,7 +14,39 @@ import (
 func (c *conn) condstore() bool { return c.enabled["CONDSTORE"] }
 
 // enableCondstore marks CONDSTORE enabled for the rest of the session.
-func (c *conn) enableCondstore() { c.enabled["CONDSTORE"] = true }
+// When that happens while a mailbox is selected (a CONDSTORE-enabling
+// FETCH, SEARCH, STORE or STATUS), the command's tagged
+// completion is preceded by an untagged OK [HIGHESTMODSEQ] for the
+// selected mailbox (RFC 7162 3.1), written by the engine once the command
+// has caught up with the mailbox (see announceCondstore).
+func (c *conn) enableCondstore() {
+	if c.enabled["CONDSTORE"] {
+		return
+	}
+	c.enabled["CONDSTORE"] = true
+	c.condstoreNew = c.mailbox != nil
+}
+
+// announceCondstore writes the untagged OK [HIGHESTMODSEQ] owed by a
+// command that enabled CONDSTORE with a mailbox selected. The value is
+// the mod-sequence the session's view has caught up to, so it is never
+// above a change the client was not told of.
+func (c *conn) announceCondstore() {
+	if !c.condstoreNew {
+		return
+	}
+	c.condstoreNew = false
+	if m := c.mailbox; m != nil {
+		c.write(func(e *imapwire.Encoder) {
+			e.Untagged().Raw("OK [HIGHESTMODSEQ ").Number64(m.modseq).Raw("] Highest").CRLF()
+		})
+	}
+}
+
+// rev2 reports whether the client enabled IMAP4rev2 (RFC 9051 6.3.1).
+// Until it does, the session speaks IMAP4rev1 (RFC 3501) where the two
+// differ: \Recent, the UNSEEN response code of SELECT, SEARCH responses.
+func (c *conn) rev2() bool { return c.enabled["IMAP4REV2"] }
 
 // qresync reports whether the client issued ENABLE QRESYNC (RFC 7162
 // 3.2.3). Only then are the QRESYNC select parameter and the VANISHED

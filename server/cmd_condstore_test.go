@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"regexp"
 	"strconv"
 	"strings"
@@ -44,6 +45,12 @@ func highestModSeq(t *testing.T, lines []string) uint64 {
 func statusModSeq(t *testing.T, c *client, mailbox string) uint64 {
 	t.Helper()
 	u := c.ok("MS", "STATUS "+mailbox+" (HIGHESTMODSEQ)")
+	if len(u) == 2 {
+		// The command enabled CONDSTORE with a mailbox selected
+		// (RFC 7162 3.1).
+		require.Regexp(t, `^\* OK \[HIGHESTMODSEQ \d+\] `, u[1])
+		u = u[:1]
+	}
 	require.Len(t, u, 1)
 	m := regexp.MustCompile(`^\* STATUS \S+ \(HIGHESTMODSEQ (\d+)\)$`).FindStringSubmatch(u[0])
 	require.NotNil(t, m, u[0])
@@ -104,7 +111,10 @@ func TestCondstoreFetch(t *testing.T) {
 	_, c := condstoreSetup(t)
 	c.ok("S1", "SELECT INBOX")
 	u := c.ok("F1", "FETCH 1:* (MODSEQ)")
-	require.Len(t, u, 3)
+	require.Len(t, u, 4)
+	// The first CONDSTORE-enabling command (RFC 7162 3.1).
+	assert.Equal(t, "* OK [HIGHESTMODSEQ 4] Highest", u[3])
+	u = u[:3]
 	re := regexp.MustCompile(`^\* (\d) FETCH \(MODSEQ \((\d+)\)\)$`)
 	var mod []uint64
 	for _, l := range u {
@@ -166,7 +176,9 @@ func TestCondstoreChangedSinceZero(t *testing.T) {
 			u, done := c.cmd("F1", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 0)")
 			if mode == fsm.Lenient {
 				assert.Equal(t, "F1 OK [CLIENTBUG] FETCH completed (CHANGEDSINCE 0 read as all messages)", done)
-				require.Len(t, u, 3)
+				require.Len(t, u, 4)
+				assert.Regexp(t, `^\* OK \[HIGHESTMODSEQ \d+\] `, u[3])
+				u = u[:3]
 				for i, l := range u {
 					assert.Regexp(t, `^\* `+strconv.Itoa(i+1)+` FETCH \(UID `+strconv.Itoa(i+1)+` FLAGS \(\) MODSEQ \(\d+\)\)$`, l)
 				}
@@ -279,4 +291,60 @@ func TestCondstoreSearch(t *testing.T) {
 		_, done := c.cmd("B1", bad)
 		assert.True(t, strings.HasPrefix(done, "B1 BAD"), "%s -> %s", bad, done)
 	}
+}
+
+// TestCondstoreEnabledByCommand: the first CONDSTORE-enabling command in a
+// session with a mailbox selected sends an untagged OK [HIGHESTMODSEQ]
+// before its tagged OK (RFC 7162 3.1), later ones do not, and from then on
+// the session is CONDSTORE-enabled: flag changes by another session come
+// with MODSEQ (issue 15, defect 3).
+func TestCondstoreEnabledByCommand(t *testing.T) {
+	for _, cmd := range []string{
+		"FETCH 1 (MODSEQ)",
+		"UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1)",
+		"SEARCH MODSEQ 1",
+		"UID SEARCH RETURN (COUNT) MODSEQ 1",
+		`STORE 1 (UNCHANGEDSINCE 100) +FLAGS.SILENT (\Answered)`,
+		"STATUS Trash (HIGHESTMODSEQ)",
+	} {
+		t.Run(cmd, func(t *testing.T) {
+			ts, c := condstoreSetup(t)
+			c.ok("S1", "SELECT INBOX")
+			u := c.ok("C1", cmd)
+			require.NotEmpty(t, u)
+			hms := statusModSeqOf(t, ts)
+			assert.Equal(t, "* OK [HIGHESTMODSEQ "+strconv.FormatUint(hms, 10)+"] Highest", u[len(u)-1],
+				"the last untagged response before the tagged OK: %q", u)
+			for _, l := range u[:len(u)-1] {
+				assert.NotContains(t, l, "OK [HIGHESTMODSEQ", "once only: %q", u)
+			}
+			// Enabled once: a second command says nothing of it.
+			for _, l := range c.ok("C2", cmd) {
+				assert.NotContains(t, l, "OK [HIGHESTMODSEQ", cmd)
+			}
+			// CONDSTORE-enabled: another session's flag change comes with
+			// UID and MODSEQ (RFC 7162 3.1.4).
+			other := ts.dial()
+			other.login()
+			other.ok("O1", "SELECT INBOX")
+			other.ok("O2", `STORE 2 +FLAGS.SILENT (\Flagged)`)
+			u = c.ok("N1", "NOOP")
+			require.Len(t, u, 1)
+			assert.Regexp(t, `^\* 2 FETCH \(UID 2 MODSEQ \(\d+\) FLAGS \(\\Flagged\)\)$`, u[0])
+		})
+	}
+	// Without a selected mailbox there is no HIGHESTMODSEQ to announce.
+	_, c := condstoreSetup(t)
+	u := c.ok("T1", "STATUS INBOX (HIGHESTMODSEQ)")
+	assert.Len(t, u, 1)
+}
+
+// statusModSeqOf returns INBOX's HIGHESTMODSEQ as the store has it.
+func statusModSeqOf(t *testing.T, ts *testServer) uint64 {
+	t.Helper()
+	u, err := ts.cfg.Store.OpenUser(context.Background(), "demo")
+	require.NoError(t, err)
+	st, err := u.Status(context.Background(), "INBOX")
+	require.NoError(t, err)
+	return st.HighestModSeq
 }

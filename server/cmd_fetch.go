@@ -527,6 +527,9 @@ func (c *conn) fetchOne(seq uint32, msg *store.Message, items []fetchItem, wantB
 		}
 	}
 	err := c.write(func(e *imapwire.Encoder) {
+		if flagsSent || addFlags {
+			m.announceFlags(e, msg.Flags)
+		}
 		e.Untagged().Number(seq).Raw(" FETCH (")
 		for i, v := range vals {
 			if i > 0 {

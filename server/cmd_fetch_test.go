@@ -262,3 +262,51 @@ func TestFetchEnvelopeLiteral(t *testing.T) {
 	require.Len(t, u, 1)
 	assert.Contains(t, u[0], "{5}\r\ncaf\xc3\xa9 ")
 }
+
+// TestFetchEmptyPartIsLiteral: the body of a zero-length part, of messages
+// appended with a binary literal (RFC 3516 4.4), is sent as the literal
+// "{0}" (BODY) or "~{0}" (BINARY), like every other body section, never as
+// a quoted string (issue 15, defect 5).
+func TestFetchEmptyPartIsLiteral(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.login()
+	for _, msg := range []string{
+		"From: a@example.org\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\n",
+		"From: a@example.org\r\nContent-Type: text/plain\r\n",
+		"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n" +
+			"--b\r\nContent-Transfer-Encoding: binary\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\x00y\r\n--b--\r\n",
+		"From: a@example.org\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+	} {
+		c.send("A1 APPEND INBOX ~{" + strconv.Itoa(len(msg)) + "}\r\n")
+		require.True(t, strings.HasPrefix(c.line(), "+ "))
+		c.send(msg + "\r\n")
+		_, done := c.until("A1")
+		require.True(t, strings.HasPrefix(done, "A1 OK"), done)
+	}
+	c.ok("S1", "SELECT INBOX")
+	for seq := 1; seq <= 4; seq++ {
+		for _, item := range []string{"BODY.PEEK[1]", "BINARY.PEEK[1]", "BODY.PEEK[1]<0.10>", "BODY.PEEK[TEXT]", "BODY[1]"} {
+			if seq == 3 && item == "BODY.PEEK[TEXT]" {
+				continue // the multipart's text is its parts
+			}
+			c.send("F1 FETCH " + strconv.Itoa(seq) + " (" + item + ")\r\n")
+			first := c.line()
+			name := strings.Replace(strings.TrimSuffix(item, "<0.10>"), ".PEEK", "", 1)
+			if strings.HasSuffix(item, "<0.10>") {
+				name += "<0>"
+			}
+			want := " {0}"
+			if strings.HasPrefix(item, "BINARY") {
+				want = " ~{0}"
+			}
+			// The literal header ends the line; its zero octets are
+			// followed by the rest of the response.
+			require.Equal(t, "* "+strconv.Itoa(seq)+" FETCH ("+name+want, first, "message %d %s", seq, item)
+			rest := c.line()
+			assert.True(t, rest == ")" || strings.HasPrefix(rest, " FLAGS ("), "message %d %s: %q", seq, item, rest)
+			_, done := c.until("F1")
+			require.True(t, strings.HasPrefix(done, "F1 OK"), done)
+		}
+	}
+}

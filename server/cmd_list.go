@@ -1,9 +1,9 @@
 package server
 
 import (
+	"errors"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server/imapwire"
@@ -75,7 +75,7 @@ func cmdList(c *conn, cmd *command) result {
 	// The reference is a mailbox name, but not a name of the request:
 	// "Archive/" is a legal reference, so the trailing-separator quirk
 	// does not apply to it.
-	ref, err := a.Mailbox()
+	ref, err := listReference(a)
 	if err != nil {
 		return argError(err)
 	}
@@ -204,7 +204,7 @@ func cmdLsub(c *conn, cmd *command) result {
 	if err := a.SP(); err != nil {
 		return argError(err)
 	}
-	ref, err := a.Mailbox()
+	ref, err := listReference(a)
 	if err != nil {
 		return argError(err)
 	}
@@ -433,7 +433,7 @@ func isListChar(b byte) bool {
 
 // listPattern reads a list-mailbox (RFC 9051 9: 1*list-char / string) and
 // decodes it like a mailbox name: modified UTF-7 unless UTF8=ACCEPT is
-// enabled (RFC 6855 3), in which case it must be UTF-8.
+// enabled (RFC 6855 3), in which case it is taken as UTF-8.
 func (c *conn) listPattern(a *imapwire.ArgReader) (string, error) {
 	var raw string
 	if b, ok := a.Peek(); ok && (b == '"' || b == '{') {
@@ -461,12 +461,26 @@ func (c *conn) listPattern(a *imapwire.ArgReader) (string, error) {
 		raw = sb.String()
 	}
 	if c.utf8 {
-		if !utf8.ValidString(raw) {
-			return "", errSyntax("Mailbox pattern is not valid UTF-8")
-		}
-		return raw, nil
+		return raw, nil // matched literally if not UTF-8: it then matches nothing
 	}
-	return imapwire.DecodeMailbox(raw)
+	if p, err := imapwire.DecodeMailbox(raw); err == nil {
+		return p, nil
+	}
+	// A pattern that is not valid modified UTF-7 is matched literally, as
+	// it was sent: no mailbox name decodes to it, so at most a name with
+	// the same characters matches. A LIST pattern never fails the command.
+	return raw, nil
+}
+
+// listReference reads the reference name of LIST and LSUB. Like a
+// pattern, a reference that does not decode is used as sent.
+func listReference(a *imapwire.ArgReader) (string, error) {
+	ref, err := a.Mailbox()
+	var nameErr *imapwire.MailboxNameError
+	if errors.As(err, &nameErr) {
+		return nameErr.Raw, nil
+	}
+	return ref, err
 }
 
 // joinReference combines a LIST reference and pattern (RFC 9051 6.3.9): a

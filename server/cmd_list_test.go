@@ -178,7 +178,6 @@ func TestListBadArguments(t *testing.T) {
 		`"" "*" FOO (CHILDREN)`,
 		`"" ()`,
 		`""`,
-		`"" "&Jjo"`,
 	} {
 		t.Run(args, func(t *testing.T) {
 			_, done := c.cmd("B1", "LIST "+args)
@@ -324,4 +323,31 @@ func statusValue(t *testing.T, c *client, mailbox, item string) uint64 {
 	_, err := fmt.Sscanf(u[0][strings.LastIndex(u[0], item+" "):], item+" %d)", &v)
 	require.NoError(t, err, u[0])
 	return v
+}
+
+// TestListInvalidModifiedUTF7Pattern: a LIST or LSUB pattern or reference
+// that is not valid modified UTF-7 is matched as sent; it never fails the
+// command nor ends the session (issue 15, defect 4).
+func TestListInvalidModifiedUTF7Pattern(t *testing.T) {
+	const name = "!#$&'+,-.0123456789:;<=>?@^_`|[}"
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.login()
+	_, done := c.cmd("P0", "SELECT "+name)
+	require.True(t, strings.HasPrefix(done, "P0 NO "), done)
+	for _, cmd := range []string{
+		`LIST "" ` + name + `%*`,
+		`LIST "" "` + name + `%*"`,
+		`LIST "" (` + name + `%* "&Jjo")`,
+		`LIST (SUBSCRIBED) "" ` + name + `*`,
+		`LIST ` + name + ` %`,
+		`LSUB "" ` + name + `%*`,
+		`LSUB "&Jjo" *`,
+	} {
+		assert.Empty(t, c.ok("P1", cmd), cmd)
+	}
+	// Matched as sent: a name with those very characters is listed.
+	c.ok("P2", `CREATE "a&-b"`) // the name a&b
+	assert.Equal(t, []string{`* LIST (\HasNoChildren) "/" a&-b`}, c.ok("P3", `LIST "" a&b*`))
+	c.ok("P4", "NOOP")
 }

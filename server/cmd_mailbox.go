@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/imapfsm/imapfsm/server/imapwire"
@@ -24,7 +25,7 @@ func cmdCreate(c *conn, cmd *command) result {
 	}
 	name, err := a.Mailbox()
 	if err != nil {
-		return argError(err)
+		return newNameError(err)
 	}
 	if len(name) > 1 && strings.HasSuffix(name, "/") && !strings.HasSuffix(name, "//") {
 		name = strings.TrimSuffix(name, "/")
@@ -124,7 +125,7 @@ func cmdRename(c *conn, cmd *command) result {
 	}
 	to, err := c.mailboxArg(a)
 	if err != nil {
-		return argError(err)
+		return newNameError(err)
 	}
 	if err := a.End(); err != nil {
 		return argError(err)
@@ -177,6 +178,18 @@ func oneMailboxArg(c *conn, cmd *command) (name string, res result, done bool) {
 		return "", argError(err), true
 	}
 	return name, result{}, false
+}
+
+// newNameError answers an error reading the name of a mailbox to be
+// created (CREATE, RENAME's new name): a name that does not decode cannot
+// be given to a mailbox, NO [CANNOT] (RFC 5530 3); other errors as
+// argError.
+func newNameError(err error) result {
+	var nameErr *imapwire.MailboxNameError
+	if errors.As(err, &nameErr) {
+		return no("CANNOT", "Invalid mailbox name: "+nameErr.Reason)
+	}
+	return argError(err)
 }
 
 // errSyntax returns a syntax error found by a handler rather than by the

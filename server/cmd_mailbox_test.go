@@ -239,8 +239,41 @@ func TestInternationalMailboxNames(t *testing.T) {
 	appendMessage(t, utf, `"日本語"`, "")
 	assert.Equal(t, uint64(1), statusValue(t, rev1, "&ZeVnLIqe-", "MESSAGES"))
 	_, done := rev1.cmd("B1", `CREATE "&Jjo"`)
-	assert.True(t, strings.HasPrefix(done, "B1 BAD "), "invalid modified UTF-7: %s", done)
+	assert.True(t, strings.HasPrefix(done, "B1 NO [CANNOT] "), "invalid modified UTF-7: %s", done)
 	utf.ok("D1", `DELETE "Grüße/Ünter"`)
 	utf.ok("R1", `RENAME "日本語" "中文"`)
 	assert.Contains(t, listedNames(rev1.ok("L5", `LIST "" "*"`)), "&Ti1lhw-")
+}
+
+// TestInvalidModifiedUTF7Names: a name that is not valid modified UTF-7
+// (RFC 3501 5.1.3) names no mailbox. Commands that look a mailbox up answer
+// NO [NONEXISTENT], those that would give a mailbox that name NO [CANNOT];
+// none answers BAD, and the session goes on (issue 15, defect 4).
+func TestInvalidModifiedUTF7Names(t *testing.T) {
+	const name = "!#$&'+,-.0123456789:;<=>?@^_`|[}"
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.login()
+	for _, tt := range []struct{ cmd, want string }{
+		{"SELECT " + name, "N1 NO [NONEXISTENT] "},
+		{"EXAMINE " + name, "N1 NO [NONEXISTENT] "},
+		{"STATUS " + name + " (MESSAGES)", "N1 NO [NONEXISTENT] "},
+		{"DELETE " + name, "N1 NO [NONEXISTENT] "},
+		{"SUBSCRIBE " + name, "N1 NO [NONEXISTENT] "},
+		{"CREATE " + name, "N1 NO [CANNOT] "},
+		{`CREATE "&Jjo"`, "N1 NO [CANNOT] "},
+		{"RENAME Archive " + name, "N1 NO [CANNOT] "},
+		{"RENAME " + name + " Other", "N1 NO [NONEXISTENT] "},
+	} {
+		u, done := c.cmd("N1", tt.cmd)
+		assert.Empty(t, u, tt.cmd)
+		assert.True(t, strings.HasPrefix(done, tt.want), "%s -> %s", tt.cmd, done)
+	}
+	// More of them than the bad-command limit allows BADs in a row: the
+	// session stays open.
+	for range 25 {
+		_, done := c.cmd("N2", "SELECT "+name)
+		require.True(t, strings.HasPrefix(done, "N2 NO [NONEXISTENT] "), done)
+	}
+	assert.Contains(t, listedNames(c.ok("N3", `LIST "" *`)), "Archive")
 }

@@ -97,7 +97,7 @@ func cmdSearch(c *conn, cmd *command) result {
 	if err := a.SP(); err != nil {
 		return argError(err)
 	}
-	ret := searchReturn{extended: c.enabled["IMAP4REV2"]}
+	ret := searchReturn{extended: c.rev2()}
 	program := &searchKey{op: searchAnd}
 	charset := ""
 	res := parseSearch(a, &ret, program, &charset)

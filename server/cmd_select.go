@@ -61,9 +61,6 @@ func cmdSelect(c *conn, cmd *command) result {
 	if q != nil && !c.qresync() {
 		return bad("QRESYNC needs ENABLE QRESYNC first (RFC 7162 3.2.3)")
 	}
-	if condstore {
-		c.enableCondstore()
-	}
 	if c.mailbox != nil {
 		// Responses before this one concern the mailbox being closed, those
 		// after it the new one (RFC 9051 6.3.2 and 7.1; RFC 7162 3.2.11).
@@ -71,6 +68,10 @@ func cmdSelect(c *conn, cmd *command) result {
 		c.write(func(e *imapwire.Encoder) {
 			e.StatusResponse("", imapwire.StatusOK, "CLOSED", "Previous mailbox closed")
 		})
+	}
+	if condstore {
+		// No mailbox is selected now: SELECT itself reports HIGHESTMODSEQ.
+		c.enableCondstore()
 	}
 	res := c.openMailbox(name, cmd.input == fsm.InputExamine)
 	if res.outcome == fsm.OutcomeOK && q != nil {

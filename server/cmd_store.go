@@ -118,6 +118,13 @@ func cmdStore(c *conn, cmd *command) result {
 			}
 		}
 		c.write(func(e *imapwire.Encoder) {
+			if !silent {
+				for _, u := range res.Updated {
+					if m.seqOf(u.UID) != 0 {
+						m.announceFlags(e, u.Flags)
+					}
+				}
+			}
 			for _, u := range res.Updated {
 				seq := m.seqOf(u.UID)
 				if seq == 0 || (silent && (!condstore || !u.Changed)) {

@@ -57,10 +57,13 @@ type conn struct {
 	username string
 	utf8     bool // ENABLE UTF8=ACCEPT
 	enabled  map[string]bool
-	mailbox  *selectedMailbox
-	sasl     *saslExchange
-	after    func() // runs after the current completion is written
-	ended    func() // runs once when the session has ended (set by the server)
+	// condstoreNew is set when the current command enabled CONDSTORE
+	// with a mailbox selected; see announceCondstore.
+	condstoreNew bool
+	mailbox      *selectedMailbox
+	sasl         *saslExchange
+	after        func() // runs after the current completion is written
+	ended        func() // runs once when the session has ended (set by the server)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -129,10 +132,17 @@ func badCode(code, text string) result {
 func continued() result { return result{outcome: fsm.OutcomeContinue} }
 
 // argError turns an argument parsing error into a BAD result with the
-// decoder's reason.
+// decoder's reason. A mailbox name that does not decode is no syntax error:
+// it names no mailbox, and gets NO [NONEXISTENT].
 func argError(err error) result {
 	if errors.Is(err, errTrailingSeparator) {
 		return no("NONEXISTENT", "No such mailbox (the name ends with the separator)")
+	}
+	var nameErr *imapwire.MailboxNameError
+	if errors.As(err, &nameErr) {
+		// No mailbox can have a name that does not decode (RFC 3501
+		// 5.1.3), so it does not exist.
+		return no("NONEXISTENT", "No such mailbox: "+nameErr.Reason)
 	}
 	var tooBig *imapwire.LiteralTooLargeError
 	if errors.As(err, &tooBig) {
@@ -362,6 +372,7 @@ func (c *conn) execute(d fsm.Decision, in fsm.Input, cmd *command) {
 			c.heldTag = cmd.tag
 		}
 	} else {
+		c.announceCondstore()
 		c.complete(cmd.tag, res)
 		if cmd.tag == c.heldTag {
 			c.heldTag = ""

@@ -82,7 +82,9 @@
 //	bare LF as line end                          accepted as CRLF (lenient line ending)              yes
 //	invalid UTF-8 in a quoted string             tag BAD Quoted string contains invalid UTF-8        yes
 //	invalid UTF-8 in an atom (mailbox name)      tag BAD Invalid character in astring                yes
-//	invalid modified UTF-7 mailbox name          tag BAD <reason> (RFC 3501 5.1.3)                   yes
+//	invalid modified UTF-7 mailbox name          tag NO [NONEXISTENT] No such mailbox: <reason>;     yes
+//	(RFC 3501 5.1.3)                             CREATE, RENAME to it: NO [CANNOT]; as a LIST
+//	                                             pattern or reference: matched as sent
 //	parentheses nested 10,000 deep               tag BAD Parentheses nested too deeply (limit 100)   yes
 //	sequence set 0                               tag BAD Sequence number must be non-zero            yes
 //	sequence set 4294967296                      tag BAD Sequence number out of range                yes

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -32,6 +34,10 @@ type selectedMailbox struct {
 	// own holds the MODSEQs of flag changes this session made and already
 	// reported to its client, so that sendUpdates does not repeat them.
 	own map[uint64]bool
+	// keywords are the keywords of the last FLAGS response, in the order
+	// sent; known holds them lower-cased (keywords are case-insensitive).
+	keywords []string
+	known    map[string]bool
 	// saved is the SEARCHRES result "$" as UIDs in ascending order
 	// (RFC 5182 2.1); nil until a SEARCH ... RETURN (SAVE).
 	saved []uint32
@@ -166,14 +172,25 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	m.hub = c.srv.acquireHub(c.username, info.ID, v.HighestModSeq)
 	m.gen = ^uint64(0) // not caught up through the hub yet
 	c.mailbox = m
-	flags := append([]string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}, v.Keywords...)
+	m.known = map[string]bool{}
+	m.learnKeywords(v.Keywords)
+	// Each revision gets the SELECT responses it defines: IMAP4rev1 the
+	// first unseen message (RFC 3501 6.3.1), IMAP4rev2 the mailbox's LIST
+	// response instead (RFC 9051 6.3.2).
+	var unseen uint32
+	var listAttrs []string
+	if c.rev2() {
+		listAttrs = c.mailboxAttributes(info.Name)
+	} else if v.Unseen > 0 {
+		if unseen, err = c.firstUnseen(m); err != nil {
+			return c.storeError(err) // the caller closes the mailbox
+		}
+	}
 	c.write(func(e *imapwire.Encoder) {
 		e.Untagged().Number(uint32(len(v.UIDs))).Raw(" EXISTS").CRLF()
-		e.Untagged().Raw("FLAGS ").FlagList(flags).CRLF()
-		if readOnly {
-			e.StatusResponse("", imapwire.StatusOK, "PERMANENTFLAGS ()", "No permanent flags permitted")
-		} else {
-			e.Untagged().Raw("OK [PERMANENTFLAGS ").FlagList(append(flags, `\*`)).Raw("] Flags permitted").CRLF()
+		m.writeFlags(e)
+		if unseen != 0 {
+			e.Untagged().Raw("OK [UNSEEN ").Number(unseen).Raw("] First unseen").CRLF()
 		}
 		e.Untagged().Raw("OK [UIDVALIDITY ").Number(v.UIDValidity).Raw("] UIDs valid").CRLF()
 		e.Untagged().Raw("OK [UIDNEXT ").Number(v.UIDNext).Raw("] Predicted next UID").CRLF()
@@ -182,12 +199,110 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 			// (RFC 7162 3.1.2.1).
 			e.Untagged().Raw("OK [HIGHESTMODSEQ ").Number64(v.HighestModSeq).Raw("] Highest").CRLF()
 		}
-		e.Untagged().Raw("LIST () \"/\" ").Mailbox(info.Name).CRLF()
+		if listAttrs != nil {
+			e.Untagged().Raw("LIST ").FlagList(listAttrs).Raw(` "/" `).Mailbox(info.Name).CRLF()
+		}
 	})
 	if readOnly {
 		return okCode("READ-ONLY", "EXAMINE completed")
 	}
 	return okCode("READ-WRITE", "SELECT completed")
+}
+
+// systemFlags are the system flags every mailbox supports, as the FLAGS
+// response lists them.
+var systemFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
+
+// learnKeywords adds the keywords among flags that the view does not know
+// yet and reports whether there were any.
+func (m *selectedMailbox) learnKeywords(flags []string) bool {
+	added := false
+	for _, f := range flags {
+		if strings.HasPrefix(f, `\`) {
+			continue
+		}
+		if k := strings.ToLower(f); !m.known[k] {
+			m.known[k] = true
+			m.keywords = append(m.keywords, f)
+			added = true
+		}
+	}
+	return added
+}
+
+// writeFlags writes the FLAGS and PERMANENTFLAGS responses for the flags
+// the view knows (RFC 9051 7.3.5 and 7.1, RFC 3501 7.2.6). Clients may
+// create keywords in a mailbox opened read-write (\*).
+func (m *selectedMailbox) writeFlags(e *imapwire.Encoder) {
+	flags := append(slices.Clip(systemFlags), m.keywords...)
+	e.Untagged().Raw("FLAGS ").FlagList(flags).CRLF()
+	if m.readOnly {
+		e.StatusResponse("", imapwire.StatusOK, "PERMANENTFLAGS ()", "No permanent flags permitted")
+	} else {
+		e.Untagged().Raw("OK [PERMANENTFLAGS ").FlagList(append(flags, `\*`)).Raw("] Flags permitted").CRLF()
+	}
+}
+
+// announceFlags makes sure the client knows every keyword in the flag
+// lists about to be sent: when one is new to the view (another session,
+// or this one, set it first, or a message carrying it was appended,
+// copied or moved in), the FLAGS and PERMANENTFLAGS responses are sent
+// again with it, before the response that uses it (RFC 9051 7.3.5,
+// RFC 3501 7.2.6). The encoder must be locked, and the responses that
+// carry the flags written next, in the same lock.
+func (m *selectedMailbox) announceFlags(e *imapwire.Encoder, lists ...[]string) {
+	added := false
+	for _, flags := range lists {
+		added = m.learnKeywords(flags) || added
+	}
+	if added {
+		m.writeFlags(e)
+	}
+}
+
+// errFound stops a store iteration that found what it looked for.
+var errFound = errors.New("found")
+
+// firstUnseen returns the sequence number of the first message of the
+// view without \Seen, or 0 (RFC 3501 6.3.1, the UNSEEN response code).
+func (c *conn) firstUnseen(m *selectedMailbox) (uint32, error) {
+	if len(m.uids) == 0 {
+		return 0, nil
+	}
+	var seq uint32
+	err := c.user.Fetch(c.ctx, m.id, store.UIDSet{{Start: m.uids[0], Stop: m.uids[len(m.uids)-1]}}, store.FetchOptions{},
+		func(msg *store.Message) error {
+			if slices.Contains(msg.Flags, `\Seen`) {
+				return nil
+			}
+			if seq = m.seqOf(msg.UID); seq != 0 {
+				return errFound
+			}
+			return nil
+		})
+	if err != nil && err != errFound {
+		return 0, err
+	}
+	return seq, nil
+}
+
+// mailboxAttributes returns the attributes LIST reports for an existing
+// mailbox (\HasChildren or \HasNoChildren, special use), for the LIST
+// response of SELECT in IMAP4rev2 (RFC 9051 6.3.2). On a store error it
+// returns no attributes: the mailbox was just opened, so the error is
+// transient and the response stays well-formed.
+func (c *conn) mailboxAttributes(name string) []string {
+	entries, err := c.listEntries([]string{name}, false, func(e *listEntry) bool { return e.info != nil }, false)
+	if err != nil {
+		c.log.Warn("listing the selected mailbox", "mailbox", name, "err", err)
+		return []string{}
+	}
+	for _, le := range entries {
+		if le.name == name {
+			return listAttributes(le, false, true)
+		}
+	}
+	return []string{}
 }
 
 // closeMailbox forgets the selected mailbox, if any.
@@ -375,6 +490,11 @@ func (c *conn) sendFlagUpdates(uids map[uint32]bool) {
 	}
 	condstore := c.condstore()
 	c.write(func(e *imapwire.Encoder) {
+		for _, msg := range msgs {
+			if m.seqOf(msg.UID) != 0 {
+				m.announceFlags(e, msg.Flags)
+			}
+		}
 		for _, msg := range msgs {
 			if seq := m.seqOf(msg.UID); seq != 0 {
 				e.Untagged().Number(seq).Raw(" FETCH (UID ").Number(msg.UID)

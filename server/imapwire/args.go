@@ -603,7 +603,9 @@ func (a *ArgReader) DateTime() (time.Time, error) {
 // Mailbox reads a mailbox name (RFC 9051 section 5.1, RFC 3501 section
 // 5.1.3): an astring, decoded from modified UTF-7 unless the decoder is in
 // UTF-8 mode (SetUTF8), in which case it must be valid UTF-8 and "&" has no
-// special meaning. Any case variant of INBOX is returned as "INBOX".
+// special meaning. Any case variant of INBOX is returned as "INBOX". A
+// name that is a valid astring but does not decode fails with a
+// *MailboxNameError and leaves the reader usable after the name.
 func (a *ArgReader) Mailbox() (string, error) {
 	raw, err := a.AString()
 	if err != nil {
@@ -612,13 +614,13 @@ func (a *ArgReader) Mailbox() (string, error) {
 	var name string
 	if a.d.utf8 {
 		if !utf8.ValidString(raw) {
-			return "", a.fail(syntaxErr("Mailbox name is not valid UTF-8"))
+			return "", &MailboxNameError{Raw: raw, Reason: "Mailbox name is not valid UTF-8"}
 		}
 		name = raw
 	} else {
 		name, err = DecodeMailbox(raw)
 		if err != nil {
-			return "", a.fail(err)
+			return "", &MailboxNameError{Raw: raw, Reason: Reason(err)}
 		}
 	}
 	if strings.EqualFold(name, "INBOX") {

@@ -148,8 +148,28 @@ func Reason(err error) string {
 	if errors.As(err, &le) {
 		return le.Reason()
 	}
+	var ne *MailboxNameError
+	if errors.As(err, &ne) {
+		return ne.Reason
+	}
 	return "Internal error"
 }
+
+// MailboxNameError reports a mailbox name that is a well-formed astring
+// but not a valid name in the session's encoding: invalid modified UTF-7
+// (RFC 3501 5.1.3), or invalid UTF-8 after ENABLE UTF8=ACCEPT. It is not a
+// syntax error of the command: no mailbox can have such a name, so the
+// server answers NO (the mailbox does not exist, or cannot be created),
+// and the argument reader stays usable for the rest of the command.
+type MailboxNameError struct {
+	// Raw is the name as the client sent it.
+	Raw string
+	// Reason says what is wrong with it, for the NO response.
+	Reason string
+}
+
+// Error implements the error interface.
+func (e *MailboxNameError) Error() string { return "imapwire: invalid mailbox name: " + e.Reason }
 
 // IsFatal reports whether err leaves the connection unusable: I/O errors
 // (including io.EOF and io.ErrUnexpectedEOF) and ErrDesync. Protocol errors
