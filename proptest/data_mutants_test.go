@@ -183,7 +183,7 @@ func TestDataMutantsAreCaught(t *testing.T) {
 					props = append(props, string(p))
 				}
 			}
-			summary = append(summary, fmt.Sprintf("%-22s caught by %-36s in %3d runs, shrunk to %d ops (%v)", mu.name, strings.Join(props, ","), res.runs, len(res.shrunk.Ops), time.Since(start).Round(time.Millisecond)))
+			summary = append(summary, fmt.Sprintf("%-22s caught by %-36s in %3d runs (shrinking included), shrunk to %d ops (%v)", mu.name, strings.Join(props, ","), res.runs, len(res.shrunk.Ops), time.Since(start).Round(time.Millisecond)))
 		})
 	}
 	t.Logf("data mutants (seed %d):\n%s", seed, strings.Join(summary, "\n"))
