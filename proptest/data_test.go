@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/leanovate/gopter"
-	"github.com/leanovate/gopter/gen"
 	"github.com/leanovate/gopter/prop"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -69,29 +68,58 @@ func (c dataCase) String() string {
 // dataKinds weighs the actions.
 var dataKinds = []string{
 	"append", "append", "append", "store", "store", "store", "store", "copy", "move", "expunge",
-	"fetch", "fetch", "search", "noop", "idle", "idle", "mark", "changed",
+	"fetch", "fetch", "search", "noop", "idle", "idle", "mark", "changed", "changed",
 }
 
 func genDataCase() gopter.Gen {
-	op := gopter.CombineGens(gen.IntRange(0, 3), gen.IntRange(0, len(dataKinds)-1), gen.IntRange(0, 63), gen.IntRange(0, 63), gen.IntRange(0, 63)).
-		Map(func(v []any) dataOp {
-			return dataOp{Session: v[0].(int), Kind: dataKinds[v[1].(int)], A: v[2].(int), B: v[3].(int), C: v[4].(int)}
-		})
-	spec := gopter.CombineGens(gen.Bool(), gen.IntRange(0, 2)).Map(func(v []any) dataSpec {
-		return dataSpec{Rev2: v[0].(bool), Condstore: v[1].(int)}
-	})
-	return gopter.CombineGens(gen.IntRange(2, 4), gen.SliceOfN(4, spec), gen.SliceOf(op)).Map(func(v []any) dataCase {
-		n := v[0].(int)
-		specs := slices.Clone(v[1].([]dataSpec)[:n])
+	return func(p *gopter.GenParameters) *gopter.GenResult {
+		r := p.Rng
+		c := dataCase{Sessions: make([]dataSpec, 2+r.Intn(3))}
+		for i := range c.Sessions {
+			c.Sessions[i] = dataSpec{Rev2: r.Intn(2) == 1, Condstore: r.Intn(3)}
+		}
 		// Always one session of each revision: \Recent needs a rev1
 		// session to live in and a rev2 session to stay out of.
-		specs[0].Rev2, specs[1].Rev2 = false, true
-		ops := slices.Clone(v[2].([]dataOp))
-		for i := range ops {
-			ops[i].Session %= n
+		c.Sessions[0].Rev2, c.Sessions[1].Rev2 = false, true
+		n := p.MinSize + r.Intn(p.MaxSize-p.MinSize+1)
+		for range n {
+			c.Ops = append(c.Ops, dataOp{
+				Session: r.Intn(len(c.Sessions)), Kind: dataKinds[r.Intn(len(dataKinds))],
+				A: r.Intn(64), B: r.Intn(64), C: r.Intn(64),
+			})
 		}
-		return dataCase{Sessions: specs, Ops: ops}
-	})
+		return gopter.NewGenResult(c, shrinkDataCase)
+	}
+}
+
+// shrinkDataCase drops actions: halves of the sequence first, then
+// smaller runs, down to single actions; then sessions beyond two.
+func shrinkDataCase(v any) gopter.Shrink {
+	c := v.(dataCase)
+	var next []dataCase
+	for size := len(c.Ops) / 2; size >= 1; size /= 2 {
+		for at := 0; at+size <= len(c.Ops); at += size {
+			ops := slices.Concat(c.Ops[:at], c.Ops[at+size:])
+			next = append(next, dataCase{Sessions: c.Sessions, Ops: ops})
+		}
+	}
+	if n := len(c.Sessions); n > 2 {
+		var ops []dataOp
+		for _, o := range c.Ops {
+			if o.Session < n-1 {
+				ops = append(ops, o)
+			}
+		}
+		next = append(next, dataCase{Sessions: c.Sessions[:n-1], Ops: ops})
+	}
+	i := 0
+	return func() (any, bool) {
+		if i >= len(next) {
+			return nil, false
+		}
+		i++
+		return next[i-1], true
+	}
 }
 
 // dataKeywords are the keywords the runs store and append; fresh ones
@@ -151,6 +179,10 @@ func (r *dataRun) cmd(s *dataSession, line, noExpunge string, enables bool) (unt
 	s.v.absorb(done)
 	s.v.noExpunge = ""
 	first, _, _ := strings.Cut(line, "\r\n")
+	r.d.commands[commandName(first)]++
+	for _, ev := range untagged {
+		r.log = append(r.log, "    "+s.name+" "+ev.line)
+	}
 	r.log = append(r.log, fmt.Sprintf("%s%d %s → %s", s.name, s.tag, first, done))
 	r.d.check(propConverge, done.status == "OK", s.name, "%s → %s", first, done)
 	if enables && !s.v.condstore && done.status == "OK" {
@@ -176,7 +208,12 @@ func (r *dataRun) endIdle(s *dataSession) {
 	for _, ev := range untagged {
 		s.v.absorb(ev)
 	}
-	r.log = append(r.log, fmt.Sprintf("%s%d DONE → %s (%d pushed)", s.name, s.tag, done, len(untagged)))
+	r.d.commands["IDLE"]++
+	r.d.commands["IDLE pushes"] += len(untagged)
+	for _, ev := range untagged {
+		r.log = append(r.log, "    "+s.name+" "+ev.line)
+	}
+	r.log = append(r.log, fmt.Sprintf("%s%d DONE → %s", s.name, s.tag, done))
 	r.d.check(propConverge, done.status == "OK", s.name, "DONE → %s", done)
 }
 
@@ -201,17 +238,25 @@ func (r *dataRun) idle(s *dataSession) {
 }
 
 // pick returns up to n UIDs chosen by a among the messages the session
-// knows the UID of and the mailbox still holds: a UID command ignores the
-// UIDs that are not in the session's view (RFC 9051 6.4.9).
+// knows the UID of and the mailbox still holds (a UID command ignores the
+// UIDs that are not in the session's view, RFC 9051 6.4.9), fetching the
+// UIDs first when the session knows none; nil when there is no message.
 func (r *dataRun) pick(s *dataSession, a, n int) []uint32 {
-	var uids []uint32
-	for _, u := range s.v.uids {
-		if _, ok := r.model.flagsOf(u); ok && u != 0 {
-			uids = append(uids, u)
+	known := func() []uint32 {
+		var uids []uint32
+		for _, u := range s.v.uids {
+			if _, ok := r.model.flagsOf(u); ok && u != 0 {
+				uids = append(uids, u)
+			}
 		}
+		return uids
 	}
+	uids := known()
 	if len(uids) == 0 {
-		return nil
+		r.learnUIDs(s)
+		if uids = known(); len(uids) == 0 {
+			return nil
+		}
 	}
 	var out []uint32
 	for k := 0; k < n; k++ {
@@ -283,6 +328,9 @@ func (r *dataRun) checkStored(s *dataSession, targets, changed []uint32, silent 
 func (r *dataRun) step(k int, op dataOp) {
 	s := r.sessions[op.Session]
 	v := s.v
+	// The session's view must be current before an action reads it:
+	// end IDLE first, absorbing what it pushed.
+	r.endIdle(s)
 	switch op.Kind {
 	case "append":
 		fresh := ""
@@ -293,7 +341,6 @@ func (r *dataRun) step(k int, op dataOp) {
 	case "store":
 		targets := r.pick(s, op.A, 1+op.C%2)
 		if len(targets) == 0 {
-			r.learnUIDs(s)
 			return
 		}
 		signs := []string{"+", "-", ""}
@@ -311,12 +358,16 @@ func (r *dataRun) step(k int, op dataOp) {
 		before := r.d.maxModSeq
 		r.model.tick()
 		changed := r.model.store(targets, map[string]byte{"+": '+', "-": '-', "": '='}[sign], flags)
-		r.cmd(s, fmt.Sprintf("UID STORE %s %s (%s)", uidList(targets), item, strings.Join(flags, " ")), "", false)
+		if seq := s.v.seqOf(targets[0]); len(targets) == 1 && op.C%3 == 1 && seq != 0 {
+			// By message number: the session's view maps it to the UID.
+			r.cmd(s, fmt.Sprintf("STORE %d %s (%s)", seq, item, strings.Join(flags, " ")), "STORE", false)
+		} else {
+			r.cmd(s, fmt.Sprintf("UID STORE %s %s (%s)", uidList(targets), item, strings.Join(flags, " ")), "", false)
+		}
 		r.checkStored(s, targets, changed, silent, before)
 	case "copy":
 		src := r.pick(s, op.A, 1+op.B%2)
 		if len(src) == 0 {
-			r.learnUIDs(s)
 			return
 		}
 		r.model.tick()
@@ -337,7 +388,6 @@ func (r *dataRun) step(k int, op dataOp) {
 	case "move":
 		src := r.pick(s, op.A, 1)
 		if len(src) == 0 {
-			r.learnUIDs(s)
 			return
 		}
 		r.model.tick()
@@ -540,6 +590,9 @@ func runData(t testing.TB, factory WireFactory, c dataCase) (*dataChecker, []str
 			s.v.condstore = true
 		}
 		r.cmd(s, sel, "", false)
+		if s.v.condstore {
+			r.markModSeq(s)
+		}
 	}
 	for k, op := range c.Ops {
 		r.step(k, op)
@@ -548,21 +601,55 @@ func runData(t testing.TB, factory WireFactory, c dataCase) (*dataChecker, []str
 	return r.d, r.log
 }
 
-// dataTotals adds up the checks of many runs.
-type dataTotals map[dataProperty]int
+// commandName names a command line for the report: "UID FETCH
+// CHANGEDSINCE", "STORE", ...
+func commandName(line string) string {
+	f := strings.Fields(strings.ToUpper(line))
+	if len(f) < 2 {
+		return strings.ToUpper(line)
+	}
+	name := f[0]
+	if name == "UID" {
+		name += " " + f[1]
+	}
+	if strings.Contains(line, "CHANGEDSINCE") {
+		name += " CHANGEDSINCE"
+	}
+	return name
+}
+
+// dataTotals adds up the checks and commands of many runs.
+type dataTotals struct {
+	checks   map[dataProperty]int
+	commands map[string]int
+}
+
+func newDataTotals() dataTotals {
+	return dataTotals{checks: map[dataProperty]int{}, commands: map[string]int{}}
+}
 
 func (t dataTotals) add(d *dataChecker) {
 	for p, n := range d.checks {
-		t[p] += n
+		t.checks[p] += n
+	}
+	for c, n := range d.commands {
+		t.commands[c] += n
 	}
 }
 
 func (t dataTotals) String() string {
 	var b strings.Builder
 	for _, p := range dataProperties {
-		fmt.Fprintf(&b, "\n  %-16s %7d checks", p, t[p])
+		fmt.Fprintf(&b, "\n  %-16s %7d checks", p, t.checks[p])
 	}
-	return b.String()
+	b.WriteString("\ncommands:")
+	for i, c := range slices.Sorted(maps.Keys(t.commands)) {
+		if i%6 == 0 {
+			b.WriteString("\n ")
+		}
+		fmt.Fprintf(&b, " %s %d,", c, t.commands[c])
+	}
+	return strings.TrimSuffix(b.String(), ",")
 }
 
 // dataResult is the outcome of a data property run.
@@ -586,9 +673,9 @@ type dataResult struct {
 // when it breaks a property of want.
 func checkData(t testing.TB, factory WireFactory, seed int64, cases, maxShrinks int, want func(dataViolation) bool) dataResult {
 	p := params(seed, cases)
-	p.MaxSize = 30
+	p.MinSize, p.MaxSize = 8, 40
 	p.MaxShrinkCount = maxShrinks
-	res := dataResult{totals: dataTotals{}, pending: map[string]int{}, firstPending: map[string]string{}}
+	res := dataResult{totals: newDataTotals(), pending: map[string]int{}, firstPending: map[string]string{}}
 	result := prop.ForAll(func(c dataCase) *gopter.PropResult {
 		d, log := runData(t, factory, c)
 		res.totals.add(d)
@@ -658,7 +745,7 @@ func TestMailboxDataProperties(t *testing.T) {
 	for _, p := range dataProperties {
 		t.Run(string(p), func(t *testing.T) {
 			assert.False(t, res.failed[p], "%s falsified (seed %d; rerun with -seed %d)\n%s", p, s.seed, s.seed, res.report())
-			assert.Positive(t, res.totals[p], "%s made no check", p)
+			assert.Positive(t, res.totals.checks[p], "%s made no check", p)
 		})
 	}
 	for _, id := range slices.Sorted(maps.Keys(dataPending)) {

@@ -67,10 +67,12 @@ type dataChecker struct {
 	stateAt map[[2]uint64]string
 	// maxModSeq is the highest MODSEQ or HIGHESTMODSEQ any session saw.
 	maxModSeq uint64
+	// commands counts the commands sent, by name, for the report.
+	commands map[string]int
 }
 
 func newDataChecker() *dataChecker {
-	return &dataChecker{checks: map[dataProperty]int{}, recentOwner: map[uint32]string{}, stateAt: map[[2]uint64]string{}}
+	return &dataChecker{checks: map[dataProperty]int{}, commands: map[string]int{}, recentOwner: map[uint32]string{}, stateAt: map[[2]uint64]string{}}
 }
 
 func (d *dataChecker) violate(p dataProperty, who, format string, args ...any) {
