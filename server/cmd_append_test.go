@@ -154,9 +154,11 @@ func TestAppendSelected(t *testing.T) {
 	c.send(fmt.Sprintf("A1 APPEND INBOX {%d+}\r\n%s\r\n", len(testMessage), testMessage))
 	u, done := c.until("A1")
 	assert.True(t, strings.HasPrefix(done, "A1 OK [APPENDUID "), done)
-	assert.Equal(t, []string{"* 1 EXISTS"}, u)
+	// The appending session learns of the message first: it is \Recent
+	// there, and only there (RFC 3501 2.3.2).
+	assert.Equal(t, []string{"* 1 EXISTS", "* 1 RECENT"}, u)
 
-	assert.Equal(t, []string{"* 1 EXISTS"}, other.ok("N1", "NOOP"))
+	assert.Equal(t, []string{"* 1 EXISTS", "* 0 RECENT"}, other.ok("N1", "NOOP"))
 	assert.Empty(t, other.ok("N2", "NOOP"), "EXISTS only when the count changed")
 
 	appendMessage(t, other, "Sent", "")

@@ -68,7 +68,7 @@ func TestCopyIntoSelected(t *testing.T) {
 	_, c := copySetup(t)
 	u, done := c.cmd("A1", "COPY 1 INBOX")
 	assert.Contains(t, done, "A1 OK [COPYUID ")
-	assert.Equal(t, []string{"* 5 EXISTS"}, u)
+	assert.Equal(t, []string{"* 5 EXISTS", "* 1 RECENT"}, u)
 }
 
 // TestMove checks MOVE and UID MOVE (RFC 6851): COPYUID first, then the

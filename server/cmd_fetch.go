@@ -476,6 +476,7 @@ type fetchValue struct {
 // served (for example BINARY of an unknown transfer encoding).
 func (c *conn) fetchOne(seq uint32, msg *store.Message, items []fetchItem, wantBody, addFlags bool) (result, bool) {
 	m := c.mailbox
+	msg.Flags = m.withRecent(msg.UID, msg.Flags)
 	var body store.Body
 	if wantBody || (len(msg.Structure) == 0 && anyNeedsStructure(items)) {
 		b, err := c.user.OpenBody(c.ctx, m.id, msg.UID)

@@ -45,8 +45,26 @@ const (
 )
 
 // appendMsg stores a message through the store (as delivery would) and
-// returns its UID.
+// returns its UID. The message is not \Recent: it is claimed as if an
+// earlier session had seen it (RFC 3501 2.3.2), so that tests of other
+// matters see the same flags in every revision. appendNew leaves it
+// recent.
 func appendMsg(t testing.TB, ts *testServer, mailbox, body string, flags ...string) uint32 {
+	t.Helper()
+	uid := appendNew(t, ts, mailbox, body, flags...)
+	u, err := ts.srv.cfg.Store.OpenUser(context.Background(), "demo")
+	require.NoError(t, err)
+	mi, err := u.Mailbox(context.Background(), mailbox)
+	require.NoError(t, err)
+	_, err = u.ClaimRecent(context.Background(), mi.ID, uid+1)
+	require.NoError(t, err)
+	return uid
+}
+
+// appendNew stores a message through the store (as delivery would) and
+// returns its UID; the first IMAP4rev1 session to select the mailbox sees
+// it as \Recent.
+func appendNew(t testing.TB, ts *testServer, mailbox, body string, flags ...string) uint32 {
 	t.Helper()
 	u, err := ts.srv.cfg.Store.OpenUser(context.Background(), "demo")
 	require.NoError(t, err)

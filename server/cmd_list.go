@@ -170,6 +170,9 @@ func cmdList(c *conn, cmd *command) result {
 			// RFC 5819 2: STATUS for selectable mailboxes only; a
 			// mailbox removed meanwhile simply gets none.
 			if s, err := c.user.Status(c.ctx, le.name); err == nil {
+				if c.rev2() {
+					s.Recent = 0 // RFC 9051 has no \Recent
+				}
 				st = &s
 			}
 		}
@@ -280,6 +283,9 @@ func cmdStatus(c *conn, cmd *command) result {
 	if err != nil {
 		return c.storeError(err)
 	}
+	if c.rev2() {
+		st.Recent = 0 // RFC 9051 has no \Recent
+	}
 	c.write(func(e *imapwire.Encoder) { writeStatus(e, st.Name, st, items) })
 	if c.mailbox != nil && c.mailbox.id == st.ID {
 		q := fsm.QuirkStatusSelected
@@ -292,7 +298,8 @@ func cmdStatus(c *conn, cmd *command) result {
 }
 
 // statusItems reads a STATUS attribute list (RFC 9051 6.3.11, RFC 8438
-// SIZE). RECENT is accepted for IMAP4rev1 clients and always 0 (RFC 9051
+// SIZE). RECENT (RFC 3501 6.3.10) counts the messages no session has
+// claimed as \Recent yet; it is 0 for IMAP4rev2 sessions (RFC 9051
 // dropped \Recent). HIGHESTMODSEQ (RFC 7162 3.1.6) is accepted while
 // CONDSTORE is offered; otherwise it is a syntax error like any unknown
 // item.
@@ -346,7 +353,7 @@ func writeStatus(e *imapwire.Encoder, name string, st store.MailboxStatus, items
 		case "SIZE":
 			e.Number64(uint64(max(st.Size, 0)))
 		case "RECENT":
-			e.Number(0)
+			e.Number(st.Recent)
 		case "HIGHESTMODSEQ":
 			e.Number64(st.HighestModSeq)
 		}

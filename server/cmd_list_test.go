@@ -226,7 +226,7 @@ func TestStatus(t *testing.T) {
 	}{
 		{"(MESSAGES)", "(MESSAGES 2)"},
 		{"(UIDNEXT UNSEEN DELETED)", "(UIDNEXT 3 UNSEEN 1 DELETED 1)"},
-		{"(recent messages)", "(RECENT 0 MESSAGES 2)"},
+		{"(recent messages)", "(RECENT 2 MESSAGES 2)"}, // no session selected Drafts yet
 		{"(MESSAGES MESSAGES)", "(MESSAGES 2)"},
 	}
 	for _, tt := range tests {

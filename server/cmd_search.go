@@ -24,10 +24,9 @@ type searchOp uint8
 
 // Search key kinds.
 const (
-	searchAll        searchOp = iota // ALL, and OLD (no message is \Recent)
-	searchNone                       // RECENT and NEW: no message is \Recent
-	searchFlag                       // ANSWERED, DELETED, ... KEYWORD
-	searchNoFlag                     // UNANSWERED, ... UNKEYWORD
+	searchAll        searchOp = iota // ALL
+	searchFlag                       // ANSWERED, DELETED, ... KEYWORD, RECENT
+	searchNoFlag                     // UNANSWERED, ... UNKEYWORD, OLD
 	searchAddress                    // BCC, CC, FROM, TO
 	searchHeader                     // HEADER, SUBJECT
 	searchBody                       // BODY
@@ -337,10 +336,16 @@ func parseSearchKey(a *imapwire.ArgReader, first bool, charset *string, name str
 			return nil, err
 		}
 		return parseSearchKey(a, false, nil, "")
-	case "ALL", "OLD":
+	case "ALL":
 		return &searchKey{op: searchAll}, nil
-	case "NEW", "RECENT":
-		return &searchKey{op: searchNone}, nil
+	case "RECENT":
+		return &searchKey{op: searchFlag, field: `\Recent`}, nil
+	case "OLD":
+		return &searchKey{op: searchNoFlag, field: `\Recent`}, nil
+	case "NEW":
+		// RECENT UNSEEN (RFC 3501 6.4.4).
+		return &searchKey{op: searchAnd, sub: []*searchKey{
+			{op: searchFlag, field: `\Recent`}, {op: searchNoFlag, field: `\Seen`}}}, nil
 	case "KEYWORD", "UNKEYWORD":
 		if err := a.SP(); err != nil {
 			return nil, err
@@ -517,6 +522,7 @@ func (c *conn) searchMessages(program *searchKey) ([]msgRef, []uint64, error) {
 			if seq == 0 {
 				continue
 			}
+			msg.Flags = m.withRecent(msg.UID, msg.Flags)
 			cand := &searchCandidate{ref: msgRef{seq: seq, uid: msg.UID}, msg: msg}
 			cand.open = func() (store.Body, error) {
 				if cand.body == nil {
@@ -564,8 +570,6 @@ func (k *searchKey) match(cand *searchCandidate, sc *searchContext) (bool, error
 	switch k.op {
 	case searchAll:
 		return true, nil
-	case searchNone:
-		return false, nil
 	case searchFlag:
 		return hasFlag(msg.Flags, k.field), nil
 	case searchNoFlag:

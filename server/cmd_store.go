@@ -112,6 +112,9 @@ func cmdStore(c *conn, cmd *command) result {
 			return c.storeError(err)
 		}
 		m.noteOwnFlagChange(res.ModSeq)
+		for i, u := range res.Updated {
+			res.Updated[i].Flags = m.withRecent(u.UID, u.Flags)
+		}
 		for _, uid := range res.Modified.Expand() {
 			if seq := m.seqOf(uid); seq != 0 {
 				modified = append(modified, msgRef{seq: seq, uid: uid})

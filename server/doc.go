@@ -26,7 +26,11 @@
 // UNSELECT, UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS,
 // SPECIAL-USE, CREATE-SPECIAL-USE, STATUS=SIZE, APPENDLIMIT, UTF8=ACCEPT,
 // BINARY, ESEARCH, SEARCHRES, CONDSTORE and QRESYNC (besides LITERAL+, ID,
-// ENABLE, IDLE and SASL-IR, offered before login too).
+// ENABLE, IDLE and SASL-IR, offered before login too). The first
+// CONDSTORE-enabling command of a session with a mailbox selected (FETCH
+// with MODSEQ or CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE, STATUS
+// HIGHESTMODSEQ) is answered with OK [HIGHESTMODSEQ] before its tagged OK
+// (RFC 7162 3.1).
 //
 // QRESYNC (RFC 7162 3.2) is what Apple Mail uses to resynchronise a
 // mailbox in one round trip. After ENABLE QRESYNC (which implies
@@ -40,6 +44,40 @@
 // (it is bounded per mailbox), the server reports the known UIDs that no
 // longer exist, as RFC 7162 3.2.5.2 allows. A SELECT or EXAMINE that
 // closes the selected mailbox sends "* OK [CLOSED]" first (RFC 9051 6.3.2).
+//
+// # IMAP4rev1 and IMAP4rev2
+//
+// A session speaks IMAP4rev1 (RFC 3501) until it sends ENABLE IMAP4rev2;
+// the revision, like the other ENABLE'd and CONDSTORE-enabled state, is
+// session data, not a state of the machine. Where the revisions differ,
+// each session gets the responses of its own:
+//
+//   - \Recent (RFC 3501 2.3.2) exists for IMAP4rev1 only. Each mailbox
+//     keeps in the store the first UID no session has claimed
+//     (store.MessageWriter.ClaimRecent, atomic across sessions and
+//     nodes). A read-write SELECT claims the messages up to the last one
+//     it reports, and a session with the mailbox selected read-write
+//     claims new messages when it learns of them, so each message is
+//     recent in exactly one session: that one reports it in FETCH FLAGS
+//     and matches it with the search keys RECENT, NEW and OLD. SELECT,
+//     EXAMINE and every EXISTS are followed by "* n RECENT". EXAMINE
+//     claims nothing (RFC 3501 6.3.2): it counts the unclaimed messages
+//     and those arriving later, without flagging them. STATUS (RECENT)
+//     counts the messages no session claimed. IMAP4rev2 sessions never
+//     see \Recent, claim nothing, and get 0 for STATUS (RECENT).
+//   - SELECT and EXAMINE send OK [UNSEEN n] with the first unseen message
+//     in IMAP4rev1 (RFC 3501 6.3.1), and the mailbox's LIST response with
+//     its LIST attributes in IMAP4rev2 (RFC 9051 6.3.2).
+//   - SEARCH answers with SEARCH in IMAP4rev1, ESEARCH in IMAP4rev2.
+//
+// # Flags and keywords
+//
+// The FLAGS and PERMANENTFLAGS responses of SELECT list the keywords in
+// use in the mailbox. A keyword that becomes new to the mailbox later (a
+// STORE by any session, an APPEND, COPY or MOVE into it) is announced to
+// each session with the mailbox selected by new FLAGS and PERMANENTFLAGS
+// responses before the first response of that session that carries it
+// (RFC 9051 7.3.5, RFC 3501 7.2.6). \Recent is never listed in FLAGS.
 //
 // # Guarantees
 //

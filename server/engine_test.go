@@ -239,9 +239,9 @@ func TestExpungeOfUnseenMessage(t *testing.T) {
 	_, err = u.Append(context.Background(), "INBOX", store.NewMessage{Body: strings.NewReader("Subject: kept\r\n\r\ny\r\n")})
 	require.NoError(t, err)
 	untagged := c.ok("A2", "EXPUNGE")
-	assert.Equal(t, []string{"* 1 EXISTS"}, untagged, "only the surviving message is announced")
+	assert.Equal(t, []string{"* 1 EXISTS", "* 1 RECENT"}, untagged, "only the surviving message is announced")
 	untagged = c.ok("A3", "UID FETCH 1:* (FLAGS)")
-	assert.Equal(t, []string{"* 1 FETCH (UID 2 FLAGS ())"}, untagged)
+	assert.Equal(t, []string{`* 1 FETCH (UID 2 FLAGS (\Recent))`}, untagged)
 }
 
 // TestTimeoutAfterRejectedLiteral: the skipped payload of a rejected

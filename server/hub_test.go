@@ -60,12 +60,21 @@ func TestHubPushesToEveryIdler(t *testing.T) {
 	ts.srv.hubMu.Unlock()
 	assert.Equal(t, 1, hubs, "one hub per mailbox")
 	appendDirect(t, ts, "one")
+	recent := 0
 	for _, c := range idlers {
 		assert.Equal(t, "* 1 EXISTS", c.line())
+		// Exactly one of the sessions has the message as \Recent.
+		l := c.line()
+		assert.Regexp(t, `^\* [01] RECENT$`, l)
+		if l == "* 1 RECENT" {
+			recent++
+		}
 	}
+	assert.Equal(t, 1, recent, "one session owns the new message as \\Recent")
 	appendDirect(t, ts, "two")
 	for i, c := range idlers {
 		assert.Equal(t, "* 2 EXISTS", c.line())
+		assert.Regexp(t, `^\* [0-2] RECENT$`, c.line())
 		c.send("DONE\r\n")
 		_, done := c.until(fmt.Sprintf("I%d", i))
 		assert.Equal(t, fmt.Sprintf("I%d OK IDLE terminated", i), done)

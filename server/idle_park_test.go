@@ -47,6 +47,7 @@ func TestIdleSessionParks(t *testing.T) {
 	other.ok("A", "APPEND INBOX {13+}\r\nSubject: x\r\n")
 	for _, c := range idlers {
 		assert.Equal(t, "* 1 EXISTS", c.line(), "a parked session gets the push")
+		assert.Regexp(t, `^\* [01] RECENT$`, c.line())
 	}
 
 	for i, c := range idlers {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
@@ -38,6 +39,17 @@ type selectedMailbox struct {
 	// sent; known holds them lower-cased (keywords are case-insensitive).
 	keywords []string
 	known    map[string]bool
+	// recent holds the UIDs of the view that are \Recent for the session
+	// (RFC 3501 2.3.2); nil in IMAP4rev2 sessions, which know no \Recent
+	// (RFC 9051). With ownsRecent (SELECT in IMAP4rev1) they are the
+	// messages this session claimed from the store (ClaimRecent), so that
+	// each message is recent in exactly one session, and they carry the
+	// \Recent flag. Without it (EXAMINE, which must not take \Recent from
+	// other sessions, RFC 3501 6.3.2) they are the messages no session had
+	// claimed when the mailbox was opened and those that arrived since:
+	// they are counted in RECENT responses but never flagged.
+	recent     map[uint32]bool
+	ownsRecent bool
 	// saved is the SEARCHRES result "$" as UIDs in ascending order
 	// (RFC 5182 2.1); nil until a SEARCH ... RETURN (SAVE).
 	saved []uint32
@@ -138,6 +150,7 @@ func (m *selectedMailbox) removeFromView(gone map[uint32]bool) (seqs, removed []
 			seqs = append(seqs, uint32(i+1))
 			removed = append(removed, uid)
 			delete(m.expunged, uid)
+			delete(m.recent, uid)
 			m.uids = append(m.uids[:i], m.uids[i+1:]...)
 		}
 	}
@@ -174,6 +187,23 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	c.mailbox = m
 	m.known = map[string]bool{}
 	m.learnKeywords(v.Keywords)
+	if !c.rev2() {
+		m.recent = map[uint32]bool{}
+		m.ownsRecent = !readOnly
+		first := uint32(0)
+		if readOnly {
+			first = m.uidAt(len(v.UIDs) - int(min(v.Recent, uint32(len(v.UIDs)))))
+		} else if len(v.UIDs) > 0 {
+			if first, err = c.claimRecent(m, v.UIDs[len(v.UIDs)-1]+1); err != nil {
+				return c.storeError(err) // the caller closes the mailbox
+			}
+		}
+		if first != 0 {
+			for i := sort.Search(len(v.UIDs), func(i int) bool { return v.UIDs[i] >= first }); i < len(v.UIDs); i++ {
+				m.recent[v.UIDs[i]] = true
+			}
+		}
+	}
 	// Each revision gets the SELECT responses it defines: IMAP4rev1 the
 	// first unseen message (RFC 3501 6.3.1), IMAP4rev2 the mailbox's LIST
 	// response instead (RFC 9051 6.3.2).
@@ -188,6 +218,9 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	}
 	c.write(func(e *imapwire.Encoder) {
 		e.Untagged().Number(uint32(len(v.UIDs))).Raw(" EXISTS").CRLF()
+		if m.recent != nil {
+			e.Untagged().Number(uint32(len(m.recent))).Raw(" RECENT").CRLF()
+		}
 		m.writeFlags(e)
 		if unseen != 0 {
 			e.Untagged().Raw("OK [UNSEEN ").Number(unseen).Raw("] First unseen").CRLF()
@@ -207,6 +240,83 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 		return okCode("READ-ONLY", "EXAMINE completed")
 	}
 	return okCode("READ-WRITE", "SELECT completed")
+}
+
+// uidAt returns the UID at index i of the view, or 0 past its end.
+func (m *selectedMailbox) uidAt(i int) uint32 {
+	if i < 0 || i >= len(m.uids) {
+		return 0
+	}
+	return m.uids[i]
+}
+
+// withRecent returns flags with \Recent added when the message is recent
+// for this session; flags itself is not modified.
+func (m *selectedMailbox) withRecent(uid uint32, flags []string) []string {
+	if !m.ownsRecent || !m.recent[uid] {
+		return flags
+	}
+	return append(slices.Clip(flags), `\Recent`)
+}
+
+// claimRecent claims the messages with a UID below upTo that no session
+// has seen as \Recent for this session (store.MessageWriter.ClaimRecent)
+// and returns the first UID it got. The hub remembers how far the
+// sessions of this server have claimed, so that of the sessions learning
+// of a new message only the first asks the store.
+func (c *conn) claimRecent(m *selectedMailbox, upTo uint32) (uint32, error) {
+	if m.hub.recentClaimed.Load() >= upTo {
+		return upTo, nil
+	}
+	first, err := c.user.ClaimRecent(c.ctx, m.id, upTo)
+	if err != nil {
+		return 0, err
+	}
+	for done := max(first, upTo); ; {
+		cur := m.hub.recentClaimed.Load()
+		if cur >= done || m.hub.recentClaimed.CompareAndSwap(cur, done) {
+			break
+		}
+	}
+	return first, nil
+}
+
+// recentFirst returns the first UID of added (ascending) that becomes
+// \Recent in the view: what this session claimed (SELECT), every arrival
+// (EXAMINE), or none (IMAP4rev2, or a failed claim).
+func (c *conn) recentFirst(m *selectedMailbox, added []uint32) uint32 {
+	switch {
+	case m.recent == nil || len(added) == 0:
+		return math.MaxUint32
+	case !m.ownsRecent:
+		return 0
+	}
+	first, err := c.claimRecent(m, added[len(added)-1]+1)
+	if err != nil {
+		c.log.Error("claiming recent messages", "mailbox", m.name, "err", err)
+		return math.MaxUint32
+	}
+	return first
+}
+
+// countFrom counts the UIDs of added at or above first that are not in
+// expunged: the messages addToView will make recent.
+func countFrom(added []uint32, first uint32, expunged map[uint32]bool) int {
+	n := 0
+	for _, uid := range added {
+		if uid >= first && !expunged[uid] {
+			n++
+		}
+	}
+	return n
+}
+
+// addToView appends uid to the view, recent when at or above recentFirst.
+func (m *selectedMailbox) addToView(uid, recentFirst uint32) {
+	m.uids = append(m.uids, uid)
+	if uid >= recentFirst && m.recent != nil {
+		m.recent[uid] = true
+	}
 }
 
 // systemFlags are the system flags every mailbox supports, as the FLAGS
@@ -405,7 +515,8 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 		kept = append(kept, uid)
 	}
 	added = kept
-	if fromHub && (!allowExpunge || len(m.expunged) == 0) && len(added) > 0 && c.writeShared(m, added) {
+	recentFirst := c.recentFirst(m, added)
+	if fromHub && (!allowExpunge || len(m.expunged) == 0) && len(added) > 0 && c.writeShared(m, added, recentFirst) {
 		if len(flagged) > 0 {
 			c.sendFlagUpdates(flagged)
 		}
@@ -425,11 +536,16 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 		}
 		for _, uid := range added {
 			if !m.expunged[uid] {
-				m.uids = append(m.uids, uid)
+				m.addToView(uid, recentFirst)
 			}
 		}
 		if n := uint32(len(m.uids)); n != known {
 			e.Untagged().Number(n).Raw(" EXISTS").CRLF()
+			if m.recent != nil {
+				// With the new size, the number of recent messages
+				// (RFC 3501 7.3.2).
+				e.Untagged().Number(uint32(len(m.recent))).Raw(" RECENT").CRLF()
+			}
 		}
 	})
 	if len(flagged) > 0 {
@@ -439,9 +555,9 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 
 // writeShared appends added to the view and announces the new count with
 // the hub's shared EXISTS line, when nothing else is to be written before
-// it. It reports false, having changed nothing, when the encoder holds
-// output.
-func (c *conn) writeShared(m *selectedMailbox, added []uint32) bool {
+// it, followed in IMAP4rev1 by the session's own RECENT line. It reports
+// false, having changed nothing, when the encoder holds output.
+func (c *conn) writeShared(m *selectedMailbox, added []uint32, recentFirst uint32) bool {
 	n := len(m.uids)
 	for _, uid := range added {
 		if !m.expunged[uid] {
@@ -451,7 +567,15 @@ func (c *conn) writeShared(m *selectedMailbox, added []uint32) bool {
 	if n == len(m.uids) {
 		return false
 	}
-	line := m.hub.existsLine(uint32(n))
+	var line []byte
+	if m.recent != nil {
+		// With the session's RECENT count, in one write: a second one
+		// could block on a client that stopped reading, and hold up the
+		// hub's other idlers.
+		line = m.hub.existsRecentLine(uint32(n), uint32(len(m.recent)+countFrom(added, recentFirst, m.expunged)))
+	} else {
+		line = m.hub.existsLine(uint32(n))
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.enc.Buffered() > 0 || c.enc.Err() != nil {
@@ -459,7 +583,7 @@ func (c *conn) writeShared(m *selectedMailbox, added []uint32) bool {
 	}
 	for _, uid := range added {
 		if !m.expunged[uid] {
-			m.uids = append(m.uids, uid)
+			m.addToView(uid, recentFirst)
 		}
 	}
 	sessionWriter{c}.Write(line)
@@ -489,6 +613,9 @@ func (c *conn) sendFlagUpdates(uids map[uint32]bool) {
 		return
 	}
 	condstore := c.condstore()
+	for _, msg := range msgs {
+		msg.Flags = m.withRecent(msg.UID, msg.Flags)
+	}
 	c.write(func(e *imapwire.Encoder) {
 		for _, msg := range msgs {
 			if m.seqOf(msg.UID) != 0 {
@@ -565,11 +692,18 @@ type mailboxHub struct {
 	// exists is the last "* n EXISTS" line pushed, encoded once for all
 	// the idlers that announce the same count.
 	exists atomic.Pointer[existsLine]
+	// existsRecent is the last EXISTS and RECENT pair pushed to IMAP4rev1
+	// idlers (existsRecentLine).
+	existsRecent atomic.Pointer[existsLine]
+	// recentClaimed is a UID below which the mailbox's messages are known
+	// to be claimed as \Recent already (see claimRecent).
+	recentClaimed atomic.Uint32
 }
 
-// existsLine is an encoded "* n EXISTS" line.
+// existsLine is an encoded "* n EXISTS" line, followed by "* r RECENT"
+// in existsRecentLine.
 type existsLine struct {
-	n    uint32
+	n, r uint32
 	line []byte
 }
 
@@ -731,6 +865,18 @@ func (h *mailboxHub) cached(modseq uint64, fn func(store.Change)) bool {
 		fn(ch)
 	}
 	return true
+}
+
+// existsRecentLine returns "* n EXISTS" CRLF "* r RECENT" CRLF, the push
+// to an IMAP4rev1 idler, encoded once for the idlers that announce the
+// same counts (most have no recent message, or the same number).
+func (h *mailboxHub) existsRecentLine(n, r uint32) []byte {
+	if e := h.existsRecent.Load(); e != nil && e.n == n && e.r == r {
+		return e.line
+	}
+	e := &existsLine{n: n, r: r, line: fmt.Appendf(nil, "* %d EXISTS\r\n* %d RECENT\r\n", n, r)}
+	h.existsRecent.Store(e)
+	return e.line
 }
 
 // existsLine returns "* n EXISTS" CRLF, encoded once per count.

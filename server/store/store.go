@@ -151,6 +151,18 @@ type MessageWriter interface {
 	// destination gains them and the source expunges them in one commit.
 	Move(ctx context.Context, mailbox MailboxID, uids UIDSet, dest string) (CopyResult, error)
 
+	// ClaimRecent decides which session sees messages as \Recent
+	// (RFC 3501 2.3.2: a message is recent in exactly one session, the
+	// first to be notified of it). Each mailbox keeps its first recent
+	// UID: messages at or above it have not been claimed by any session.
+	// ClaimRecent advances it to upTo when it is lower and returns its
+	// previous value, atomically for every session of every node sharing
+	// the store: the messages with a UID at or above the returned value
+	// and below upTo are recent for the caller, and for no other caller.
+	// When the returned value is upTo or more, nothing was claimed. It
+	// does not change the MODSEQ and publishes no notification.
+	ClaimRecent(ctx context.Context, mailbox MailboxID, upTo uint32) (uint32, error)
+
 	// Expunge permanently removes messages flagged \Deleted. If uids is
 	// nil, all such messages are removed; otherwise only those in uids
 	// (UID EXPUNGE, RFC 9051 6.4.9). It returns the expunged UIDs in

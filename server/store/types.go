@@ -104,12 +104,15 @@ type MailboxInfo struct {
 	UIDValidity uint32
 }
 
-// MailboxStatus holds the STATUS counters of a mailbox. RECENT is always 0
-// (IMAP4rev2 dropped \Recent) and therefore not represented.
+// MailboxStatus holds the STATUS counters of a mailbox.
 type MailboxStatus struct {
-	ID            MailboxID
-	Name          string
-	Messages      uint32
+	ID       MailboxID
+	Name     string
+	Messages uint32
+	// Recent counts the messages no session has claimed as \Recent yet
+	// (see [MessageWriter.ClaimRecent]): STATUS RECENT of IMAP4rev1
+	// (RFC 3501 6.3.10), and the RECENT of an EXAMINE.
+	Recent        uint32
 	UIDNext       uint32
 	UIDValidity   uint32
 	Unseen        uint32

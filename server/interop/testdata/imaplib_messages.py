@@ -102,12 +102,18 @@ def search(c, *criteria):
     return sorted(int(n) for n in data[0].split())
 
 
-def flags_of(c, seq):
+def flags_of(c, seq, recent=True):
+    """The flags of a message without \\Recent, which must be set (or not)
+    as recent says: imaplib speaks IMAP4rev1, and this session is the first
+    to select the mailboxes it appended to (RFC 3501 2.3.2)."""
     data = check("FETCH FLAGS %s" % seq, *c.fetch(seq, "(FLAGS)"))
     m = re.search(rb"FLAGS \(([^)]*)\)", joined(data))
     if not m:
         fail("FETCH FLAGS %s: %r" % (seq, data))
-    return set(m.group(1).split())
+    flags = set(m.group(1).split())
+    if (b"\\Recent" in flags) != recent:
+        fail("FETCH FLAGS %s: \\Recent %s expected: %r" % (seq, "is" if recent else "not", data))
+    return flags - {b"\\Recent"}
 
 
 def status_messages(c, box):

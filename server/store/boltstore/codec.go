@@ -77,7 +77,14 @@ type mailboxRec struct {
 	LogCount    int               `json:"logcount"`
 	LogFloor    uint64            `json:"logfloor"`
 	Keywords    []string          `json:"keywords,omitempty"`
+	// RecentFrom is the first UID no session has claimed as \Recent
+	// (store.MessageWriter.ClaimRecent); 0 in records written before it
+	// existed, which means 1.
+	RecentFrom uint32 `json:"recentfrom,omitempty"`
 }
+
+// firstRecent returns the first UID not claimed as \Recent.
+func (r *mailboxRec) firstRecent() uint32 { return max(r.RecentFrom, 1) }
 
 func (r *mailboxRec) status() store.MailboxStatus {
 	return store.MailboxStatus{

@@ -128,6 +128,31 @@ func uidxLoad(b *bolt.Bucket, hint uint32) ([]uint32, error) {
 	return out, err
 }
 
+// uidxCountFrom returns the number of UIDs at or above from.
+func uidxCountFrom(b *bolt.Bucket, from uint32) uint32 {
+	c := b.Cursor()
+	// Chunks are keyed by a lower bound of their UIDs, so the chunk that
+	// may hold from is the last one whose key is at most from.
+	k, v := c.Seek(u32key(from))
+	switch {
+	case k == nil:
+		k, v = c.Last()
+	case keyU32(k) > from:
+		if k, v = c.Prev(); k == nil {
+			k, v = c.First()
+		}
+	}
+	var n uint32
+	for ; k != nil; k, v = c.Next() {
+		for p := 0; p+4 <= len(v); p += 4 {
+			if binary.BigEndian.Uint32(v[p:]) >= from {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // account adds (sign=1) or removes (sign=-1) a message's contribution to

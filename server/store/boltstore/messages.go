@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -205,9 +206,48 @@ func (u *user) View(ctx context.Context, mailbox store.MailboxID) (store.View, e
 		v.MailboxStatus = rec.status()
 		v.Keywords = rec.Keywords
 		v.UIDs, err = uidxLoad(data.Bucket(bucketUIDIdx), rec.Messages)
+		first := rec.firstRecent()
+		v.Recent = uint32(len(v.UIDs) - sort.Search(len(v.UIDs), func(i int) bool { return v.UIDs[i] >= first }))
 		return err
 	})
 	return v, err
+}
+
+// ClaimRecent implements store.MessageWriter. A claim that finds nothing
+// to take is answered from a read transaction, so that of the sessions
+// learning of a new message only the first one writes.
+func (u *user) ClaimRecent(ctx context.Context, mailbox store.MailboxID, upTo uint32) (uint32, error) {
+	var first uint32
+	err := u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		rec, _, err := selectable(tx, acct, mailbox)
+		if err != nil {
+			return err
+		}
+		first = rec.firstRecent()
+		return nil
+	})
+	if err != nil || first >= upTo {
+		return first, err
+	}
+	if err := u.s.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer u.s.leave()
+	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		rec, _, err := selectable(tx, acct, mailbox)
+		if err != nil {
+			return err
+		}
+		if first = rec.firstRecent(); first >= upTo {
+			return nil // another session claimed them meanwhile
+		}
+		rec.RecentFrom = upTo
+		return putMailbox(acct, rec)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return first, nil
 }
 
 // Fetch implements store.MessageReader.

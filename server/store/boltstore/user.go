@@ -235,7 +235,7 @@ func (u *user) Mailbox(ctx context.Context, name string) (store.MailboxInfo, err
 		return store.MailboxInfo{}, err
 	}
 	var out store.MailboxInfo
-	err = u.view(ctx, func(_ *bolt.Tx, acct *bolt.Bucket) error {
+	err = u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
 		rec, err := mailboxByName(acct, name)
 		if err != nil {
 			return err
@@ -253,7 +253,7 @@ func (u *user) Status(ctx context.Context, name string) (store.MailboxStatus, er
 		return store.MailboxStatus{}, err
 	}
 	var out store.MailboxStatus
-	err = u.view(ctx, func(_ *bolt.Tx, acct *bolt.Bucket) error {
+	err = u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
 		rec, err := mailboxByName(acct, name)
 		if err != nil {
 			return err
@@ -262,6 +262,13 @@ func (u *user) Status(ctx context.Context, name string) (store.MailboxStatus, er
 			return store.ErrNoselect
 		}
 		out = rec.status()
+		if first := rec.firstRecent(); first < rec.UIDNext && rec.Messages > 0 {
+			data := tx.Bucket(bucketMboxes).Bucket(u64key(rec.ID))
+			if data == nil {
+				return errCorrupt
+			}
+			out.Recent = uidxCountFrom(data.Bucket(bucketUIDIdx), first)
+		}
 		return nil
 	})
 	return out, err

@@ -13,7 +13,7 @@
 // a database migrated by a newer program, because it would write rows in a
 // layout it does not know; roll nodes forward, never back. Tables: users,
 // mailboxes (STATUS counters, UIDNEXT, HIGHESTMODSEQ, keyword list, change
-// log bounds), subscriptions, contents (message bodies), messages (per
+// log bounds, the first UID not yet claimed as \Recent), subscriptions, contents (message bodies), messages (per
 // mailbox and UID: flags, MODSEQ, size, date, structure blob, content
 // reference), changes (the change log) and uidvalidity (its allocator).
 // [Options.Schema] puts them in a schema of their own.

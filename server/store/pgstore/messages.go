@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -226,7 +227,7 @@ func (u *user) View(ctx context.Context, mailbox store.MailboxID) (store.View, e
 		(SELECT coalesce(array_agg(uid ORDER BY uid), '{}') FROM messages WHERE mailbox_id = mb.id)
 		FROM mailboxes mb WHERE user_id = $1 AND id = $2`, u.id, int64(mailbox)).Scan(
 		&m.ID, &m.Name, &m.Attr, &m.UIDValidity, &m.UIDNext, &m.ModSeq, &m.Messages,
-		&m.Unseen, &m.Deleted, &m.Size, &m.LogCount, &m.LogFloor, &m.Keywords, &uids)
+		&m.Unseen, &m.Deleted, &m.Size, &m.LogCount, &m.LogFloor, &m.Keywords, &m.RecentFrom, &uids)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return v, u.missing(ctx, u.s.pool)
 	}
@@ -242,7 +243,43 @@ func (u *user) View(ctx context.Context, mailbox store.MailboxID) (store.View, e
 		v.Keywords = nil
 	}
 	v.UIDs = toUint32s(uids)
+	first := uint32(m.RecentFrom)
+	v.Recent = uint32(len(v.UIDs) - sort.Search(len(v.UIDs), func(i int) bool { return v.UIDs[i] >= first }))
 	return v, nil
+}
+
+// ClaimRecent implements store.MessageWriter. One UPDATE reads and
+// advances the mailbox's first recent UID under the row lock, so that
+// concurrent claims on any node take disjoint ranges; a claim that finds
+// nothing to take changes no row.
+func (u *user) ClaimRecent(ctx context.Context, mailbox store.MailboxID, upTo uint32) (uint32, error) {
+	if err := u.s.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer u.s.leave()
+	var first int64
+	_, err := u.s.write(ctx, func(t *txn) error {
+		m, err := u.selectable(ctx, t, mailbox, false)
+		if err != nil {
+			return err
+		}
+		if m.RecentFrom >= int64(upTo) {
+			first = m.RecentFrom
+			return nil
+		}
+		err = t.QueryRow(ctx, `WITH old AS (
+				SELECT recent_from FROM mailboxes WHERE id = $1 FOR UPDATE)
+			UPDATE mailboxes SET recent_from = greatest(mailboxes.recent_from, $2)
+			FROM old WHERE mailboxes.id = $1 RETURNING old.recent_from`, m.ID, int64(upTo)).Scan(&first)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return u.missing(ctx, t)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return uint32(first), nil
 }
 
 // Fetch implements store.MessageReader.

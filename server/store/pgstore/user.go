@@ -74,14 +74,15 @@ type mailboxRow struct {
 	LogCount    int64
 	LogFloor    int64
 	Keywords    []string
+	RecentFrom  int64
 }
 
-const mailboxCols = `id, name, attr, uid_validity, uid_next, highest_modseq, messages, unseen, deleted, size, log_count, log_floor, keywords`
+const mailboxCols = `id, name, attr, uid_validity, uid_next, highest_modseq, messages, unseen, deleted, size, log_count, log_floor, keywords, recent_from`
 
 func scanMailbox(row pgx.Row) (*mailboxRow, error) {
 	m := new(mailboxRow)
 	err := row.Scan(&m.ID, &m.Name, &m.Attr, &m.UIDValidity, &m.UIDNext, &m.ModSeq, &m.Messages,
-		&m.Unseen, &m.Deleted, &m.Size, &m.LogCount, &m.LogFloor, &m.Keywords)
+		&m.Unseen, &m.Deleted, &m.Size, &m.LogCount, &m.LogFloor, &m.Keywords, &m.RecentFrom)
 	return m, err
 }
 
@@ -285,7 +286,17 @@ func (u *user) Status(ctx context.Context, name string) (store.MailboxStatus, er
 	if store.MailboxAttr(m.Attr)&store.AttrNoselect != 0 {
 		return store.MailboxStatus{}, store.ErrNoselect
 	}
-	return m.status(), nil
+	st := m.status()
+	if m.RecentFrom < m.UIDNext && m.Messages > 0 {
+		var n int64
+		err := u.s.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = $1 AND uid >= $2`,
+			m.ID, m.RecentFrom).Scan(&n)
+		if err != nil {
+			return store.MailboxStatus{}, err
+		}
+		st.Recent = uint32(n)
+	}
+	return st, nil
 }
 
 // CreateMailbox implements store.MailboxAdmin.

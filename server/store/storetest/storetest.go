@@ -67,6 +67,7 @@ func Run(t *testing.T, open Opener) {
 		{"Isolation", testIsolation},
 		{"DeleteUser", testDeleteUser},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"ClaimRecent", testClaimRecent},
 		{"AppendBatch", testAppendBatch},
 		{"AppendBatchConcurrent", testAppendBatchConcurrent},
 		{"Closed", testClosed},
@@ -1324,4 +1325,81 @@ func testClosed(t *testing.T, s store.Store) {
 	assert.ErrorIs(t, err, store.ErrClosed)
 	_, err = u.Append(ctx, store.Inbox, store.NewMessage{Body: strings.NewReader("x")})
 	assert.ErrorIs(t, err, store.ErrClosed)
+}
+
+// testClaimRecent: each message is claimed as \Recent by exactly one
+// caller, the first whose claim reaches its UID, also when claims race;
+// Status and View count the messages not claimed yet; claims change no
+// MODSEQ.
+func testClaimRecent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "recent")
+	id := mailboxID(t, u, "INBOX")
+	for range 3 {
+		appendMsg(t, u, "INBOX", "Subject: r\r\n\r\nx\r\n")
+	}
+	st := status(t, u, "INBOX")
+	assert.Equal(t, uint32(3), st.Recent, "nothing claimed yet")
+	v, err := u.View(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(3), v.Recent)
+
+	first, err := u.ClaimRecent(ctx, id, 3) // UIDs 1 and 2
+	require.NoError(t, err)
+	assert.Equal(t, uint32(1), first)
+	assert.Equal(t, uint32(1), status(t, u, "INBOX").Recent, "UID 3 is left")
+	first, err = u.ClaimRecent(ctx, id, 3)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, first, uint32(3), "claimed already: nothing for the second caller")
+	first, err = u.ClaimRecent(ctx, id, 2)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, first, uint32(2), "a claim never goes back")
+	first, err = u.ClaimRecent(ctx, id, 4)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(3), first)
+	st2 := status(t, u, "INBOX")
+	assert.Zero(t, st2.Recent)
+	assert.Equal(t, st.HighestModSeq, st2.HighestModSeq, "claims change no MODSEQ")
+	v, err = u.View(ctx, id)
+	require.NoError(t, err)
+	assert.Zero(t, v.Recent)
+
+	// Racing claims with different bounds take disjoint ranges that
+	// together cover every new message.
+	for range 20 {
+		appendMsg(t, u, "INBOX", "Subject: r\r\n\r\nx\r\n")
+	}
+	assert.Equal(t, uint32(20), status(t, u, "INBOX").Recent)
+	owner := make([]int, 24) // index UID; 0: unclaimed
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 1; w <= 8; w++ {
+		wg.Go(func() {
+			upTo := uint32(4 + w*5/2) // 6 .. 24
+			if w == 8 {
+				upTo = 24
+			}
+			first, err := u.ClaimRecent(ctx, id, upTo)
+			assert.NoError(t, err)
+			mu.Lock()
+			defer mu.Unlock()
+			for uid := first; uid < upTo; uid++ {
+				assert.Zero(t, owner[uid], "UID %d claimed twice", uid)
+				owner[uid] = w
+			}
+		})
+	}
+	wg.Wait()
+	for uid := 4; uid < 24; uid++ {
+		assert.NotZero(t, owner[uid], "UID %d never claimed", uid)
+	}
+	assert.Zero(t, status(t, u, "INBOX").Recent)
+
+	// A new mailbox's messages are recent; unknown mailboxes fail.
+	_, err = u.CreateMailbox(ctx, "fresh", 0)
+	require.NoError(t, err)
+	appendMsg(t, u, "fresh", "Subject: r\r\n\r\nx\r\n")
+	assert.Equal(t, uint32(1), status(t, u, "fresh").Recent)
+	_, err = u.ClaimRecent(ctx, store.MailboxID(1<<40), 5)
+	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
 }

@@ -131,6 +131,9 @@ func TestDeliverWhileServing(t *testing.T) {
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Empty(t, r.stderr)
 	assert.Equal(t, "* 1 EXISTS", imap.line(), "the idling session is told at once")
+	// An IMAP4rev1 session, the first to learn of the message: it is
+	// \Recent there (RFC 3501 2.3.2).
+	assert.Equal(t, "* 1 RECENT", imap.line())
 	_, err = io.WriteString(imap.c, "DONE\r\n")
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(imap.line(), "a3 OK"))
