@@ -719,9 +719,7 @@ func (r dataResult) report() string {
 // dataPending names the checks (see checkAs) that wait for a server fix,
 // with the fix: their violations are reported in the log but do not fail
 // the test, and a subtest per check is skipped naming the fix.
-var dataPending = map[string]string{
-	checkRev1Recent: "\\Recent, RECENT responses and the RECENT/NEW/OLD search keys for IMAP4rev1 sessions",
-}
+var dataPending = map[string]string{}
 
 // notPending reports whether a violation counts.
 func notPending(v dataViolation) bool { return dataPending[v.check] == "" }
