@@ -306,8 +306,8 @@ of checks each made in the test log:
     returns exactly the messages the model changed since the mark.
   - recent-once: \Recent (and the RECENT response) never reaches an
     IMAP4rev2 session; at the end each message is \Recent in exactly one
-    IMAP4rev1 session, never in two during the run, and UID SEARCH RECENT
-    agrees with FETCH FLAGS.
+    IMAP4rev1 session, never in two during the run, and UID SEARCH RECENT,
+    NEW and OLD agree with FETCH FLAGS.
   - views-converge: every command succeeds; a STORE reports the model's
     flags for every message it set (a .SILENT one leaves the client to
     note them); after a NOOP in every session each view's message count,

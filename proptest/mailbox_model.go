@@ -33,7 +33,8 @@ const (
 	// CHANGEDSINCE fetch returns exactly the messages changed since.
 	propModSeq dataProperty = "modseq-order"
 	// propRecentOnce: each message is \Recent in exactly one IMAP4rev1
-	// session and in no IMAP4rev2 session; UID SEARCH RECENT agrees.
+	// session and in no IMAP4rev2 session; UID SEARCH RECENT, NEW and OLD
+	// agree.
 	propRecentOnce dataProperty = "recent-once"
 	// propConverge: after a NOOP every session's view (message count,
 	// UIDs, the flags it was told) equals the model's, and every command
@@ -98,7 +99,7 @@ const (
 	// checkAnnounced: a flag in FETCH FLAGS was announced by FLAGS.
 	checkAnnounced = "announced"
 	// checkRev1Recent: \Recent is in exactly one rev1 session, and the
-	// RECENT search key agrees.
+	// RECENT, NEW and OLD search keys agree.
 	checkRev1Recent = "rev1-recent"
 	// checkEnableHighest: the first CONDSTORE-enabling command gets an
 	// OK [HIGHESTMODSEQ].
