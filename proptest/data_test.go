@@ -180,10 +180,11 @@ func (r *dataRun) cmd(s *dataSession, line, noExpunge string, enables bool) (unt
 	s.v.noExpunge = ""
 	first, _, _ := strings.Cut(line, "\r\n")
 	r.d.commands[commandName(first)]++
+	r.log = append(r.log, fmt.Sprintf("%s%d %s", s.name, s.tag, first))
 	for _, ev := range untagged {
-		r.log = append(r.log, "    "+s.name+" "+ev.line)
+		r.log = append(r.log, "    "+ev.line)
 	}
-	r.log = append(r.log, fmt.Sprintf("%s%d %s → %s", s.name, s.tag, first, done))
+	r.log = append(r.log, "    "+done.String())
 	r.d.check(propConverge, done.status == "OK", s.name, "%s → %s", first, done)
 	if enables && !s.v.condstore && done.status == "OK" {
 		// RFC 7162 3.1: the first CONDSTORE-enabling command reports
@@ -210,10 +211,11 @@ func (r *dataRun) endIdle(s *dataSession) {
 	}
 	r.d.commands["IDLE"]++
 	r.d.commands["IDLE pushes"] += len(untagged)
+	r.log = append(r.log, s.name+" DONE")
 	for _, ev := range untagged {
-		r.log = append(r.log, "    "+s.name+" "+ev.line)
+		r.log = append(r.log, "    "+ev.line)
 	}
-	r.log = append(r.log, fmt.Sprintf("%s%d DONE → %s", s.name, s.tag, done))
+	r.log = append(r.log, "    "+done.String())
 	r.d.check(propConverge, done.status == "OK", s.name, "DONE → %s", done)
 }
 

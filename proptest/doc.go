@@ -322,7 +322,8 @@ them all. Sixty cases run in about a second.
 TestDataMutantsAreCaught is the meta-test: a middleman rewrites the real
 server's responses (keywords-unannounced, flag-listed-twice,
 appenduid-reused, uids-descending, expunge-off-by-one, exists-undercount,
-modseq-frozen, highestmodseq-stale, recent-everywhere, seen-hidden), and
+modseq-frozen, highestmodseq-stale, changedsince-misses, recent-everywhere,
+seen-hidden), and
 each must fail the data properties, caught by its own property, with a
 case shrunk to a few actions.
 */
