@@ -39,15 +39,17 @@ type selectedMailbox struct {
 	// sent; known holds them lower-cased (keywords are case-insensitive).
 	keywords []string
 	known    map[string]bool
-	// recent holds the UIDs of the view that are \Recent for the session
-	// (RFC 3501 2.3.2); nil in IMAP4rev2 sessions, which know no \Recent
-	// (RFC 9051). With ownsRecent (SELECT in IMAP4rev1) they are the
+	// rev1 is set in IMAP4rev1 sessions: only they know \Recent (RFC 9051
+	// dropped it). recent holds the UIDs of the view that are \Recent for
+	// the session (RFC 3501 2.3.2), allocated when there is one. With
+	// ownsRecent (SELECT in IMAP4rev1) they are the
 	// messages this session claimed from the store (ClaimRecent), so that
 	// each message is recent in exactly one session, and they carry the
 	// \Recent flag. Without it (EXAMINE, which must not take \Recent from
 	// other sessions, RFC 3501 6.3.2) they are the messages no session had
 	// claimed when the mailbox was opened and those that arrived since:
 	// they are counted in RECENT responses but never flagged.
+	rev1       bool
 	recent     map[uint32]bool
 	ownsRecent bool
 	// saved is the SEARCHRES result "$" as UIDs in ascending order
@@ -185,10 +187,9 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	m.hub = c.srv.acquireHub(c.username, info.ID, v.HighestModSeq)
 	m.gen = ^uint64(0) // not caught up through the hub yet
 	c.mailbox = m
-	m.known = map[string]bool{}
 	m.learnKeywords(v.Keywords)
 	if !c.rev2() {
-		m.recent = map[uint32]bool{}
+		m.rev1 = true
 		m.ownsRecent = !readOnly
 		first := uint32(0)
 		if readOnly {
@@ -200,7 +201,7 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 		}
 		if first != 0 {
 			for i := sort.Search(len(v.UIDs), func(i int) bool { return v.UIDs[i] >= first }); i < len(v.UIDs); i++ {
-				m.recent[v.UIDs[i]] = true
+				m.markRecent(v.UIDs[i])
 			}
 		}
 	}
@@ -218,7 +219,7 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	}
 	c.write(func(e *imapwire.Encoder) {
 		e.Untagged().Number(uint32(len(v.UIDs))).Raw(" EXISTS").CRLF()
-		if m.recent != nil {
+		if m.rev1 {
 			e.Untagged().Number(uint32(len(m.recent))).Raw(" RECENT").CRLF()
 		}
 		m.writeFlags(e)
@@ -286,7 +287,7 @@ func (c *conn) claimRecent(m *selectedMailbox, upTo uint32) (uint32, error) {
 // (EXAMINE), or none (IMAP4rev2, or a failed claim).
 func (c *conn) recentFirst(m *selectedMailbox, added []uint32) uint32 {
 	switch {
-	case m.recent == nil || len(added) == 0:
+	case !m.rev1 || len(added) == 0:
 		return math.MaxUint32
 	case !m.ownsRecent:
 		return 0
@@ -311,11 +312,19 @@ func countFrom(added []uint32, first uint32, expunged map[uint32]bool) int {
 	return n
 }
 
+// markRecent makes uid recent in the view.
+func (m *selectedMailbox) markRecent(uid uint32) {
+	if m.recent == nil {
+		m.recent = map[uint32]bool{}
+	}
+	m.recent[uid] = true
+}
+
 // addToView appends uid to the view, recent when at or above recentFirst.
 func (m *selectedMailbox) addToView(uid, recentFirst uint32) {
 	m.uids = append(m.uids, uid)
-	if uid >= recentFirst && m.recent != nil {
-		m.recent[uid] = true
+	if uid >= recentFirst && m.rev1 {
+		m.markRecent(uid)
 	}
 }
 
@@ -332,6 +341,9 @@ func (m *selectedMailbox) learnKeywords(flags []string) bool {
 			continue
 		}
 		if k := strings.ToLower(f); !m.known[k] {
+			if m.known == nil {
+				m.known = map[string]bool{}
+			}
 			m.known[k] = true
 			m.keywords = append(m.keywords, f)
 			added = true
@@ -541,7 +553,7 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 		}
 		if n := uint32(len(m.uids)); n != known {
 			e.Untagged().Number(n).Raw(" EXISTS").CRLF()
-			if m.recent != nil {
+			if m.rev1 {
 				// With the new size, the number of recent messages
 				// (RFC 3501 7.3.2).
 				e.Untagged().Number(uint32(len(m.recent))).Raw(" RECENT").CRLF()
@@ -568,7 +580,7 @@ func (c *conn) writeShared(m *selectedMailbox, added []uint32, recentFirst uint3
 		return false
 	}
 	var line []byte
-	if m.recent != nil {
+	if m.rev1 {
 		// With the session's RECENT count, in one write: a second one
 		// could block on a client that stopped reading, and hold up the
 		// hub's other idlers.
