@@ -492,7 +492,7 @@ func (r *dataRun) converge() {
 	rev1 := 0
 	for _, s := range r.sessions {
 		v := s.v
-		r.d.check(propConverge, slices.Equal(v.uids, want) || len(v.uids) == len(want), s.name, "its EXISTS/EXPUNGE responses count %d messages, the mailbox has %d", len(v.uids), len(want))
+		r.d.check(propConverge, len(v.uids) == len(want), s.name, "its EXISTS/EXPUNGE responses count %d messages, the mailbox has %d", len(v.uids), len(want))
 		for i, u := range v.uids {
 			if u != 0 && i < len(want) {
 				r.d.check(propConverge, u == want[i], s.name, "message %d has UID %d, the model %d", i+1, u, want[i])
