@@ -3,7 +3,9 @@
 // server under load and to check its answers: tagged commands, literals in
 // both directions (LITERAL+ when the server offers it, RFC 7888) and IDLE
 // (RFC 2177). It never interprets more of a response than a caller asks
-// for, so its cost stays small next to the server's.
+// for, so its cost stays small next to the server's, except through a
+// Checker (Conn.SetChecker), which follows the selected mailbox's state
+// from every response and counts protocol violations.
 package imapc
 
 import (

@@ -1,7 +1,8 @@
 // Package load runs IMAP workloads ("mixes") with concurrent clients
 // against one server and measures each command's rate and latency. Every
 // response is checked: a wrong answer counts as an error, never as
-// throughput.
+// throughput, and every connection's responses go through an
+// imapc.Checker, whose protocol violations the Result counts per kind.
 package load
 
 import (
