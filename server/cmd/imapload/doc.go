@@ -17,11 +17,20 @@ Mixes (imapload mixes lists them with their details):
 	append    APPEND only
 	status    STATUS and NOOP
 	idle      K idlers and one appender; push latency from APPEND OK to EXISTS at each idler
+	keywords  concurrent STORE of keywords new to the mailbox, APPEND with keywords, FETCH FLAGS, NOOP
 
 Every response is checked (tagged status, EXISTS on SELECT, APPENDUID, the
 fetched body byte for byte, the stored flag, STATUS items, BYE on LOGOUT).
 A wrong answer counts as an error, not as throughput, and makes the exit
 status 1.
+
+Besides, a client-side checker holds every response against the session's
+state and counts protocol violations per kind: a flag in FETCH FLAGS that
+no FLAGS response announced, a flag listed twice, a message number outside
+the count that EXISTS and EXPUNGE imply, EXISTS going down without
+EXPUNGE, EXPUNGE during FETCH, STORE or SEARCH, UIDs out of order or
+reused, and a tagged completion out of order. The report lists them with
+examples; any violation makes the exit status 1.
 
 The peers subcommand starts imapd and Dovecot side by side on free loopback
 ports with the same account, runs each mix against both and prints the

@@ -158,6 +158,9 @@ Mixes:
 	if res.Errors > 0 {
 		return fmt.Errorf("%d operations failed", res.Errors)
 	}
+	if n := res.ProtocolViolations(); n > 0 {
+		return fmt.Errorf("%d protocol violations", n)
+	}
 	return nil
 }
 
@@ -174,7 +177,7 @@ servers are stopped at the end. Run as root, Dovecot's mail processes run as
 	var mixes string
 	fs.StringVar(&c.Imapd, "imapd", "imapd", "imapd binary")
 	fs.StringVar(&c.Dovecot, "dovecot", "dovecot", "dovecot binary")
-	fs.StringVar(&mixes, "mixes", "imaptest,login,append,status,idle", "comma-separated mixes to run, in order")
+	fs.StringVar(&mixes, "mixes", "imaptest,login,append,status,idle,keywords", "comma-separated mixes to run, in order")
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", 0, "bcrypt cost of Dovecot's password hash (0: imapd's default, 10); imapd hashes with its own default")
 	fs.StringVar(&c.DovecotAuthCache, "dovecot-auth-cache", "0", "Dovecot's auth_cache_size, e.g. 10M (0: off, as shipped)")
 	imapdAuthCache := fs.Bool("imapd-auth-cache", true, "imapd's cache of verified credentials (false: start imapd serve with --auth-cache=false)")
@@ -207,6 +210,9 @@ servers are stopped at the end. Run as root, Dovecot's mail processes run as
 	for _, r := range rows {
 		if r.Errors[0]+r.Errors[1] > 0 {
 			return fmt.Errorf("mix %s: %d failed operations against imapd, %d against Dovecot", r.Mix, r.Errors[0], r.Errors[1])
+		}
+		if r.Protocol[0]+r.Protocol[1] > 0 {
+			return fmt.Errorf("mix %s: %d protocol violations from imapd, %d from Dovecot", r.Mix, r.Protocol[0], r.Protocol[1])
 		}
 	}
 	return nil

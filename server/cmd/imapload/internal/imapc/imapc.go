@@ -3,7 +3,9 @@
 // server under load and to check its answers: tagged commands, literals in
 // both directions (LITERAL+ when the server offers it, RFC 7888) and IDLE
 // (RFC 2177). It never interprets more of a response than a caller asks
-// for, so its cost stays small next to the server's.
+// for, so its cost stays small next to the server's, except through a
+// Checker (Conn.SetChecker), which follows the selected mailbox's state
+// from every response and counts protocol violations.
 package imapc
 
 import (
@@ -81,6 +83,7 @@ type Conn struct {
 	tag     uint64
 	timeout time.Duration
 	caps    map[string]bool
+	check   *Checker
 	// Greeting is the server's greeting line.
 	Greeting string
 }
@@ -125,6 +128,21 @@ func (d Dialer) Dial(addr string) (*Conn, error) {
 // timeout bounds each read and write (zero: none).
 func NewConn(nc net.Conn, timeout time.Duration) *Conn {
 	return &Conn{nc: nc, r: bufio.NewReaderSize(nc, 4096), w: bufio.NewWriterSize(nc, 4096), timeout: timeout}
+}
+
+// SetChecker makes k check every response the connection reads from now
+// on, and every command it sends.
+func (c *Conn) SetChecker(k *Checker) { c.check = k }
+
+// Sent tells the connection's checker, if any, about a command the caller
+// writes on NetConn itself; call it before writing.
+func (c *Conn) Sent(tag, cmd string) { c.sent(tag, cmd) }
+
+// sent tells the checker, if any, about a command.
+func (c *Conn) sent(tag, cmd string) {
+	if c.check != nil {
+		c.check.Sent(tag, cmd)
+	}
 }
 
 // Close closes the connection without LOGOUT.
@@ -194,6 +212,9 @@ func (c *Conn) Read() (Response, error) {
 	if resp.Untagged() {
 		c.parseCaps(resp.Line)
 	}
+	if c.check != nil {
+		c.check.Received(&resp)
+	}
 	return resp, nil
 }
 
@@ -250,6 +271,7 @@ func (c *Conn) nextTag() string {
 // or BAD is in Result.Status (see Expect for the usual case).
 func (c *Conn) Command(cmd string) (*Result, error) {
 	tag := c.nextTag()
+	c.sent(tag, cmd)
 	c.deadline()
 	c.w.WriteString(tag)
 	c.w.WriteByte(' ')
@@ -328,6 +350,7 @@ func (c *Conn) Logout() error {
 // LITERAL+.
 func (c *Conn) Append(mailbox, flags string, msg []byte) (*Result, error) {
 	tag := c.nextTag()
+	c.sent(tag, "APPEND")
 	c.deadline()
 	c.w.WriteString(tag)
 	c.w.WriteString(" APPEND ")
@@ -373,6 +396,7 @@ func (c *Conn) Append(mailbox, flags string, msg []byte) (*Result, error) {
 // It returns the tag to pass to Done.
 func (c *Conn) Idle() (string, error) {
 	tag := c.nextTag()
+	c.sent(tag, "IDLE")
 	c.deadline()
 	c.w.WriteString(tag + " IDLE\r\n")
 	if err := c.w.Flush(); err != nil {

@@ -143,6 +143,7 @@ func runIdle(r *run) ([]*worker, error) {
 	// returns.
 	for _, id := range idlers {
 		id.c.NetConn().SetWriteDeadline(time.Now().Add(cfg.Timeout))
+		id.c.Sent("a0", "LOGOUT")
 		if _, err := id.c.NetConn().Write([]byte("DONE\r\na0 LOGOUT\r\n")); err != nil {
 			id.c.Close()
 		}

@@ -1,7 +1,8 @@
 // Package load runs IMAP workloads ("mixes") with concurrent clients
 // against one server and measures each command's rate and latency. Every
 // response is checked: a wrong answer counts as an error, never as
-// throughput.
+// throughput, and every connection's responses go through an
+// imapc.Checker, whose protocol violations the Result counts per kind.
 package load
 
 import (
@@ -146,6 +147,18 @@ type Result struct {
 	// first few messages.
 	Errors      uint64
 	FirstErrors []string
+	// Protocol counts the protocol violations the client-side checker
+	// found in every response of every connection (see imapc.Checker),
+	// with examples of each kind.
+	Protocol *imapc.Tally
+}
+
+// ProtocolViolations returns the number of protocol violations found.
+func (r *Result) ProtocolViolations() uint64 {
+	if r.Protocol == nil {
+		return 0
+	}
+	return r.Protocol.Total()
 }
 
 // Stats returns the figures of cmd, or nil when the run did not measure it.
@@ -190,7 +203,7 @@ func Run(ctx context.Context, mix *Mix, cfg Config) (*Result, error) {
 	if err := CheckLoopback(ctx, cfg.Addr); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, mix: mix, log: cfg.Logger.With("mix", mix.Name)}
+	r := &run{cfg: cfg, mix: mix, log: cfg.Logger.With("mix", mix.Name), protocol: &imapc.Tally{}}
 	if mix.prepare != nil {
 		if err := mix.prepare(r); err != nil {
 			return nil, fmt.Errorf("%s: prepare: %w", mix.Name, err)
@@ -210,7 +223,7 @@ func Run(ctx context.Context, mix *Mix, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", mix.Name, err)
 	}
-	res := &Result{Mix: mix.Name, Clients: cfg.Clients, Elapsed: elapsed, Iterations: r.iterations.Load()}
+	res := &Result{Mix: mix.Name, Clients: cfg.Clients, Elapsed: elapsed, Iterations: r.iterations.Load(), Protocol: r.protocol}
 	if mix.Name == "idle" {
 		res.Clients = cfg.Idlers + 1
 	}
@@ -254,6 +267,8 @@ type run struct {
 	// seeded is the number of messages the prepare step left in the
 	// mailbox; the mixes never expunge them.
 	seeded uint32
+	// protocol counts what the checkers of all connections find.
+	protocol *imapc.Tally
 
 	mu          sync.Mutex
 	firstErrors []string
@@ -297,7 +312,11 @@ func (r *run) noteError(cmd Command, err error) {
 func (r *run) dial() (*imapc.Conn, error) {
 	i := int(r.nextConn.Add(1) - 1)
 	d := imapc.Dialer{LocalAddr: sourceAddr(r.cfg.Addr, i, r.cfg.PerSource), Timeout: r.cfg.Timeout}
-	return d.Dial(r.cfg.Addr)
+	c, err := d.Dial(r.cfg.Addr)
+	if err == nil {
+		c.SetChecker(imapc.NewChecker(r.protocol))
+	}
+	return c, err
 }
 
 // progress logs the running totals every cfg.Progress until the returned

@@ -29,7 +29,7 @@ type Mix struct {
 
 // Mixes lists every mix, the default first.
 func Mixes() []*Mix {
-	return []*Mix{imaptestMix, loginMix, appendMix, statusMix, idleMix}
+	return []*Mix{imaptestMix, loginMix, appendMix, statusMix, idleMix, keywordsMix}
 }
 
 // MixByName returns the named mix, or nil.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/imapfsm/imapfsm/server/cmd/imapload/internal/imapc"
 )
 
 // WriteTable prints the result as an aligned table: one row per command
@@ -24,6 +26,18 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	for _, e := range r.FirstErrors {
 		fmt.Fprintf(w, "error: %s\n", e)
+	}
+	if r.Protocol == nil {
+		return nil
+	}
+	fmt.Fprintf(w, "protocol violations: %d\n", r.Protocol.Total())
+	for _, v := range imapc.Violations() {
+		if n := r.Protocol.Count(v); n > 0 {
+			fmt.Fprintf(w, "  %-24s %d\n", v, n)
+			for _, ex := range r.Protocol.Examples(v) {
+				fmt.Fprintf(w, "    e.g. %s\n", ex)
+			}
+		}
 	}
 	return nil
 }

@@ -75,6 +75,9 @@ type Row struct {
 	HigherBetter   bool
 	Unit           string
 	Errors         [2]uint64
+	// Protocol counts the protocol violations the client-side checker
+	// found (imapc.Checker), imapd first.
+	Protocol [2]uint64
 }
 
 // Ratio returns imapd/Dovecot, or 0 when Dovecot's figure is 0.
@@ -169,6 +172,7 @@ func Run(ctx context.Context, cfg Config) ([]Row, error) {
 			}
 			row.Figure = name
 			row.Errors[i] = res.Errors
+			row.Protocol[i] = res.ProtocolViolations()
 			if i == 0 {
 				row.Imapd = fig
 			} else {
@@ -193,15 +197,15 @@ func headlineName(m *load.Mix) string {
 // WriteTable prints rows as a Markdown table.
 func WriteTable(w io.Writer, rows []Row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| mix\t| figure\t| imapd\t| Dovecot\t| imapd/Dovecot\t| errors (imapd, Dovecot)\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|")
+	fmt.Fprintln(tw, "| mix\t| figure\t| imapd\t| Dovecot\t| imapd/Dovecot\t| errors (imapd, Dovecot)\t| protocol violations (imapd, Dovecot)\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
 	for _, r := range rows {
 		better := "higher is better"
 		if !r.HigherBetter {
 			better = "lower is better"
 		}
-		fmt.Fprintf(tw, "| %s\t| %s\t| %.1f %s\t| %.1f %s\t| %.2f× (%s)\t| %d, %d\t|\n",
-			r.Mix, r.Figure, r.Imapd, r.Unit, r.Dovecot, r.Unit, r.Ratio(), better, r.Errors[0], r.Errors[1])
+		fmt.Fprintf(tw, "| %s\t| %s\t| %.1f %s\t| %.1f %s\t| %.2f× (%s)\t| %d, %d\t| %d, %d\t|\n",
+			r.Mix, r.Figure, r.Imapd, r.Unit, r.Dovecot, r.Unit, r.Ratio(), better, r.Errors[0], r.Errors[1], r.Protocol[0], r.Protocol[1])
 	}
 	tw.Flush()
 }
