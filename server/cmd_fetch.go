@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -530,6 +531,13 @@ func (c *conn) fetchOne(seq uint32, msg *store.Message, items []fetchItem, wantB
 	err := c.write(func(e *imapwire.Encoder) {
 		if flagsSent || addFlags {
 			m.announceFlags(e, msg.Flags)
+			if flags := m.canonical(msg.Flags); !slices.Equal(flags, msg.Flags) {
+				for i := range vals {
+					if vals[i].name == "FLAGS" {
+						vals[i].wire = flagListWire(flags)
+					}
+				}
+			}
 		}
 		e.Untagged().Number(seq).Raw(" FETCH (")
 		for i, v := range vals {

@@ -145,7 +145,7 @@ func cmdStore(c *conn, cmd *command) result {
 					}
 					e.SP()
 				}
-				e.Raw("FLAGS ").FlagList(u.Flags).Raw(")").CRLF()
+				e.Raw("FLAGS ").FlagList(m.canonical(u.Flags)).Raw(")").CRLF()
 			}
 		})
 	}

@@ -80,8 +80,8 @@ func TestStoreErrors(t *testing.T) {
 }
 
 // flagChecker follows the FLAGS responses a session receives and checks
-// that every flag of every FETCH FLAGS was listed in the last of them
-// (RFC 9051 7.3.5, RFC 3501 7.2.6).
+// that every flag of every FETCH FLAGS was listed, in the same spelling,
+// in the last of them (RFC 9051 7.3.5, RFC 3501 7.2.6).
 type flagChecker struct {
 	t     testing.TB
 	known map[string]bool
@@ -105,7 +105,7 @@ func (fc *flagChecker) see(l string) bool {
 	if m := flagsRespRe.FindStringSubmatch(l); m != nil {
 		fc.known = map[string]bool{}
 		for _, f := range strings.Fields(m[1]) {
-			fc.known[strings.ToLower(f)] = true
+			fc.known[f] = true
 		}
 		return false
 	}
@@ -117,7 +117,8 @@ func (fc *flagChecker) see(l string) bool {
 		if strings.EqualFold(f, `\Recent`) {
 			continue // a session flag, never in FLAGS
 		}
-		require.True(fc.t, fc.known[strings.ToLower(f)], "flag %s used before a FLAGS response listed it: %q", f, l)
+		// Spelt as FLAGS spelt it: clients compare the strings.
+		require.True(fc.t, fc.known[f], "flag %s used before a FLAGS response listed it: %q", f, l)
 		if !strings.HasPrefix(f, `\`) {
 			fc.keywords[f] = true
 		}
@@ -158,9 +159,11 @@ func TestKeywordsAnnouncedBeforeUse(t *testing.T) {
 	assert.Equal(t, `* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Own)`, u[0])
 	assert.Equal(t, `* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Own \*)] Flags permitted`, u[1])
 	fc.seeAll(u)
-	// Known now: not announced again.
-	u = c.ok("A2", `STORE 2 +FLAGS ($Own)`)
+	// Known now: not announced again, and spelt as FLAGS spelt it
+	// whatever the case the client used (keywords are case-insensitive).
+	u = c.ok("A2", `STORE 2 +FLAGS ($own)`)
 	assert.Equal(t, []string{`* 2 FETCH (FLAGS ($Own))`}, u)
+	assert.Equal(t, []string{`* 1 FETCH (FLAGS ($Own))`, `* 2 FETCH (FLAGS ($Own))`}, c.ok("A2F", "FETCH 1:2 FLAGS"))
 
 	// Another session's STORE, seen through NOOP.
 	other.ok("O2", `STORE 2 +FLAGS.SILENT ($Other)`)

@@ -36,9 +36,10 @@ type selectedMailbox struct {
 	// reported to its client, so that sendUpdates does not repeat them.
 	own map[uint64]bool
 	// keywords are the keywords of the last FLAGS response, in the order
-	// sent; known holds them lower-cased (keywords are case-insensitive).
+	// sent; known maps each, lower-cased (keywords are case-insensitive),
+	// to its spelling there.
 	keywords []string
-	known    map[string]bool
+	known    map[string]string
 	// rev1 is set in IMAP4rev1 sessions: only they know \Recent (RFC 9051
 	// dropped it). recent holds the UIDs of the view that are \Recent for
 	// the session (RFC 3501 2.3.2), allocated when there is one. With
@@ -340,11 +341,11 @@ func (m *selectedMailbox) learnKeywords(flags []string) bool {
 		if strings.HasPrefix(f, `\`) {
 			continue
 		}
-		if k := strings.ToLower(f); !m.known[k] {
+		if k := strings.ToLower(f); m.known[k] == "" {
 			if m.known == nil {
-				m.known = map[string]bool{}
+				m.known = map[string]string{}
 			}
-			m.known[k] = true
+			m.known[k] = f
 			m.keywords = append(m.keywords, f)
 			added = true
 		}
@@ -380,6 +381,29 @@ func (m *selectedMailbox) announceFlags(e *imapwire.Encoder, lists ...[]string) 
 	if added {
 		m.writeFlags(e)
 	}
+}
+
+// canonical returns flags with each keyword spelt as the FLAGS response
+// announced it: messages may carry another case of a keyword (keywords
+// are case-insensitive), and clients compare them with FLAGS. flags itself
+// is not modified; it is returned when nothing differs.
+func (m *selectedMailbox) canonical(flags []string) []string {
+	var out []string
+	for i, f := range flags {
+		if strings.HasPrefix(f, `\`) {
+			continue
+		}
+		if k := m.known[strings.ToLower(f)]; k != "" && k != f {
+			if out == nil {
+				out = slices.Clone(flags)
+			}
+			out[i] = k
+		}
+	}
+	if out == nil {
+		return flags
+	}
+	return out
 }
 
 // errFound stops a store iteration that found what it looked for.
@@ -641,7 +665,7 @@ func (c *conn) sendFlagUpdates(uids map[uint32]bool) {
 					// RFC 7162 3.1: flag changes carry MODSEQ once enabled.
 					e.Raw(" MODSEQ (").Number64(msg.ModSeq).Raw(")")
 				}
-				e.Raw(" FLAGS ").FlagList(msg.Flags).Raw(")").CRLF()
+				e.Raw(" FLAGS ").FlagList(m.canonical(msg.Flags)).Raw(")").CRLF()
 			}
 		}
 	})
