@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "55f0127c85c4d35a3c43b3959d8c3f9f047276c1cd46691b70ae4e36a76f056c"
+const SpecDigest = "67a9d0124cb9822e3238e8255322279e51b10db35c93b6e93d8c927add8e94d1"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8

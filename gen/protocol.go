@@ -98,6 +98,13 @@ func (c *checker) declareProtocol() {
 		c.actionList = append(c.actionList, e.Key.V)
 		p.Actions = append(p.Actions, ActionTerm{Action: Action(act), Doc: e.Val.V})
 	}
+	for _, w := range rp.Initialisms {
+		if w.V == "" || w.V != strings.ToUpper(w.V) || strings.ContainsAny(w.V, " -_.") {
+			c.errs.addf(w.Pos, "protocol: initialism %q must be one upper-case word", w.V)
+			continue
+		}
+		p.Initialisms = append(p.Initialisms, w.V)
+	}
 	if len(p.Actions) == 0 {
 		c.errs.addf(at, "protocol: missing \"actions\" (the actions the rules use, from %s)", strings.Join(actionNames, ", "))
 	}
