@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "543b2a5cf5fbb7380bcec5f3df2be299c294df1d9a31b7ad252961d265a7a19c"
+const SpecDigest = "8e3ef2eb366cbad526324995114637ed3f1de18f72b10e24c2b07cf21d2023fd"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8

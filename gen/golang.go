@@ -37,12 +37,12 @@ type goGen struct {
 	spec string
 }
 
-func (g *goGen) stateID(i int) string   { return "State" + GoName(g.m.States[i].Name) }
-func (g *goGen) inputID(i int) string   { return "Input" + GoName(g.m.Inputs[i].Name) }
-func (g *goGen) outcomeID(i int) string { return "Outcome" + GoName(g.m.Outcomes[i].Name) }
-func (g *goGen) respID(i int) string    { return "Response" + GoName(g.m.Responses[i].Name) }
-func (g *goGen) quirkID(i int) string   { return "Quirk" + GoName(g.m.Quirks[i].Name) }
-func (g *goGen) ruleID(i int) string    { return "Rule" + GoName(g.m.Rules[i].ID) }
+func (g *goGen) stateID(i int) string   { return "State" + g.goName(g.m.States[i].Name) }
+func (g *goGen) inputID(i int) string   { return "Input" + g.goName(g.m.Inputs[i].Name) }
+func (g *goGen) outcomeID(i int) string { return "Outcome" + g.goName(g.m.Outcomes[i].Name) }
+func (g *goGen) respID(i int) string    { return "Response" + g.goName(g.m.Responses[i].Name) }
+func (g *goGen) quirkID(i int) string   { return "Quirk" + g.goName(g.m.Quirks[i].Name) }
+func (g *goGen) ruleID(i int) string    { return "Rule" + g.goName(g.m.Rules[i].ID) }
 
 func sentence(parts ...string) string {
 	var out []string
@@ -136,7 +136,7 @@ func (g *goGen) types(f *jen.File) {
 	f.Line()
 	f.Var().Id("stateReads").Op("=").Index(jen.Id("NumStates")).Id("Reads").ValuesFunc(func(gr *jen.Group) {
 		for _, s := range m.States {
-			gr.Line().Id("Reads" + GoName(m.Protocol.Reads[s.Reads].Name))
+			gr.Line().Id("Reads" + g.goName(m.Protocol.Reads[s.Reads].Name))
 		}
 		gr.Line()
 	})
@@ -152,7 +152,7 @@ func (g *goGen) types(f *jen.File) {
 		})
 	}
 	for ai, a := range m.Protocol.Attributes {
-		method := GoName(a.Name)
+		method := g.goName(a.Name)
 		tbl := "state" + method
 		boolTable(tbl, func(s State) bool { return s.Attrs[ai] })
 		text := method + " reports whether " + strings.TrimSpace(a.Doc)
@@ -184,7 +184,7 @@ func (g *goGen) types(f *jen.File) {
 
 	ids, names, docs = nil, nil, nil
 	for _, r := range m.Protocol.Reads {
-		ids = append(ids, "Reads"+GoName(r.Name))
+		ids = append(ids, "Reads"+g.goName(r.Name))
 		names = append(names, r.Name)
 		docs = append(docs, r.Doc)
 	}
@@ -204,14 +204,14 @@ func (g *goGen) types(f *jen.File) {
 	g.enum(f, "Input", "Input is what the engine classified: a command, another kind of line, a\ncontinuation or an event.", ids, names, docs, "NumInputs", "NumInputs is the number of declared inputs.")
 	ids, names, docs = nil, nil, nil
 	for _, k := range m.Protocol.Kinds {
-		ids = append(ids, "Kind"+GoName(k.Name))
+		ids = append(ids, "Kind"+g.goName(k.Name))
 		names = append(names, k.Name)
 		docs = append(docs, k.Doc)
 	}
 	g.enum(f, "InputKind", "InputKind says where an input comes from.", ids, names, docs, "NumInputKinds", "NumInputKinds is the number of InputKind values.")
 	f.Var().Id("inputKinds").Op("=").Index(jen.Id("NumInputs")).Id("InputKind").ValuesFunc(func(gr *jen.Group) {
 		for _, in := range m.Inputs {
-			gr.Line().Id("Kind" + GoName(m.Protocol.Kinds[in.Kind].Name))
+			gr.Line().Id("Kind" + g.goName(m.Protocol.Kinds[in.Kind].Name))
 		}
 		gr.Line()
 	})
@@ -594,7 +594,17 @@ The tables are arrays indexed by State and Input; Step does not allocate.
 MACHINE.md beside this file draws the machine and tabulates every decision.`
 }
 
-func (g *goGen) actionID(a Action) string { return "Action" + GoName(a.String()) }
+// goName spells a spec name as a Go identifier part with the spec's
+// initialisms.
+func (g *goGen) goName(name string) string {
+	extra := map[string]string{}
+	for _, w := range g.m.Protocol.Initialisms {
+		extra[strings.ToLower(w)] = w
+	}
+	return goName(name, extra)
+}
+
+func (g *goGen) actionID(a Action) string { return "Action" + g.goName(a.String()) }
 
 // replyText renders a response as it appears on the wire, for documentation.
 func replyText(form Replies, r Response) string {

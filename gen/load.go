@@ -117,6 +117,11 @@ func (c *checker) run() {
 	} else if r.Version.V != "1" {
 		c.errs.addf(r.Version.Pos, "unsupported version %q (this fsmgen reads version 1)", r.Version.V)
 	}
+	if r.Protocol == nil {
+		// Every other check is stated in the protocol's words.
+		c.errs.addf(Pos{}, "missing key \"protocol\" (the spec's vocabulary: name, replies, reads, kinds, attributes, actions)")
+		return
+	}
 	c.declareProtocol()
 	c.declare()
 	c.resolveInitial()

@@ -53,6 +53,9 @@ type Protocol struct {
 	// Held is the index in Attributes of the attribute that means held, or
 	// -1 when the protocol has none.
 	Held int
+	// Initialisms are the protocol's abbreviations, spelled in capitals in
+	// generated identifiers ("UID": InputUIDFetch).
+	Initialisms []string
 }
 
 // Term is a declared name with its documentation.

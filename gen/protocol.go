@@ -9,28 +9,22 @@ var goIdentRe = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
 
 // declareProtocol reads the spec's protocol block: the vocabulary the rest
 // of the spec is checked against. It fills the checker's name lists even
-// when the block is missing or broken, so that later checks report what
-// they can.
+// when the block is broken, so that later checks report what they can.
 func (c *checker) declareProtocol() {
 	p := &c.m.Protocol
 	p.Held = -1
 	c.attrs = map[string]int{}
 	c.declaredAction = make([]bool, len(actionNames))
 	rp := c.raw.Protocol
-	if rp == nil {
-		c.errs.addf(Pos{}, "missing key \"protocol\" (the spec's vocabulary: name, replies, reads, kinds, attributes, actions)")
-		rp = &rawProtocol{}
-	}
-	at := orPos(rp.Pos, Pos{})
+	at := rp.Pos
 	p.Name, p.Doc, p.Package, p.Dir = rp.Name.V, rp.Doc.V, rp.Package.V, rp.Dir.V
-	if c.raw.Protocol != nil && strings.TrimSpace(p.Name) == "" {
+	if strings.TrimSpace(p.Name) == "" {
 		c.errs.addf(at, "protocol: missing \"name\" (the protocol's name in generated documentation)")
 	}
 	if rp.Package.Set() && !goIdentRe.MatchString(p.Package) {
 		c.errs.addf(rp.Package.Pos, "protocol: package %q is not a lower-case Go package name", p.Package)
 	}
 	switch i := oneOf(rp.Replies.V, repliesNames); {
-	case c.raw.Protocol == nil:
 	case !rp.Replies.Set():
 		c.errs.addf(at, "protocol: missing \"replies\" (one of %s)", strings.Join(repliesNames, ", "))
 	case i < 0:
@@ -54,13 +48,11 @@ func (c *checker) declareProtocol() {
 			p.CommandKind = i
 		}
 	}
-	if c.raw.Protocol != nil {
-		if p.Command < 0 {
-			c.errs.addf(at, "protocol: reads must declare \"command\", the way a state reads the next command")
-		}
-		if p.CommandKind < 0 {
-			c.errs.addf(at, "protocol: kinds must declare \"command\", the kind of command lines")
-		}
+	if p.Command < 0 {
+		c.errs.addf(at, "protocol: reads must declare \"command\", the way a state reads the next command")
+	}
+	if p.CommandKind < 0 {
+		c.errs.addf(at, "protocol: kinds must declare \"command\", the kind of command lines")
 	}
 	if p.Command < 0 {
 		p.Command = 0
@@ -76,7 +68,7 @@ func (c *checker) declareProtocol() {
 			c.kindNames = []string{"command"}
 		}
 	}
-	for i, e := range rp.Attributes {
+	for _, e := range rp.Attributes {
 		if oneOf(e.Key.V, []string{"doc", "ref", "reads", "origin", "terminal"}) >= 0 {
 			c.errs.addf(e.Key.Pos, "protocol: attribute %q has the name of a state key", e.Key.V)
 			continue
@@ -92,7 +84,6 @@ func (c *checker) declareProtocol() {
 			a.Held = true
 			p.Held = len(p.Attributes)
 		}
-		_ = i
 		c.attrs[e.Key.V] = len(p.Attributes) + 1
 		c.attrNames = append(c.attrNames, e.Key.V)
 		p.Attributes = append(p.Attributes, a)
@@ -107,7 +98,14 @@ func (c *checker) declareProtocol() {
 		c.actionList = append(c.actionList, e.Key.V)
 		p.Actions = append(p.Actions, ActionTerm{Action: Action(act), Doc: e.Val.V})
 	}
-	if c.raw.Protocol != nil && len(p.Actions) == 0 {
+	for _, w := range rp.Initialisms {
+		if w.V == "" || w.V != strings.ToUpper(w.V) || strings.ContainsAny(w.V, " -_.") {
+			c.errs.addf(w.Pos, "protocol: initialism %q must be one upper-case word", w.V)
+			continue
+		}
+		p.Initialisms = append(p.Initialisms, w.V)
+	}
+	if len(p.Actions) == 0 {
 		c.errs.addf(at, "protocol: missing \"actions\" (the actions the rules use, from %s)", strings.Join(actionNames, ", "))
 	}
 }
@@ -116,7 +114,7 @@ func (c *checker) declareProtocol() {
 // that lists none; without them such an input can report every outcome.
 func (c *checker) resolveDefaultOutcomes() {
 	rp := c.raw.Protocol
-	if rp == nil || len(rp.DefaultOutcomes) == 0 {
+	if len(rp.DefaultOutcomes) == 0 {
 		for i := range c.m.Outcomes {
 			c.defaultOutcomes = append(c.defaultOutcomes, i)
 		}

@@ -34,6 +34,7 @@ type rawProtocol struct {
 	Attributes      Entries[rawAttribute] `yaml:"attributes"`
 	Actions         Entries[Str]          `yaml:"actions"`
 	DefaultOutcomes Names                 `yaml:"default-outcomes"`
+	Initialisms     Names                 `yaml:"initialisms"`
 }
 
 // rawReads declares one way a state reads client lines.

@@ -98,6 +98,7 @@
 //	    transaction: {doc: ..., match-origin: false}
 //	  actions: {execute: doc, reject: doc, close: doc}    # those the rules use
 //	  default-outcomes: [ok, "no"]  # outcomes of inputs that list none
+//	  initialisms: [LHLO, LMTP]     # spelled in capitals in identifiers
 //	  doc: |                        # the body of the package documentation
 //	    ...
 //

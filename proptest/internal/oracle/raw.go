@@ -41,6 +41,7 @@ type rawProtocol struct {
 	Attributes      map[string]rawAttribute `yaml:"attributes"`
 	Actions         map[string]string       `yaml:"actions"`
 	DefaultOutcomes []string                `yaml:"default-outcomes"`
+	Initialisms     []string                `yaml:"initialisms"`
 }
 
 type rawReads struct {

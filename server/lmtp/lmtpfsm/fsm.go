@@ -39,7 +39,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "571a25fe5f4440e77b097caf594cede6f63985af7b063a258c36024865c91482"
+const SpecDigest = "244d086183a1eb7af6856ba081e5907da9b27a3fd760eb9563d9586b95b1cd9d"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8

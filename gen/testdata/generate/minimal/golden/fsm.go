@@ -14,7 +14,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "6aa34ba6289daca83a443e1d8b3ecb7760fce1a9e42f055ec3a8c510b4263497"
+const SpecDigest = "30b447c6b2e74b2e1076c1f962d920c8e465774bb6231f7bfbce652568a3868c"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
