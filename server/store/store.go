@@ -160,7 +160,10 @@ type MessageWriter interface {
 	// the store: the messages with a UID at or above the returned value
 	// and below upTo are recent for the caller, and for no other caller.
 	// When the returned value is upTo or more, nothing was claimed. It
-	// does not change the MODSEQ and publishes no notification.
+	// does not change the MODSEQ and publishes no notification. Unlike
+	// the other writes it need not be durable when it returns: a crash
+	// may lose recent claims (their messages are then recent again for
+	// the next session), never hand a message to a second caller.
 	ClaimRecent(ctx context.Context, mailbox MailboxID, upTo uint32) (uint32, error)
 
 	// Expunge permanently removes messages flagged \Deleted. If uids is

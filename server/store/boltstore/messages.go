@@ -37,6 +37,9 @@ func selectable(tx *bolt.Tx, acct *bolt.Bucket, id store.MailboxID) (*mailboxRec
 }
 
 func (u *user) appendLog(data *bolt.Bucket, rec *mailboxRec, kind store.ChangeKind, uids store.UIDSet) error {
+	// Every change of a mailbox saves its record: the \Recent claims go
+	// with it (see ClaimRecent).
+	rec.RecentFrom = u.s.firstRecent(rec)
 	log := data.Bucket(bucketLog)
 	if err := log.Put(u64key(rec.ModSeq), encodeChange(kind, uids)); err != nil {
 		return err
@@ -206,48 +209,35 @@ func (u *user) View(ctx context.Context, mailbox store.MailboxID) (store.View, e
 		v.MailboxStatus = rec.status()
 		v.Keywords = rec.Keywords
 		v.UIDs, err = uidxLoad(data.Bucket(bucketUIDIdx), rec.Messages)
-		first := rec.firstRecent()
+		first := u.s.firstRecent(rec)
 		v.Recent = uint32(len(v.UIDs) - sort.Search(len(v.UIDs), func(i int) bool { return v.UIDs[i] >= first }))
 		return err
 	})
 	return v, err
 }
 
-// ClaimRecent implements store.MessageWriter. A claim that finds nothing
-// to take is answered from a read transaction, so that of the sessions
-// learning of a new message only the first one writes.
+// ClaimRecent implements store.MessageWriter. Only one process can open
+// the database (bbolt locks its file), so claims are decided in memory
+// under a mutex, without a write transaction and its fsync for every new
+// message a session learns of. They are saved with the mailbox record by
+// the next change to the mailbox (appendLog) and by Close; after a crash
+// the claims made since the mailbox last changed are lost, and those
+// messages are recent once more for the next session (RFC 3501 allows a
+// server to lose \Recent state, never to give it to two sessions at once).
 func (u *user) ClaimRecent(ctx context.Context, mailbox store.MailboxID, upTo uint32) (uint32, error) {
-	var first uint32
+	var stored uint32
 	err := u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
 		rec, _, err := selectable(tx, acct, mailbox)
 		if err != nil {
 			return err
 		}
-		first = rec.firstRecent()
+		stored = rec.firstRecent()
 		return nil
-	})
-	if err != nil || first >= upTo {
-		return first, err
-	}
-	if err := u.s.enter(ctx); err != nil {
-		return 0, err
-	}
-	defer u.s.leave()
-	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		rec, _, err := selectable(tx, acct, mailbox)
-		if err != nil {
-			return err
-		}
-		if first = rec.firstRecent(); first >= upTo {
-			return nil // another session claimed them meanwhile
-		}
-		rec.RecentFrom = upTo
-		return putMailbox(acct, rec)
 	})
 	if err != nil {
 		return 0, err
 	}
-	return first, nil
+	return u.s.claimRecent(uint64(mailbox), stored, upTo), nil
 }
 
 // Fetch implements store.MessageReader.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -99,6 +100,77 @@ type Store struct {
 
 	commits atomic.Uint64 // committed write transactions
 	ops     atomic.Uint64 // write operations committed in them
+
+	// recent holds, per mailbox ID, the first UID not claimed as \Recent
+	// where it is ahead of the mailbox record (see user.ClaimRecent).
+	recentMu sync.Mutex
+	recent   map[uint64]uint32
+}
+
+// claimRecent advances the first recent UID of a mailbox, whose record
+// says stored, to upTo and returns its previous value.
+func (s *Store) claimRecent(id uint64, stored, upTo uint32) uint32 {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	first := max(stored, s.recent[id])
+	if first < upTo {
+		if s.recent == nil {
+			s.recent = map[uint64]uint32{}
+		}
+		s.recent[id] = upTo
+	}
+	return first
+}
+
+// firstRecent returns the first UID of rec's mailbox not claimed as
+// \Recent, claims not yet saved included.
+func (s *Store) firstRecent(rec *mailboxRec) uint32 {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	return max(rec.firstRecent(), s.recent[rec.ID])
+}
+
+// saveRecent writes the \Recent claims not saved yet into their mailbox
+// records, at Close.
+func (s *Store) saveRecent() error {
+	s.recentMu.Lock()
+	pending := s.recent
+	s.recent = nil
+	s.recentMu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		accts := tx.Bucket(bucketAccts)
+		return accts.ForEach(func(k, v []byte) error {
+			acct := accts.Bucket(k)
+			if v != nil || acct == nil || acct.Bucket(bucketMB) == nil {
+				return nil
+			}
+			var save []*mailboxRec
+			err := acct.Bucket(bucketMB).ForEach(func(id, v []byte) error {
+				first, ok := pending[keyU64(id)]
+				if !ok {
+					return nil
+				}
+				rec := new(mailboxRec)
+				if err := decodeJSON(v, rec); err != nil {
+					return err
+				}
+				if rec.firstRecent() < first {
+					rec.RecentFrom = first
+					save = append(save, rec)
+				}
+				return nil
+			})
+			for _, rec := range save {
+				if err == nil {
+					err = putMailbox(acct, rec)
+				}
+			}
+			return err
+		})
+	})
 }
 
 // Stats are counters for monitoring a Store.
@@ -181,7 +253,11 @@ func (s *Store) Close() error {
 	return s.gate.Close(func() error {
 		close(s.reqs)
 		<-s.committerDone
-		return s.db.Close()
+		err := s.saveRecent()
+		if cerr := s.db.Close(); err == nil {
+			err = cerr
+		}
+		return err
 	})
 }
 

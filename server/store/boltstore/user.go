@@ -262,7 +262,7 @@ func (u *user) Status(ctx context.Context, name string) (store.MailboxStatus, er
 			return store.ErrNoselect
 		}
 		out = rec.status()
-		if first := rec.firstRecent(); first < rec.UIDNext && rec.Messages > 0 {
+		if first := u.s.firstRecent(rec); first < rec.UIDNext && rec.Messages > 0 {
 			data := tx.Bucket(bucketMboxes).Bucket(u64key(rec.ID))
 			if data == nil {
 				return errCorrupt

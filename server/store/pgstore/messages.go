@@ -251,7 +251,8 @@ func (u *user) View(ctx context.Context, mailbox store.MailboxID) (store.View, e
 // ClaimRecent implements store.MessageWriter. One UPDATE reads and
 // advances the mailbox's first recent UID under the row lock, so that
 // concurrent claims on any node take disjoint ranges; a claim that finds
-// nothing to take changes no row.
+// nothing to take changes no row. The claim commits asynchronously
+// (synchronous_commit off for its transaction only).
 func (u *user) ClaimRecent(ctx context.Context, mailbox store.MailboxID, upTo uint32) (uint32, error) {
 	if err := u.s.enter(ctx); err != nil {
 		return 0, err
@@ -266,6 +267,13 @@ func (u *user) ClaimRecent(ctx context.Context, mailbox store.MailboxID, upTo ui
 		if m.RecentFrom >= int64(upTo) {
 			first = m.RecentFrom
 			return nil
+		}
+		// Atomic and isolated like every commit, but not waiting for the
+		// WAL flush: a claim lost in a crash makes its messages recent
+		// once more, which RFC 3501 tolerates; giving them to two
+		// sessions it does not, and the row lock prevents that.
+		if _, err := t.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return err
 		}
 		err = t.QueryRow(ctx, `WITH old AS (
 				SELECT recent_from FROM mailboxes WHERE id = $1 FOR UPDATE)

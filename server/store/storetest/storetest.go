@@ -95,7 +95,7 @@ func Run(t *testing.T, open Opener) {
 type ReopenFactory func(t *testing.T) Opener
 
 // RunReopen checks persistence across close and reopen: data, UIDVALIDITY,
-// MODSEQ and that UIDs are never reused.
+// MODSEQ, \Recent claims and that UIDs are never reused.
 func RunReopen(t *testing.T, factory ReopenFactory) {
 	ctx := context.Background()
 	open := factory(t)
@@ -110,8 +110,14 @@ func RunReopen(t *testing.T, factory ReopenFactory) {
 	require.NoError(t, err)
 	_, err = u.Expunge(ctx, id, nil)
 	require.NoError(t, err)
+	// \Recent claims survive a clean close: UIDs 1 and 2 were claimed
+	// while the mailbox did not change afterwards.
+	first, err := u.ClaimRecent(ctx, id, 3)
+	require.NoError(t, err)
+	require.Equal(t, uint32(1), first)
 	before, err := u.View(ctx, id)
 	require.NoError(t, err)
+	require.Equal(t, uint32(1), before.Recent, "UID 3 is left")
 	_, err = u.CreateMailbox(ctx, "Keep/Nested", 0)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
@@ -126,6 +132,10 @@ func RunReopen(t *testing.T, factory ReopenFactory) {
 	assert.Equal(t, before.UIDValidity, after.UIDValidity)
 	assert.Equal(t, before.HighestModSeq, after.HighestModSeq)
 	assert.Equal(t, uint32(6), after.UIDNext)
+	assert.Equal(t, uint32(1), after.Recent, "claims are kept across reopen")
+	first, err = u.ClaimRecent(ctx, id, 3)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, first, uint32(3), "a claim is never given twice")
 	res := appendMsg(t, u, store.Inbox, "after reopen")
 	assert.Equal(t, uint32(6), res.UID, "UIDs of expunged messages must not be reused after reopen")
 	assert.Greater(t, res.ModSeq, before.HighestModSeq)
