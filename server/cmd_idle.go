@@ -50,6 +50,14 @@ type idlePush struct {
 func (c *conn) armIdle() {
 	p := &c.idle
 	interval := c.srv.cfg.IdleKeepalive
+	// Read the view's generation before arming: once armed, a push of a
+	// hub round that began before this IDLE may catch the view up (and
+	// write m.gen) at any moment.
+	m := c.mailbox
+	var gen uint64
+	if m != nil {
+		gen = m.gen
+	}
 	p.mu.Lock()
 	p.armed = true
 	p.pending = 0
@@ -60,9 +68,9 @@ func (c *conn) armIdle() {
 		p.timer.Reset(interval)
 	}
 	p.mu.Unlock()
-	if m := c.mailbox; m != nil {
+	if m != nil {
 		p.hub = m.hub
-		if m.hub.addIdler(c, m.gen) && c.requestPush(pushCatchUp) {
+		if m.hub.addIdler(c, gen) && c.requestPush(pushCatchUp) {
 			go c.runPush(false)
 		}
 	}
