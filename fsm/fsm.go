@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "543b2a5cf5fbb7380bcec5f3df2be299c294df1d9a31b7ad252961d265a7a19c"
+const SpecDigest = "5de3bfe1a8a7e9621ed38f8c7757c3ef900136aada28eaead0e2b219f8f6e18f"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -327,6 +327,12 @@ const (
 	InputThread
 	// InputUIDThread: the UID THREAD command. (RFC 5256 4)
 	InputUIDThread
+	// InputGetquota: the GETQUOTA command. (RFC 9208 4.1.1)
+	InputGetquota
+	// InputGetquotaroot: the GETQUOTAROOT command. (RFC 9208 4.1.2)
+	InputGetquotaroot
+	// InputSetquota: the SETQUOTA command. (RFC 9208 4.1.3)
+	InputSetquota
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
 	// InputUnparsable: A line that does not start with a valid tag and command name (garbage, a stray continuation). (RFC 9051 9 (tag, command))
@@ -364,9 +370,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 58
+const NumInputs = 61
 
-var inputNames = [58]string{
+var inputNames = [61]string{
 	"capability",
 	"noop",
 	"logout",
@@ -408,6 +414,9 @@ var inputNames = [58]string{
 	"uid-sort",
 	"thread",
 	"uid-thread",
+	"getquota",
+	"getquotaroot",
+	"setquota",
 	"unknown-command",
 	"unparsable",
 	"stray-done",
@@ -472,6 +481,9 @@ func (x InputKind) String() string {
 }
 
 var inputKinds = [NumInputs]InputKind{
+	KindCommand,
+	KindCommand,
+	KindCommand,
 	KindCommand,
 	KindCommand,
 	KindCommand,
@@ -579,6 +591,9 @@ var inputWire = [NumInputs]string{
 	"UID SORT",
 	"THREAD",
 	"UID THREAD",
+	"GETQUOTA",
+	"GETQUOTAROOT",
+	"SETQUOTA",
 	"",
 	"",
 	"",
@@ -626,6 +641,9 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -756,6 +774,12 @@ func CommandInput(name string) (Input, bool) {
 		return InputThread, true
 	case "UID THREAD":
 		return InputUIDThread, true
+	case "GETQUOTA":
+		return InputGetquota, true
+	case "GETQUOTAROOT":
+		return InputGetquotaroot, true
+	case "SETQUOTA":
+		return InputSetquota, true
 	}
 	return InputUnknownCommand, false
 }
