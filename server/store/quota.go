@@ -60,3 +60,14 @@ type QuotaAdmin interface {
 	// [ErrNoSuchUser].
 	SetQuota(ctx context.Context, user string, q Quota) error
 }
+
+// DeletedSizer is implemented by a [User] whose store can sum the sizes of
+// a mailbox's messages flagged \Deleted without reading the whole mailbox:
+// the storage an EXPUNGE would free, STATUS DELETED-STORAGE (RFC 9208
+// 4.1.4), which a server offering the STORAGE resource must support.
+type DeletedSizer interface {
+	// DeletedSize returns the sum of the sizes in bytes of the messages
+	// of the named mailbox that are flagged \Deleted. It fails like
+	// [MailboxAdmin.Status].
+	DeletedSize(ctx context.Context, mailbox string) (int64, error)
+}

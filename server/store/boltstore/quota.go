@@ -14,8 +14,9 @@ import (
 var keyQuota = []byte("quota")
 
 var (
-	_ store.QuotaUser  = (*user)(nil)
-	_ store.QuotaAdmin = (*Store)(nil)
+	_ store.QuotaUser    = (*user)(nil)
+	_ store.QuotaAdmin   = (*Store)(nil)
+	_ store.DeletedSizer = (*user)(nil)
 )
 
 func getQuota(acct *bolt.Bucket) store.Quota {
@@ -111,4 +112,30 @@ func msgSize(b []byte) int64 {
 		return 0
 	}
 	return int64(binary.BigEndian.Uint64(b[9:]))
+}
+
+// DeletedSize implements store.DeletedSizer: it reads the records of the
+// UIDs in the mailbox's index of \Deleted messages only.
+func (u *user) DeletedSize(ctx context.Context, name string) (int64, error) {
+	name, err := u.normalize(name)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	err = u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		rec, err := mailboxByName(acct, name)
+		if err != nil {
+			return err
+		}
+		_, data, err := selectable(tx, acct, store.MailboxID(rec.ID))
+		if err != nil {
+			return err
+		}
+		msgs := data.Bucket(bucketMsg)
+		return data.Bucket(bucketDeleted).ForEach(func(k, _ []byte) error {
+			total += msgSize(msgs.Get(k))
+			return nil
+		})
+	})
+	return total, err
 }

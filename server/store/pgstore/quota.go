@@ -10,8 +10,9 @@ import (
 )
 
 var (
-	_ store.QuotaUser  = (*user)(nil)
-	_ store.QuotaAdmin = (*Store)(nil)
+	_ store.QuotaUser    = (*user)(nil)
+	_ store.QuotaAdmin   = (*Store)(nil)
+	_ store.DeletedSizer = (*user)(nil)
 )
 
 // quotaUsageSQL sums the counters of the account's mailboxes.
@@ -91,4 +92,28 @@ func (s *Store) SetQuota(ctx context.Context, name string, q store.Quota) error 
 		return store.ErrNoSuchUser
 	}
 	return nil
+}
+
+// DeletedSize implements store.DeletedSizer with the partial index of
+// \Deleted messages.
+func (u *user) DeletedSize(ctx context.Context, name string) (int64, error) {
+	name, err := u.normalize(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := u.s.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer u.s.leave()
+	m, err := u.mailboxByName(ctx, u.s.pool, name, false)
+	if err != nil {
+		return 0, err
+	}
+	if store.MailboxAttr(m.Attr)&store.AttrNoselect != 0 {
+		return 0, store.ErrNoselect
+	}
+	var total int64
+	err = u.s.pool.QueryRow(ctx, `SELECT coalesce(sum(size), 0)::bigint FROM messages
+		WHERE mailbox_id = $1 AND sys_flags & 8 <> 0`, m.ID).Scan(&total)
+	return total, err
 }

@@ -197,3 +197,37 @@ func testQuotaConcurrent(t *testing.T, s store.Store) {
 	_, use := usage(t, qu)
 	assert.Equal(t, int64(limit), use.Messages)
 }
+
+// testDeletedSize checks store.DeletedSizer: the sum of the sizes of the
+// messages flagged \Deleted follows flag changes and expunges.
+func testDeletedSize(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "delia")
+	ds, ok := u.(store.DeletedSizer)
+	if !ok {
+		t.Skip("backend does not implement store.DeletedSizer")
+	}
+	size := func() int64 {
+		t.Helper()
+		n, err := ds.DeletedSize(ctx, store.Inbox)
+		require.NoError(t, err)
+		return n
+	}
+	assert.Zero(t, size())
+	a, b, c := "Subject: a\r\n\r\nA\r\n", "Subject: bb\r\n\r\nBB\r\n", "Subject: ccc\r\n\r\nCCC\r\n"
+	ra := appendMsg(t, u, store.Inbox, a, `\Deleted`)
+	appendMsg(t, u, store.Inbox, b)
+	appendMsg(t, u, store.Inbox, c, `\Deleted`, `\Seen`)
+	assert.Equal(t, int64(len(a)+len(c)), size())
+
+	inbox := mailboxID(t, u, store.Inbox)
+	_, err := u.StoreFlags(ctx, inbox, store.UIDSet{{Start: ra.UID, Stop: ra.UID}}, store.FlagChange{Op: store.FlagsRemove, Flags: []string{`\Deleted`}})
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(c)), size())
+	_, err = u.Expunge(ctx, inbox, nil)
+	require.NoError(t, err)
+	assert.Zero(t, size())
+
+	_, err = ds.DeletedSize(ctx, "Missing")
+	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
+}

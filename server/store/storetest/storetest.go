@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 		{"QuotaUsage", testQuotaUsage},
 		{"QuotaEnforced", testQuotaEnforced},
 		{"QuotaConcurrent", testQuotaConcurrent},
+		{"DeletedSize", testDeletedSize},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
