@@ -1,6 +1,8 @@
 package server
 
 import (
+	"slices"
+
 	"github.com/imapfsm/imapfsm/server/imapwire"
 	"github.com/imapfsm/imapfsm/server/store"
 )
@@ -13,7 +15,9 @@ import (
 // advertised. The root exists while the account has a limit: an account
 // without limits has no quota root, GETQUOTAROOT lists none and GETQUOTA ""
 // answers NO [NONEXISTENT], because a QUOTA response must list at least one
-// resource (RFC 9208 7).
+// resource (RFC 9208 7). STATUS DELETED-STORAGE (RFC 9208 4.1.4), which
+// the STORAGE resource requires, reports the bytes of the mailbox's
+// messages flagged \Deleted, in octets like STATUS SIZE.
 
 // quotaRoot is the name of every account's quota root.
 const quotaRoot = ""
@@ -158,4 +162,31 @@ func kib(n int64) uint64 {
 		return 0
 	}
 	return (uint64(n) + 1023) / 1024
+}
+
+// checkStatusItems refuses the STATUS item DELETED-STORAGE (RFC 9208
+// 4.1.4) as unknown when the store cannot compute it (store.DeletedSizer);
+// both bundled stores can, and it comes with QUOTA=RES-STORAGE.
+func (c *conn) checkStatusItems(items []string) error {
+	if slices.Contains(items, "DELETED-STORAGE") {
+		if _, ok := c.user.(store.DeletedSizer); !ok {
+			return errSyntax("Unknown STATUS item DELETED-STORAGE")
+		}
+	}
+	return nil
+}
+
+// deletedStorage fills st.DeletedSize, in bytes like SIZE, when items ask
+// for DELETED-STORAGE: what an EXPUNGE of the mailbox would free.
+func (c *conn) deletedStorage(name string, st *store.MailboxStatus, items []string) error {
+	if !slices.Contains(items, "DELETED-STORAGE") {
+		return nil
+	}
+	ds, ok := c.user.(store.DeletedSizer)
+	if !ok {
+		return errSyntax("Unknown STATUS item DELETED-STORAGE")
+	}
+	n, err := ds.DeletedSize(c.ctx, name)
+	st.DeletedSize = n
+	return err
 }

@@ -154,3 +154,30 @@ func TestKiB(t *testing.T) {
 		assert.Equal(t, want, kib(n), "kib(%d)", n)
 	}
 }
+
+// TestStatusDeletedStorage checks STATUS DELETED-STORAGE (RFC 9208 4.1.4):
+// the bytes of the messages flagged \Deleted, in STATUS and in LIST-STATUS;
+// a store that cannot compute it gets BAD, as for an unknown item.
+func TestStatusDeletedStorage(t *testing.T) {
+	ts := newTestServer(t)
+	appendMsg(t, ts, "INBOX", fixturePlain, `\Deleted`)
+	appendMsg(t, ts, "INBOX", fixtureMultipart)
+	c := ts.dial()
+	c.login()
+	want := fmt.Sprintf("* STATUS INBOX (DELETED 1 DELETED-STORAGE %d SIZE %d)", len(fixturePlain), len(fixturePlain)+len(fixtureMultipart))
+	assert.Equal(t, []string{want}, c.ok("T1", "STATUS INBOX (DELETED DELETED-STORAGE SIZE)"))
+	lines := c.ok("T2", `LIST "" INBOX RETURN (STATUS (DELETED-STORAGE))`)
+	assert.Contains(t, lines, fmt.Sprintf("* STATUS INBOX (DELETED-STORAGE %d)", len(fixturePlain)))
+	c.ok("S1", "SELECT INBOX")
+	c.ok("E1", "EXPUNGE")
+	c.ok("U1", "UNSELECT")
+	assert.Equal(t, []string{"* STATUS INBOX (DELETED-STORAGE 0)"}, c.ok("T3", "STATUS INBOX (DELETED-STORAGE)"))
+
+	q := newTestServer(t, func(cfg *Config) { cfg.Store = quotalessStore{cfg.Store} })
+	qc := q.dial()
+	qc.login()
+	_, done := qc.cmd("T4", "STATUS INBOX (DELETED-STORAGE)")
+	assert.True(t, strings.HasPrefix(done, "T4 BAD "), done)
+	_, done = qc.cmd("T5", `LIST "" INBOX RETURN (STATUS (DELETED-STORAGE))`)
+	assert.True(t, strings.HasPrefix(done, "T5 BAD "), done)
+}

@@ -57,7 +57,9 @@
 // offered (QUOTASET is not advertised) and answers NO [NOPERM]. APPEND
 // and COPY that would exceed a limit answer NO [OVERQUOTA] and store
 // nothing; MOVE within the account never does, and LMTP delivery answers
-// 552 5.2.2. STATUS DELETED-STORAGE is not offered.
+// 552 5.2.2. STATUS DELETED-STORAGE (RFC 9208 4.1.4), in STATUS and
+// LIST-STATUS, reports the octets of the mailbox's messages flagged
+// \Deleted, which an EXPUNGE would free.
 //
 // QRESYNC (RFC 7162 3.2) is what Apple Mail uses to resynchronise a
 // mailbox in one round trip. After ENABLE QRESYNC (which implies

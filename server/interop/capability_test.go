@@ -348,6 +348,8 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		assert.Regexp(t, `^NO \[OVERQUOTA\]`, tagged)
 		c.ok("UNSELECT")
 		assert.Equal(t, []string{fmt.Sprintf("* QUOTA \"\" (MESSAGE %d %d)\r\n", used, used)}, c.ok(`GETQUOTA ""`))
+		// STATUS DELETED-STORAGE comes with QUOTA=RES-STORAGE (RFC 9208 5.1).
+		anyMatch(t, c.ok("STATUS INBOX (DELETED DELETED-STORAGE)"), `^\* STATUS "?INBOX"? \(DELETED \d+ DELETED-STORAGE \d+\)\r\n$`)
 		require.NoError(t, srv.store.SetQuota(ctx, testUser, store.Quota{}))
 	})
 	t.Run("IDLE", func(t *testing.T) {
