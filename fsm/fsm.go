@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "8e3ef2eb366cbad526324995114637ed3f1de18f72b10e24c2b07cf21d2023fd"
+const SpecDigest = "9c6d864ec4b725caa565cf29cbff79a2c80b8d9e5bdcac2def8638dc3c5a8199"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -327,6 +327,12 @@ const (
 	InputThread
 	// InputUIDThread: the UID THREAD command. (RFC 5256 4)
 	InputUIDThread
+	// InputGetquota: the GETQUOTA command. (RFC 9208 4.1.1)
+	InputGetquota
+	// InputGetquotaroot: the GETQUOTAROOT command. (RFC 9208 4.1.2)
+	InputGetquotaroot
+	// InputSetquota: the SETQUOTA command. (RFC 9208 4.1.3)
+	InputSetquota
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
 	// InputUnparsable: A line that does not start with a valid tag and command name (garbage, a stray continuation). (RFC 9051 9 (tag, command))
@@ -364,9 +370,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 58
+const NumInputs = 61
 
-var inputNames = [58]string{
+var inputNames = [61]string{
 	"capability",
 	"noop",
 	"logout",
@@ -408,6 +414,9 @@ var inputNames = [58]string{
 	"uid-sort",
 	"thread",
 	"uid-thread",
+	"getquota",
+	"getquotaroot",
+	"setquota",
 	"unknown-command",
 	"unparsable",
 	"stray-done",
@@ -472,6 +481,9 @@ func (x InputKind) String() string {
 }
 
 var inputKinds = [NumInputs]InputKind{
+	KindCommand,
+	KindCommand,
+	KindCommand,
 	KindCommand,
 	KindCommand,
 	KindCommand,
@@ -579,6 +591,9 @@ var inputWire = [NumInputs]string{
 	"UID SORT",
 	"THREAD",
 	"UID THREAD",
+	"GETQUOTA",
+	"GETQUOTAROOT",
+	"SETQUOTA",
 	"",
 	"",
 	"",
@@ -626,6 +641,9 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -756,6 +774,12 @@ func CommandInput(name string) (Input, bool) {
 		return InputThread, true
 	case "UID THREAD":
 		return InputUIDThread, true
+	case "GETQUOTA":
+		return InputGetquota, true
+	case "GETQUOTAROOT":
+		return InputGetquotaroot, true
+	case "SETQUOTA":
+		return InputSetquota, true
 	}
 	return InputUnknownCommand, false
 }

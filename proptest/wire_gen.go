@@ -367,7 +367,8 @@ func (g *wireGen) noLine(in fsm.Input) bool {
 	case fsm.InputLogin, fsm.InputAuthenticate, fsm.InputSelect, fsm.InputExamine,
 		fsm.InputCreate, fsm.InputDelete, fsm.InputRename, fsm.InputSubscribe,
 		fsm.InputStatus, fsm.InputAppend, fsm.InputSearch, fsm.InputUIDSearch,
-		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove:
+		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove,
+		fsm.InputGetquota, fsm.InputGetquotaroot, fsm.InputSetquota:
 		return true
 	case fsm.InputFetch, fsm.InputUIDFetch:
 		return true
@@ -557,6 +558,20 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 			m = "Missing"
 		}
 		return cmd(m + " (MESSAGES UIDNEXT UNSEEN)"), exists(m), true
+	case in == fsm.InputGetquota:
+		if fails {
+			return cmd("Other"), fsm.OutcomeNo, true
+		}
+		return cmd(`""`), fsm.OutcomeOK, true
+	case in == fsm.InputGetquotaroot:
+		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
+		return cmd(m), exists(m), true
+	case in == fsm.InputSetquota:
+		// Not offered (no QUOTASET): always NO [NOPERM].
+		return cmd(g.pick(`"" (STORAGE 512)`, `"" (MESSAGE 10 STORAGE 1024)`)), fsm.OutcomeNo, true
 	case in == fsm.InputAppend:
 		m := g.mailbox()
 		if fails {
@@ -607,7 +622,7 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		// With no message to copy there is nothing to fail.
 		return cmd(g.pick("1:* ", "1 ") + m), exists(m), true
 	case ref.Kind(in) == fsm.KindCommand && ref.Wire(in) == "":
-		return line(g.tag() + " " + g.pick("XYZZY", "FROBNICATE INBOX", "GETQUOTAROOT INBOX")), outcome, true
+		return line(g.tag() + " " + g.pick("XYZZY", "FROBNICATE INBOX", "GETACL INBOX")), outcome, true
 	case ref.Kind(in) == fsm.KindCommand:
 		return cmd(""), fsm.OutcomeOK, true
 	case name == doneInput:

@@ -30,6 +30,7 @@ import (
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server"
 	"github.com/imapfsm/imapfsm/server/imapwire"
+	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 )
 
@@ -204,6 +205,12 @@ func startLiveServerWith(dir string, modes fsm.Modes, rewrite rewriter, adjust f
 		st.Close()
 		return nil, err
 	}
+	// A quota far above what a run stores, so that the quota root exists
+	// (GETQUOTA "" succeeds) and no write is refused.
+	if err := st.SetQuota(context.Background(), WireUser, store.Quota{Storage: 1 << 40, Messages: 1 << 40}); err != nil {
+		st.Close()
+		return nil, err
+	}
 	cfg := server.Config{
 		Store:                    st,
 		Logger:                   slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -355,6 +362,8 @@ var serverNeverReports = []struct {
 		why: "the handler fails only on its arguments (BAD)"},
 	{inputs: []string{"list", "lsub", "close"}, outcome: fsm.OutcomeNo,
 		why: "only when the store fails (I/O); a deleted selected mailbox lists nothing and CLOSE just leaves it"},
+	{inputs: []string{"setquota"}, outcome: fsm.OutcomeOK,
+		why: "SETQUOTA is not offered (no QUOTASET); it is always refused with NO [NOPERM]"},
 	{inputs: []string{saslResponseName}, outcome: fsm.OutcomeContinue,
 		why: "PLAIN, the only mechanism, ends with the first response"},
 	{inputs: []string{"error-limit"}, states: []string{"sasl"}, event: true,

@@ -109,6 +109,9 @@ func cmdList(c *conn, cmd *command) result {
 		if err := parseReturnOptions(a, &opts); err != nil {
 			return argError(err)
 		}
+		if err := c.checkStatusItems(opts.status); err != nil {
+			return argError(err)
+		}
 	}
 	if err := a.End(); err != nil {
 		return argError(err)
@@ -169,7 +172,7 @@ func cmdList(c *conn, cmd *command) result {
 		if len(opts.status) > 0 && le.info != nil && le.info.Attr&store.AttrNoselect == 0 {
 			// RFC 5819 2: STATUS for selectable mailboxes only; a
 			// mailbox removed meanwhile simply gets none.
-			if s, err := c.user.Status(c.ctx, le.name); err == nil {
+			if s, err := c.user.Status(c.ctx, le.name); err == nil && c.deletedStorage(le.name, &s, opts.status) == nil {
 				if c.rev2() {
 					s.Recent = 0 // RFC 9051 has no \Recent
 				}
@@ -276,11 +279,17 @@ func cmdStatus(c *conn, cmd *command) result {
 	if err := a.End(); err != nil {
 		return argError(err)
 	}
+	if err := c.checkStatusItems(items); err != nil {
+		return argError(err)
+	}
 	if slices.Contains(items, "HIGHESTMODSEQ") {
 		c.enableCondstore() // a CONDSTORE-enabling command (RFC 7162 3.1)
 	}
 	st, err := c.user.Status(c.ctx, name)
 	if err != nil {
+		return c.storeError(err)
+	}
+	if err := c.deletedStorage(name, &st, items); err != nil {
 		return c.storeError(err)
 	}
 	if c.rev2() {
@@ -298,7 +307,7 @@ func cmdStatus(c *conn, cmd *command) result {
 }
 
 // statusItems reads a STATUS attribute list (RFC 9051 6.3.11, RFC 8438
-// SIZE). RECENT (RFC 3501 6.3.10) counts the messages no session has
+// SIZE, RFC 9208 DELETED-STORAGE: see checkStatusItems). RECENT (RFC 3501 6.3.10) counts the messages no session has
 // claimed as \Recent yet; it is 0 for IMAP4rev2 sessions (RFC 9051
 // dropped \Recent). HIGHESTMODSEQ (RFC 7162 3.1.6) is accepted while
 // CONDSTORE is offered; otherwise it is a syntax error like any unknown
@@ -311,7 +320,7 @@ func statusItems(a *imapwire.ArgReader) ([]string, error) {
 			return err
 		}
 		switch kw {
-		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT":
+		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "DELETED-STORAGE":
 			if !slices.Contains(items, kw) {
 				items = append(items, kw)
 			}
@@ -356,6 +365,8 @@ func writeStatus(e *imapwire.Encoder, name string, st store.MailboxStatus, items
 			e.Number(st.Recent)
 		case "HIGHESTMODSEQ":
 			e.Number64(st.HighestModSeq)
+		case "DELETED-STORAGE":
+			e.Number64(uint64(max(st.DeletedSize, 0)))
 		}
 	}
 	e.Raw(")").CRLF()

@@ -168,6 +168,8 @@ func (c *conn) storeError(err error) result {
 		return no("NONEXISTENT", "No such message")
 	case errors.Is(err, store.ErrTooBig):
 		return no("TOOBIG", "Message too big")
+	case errors.Is(err, store.ErrOverQuota):
+		return no("OVERQUOTA", "Quota exceeded; nothing was stored")
 	case errors.Is(err, store.ErrLimit):
 		return no("LIMIT", "Limit exceeded")
 	}

@@ -26,8 +26,10 @@
 // UNSELECT, UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS,
 // SPECIAL-USE, CREATE-SPECIAL-USE, STATUS=SIZE, APPENDLIMIT, UTF8=ACCEPT,
 // BINARY, ESEARCH, SEARCHRES, SORT, SORT=DISPLAY, ESORT,
-// THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, CONDSTORE and QRESYNC (besides
-// LITERAL+, ID, ENABLE, IDLE and SASL-IR, offered before login too). The
+// THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, CONDSTORE and QRESYNC, and,
+// when the store keeps quotas (both bundled stores do), QUOTA,
+// QUOTA=RES-STORAGE and QUOTA=RES-MESSAGE (besides LITERAL+, ID, ENABLE,
+// IDLE and SASL-IR, offered before login too). The
 // first CONDSTORE-enabling command of a session with a mailbox selected
 // (FETCH with MODSEQ or CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE,
 // STATUS HIGHESTMODSEQ) is answered with OK [HIGHESTMODSEQ] before its
@@ -42,6 +44,22 @@
 // (RFC 5256 4) groups them with ORDEREDSUBJECT or REFERENCES (Message-ID,
 // References and In-Reply-To, then base subjects). CONTEXT=SEARCH and
 // CONTEXT=SORT (RFC 5267 4) are not offered.
+//
+// QUOTA (RFC 9208): each account has one quota root, named "" (the empty
+// string), over all its mailboxes, with the resources STORAGE (the sum of
+// the message sizes, reported in units of 1024 octets rounded up) and
+// MESSAGE (the number of messages). The operator sets the limits (imapd
+// user quota; store.QuotaAdmin). GETQUOTAROOT answers "* QUOTAROOT mailbox
+// """ and a QUOTA response listing the resources that have a limit;
+// GETQUOTA "" answers the QUOTA response. An account without limits has
+// no quota root (a QUOTA response must list a resource): GETQUOTAROOT
+// lists none and GETQUOTA "" answers NO [NONEXISTENT]. SETQUOTA is not
+// offered (QUOTASET is not advertised) and answers NO [NOPERM]. APPEND
+// and COPY that would exceed a limit answer NO [OVERQUOTA] and store
+// nothing; MOVE within the account never does, and LMTP delivery answers
+// 552 5.2.2. STATUS DELETED-STORAGE (RFC 9208 4.1.4), in STATUS and
+// LIST-STATUS, reports the octets of the mailbox's messages flagged
+// \Deleted, which an EXPUNGE would free.
 //
 // QRESYNC (RFC 7162 3.2) is what Apple Mail uses to resynchronise a
 // mailbox in one round trip. After ENABLE QRESYNC (which implies

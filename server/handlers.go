@@ -58,5 +58,9 @@ func handlerTable() *[fsm.NumInputs]handler {
 		fsm.InputUIDSort:   cmdSort,
 		fsm.InputThread:    cmdThread,
 		fsm.InputUIDThread: cmdThread,
+		// QUOTA: cmd_quota.go.
+		fsm.InputGetquota:     cmdGetQuota,
+		fsm.InputGetquotaroot: cmdGetQuotaRoot,
+		fsm.InputSetquota:     cmdSetQuota,
 	}
 }

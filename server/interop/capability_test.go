@@ -1,6 +1,7 @@
 package interop_test
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/imapfsm/imapfsm/server/store"
 )
 
 // preLoginCapabilities is what a plaintext listener that allows insecure
@@ -29,7 +32,7 @@ var implementedExtensions = []string{
 	"LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE",
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
-	"CONDSTORE", "QRESYNC",
+	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -319,6 +322,35 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		assert.Regexp(t, `^\* VANISHED \(EARLIER\) `+uid+`\r\n$`, lines[0])
 		_, tagged = o.send("FETCH 1:* (FLAGS) (CHANGEDSINCE " + hms + " VANISHED)")
 		assert.Regexp(t, `^BAD`, tagged, "VANISHED needs UID FETCH")
+	})
+	t.Run("QUOTA", func(t *testing.T) {
+		// Without limits the account has no quota root.
+		anyMatch(t, c.ok("GETQUOTAROOT INBOX"), `^\* QUOTAROOT INBOX\r\n$`)
+		ctx := context.Background()
+		require.NoError(t, srv.store.SetQuota(ctx, testUser, store.Quota{Storage: 10 << 20, Messages: 1000}))
+		lines := c.ok("GETQUOTAROOT INBOX")
+		anyMatch(t, lines, `^\* QUOTAROOT INBOX ""\r\n$`)
+		m := regexp.MustCompile(`^\* QUOTA "" \(STORAGE (\d+) 10240 MESSAGE (\d+) 1000\)\r\n$`).FindStringSubmatch(anyMatch(t, lines, `^\* QUOTA `))
+		require.NotNil(t, m)
+		used, err := strconv.Atoi(m[2])
+		require.NoError(t, err)
+		assert.Positive(t, used)
+		assert.Equal(t, lines[1:], c.ok(`GETQUOTA ""`))
+		_, tagged := c.send(`SETQUOTA "" (STORAGE 1)`)
+		assert.Regexp(t, `^NO \[NOPERM\]`, tagged, "SETQUOTA is not offered (no QUOTASET)")
+		// At the limit, APPEND and COPY are refused and store nothing.
+		require.NoError(t, srv.store.SetQuota(ctx, testUser, store.Quota{Messages: int64(used)}))
+		msg := "Subject: over\r\n\r\nover quota\r\n"
+		_, tagged = c.send(fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(msg), msg))
+		assert.Regexp(t, `^NO \[OVERQUOTA\]`, tagged)
+		c.ok("EXAMINE INBOX")
+		_, tagged = c.send("COPY 1 INBOX")
+		assert.Regexp(t, `^NO \[OVERQUOTA\]`, tagged)
+		c.ok("UNSELECT")
+		assert.Equal(t, []string{fmt.Sprintf("* QUOTA \"\" (MESSAGE %d %d)\r\n", used, used)}, c.ok(`GETQUOTA ""`))
+		// STATUS DELETED-STORAGE comes with QUOTA=RES-STORAGE (RFC 9208 5.1).
+		anyMatch(t, c.ok("STATUS INBOX (DELETED DELETED-STORAGE)"), `^\* STATUS "?INBOX"? \(DELETED \d+ DELETED-STORAGE \d+\)\r\n$`)
+		require.NoError(t, srv.store.SetQuota(ctx, testUser, store.Quota{}))
 	})
 	t.Run("IDLE", func(t *testing.T) {
 		c.n++

@@ -1,6 +1,8 @@
 package interop_test
 
 import (
+	"context"
+	"io"
 	"net"
 	"slices"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/imapfsm/imapfsm/server/store"
 )
 
 const seedMessage = "From: Alice Example <alice@example.org>\r\n" +
@@ -198,4 +202,39 @@ func TestGoIMAPClientQresync(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, []imap.Flag{imap.FlagFlagged}, msgs[0].Flags, "the responses after CLOSED are the new mailbox's")
+}
+
+// TestGoIMAPClientQuota reads the account's quota with go-imap v2's
+// GETQUOTAROOT and GETQUOTA, and sees APPEND refused beyond it.
+func TestGoIMAPClientQuota(t *testing.T) {
+	srv := startServer(t, "")
+	srv.appendDirect(t, "INBOX", seedMessage)
+	require.NoError(t, srv.store.SetQuota(context.Background(), testUser, store.Quota{Storage: 1 << 20, Messages: 1}))
+	c := dialClient(t, srv.addr, nil)
+	caps, err := c.Capability().Wait()
+	require.NoError(t, err)
+	for _, cp := range []imap.Cap{"QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"} {
+		assert.True(t, caps.Has(cp), "%s in %v", cp, caps)
+	}
+	want := imapclient.QuotaData{Root: "", Resources: map[imap.QuotaResourceType]imapclient.QuotaResourceData{
+		imap.QuotaResourceStorage: {Usage: int64((len(seedMessage) + 1023) / 1024), Limit: 1024},
+		imap.QuotaResourceMessage: {Usage: 1, Limit: 1},
+	}}
+	roots, err := c.GetQuotaRoot("INBOX").Wait()
+	require.NoError(t, err)
+	assert.Equal(t, []imapclient.QuotaData{want}, roots)
+	got, err := c.GetQuota("").Wait()
+	require.NoError(t, err)
+	assert.Equal(t, want, *got)
+
+	msg := "Subject: over\r\n\r\nover quota\r\n"
+	ac := c.Append("INBOX", int64(len(msg)), nil)
+	_, err = io.WriteString(ac, msg)
+	require.NoError(t, err)
+	require.NoError(t, ac.Close())
+	_, err = ac.Wait()
+	var ie *imap.Error
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, imap.StatusResponseType("NO"), ie.Type)
+	assert.Equal(t, imap.ResponseCode("OVERQUOTA"), ie.Code)
 }

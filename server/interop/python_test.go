@@ -102,6 +102,9 @@ func TestPythonImaplib(t *testing.T) {
 	add.Stdin = strings.NewReader(testPassword + "\n")
 	out, err := add.CombinedOutput()
 	require.NoError(t, err, "user add: %s", out)
+	// The script reads these limits back with GETQUOTA and GETQUOTAROOT.
+	out, err = exec.Command(bin, "user", "quota", "--data", data, "--storage", "10M", "--messages", "100", testUser).CombinedOutput()
+	require.NoError(t, err, "user quota: %s", out)
 
 	addr := startImapd(t, bin, data)
 	host, port, ok := strings.Cut(addr, ":")

@@ -152,6 +152,11 @@ func appendFailure(err error) reply {
 	switch {
 	case errors.Is(err, store.ErrTooBig):
 		return reply{552, "5.3.4", "Message too big for the mailbox"}
+	case errors.Is(err, store.ErrOverQuota):
+		// RFC 3463 5.2.2: mailbox full, a permanent failure for this
+		// message (RFC 5321 552), as the account stays full until its
+		// owner deletes mail.
+		return reply{552, "5.2.2", "Mailbox full"}
 	case errors.Is(err, store.ErrNoSuchUser):
 		return reply{550, "5.1.1", "No such user"}
 	case isNoSpace(err):

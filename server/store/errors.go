@@ -49,6 +49,10 @@ var (
 	// ErrLimit is returned when a configured limit (such as keywords per
 	// mailbox) would be exceeded (IMAP [LIMIT]).
 	ErrLimit = errors.New("store: limit exceeded")
+	// ErrOverQuota is returned when a write would take an account beyond
+	// a limit of its quota (IMAP [OVERQUOTA], RFC 9208 4.3.1); nothing was
+	// stored.
+	ErrOverQuota = errors.New("store: over quota")
 	// ErrChangesTruncated is returned by ChangesSince when the change log
 	// was trimmed past the requested MODSEQ.
 	ErrChangesTruncated = errors.New("store: change log truncated")

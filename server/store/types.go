@@ -119,6 +119,10 @@ type MailboxStatus struct {
 	Deleted       uint32
 	Size          int64
 	HighestModSeq uint64
+	// DeletedSize is the sum of the sizes of the messages flagged
+	// \Deleted (STATUS DELETED-STORAGE). [MailboxAdmin.Status] leaves it
+	// 0; callers that need it ask a [DeletedSizer].
+	DeletedSize int64
 }
 
 // View is a consistent snapshot of a mailbox for SELECT/EXAMINE.

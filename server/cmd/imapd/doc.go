@@ -90,11 +90,22 @@ directory), or lmtp:inet:127.0.0.1:2424 with --lmtp-listen 127.0.0.1:2424.
 	imapd user passwd --data DIR NAME   < password
 	imapd user del    --data DIR NAME
 	imapd user list   --data DIR
+	imapd user quota  --data DIR NAME [--storage SIZE] [--messages N]
 
 add creates an account with the default mailboxes; passwd replaces its
 password; del removes it with all its mail; list prints one account name a
 line. The password is the first line of standard input (without its line
 ending); an empty password is refused.
+
+quota sets the limits of the account's quota (RFC 9208; IMAP clients read
+them with GETQUOTAROOT): --storage bounds the sum of its message sizes, in
+bytes or with a K, M, G or T suffix in steps of 1024 (500M, 2G), and
+--messages the number of its messages, over all its mailboxes. A limit not
+given is kept; 0 removes one. Without either flag, quota prints the limits
+and the current usage. A message that would exceed a limit is refused:
+APPEND and COPY with NO [OVERQUOTA], LMTP with 552 5.2.2, deliver with exit
+status 73; MOVE is never refused. Lowering a limit below the usage refuses
+new mail only.
 
 # deliver
 
@@ -119,6 +130,7 @@ sysexits(3):
 	 0  stored
 	65  EX_DATAERR: the input is not a usable message (empty, no header, too big)
 	67  EX_NOUSER: USER has no account
+	73  EX_CANTCREAT: the mailbox is full (the account is over its quota)
 	75  EX_TEMPFAIL: a temporary failure (store busy or unavailable, server
 	    refusing for now or unreachable); retry later
 

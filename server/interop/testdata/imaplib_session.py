@@ -58,6 +58,20 @@ def main():
     if data != [b"1"]:
         fail("SELECT: want 1 message, got %r" % (data,))
 
+    # QUOTA (RFC 9208): the account's limits (10M, 100 messages) were set
+    # with "imapd user quota"; one message of len(msg) bytes is stored.
+    caps = check("CAPABILITY", *c.capability())[0].split()
+    for cap in (b"QUOTA", b"QUOTA=RES-STORAGE", b"QUOTA=RES-MESSAGE"):
+        if cap not in caps:
+            fail("%s not advertised: %r" % (cap, caps))
+    quota = b'"" (STORAGE %d 10240 MESSAGE 1 100)' % ((len(msg) + 1023) // 1024)
+    roots, quotas = check("GETQUOTAROOT", *c.getquotaroot('"Py/Test"'))
+    if roots not in ([b'Py/Test ""'], [b'"Py/Test" ""']) or quotas != [quota]:
+        fail("GETQUOTAROOT: got %r %r, want root \"\" and %r" % (roots, quotas, quota))
+    data = check("GETQUOTA", *c.getquota('""'))
+    if data != [quota]:
+        fail("GETQUOTA: got %r, want %r" % (data, quota))
+
     data = check("FETCH", *c.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
     flat = b"".join(p[0] + p[1] if isinstance(p, tuple) else p for p in data)
     if b"\\Seen" not in flat or b"Subject: from imaplib" not in flat:

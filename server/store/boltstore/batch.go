@@ -111,6 +111,13 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 		if err != nil {
 			return err
 		}
+		var bytes int64
+		for _, sz := range sizes {
+			bytes += sz
+		}
+		if err := checkQuota(acct, int64(n), bytes); err != nil {
+			return err
+		}
 		rec.ModSeq++
 		refs := tx.Bucket(bucketBlobs)
 		uids := make([]uint32, n)

@@ -18,7 +18,9 @@
 //
 // Database buckets: meta (format version, UIDVALIDITY allocator, content-ID
 // watermarks), users (name -> id, password hash), accts/<user id>/{mb (mailbox
-// id -> record with STATUS counters), names (name -> id), subs},
+// id -> record with STATUS counters), names (name -> id), subs, and the key
+// quota with the account's limits; its usage is the sum of the mb records,
+// checked in the write transaction that would add to it},
 // mboxes/<mailbox id>/{msg (UID -> flags, size, date, MODSEQ, content id),
 // st (UID -> structure blob), uidx (packed UID list in chunks of 1024),
 // del (UIDs flagged \Deleted), log (MODSEQ -> change)}, blobs (content id ->

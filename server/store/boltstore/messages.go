@@ -157,6 +157,9 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 		if err != nil {
 			return err
 		}
+		if err := checkQuota(acct, 1, size); err != nil {
+			return err
+		}
 		rec.ModSeq++
 		m.ModSeq = rec.ModSeq
 		uid, err := u.insert(data, rec, m, structure)
@@ -543,6 +546,16 @@ func (u *user) transfer(tx *bolt.Tx, acct *bolt.Bucket, src *mailboxRec, uids st
 	}
 	if len(res.copy.SourceUIDs) == 0 {
 		return res, nil
+	}
+	if !move {
+		// A copy adds to the account's usage; a move within it does not.
+		var bytes int64
+		for _, uid := range res.copy.SourceUIDs {
+			bytes += msgSize(sdata.Bucket(bucketMsg).Get(u32key(uid)))
+		}
+		if err := checkQuota(acct, int64(len(res.copy.SourceUIDs)), bytes); err != nil {
+			return res, err
+		}
 	}
 	dst.ModSeq++
 	dstMod := dst.ModSeq

@@ -175,6 +175,15 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 		if err := t.QueryRow(ctx, `INSERT INTO contents (body) VALUES ($1) RETURNING id`, body).Scan(&content); err != nil {
 			return err
 		}
+		// The account row (when limited) before the mailbox row, as
+		// hierarchy changes lock them.
+		q, err := u.lockQuota(ctx, t)
+		if err != nil {
+			return err
+		}
+		if err := u.checkQuota(ctx, t, q, 1, size); err != nil {
+			return err
+		}
 		m, err := scanMailbox(t.QueryRow(ctx, `UPDATE mailboxes SET uid_next = uid_next + 1,
 				highest_modseq = highest_modseq + 1, messages = messages + 1, size = size + $3,
 				unseen = unseen + $4, deleted = deleted + $5
@@ -597,7 +606,10 @@ func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.
 // transfer copies (or moves) the messages of src in uids to dst within t.
 // Both mailbox rows must be locked by t; src and dst may be the same row.
 // The destination shares the source's content rows.
-func (u *user) transfer(ctx context.Context, t *txn, src *mailboxRow, uids store.UIDSet, dst *mailboxRow, move bool) (store.CopyResult, error) {
+//
+// A copy (not a move) is checked against q, the account's limits read by
+// lockQuota before the rows were locked.
+func (u *user) transfer(ctx context.Context, t *txn, src *mailboxRow, uids store.UIDSet, dst *mailboxRow, move bool, q store.Quota) (store.CopyResult, error) {
 	var res store.CopyResult
 	if dst.ID == src.ID {
 		dst = src
@@ -621,6 +633,15 @@ func (u *user) transfer(ctx context.Context, t *txn, src *mailboxRow, uids store
 	})
 	if err != nil || len(msgs) == 0 {
 		return res, err
+	}
+	if !move {
+		var bytes int64
+		for _, sm := range msgs {
+			bytes += sm.size
+		}
+		if err := u.checkQuota(ctx, t, q, int64(len(msgs)), bytes); err != nil {
+			return res, err
+		}
 	}
 	if dst.UIDNext+int64(len(msgs)) > math.MaxUint32 {
 		return res, store.ErrLimit // UID space exhausted; UIDs are never reused
@@ -675,6 +696,14 @@ func (u *user) copyOrMove(ctx context.Context, mailbox store.MailboxID, uids sto
 	var res store.CopyResult
 	_, err = u.s.write(ctx, func(t *txn) error {
 		res = store.CopyResult{}
+		var q store.Quota
+		if !move {
+			// The account row first, as hierarchy changes lock it.
+			var err error
+			if q, err = u.lockQuota(ctx, t); err != nil {
+				return err
+			}
+		}
 		// Lock both rows in ID order so that two opposite transfers cannot
 		// deadlock.
 		if _, err := u.selectable(ctx, t, mailbox, false); err != nil {
@@ -700,7 +729,7 @@ func (u *user) copyOrMove(ctx context.Context, mailbox store.MailboxID, uids sto
 		if locked[d.ID].Name != dest {
 			return store.ErrNoSuchMailbox // renamed meanwhile
 		}
-		res, err = u.transfer(ctx, t, locked[int64(mailbox)], uids, locked[d.ID], move)
+		res, err = u.transfer(ctx, t, locked[int64(mailbox)], uids, locked[d.ID], move, q)
 		return err
 	})
 	if err != nil {

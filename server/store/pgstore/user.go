@@ -483,7 +483,7 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		if err != nil {
 			return err
 		}
-		_, err = u.transfer(ctx, t, inbox, store.AllUIDs(), dst, true)
+		_, err = u.transfer(ctx, t, inbox, store.AllUIDs(), dst, true, store.Quota{})
 		return err
 	})
 	return err

@@ -19,7 +19,11 @@
 // under the race detector). Backends whose users implement the optional
 // store.BatchAppender are also checked for batch appends (order, consecutive
 // UIDs, one MODSEQ and notification per batch, all-or-nothing failure); the
-// batch cases are skipped for other backends. [RunChangeLogBound] checks,
+// batch cases are skipped for other backends. Backends implementing
+// store.QuotaAdmin and store.QuotaUser are checked for quotas (usage summed
+// over the account's mailboxes, ErrOverQuota at the exact limit with nothing
+// stored, MOVE never refused, concurrent appends never beyond the limit), and those implementing
+// store.DeletedSizer for the size of the \Deleted messages. [RunChangeLogBound] checks,
 // with a function that opens a store keeping few change-log entries, that a
 // read from before the kept entries fails with store.ErrChangesTruncated.
 package storetest

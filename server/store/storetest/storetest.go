@@ -70,6 +70,10 @@ func Run(t *testing.T, open Opener) {
 		{"ClaimRecent", testClaimRecent},
 		{"AppendBatch", testAppendBatch},
 		{"AppendBatchConcurrent", testAppendBatchConcurrent},
+		{"QuotaUsage", testQuotaUsage},
+		{"QuotaEnforced", testQuotaEnforced},
+		{"QuotaConcurrent", testQuotaConcurrent},
+		{"DeletedSize", testDeletedSize},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {

@@ -24,12 +24,13 @@ import (
 // Exit statuses. The sysexits(3) values are used by deliver, where mail
 // transfer agents interpret them.
 const (
-	ExitOK       = 0
-	ExitFailure  = 1
-	ExitUsage    = 2
-	ExitDataErr  = 65 // EX_DATAERR
-	ExitNoUser   = 67 // EX_NOUSER
-	ExitTempFail = 75 // EX_TEMPFAIL
+	ExitOK        = 0
+	ExitFailure   = 1
+	ExitUsage     = 2
+	ExitDataErr   = 65 // EX_DATAERR
+	ExitNoUser    = 67 // EX_NOUSER
+	ExitCantCreat = 73 // EX_CANTCREAT
+	ExitTempFail  = 75 // EX_TEMPFAIL
 )
 
 // Env is what a command may touch of its process. Signals, when non-nil,

@@ -96,6 +96,8 @@ Exit status: 0 stored, 65 unusable input (empty, no header, too big),
 		return nil
 	case errors.Is(err, store.ErrTooBig):
 		return withCode(ExitDataErr, fmt.Errorf("deliver: message exceeds the store's size limit"))
+	case errors.Is(err, store.ErrOverQuota):
+		return withCode(ExitCantCreat, fmt.Errorf("deliver: mailbox full: account %q is over its quota", user))
 	case errors.Is(err, store.ErrNoSuchUser):
 		return withCode(ExitNoUser, fmt.Errorf("deliver: no account %q", user))
 	}
@@ -176,6 +178,8 @@ func deliverLMTP(ctx context.Context, sock, user, mailbox, sender string, body i
 			code = ExitTempFail
 		case rep.Code == 550 || strings.HasPrefix(rep.Enhanced, "5.1."):
 			code = ExitNoUser
+		case rep.Code == 552 && rep.Enhanced == "5.2.2":
+			return withCode(ExitCantCreat, fmt.Errorf("deliver: mailbox full: account %q is over its quota (%v)", user, rep))
 		case rep.Code == 552:
 			return withCode(ExitDataErr, fmt.Errorf("deliver: message exceeds the store's size limit (%v)", rep))
 		}

@@ -15,14 +15,18 @@ import (
 const maxPasswordLine = 4096
 
 func runUser(ctx context.Context, args []string, env Env) error {
-	const synopsis = "user add|passwd|del|list --data DIR [NAME]"
+	const synopsis = "user add|passwd|del|list|quota --data DIR [NAME]"
 	const description = `Manages accounts.
 
   add NAME     create an account with the default mailboxes; the password is
                the first line of standard input
   passwd NAME  replace the password of an account, read the same way
   del NAME     delete an account with all its mailboxes and messages
-  list         print every account name, one a line`
+  list         print every account name, one a line
+  quota NAME   set the limits of an account's quota with --storage SIZE
+               (bytes, or with a K, M, G or T suffix of 1024 steps) and
+               --messages N, 0 removing a limit; without them, print the
+               limits and the usage`
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs := newFlags("user", synopsis, description, env.Stdout)
 		if len(args) > 0 {
@@ -30,25 +34,33 @@ func runUser(ctx context.Context, args []string, env Env) error {
 				return err
 			}
 		}
-		return usageErr("user: want a subcommand: add, passwd, del or list")
+		return usageErr("user: want a subcommand: add, passwd, del, list or quota")
 	}
 	sub := args[0]
 	var needName bool
 	switch sub {
-	case "add", "passwd", "del":
+	case "add", "passwd", "del", "quota":
 		needName = true
 	case "list":
 	default:
-		return usageErr("user: unknown subcommand %q; want add, passwd, del or list", sub)
+		return usageErr("user: unknown subcommand %q; want add, passwd, del, list or quota", sub)
 	}
 	name := "user " + sub
 	syn := name + " --data DIR NAME"
 	if !needName {
 		syn = name + " --data DIR"
 	}
+	if sub == "quota" {
+		syn = name + " --data DIR NAME [--storage SIZE] [--messages N]"
+	}
 	fs := newFlags(name, syn, description, env.Stdout)
 	data := dataFlag(fs, "")
 	storeURL := storeFlag(fs)
+	var storageFlag, messagesFlag *string
+	if sub == "quota" {
+		storageFlag = fs.String("storage", "", "storage `limit` of the account: bytes, or a number with a K, M, G or T suffix (500M, 2G); 0 removes it")
+		messagesFlag = fs.String("messages", "", "message count `limit` of the account; 0 removes it")
+	}
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
@@ -69,6 +81,12 @@ func runUser(ctx context.Context, args []string, env Env) error {
 		user = pos[0]
 		if store.ValidateUserName(user) != nil {
 			return usageErr("%s: invalid user name %q: empty, too long, or containing spaces or control characters", name, user)
+		}
+	}
+	var change quotaChange
+	if sub == "quota" {
+		if change, err = parseQuotaFlags(*storageFlag, *messagesFlag); err != nil {
+			return usageErr("%s: %v", name, err)
 		}
 	}
 	if sub == "add" || sub == "passwd" {
@@ -92,6 +110,8 @@ func runUser(ctx context.Context, args []string, env Env) error {
 		err = st.SetPassword(ctx, user, password)
 	case "del":
 		err = st.DeleteUser(ctx, user)
+	case "quota":
+		err = runQuota(ctx, st, user, change, env.Stdout)
 	case "list":
 		var users []string
 		if users, err = st.ListUsers(ctx); err == nil {
