@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "9c6d864ec4b725caa565cf29cbff79a2c80b8d9e5bdcac2def8638dc3c5a8199"
+const SpecDigest = "a8b9cc3824a4e5b67774fb69345e2157276affcb47311293cc2e2c17b96538e3"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -335,14 +335,18 @@ const (
 	InputSetquota
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
-	// InputUnparsable: A line that does not start with a valid tag and command name (garbage, a stray continuation). (RFC 9051 9 (tag, command))
+	// InputUnparsable: A line that is not a command and whose tag cannot be read: it does not start with a valid tag followed by a space or the line's end (garbage, a stray continuation, a NUL byte inside the tag). (RFC 9051 9 (tag, command))
 	InputUnparsable
+	// InputUnparsableTagged: A line that starts with a valid tag followed by a space or the line's end, but whose command cannot be read (no command name, a NUL byte or a bare CR after the tag). The tag must be answered. (RFC 9051 9 (tag, command); RFC 9051 7.1.3)
+	InputUnparsableTagged
 	// InputStrayDone: A DONE line (any case, any trailing blanks) while not idling. (RFC 2177 3)
 	InputStrayDone
 	// InputEmptyLine: A line with no bytes before its terminator.
 	InputEmptyLine
-	// InputLineTooLong: A line longer than the configured line limit; its bytes were discarded.
+	// InputLineTooLong: A line longer than the configured line limit whose tag cannot be read (its first bytes are no tag followed by a space), or any over-long line where lines are SASL responses. It is answered as soon as it passes the limit; the rest of it is skipped.
 	InputLineTooLong
+	// InputLineTooLongTagged: A line longer than the configured line limit that starts with a valid tag followed by a space. It is answered as soon as it passes the limit; the rest of it is skipped. The tag must be answered.
+	InputLineTooLongTagged
 	// InputDone: DONE in any letter case, ended by CRLF (string literals are case-insensitive, RFC 9051 9). (RFC 2177 3)
 	InputDone
 	// InputDoneVariant: DONE followed by blanks, or ended by a bare LF.
@@ -370,9 +374,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 61
+const NumInputs = 63
 
-var inputNames = [61]string{
+var inputNames = [63]string{
 	"capability",
 	"noop",
 	"logout",
@@ -419,9 +423,11 @@ var inputNames = [61]string{
 	"setquota",
 	"unknown-command",
 	"unparsable",
+	"unparsable-tagged",
 	"stray-done",
 	"empty-line",
 	"line-too-long",
+	"line-too-long-tagged",
 	"done",
 	"done-variant",
 	"sasl-response",
@@ -530,6 +536,8 @@ var inputKinds = [NumInputs]InputKind{
 	KindLine,
 	KindLine,
 	KindLine,
+	KindLine,
+	KindLine,
 	KindIdle,
 	KindIdle,
 	KindSASL,
@@ -611,6 +619,8 @@ var inputWire = [NumInputs]string{
 	"",
 	"",
 	"",
+	"",
+	"",
 }
 
 // Wire is the command name as sent by clients, or "" for inputs that are not
@@ -641,6 +651,8 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -869,6 +881,8 @@ const (
 	ResponseSASLCancelled
 	// ResponseSASLLineTooLong: BAD [TOOBIG] SASL response too long; AUTHENTICATE cancelled
 	ResponseSASLLineTooLong
+	// ResponseSASLUnreadable: BAD SASL response not readable; AUTHENTICATE cancelled
+	ResponseSASLUnreadable
 	// ResponseKeepalive: OK Still here
 	ResponseKeepalive
 	// ResponseAutologout: BYE Autologout; idle for too long
@@ -884,9 +898,9 @@ const (
 )
 
 // NumResponses is the number of Response values, ResponseNone included.
-const NumResponses = 28
+const NumResponses = 29
 
-var responseNames = [28]string{
+var responseNames = [29]string{
 	"none",
 	"not-authenticated",
 	"already-authenticated",
@@ -909,6 +923,7 @@ var responseNames = [28]string{
 	"idle-line-too-long",
 	"sasl-cancelled",
 	"sasl-line-too-long",
+	"sasl-unreadable",
 	"keepalive",
 	"autologout",
 	"error-limit",
@@ -925,7 +940,7 @@ func (x Response) String() string {
 	return "Response(" + strconv.Itoa(int(x)) + ")"
 }
 
-var responseStatus = [28]string{
+var responseStatus = [29]string{
 	"",
 	"BAD",
 	"BAD",
@@ -948,6 +963,7 @@ var responseStatus = [28]string{
 	"BAD",
 	"BAD",
 	"BAD",
+	"BAD",
 	"OK",
 	"BYE",
 	"BYE",
@@ -961,7 +977,7 @@ func (r Response) Status() string {
 	return responseStatus[r]
 }
 
-var responseCode = [28]string{
+var responseCode = [29]string{
 	"",
 	"",
 	"",
@@ -988,6 +1004,7 @@ var responseCode = [28]string{
 	"",
 	"",
 	"",
+	"",
 	"TOOBIG",
 	"UNAVAILABLE",
 }
@@ -997,7 +1014,7 @@ func (r Response) Code() string {
 	return responseCode[r]
 }
 
-var responseText = [28]string{
+var responseText = [29]string{
 	"",
 	"Command needs authentication; log in first",
 	"Already authenticated",
@@ -1020,6 +1037,7 @@ var responseText = [28]string{
 	"Line too long; IDLE terminated",
 	"AUTHENTICATE cancelled",
 	"SASL response too long; AUTHENTICATE cancelled",
+	"SASL response not readable; AUTHENTICATE cancelled",
 	"Still here",
 	"Autologout; idle for too long",
 	"Too many invalid commands",
@@ -1352,8 +1370,9 @@ const (
 	RuleReadOnly
 	// RuleLeaveMailbox: CLOSE expunges (not when read-only), UNSELECT does not; both leave the mailbox. (RFC 9051 6.4.1; RFC 9051 6.4.2)
 	RuleLeaveMailbox
-	// RuleUnparsable: (RFC 9051 7.1.3)
+	// RuleUnparsable: Tagged when the line's tag can be read (unparsable-tagged), untagged otherwise. (RFC 9051 7.1.3)
 	RuleUnparsable
+	// RuleLineTooLong: Tagged when the line's tag can be read (line-too-long-tagged), untagged otherwise.
 	RuleLineTooLong
 	RuleStrayDone
 	RuleEmptyLine
@@ -1364,7 +1383,11 @@ const (
 	RuleIdleTaggedCommand
 	// RuleIdleGarbage: Anything else ends IDLE with BAD, as Dovecot does, so the tag is answered.
 	RuleIdleGarbage
+	// RuleIdleGarbageTagged: A tagged line that is not a command ends IDLE too; both tags are answered, IDLE's first.
+	RuleIdleGarbageTagged
 	RuleIdleLineTooLong
+	// RuleIdleLineTooLongTagged: An over-long line whose tag can be read ends IDLE; both tags are answered, IDLE's first.
+	RuleIdleLineTooLongTagged
 	// RuleIdleKeepalive: Idlers are never logged out; they get OK Still here every keepalive interval.
 	RuleIdleKeepalive
 	RuleIdleNoAutologout
@@ -1373,6 +1396,8 @@ const (
 	// RuleSASLCancel: (RFC 9051 6.2.2)
 	RuleSASLCancel
 	RuleSASLLineTooLong
+	// RuleSASLUnreadable: A response line the decoder cannot return (a NUL byte) ends the exchange, as an over-long one does. (RFC 9051 6.2.2)
+	RuleSASLUnreadable
 	// RuleTLSReady: The handshake finished; the session starts again, unauthenticated, over TLS. (RFC 9051 6.2.1)
 	RuleTLSReady
 	RuleTLSFailed
@@ -1398,9 +1423,9 @@ const (
 )
 
 // NumRules is the number of rules in the spec.
-const NumRules = 53
+const NumRules = 56
 
-var ruleNames = [53]string{
+var ruleNames = [56]string{
 	"session-command",
 	"logout",
 	"unknown-command",
@@ -1432,12 +1457,15 @@ var ruleNames = [53]string{
 	"done-variant",
 	"idle-tagged-command",
 	"idle-garbage",
+	"idle-garbage-tagged",
 	"idle-line-too-long",
+	"idle-line-too-long-tagged",
 	"idle-keepalive",
 	"idle-no-autologout",
 	"sasl-response",
 	"sasl-cancel",
 	"sasl-line-too-long",
+	"sasl-unreadable",
 	"tls-ready",
 	"tls-failed",
 	"autologout",

@@ -250,6 +250,10 @@ func (c *checker) declare() {
 		if len(in.Val.Wire) > 0 && x.Kind != c.m.Protocol.CommandKind {
 			c.errs.addf(in.Val.Wire[0].Pos, "input %q: only command inputs have a wire name", in.Key.V)
 		}
+		x.Tagged = x.Kind == c.m.Protocol.CommandKind || in.Val.Tagged.V
+		if in.Val.Tagged.V && x.Kind == c.m.Protocol.CommandKind {
+			c.errs.addf(in.Val.Tagged.Pos, "input %q: a command input always carries its tag; declare tagged only on other kinds", in.Key.V)
+		}
 		if len(in.Val.Outcomes) == 0 {
 			x.Outcomes = append(x.Outcomes, c.defaultOutcomes...)
 		}
@@ -750,15 +754,15 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 			c.errs.addf(a.Next.Pos, "rule %q: redispatch to the same state would loop", id)
 		}
 	}
-	// A command line carries its own tag: where commands are read (as
-	// commands, or instead of DONE while idling) the decision must answer
-	// it, by running the handler, rejecting it, deciding it again
-	// elsewhere, or closing the connection.
+	// A command line, and a line declared tagged, carries its own tag:
+	// where commands are read (as commands, or instead of DONE while
+	// idling) the decision must answer it, by running the handler,
+	// rejecting it, deciding it again elsewhere, or closing the connection.
 	if c.m.ReadsCommands(s) {
 		switch d.Action {
 		case ActIgnore, ActNotify:
 			for _, in := range inputs {
-				if c.m.IsCommand(in) {
+				if c.m.Inputs[in].Tagged {
 					c.errs.addf(a.Do.Pos, "rule %q: %s leaves %s unanswered in state %q; use execute, reject, redispatch or close", id, a.Do.V, c.unanswered(in), st.Name)
 					break
 				}

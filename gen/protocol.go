@@ -193,6 +193,9 @@ func (c *checker) unanswered(in int) string {
 	if c.m.Protocol.Replies == RepliesSMTP {
 		return "command " + quote(c.m.Inputs[in].Name) + " without its reply"
 	}
+	if !c.m.IsCommand(in) {
+		return "the tag of " + c.m.KindName(in) + " " + quote(c.m.Inputs[in].Name)
+	}
 	return "the tag of command " + quote(c.m.Inputs[in].Name)
 }
 

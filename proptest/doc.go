@@ -181,7 +181,10 @@ synchronising and non-synchronising literals, FETCH (BINARY of a part with
 an unknown transfer encoding fails), STORE, SEARCH (an unknown charset
 fails), COPY, MOVE (to a missing mailbox), EXPUNGE, CLOSE, UNSELECT, IDLE
 with Apple-style tags, DONE and its variants (done, "DONE ", bare LF), stray
-DONEs, empty lines, garbage, and syntax errors of every command; now and
+DONEs, empty lines, garbage with and without a readable tag (NUL bytes
+among it: a tag and a space before the garbage make the line
+unparsable-tagged, whose tag the server must answer), and syntax errors
+of every command; now and
 then a mailbox is deleted while selected, after which the commands on it
 fail. A step joins the write of the step before it with probability 1/4,
 and each quirk is flipped from the global mode with probability 1/4.
@@ -203,29 +206,44 @@ keeps shrinking to seconds.
 
 TestWireProperties runs both global modes against the default server (no
 TLS, long timers: STARTTLS is refused; 200 sequences of 16 to 40 steps per
-mode), then both again against an extended server (extendedFactory; 60
-shorter sequences per mode, as they sleep): STARTTLS with a self-signed
-certificate made in the test, autologout and login timeouts of 800 ms,
-keepalives every 250 ms in IDLE, a command timeout of 500 ms and a 256-byte
-line limit. For it the
+mode), then both again against an extended server (extendedFactory; 150
+shorter sequences per mode): STARTTLS with a self-signed certificate made
+in the test, autologout and login timeouts of 800 ms, keepalives every
+250 ms in IDLE, a command timeout of 500 ms, a 256-byte line limit and
+small literal limits. Its timers run on a test clock (server.Config.Clock)
+that the runner advances (WireClock): a <sleep> step or a partial line
+moves the clock past the timer in small steps instead of waiting, and no
+timer fires while a step runs, however slow the machine. For it the
 generator also draws the client's side of the handshake (<handshake>, or
 <handshake garbage> for tls-failed; the runner then talks TLS over the same
 connection), <sleep> steps (the runner asks the machine which timer event
 is due: the autologout BYE, or, in IDLE, keepalives and no BYE past the
 autologout timeout), partial lines (command-timeout), lines over the limit
-(line-too-long, and command-too-large far beyond it), garbage up to the
+(line-too-long, or line-too-long-tagged when the line starts with a tag
+and a space: the server answers as soon as the line passes the limit;
+and beyond what it skips, Limits.MaxSkip, also command-too-large, which
+the runner expects after the line's answer), garbage up to the
 error limit and <shutdown> (the server shuts down while the session waits;
 the acknowledged APPENDs are then not read back); over-long lines and
 shutdowns come 4× more often in IDLE and SASL, whose visits last one line,
 and the error-limit burst in strict IDLE is empty lines, answered with an
-untagged BAD while IDLE goes on.
+untagged BAD while IDLE goes on. The extended generator also writes
+literals over the limits (LOGIN and SELECT literals over MaxLiteral, APPEND
+over APPENDLIMIT, synchronising ones answered before "+", small
+non-synchronising ones skipped), a non-synchronising literal too large to
+skip (answered, then command-too-large: the BYE comes at once), a
+disconnect in the middle of an APPEND literal (a step that ends inside its
+literal; the runner hangs up), and bytes pipelined after STARTTLS in the
+same write, which the server must discard (a LOGIN injected there would
+leave the session authenticated over TLS, against the model).
 
 Which inputs the engine raises depends on the state, so the test reports
 coverage of all transitions and of the wire-reachable ones
 (Reference.WireReachable: nothing in logged-out, only the handshake's
 events in tls-handshake, only the inputs ClassifyWire can produce in the
-state's reading mode, line-too-long wherever lines are read, and timer
-events only where the machine acts on them). Some wire-reachable
+state's reading mode, line-too-long and unparsable wherever lines are
+read (a NUL byte makes a SASL response unparsable), and timer events only
+where the machine acts on them). Some wire-reachable
 transitions this server never makes happen; serverNeverReports lists them
 with the reason, the report counts them apart, and the test fails if one
 of them happens after all (the list is then wrong):
@@ -240,15 +258,25 @@ of them happens after all (the list is then wrong):
     the first response.
   - error-limit in sasl: every BAD there ends the exchange, so the count
     reaches the limit in not-authenticated.
+  - command-too-large in the IDLE states and in sasl: the line or literal
+    too large to skip is answered first (line-too-long, a rejection, or
+    its handler), which ends IDLE or the exchange.
 
-At the CI seed (CI=true) the wire level covers 656 of the 963 transitions
-and 656 of the 741 wire-reachable ones; 40 of the missing are in the list
-above, so 656 of the 701 the server can make happen (before the generator
-aimed at outcomes and untried transitions: 438 of 636, with 140 tagged
-commands during IDLE missing). The rest are rare events (keepalive,
-shutdown, over-long lines in IDLE states) and rare outcomes that a longer
-run reaches; the test logs them. There is no 100% requirement at the wire
-level. A failure prints the shrunk
+The other wire-reachable transitions (712 of the 756) must all be
+exercised, in each global mode, as at the model level: after the random
+sequences of a mode, each transition they missed gets a shortest sequence
+(Reference.WireSeed renders the model's covering path, CoveringSequence
+under that mode, as client lines and actions: the generator's renderings,
+drawn again until they aim at the path's outcome, pauses for the timers,
+a partial line, over-long lines, the handshake, a shutdown, a garbage
+burst for the error limit), run on the default server or, when it needs
+TLS, timers or the line limit, on the extended one, and checked like a
+random sequence. The test logs "wire-level transition coverage: N/M (P%)"
+per mode and fails below 100%. At the CI seed (CI=true) the random
+sequences reach 585 (lenient) and 571 (strict) of the 712, and the seed
+sequences the rest; before the seed sequences (and before the tagged
+lines joined the spec) the random runs of both modes together reached 579
+of 600. A failure prints the shrunk
 sequence as a wire sequence file (the format is documented on WireStep's
 file: exact lines, "..." Go strings for bytes such as a bare LF, "| " for a
 pipelined step) with the seed and, per step, the spec's decision, the
@@ -262,7 +290,8 @@ and server rewrites the responses of the real server into defects
 (WildDuck's swallowed IDLE tag, a SELECT answered twice, pipelined
 completions out of order, Dovecot's and Cyrus's swallowed tag of a command
 sent during IDLE in strict mode, in lenient mode the IDLE tag answered
-after that command, a lost acknowledged APPEND); each must fail the
+after that command, a garbage or over-long line whose readable tag is
+answered untagged, a lost acknowledged APPEND); each must fail the
 wire property with a short counterexample that replays against the mutant
 and passes against the real server.
 

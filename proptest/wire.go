@@ -50,7 +50,13 @@ import (
 //
 // A quoted step without a line feed is a partial line: the client sends it
 // and stops, so the server's per-command deadline runs out
-// (command-timeout). A line over the server's line limit is line-too-long,
+// (command-timeout). A quoted step that ends inside a non-synchronising
+// literal (fewer bytes than announced) is a disconnect in the middle of the literal: the client
+// sends it and closes the connection; nothing is decided after it, and the
+// server must end the session cleanly. But a line announcing a
+// non-synchronising literal beyond what the server skips
+// (WireOptions.MaxSkip) is answered and then ends with command-too-large,
+// whatever part of the payload follows. A line over the server's line limit is line-too-long,
 // one beyond its command bound command-too-large (WireOptions.MaxLine,
 // MaxCommand); such lines carry no literals.
 //
@@ -243,6 +249,9 @@ type wireLine struct {
 	chunks []string
 	// literals are the literal bodies, in order.
 	literals []string
+	// short is set when the step ends inside a non-synchronising
+	// literal: fewer bytes follow than its announcement says.
+	short bool
 }
 
 // scanWireLine splits a step's bytes the way an IMAP line reader does.
@@ -274,7 +283,10 @@ func scanWireLine(data string) wireLine {
 			l.chunks = append(l.chunks, data[start:pos])
 			start = pos
 		}
-		n = min(n, len(data)-pos)
+		if n > len(data)-pos {
+			l.short = l.short || !sync
+			n = len(data) - pos
+		}
 		l.literals = append(l.literals, data[pos:pos+n])
 		pos += n
 	}
@@ -313,14 +325,19 @@ func isTagChar(b byte) bool {
 }
 
 // splitCommand reads the tag and command name of a command line; ok is false
-// when the line has no valid tag followed by a command name.
+// when the line has no valid tag followed by a command name. tag is the
+// line's tag when it has one followed by a space or the line's end, as the
+// server reads it, also when ok is false.
 func splitCommand(text string) (tag, name string, ok bool) {
 	i := 0
 	for i < len(text) && isTagChar(text[i]) {
 		i++
 	}
-	if i == 0 || i >= len(text) || text[i] != ' ' {
-		return text[:i], "", false
+	if i == 0 || (i < len(text) && text[i] != ' ') {
+		return "", "", false
+	}
+	if i >= len(text) {
+		return text, "", false
 	}
 	tag = text[:i]
 	fields := strings.Fields(text[i+1:])
@@ -343,11 +360,31 @@ func isAtom(s string) bool {
 	return s != ""
 }
 
+// headTag reads the tag of a line the server cannot return whole (a NUL
+// byte, or longer than its line limit) from its first head bytes: tag
+// characters followed by a space, "" otherwise.
+func headTag(text string, head int) string {
+	text = text[:min(len(text), head)]
+	i := 0
+	for i < len(text) && isTagChar(text[i]) {
+		i++
+	}
+	if i == 0 || i >= len(text) || text[i] != ' ' {
+		return ""
+	}
+	return text[:i]
+}
+
+// wireHeadSize is how many leading bytes of an over-long line the server
+// keeps to read its tag (imapwire's head), capped by its line limit.
+const wireHeadSize = 128
+
 // The spec names of the inputs a client line can be, besides commands.
 const (
 	strayDoneInput   = "stray-done"
 	emptyLineInput   = "empty-line"
 	unparsableInput  = "unparsable"
+	unparsableTagged = "unparsable-tagged"
 	doneVariantInput = "done-variant"
 	saslResponseName = "sasl-response"
 )
@@ -358,8 +395,11 @@ const (
 // blanks or a bare LF a done-variant; elsewhere a DONE is a stray DONE; an
 // empty line is empty-line; a tag and a command name make the command's
 // input (the catch-all for names the spec does not declare); anything else
-// is unparsable. In SASL every line is a response, "*" cancels. tag is the
-// line's tag as the server would echo it, "" for none.
+// is unparsable, or unparsable-tagged when a tag followed by a space or the
+// line's end starts it. A line with a NUL byte is never read as a command:
+// it is unparsable-tagged when a tag and a space start it, else unparsable
+// (in SASL too). In SASL every other line is a response, "*" cancels. tag
+// is the line's tag as the server would echo it, "" for none.
 func (r *Reference) ClassifyWire(reads fsm.Reads, st WireStep) (in fsm.Input, tag string) {
 	l := scanWireLine(st.Data)
 	named := func(name string) fsm.Input {
@@ -368,6 +408,12 @@ func (r *Reference) ClassifyWire(reads fsm.Reads, st WireStep) (in fsm.Input, ta
 			panic("the spec declares no input " + name)
 		}
 		return in
+	}
+	if strings.IndexByte(l.text, 0) >= 0 {
+		if tag := headTag(l.text, len(l.text)); tag != "" && reads != fsm.ReadsSASL {
+			return named(unparsableTagged), tag
+		}
+		return named(unparsableInput), ""
 	}
 	isDone := strings.EqualFold(strings.TrimRight(l.text, " \t"), "DONE") && !l.literal
 	switch reads {
@@ -393,7 +439,10 @@ func (r *Reference) ClassifyWire(reads fsm.Reads, st WireStep) (in fsm.Input, ta
 	}
 	tag, name, ok := splitCommand(l.text)
 	if !ok {
-		return named(unparsableInput), tag
+		if tag != "" {
+			return named(unparsableTagged), tag
+		}
+		return named(unparsableInput), ""
 	}
 	return r.CommandByWire(name), tag
 }

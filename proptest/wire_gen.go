@@ -117,10 +117,24 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 		if o.TLS == nil || ref.Terminal(g.state) {
 			return nil, 0, false, false
 		}
-		if g.rng.Intn(8) == 0 {
-			return one(WireStep{Directive: DirectiveBadHandshake}, tlsFailedInput)
+		if g.rng.Intn(4) == 0 {
+			// Command injection: bytes pipelined after STARTTLS,
+			// which the server must discard, never run.
+			steps = append(steps, WireStep{Data: g.tag() + " " + g.pick("LOGIN "+WireUser+" "+WirePassword, "NOOP", "SELECT INBOX") + "\r\n", Pipelined: true})
 		}
-		return one(WireStep{Directive: DirectiveHandshake}, tlsReadyInput)
+		if g.rng.Intn(8) == 0 {
+			return append(steps, WireStep{Directive: DirectiveBadHandshake}), ref.mustInput(tlsFailedInput), false, true
+		}
+		return append(steps, WireStep{Directive: DirectiveHandshake}), ref.mustInput(tlsReadyInput), false, true
+	case o.MaxSkip > 0 && reads != fsm.ReadsSASL && rare(200):
+		// A non-synchronising literal too large to skip: answered,
+		// then BYE at once, without the payload being read.
+		n := o.MaxSkip + o.MaxAppendLiteral + 1
+		return one(WireStep{Data: fmt.Sprintf("%s %s {%d+}\r\n%s", g.tag(), g.pick("LOGIN", "APPEND INBOX", "SELECT"), n, strings.Repeat("z", 64))}, commandTooLargeInput)
+	case reads == fsm.ReadsCommand && ref.Step(g.state, fsm.InputAppend, g.modes).Action == fsm.ActionExecute && rare(200):
+		// A disconnect in the middle of an APPEND literal.
+		msg := g.message()
+		return []WireStep{{Data: fmt.Sprintf("%s APPEND INBOX {%d+}\r\n%s", g.tag(), len(msg)+100, msg)}}, 0, true, true
 	case o.Autologout > 0 && g.rng.Intn(14) == 0:
 		name := autologoutInput
 		if ref.Step(g.state, ref.mustInput(autologoutInput), g.modes).Action != fsm.ActionClose {
@@ -140,7 +154,9 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 			in, _ := ref.ClassifyWire(reads, st)
 			return []WireStep{st}, in, false, true
 		}
-		return one(WireStep{Data: g.longLine(o.MaxLine + 1 + g.rng.Intn(o.MaxLine))}, lineTooLongInput)
+		data := g.longLine(o.MaxLine + 1 + g.rng.Intn(o.MaxLine))
+		in, _ := ref.lineTooLong(reads, data, o.MaxLine)
+		return []WireStep{{Data: data}}, in, false, true
 	case reads == fsm.ReadsCommand && g.state != ref.Initial() && g.rng.Intn(30) == 0:
 		return g.vanishingMailbox()
 	case o.Shutdown && rare(40):
@@ -191,9 +207,13 @@ func (g *wireGen) vanishingMailbox() ([]WireStep, fsm.Input, bool, bool) {
 	return steps, in, false, true
 }
 
-// longLine returns a command line of n bytes before its CRLF.
+// longLine returns a line of n bytes before its CRLF: a command line, or
+// one in four times garbage whose tag cannot be read.
 func (g *wireGen) longLine(n int) string {
 	s := g.tag() + " NOOP "
+	if g.rng.Intn(4) == 0 {
+		s = g.pick(")( ", "\x01 NOOP ", "* ")
+	}
 	if len(s) < n {
 		s += strings.Repeat("x", n-len(s))
 	}
@@ -368,7 +388,8 @@ func (g *wireGen) noLine(in fsm.Input) bool {
 		fsm.InputCreate, fsm.InputDelete, fsm.InputRename, fsm.InputSubscribe,
 		fsm.InputStatus, fsm.InputAppend, fsm.InputSearch, fsm.InputUIDSearch,
 		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove,
-		fsm.InputGetquota, fsm.InputGetquotaroot, fsm.InputSetquota:
+		fsm.InputGetquota, fsm.InputGetquotaroot, fsm.InputSetquota,
+		fsm.InputSort, fsm.InputUIDSort, fsm.InputThread, fsm.InputUIDThread:
 		return true
 	case fsm.InputFetch, fsm.InputUIDFetch:
 		return true
@@ -444,6 +465,25 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		return fsm.OutcomeNo
 	}
 	fails := want == fsm.OutcomeNo
+	o := g.opts
+	if in == fsm.InputLogin && want == fsm.OutcomeBad && o.MaxLiteral > 0 && g.rng.Intn(3) == 0 {
+		// A literal over the limit: synchronising (no "+", nothing
+		// read) or, where that is small, non-synchronising (skipped).
+		n := o.MaxLiteral + 1
+		if n <= 4096 && n <= o.MaxSkip && g.rng.Intn(2) == 0 {
+			return cmd(fmt.Sprintf("{%d+}\r\n%s %s", n, strings.Repeat("u", n), WirePassword)), fsm.OutcomeBad, true
+		}
+		return cmd(fmt.Sprintf("{%d}\r\n%s %s", n, strings.Repeat("u", n), WirePassword)), fsm.OutcomeBad, true
+	}
+	if in == fsm.InputAppend && fails && o.MaxAppendLiteral > 0 && g.rng.Intn(3) == 0 {
+		// Over APPENDLIMIT: NO [TOOBIG] (RFC 7889), before "+" or
+		// after skipping a non-synchronising literal.
+		n := o.MaxAppendLiteral + 1
+		if n <= 8192 && n <= o.MaxSkip && g.rng.Intn(2) == 0 {
+			return cmd(fmt.Sprintf("INBOX {%d+}\r\n%s", n, strings.Repeat("m", n))), fsm.OutcomeNo, true
+		}
+		return cmd(fmt.Sprintf("INBOX {%d}\r\n%s", n, strings.Repeat("m", n))), fsm.OutcomeNo, true
+	}
 	if ref.Kind(in) == fsm.KindCommand && ref.Wire(in) != "" && (want == fsm.OutcomeBad || g.rng.Intn(10) == 0) {
 		// A syntax error: the handler answers BAD, where it runs.
 		return cmd(g.pick("((", `"unterminated`, "1:* ((")), fsm.OutcomeBad, true
@@ -604,6 +644,17 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 			return cmd("CHARSET ISO-8859-1 ALL"), fsm.OutcomeNo, true
 		}
 		return cmd(g.pick("ALL", "UNSEEN", "FLAGGED", "SUBJECT m1")), fsm.OutcomeOK, true
+	case in == fsm.InputSort || in == fsm.InputUIDSort:
+		if fails {
+			return cmd("(DATE) ISO-8859-1 ALL"), fsm.OutcomeNo, true
+		}
+		return cmd(g.pick("(DATE) UTF-8 ALL", "(REVERSE ARRIVAL SUBJECT) UTF-8 UNSEEN",
+			"RETURN (MIN MAX COUNT) (FROM) US-ASCII ALL", "(DISPLAYFROM SIZE) UTF-8 SUBJECT m1")), fsm.OutcomeOK, true
+	case in == fsm.InputThread || in == fsm.InputUIDThread:
+		if fails {
+			return cmd("REFERENCES ISO-8859-1 ALL"), fsm.OutcomeNo, true
+		}
+		return cmd(g.pick("REFERENCES UTF-8 ALL", "ORDEREDSUBJECT UTF-8 UNSEEN")), fsm.OutcomeOK, true
 	case (in == fsm.InputFetch || in == fsm.InputUIDFetch) && fails:
 		// A message with an unknown transfer encoding cannot be
 		// decoded: NO [UNKNOWN-CTE] (RFC 3516 4.2).
@@ -632,7 +683,9 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 	case name == emptyLineInput:
 		return g.pick("\r\n", "\r\n", "\n"), outcome, true
 	case name == unparsableInput:
-		return line(g.pick(")(", "* junk", "+ stray continuation", "%%%", `"quoted" NOOP`, "A1", "\x01\x02")), outcome, true
+		return line(g.pick(")(", "* junk", "+ stray continuation", "%%%", `"quoted" NOOP`, "\x01\x02", "\x00 NOOP", "A1\x00 NOOP")), outcome, true
+	case name == unparsableTagged:
+		return line(g.tag() + g.pick("", " )(", " \x00\x01\x02 NOOP", " NO\x00OP", " (junk")), outcome, true
 	}
 	return "", outcome, false
 }

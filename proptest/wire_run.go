@@ -52,15 +52,41 @@ type WireOptions struct {
 	// are then not sent.
 	Autologout, Keepalive, CommandTimeout time.Duration
 	// MaxLine is the server's line limit (Limits.MaxLine) and MaxCommand
-	// the bound beyond which it closes the connection (command-too-large);
-	// zero means no line is long enough to reach them.
+	// the longest line it skips after answering it as too long (MaxLine,
+	// CRLF and Limits.MaxSkip; a longer one also ends with
+	// command-too-large); zero means no line is long enough to reach them.
 	MaxLine, MaxCommand int
+	// MaxLiteral, MaxAppendLiteral and MaxSkip are the server's literal
+	// limits (imapwire.Limits): the generator writes literals over them,
+	// and the runner expects command-too-large after the answer of a line
+	// announcing a non-synchronising literal larger than MaxSkip. Zero
+	// means unknown: no such literal is written.
+	MaxLiteral, MaxAppendLiteral, MaxSkip int
 	// TLS, when not nil, is the client's configuration for the handshake
 	// after STARTTLS; without it the server is expected to have no TLS.
 	TLS *tls.Config
 	// Shutdown says that the target is a WireShutdowner: sequences may
 	// shut the server down in the middle of a session.
 	Shutdown bool
+}
+
+// WireClock is a target whose server's timers run on a clock the runner
+// advances (server.Config.Clock): a <sleep> step or a partial line then
+// moves that clock past the timer instead of waiting for it.
+type WireClock interface {
+	Advance(d time.Duration)
+}
+
+// advanceClock moves the target's clock by total in small steps, giving
+// the server a moment of real time at each so that a timer it arms late
+// still fires within total.
+func (w *WireSession) advanceClock(clk WireClock, total time.Duration) {
+	step := max(total/25, time.Millisecond)
+	time.Sleep(2 * time.Millisecond)
+	for t := time.Duration(0); t < total; t += step {
+		clk.Advance(step)
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // WireShutdowner is a target whose server can be shut down while a session
@@ -241,24 +267,38 @@ func (w *WireSession) run(target WireTarget, steps []WireStep) {
 	// pipeline everything but the bytes after a synchronising literal,
 	// which it must hold back until the server asks for them, so a step
 	// with one ends a batch and is sent on its own.
-	// A client does not pipeline after STARTTLS either (RFC 9051 6.2.1),
-	// and directives and partial lines are not bytes to pipeline.
+	// Directives, partial lines and lines cut in a literal are not bytes
+	// to pipeline. A client must not pipeline after STARTTLS (RFC 9051
+	// 6.2.1), but the generator does it on purpose: the server must
+	// discard those bytes.
 	barrier := func(st WireStep) bool {
 		if st.Directive != "" || st.partial() {
 			return true
 		}
 		l := scanWireLine(st.Data)
-		_, name, _ := splitCommand(l.text)
-		return l.syncLiterals > 0 || name == "STARTTLS"
+		return l.syncLiterals > 0 || l.short
+	}
+	starttls := func(st WireStep) bool {
+		_, name, _ := splitCommand(scanWireLine(st.Data).text)
+		return name == "STARTTLS"
 	}
 	for i := 0; i < len(steps); {
 		j := i + 1
-		for j < len(steps) && steps[j].Pipelined && !barrier(steps[j-1]) && !barrier(steps[j]) {
+		// Bytes may follow STARTTLS in its write (an injection the
+		// server must discard), but STARTTLS starts its own write, so
+		// that the runner knows the state it is read in.
+		for j < len(steps) && steps[j].Pipelined && !barrier(steps[j-1]) && !barrier(steps[j]) && !starttls(steps[j]) {
 			j++
 		}
 		batch := steps[i:j]
 		pipelined := len(batch) > 1
 		if pipelined && !w.broken && !w.closed && w.ref.Reads(w.state) != fsm.ReadsNone {
+			if in, tag := w.ref.ClassifyWire(w.ref.Reads(w.state), batch[0]); in == fsm.InputStarttls && w.opts.TLS != nil {
+				// The bytes after the OK are the server's side of
+				// the handshake: stop reading responses there
+				// before the batch goes out.
+				w.events.stopAfter(tag)
+			}
 			var all strings.Builder
 			for _, st := range batch {
 				all.WriteString(st.Data)
@@ -299,6 +339,16 @@ func (w *WireSession) writer() {
 func (w *WireSession) write(b string) { w.writes <- b }
 
 // hangUp closes the client's side and waits for the reader and the writer.
+// hangUpNow closes the client's connection in the middle of the sequence:
+// the session is over, and open tags are exempt as after a close.
+func (w *WireSession) hangUpNow() {
+	w.closed = true
+	w.ledger.Close()
+	w.connMu.Lock()
+	defer w.connMu.Unlock()
+	w.raw.Close()
+}
+
 func (w *WireSession) hangUp() {
 	if w.conn == nil {
 		return
@@ -393,21 +443,46 @@ func (w *WireSession) step(st WireStep, chunked, synthetic bool) {
 	}
 	reads := w.ref.Reads(w.state)
 	if w.closed || reads == fsm.ReadsNone {
-		w.note("not read: the session is in %s", w.state)
+		// Bytes pipelined after STARTTLS are discarded with the
+		// plaintext buffer, never run (the CVE-2011-0411 class).
+		if w.closed {
+			w.note("not read: the connection is closed")
+		} else {
+			w.note("not read: the session is in %s", w.state)
+		}
+		if tag, _, ok := splitCommand(scanWireLine(st.Data).text); ok {
+			delete(w.inflight, tag)
+		}
 		return
 	}
 	if st.partial() {
 		w.partialLine(st)
 		return
 	}
-	in, tag := w.ref.ClassifyWire(reads, st)
 	l := scanWireLine(st.Data)
-	if w.opts.MaxLine > 0 && len(l.text) > w.opts.MaxLine {
-		// The server throws the line away unread; its tag is not kept.
-		in, tag = w.ref.mustInput(lineTooLongInput), ""
-		if w.opts.MaxCommand > 0 && len(st.Data) > w.opts.MaxCommand {
-			in = w.ref.mustInput(commandTooLargeInput)
+	tooLarge := false
+	if n, sync, ok := literalAt(l.text); ok && !sync && w.opts.MaxSkip > 0 && n > w.opts.MaxSkip {
+		// Too large to skip: after the line's answer the server
+		// closes, without reading the payload.
+		tooLarge = true
+	}
+	if l.short && !tooLarge {
+		// A disconnect in the middle of a literal: nothing more is
+		// decided; the server must end the session cleanly.
+		if !st.Pipelined || chunked {
+			w.write(st.Data)
 		}
+		w.note("the client hangs up in the middle of a literal")
+		w.hangUpNow()
+		return
+	}
+	in, tag := w.ref.ClassifyWire(reads, st)
+	if w.opts.MaxLine > 0 && len(l.text) > w.opts.MaxLine {
+		// The server answers the line as soon as it passes the limit,
+		// reading only its tag from its head, and skips the rest; one
+		// that goes on beyond what it skips also ends the session.
+		in, tag = w.ref.lineTooLong(reads, l.text, w.opts.MaxLine)
+		tooLarge = w.opts.MaxCommand > 0 && len(st.Data) > w.opts.MaxCommand
 	}
 	if in == fsm.InputStarttls && w.opts.TLS != nil {
 		// The bytes after the OK are the server's side of the handshake.
@@ -514,6 +589,37 @@ literals:
 		w.violate(TagCompletion, "%v", err)
 	}
 	w.checkErrorLimit()
+	if tooLarge && !w.closed && !w.broken {
+		w.tooLarge()
+	}
+}
+
+// lineTooLong is the input an over-long line is in a state that reads
+// lines as reads: line-too-long-tagged when its head starts with a tag and
+// a space (not in SASL, where a line is a response), else line-too-long.
+func (r *Reference) lineTooLong(reads fsm.Reads, text string, maxLine int) (fsm.Input, string) {
+	if tag := headTag(text, min(wireHeadSize, maxLine)); tag != "" && reads != fsm.ReadsSASL {
+		return r.mustInput(lineTooLongTagged), tag
+	}
+	return r.mustInput(lineTooLongInput), ""
+}
+
+// tooLarge expects the command-too-large event after an over-long line
+// that went on beyond what the server skips.
+func (w *WireSession) tooLarge() {
+	in := w.ref.mustInput(commandTooLargeInput)
+	d := w.ref.Step(w.state, in, w.modes)
+	switch d.Action {
+	case fsm.ActionClose:
+		w.expectClose(d)
+	case fsm.ActionNotify:
+		w.expectStatus(w.next(false), "*", d.Reply)
+	}
+	if w.broken {
+		return
+	}
+	w.note("the line or its literal is too large to skip")
+	w.event(in, d)
 }
 
 // checkErrorLimit expects the error-limit BYE when the BAD replies in a
@@ -907,6 +1013,7 @@ func (c *wireClient) close() {
 // without sending a complete line.
 const (
 	lineTooLongInput     = "line-too-long"
+	lineTooLongTagged    = "line-too-long-tagged"
 	commandTooLargeInput = "command-too-large"
 	commandTimeoutInput  = "command-timeout"
 	autologoutInput      = "autologout"
@@ -998,6 +1105,11 @@ func (w *WireSession) shutdown(sd WireShutdowner) {
 // not (IDLE), the client waits past the autologout timeout and the server
 // must send keepalives where the machine notifies them, and nothing else.
 func (w *WireSession) sleep() {
+	wait := w.opts.Autologout + w.opts.Keepalive + 100*time.Millisecond
+	if clk, ok := w.target.(WireClock); ok {
+		w.advanceClock(clk, wait)
+		wait = 200 * time.Millisecond // for what the timers sent
+	}
 	auto := w.ref.mustInput(autologoutInput)
 	if d := w.ref.Step(w.state, auto, w.modes); d.Action == fsm.ActionClose {
 		w.expectClose(d)
@@ -1021,7 +1133,7 @@ func (w *WireSession) sleep() {
 		check(ev)
 	}
 	w.unread = nil
-	timer := time.NewTimer(w.opts.Autologout + w.opts.Keepalive + 100*time.Millisecond)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 wait:
 	for !w.broken {
@@ -1064,6 +1176,9 @@ func (w *WireSession) partialLine(st WireStep) {
 		return
 	}
 	w.write(st.Data)
+	if clk, ok := w.target.(WireClock); ok {
+		w.advanceClock(clk, w.opts.CommandTimeout+200*time.Millisecond)
+	}
 	w.expectClose(d)
 	if !w.broken {
 		w.event(in, d)
@@ -1132,8 +1247,8 @@ func (r *Reference) WireReachable(t Transition) bool {
 		return false
 	}
 	switch name {
-	case lineTooLongInput:
-		return true // the line reader raises it whatever the state reads
+	case lineTooLongInput, unparsableInput:
+		return true // the line reader raises them whatever the state reads (a NUL byte for unparsable)
 	case autologoutInput, commandTimeoutInput, keepaliveInput:
 		modes := fsm.NewModes(fsm.Lenient)
 		if t.Quirk != fsm.QuirkNone {

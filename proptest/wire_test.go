@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	mrand "math/rand"
 	"net"
 	"os"
 	"path/filepath"
@@ -58,31 +59,33 @@ const (
 )
 
 func wireOptions() WireOptions {
-	return WireOptions{Timeout: wireTimeout, MaxBadBeforeAuth: wireMaxBadBeforeAuth, MaxBad: wireMaxBad}
+	d := imapwire.DefaultLimits()
+	return WireOptions{Timeout: wireTimeout, MaxBadBeforeAuth: wireMaxBadBeforeAuth, MaxBad: wireMaxBad,
+		MaxLiteral: int(d.MaxLiteral), MaxAppendLiteral: int(d.MaxAppendLiteral), MaxSkip: int(d.MaxSkip)}
 }
 
-// The timers and limits of the extended test server (extendedFactory):
-// short enough that a sequence waits for them, long enough that a passing
-// step never runs into them by accident.
+// The timers and limits of the extended test server (extendedFactory).
+// Its timers run on a test clock the runner advances, so no real time is
+// spent waiting for them.
 const (
-	wireExtendedCases = 60
+	wireExtendedCases = 150
 	wireAutologout    = 800 * time.Millisecond
 	wireKeepalive     = 250 * time.Millisecond
 	wireCommandTime   = 500 * time.Millisecond
 )
 
 // wireLimits are the extended server's line and literal limits.
-var wireLimits = imapwire.Limits{MaxLine: 256, MaxLiteral: 1024, MaxAppendLiteral: 4096}
+var wireLimits = imapwire.Limits{MaxLine: 256, MaxLiteral: 1024, MaxAppendLiteral: 4096, MaxSkip: 8192}
 
 // extendedOptions describe the extended server to the runner. MaxCommand
-// is the server's bound on one command (one APPEND literal plus sixteen
-// lines and literals at their limits, as documented for
-// server.Config.Limits); the generator stays well away from it.
+// is the longest line the server skips after answering it as too long: the
+// line limit, its CRLF and Limits.MaxSkip.
 func extendedOptions(t testing.TB) WireOptions {
 	o := wireOptions()
 	o.Autologout, o.Keepalive, o.CommandTimeout = wireAutologout, wireKeepalive, wireCommandTime
 	o.MaxLine = wireLimits.MaxLine
-	o.MaxCommand = int(wireLimits.MaxAppendLiteral + 16*(int64(wireLimits.MaxLine)+wireLimits.MaxLiteral))
+	o.MaxCommand = wireLimits.MaxLine + 2 + int(wireLimits.MaxSkip)
+	o.MaxLiteral, o.MaxAppendLiteral, o.MaxSkip = int(wireLimits.MaxLiteral), int(wireLimits.MaxAppendLiteral), int(wireLimits.MaxSkip)
 	o.TLS = testTLS(t).client
 	o.Shutdown = true
 	return o
@@ -97,14 +100,20 @@ func extendedFactory(t testing.TB) WireFactory {
 	n := 0
 	return func(modes fsm.Modes) (WireTarget, error) {
 		n++
-		return startLiveServerWith(filepath.Join(base, fmt.Sprint(n)), modes, nil, func(c *server.Config) {
+		clk := newWireClock()
+		live, err := startLiveServerWith(filepath.Join(base, fmt.Sprint(n)), modes, nil, func(c *server.Config) {
 			c.TLSConfig = certs.server
 			c.AutologoutTimeout = wireAutologout
 			c.LoginTimeout = wireAutologout
 			c.IdleKeepalive = wireKeepalive
 			c.CommandTimeout = wireCommandTime
 			c.Limits = wireLimits
+			c.Clock = clk
 		})
+		if err != nil {
+			return nil, err
+		}
+		return clockedServer{liveServer: live, clock: clk}, nil
 	}
 }
 
@@ -303,6 +312,7 @@ func TestWireProperties(t *testing.T) {
 	s := loadSettings(t)
 	ref := loadReference(t)
 	cov := NewCoverage(ref)
+	covOf := map[fsm.Mode]*Coverage{fsm.Lenient: NewCoverage(ref), fsm.Strict: NewCoverage(ref)}
 	cases := wireCases
 	if s.long {
 		cases *= longFactor
@@ -310,7 +320,7 @@ func TestWireProperties(t *testing.T) {
 	t.Logf("seed %d, %d sequences of up to %d steps per mode", s.seed, cases, wireMaxSteps)
 	for _, global := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
 		t.Run(global.String(), func(t *testing.T) {
-			cfg := &WireConfig{Name: "server", Factory: liveFactory(t, nil), Reference: ref, Global: global, Options: wireOptions(), Coverage: cov}
+			cfg := &WireConfig{Name: "server", Factory: liveFactory(t, nil), Reference: ref, Global: global, Options: wireOptions(), Coverage: covOf[global]}
 			p := wireParams(s.seed+int64(global), cases)
 			p.MinSize = wireMinSteps
 			rep := cfg.Check(p)
@@ -320,15 +330,15 @@ func TestWireProperties(t *testing.T) {
 			}
 		})
 	}
-	// The extended server: STARTTLS with a handshake, timers short enough
-	// to wait for, a small line limit; fewer sequences, as they sleep.
+	// The extended server: STARTTLS with a handshake, short timers on a
+	// test clock, a small line limit, small literal limits.
 	extended := wireExtendedCases
 	if s.long {
 		extended *= longFactor
 	}
 	for _, global := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
 		t.Run("extended-"+global.String(), func(t *testing.T) {
-			cfg := &WireConfig{Name: "extended", Factory: extendedFactory(t), Reference: ref, Global: global, Options: extendedOptions(t), Coverage: cov}
+			cfg := &WireConfig{Name: "extended", Factory: extendedFactory(t), Reference: ref, Global: global, Options: extendedOptions(t), Coverage: covOf[global]}
 			rep := cfg.Check(wireParams(s.seed+7+int64(global), extended))
 			reportWireFailure(t, rep, s)
 			if rep.Passed() {
@@ -336,10 +346,87 @@ func TestWireProperties(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("wire-level transition coverage: %s", wireCoverageReport(ref, cov))
+	// What the random sequences of a mode missed, a shortest sequence
+	// reaches, as at the model level; every mode must reach every
+	// transition the server can make happen.
+	for _, global := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
+		t.Run("seeds-"+global.String(), func(t *testing.T) {
+			c := covOf[global]
+			random, total := wireCoverable(ref, c)
+			runWireSeeds(t, ref, global, c, s.seed+11+int64(global),
+				&WireConfig{Name: "server", Factory: liveFactory(t, nil), Reference: ref, Options: wireOptions(), Coverage: c},
+				&WireConfig{Name: "extended", Factory: extendedFactory(t), Reference: ref, Options: extendedOptions(t), Coverage: c})
+			n, _ := wireCoverable(ref, c)
+			t.Logf("wire-level transition coverage: %d/%d (%.1f%%) in %s mode (%d by the random sequences, %d by seed sequences)",
+				n, total, 100*float64(n)/float64(total), global, random, n-random)
+			if n < total {
+				t.Errorf("wire-level coverage below 100%% in %s mode; missing: %s", global, strings.Join(wireOpen(ref, c), ", "))
+			}
+		})
+		cov.Add(covOf[global])
+	}
+	t.Logf("wire-level coverage of both modes: %s", wireCoverageReport(ref, cov))
 	for _, tr := range ref.Transitions() {
 		if why := neverReported(tr); why != "" && cov.Hits(tr) > 0 {
 			t.Errorf("%s happened, but serverNeverReports says it cannot (%s): correct the list", tr, why)
+		}
+	}
+}
+
+// wireCoverable counts the wire-reachable transitions the server can make
+// happen (not in serverNeverReports) that cov exercised, and how many
+// there are.
+func wireCoverable(ref *Reference, cov *Coverage) (covered, total int) {
+	for _, tr := range ref.Transitions() {
+		if !ref.WireReachable(tr) || neverReported(tr) != "" {
+			continue
+		}
+		total++
+		if cov.Hits(tr) > 0 {
+			covered++
+		}
+	}
+	return covered, total
+}
+
+// wireOpen lists the transitions wireCoverable counts that cov missed.
+func wireOpen(ref *Reference, cov *Coverage) []string {
+	var out []string
+	for _, tr := range cov.Missing() {
+		if ref.WireReachable(tr) && neverReported(tr) == "" {
+			out = append(out, tr.String())
+		}
+	}
+	return out
+}
+
+// runWireSeeds runs, for each transition the server can make happen that
+// cov misses, the shortest wire sequence reaching it (Reference.WireSeed):
+// on the default server when it can be written for it, else on the
+// extended one (TLS, timers, the line limit). A rendering is drawn again
+// when the server's real outcome took the sequence elsewhere. Every seed
+// sequence is checked like a random one; a violation fails the test with
+// the sequence.
+func runWireSeeds(t *testing.T, ref *Reference, global fsm.Mode, cov *Coverage, seed int64, cfgs ...*WireConfig) {
+	rng := mrand.New(mrand.NewSource(seed))
+	for _, tr := range cov.Missing() {
+		if !ref.WireReachable(tr) || neverReported(tr) != "" {
+			continue
+		}
+		for attempt := 0; attempt < 10 && cov.Hits(tr) == 0; attempt++ {
+			for _, cfg := range cfgs {
+				modes, steps, ok := ref.WireSeed(tr, global, cfg.Options, rng)
+				if !ok {
+					continue
+				}
+				w := cfg.Run(modes, steps)
+				if vs := w.Violations(); len(vs) > 0 {
+					ce := &WireCounterexample{Name: cfg.Name, Seed: seed, Sequence: NewWireSequence(modes, steps), Records: w.Records(), Violations: vs}
+					t.Errorf("the seed sequence for %s fails:\n%s", tr, ce.Format())
+					return
+				}
+				break
+			}
 		}
 	}
 }
@@ -368,6 +455,8 @@ var serverNeverReports = []struct {
 		why: "PLAIN, the only mechanism, ends with the first response"},
 	{inputs: []string{"error-limit"}, states: []string{"sasl"}, event: true,
 		why: "every BAD in SASL ends the exchange, so the count reaches the limit in not-authenticated"},
+	{inputs: []string{commandTooLargeInput}, states: []string{"idle-authenticated", "idle-selected", "idle-selected-read-only", "sasl"}, event: true,
+		why: "the line or literal too large to skip is answered first (line-too-long, a rejection, or the handler), which ends IDLE or the exchange"},
 }
 
 // neverReported says why the server never makes t happen, "" when it may.
@@ -527,6 +616,14 @@ func TestClassifyWire(t *testing.T) {
 		{fsm.ReadsCommand, "done \r\n", in("stray-done"), "DONE"},
 		{fsm.ReadsCommand, "\r\n", in("empty-line"), ""},
 		{fsm.ReadsCommand, ")(\r\n", in("unparsable"), ""},
+		{fsm.ReadsCommand, "A1\r\n", in("unparsable-tagged"), "A1"},
+		{fsm.ReadsCommand, "A1 )(\r\n", in("unparsable-tagged"), "A1"},
+		{fsm.ReadsCommand, "a \x00\x01\x02 NOOP\r\n", in("unparsable-tagged"), "a"},
+		{fsm.ReadsCommand, "a NOOP \x00\r\n", in("unparsable-tagged"), "a"},
+		{fsm.ReadsCommand, "a\x00 NOOP\r\n", in("unparsable"), ""},
+		{fsm.ReadsCommand, "a%b NOOP\r\n", in("unparsable"), ""},
+		{fsm.ReadsIdle, "8.570 )(\r\n", in("unparsable-tagged"), "8.570"},
+		{fsm.ReadsSASL, "a \x00\r\n", in("unparsable"), ""},
 		{fsm.ReadsIdle, "DONE\r\n", in("done"), ""},
 		{fsm.ReadsIdle, "done\r\n", in("done"), ""},
 		{fsm.ReadsIdle, "DONE \r\n", in("done-variant"), ""},

@@ -95,6 +95,9 @@ type Input struct {
 	Wires []string
 	// Outcomes lists what a handler of this input can report.
 	Outcomes []string
+	// Tagged is true when the input's line carries a tag to answer: a
+	// command, or a line input declared `tagged: true`.
+	Tagged bool
 }
 
 // Response is a declared reply.
@@ -280,6 +283,9 @@ func (p *parser) run() {
 		if !slices.Contains(s.Kinds, ri.Kind) {
 			p.errorf("input %q: kind %q is not one of %s", name, ri.Kind, strings.Join(s.Kinds, ", "))
 		}
+		if ri.Tagged && ri.Kind == "command" {
+			p.errorf("input %q: a command always carries its tag; tagged is for other kinds", name)
+		}
 		outs := ri.Outcomes
 		if len(outs) == 0 {
 			// An input that lists no outcomes has the protocol's default
@@ -295,7 +301,7 @@ func (p *parser) run() {
 			}
 		}
 		s.inputIdx[name] = len(s.Inputs)
-		in := Input{Name: name, Kind: ri.Kind, Wires: slices.Clone([]string(ri.Wire)), Outcomes: slices.Clone(outs)}
+		in := Input{Name: name, Kind: ri.Kind, Wires: slices.Clone([]string(ri.Wire)), Outcomes: slices.Clone(outs), Tagged: ri.Kind == "command" || ri.Tagged}
 		if len(in.Wires) > 0 {
 			in.Wire = in.Wires[0]
 		}

@@ -91,6 +91,7 @@ type rawInput struct {
 	Doc      string   `yaml:"doc"`
 	Ref      string   `yaml:"ref"`
 	Outcomes []string `yaml:"outcomes"`
+	Tagged   bool     `yaml:"tagged"`
 }
 
 type rawResponse struct {
