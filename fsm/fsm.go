@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "b6fb4ee5d2efeac1de9388e7a35e1ef8403ac68a4a448839f800e39aa8b6dd59"
+const SpecDigest = "4e39e8bcb5bba32af1b39e6707d534f1848a25015092776b1c774df6fd583211"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -319,14 +319,18 @@ const (
 	InputUIDMove
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
-	// InputUnparsable: A line that does not start with a valid tag and command name (garbage, a stray continuation). (RFC 9051 9 (tag, command))
+	// InputUnparsable: A line that is not a command and whose tag cannot be read: it does not start with a valid tag followed by a space or the line's end (garbage, a stray continuation, a NUL byte inside the tag). (RFC 9051 9 (tag, command))
 	InputUnparsable
+	// InputUnparsableTagged: A line that starts with a valid tag followed by a space or the line's end, but whose command cannot be read (no command name, a NUL byte or a bare CR after the tag). The tag must be answered. (RFC 9051 9 (tag, command); RFC 9051 7.1.3)
+	InputUnparsableTagged
 	// InputStrayDone: A DONE line (any case, any trailing blanks) while not idling. (RFC 2177 3)
 	InputStrayDone
 	// InputEmptyLine: A line with no bytes before its terminator.
 	InputEmptyLine
-	// InputLineTooLong: A line longer than the configured line limit; its bytes were discarded.
+	// InputLineTooLong: A line longer than the configured line limit whose tag cannot be read (its first bytes are no tag followed by a space), or any over-long line where lines are SASL responses. It is answered as soon as it passes the limit; the rest of it is skipped.
 	InputLineTooLong
+	// InputLineTooLongTagged: A line longer than the configured line limit that starts with a valid tag followed by a space. It is answered as soon as it passes the limit; the rest of it is skipped. The tag must be answered.
+	InputLineTooLongTagged
 	// InputDone: DONE in any letter case, ended by CRLF (string literals are case-insensitive, RFC 9051 9). (RFC 2177 3)
 	InputDone
 	// InputDoneVariant: DONE followed by blanks, or ended by a bare LF.
@@ -354,9 +358,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 54
+const NumInputs = 56
 
-var inputNames = [54]string{
+var inputNames = [56]string{
 	"capability",
 	"noop",
 	"logout",
@@ -396,9 +400,11 @@ var inputNames = [54]string{
 	"uid-move",
 	"unknown-command",
 	"unparsable",
+	"unparsable-tagged",
 	"stray-done",
 	"empty-line",
 	"line-too-long",
+	"line-too-long-tagged",
 	"done",
 	"done-variant",
 	"sasl-response",
@@ -500,6 +506,8 @@ var inputKinds = [NumInputs]InputKind{
 	KindLine,
 	KindLine,
 	KindLine,
+	KindLine,
+	KindLine,
 	KindIdle,
 	KindIdle,
 	KindSASL,
@@ -574,6 +582,8 @@ var inputWire = [NumInputs]string{
 	"",
 	"",
 	"",
+	"",
+	"",
 }
 
 // Wire is the command name as sent by clients ("UID FETCH"), or "" for inputs
@@ -604,6 +614,8 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -1294,8 +1306,9 @@ const (
 	RuleReadOnly
 	// RuleLeaveMailbox: CLOSE expunges (not when read-only), UNSELECT does not; both leave the mailbox. (RFC 9051 6.4.1; RFC 9051 6.4.2)
 	RuleLeaveMailbox
-	// RuleUnparsable: (RFC 9051 7.1.3)
+	// RuleUnparsable: Tagged when the line's tag can be read (unparsable-tagged), untagged otherwise. (RFC 9051 7.1.3)
 	RuleUnparsable
+	// RuleLineTooLong: Tagged when the line's tag can be read (line-too-long-tagged), untagged otherwise.
 	RuleLineTooLong
 	RuleStrayDone
 	RuleEmptyLine
@@ -1306,7 +1319,11 @@ const (
 	RuleIdleTaggedCommand
 	// RuleIdleGarbage: Anything else ends IDLE with BAD, as Dovecot does, so the tag is answered.
 	RuleIdleGarbage
+	// RuleIdleGarbageTagged: A tagged line that is not a command ends IDLE too; both tags are answered, IDLE's first.
+	RuleIdleGarbageTagged
 	RuleIdleLineTooLong
+	// RuleIdleLineTooLongTagged: An over-long line whose tag can be read ends IDLE; both tags are answered, IDLE's first.
+	RuleIdleLineTooLongTagged
 	// RuleIdleKeepalive: Idlers are never logged out; they get OK Still here every keepalive interval.
 	RuleIdleKeepalive
 	RuleIdleNoAutologout
@@ -1340,9 +1357,9 @@ const (
 )
 
 // NumRules is the number of rules in the spec.
-const NumRules = 53
+const NumRules = 55
 
-var ruleNames = [53]string{
+var ruleNames = [55]string{
 	"session-command",
 	"logout",
 	"unknown-command",
@@ -1374,7 +1391,9 @@ var ruleNames = [53]string{
 	"done-variant",
 	"idle-tagged-command",
 	"idle-garbage",
+	"idle-garbage-tagged",
 	"idle-line-too-long",
+	"idle-line-too-long-tagged",
 	"idle-keepalive",
 	"idle-no-autologout",
 	"sasl-response",

@@ -208,6 +208,10 @@ func (c *checker) declare() {
 		if in.Val.Wire.Set() && x.Kind != KindCommand {
 			c.errs.addf(in.Val.Wire.Pos, "input %q: only command inputs have a wire name", in.Key.V)
 		}
+		x.Tagged = x.Kind == KindCommand || in.Val.Tagged.V
+		if in.Val.Tagged.V && x.Kind != KindLine {
+			c.errs.addf(in.Val.Tagged.Pos, "input %q: only line inputs are declared tagged (a command always is)", in.Key.V)
+		}
 		if len(in.Val.Outcomes) == 0 {
 			for _, name := range []string{"ok", "no", "bad"} {
 				if o, ok := c.outcomes[name]; ok {
@@ -704,16 +708,16 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 			c.errs.addf(a.Next.Pos, "rule %q: redispatch to the same state would loop", id)
 		}
 	}
-	// A command line carries its own tag: where commands are read (as
-	// commands, or instead of DONE while idling) the decision must answer
-	// it, by running the handler, rejecting it, deciding it again
-	// elsewhere, or closing the connection.
+	// A command line, and a line declared tagged, carries its own tag:
+	// where commands are read (as commands, or instead of DONE while
+	// idling) the decision must answer it, by running the handler,
+	// rejecting it, deciding it again elsewhere, or closing the connection.
 	if st.Reads == ReadsCommand || st.Reads == ReadsIdle {
 		switch d.Action {
 		case ActIgnore, ActNotify:
 			for _, in := range inputs {
-				if c.m.Inputs[in].Kind == KindCommand {
-					c.errs.addf(a.Do.Pos, "rule %q: %s leaves the tag of command %q unanswered in state %q; use execute, reject, redispatch or close", id, a.Do.V, c.m.Inputs[in].Name, st.Name)
+				if c.m.Inputs[in].Tagged {
+					c.errs.addf(a.Do.Pos, "rule %q: %s leaves the tag of %s %q unanswered in state %q; use execute, reject, redispatch or close", id, a.Do.V, c.m.Inputs[in].Kind, c.m.Inputs[in].Name, st.Name)
 					break
 				}
 			}

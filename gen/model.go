@@ -93,7 +93,10 @@ type Input struct {
 	Doc, Ref string
 	// Outcomes lists the outcomes a handler of this input can report.
 	Outcomes []int
-	Pos      Pos
+	// Tagged is true for inputs whose line carries a tag that the decision
+	// must answer: every command, and line inputs declared `tagged`.
+	Tagged bool
+	Pos    Pos
 }
 
 // Outcome is one declared handler outcome.

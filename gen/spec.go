@@ -40,6 +40,9 @@ type rawInput struct {
 	Doc      Str   `yaml:"doc"`
 	Ref      Str   `yaml:"ref"`
 	Outcomes Names `yaml:"outcomes"`
+	// Tagged marks a line input that carries a tag to answer (a command
+	// line always does).
+	Tagged Bool `yaml:"tagged"`
 }
 
 type rawResponse struct {

@@ -174,7 +174,10 @@ synchronising and non-synchronising literals, FETCH (BINARY of a part with
 an unknown transfer encoding fails), STORE, SEARCH (an unknown charset
 fails), COPY, MOVE (to a missing mailbox), EXPUNGE, CLOSE, UNSELECT, IDLE
 with Apple-style tags, DONE and its variants (done, "DONE ", bare LF), stray
-DONEs, empty lines, garbage, and syntax errors of every command; now and
+DONEs, empty lines, garbage with and without a readable tag (NUL bytes
+among it: a tag and a space before the garbage make the line
+unparsable-tagged, whose tag the server must answer), and syntax errors
+of every command; now and
 then a mailbox is deleted while selected, after which the commands on it
 fail. A step joins the write of the step before it with probability 1/4,
 and each quirk is flipped from the global mode with probability 1/4.
@@ -206,7 +209,10 @@ generator also draws the client's side of the handshake (<handshake>, or
 connection), <sleep> steps (the runner asks the machine which timer event
 is due: the autologout BYE, or, in IDLE, keepalives and no BYE past the
 autologout timeout), partial lines (command-timeout), lines over the limit
-(line-too-long, and command-too-large far beyond it), garbage up to the
+(line-too-long, or line-too-long-tagged when the line starts with a tag
+and a space: the server answers as soon as the line passes the limit;
+and beyond what it skips, Limits.MaxSkip, also command-too-large, which
+the runner expects after the line's answer), garbage up to the
 error limit and <shutdown> (the server shuts down while the session waits;
 the acknowledged APPENDs are then not read back); over-long lines and
 shutdowns come 4× more often in IDLE and SASL, whose visits last one line,
@@ -253,7 +259,8 @@ and server rewrites the responses of the real server into defects
 (WildDuck's swallowed IDLE tag, a SELECT answered twice, pipelined
 completions out of order, Dovecot's and Cyrus's swallowed tag of a command
 sent during IDLE in strict mode, in lenient mode the IDLE tag answered
-after that command, a lost acknowledged APPEND); each must fail the
+after that command, a garbage or over-long line whose readable tag is
+answered untagged, a lost acknowledged APPEND); each must fail the
 wire property with a short counterexample that replays against the mutant
 and passes against the real server.
 */

@@ -45,6 +45,7 @@ type refInput struct {
 	name     string
 	kind     fsm.InputKind
 	wire     string
+	tagged   bool
 	outcomes []fsm.Outcome
 }
 
@@ -115,7 +116,7 @@ func NewReference(data []byte) (*Reference, error) {
 		r.states[states[st.Name]] = rs
 	}
 	for _, in := range spec.Inputs {
-		ri := refInput{name: in.Name, kind: kinds[in.Kind], wire: in.Wire}
+		ri := refInput{name: in.Name, kind: kinds[in.Kind], wire: in.Wire, tagged: in.Tagged}
 		for _, o := range in.Outcomes {
 			ri.outcomes = append(ri.outcomes, outcomes[o])
 		}
@@ -243,9 +244,9 @@ func (r *Reference) DefaultOutcome(in fsm.Input) fsm.Outcome {
 	return r.inputs[in].outcomes[0]
 }
 
-// Tagged reports whether in is a tagged command line, which must get exactly
-// one completion.
-func (r *Reference) Tagged(in fsm.Input) bool { return r.inputs[in].kind == fsm.KindCommand }
+// Tagged reports whether in is a tagged line (a command, or a line input the
+// spec declares tagged), which must get exactly one completion.
+func (r *Reference) Tagged(in fsm.Input) bool { return r.inputs[in].tagged }
 
 // InputByName looks an input up by its spec name.
 func (r *Reference) InputByName(name string) (fsm.Input, bool) {

@@ -81,6 +81,8 @@ func TestSequenceFormatRoundTrip(t *testing.T) {
 			st := Step{Input: in, Outcome: outs[i]}
 			if ref.Tagged(in) {
 				st.Tag = fmt.Sprintf("T%d.%d", v.(int), i)
+			}
+			if ref.Kind(in) == fsm.KindCommand {
 				st.Args = []string{"", "INBOX", "1:* (FLAGS)", `"a b" {5+}`}[i%4]
 			}
 			return st

@@ -37,6 +37,8 @@ import (
 //	<NAME>                     any input by its spec name, e.g. <stray-done>
 //	                           (a DONE line outside IDLE), <empty-line>,
 //	                           <sasl-response>
+//	TAG <NAME>                 a line input the spec declares tagged, with
+//	                           its tag, e.g. A1 <unparsable-tagged>
 //	expect STATE               the session must be in STATE at this point
 //
 // A step may end with "=> OUTCOME" (ok, no, bad, continue), the outcome its
@@ -166,6 +168,8 @@ func (r *Reference) StepLine(st Step) string {
 		line = "*"
 	case r.Kind(st.Input) == fsm.KindEvent:
 		line = "<event " + name + ">"
+	case r.Tagged(st.Input) && st.Tag != "":
+		line = st.Tag + " <" + name + ">"
 	default:
 		line = "<" + name + ">"
 	}
@@ -383,6 +387,14 @@ func (r *Reference) parseStep(line string) (Step, error) {
 			return st, fmt.Errorf("%q: want TAG COMMAND [ARGS], DONE, *, <event NAME> or <INPUT>", line)
 		}
 		st.Tag = fields[0]
+		if n, ok := strings.CutPrefix(fields[1], "<"); ok && len(fields) == 2 && strings.HasSuffix(n, ">") {
+			in, ok := r.InputByName(strings.TrimSuffix(n, ">"))
+			if !ok || !r.Tagged(in) || r.Kind(in) == fsm.KindCommand {
+				return st, fmt.Errorf("%q: TAG <NAME> names a line input the spec declares tagged", line)
+			}
+			st.Input = in
+			break
+		}
 		name, args := strings.ToUpper(fields[1]), fields[2:]
 		if name == "UID" && len(args) > 0 {
 			name, args = name+" "+strings.ToUpper(args[0]), args[1:]

@@ -100,6 +100,16 @@ func specMutants() []specMutant {
 			ed.set(ed.get(ed.rule("select"), "next"), "ok", scalar("nowhere"))
 		},
 		rejected: "is not declared",
+	}, {
+		// A garbage line whose tag could be read ends IDLE, but its
+		// own tag is never answered.
+		name: "g-tagged-garbage-ignored-in-idle",
+		edit: func(t *testing.T, ed *specEditor) {
+			r := ed.rule("idle-garbage-tagged")
+			ed.set(r, "do", scalar("ignore"))
+			ed.del(r, "reply")
+		},
+		rejected: `leaves the tag of line "unparsable-tagged" unanswered`,
 	}}
 }
 

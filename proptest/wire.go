@@ -313,14 +313,19 @@ func isTagChar(b byte) bool {
 }
 
 // splitCommand reads the tag and command name of a command line; ok is false
-// when the line has no valid tag followed by a command name.
+// when the line has no valid tag followed by a command name. tag is the
+// line's tag when it has one followed by a space or the line's end, as the
+// server reads it, also when ok is false.
 func splitCommand(text string) (tag, name string, ok bool) {
 	i := 0
 	for i < len(text) && isTagChar(text[i]) {
 		i++
 	}
-	if i == 0 || i >= len(text) || text[i] != ' ' {
-		return text[:i], "", false
+	if i == 0 || (i < len(text) && text[i] != ' ') {
+		return "", "", false
+	}
+	if i >= len(text) {
+		return text, "", false
 	}
 	tag = text[:i]
 	fields := strings.Fields(text[i+1:])
@@ -343,11 +348,31 @@ func isAtom(s string) bool {
 	return s != ""
 }
 
+// headTag reads the tag of a line the server cannot return whole (a NUL
+// byte, or longer than its line limit) from its first head bytes: tag
+// characters followed by a space, "" otherwise.
+func headTag(text string, head int) string {
+	text = text[:min(len(text), head)]
+	i := 0
+	for i < len(text) && isTagChar(text[i]) {
+		i++
+	}
+	if i == 0 || i >= len(text) || text[i] != ' ' {
+		return ""
+	}
+	return text[:i]
+}
+
+// wireHeadSize is how many leading bytes of an over-long line the server
+// keeps to read its tag (imapwire's head), capped by its line limit.
+const wireHeadSize = 128
+
 // The spec names of the inputs a client line can be, besides commands.
 const (
 	strayDoneInput   = "stray-done"
 	emptyLineInput   = "empty-line"
 	unparsableInput  = "unparsable"
+	unparsableTagged = "unparsable-tagged"
 	doneVariantInput = "done-variant"
 	saslResponseName = "sasl-response"
 )
@@ -358,8 +383,11 @@ const (
 // blanks or a bare LF a done-variant; elsewhere a DONE is a stray DONE; an
 // empty line is empty-line; a tag and a command name make the command's
 // input (the catch-all for names the spec does not declare); anything else
-// is unparsable. In SASL every line is a response, "*" cancels. tag is the
-// line's tag as the server would echo it, "" for none.
+// is unparsable, or unparsable-tagged when a tag followed by a space or the
+// line's end starts it. A line with a NUL byte is never read as a command:
+// it is unparsable-tagged when a tag and a space start it, else unparsable
+// (in SASL too). In SASL every other line is a response, "*" cancels. tag
+// is the line's tag as the server would echo it, "" for none.
 func (r *Reference) ClassifyWire(reads fsm.Reads, st WireStep) (in fsm.Input, tag string) {
 	l := scanWireLine(st.Data)
 	named := func(name string) fsm.Input {
@@ -368,6 +396,12 @@ func (r *Reference) ClassifyWire(reads fsm.Reads, st WireStep) (in fsm.Input, ta
 			panic("the spec declares no input " + name)
 		}
 		return in
+	}
+	if strings.IndexByte(l.text, 0) >= 0 {
+		if tag := headTag(l.text, len(l.text)); tag != "" && reads != fsm.ReadsSASL {
+			return named(unparsableTagged), tag
+		}
+		return named(unparsableInput), ""
 	}
 	isDone := strings.EqualFold(strings.TrimRight(l.text, " \t"), "DONE") && !l.literal
 	switch reads {
@@ -393,7 +427,10 @@ func (r *Reference) ClassifyWire(reads fsm.Reads, st WireStep) (in fsm.Input, ta
 	}
 	tag, name, ok := splitCommand(l.text)
 	if !ok {
-		return named(unparsableInput), tag
+		if tag != "" {
+			return named(unparsableTagged), tag
+		}
+		return named(unparsableInput), ""
 	}
 	return r.CommandByWire(name), tag
 }

@@ -140,7 +140,9 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 			in, _ := ref.ClassifyWire(reads, st)
 			return []WireStep{st}, in, false, true
 		}
-		return one(WireStep{Data: g.longLine(o.MaxLine + 1 + g.rng.Intn(o.MaxLine))}, lineTooLongInput)
+		data := g.longLine(o.MaxLine + 1 + g.rng.Intn(o.MaxLine))
+		in, _ := ref.lineTooLong(reads, data, o.MaxLine)
+		return []WireStep{{Data: data}}, in, false, true
 	case reads == fsm.ReadsCommand && g.state != ref.Initial() && g.rng.Intn(30) == 0:
 		return g.vanishingMailbox()
 	case o.Shutdown && rare(40):
@@ -191,9 +193,13 @@ func (g *wireGen) vanishingMailbox() ([]WireStep, fsm.Input, bool, bool) {
 	return steps, in, false, true
 }
 
-// longLine returns a command line of n bytes before its CRLF.
+// longLine returns a line of n bytes before its CRLF: a command line, or
+// one in four times garbage whose tag cannot be read.
 func (g *wireGen) longLine(n int) string {
 	s := g.tag() + " NOOP "
+	if g.rng.Intn(4) == 0 {
+		s = g.pick(")( ", "\x01 NOOP ", "* ")
+	}
 	if len(s) < n {
 		s += strings.Repeat("x", n-len(s))
 	}
@@ -617,7 +623,9 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 	case name == emptyLineInput:
 		return g.pick("\r\n", "\r\n", "\n"), outcome, true
 	case name == unparsableInput:
-		return line(g.pick(")(", "* junk", "+ stray continuation", "%%%", `"quoted" NOOP`, "A1", "\x01\x02")), outcome, true
+		return line(g.pick(")(", "* junk", "+ stray continuation", "%%%", `"quoted" NOOP`, "\x01\x02", "\x00 NOOP", "A1\x00 NOOP")), outcome, true
+	case name == unparsableTagged:
+		return line(g.tag() + g.pick("", " )(", " \x00\x01\x02 NOOP", " NO\x00OP", " (junk")), outcome, true
 	}
 	return "", outcome, false
 }

@@ -195,6 +195,19 @@ func wireMutants() []wireMutant {
 			return ev.codeName() == "CLIENTBUG" && strings.HasPrefix(ev.text, "IDLE terminated")
 		}),
 	}, {
+		// The old server: a line whose tag could be read but whose
+		// command could not (a NUL byte, garbage after the tag, or too
+		// long) is answered untagged, so its tag never is; the reply is
+		// not the spec's tagged one.
+		name: "hostile-line-tag-lost", catches: MatchesSpec, global: fsm.Strict,
+		rewrite: stateless(func(ev wireEvent, raw string) []string {
+			hostile := strings.HasPrefix(ev.text, "Invalid tag or command line") || (ev.codeName() == "TOOBIG" && ev.text == "Line too long")
+			if ev.tag != "*" && ev.tag != "+" && ev.status == "BAD" && hostile {
+				return []string{"*" + strings.TrimPrefix(raw, ev.tag)}
+			}
+			return []string{raw}
+		}),
+	}, {
 		// An acknowledged APPEND is lost: the message bodies a FETCH
 		// returns vanish.
 		name: "acknowledged-append-lost", catches: Durable, global: fsm.Lenient,

@@ -402,12 +402,13 @@ func (w *WireSession) step(st WireStep, chunked, synthetic bool) {
 	}
 	in, tag := w.ref.ClassifyWire(reads, st)
 	l := scanWireLine(st.Data)
+	tooLarge := false
 	if w.opts.MaxLine > 0 && len(l.text) > w.opts.MaxLine {
-		// The server throws the line away unread; its tag is not kept.
-		in, tag = w.ref.mustInput(lineTooLongInput), ""
-		if w.opts.MaxCommand > 0 && len(st.Data) > w.opts.MaxCommand {
-			in = w.ref.mustInput(commandTooLargeInput)
-		}
+		// The server answers the line as soon as it passes the limit,
+		// reading only its tag from its head, and skips the rest; one
+		// that goes on beyond what it skips also ends the session.
+		in, tag = w.ref.lineTooLong(reads, l.text, w.opts.MaxLine)
+		tooLarge = w.opts.MaxCommand > 0 && len(st.Data) > w.opts.MaxCommand
 	}
 	if in == fsm.InputStarttls && w.opts.TLS != nil {
 		// The bytes after the OK are the server's side of the handshake.
@@ -514,6 +515,37 @@ literals:
 		w.violate(TagCompletion, "%v", err)
 	}
 	w.checkErrorLimit()
+	if tooLarge && !w.closed && !w.broken {
+		w.tooLarge()
+	}
+}
+
+// lineTooLong is the input an over-long line is in a state that reads
+// lines as reads: line-too-long-tagged when its head starts with a tag and
+// a space (not in SASL, where a line is a response), else line-too-long.
+func (r *Reference) lineTooLong(reads fsm.Reads, text string, maxLine int) (fsm.Input, string) {
+	if tag := headTag(text, min(wireHeadSize, maxLine)); tag != "" && reads != fsm.ReadsSASL {
+		return r.mustInput(lineTooLongTagged), tag
+	}
+	return r.mustInput(lineTooLongInput), ""
+}
+
+// tooLarge expects the command-too-large event after an over-long line
+// that went on beyond what the server skips.
+func (w *WireSession) tooLarge() {
+	in := w.ref.mustInput(commandTooLargeInput)
+	d := w.ref.Step(w.state, in, w.modes)
+	switch d.Action {
+	case fsm.ActionClose:
+		w.expectClose(d)
+	case fsm.ActionNotify:
+		w.expectStatus(w.next(false), "*", d.Reply)
+	}
+	if w.broken {
+		return
+	}
+	w.note("the line goes on beyond what the server skips")
+	w.event(in, d)
 }
 
 // checkErrorLimit expects the error-limit BYE when the BAD replies in a
@@ -907,6 +939,7 @@ func (c *wireClient) close() {
 // without sending a complete line.
 const (
 	lineTooLongInput     = "line-too-long"
+	lineTooLongTagged    = "line-too-long-tagged"
 	commandTooLargeInput = "command-too-large"
 	commandTimeoutInput  = "command-timeout"
 	autologoutInput      = "autologout"
@@ -1132,8 +1165,8 @@ func (r *Reference) WireReachable(t Transition) bool {
 		return false
 	}
 	switch name {
-	case lineTooLongInput:
-		return true // the line reader raises it whatever the state reads
+	case lineTooLongInput, unparsableInput:
+		return true // the line reader raises them whatever the state reads (a NUL byte for unparsable)
 	case autologoutInput, commandTimeoutInput, keepaliveInput:
 		modes := fsm.NewModes(fsm.Lenient)
 		if t.Quirk != fsm.QuirkNone {

@@ -71,17 +71,16 @@ const (
 )
 
 // wireLimits are the extended server's line and literal limits.
-var wireLimits = imapwire.Limits{MaxLine: 256, MaxLiteral: 1024, MaxAppendLiteral: 4096}
+var wireLimits = imapwire.Limits{MaxLine: 256, MaxLiteral: 1024, MaxAppendLiteral: 4096, MaxSkip: 2048}
 
 // extendedOptions describe the extended server to the runner. MaxCommand
-// is the server's bound on one command (one APPEND literal plus sixteen
-// lines and literals at their limits, as documented for
-// server.Config.Limits); the generator stays well away from it.
+// is the longest line the server skips after answering it as too long: the
+// line limit, its CRLF and Limits.MaxSkip.
 func extendedOptions(t testing.TB) WireOptions {
 	o := wireOptions()
 	o.Autologout, o.Keepalive, o.CommandTimeout = wireAutologout, wireKeepalive, wireCommandTime
 	o.MaxLine = wireLimits.MaxLine
-	o.MaxCommand = int(wireLimits.MaxAppendLiteral + 16*(int64(wireLimits.MaxLine)+wireLimits.MaxLiteral))
+	o.MaxCommand = wireLimits.MaxLine + 2 + int(wireLimits.MaxSkip)
 	o.TLS = testTLS(t).client
 	o.Shutdown = true
 	return o
@@ -359,6 +358,8 @@ var serverNeverReports = []struct {
 		why: "PLAIN, the only mechanism, ends with the first response"},
 	{inputs: []string{"error-limit"}, states: []string{"sasl"}, event: true,
 		why: "every BAD in SASL ends the exchange, so the count reaches the limit in not-authenticated"},
+	{inputs: []string{commandTooLargeInput}, states: []string{"idle-authenticated", "idle-selected", "idle-selected-read-only", "sasl"}, event: true,
+		why: "the line or literal too large to skip is answered first (line-too-long, a rejection, or the handler), which ends IDLE or the exchange"},
 }
 
 // neverReported says why the server never makes t happen, "" when it may.
@@ -518,6 +519,14 @@ func TestClassifyWire(t *testing.T) {
 		{fsm.ReadsCommand, "done \r\n", in("stray-done"), "DONE"},
 		{fsm.ReadsCommand, "\r\n", in("empty-line"), ""},
 		{fsm.ReadsCommand, ")(\r\n", in("unparsable"), ""},
+		{fsm.ReadsCommand, "A1\r\n", in("unparsable-tagged"), "A1"},
+		{fsm.ReadsCommand, "A1 )(\r\n", in("unparsable-tagged"), "A1"},
+		{fsm.ReadsCommand, "a \x00\x01\x02 NOOP\r\n", in("unparsable-tagged"), "a"},
+		{fsm.ReadsCommand, "a NOOP \x00\r\n", in("unparsable-tagged"), "a"},
+		{fsm.ReadsCommand, "a\x00 NOOP\r\n", in("unparsable"), ""},
+		{fsm.ReadsCommand, "a%b NOOP\r\n", in("unparsable"), ""},
+		{fsm.ReadsIdle, "8.570 )(\r\n", in("unparsable-tagged"), "8.570"},
+		{fsm.ReadsSASL, "a \x00\r\n", in("unparsable"), ""},
 		{fsm.ReadsIdle, "DONE\r\n", in("done"), ""},
 		{fsm.ReadsIdle, "done\r\n", in("done"), ""},
 		{fsm.ReadsIdle, "DONE \r\n", in("done-variant"), ""},

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +20,7 @@ import (
 )
 
 // smallLimits keeps the oversized inputs of the bad-input table small.
-var smallLimits = imapwire.Limits{MaxLine: 1024, MaxLiteral: 1024, MaxAppendLiteral: 4096}
+var smallLimits = imapwire.Limits{MaxLine: 1024, MaxLiteral: 1024, MaxAppendLiteral: 4096, MaxSkip: 8192}
 
 // badInputCase is one row of the "Bad input" table in doc.go.
 type badInputCase struct {
@@ -53,7 +56,11 @@ func TestBadInput(t *testing.T) {
 	bigLine := func(c *Config) { c.Limits.MaxLine = 4 << 20 }
 	cases := []badInputCase{
 		{name: "line over the limit", in: "a1 NOOP " + strings.Repeat("x", 2000) + "\r\n",
+			want: []string{"a1 BAD [TOOBIG] Line too long"}, open: true},
+		{name: "line over the limit without a tag", in: "\x01a1 NOOP " + strings.Repeat("x", 2000) + "\r\n",
 			want: []string{"* BAD [TOOBIG] Line too long"}, open: true},
+		{name: "line over the limit ending in a literal", in: "a1 LOGIN " + strings.Repeat("x", 2000) + " {5+}\r\nhello\r\n",
+			want: []string{"a1 BAD [TOOBIG] Line too long"}, open: true},
 		{name: "sync literal over the limit", in: "a1 LOGIN {2000}\r\n",
 			want: []string{"a1 BAD [TOOBIG] Literal of 2000 bytes exceeds limit of 1024 bytes"}, open: true},
 		{name: "non-sync literal over the limit", in: "a1 LOGIN {2000+}\r\n" + strings.Repeat("x", 2000) + " pw\r\n",
@@ -63,15 +70,24 @@ func TestBadInput(t *testing.T) {
 		{name: "APPEND non-sync literal over the limit", setup: "auth",
 			in:   "a1 APPEND INBOX {5000+}\r\n" + strings.Repeat("x", 5000) + "\r\n",
 			want: []string{"a1 NO [TOOBIG] Literal of 5000 bytes exceeds limit of 4096 bytes"}, open: true, check: inboxEmpty},
-		{name: "non-sync literal far beyond every limit", setup: "auth",
+		{name: "non-sync literal too large to skip", in: "a1 LOGIN {1000000000+}\r\n" + strings.Repeat("x", 100000),
+			want: []string{"a1 BAD [TOOBIG] Literal of 1000000000 bytes exceeds limit of 1024 bytes; closing", "* BYE [TOOBIG] Command too large"}},
+		{name: "APPEND non-sync literal too large to skip", setup: "auth",
 			in:    "a1 APPEND INBOX {1000000+}\r\n" + strings.Repeat("x", 100000),
-			want:  []string{"a1 BAD [TOOBIG] Command too large; closing", "* BYE [TOOBIG] Command too large"},
+			want:  []string{"a1 NO [TOOBIG] Literal of 1000000 bytes exceeds limit of 4096 bytes; closing", "* BYE [TOOBIG] Command too large"},
 			check: inboxEmpty},
-		{name: "line far beyond every limit", in: "a1 NOOP " + strings.Repeat("x", 100000) + "\r\n",
-			want: []string{"* BYE [TOOBIG] Command too large"}},
+		{name: "rejected command with a non-sync literal too large to skip", in: "a1 SELECT {1000000+}\r\n" + strings.Repeat("x", 100000),
+			want: []string{"a1 BAD Command needs authentication; log in first", "* BYE [TOOBIG] Command too large"}},
+		{name: "command beyond every limit", setup: "selected",
+			in:   "a1 SEARCH" + strings.Repeat(" TEXT {1000+}\r\n"+strings.Repeat("x", 1000), 60) + "\r\n",
+			want: []string{"a1 BAD [TOOBIG] Command too large; closing", "* BYE [TOOBIG] Command too large"}},
+		{name: "line too large to skip", in: "a1 NOOP " + strings.Repeat("x", 100000) + "\r\n",
+			want: []string{"a1 BAD [TOOBIG] Line too long", "* BYE [TOOBIG] Command too large"}},
 		{name: "literal shorter than announced", setup: "auth", in: "a1 APPEND INBOX {10}\r\nhello\r\na3 NOOP\r\n",
 			want: []string{"+ Ready for literal data", "a1 BAD Unexpected extra arguments"}, open: true, check: inboxEmpty},
-		{name: "NUL byte", in: "a1 NO\x00OP\r\n", want: []string{"* BAD Invalid tag or command line"}, open: true},
+		{name: "NUL byte", in: "a1 NO\x00OP\r\n", want: []string{"a1 BAD Invalid tag or command line: Line contains NUL byte"}, open: true},
+		{name: "NUL bytes after the tag", in: "a \x00\x01\x02 NOOP\r\n", want: []string{"a BAD Invalid tag or command line: Line contains NUL byte"}, open: true},
+		{name: "NUL byte in the tag", in: "a\x00 NOOP\r\n", want: []string{"* BAD Invalid tag or command line: Line contains NUL byte"}, open: true},
 		{name: "bare CR", in: "a1 NOOP\rX\r\n", want: []string{"a1 BAD Invalid tag or command line: Bare CR in command"}, open: true},
 		{name: "bare LF", in: "a1 NOOP\n", want: []string{"a1 OK NOOP completed"}, open: true},
 		{name: "invalid UTF-8 in a quoted string", setup: "auth", in: "a1 CREATE \"\xff\xfe\"\r\n",
@@ -92,8 +108,8 @@ func TestBadInput(t *testing.T) {
 			want: []string{"a1 OK FETCH completed", "* SEARCH", "a2 OK SEARCH completed"}, open: true},
 		{name: "100,000 ranges", setup: "selected", cfg: bigLine, in: "a1 UID FETCH " + ranges.String() + " FLAGS\r\n",
 			want: []string{"a1 OK FETCH completed"}, open: true},
-		{name: "100,000 ranges over the line limit", setup: "selected", cfg: func(c *Config) {}, in: "a1 UID FETCH " + ranges.String() + " FLAGS\r\n",
-			want: []string{"* BAD [TOOBIG] Line too long"}, open: true},
+		{name: "100,000 ranges over the line limit", setup: "selected", cfg: func(c *Config) { c.Limits.MaxSkip = 4 << 20 }, in: "a1 UID FETCH " + ranges.String() + " FLAGS\r\n",
+			want: []string{"a1 BAD [TOOBIG] Line too long"}, open: true},
 		{name: "unknown command", in: "a1 XYZZY\r\n", want: []string{"a1 BAD Unknown command: XYZZY"}, open: true},
 		{name: "SASL garbage base64", in: "a1 AUTHENTICATE PLAIN\r\n!!!!\r\n",
 			want: []string{"+ ", "a1 BAD Invalid base64 in SASL response"}, open: true},
@@ -277,6 +293,90 @@ func TestIllegalCommandsFromMachine(t *testing.T) {
 				}
 			}
 			assert.Greater(t, checked, 50, "the machine rejects many command × state pairs")
+		})
+	}
+}
+
+// TestHostileInputAnsweredAtOnce: over TCP with the default limits, each
+// hostile input of the issue battery gets its tagged answer (and, where the
+// input cannot be skipped, the BYE) within a second of the client starting
+// to send it, while the client is still sending; another session served
+// meanwhile is not held up.
+func TestHostileInputAnsweredAtOnce(t *testing.T) {
+	huge := strings.Repeat("x", 10<<20)
+	cases := []struct {
+		name, setup, in string
+		want            []string
+		closes          bool
+	}{
+		{name: "NUL bytes after a readable tag", in: "a \x00\x01\x02 NOOP\r\n",
+			want: []string{"a BAD Invalid tag or command line: Line contains NUL byte"}},
+		{name: "100 KiB line", in: "a NOOP " + strings.Repeat("x", 100<<10) + "\r\n",
+			want: []string{"a BAD [TOOBIG] Line too long"}},
+		{name: "10 MiB line without CRLF", in: "a NOOP " + huge,
+			want: []string{"a BAD [TOOBIG] Line too long", "* BYE [TOOBIG] Command too large"}, closes: true},
+		{name: "LOGIN with a non-sync literal of 1 GB", in: "a LOGIN {1000000000+}\r\n" + huge,
+			want: []string{"a BAD [TOOBIG] Literal of 1000000000 bytes exceeds limit of 65536 bytes; closing", "* BYE [TOOBIG] Command too large"}, closes: true},
+		{name: "APPEND over APPENDLIMIT with LITERAL+", setup: "auth", in: "a APPEND INBOX {100000000+}\r\n" + huge,
+			want: []string{"a NO [TOOBIG] Literal of 100000000 bytes exceeds limit of 67108864 bytes; closing", "* BYE [TOOBIG] Command too large"}, closes: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			go ts.srv.Serve(ln)
+			dial := func() *client {
+				nc, err := net.Dial("tcp", ln.Addr().String())
+				require.NoError(t, err)
+				t.Cleanup(func() { nc.Close() })
+				c := &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+				require.True(t, strings.HasPrefix(c.line(), "* OK "))
+				return c
+			}
+			other := dial()
+			other.login()
+			c := dial()
+			if tc.setup == "auth" {
+				c.login()
+			}
+
+			start := time.Now()
+			go func() {
+				// Stream the input as a client would; after the
+				// server closes, writes fail and the rest is dropped.
+				in := tc.in
+				if !tc.closes {
+					in += "z9 NOOP\r\n"
+				}
+				for len(in) > 0 {
+					n := min(len(in), 64<<10)
+					c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+					if _, err := io.WriteString(c.nc, in[:n]); err != nil {
+						return
+					}
+					in = in[n:]
+				}
+			}()
+			other.ok("o1", "NOOP")
+			assert.Less(t, time.Since(start), time.Second, "the other session is served meanwhile")
+			for _, want := range tc.want {
+				c.nc.SetReadDeadline(start.Add(time.Second))
+				l, err := c.r.ReadString('\n')
+				require.NoError(t, err, "%q within a second", want)
+				assert.Equal(t, want, strings.TrimRight(l, "\r\n"))
+			}
+			if tc.closes {
+				// The server closes with the client's bytes still
+				// arriving: the end is a FIN or a reset.
+				c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+				l, err := c.r.ReadString('\n')
+				require.Error(t, err, "expected the server to close, got %q", l)
+				require.True(t, errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET), "expected the end of the stream, got %v", err)
+			} else {
+				assert.Equal(t, "z9 OK NOOP completed", c.line(), "the connection stays usable")
+			}
+			other.ok("o2", "NOOP")
 		})
 	}
 }

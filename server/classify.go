@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server/imapwire"
@@ -54,6 +55,9 @@ func (c *conn) classify(line imapwire.Line) *command {
 		cmd.tag = pc.Tag
 		cmd.reason = imapwire.Reason(err)
 		cmd.input = fsm.InputUnparsable
+		if pc.Tag != "" {
+			cmd.input = fsm.InputUnparsableTagged
+		}
 		return cmd
 	}
 	cmd.tag = pc.Tag
@@ -64,5 +68,32 @@ func (c *conn) classify(line imapwire.Line) *command {
 		cmd.reason = pc.Name
 	}
 	cmd.args = c.dec.Args(pc.ArgsStart)
+	return cmd
+}
+
+// classifyUnreadable turns a line the decoder could not return (one with a
+// NUL byte, or longer than the line limit, err says which) into an fsm
+// input. Where lines are commands (or IDLE continuations), a tag at its
+// start makes it the tagged input, whose tag the machine's decision
+// answers; in SASL a line is a response and carries no tag.
+func (c *conn) classifyUnreadable(line imapwire.Line, err error) *command {
+	cmd := &command{line: line}
+	tooLong := errors.Is(err, imapwire.ErrLineTooLong)
+	if !tooLong {
+		cmd.reason = imapwire.Reason(err)
+	}
+	if c.state.Reads() != fsm.ReadsSASL {
+		cmd.tag = line.Tag()
+	}
+	switch {
+	case tooLong && cmd.tag != "":
+		cmd.input = fsm.InputLineTooLongTagged
+	case tooLong:
+		cmd.input = fsm.InputLineTooLong
+	case cmd.tag != "":
+		cmd.input = fsm.InputUnparsableTagged
+	default:
+		cmd.input = fsm.InputUnparsable
+	}
 	return cmd
 }

@@ -76,7 +76,7 @@ func cmdAppend(c *conn, cmd *command) result {
 	if err != nil {
 		var tooBig *imapwire.LiteralTooLargeError
 		if errors.As(err, &tooBig) {
-			return no("TOOBIG", tooBig.Reason())
+			return no("TOOBIG", tooBigText(tooBig))
 		}
 		return argError(err)
 	}

@@ -78,8 +78,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	_, c.tls = nc.(*tls.Conn)
 	c.rd = &sessionReader{c: c, waiting: true}
-	c.maxCommand = maxCommandBytes(s.cfg.Limits)
 	c.dec = imapwire.NewDecoder(c.rd, s.cfg.Limits)
+	c.maxCommand = maxCommandBytes(c.dec.Limits()) // defaults for fields left zero
 	c.dec.SetContinuationFunc(func(imapwire.LiteralInfo) error {
 		c.wmu.Lock()
 		defer c.wmu.Unlock()
@@ -136,12 +136,22 @@ func argError(err error) result {
 	}
 	var tooBig *imapwire.LiteralTooLargeError
 	if errors.As(err, &tooBig) {
-		return badCode("TOOBIG", tooBig.Reason())
+		return badCode("TOOBIG", tooBigText(tooBig))
 	}
 	if errors.Is(err, errCommandTooLarge) {
 		return badCode("TOOBIG", "Command too large; closing")
 	}
 	return bad(imapwire.Reason(err))
+}
+
+// tooBigText is the reply text for a literal over its limit; one too large
+// to skip also says that the connection closes (the engine's next read
+// fails and the machine's command-too-large event says BYE).
+func tooBigText(e *imapwire.LiteralTooLargeError) string {
+	if e.Closing {
+		return e.Reason() + "; closing"
+	}
+	return e.Reason()
 }
 
 // errParked is returned by readAndDispatch when the session waits for its
@@ -257,17 +267,22 @@ func (c *conn) readLine(pushing bool) error {
 	if pushing {
 		c.disarmIdle()
 	}
-	if err != nil {
+	var cmd *command
+	switch {
+	case err == nil:
+		cmd = c.classify(line)
+	case !c.closing.Load() && (errors.Is(err, imapwire.ErrLineTooLong) || errors.Is(err, imapwire.ErrNULByte)):
+		cmd = c.classifyUnreadable(line, err)
+	default:
 		return c.readFailed(err)
 	}
-	cmd := c.classify(line)
 	c.dispatch(cmd.input, cmd)
 	return nil
 }
 
 // readFailed turns an error from reading the client into the machine's
-// event for it (shutdown, a timeout, a command too large, a line too long,
-// a NUL byte) and dispatches it; other errors end the session.
+// event for it (shutdown, a timeout, a command too large to skip) and
+// dispatches it; other errors end the session.
 func (c *conn) readFailed(err error) error {
 	var ne net.Error
 	switch {
@@ -284,17 +299,12 @@ func (c *conn) readFailed(err error) error {
 			c.dispatch(fsm.InputAutologout, &command{})
 		}
 		return nil
-	case errors.Is(err, errCommandTooLarge):
-		// Far beyond every limit: closing is cheaper than skipping
-		// (RFC 7888 section 4).
-		c.log.Warn("closing: command too large", "bytes", c.maxCommand)
+	case errors.Is(err, errCommandTooLarge), errors.Is(err, imapwire.ErrDesync):
+		// A literal or line too large to skip, or a command beyond
+		// every limit: closing is cheaper than skipping (RFC 7888
+		// section 4).
+		c.log.Warn("closing: command too large", "reason", imapwire.Reason(err))
 		c.dispatch(fsm.InputCommandTooLarge, &command{})
-		return nil
-	case errors.Is(err, imapwire.ErrLineTooLong):
-		c.dispatch(fsm.InputLineTooLong, &command{})
-		return nil
-	case errors.Is(err, imapwire.ErrNULByte):
-		c.dispatch(fsm.InputUnparsable, &command{})
 		return nil
 	}
 	return err

@@ -63,21 +63,34 @@
 //
 //	input                                        answer                                              open
 //	-------------------------------------------  --------------------------------------------------  ----
-//	line over Limits.MaxLine (64 KiB)            * BAD [TOOBIG] Line too long (untagged: the tag     yes
-//	                                             is not kept); the line is skipped
+//	line over Limits.MaxLine (64 KiB) that       tag BAD [TOOBIG] Line too long, sent as soon as     yes
+//	starts with a tag and a space                the limit is passed; the rest of the line is
+//	                                             skipped (and a non-sync literal at its end)
+//	line over the limit with no readable tag     * BAD [TOOBIG] Line too long                        yes
+//	line going on more than Limits.MaxSkip       tag BAD [TOOBIG] Line too long (at the limit),      no
+//	(1 MiB) past the limit, ended or not         * BYE [TOOBIG] Command too large
 //	synchronising literal over Limits.MaxLiteral tag BAD [TOOBIG] Literal of n bytes exceeds ...     yes
 //	                                             (no "+" is sent, nothing is read)
-//	non-synchronising literal over the limit     tag BAD [TOOBIG] ...; the payload is skipped        yes
-//	APPEND literal over Limits.MaxAppendLiteral  tag NO [TOOBIG] ... (RFC 7889), sync or non-sync    yes
-//	non-sync literal far beyond every limit      tag BAD [TOOBIG] Command too large; closing,        no
-//	                                             * BYE [TOOBIG] Command too large
-//	(a command of more than MaxAppendLiteral
-//	plus 16 lines and literals)
-//	line far beyond every limit (same bound)     * BYE [TOOBIG] Command too large                    no
+//	non-synchronising literal over the limit,    tag BAD [TOOBIG] ...; the payload is skipped        yes
+//	at most Limits.MaxSkip
+//	APPEND literal over Limits.MaxAppendLiteral  tag NO [TOOBIG] ... (RFC 7889), sync, or non-sync   yes
+//	                                             of at most Limits.MaxSkip (skipped)
+//	non-sync literal over its limit and over     tag BAD [TOOBIG] Literal of n bytes exceeds limit   no
+//	Limits.MaxSkip (APPEND included)             of m bytes; closing (APPEND: NO), then * BYE
+//	                                             [TOOBIG] Command too large, at once: nothing of
+//	                                             the payload is read (RFC 7888 section 4)
+//	non-sync literal over MaxSkip in a command   the spec's reply, then * BYE [TOOBIG] Command too   no
+//	the machine rejects                          large
+//	a command of more than MaxAppendLiteral      tag BAD [TOOBIG] Command too large; closing,        no
+//	plus 16 lines and literals, each within      * BYE [TOOBIG] Command too large
+//	its limit
 //	literal shorter than announced               the literal swallows the next bytes; the rest of    yes
 //	                                             the command is a syntax error: BAD, nothing stored
 //	disconnect in the middle of a literal        session ends; an APPEND stores nothing              no
-//	NUL byte in a line                           * BAD Invalid tag or command line (untagged)        yes
+//	NUL byte in a line that starts with a tag    tag BAD Invalid tag or command line: Line contains  yes
+//	and a space (a \x00\x01 NOOP)                NUL byte
+//	NUL byte in the tag, or before it            * BAD Invalid tag or command line: Line contains    yes
+//	                                             NUL byte
 //	bare CR inside a line                        tag BAD Invalid tag or command line: Bare CR ...    yes
 //	bare LF as line end                          accepted as CRLF (lenient line ending)              yes
 //	invalid UTF-8 in a quoted string             tag BAD Quoted string contains invalid UTF-8        yes
@@ -87,7 +100,7 @@
 //	sequence set 0                               tag BAD Sequence number must be non-zero            yes
 //	sequence set 4294967296                      tag BAD Sequence number out of range                yes
 //	1:* on an empty mailbox                      tag OK (FETCH: nothing; SEARCH: empty * SEARCH)     yes
-//	a set of 100,000 ranges                      tag OK, or BAD [TOOBIG] Line too long when the      yes
+//	a set of 100,000 ranges                      tag OK, or tag BAD [TOOBIG] Line too long when the  yes
 //	                                             line is over Limits.MaxLine
 //	unknown command                              tag BAD Unknown command: NAME                       yes
 //	a command in a state where it is illegal     the spec's reply (fsm.Step), e.g. BAD Command       yes

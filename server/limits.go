@@ -28,10 +28,10 @@ var errCommandTooLarge = errors.New("server: command exceeds the size bound")
 
 // maxCommandBytes is the most input one command may carry, literals
 // included: one APPEND message plus sixteen line segments and in-memory
-// literals at their limits. It is reached only by a client that sends a
-// non-synchronising literal far beyond the limits; the decoder would skip
-// such a literal byte by byte (RFC 7888 section 4 allows the server to close
-// the connection instead, which it does beyond this bound).
+// literals at their limits. A single literal or line too large to skip is
+// refused by the decoder (Limits.MaxSkip) before this bound; it is reached
+// by a command made of many parts that are each within their limits, and
+// the session then closes (RFC 7888 section 4).
 func maxCommandBytes(l imapwire.Limits) int64 {
 	return l.MaxAppendLiteral + 16*(int64(l.MaxLine)+l.MaxLiteral)
 }

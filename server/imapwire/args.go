@@ -351,7 +351,13 @@ func (a *ArgReader) literalHeader(limit int64, allowBinary bool) (LiteralInfo, e
 			// this command.
 			return info, a.fail(tooBig)
 		}
-		if err := d.skipLiteral(info); err != nil {
+		if info.Size < 0 || info.Size > d.lim.MaxSkip {
+			// Too large to skip: nothing is read, the connection
+			// must close (RFC 7888 section 4).
+			tooBig.Closing = true
+			return info, a.fail(d.setFatal(tooBig))
+		}
+		if err := d.skip(info.Size); err != nil {
 			return info, a.fail(err)
 		}
 		d.needSeg = true

@@ -32,6 +32,10 @@ var (
 	lineBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 )
 
+// headSize is how many leading bytes of an over-long line are kept, so that
+// the engine can still read its tag (Line.Tag) and answer it.
+const headSize = 128
+
 // tailSize is how many trailing bytes of an over-long line are remembered so
 // that a literal announcement at its end can still be honoured. The longest
 // announcement, "~{9223372036854775807+}" plus CR, is 24 bytes.
@@ -66,6 +70,11 @@ type Line struct {
 	// decoder. It is nil when ReadLine returned ErrLineTooLong or
 	// ErrNULByte.
 	Text []byte
+	// Head is the start of the segment, also when ReadLine failed: the
+	// whole segment (as Text) for a good line and for one with a NUL
+	// byte, the first bytes (at most 128) of one over Limits.MaxLine. It
+	// aliases the decoder's buffer like Text. Tag reads the tag from it.
+	Head []byte
 	// BareLF is true if the segment ended with LF alone instead of CRLF.
 	// RFC 9051 section 2.2 requires CRLF; whether to tolerate bare LF is the
 	// engine's decision.
@@ -75,6 +84,22 @@ type Line struct {
 	HasLiteral bool
 	// Literal describes the announcement when HasLiteral is true.
 	Literal LiteralInfo
+}
+
+// Tag returns the tag at the start of the line, read from Head: one or more
+// tag characters (RFC 9051 section 9: ASTRING-CHAR except "+") followed by a
+// space; "" when the line does not start so. An engine uses it to answer
+// the tag of a line it could not read (a NUL byte, or longer than
+// Limits.MaxLine) with a tagged BAD.
+func (l Line) Tag() string {
+	i := 0
+	for i < len(l.Head) && isTagChar(l.Head[i]) {
+		i++
+	}
+	if i == 0 || i >= len(l.Head) || l.Head[i] != ' ' {
+		return ""
+	}
+	return string(l.Head[:i])
 }
 
 // ContinuationFunc is called by the decoder when it is about to read the
@@ -110,11 +135,20 @@ type Decoder struct {
 	hasPend bool        // pend is valid and its payload has not been read
 	needSeg bool        // a literal payload was consumed; a segment follows
 	remain  int64       // unread bytes of a streamed literal
-	litGen  uint64      // generation of the current streamed literal
-	bareLF  bool        // some segment of the current command ended with bare LF
-	waitErr error       // error of a Wait that read nothing, for the next ReadLine
-	fatal   error       // sticky error after which the connection is unusable
-	lineErr error       // error of the last ReadLine, reported by Args
+	// skipLine is set when ReadLine reported an over-long segment before
+	// its end arrived: Discard skips the rest of it (skipped bytes of it
+	// so far, and its last bytes in skipTail, which may announce a
+	// literal).
+	skipLine  bool
+	skipEnded bool // the line's LF has been read already
+	skipped   int64
+	skipTail  [tailSize]byte
+	skipTailN int
+	litGen    uint64 // generation of the current streamed literal
+	bareLF    bool   // some segment of the current command ended with bare LF
+	waitErr   error  // error of a Wait that read nothing, for the next ReadLine
+	fatal     error  // sticky error after which the connection is unusable
+	lineErr   error  // error of the last ReadLine, reported by Args
 }
 
 // NewDecoder returns a decoder reading from r with the given limits. Zero or
@@ -254,12 +288,16 @@ func (d *Decoder) SetLiteralMinus(on bool) { d.literalMinus = on }
 // ReadLine reads the next line segment. Any unread part of the previous
 // command is discarded first, exactly as Discard does.
 //
-// A segment longer than Limits.MaxLine yields ErrLineTooLong and a segment
-// containing NUL yields ErrNULByte; in both cases the whole segment has been
-// consumed, Line.Text is nil, and Line.HasLiteral still reports a literal
-// announcement at its end so that Discard can skip the payload of a
-// non-synchronising literal. End of input before any byte yields io.EOF, in
-// the middle of a line io.ErrUnexpectedEOF.
+// A segment longer than Limits.MaxLine yields ErrLineTooLong as soon as the
+// limit is passed, without waiting for the segment's end: Line.Head holds
+// its first bytes (for Line.Tag), and Discard (or the next ReadLine) skips
+// the rest of it, at most Limits.MaxSkip bytes more (beyond that it fails
+// with ErrTooLargeToSkip), together with the payload of a
+// non-synchronising literal announced at its end. A segment containing NUL
+// yields ErrNULByte once it has been consumed, with Line.HasLiteral
+// reporting a literal announcement at its end. In both cases Line.Text is
+// nil. End of input before any byte yields io.EOF, in the middle of a line
+// io.ErrUnexpectedEOF.
 //
 // When nothing of the next command is buffered, ReadLine returns the
 // decoder's read and line buffers to shared pools and waits for the
@@ -287,7 +325,7 @@ func (d *Decoder) ReadLine() (Line, error) {
 // command still has input to skip (ReadLine skips it), or after a fatal
 // error.
 func (d *Decoder) Wait() {
-	if d.fatal != nil || d.waitErr != nil || d.Buffered() > 0 || d.hasPend || d.remain > 0 || d.needSeg {
+	if d.fatal != nil || d.waitErr != nil || d.Buffered() > 0 || d.hasPend || d.remain > 0 || d.needSeg || d.skipLine {
 		return
 	}
 	d.releaseBuffers()
@@ -326,6 +364,11 @@ func (d *Decoder) Discard() error {
 		return d.fatal
 	}
 	for {
+		if d.skipLine {
+			if err := d.skipRestOfLine(); err != nil {
+				return err
+			}
+		}
 		if d.remain > 0 {
 			if err := d.skip(d.remain); err != nil {
 				return err
@@ -361,6 +404,7 @@ func (d *Decoder) Discard() error {
 func (d *Decoder) resetCommand() {
 	d.hasPend = false
 	d.needSeg = false
+	d.skipLine = false
 	d.remain = 0
 	d.litGen++
 	d.bareLF = false
@@ -380,11 +424,12 @@ func (d *Decoder) setFatal(err error) error {
 	return err
 }
 
-// skipLiteral skips the payload of the non-synchronising literal p, or
-// reports ErrDesync if its size is not representable.
+// skipLiteral skips the payload of the non-synchronising literal p. One
+// larger than Limits.MaxSkip (or whose size is not representable) is not
+// read at all: the error is a fatal *LiteralTooLargeError with Closing set.
 func (d *Decoder) skipLiteral(p LiteralInfo) error {
-	if p.Size < 0 {
-		return d.setFatal(&Error{Kind: KindDesync, Reason: "Non-synchronizing literal size out of range"})
+	if p.Size < 0 || p.Size > d.lim.MaxSkip {
+		return d.setFatal(&LiteralTooLargeError{Size: p.Size, Limit: d.lim.MaxSkip, Binary: p.Binary, Closing: true})
 	}
 	return d.skip(p.Size)
 }
@@ -398,6 +443,44 @@ func (d *Decoder) skip(n int64) error {
 		if err != nil {
 			return d.setFatal(err)
 		}
+	}
+	return nil
+}
+
+// ErrTooLargeToSkip matches the error after which the rest of an over-long
+// line is not skipped: it went on for more than Limits.MaxSkip bytes past
+// the line limit. It is fatal; the engine says BYE and closes (RFC 7888
+// section 4 allows closing rather than reading unbounded input).
+var ErrTooLargeToSkip = &Error{Kind: KindDesync, Reason: "Command too large to skip"}
+
+// skipRestOfLine skips the rest of a line that ReadLine reported as too
+// long before its end, at most Limits.MaxSkip bytes past the limit, and
+// records a literal announced at its end as pending, as readSegment does.
+func (d *Decoder) skipRestOfLine() error {
+	bound := int64(d.lim.MaxLine) + 2 + d.lim.MaxSkip
+	for !d.skipEnded && d.skipped <= bound {
+		frag, err := readFragment(d.reader())
+		d.skipped += int64(len(frag))
+		d.skipTailN = pushTail(&d.skipTail, d.skipTailN, frag)
+		switch {
+		case err == nil:
+			d.skipEnded = true
+		case err != bufio.ErrBufferFull:
+			return d.setFatal(err)
+		}
+	}
+	if d.skipped > bound {
+		return d.setFatal(ErrTooLargeToSkip)
+	}
+	d.skipLine = false
+	content := d.skipTail[tailSize-d.skipTailN : tailSize-1] // without LF
+	if n := len(content); n > 0 && content[n-1] == '\r' {
+		content = content[:n-1]
+	}
+	if info, ok := parseLiteralSuffix(content); ok {
+		info.Offset = -1
+		d.pend = info
+		d.hasPend = true
 	}
 	return nil
 }
@@ -435,30 +518,34 @@ func (d *Decoder) readSegment(first bool) (Line, error) {
 	br := d.reader()
 	d.buf = d.buf[:0]
 	var (
-		tail    [tailSize]byte
-		tailN   int
-		total   int
-		tooLong bool
-		nul     bool
-		limit   = d.lim.MaxLine + 2 // room for CRLF
+		total int
+		nul   bool
+		limit = d.lim.MaxLine + 2 // room for CRLF
 	)
 	for {
-		frag, err := br.ReadSlice('\n')
+		frag, err := readFragment(br)
 		total += len(frag)
 		if len(frag) > 0 {
 			if !nul && bytes.IndexByte(frag, 0) >= 0 {
 				nul = true
 			}
-			if !tooLong && len(d.buf)+len(frag) > limit {
-				tooLong = true
-				tailN = pushTail(&tail, 0, d.buf)
-				d.buf = d.buf[:0]
+			if len(d.buf)+len(frag) > limit && (err == nil || err == bufio.ErrBufferFull) {
+				// Over the limit: report the line at once, before its
+				// end arrives, keeping its head (the tag) in the line
+				// buffer; Discard skips the rest of it.
+				d.skipTailN = pushTail(&d.skipTail, 0, d.buf)
+				d.skipTailN = pushTail(&d.skipTail, d.skipTailN, frag)
+				keep := min(headSize, d.lim.MaxLine)
+				if len(d.buf) < keep {
+					d.buf = appendBounded(d.buf, frag[:min(len(frag), keep-len(d.buf))], limit)
+				}
+				d.buf = d.buf[:min(len(d.buf), keep)]
+				d.skipLine = true
+				d.skipEnded = err == nil
+				d.skipped = int64(total)
+				return Line{Head: d.buf}, ErrLineTooLong
 			}
-			if tooLong {
-				tailN = pushTail(&tail, tailN, frag)
-			} else {
-				d.buf = appendBounded(d.buf, frag, limit)
-			}
+			d.buf = appendBounded(d.buf, frag, max(limit, len(d.buf)+len(frag)))
 		}
 		if err == nil {
 			break
@@ -476,11 +563,7 @@ func (d *Decoder) readSegment(first bool) (Line, error) {
 		return Line{}, d.setFatal(err)
 	}
 
-	content := d.buf
-	if tooLong {
-		content = tail[tailSize-tailN:]
-	}
-	content = content[:len(content)-1] // LF
+	content := d.buf[:len(d.buf)-1] // LF
 	var line Line
 	if n := len(content); n > 0 && content[n-1] == '\r' {
 		content = content[:n-1]
@@ -488,8 +571,10 @@ func (d *Decoder) readSegment(first bool) (Line, error) {
 		line.BareLF = true
 		d.bareLF = true
 	}
-	if !tooLong && len(content) > d.lim.MaxLine {
-		tooLong = true
+	line.Head = content
+	tooLong := len(content) > d.lim.MaxLine // MaxLine+1 bytes ended by a bare LF
+	if tooLong {
+		line.Head = content[:min(len(content), headSize)]
 	}
 	if info, ok := parseLiteralSuffix(content); ok {
 		if tooLong {
@@ -508,6 +593,28 @@ func (d *Decoder) readSegment(first bool) (Line, error) {
 	}
 	line.Text = content
 	return line, nil
+}
+
+// readFragment returns the buffered bytes of br up to and including the
+// next LF, reading once when nothing is buffered. Without an LF among them
+// it returns them all with bufio.ErrBufferFull, so that the caller sees
+// each read as it arrives (bufio.Reader.ReadSlice would wait for a full
+// buffer): an over-long line is noticed as soon as it passes the limit.
+// The fragment aliases br's buffer and is valid until the next read.
+func readFragment(br *bufio.Reader) ([]byte, error) {
+	if br.Buffered() == 0 {
+		if _, err := br.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	buf, _ := br.Peek(br.Buffered())
+	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+		buf = buf[:i+1]
+		br.Discard(len(buf))
+		return buf, nil
+	}
+	br.Discard(len(buf))
+	return buf, bufio.ErrBufferFull
 }
 
 // appendBounded appends frag to buf, growing its capacity to at most limit

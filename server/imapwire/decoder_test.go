@@ -153,12 +153,65 @@ func TestReadLineTooLong(t *testing.T) {
 	}
 }
 
-func TestReadLineTooLongReportsLiteral(t *testing.T) {
-	d, _ := newTestDecoder(strings.Repeat("q", 200)+" {12+}\r\n", smallLimits())
+func TestReadLineTooLongSkipsLiteral(t *testing.T) {
+	d, _ := newTestDecoder("A1 "+strings.Repeat("q", 200)+" {12+}\r\n0123456789ab\r\nA2 NOOP\r\n", smallLimits())
 	line, err := d.ReadLine()
 	require.ErrorIs(t, err, ErrLineTooLong)
-	require.True(t, line.HasLiteral)
-	assert.Equal(t, LiteralInfo{Size: 12, Offset: -1}, line.Literal)
+	assert.Equal(t, "A1", line.Tag(), "the head keeps the tag")
+	line, err = d.ReadLine()
+	require.NoError(t, err)
+	assert.Equal(t, "A2 NOOP", string(line.Text), "the literal at the end of the long line was skipped")
+}
+
+// TestReadLineTooLongAnswersEarly: an over-long line is reported as soon
+// as it passes the limit, before its end arrives, and the rest is skipped
+// up to Limits.MaxSkip; a line that goes on beyond that is fatal.
+func TestReadLineTooLongAnswersEarly(t *testing.T) {
+	lim := smallLimits()
+	lim.MaxSkip = 10000
+	pr, pw := io.Pipe()
+	d := NewDecoder(pr, lim)
+	go pw.Write([]byte("a NOOP " + strings.Repeat("x", 4000)))
+	line, err := d.ReadLine()
+	require.ErrorIs(t, err, ErrLineTooLong, "reported while the line's end has not arrived")
+	assert.Equal(t, "a", line.Tag())
+	go func() {
+		pw.Write([]byte(strings.Repeat("x", 4000) + "\r\nA2 NOOP\r\n" + "b NOOP " + strings.Repeat("y", 30000) + "\r\n"))
+		pw.Close()
+	}()
+	line, err = d.ReadLine()
+	require.NoError(t, err)
+	assert.Equal(t, "A2 NOOP", string(line.Text), "resynchronised at the next line")
+	line, err = d.ReadLine()
+	require.ErrorIs(t, err, ErrLineTooLong)
+	assert.Equal(t, "b", line.Tag())
+	err = d.Discard()
+	require.ErrorIs(t, err, ErrTooLargeToSkip)
+	assert.True(t, IsFatal(err))
+	pr.Close() // the writer's unread rest
+}
+
+func TestLineTag(t *testing.T) {
+	for head, want := range map[string]string{
+		"a \x00\x01": "a", "8.570 NOOP": "8.570", "a\x00 NOOP": "", "\x00 NOOP": "", "a": "", "": "", "+a NOOP": "", " a": "",
+	} {
+		assert.Equal(t, want, Line{Head: []byte(head)}.Tag(), "%q", head)
+	}
+}
+
+// TestNonSyncLiteralTooLargeToSkip: a rejected non-synchronising literal
+// larger than Limits.MaxSkip is not read at all and the error is fatal.
+func TestNonSyncLiteralTooLargeToSkip(t *testing.T) {
+	d, _ := newTestDecoder("A1 LOGIN {1000000000+}\r\n"+strings.Repeat("x", 100), smallLimits())
+	_, err := d.ReadLine()
+	require.NoError(t, err)
+	_, err = d.Args(9).AString()
+	var tooBig *LiteralTooLargeError
+	require.ErrorAs(t, err, &tooBig)
+	assert.True(t, tooBig.Closing)
+	assert.True(t, IsFatal(err))
+	assert.ErrorIs(t, err, ErrDesync)
+	assert.ErrorIs(t, d.Discard(), ErrDesync, "the decoder stays failed")
 }
 
 func TestReadLineNUL(t *testing.T) {

@@ -105,7 +105,9 @@ func syntaxErrf(format string, args ...any) error {
 // and has not sent the payload, so nothing was read; the engine answers
 // "tag NO [TOOBIG]" or "tag BAD [TOOBIG]" (RFC 9051 section 7.1, RFC 7889).
 // If Sync is false the payload was already on its way and the decoder
-// skipped exactly Size bytes so the stream stays in sync.
+// skipped exactly Size bytes so the stream stays in sync, unless Size is
+// beyond Limits.MaxSkip: then Closing is set, nothing was read, and the
+// error is fatal (the engine answers and closes, RFC 7888 section 4).
 type LiteralTooLargeError struct {
 	// Size is the announced size; -1 if it did not fit in an int64.
 	Size int64
@@ -115,6 +117,9 @@ type LiteralTooLargeError struct {
 	Sync bool
 	// Binary reports whether the literal was a literal8 (~{n}, RFC 3516).
 	Binary bool
+	// Closing reports that the payload was too large to skip: the
+	// connection cannot be resynchronised and must be closed.
+	Closing bool
 }
 
 // Error implements the error interface.
@@ -131,10 +136,11 @@ func (e *LiteralTooLargeError) Reason() string {
 		strconv.FormatInt(e.Limit, 10) + " bytes"
 }
 
-// Is makes errors.Is(err, ErrLiteralTooLarge) true.
+// Is makes errors.Is(err, ErrLiteralTooLarge) true, and errors.Is(err,
+// ErrDesync) too when the literal was too large to skip.
 func (e *LiteralTooLargeError) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Kind == KindLiteralTooLarge
+	return ok && (t.Kind == KindLiteralTooLarge || (e.Closing && t.Kind == KindDesync))
 }
 
 // Reason extracts the human-readable reason of a protocol error for a BAD or
@@ -166,7 +172,7 @@ func IsFatal(err error) bool {
 	}
 	var le *LiteralTooLargeError
 	if errors.As(err, &le) {
-		return false
+		return le.Closing
 	}
 	return true
 }

@@ -11,6 +11,8 @@ const (
 	DefaultMaxAppendLiteral = 64 << 20
 	// DefaultMaxDepth is the default Limits.MaxDepth.
 	DefaultMaxDepth = 100
+	// DefaultMaxSkip is the default Limits.MaxSkip (1 MiB).
+	DefaultMaxSkip = 1 << 20
 
 	// LiteralMinusMax is the largest non-synchronising literal a client may
 	// send when the server advertises LITERAL- rather than LITERAL+
@@ -43,16 +45,26 @@ type Limits struct {
 	// hostile input such as 10,000 opening parentheses from exhausting the
 	// stack. Zero or negative selects the default.
 	MaxDepth int
+	// MaxSkip is the most input the decoder reads and throws away to stay
+	// in sync after refusing it: the payload of a rejected
+	// non-synchronising literal, and the rest of a line past MaxLine+2
+	// bytes. A literal announced larger is not read at all (a fatal
+	// *LiteralTooLargeError with Closing set), a line that goes on longer
+	// fails with ErrTooLargeToSkip; the engine then closes the connection,
+	// as RFC 7888 section 4 allows. Zero or negative selects the default.
+	MaxSkip int64
 }
 
 // DefaultLimits returns the documented defaults: 64 KiB lines, 64 KiB
-// in-memory literals, 64 MiB APPEND literals and list depth 100.
+// in-memory literals, 64 MiB APPEND literals, list depth 100 and 1 MiB
+// skipped after a refusal.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxLine:          DefaultMaxLine,
 		MaxLiteral:       DefaultMaxLiteral,
 		MaxAppendLiteral: DefaultMaxAppendLiteral,
 		MaxDepth:         DefaultMaxDepth,
+		MaxSkip:          DefaultMaxSkip,
 	}
 }
 
@@ -71,6 +83,9 @@ func (l Limits) normalized() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = d.MaxDepth
+	}
+	if l.MaxSkip <= 0 {
+		l.MaxSkip = d.MaxSkip
 	}
 	return l
 }

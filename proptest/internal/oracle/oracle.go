@@ -99,6 +99,9 @@ type Input struct {
 	Wire string
 	// Outcomes lists what a handler of this input can report.
 	Outcomes []string
+	// Tagged is true when the input's line carries a tag to answer: a
+	// command, or a line input declared `tagged: true`.
+	Tagged bool
 }
 
 // Response is a declared reply.
@@ -263,6 +266,9 @@ func (p *parser) run() {
 		if !slices.Contains(kindValues, ri.Kind) {
 			p.errorf("input %q: kind %q is not one of %s", name, ri.Kind, strings.Join(kindValues, ", "))
 		}
+		if ri.Tagged && ri.Kind != "line" {
+			p.errorf("input %q: only line inputs can be declared tagged", name)
+		}
 		outs := ri.Outcomes
 		if len(outs) == 0 {
 			outs = defaultOutcomes
@@ -273,7 +279,7 @@ func (p *parser) run() {
 			}
 		}
 		s.inputIdx[name] = len(s.Inputs)
-		s.Inputs = append(s.Inputs, Input{Name: name, Kind: ri.Kind, Wire: ri.Wire, Outcomes: slices.Clone(outs)})
+		s.Inputs = append(s.Inputs, Input{Name: name, Kind: ri.Kind, Wire: ri.Wire, Outcomes: slices.Clone(outs), Tagged: ri.Kind == "command" || ri.Tagged})
 	}
 	for _, name := range p.order["responses"] {
 		rr := r.Responses[name]

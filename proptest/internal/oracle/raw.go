@@ -44,6 +44,7 @@ type rawInput struct {
 	Doc      string   `yaml:"doc"`
 	Ref      string   `yaml:"ref"`
 	Outcomes []string `yaml:"outcomes"`
+	Tagged   bool     `yaml:"tagged"`
 }
 
 type rawResponse struct {
