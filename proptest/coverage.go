@@ -2,6 +2,7 @@ package proptest
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/imapfsm/imapfsm/fsm"
@@ -133,6 +134,18 @@ func (c *Coverage) Missing() []Transition {
 		}
 	}
 	return out
+}
+
+// Add counts the transitions o exercised as exercised here too.
+func (c *Coverage) Add(o *Coverage) {
+	o.mu.Lock()
+	hits := maps.Clone(o.hits)
+	o.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for t, n := range hits {
+		c.hits[t] += n
+	}
 }
 
 // Hits returns how often t was exercised.

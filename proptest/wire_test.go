@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	mrand "math/rand"
 	"net"
 	"os"
 	"path/filepath"
@@ -295,6 +296,7 @@ func TestWireProperties(t *testing.T) {
 	s := loadSettings(t)
 	ref := loadReference(t)
 	cov := NewCoverage(ref)
+	covOf := map[fsm.Mode]*Coverage{fsm.Lenient: NewCoverage(ref), fsm.Strict: NewCoverage(ref)}
 	cases := wireCases
 	if s.long {
 		cases *= longFactor
@@ -302,7 +304,7 @@ func TestWireProperties(t *testing.T) {
 	t.Logf("seed %d, %d sequences of up to %d steps per mode", s.seed, cases, wireMaxSteps)
 	for _, global := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
 		t.Run(global.String(), func(t *testing.T) {
-			cfg := &WireConfig{Name: "server", Factory: liveFactory(t, nil), Reference: ref, Global: global, Options: wireOptions(), Coverage: cov}
+			cfg := &WireConfig{Name: "server", Factory: liveFactory(t, nil), Reference: ref, Global: global, Options: wireOptions(), Coverage: covOf[global]}
 			p := wireParams(s.seed+int64(global), cases)
 			p.MinSize = wireMinSteps
 			rep := cfg.Check(p)
@@ -320,7 +322,7 @@ func TestWireProperties(t *testing.T) {
 	}
 	for _, global := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
 		t.Run("extended-"+global.String(), func(t *testing.T) {
-			cfg := &WireConfig{Name: "extended", Factory: extendedFactory(t), Reference: ref, Global: global, Options: extendedOptions(t), Coverage: cov}
+			cfg := &WireConfig{Name: "extended", Factory: extendedFactory(t), Reference: ref, Global: global, Options: extendedOptions(t), Coverage: covOf[global]}
 			rep := cfg.Check(wireParams(s.seed+7+int64(global), extended))
 			reportWireFailure(t, rep, s)
 			if rep.Passed() {
@@ -328,10 +330,87 @@ func TestWireProperties(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("wire-level transition coverage: %s", wireCoverageReport(ref, cov))
+	// What the random sequences of a mode missed, a shortest sequence
+	// reaches, as at the model level; every mode must reach every
+	// transition the server can make happen.
+	for _, global := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
+		t.Run("seeds-"+global.String(), func(t *testing.T) {
+			c := covOf[global]
+			random, total := wireCoverable(ref, c)
+			runWireSeeds(t, ref, global, c, s.seed+11+int64(global),
+				&WireConfig{Name: "server", Factory: liveFactory(t, nil), Reference: ref, Options: wireOptions(), Coverage: c},
+				&WireConfig{Name: "extended", Factory: extendedFactory(t), Reference: ref, Options: extendedOptions(t), Coverage: c})
+			n, _ := wireCoverable(ref, c)
+			t.Logf("wire-level transition coverage: %d/%d (%.1f%%) in %s mode (%d by the random sequences, %d by seed sequences)",
+				n, total, 100*float64(n)/float64(total), global, random, n-random)
+			if n < total {
+				t.Errorf("wire-level coverage below 100%% in %s mode; missing: %s", global, strings.Join(wireOpen(ref, c), ", "))
+			}
+		})
+		cov.Add(covOf[global])
+	}
+	t.Logf("wire-level coverage of both modes: %s", wireCoverageReport(ref, cov))
 	for _, tr := range ref.Transitions() {
 		if why := neverReported(tr); why != "" && cov.Hits(tr) > 0 {
 			t.Errorf("%s happened, but serverNeverReports says it cannot (%s): correct the list", tr, why)
+		}
+	}
+}
+
+// wireCoverable counts the wire-reachable transitions the server can make
+// happen (not in serverNeverReports) that cov exercised, and how many
+// there are.
+func wireCoverable(ref *Reference, cov *Coverage) (covered, total int) {
+	for _, tr := range ref.Transitions() {
+		if !ref.WireReachable(tr) || neverReported(tr) != "" {
+			continue
+		}
+		total++
+		if cov.Hits(tr) > 0 {
+			covered++
+		}
+	}
+	return covered, total
+}
+
+// wireOpen lists the transitions wireCoverable counts that cov missed.
+func wireOpen(ref *Reference, cov *Coverage) []string {
+	var out []string
+	for _, tr := range cov.Missing() {
+		if ref.WireReachable(tr) && neverReported(tr) == "" {
+			out = append(out, tr.String())
+		}
+	}
+	return out
+}
+
+// runWireSeeds runs, for each transition the server can make happen that
+// cov misses, the shortest wire sequence reaching it (Reference.WireSeed):
+// on the default server when it can be written for it, else on the
+// extended one (TLS, timers, the line limit). A rendering is drawn again
+// when the server's real outcome took the sequence elsewhere. Every seed
+// sequence is checked like a random one; a violation fails the test with
+// the sequence.
+func runWireSeeds(t *testing.T, ref *Reference, global fsm.Mode, cov *Coverage, seed int64, cfgs ...*WireConfig) {
+	rng := mrand.New(mrand.NewSource(seed))
+	for _, tr := range cov.Missing() {
+		if !ref.WireReachable(tr) || neverReported(tr) != "" {
+			continue
+		}
+		for attempt := 0; attempt < 10 && cov.Hits(tr) == 0; attempt++ {
+			for _, cfg := range cfgs {
+				modes, steps, ok := ref.WireSeed(tr, global, cfg.Options, rng)
+				if !ok {
+					continue
+				}
+				w := cfg.Run(modes, steps)
+				if vs := w.Violations(); len(vs) > 0 {
+					ce := &WireCounterexample{Name: cfg.Name, Seed: seed, Sequence: NewWireSequence(modes, steps), Records: w.Records(), Violations: vs}
+					t.Errorf("the seed sequence for %s fails:\n%s", tr, ce.Format())
+					return
+				}
+				break
+			}
 		}
 	}
 }

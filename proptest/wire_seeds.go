@@ -1,0 +1,144 @@
+package proptest
+
+import (
+	"maps"
+	"math/rand"
+	"strings"
+
+	"github.com/imapfsm/imapfsm/fsm"
+)
+
+// WireSeed renders the model level's shortest covering sequence of t
+// (Reference.CoveringSequence, under global instead of lenient, with t's
+// quirk in t's mode) as the bytes and directives a client sends: each step
+// of the path is drawn with the generator's renderings, retried until the
+// rendering aims at the path's outcome, and the events are the client
+// actions that make the server raise them (a pause for the timers, a
+// partial line, an over-long line, the TLS handshake, a shutdown, a burst
+// of garbage for the error limit). It returns the modes to run the steps
+// in, and ok false when a step needs what opts does not offer (TLS, timers
+// or a line limit) or cannot be written at all.
+func (r *Reference) WireSeed(t Transition, global fsm.Mode, opts WireOptions, rng *rand.Rand) (fsm.Modes, []WireStep, bool) {
+	modes := fsm.NewModes(global)
+	if t.Quirk != fsm.QuirkNone {
+		modes = modes.With(t.Quirk, t.Mode)
+	}
+	path, ok := r.PathTo(t.State, modes)
+	if !ok {
+		return modes, nil, false
+	}
+	last := Step{Input: t.Input, Outcome: r.DefaultOutcome(t.Input)}
+	if t.Handler {
+		last.Outcome = t.Outcome
+	}
+	path = append(path, last)
+	for _, st := range path {
+		if st.Input == fsm.InputUnsubscribe && st.Outcome == fsm.OutcomeNo && t.Quirk != fsm.QuirkTrailingSeparator {
+			// UNSUBSCRIBE fails only on a name with a trailing
+			// separator where that data quirk is strict; it decides
+			// no cell of the session machine.
+			modes = modes.With(fsm.QuirkTrailingSeparator, fsm.Strict)
+		}
+	}
+	g := &wireGen{ref: r, modes: modes, rng: rng, opts: opts, state: r.Initial(),
+		mailboxes: map[string]bool{"INBOX": true, "Archive": true}}
+	var steps []WireStep
+	bad := 0 // BAD replies in a row the path has drawn, for the error limit
+	for _, st := range path {
+		out, ok := g.seedStep(st, bad)
+		if !ok {
+			return modes, nil, false
+		}
+		steps = append(steps, out...)
+		if st.Outcome == fsm.OutcomeBad || r.Step(g.state, st.Input, modes).Action == fsm.ActionReject {
+			bad++
+		} else if r.Tagged(st.Input) {
+			bad = 0
+		}
+		g.state = advance(r, g.state, st, modes)
+	}
+	return modes, steps, true
+}
+
+// seedStep writes one step of a covering path in the generator's predicted
+// state; bad is the count of BAD replies in a row before it.
+func (g *wireGen) seedStep(st Step, bad int) ([]WireStep, bool) {
+	ref, o := g.ref, g.opts
+	reads := ref.Reads(g.state)
+	one := func(s WireStep) ([]WireStep, bool) { return []WireStep{s}, true }
+	long := func(prefix string, n int) string {
+		return prefix + strings.Repeat("x", max(n-len(prefix), 0)) + "\r\n"
+	}
+	switch st.Input.String() {
+	case tlsReadyInput, tlsFailedInput:
+		if o.TLS == nil {
+			return nil, false
+		}
+		if st.Input.String() == tlsFailedInput {
+			return one(WireStep{Directive: DirectiveBadHandshake})
+		}
+		return one(WireStep{Directive: DirectiveHandshake})
+	case autologoutInput, keepaliveInput:
+		if o.Autologout <= 0 || o.Keepalive <= 0 {
+			return nil, false
+		}
+		return one(WireStep{Directive: DirectiveSleep})
+	case shutdownInput:
+		if !o.Shutdown {
+			return nil, false
+		}
+		return one(WireStep{Directive: DirectiveShutdown})
+	case commandTimeoutInput:
+		if o.CommandTimeout <= 0 {
+			return nil, false
+		}
+		return one(WireStep{Data: g.tag() + " NOO"})
+	case lineTooLongInput:
+		if o.MaxLine <= 0 {
+			return nil, false
+		}
+		return one(WireStep{Data: long(")( ", o.MaxLine+10)})
+	case lineTooLongTagged:
+		if o.MaxLine <= 0 {
+			return nil, false
+		}
+		return one(WireStep{Data: long(g.tag()+" NOOP ", o.MaxLine+10)})
+	case commandTooLargeInput:
+		if o.MaxCommand <= 0 {
+			return nil, false
+		}
+		return one(WireStep{Data: long(g.tag()+" NOOP ", 2*o.MaxCommand)})
+	case "error-limit":
+		limit := o.MaxBad
+		if g.state == ref.Initial() || reads == fsm.ReadsSASL {
+			limit = o.MaxBadBeforeAuth
+		}
+		var steps []WireStep
+		for k := bad; k < limit; k++ {
+			steps = append(steps, WireStep{Data: ")(\r\n"})
+		}
+		return steps, limit > 0
+	}
+	if ref.Kind(st.Input) == fsm.KindEvent {
+		return nil, false
+	}
+	// A line: draw renderings until one aims at the path's outcome and
+	// is read as the path's input in this state.
+	mailboxes, selected := maps.Clone(g.mailboxes), g.selected
+	for range 50 {
+		g.mailboxes, g.selected = maps.Clone(mailboxes), selected
+		data, outcome, ok := g.render(st.Input, st.Outcome)
+		if !ok {
+			continue
+		}
+		step := WireStep{Data: data}
+		if in, _ := ref.ClassifyWire(reads, step); in != st.Input {
+			continue
+		}
+		if ref.Step(g.state, st.Input, g.modes).Action == fsm.ActionExecute && outcome != st.Outcome {
+			continue
+		}
+		return one(step)
+	}
+	return nil, false
+}
