@@ -50,7 +50,13 @@ import (
 //
 // A quoted step without a line feed is a partial line: the client sends it
 // and stops, so the server's per-command deadline runs out
-// (command-timeout). A line over the server's line limit is line-too-long,
+// (command-timeout). A quoted step that ends inside a non-synchronising
+// literal (fewer bytes than announced) is a disconnect in the middle of the literal: the client
+// sends it and closes the connection; nothing is decided after it, and the
+// server must end the session cleanly. But a line announcing a
+// non-synchronising literal beyond what the server skips
+// (WireOptions.MaxSkip) is answered and then ends with command-too-large,
+// whatever part of the payload follows. A line over the server's line limit is line-too-long,
 // one beyond its command bound command-too-large (WireOptions.MaxLine,
 // MaxCommand); such lines carry no literals.
 //
@@ -243,6 +249,9 @@ type wireLine struct {
 	chunks []string
 	// literals are the literal bodies, in order.
 	literals []string
+	// short is set when the step ends inside a non-synchronising
+	// literal: fewer bytes follow than its announcement says.
+	short bool
 }
 
 // scanWireLine splits a step's bytes the way an IMAP line reader does.
@@ -274,7 +283,10 @@ func scanWireLine(data string) wireLine {
 			l.chunks = append(l.chunks, data[start:pos])
 			start = pos
 		}
-		n = min(n, len(data)-pos)
+		if n > len(data)-pos {
+			l.short = l.short || !sync
+			n = len(data) - pos
+		}
 		l.literals = append(l.literals, data[pos:pos+n])
 		pos += n
 	}

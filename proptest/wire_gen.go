@@ -117,10 +117,24 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 		if o.TLS == nil || ref.Terminal(g.state) {
 			return nil, 0, false, false
 		}
-		if g.rng.Intn(8) == 0 {
-			return one(WireStep{Directive: DirectiveBadHandshake}, tlsFailedInput)
+		if g.rng.Intn(4) == 0 {
+			// Command injection: bytes pipelined after STARTTLS,
+			// which the server must discard, never run.
+			steps = append(steps, WireStep{Data: g.tag() + " " + g.pick("LOGIN "+WireUser+" "+WirePassword, "NOOP", "SELECT INBOX") + "\r\n", Pipelined: true})
 		}
-		return one(WireStep{Directive: DirectiveHandshake}, tlsReadyInput)
+		if g.rng.Intn(8) == 0 {
+			return append(steps, WireStep{Directive: DirectiveBadHandshake}), ref.mustInput(tlsFailedInput), false, true
+		}
+		return append(steps, WireStep{Directive: DirectiveHandshake}), ref.mustInput(tlsReadyInput), false, true
+	case o.MaxSkip > 0 && reads != fsm.ReadsSASL && rare(200):
+		// A non-synchronising literal too large to skip: answered,
+		// then BYE at once, without the payload being read.
+		n := o.MaxSkip + o.MaxAppendLiteral + 1
+		return one(WireStep{Data: fmt.Sprintf("%s %s {%d+}\r\n%s", g.tag(), g.pick("LOGIN", "APPEND INBOX", "SELECT"), n, strings.Repeat("z", 64))}, commandTooLargeInput)
+	case reads == fsm.ReadsCommand && ref.Step(g.state, fsm.InputAppend, g.modes).Action == fsm.ActionExecute && rare(200):
+		// A disconnect in the middle of an APPEND literal.
+		msg := g.message()
+		return []WireStep{{Data: fmt.Sprintf("%s APPEND INBOX {%d+}\r\n%s", g.tag(), len(msg)+100, msg)}}, 0, true, true
 	case o.Autologout > 0 && g.rng.Intn(14) == 0:
 		name := autologoutInput
 		if ref.Step(g.state, ref.mustInput(autologoutInput), g.modes).Action != fsm.ActionClose {
@@ -449,6 +463,25 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		return fsm.OutcomeNo
 	}
 	fails := want == fsm.OutcomeNo
+	o := g.opts
+	if in == fsm.InputLogin && want == fsm.OutcomeBad && o.MaxLiteral > 0 && g.rng.Intn(3) == 0 {
+		// A literal over the limit: synchronising (no "+", nothing
+		// read) or, where that is small, non-synchronising (skipped).
+		n := o.MaxLiteral + 1
+		if n <= 4096 && n <= o.MaxSkip && g.rng.Intn(2) == 0 {
+			return cmd(fmt.Sprintf("{%d+}\r\n%s %s", n, strings.Repeat("u", n), WirePassword)), fsm.OutcomeBad, true
+		}
+		return cmd(fmt.Sprintf("{%d}\r\n%s %s", n, strings.Repeat("u", n), WirePassword)), fsm.OutcomeBad, true
+	}
+	if in == fsm.InputAppend && fails && o.MaxAppendLiteral > 0 && g.rng.Intn(3) == 0 {
+		// Over APPENDLIMIT: NO [TOOBIG] (RFC 7889), before "+" or
+		// after skipping a non-synchronising literal.
+		n := o.MaxAppendLiteral + 1
+		if n <= 8192 && n <= o.MaxSkip && g.rng.Intn(2) == 0 {
+			return cmd(fmt.Sprintf("INBOX {%d+}\r\n%s", n, strings.Repeat("m", n))), fsm.OutcomeNo, true
+		}
+		return cmd(fmt.Sprintf("INBOX {%d}\r\n%s", n, strings.Repeat("m", n))), fsm.OutcomeNo, true
+	}
 	if ref.Kind(in) == fsm.KindCommand && ref.Wire(in) != "" && (want == fsm.OutcomeBad || g.rng.Intn(10) == 0) {
 		// A syntax error: the handler answers BAD, where it runs.
 		return cmd(g.pick("((", `"unterminated`, "1:* ((")), fsm.OutcomeBad, true

@@ -52,9 +52,16 @@ type WireOptions struct {
 	// are then not sent.
 	Autologout, Keepalive, CommandTimeout time.Duration
 	// MaxLine is the server's line limit (Limits.MaxLine) and MaxCommand
-	// the bound beyond which it closes the connection (command-too-large);
-	// zero means no line is long enough to reach them.
+	// the longest line it skips after answering it as too long (MaxLine,
+	// CRLF and Limits.MaxSkip; a longer one also ends with
+	// command-too-large); zero means no line is long enough to reach them.
 	MaxLine, MaxCommand int
+	// MaxLiteral, MaxAppendLiteral and MaxSkip are the server's literal
+	// limits (imapwire.Limits): the generator writes literals over them,
+	// and the runner expects command-too-large after the answer of a line
+	// announcing a non-synchronising literal larger than MaxSkip. Zero
+	// means unknown: no such literal is written.
+	MaxLiteral, MaxAppendLiteral, MaxSkip int
 	// TLS, when not nil, is the client's configuration for the handshake
 	// after STARTTLS; without it the server is expected to have no TLS.
 	TLS *tls.Config
@@ -241,24 +248,38 @@ func (w *WireSession) run(target WireTarget, steps []WireStep) {
 	// pipeline everything but the bytes after a synchronising literal,
 	// which it must hold back until the server asks for them, so a step
 	// with one ends a batch and is sent on its own.
-	// A client does not pipeline after STARTTLS either (RFC 9051 6.2.1),
-	// and directives and partial lines are not bytes to pipeline.
+	// Directives, partial lines and lines cut in a literal are not bytes
+	// to pipeline. A client must not pipeline after STARTTLS (RFC 9051
+	// 6.2.1), but the generator does it on purpose: the server must
+	// discard those bytes.
 	barrier := func(st WireStep) bool {
 		if st.Directive != "" || st.partial() {
 			return true
 		}
 		l := scanWireLine(st.Data)
-		_, name, _ := splitCommand(l.text)
-		return l.syncLiterals > 0 || name == "STARTTLS"
+		return l.syncLiterals > 0 || l.short
+	}
+	starttls := func(st WireStep) bool {
+		_, name, _ := splitCommand(scanWireLine(st.Data).text)
+		return name == "STARTTLS"
 	}
 	for i := 0; i < len(steps); {
 		j := i + 1
-		for j < len(steps) && steps[j].Pipelined && !barrier(steps[j-1]) && !barrier(steps[j]) {
+		// Bytes may follow STARTTLS in its write (an injection the
+		// server must discard), but STARTTLS starts its own write, so
+		// that the runner knows the state it is read in.
+		for j < len(steps) && steps[j].Pipelined && !barrier(steps[j-1]) && !barrier(steps[j]) && !starttls(steps[j]) {
 			j++
 		}
 		batch := steps[i:j]
 		pipelined := len(batch) > 1
 		if pipelined && !w.broken && !w.closed && w.ref.Reads(w.state) != fsm.ReadsNone {
+			if in, tag := w.ref.ClassifyWire(w.ref.Reads(w.state), batch[0]); in == fsm.InputStarttls && w.opts.TLS != nil {
+				// The bytes after the OK are the server's side of
+				// the handshake: stop reading responses there
+				// before the batch goes out.
+				w.events.stopAfter(tag)
+			}
 			var all strings.Builder
 			for _, st := range batch {
 				all.WriteString(st.Data)
@@ -299,6 +320,16 @@ func (w *WireSession) writer() {
 func (w *WireSession) write(b string) { w.writes <- b }
 
 // hangUp closes the client's side and waits for the reader and the writer.
+// hangUpNow closes the client's connection in the middle of the sequence:
+// the session is over, and open tags are exempt as after a close.
+func (w *WireSession) hangUpNow() {
+	w.closed = true
+	w.ledger.Close()
+	w.connMu.Lock()
+	defer w.connMu.Unlock()
+	w.raw.Close()
+}
+
 func (w *WireSession) hangUp() {
 	if w.conn == nil {
 		return
@@ -393,16 +424,40 @@ func (w *WireSession) step(st WireStep, chunked, synthetic bool) {
 	}
 	reads := w.ref.Reads(w.state)
 	if w.closed || reads == fsm.ReadsNone {
-		w.note("not read: the session is in %s", w.state)
+		// Bytes pipelined after STARTTLS are discarded with the
+		// plaintext buffer, never run (the CVE-2011-0411 class).
+		if w.closed {
+			w.note("not read: the connection is closed")
+		} else {
+			w.note("not read: the session is in %s", w.state)
+		}
+		if tag, _, ok := splitCommand(scanWireLine(st.Data).text); ok {
+			delete(w.inflight, tag)
+		}
 		return
 	}
 	if st.partial() {
 		w.partialLine(st)
 		return
 	}
-	in, tag := w.ref.ClassifyWire(reads, st)
 	l := scanWireLine(st.Data)
 	tooLarge := false
+	if n, sync, ok := literalAt(l.text); ok && !sync && w.opts.MaxSkip > 0 && n > w.opts.MaxSkip {
+		// Too large to skip: after the line's answer the server
+		// closes, without reading the payload.
+		tooLarge = true
+	}
+	if l.short && !tooLarge {
+		// A disconnect in the middle of a literal: nothing more is
+		// decided; the server must end the session cleanly.
+		if !st.Pipelined || chunked {
+			w.write(st.Data)
+		}
+		w.note("the client hangs up in the middle of a literal")
+		w.hangUpNow()
+		return
+	}
+	in, tag := w.ref.ClassifyWire(reads, st)
 	if w.opts.MaxLine > 0 && len(l.text) > w.opts.MaxLine {
 		// The server answers the line as soon as it passes the limit,
 		// reading only its tag from its head, and skips the rest; one
@@ -544,7 +599,7 @@ func (w *WireSession) tooLarge() {
 	if w.broken {
 		return
 	}
-	w.note("the line goes on beyond what the server skips")
+	w.note("the line or its literal is too large to skip")
 	w.event(in, d)
 }
 

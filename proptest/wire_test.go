@@ -58,7 +58,9 @@ const (
 )
 
 func wireOptions() WireOptions {
-	return WireOptions{Timeout: wireTimeout, MaxBadBeforeAuth: wireMaxBadBeforeAuth, MaxBad: wireMaxBad}
+	d := imapwire.DefaultLimits()
+	return WireOptions{Timeout: wireTimeout, MaxBadBeforeAuth: wireMaxBadBeforeAuth, MaxBad: wireMaxBad,
+		MaxLiteral: int(d.MaxLiteral), MaxAppendLiteral: int(d.MaxAppendLiteral), MaxSkip: int(d.MaxSkip)}
 }
 
 // The timers and limits of the extended test server (extendedFactory):
@@ -72,7 +74,7 @@ const (
 )
 
 // wireLimits are the extended server's line and literal limits.
-var wireLimits = imapwire.Limits{MaxLine: 256, MaxLiteral: 1024, MaxAppendLiteral: 4096, MaxSkip: 2048}
+var wireLimits = imapwire.Limits{MaxLine: 256, MaxLiteral: 1024, MaxAppendLiteral: 4096, MaxSkip: 8192}
 
 // extendedOptions describe the extended server to the runner. MaxCommand
 // is the longest line the server skips after answering it as too long: the
@@ -82,6 +84,7 @@ func extendedOptions(t testing.TB) WireOptions {
 	o.Autologout, o.Keepalive, o.CommandTimeout = wireAutologout, wireKeepalive, wireCommandTime
 	o.MaxLine = wireLimits.MaxLine
 	o.MaxCommand = wireLimits.MaxLine + 2 + int(wireLimits.MaxSkip)
+	o.MaxLiteral, o.MaxAppendLiteral, o.MaxSkip = int(wireLimits.MaxLiteral), int(wireLimits.MaxAppendLiteral), int(wireLimits.MaxSkip)
 	o.TLS = testTLS(t).client
 	o.Shutdown = true
 	return o
