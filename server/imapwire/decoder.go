@@ -80,7 +80,9 @@ type Line struct {
 	// engine's decision.
 	BareLF bool
 	// HasLiteral is true if the segment ends with a literal announcement,
-	// described by Literal.
+	// described by Literal. It may not be reported for a segment over
+	// Limits.MaxLine, whose end may not have arrived when ReadLine
+	// returns; Discard skips a non-synchronising literal announced there.
 	HasLiteral bool
 	// Literal describes the announcement when HasLiteral is true.
 	Literal LiteralInfo

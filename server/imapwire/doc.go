@@ -14,7 +14,10 @@
 // mailbox names.
 //
 // Everything is bounded by Limits: a line segment longer than MaxLine is
-// consumed and reported as ErrLineTooLong without being buffered, literals
+// reported as ErrLineTooLong as soon as it passes the limit, without being
+// buffered (Line.Tag still reads its tag from its first bytes), and its
+// rest is skipped up to MaxSkip more bytes (ErrTooLargeToSkip beyond);
+// literals
 // larger than MaxLiteral (MaxAppendLiteral for the streamed APPEND message)
 // are refused with a *LiteralTooLargeError, and nesting deeper than
 // MaxDepth fails with ErrTooDeep. Synchronising literals ("{n}") cause the
@@ -23,7 +26,9 @@
 // ("{n+}", RFC 7888) are read directly. When the engine rejects a command,
 // Decoder.Discard skips the rest of it without losing sync: it skips the
 // payloads of non-synchronising literals and stops at a synchronising one,
-// whose payload the client never sends.
+// whose payload the client never sends. A non-synchronising literal larger
+// than MaxSkip is never read: the error is fatal and the engine closes the
+// connection (RFC 7888 section 4).
 //
 // Decoder.Reset swaps the underlying reader and throws away every buffered
 // byte. The engine must call it after the STARTTLS handshake so that
@@ -33,7 +38,8 @@
 // Errors are typed. Protocol errors are *Error values whose Kind tells what
 // went wrong and whose Reason is a short sentence for the "BAD" response
 // text (match them with errors.Is against ErrSyntax, ErrLineTooLong,
-// ErrNULByte, ErrTooDeep, ErrLiteralTooLarge and ErrDesync). IsFatal tells
+// ErrNULByte, ErrTooDeep, ErrLiteralTooLarge, ErrTooLargeToSkip and
+// ErrDesync). IsFatal tells
 // whether the connection can continue.
 //
 // # Writing responses
