@@ -2,7 +2,6 @@ package server
 
 import (
 	"sync"
-	"time"
 
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server/imapwire"
@@ -40,7 +39,7 @@ type idlePush struct {
 	armed   bool
 	running bool
 	pending uint8
-	timer   *time.Timer
+	timer   ClockTimer
 	hub     *mailboxHub
 }
 
@@ -55,7 +54,7 @@ func (c *conn) armIdle() {
 	p.pending = 0
 	if p.timer == nil {
 		p.done.L = &p.mu
-		p.timer = time.AfterFunc(interval, c.keepaliveDue)
+		p.timer = c.clock().AfterFunc(interval, c.keepaliveDue)
 	} else {
 		p.timer.Reset(interval)
 	}

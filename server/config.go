@@ -71,6 +71,13 @@ type Config struct {
 	// Default 2 minutes.
 	IdleKeepalive time.Duration
 
+	// Clock is the time source of the session timers above (login,
+	// autologout and command timeouts, IDLE keepalive). Nil is the system
+	// clock, whose read timers are the connection's deadlines. A test sets
+	// its own to fire the timers without waiting for them: a read timer is
+	// then a Clock timer that interrupts the read when it fires.
+	Clock Clock
+
 	// AuthFailureDelay is slept after each failed LOGIN or AUTHENTICATE.
 	// Default 1 second; negative disables it (tests).
 	AuthFailureDelay time.Duration
@@ -190,4 +197,29 @@ func (c *Config) setDefaults() {
 	if c.Greeting == "" {
 		c.Greeting = "imapfsm ready"
 	}
+}
+
+// Clock is a time source for the session timers (Config.Clock).
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine once d has passed.
+	AfterFunc(d time.Duration, f func()) ClockTimer
+}
+
+// ClockTimer is a timer started by Clock.AfterFunc; *time.Timer is one.
+type ClockTimer interface {
+	// Stop prevents the timer from firing; false if it already fired or
+	// was stopped.
+	Stop() bool
+	// Reset makes the timer fire after d from now.
+	Reset(d time.Duration) bool
+}
+
+// systemClock is the Clock of a Config without one.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+func (systemClock) AfterFunc(d time.Duration, f func()) ClockTimer {
+	return time.AfterFunc(d, f)
 }

@@ -90,6 +90,14 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
+// clock is the time source of the session's timers.
+func (c *conn) clock() Clock {
+	if clk := c.srv.cfg.Clock; clk != nil {
+		return clk
+	}
+	return systemClock{}
+}
+
 // shutdown asks the session to say BYE and close at the next command
 // boundary, interrupting a read that waits for a command (not one that
 // receives a command already started, see sessionReader).
@@ -236,7 +244,7 @@ func (c *conn) readAndDispatch() error {
 		if c.state.Authenticated() {
 			timeout = c.srv.cfg.AutologoutTimeout
 		}
-		deadline = time.Now().Add(timeout)
+		deadline = c.clock().Now().Add(timeout)
 	}
 	// Skip what is left of the previous command (the payload of a
 	// rejected command's non-synchronising literal) under that command's

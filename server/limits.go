@@ -54,6 +54,10 @@ type sessionReader struct {
 	received int64     // bytes of the current command received so far
 	closing  bool      // Shutdown asked the session to stop
 	tooLarge bool      // the current command exceeded maxCommandBytes
+	// With a Config.Clock, timer interrupts the read at the deadline; gen
+	// tells a stale timer from the current one.
+	timer ClockTimer
+	gen   uint64
 }
 
 // beginCommand prepares the read of the next command. idle is the deadline
@@ -66,7 +70,7 @@ func (r *sessionReader) beginCommand(idle time.Time, timed, started bool) {
 	r.idle = idle
 	r.timed = timed
 	r.waiting = !started
-	r.start = time.Now()
+	r.start = r.c.clock().Now()
 	r.received = 0
 	r.tooLarge = false
 	r.setDeadlineLocked()
@@ -81,7 +85,7 @@ func (r *sessionReader) setDeadlineLocked() {
 		d = r.idle
 	case r.timed:
 		d = r.start.Add(r.c.srv.cfg.CommandTimeout + time.Duration(r.received/commandBytesPerSecond)*time.Second)
-		if now := time.Now(); d.Before(now) {
+		if now := r.c.clock().Now(); d.Before(now) {
 			// The server itself comes late (a busy store, a loaded
 			// machine): bytes the client sent in time may wait in the
 			// socket, and a read past its deadline would fail without
@@ -90,7 +94,30 @@ func (r *sessionReader) setDeadlineLocked() {
 			d = now.Add(lateReadGrace)
 		}
 	}
-	r.c.nc.SetReadDeadline(d)
+	clk := r.c.srv.cfg.Clock
+	if clk == nil {
+		r.c.nc.SetReadDeadline(d)
+		return
+	}
+	// A test clock: the deadline is a timer of that clock, which
+	// interrupts the read when it fires.
+	r.gen++
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	r.c.nc.SetReadDeadline(time.Time{})
+	if d.IsZero() {
+		return
+	}
+	gen, nc := r.gen, r.c.nc
+	r.timer = clk.AfterFunc(d.Sub(clk.Now()), func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.gen == gen {
+			nc.SetReadDeadline(time.Unix(1, 0))
+		}
+	})
 }
 
 // commandStarted reports whether bytes of the current command arrived, so
@@ -135,7 +162,7 @@ func (r *sessionReader) Read(p []byte) (int, error) {
 		r.mu.Lock()
 		if r.waiting {
 			r.waiting = false
-			r.start = time.Now()
+			r.start = r.c.clock().Now()
 		}
 		r.received += int64(n)
 		r.mu.Unlock()
