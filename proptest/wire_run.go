@@ -70,6 +70,25 @@ type WireOptions struct {
 	Shutdown bool
 }
 
+// WireClock is a target whose server's timers run on a clock the runner
+// advances (server.Config.Clock): a <sleep> step or a partial line then
+// moves that clock past the timer instead of waiting for it.
+type WireClock interface {
+	Advance(d time.Duration)
+}
+
+// advanceClock moves the target's clock by total in small steps, giving
+// the server a moment of real time at each so that a timer it arms late
+// still fires within total.
+func (w *WireSession) advanceClock(clk WireClock, total time.Duration) {
+	step := max(total/25, time.Millisecond)
+	time.Sleep(2 * time.Millisecond)
+	for t := time.Duration(0); t < total; t += step {
+		clk.Advance(step)
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // WireShutdowner is a target whose server can be shut down while a session
 // runs; Close must still work after.
 type WireShutdowner interface {
@@ -1086,6 +1105,11 @@ func (w *WireSession) shutdown(sd WireShutdowner) {
 // not (IDLE), the client waits past the autologout timeout and the server
 // must send keepalives where the machine notifies them, and nothing else.
 func (w *WireSession) sleep() {
+	wait := w.opts.Autologout + w.opts.Keepalive + 100*time.Millisecond
+	if clk, ok := w.target.(WireClock); ok {
+		w.advanceClock(clk, wait)
+		wait = 200 * time.Millisecond // for what the timers sent
+	}
 	auto := w.ref.mustInput(autologoutInput)
 	if d := w.ref.Step(w.state, auto, w.modes); d.Action == fsm.ActionClose {
 		w.expectClose(d)
@@ -1109,7 +1133,7 @@ func (w *WireSession) sleep() {
 		check(ev)
 	}
 	w.unread = nil
-	timer := time.NewTimer(w.opts.Autologout + w.opts.Keepalive + 100*time.Millisecond)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 wait:
 	for !w.broken {
@@ -1152,6 +1176,9 @@ func (w *WireSession) partialLine(st WireStep) {
 		return
 	}
 	w.write(st.Data)
+	if clk, ok := w.target.(WireClock); ok {
+		w.advanceClock(clk, w.opts.CommandTimeout+200*time.Millisecond)
+	}
 	w.expectClose(d)
 	if !w.broken {
 		w.event(in, d)

@@ -63,11 +63,11 @@ func wireOptions() WireOptions {
 		MaxLiteral: int(d.MaxLiteral), MaxAppendLiteral: int(d.MaxAppendLiteral), MaxSkip: int(d.MaxSkip)}
 }
 
-// The timers and limits of the extended test server (extendedFactory):
-// short enough that a sequence waits for them, long enough that a passing
-// step never runs into them by accident.
+// The timers and limits of the extended test server (extendedFactory).
+// Its timers run on a test clock the runner advances, so no real time is
+// spent waiting for them.
 const (
-	wireExtendedCases = 60
+	wireExtendedCases = 150
 	wireAutologout    = 800 * time.Millisecond
 	wireKeepalive     = 250 * time.Millisecond
 	wireCommandTime   = 500 * time.Millisecond
@@ -99,14 +99,20 @@ func extendedFactory(t testing.TB) WireFactory {
 	n := 0
 	return func(modes fsm.Modes) (WireTarget, error) {
 		n++
-		return startLiveServerWith(filepath.Join(base, fmt.Sprint(n)), modes, nil, func(c *server.Config) {
+		clk := newWireClock()
+		live, err := startLiveServerWith(filepath.Join(base, fmt.Sprint(n)), modes, nil, func(c *server.Config) {
 			c.TLSConfig = certs.server
 			c.AutologoutTimeout = wireAutologout
 			c.LoginTimeout = wireAutologout
 			c.IdleKeepalive = wireKeepalive
 			c.CommandTimeout = wireCommandTime
 			c.Limits = wireLimits
+			c.Clock = clk
 		})
+		if err != nil {
+			return nil, err
+		}
+		return clockedServer{liveServer: live, clock: clk}, nil
 	}
 }
 
@@ -317,8 +323,8 @@ func TestWireProperties(t *testing.T) {
 			}
 		})
 	}
-	// The extended server: STARTTLS with a handshake, timers short enough
-	// to wait for, a small line limit; fewer sequences, as they sleep.
+	// The extended server: STARTTLS with a handshake, short timers on a
+	// test clock, a small line limit, small literal limits.
 	extended := wireExtendedCases
 	if s.long {
 		extended *= longFactor
