@@ -44,7 +44,10 @@
 // # Guarantees
 //
 //   - Every tagged command line gets exactly one tagged completion, in
-//     arrival order, in strict and lenient mode alike.
+//     arrival order, in strict and lenient mode alike; so does every line
+//     whose tag can be read although the rest cannot (a NUL byte, garbage
+//     after the tag, a line over the limit, answered as soon as it passes
+//     the limit).
 //   - A tagged OK for APPEND, STORE, COPY, MOVE or EXPUNGE is written only
 //     after the store made the change durable.
 //   - After STARTTLS, bytes the client sent before the handshake are
