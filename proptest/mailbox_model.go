@@ -428,14 +428,6 @@ func newSessionView(name string, rev2 bool, d *dataChecker) *sessionView {
 	}
 }
 
-// uidAt returns the UID of seq, or 0.
-func (v *sessionView) uidAt(seq uint32) uint32 {
-	if seq == 0 || int(seq) > len(v.uids) {
-		return 0
-	}
-	return v.uids[seq-1]
-}
-
 // seqOf returns the sequence number of uid in the view, or 0.
 func (v *sessionView) seqOf(uid uint32) uint32 {
 	if i := slices.Index(v.uids, uid); i >= 0 {

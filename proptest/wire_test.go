@@ -171,14 +171,12 @@ func newTLSPair() (tlsPair, error) {
 // reached over in-memory pipes, optionally through a middleman that
 // rewrites what the server sends.
 type liveServer struct {
-	srv      *server.Server
-	st       *boltstore.Store
-	dir      string
-	before   int
-	rewrite  rewriter
-	mu       sync.Mutex
-	middles  sync.WaitGroup
-	shutdown bool
+	srv     *server.Server
+	st      *boltstore.Store
+	dir     string
+	before  int
+	rewrite rewriter
+	middles sync.WaitGroup
 }
 
 // pipeConn gives net.Pipe a loopback remote address, as the server's
