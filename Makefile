@@ -19,8 +19,9 @@ generate: ## verify the specs and regenerate their packages (fsm/, server/lmtp/l
 check: ## verify the specs, report every problem as file:line:col, and fail if a generated package is stale
 	@for s in $(SPECS); do $(FSMGEN) check $$s && $(FSMGEN) generate -spec $$s -verify || exit 1; done
 
-lint: ## gofmt, go vet and staticcheck over the whole module
+lint: ## gofmt, go mod tidy (unchanged), go vet and staticcheck over the whole module
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
