@@ -141,11 +141,7 @@ func cmdFetch(c *conn, cmd *command) result {
 	if hasChangedSince && changedSince == 0 {
 		// The changedsince-zero quirk (iPhone Mail): a mod-sequence is at
 		// least 1. Lenient reads it as "all messages".
-		q := fsm.QuirkChangedsinceZero
-		c.srv.metrics.quirks[q].Add(1)
-		c.log.Info("client quirk", "quirk", q.String(), "mode", c.modes.Of(q).String(),
-			"input", cmd.input.String(), "tag", cmd.tag, "user", c.username)
-		if !c.modes.Tolerates(q) {
+		if !c.noteQuirk(fsm.QuirkChangedsinceZero, "input", cmd.input.String(), "tag", cmd.tag) {
 			return bad("CHANGEDSINCE needs a mod-sequence of at least 1 (RFC 7162)")
 		}
 		zeroQuirk = true

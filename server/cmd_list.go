@@ -258,8 +258,9 @@ func cmdLsub(c *conn, cmd *command) result {
 //
 // STATUS on the mailbox this session has selected is the status-selected
 // quirk (neomutt, imapfilter): the RFC says clients SHOULD NOT, but the
-// answer is harmless, so it is given with fresh counts and flagged
-// OK [CLIENTBUG] in both modes (RFC 5530 3).
+// answer is harmless, so the spec tolerates it in both modes: it is given
+// with fresh counts and flagged OK [CLIENTBUG] (RFC 5530 3). Where a mode
+// does not tolerate it, the answer is NO [CLIENTBUG].
 func cmdStatus(c *conn, cmd *command) result {
 	a := cmd.args
 	if err := a.SP(); err != nil {
@@ -295,12 +296,13 @@ func cmdStatus(c *conn, cmd *command) result {
 	if c.rev2() {
 		st.Recent = 0 // RFC 9051 has no \Recent
 	}
+	onSelected := c.mailbox != nil && c.mailbox.id == st.ID
+	if onSelected && !c.noteQuirk(fsm.QuirkStatusSelected, "input", cmd.input.String(), "tag", cmd.tag) {
+		// A spec that stops tolerating the quirk refuses it, flagged.
+		return no("CLIENTBUG", "STATUS on the selected mailbox is refused; use NOOP to check for new mail")
+	}
 	c.write(func(e *imapwire.Encoder) { writeStatus(e, st.Name, st, items) })
-	if c.mailbox != nil && c.mailbox.id == st.ID {
-		q := fsm.QuirkStatusSelected
-		c.srv.metrics.quirks[q].Add(1)
-		c.log.Info("client quirk", "quirk", q.String(), "mode", c.modes.Of(q).String(),
-			"input", cmd.input.String(), "tag", cmd.tag, "user", c.username)
+	if onSelected {
 		return okCode("CLIENTBUG", "STATUS on the selected mailbox completed")
 	}
 	return ok("STATUS completed")

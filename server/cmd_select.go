@@ -134,10 +134,7 @@ func (c *conn) mailboxArg(a interface{ Mailbox() (string, error) }) (string, err
 		return "", err
 	}
 	if len(name) > 1 && strings.HasSuffix(name, "/") && !strings.HasSuffix(name, "//") {
-		c.srv.metrics.quirks[fsm.QuirkTrailingSeparator].Add(1)
-		c.log.Info("client quirk", "quirk", fsm.QuirkTrailingSeparator.String(),
-			"mode", c.modes.Of(fsm.QuirkTrailingSeparator).String(), "mailbox", name, "user", c.username)
-		if !c.modes.Tolerates(fsm.QuirkTrailingSeparator) {
+		if !c.noteQuirk(fsm.QuirkTrailingSeparator, "mailbox", name) {
 			return "", errTrailingSeparator
 		}
 		name = strings.TrimSuffix(name, "/")

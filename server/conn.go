@@ -353,9 +353,7 @@ func (c *conn) dispatch(in fsm.Input, cmd *command) {
 		d := fsm.Step(c.state, in, c.modes)
 		c.srv.metrics.commands[in].Add(1)
 		if d.Quirk != fsm.QuirkNone {
-			c.srv.metrics.quirks[d.Quirk].Add(1)
-			c.log.Info("client quirk", "quirk", d.Quirk.String(), "mode", c.modes.Of(d.Quirk).String(),
-				"rule", d.Rule.String(), "state", c.state.String(), "input", in.String(), "tag", cmd.tag)
+			c.noteQuirk(d.Quirk, "rule", d.Rule.String(), "state", c.state.String(), "input", in.String(), "tag", cmd.tag)
 		}
 		if d.Pending != fsm.ResponseNone {
 			c.reply(c.heldTag, d.Pending)
