@@ -264,3 +264,32 @@ func TestWireMutantsAreCaught(t *testing.T) {
 	}
 	t.Logf("wire mutants (seed %d):\n%s", seed, strings.Join(summary, "\n"))
 }
+
+// TestWireCoverageGateCatchesAnUnreachedOutcome is the mutant of the wire
+// coverage gate: a server whose SORT never succeeds (a middleman turns its
+// OK into NO) leaves "sort → ok" unexercised however many seed sessions
+// try, and the gate that fails TestWireProperties below 100% names it.
+func TestWireCoverageGateCatchesAnUnreachedOutcome(t *testing.T) {
+	ref := loadReference(t)
+	c := NewCoverage(ref)
+	for _, tr := range ref.Transitions() {
+		if ref.WireReachable(tr) && tr.Input != fsm.InputSort {
+			c.hits[tr] = 1 // everything else is taken as covered
+		}
+	}
+	sortFails := func() responseFilter {
+		return filterFunc(func(ev wireEvent, raw string) []string {
+			if ev.status == "OK" && strings.Contains(ev.line, "SORT completed") {
+				return []string{strings.Replace(raw, " OK ", " NO ", 1)}
+			}
+			return []string{raw}
+		})
+	}
+	runWireSeeds(t, ref, fsm.Lenient, c, 1,
+		&WireConfig{Name: "sort-never-succeeds", Factory: liveFactory(t, sortFails), Reference: ref, Options: wireOptions(), Coverage: c})
+	n, total := wireCoverable(ref, c)
+	require.Less(t, n, total, "the gate must see a gap")
+	open := strings.Join(wireOpen(ref, c), ", ")
+	assert.Contains(t, open, "selected × sort → ok")
+	assert.NotContains(t, open, "selected × sort → no", "the seeds reached the outcomes the mutant allows")
+}
