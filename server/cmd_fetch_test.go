@@ -328,3 +328,26 @@ func TestFetchEmptyPartIsLiteral(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchBodyWithNUL: a part holding NUL bytes (appended with a binary
+// literal) is sent in BODY[] with each NUL as 0x80, since a literal may not
+// carry NUL (RFC 9051 4.3); BINARY[] gives the exact bytes in a literal8.
+func TestFetchBodyWithNUL(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.login()
+	msg := "From: a@example.org\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\nx\x00y\r\n"
+	c.send("A1 APPEND INBOX ~{" + strconv.Itoa(len(msg)) + "}\r\n")
+	require.True(t, strings.HasPrefix(c.line(), "+ "))
+	c.send(msg + "\r\n")
+	_, done := c.until("A1")
+	require.True(t, strings.HasPrefix(done, "A1 OK"), done)
+	c.ok("S1", "SELECT INBOX")
+	untagged := c.ok("F1", "FETCH 1 (BODY.PEEK[TEXT])")
+	body := strings.Join(untagged, "\n")
+	assert.Contains(t, body, "BODY[TEXT] {5}")
+	assert.Contains(t, body, "x\x80y")
+	assert.NotContains(t, body, "\x00")
+	untagged = c.ok("F2", "FETCH 1 (BINARY.PEEK[1])")
+	assert.Contains(t, strings.Join(untagged, "\n"), "x\x00y")
+}

@@ -121,6 +121,9 @@
 //     discarded (command injection, the CVE-2011-0411 class).
 //   - Without TLS, LOGINDISABLED is advertised and credentials are refused
 //     unless Config.AllowInsecureAuth is set.
+//   - A literal never carries a NUL byte (RFC 9051 4.3): FETCH BODY[] of a
+//     part appended with NULs (a binary literal) sends each as 0x80, as
+//     Dovecot does; BINARY[] returns the exact bytes in a literal8.
 //   - Every limit (line and literal sizes, connections, bad commands,
 //     timeouts) is a Config field with a documented default.
 //

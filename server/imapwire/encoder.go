@@ -2,6 +2,7 @@ package imapwire
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -367,7 +368,13 @@ func (e *Encoder) literal(binary bool, r io.Reader, n int64) *Encoder {
 	if e.err != nil {
 		return e
 	}
-	copied, err := io.CopyN(e.w(), r, n)
+	var copied int64
+	var err error
+	if binary {
+		copied, err = io.CopyN(e.w(), r, n)
+	} else {
+		copied, err = copyWithoutNUL(e.w(), r, n)
+	}
 	if err != nil {
 		if copied < n && errors.Is(err, io.EOF) {
 			return e.fail("literal source ended after %d of %d bytes", copied, n)
@@ -378,20 +385,64 @@ func (e *Encoder) literal(binary bool, r io.Reader, n int64) *Encoder {
 }
 
 // Literal streams exactly n bytes of r as a literal (RFC 9051 section 4.3).
-// The data must not contain NUL (use Literal8 for binary content). If r
-// yields fewer than n bytes the encoder fails, since the announced size
-// cannot be taken back.
+// A literal may not contain NUL, so any NUL byte of r is sent as 0x80, as
+// Dovecot does: the size stays n, and BINARY (Literal8) is how a client
+// gets the exact bytes. If r yields fewer than n bytes the encoder fails,
+// since the announced size cannot be taken back.
 func (e *Encoder) Literal(r io.Reader, n int64) *Encoder { return e.literal(false, r, n) }
 
-// LiteralBytes writes b as a literal. Like Literal, b must not contain NUL.
+// LiteralBytes writes b as a literal; like Literal, it sends a NUL byte of
+// b as 0x80.
 func (e *Encoder) LiteralBytes(b []byte) *Encoder {
 	e.literalHeader(false, int64(len(b)))
 	if e.err == nil {
+		if bytes.IndexByte(b, 0) >= 0 {
+			b = replaceNUL(bytes.Clone(b))
+		}
 		if _, err := e.w().Write(b); err != nil {
 			e.err = err
 		}
 	}
 	return e
+}
+
+// nulBuffers holds the copy buffers of copyWithoutNUL.
+var nulBuffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// copyWithoutNUL copies n bytes of r to w, each NUL byte as 0x80.
+func copyWithoutNUL(w io.Writer, r io.Reader, n int64) (int64, error) {
+	buf := nulBuffers.Get().(*[32 << 10]byte)
+	defer nulBuffers.Put(buf)
+	var copied int64
+	for copied < n {
+		m, err := r.Read(buf[:min(int64(len(buf)), n-copied)])
+		if m > 0 {
+			if _, werr := w.Write(replaceNUL(buf[:m])); werr != nil {
+				return copied, werr
+			}
+			copied += int64(m)
+		}
+		if err != nil {
+			if err == io.EOF && copied == n {
+				break
+			}
+			return copied, err
+		}
+	}
+	return copied, nil
+}
+
+// replaceNUL replaces every NUL byte of b by 0x80, in place.
+func replaceNUL(b []byte) []byte {
+	for i := bytes.IndexByte(b, 0); i >= 0; {
+		b[i] = 0x80
+		j := bytes.IndexByte(b[i+1:], 0)
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return b
 }
 
 // Literal8 streams exactly n bytes of r as a literal8 ("~{n}", RFC 3516

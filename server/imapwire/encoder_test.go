@@ -3,6 +3,7 @@ package imapwire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -228,3 +229,17 @@ func TestStatusString(t *testing.T) {
 }
 
 var _ io.Writer = failWriter{}
+
+// TestLiteralNeverCarriesNUL: a literal may not contain NUL (RFC 9051
+// 4.3), so Literal and LiteralBytes send it as 0x80 and keep the size;
+// Literal8 sends the bytes as they are.
+func TestLiteralNeverCarriesNUL(t *testing.T) {
+	data := "a\x00b\x00\x00c" + strings.Repeat("x\x00", 40<<10)
+	var buf bytes.Buffer
+	e := NewEncoder(&buf)
+	e.Literal(strings.NewReader(data), int64(len(data))).SP().LiteralBytes([]byte("\x00z")).SP()
+	e.Literal8(strings.NewReader("\x00"), 1)
+	require.NoError(t, e.Flush())
+	want := fmt.Sprintf("{%d}\r\n%s {2}\r\n\x80z ~{1}\r\n\x00", len(data), strings.ReplaceAll(data, "\x00", "\x80"))
+	assert.Equal(t, want, buf.String())
+}
