@@ -27,7 +27,9 @@ func newTarget(t *testing.T) WireTarget {
 	for _, u := range Accounts {
 		require.NoError(t, st.CreateUser(context.Background(), u, "pw"))
 	}
-	return WireTarget{Store: st, Timeout: 300 * time.Millisecond, Spool: t.TempDir()}
+	// A second: long enough that a loaded machine (the race detector, a
+	// parallel package) does not time out between two steps.
+	return WireTarget{Store: st, Timeout: time.Second, Spool: t.TempDir()}
 }
 
 var markerRe = regexp.MustCompile(`X-Marker: (\S+)`)
