@@ -15,9 +15,10 @@ import (
 
 // messageCapabilities lists the extensions the message commands implement:
 // BINARY (RFC 3516, FETCH BINARY items), ESEARCH (RFC 4731, SEARCH RETURN
-// options) and SEARCHRES (RFC 5182, SEARCH RETURN (SAVE) and "$").
+// options), SEARCHRES (RFC 5182, SEARCH RETURN (SAVE) and "$") and WITHIN
+// (RFC 5032, the OLDER and YOUNGER search keys).
 // UIDPLUS and MOVE are advertised with the base capabilities.
-var messageCapabilities = []string{"BINARY", "ESEARCH", "SEARCHRES"}
+var messageCapabilities = []string{"BINARY", "ESEARCH", "SEARCHRES", "WITHIN"}
 
 // searchOp is the kind of a search key (RFC 9051 6.4.4).
 type searchOp uint8
@@ -45,6 +46,8 @@ const (
 	searchNot                        // NOT
 	searchOr                         // OR
 	searchModSeq                     // MODSEQ (RFC 7162 3.1.5), in size
+	searchOlder                      // OLDER (RFC 5032): internal date before date
+	searchYounger                    // YOUNGER (RFC 5032): internal date at or after date
 )
 
 // searchKey is a parsed search key; keys with sub-keys form a tree.
@@ -386,6 +389,17 @@ func parseSearchKey(a *imapwire.ArgReader, first bool, charset *string, name str
 			op = searchSmaller
 		}
 		return &searchKey{op: op, size: n}, err
+	case "OLDER", "YOUNGER":
+		// RFC 5032 (WITHIN): an interval in seconds back from now.
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		n, err := a.NZNumber()
+		op := searchOlder
+		if name == "YOUNGER" {
+			op = searchYounger
+		}
+		return &searchKey{op: op, date: time.Now().Add(-time.Duration(n) * time.Second)}, err
 	case "UID":
 		if err := a.SP(); err != nil {
 			return nil, err
@@ -596,6 +610,10 @@ func (k *searchKey) match(cand *searchCandidate, sc *searchContext) (bool, error
 	case searchSentBefore, searchSentOn, searchSentSince:
 		t, ok := mailmsg.SentDate(cand.st)
 		return ok && compareDay(k.op-searchSentBefore, t, k.date), nil
+	case searchOlder:
+		return msg.InternalDate.Before(k.date), nil
+	case searchYounger:
+		return !msg.InternalDate.Before(k.date), nil
 	case searchLarger:
 		return msg.Size >= 0 && uint64(msg.Size) > k.size, nil
 	case searchModSeq:

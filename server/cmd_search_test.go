@@ -141,3 +141,34 @@ func TestSearchESEARCHWhenRev2Enabled(t *testing.T) {
 	assert.Equal(t, []string{`* ESEARCH (TAG "A2") ALL 1:2`}, c.ok("A2", "SEARCH OR SEEN FLAGGED"))
 	assert.Equal(t, []string{`* ESEARCH (TAG "A3") UID`}, c.ok("A3", "UID SEARCH DRAFT"))
 }
+
+// TestSearchWithin: OLDER and YOUNGER (RFC 5032) compare the internal
+// date with now minus an interval in seconds.
+func TestSearchWithin(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.login()
+	msg := "From: a@example.org\r\nSubject: old\r\n\r\nold\r\n"
+	c.send(`A1 APPEND INBOX "01-Jan-2020 00:00:00 +0000" {` + strconv.Itoa(len(msg)) + "+}\r\n" + msg + "\r\n")
+	_, done := c.until("A1")
+	require.True(t, strings.HasPrefix(done, "A1 OK"), done)
+	c.send("A2 APPEND INBOX {" + strconv.Itoa(len(msg)) + "+}\r\n" + msg + "\r\n") // internal date: now
+	_, done = c.until("A2")
+	require.True(t, strings.HasPrefix(done, "A2 OK"), done)
+	c.ok("S1", "SELECT INBOX")
+	for _, tc := range []struct{ cmd, want string }{
+		{"SEARCH OLDER 3600", "* SEARCH 1"},
+		{"SEARCH YOUNGER 3600", "* SEARCH 2"},
+		{"SEARCH OR OLDER 86400 YOUNGER 60", "* SEARCH 1 2"},
+		{"UID SEARCH NOT OLDER 3600", "* SEARCH 2"},
+		{"SEARCH NOT OLDER 3600", "* SEARCH 2"},
+		{"SEARCH NOT YOUNGER 3600", "* SEARCH 1"},
+		{"UID SEARCH ALL", "* SEARCH 1 2"},
+	} {
+		untagged, done := c.cmd("T", tc.cmd)
+		assert.Equal(t, "T OK SEARCH completed", done, tc.cmd)
+		assert.Equal(t, []string{tc.want}, untagged, tc.cmd)
+	}
+	_, done = c.cmd("T", "SEARCH OLDER 0")
+	assert.True(t, strings.HasPrefix(done, "T BAD"), done)
+}

@@ -30,7 +30,7 @@ var implementedExtensions = []string{
 	"IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "SASL-IR",
 	"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
 	"LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE",
-	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES",
+	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
 }
@@ -234,6 +234,12 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		lines = c.ok("FETCH $ (UID)")
 		require.Len(t, lines, 1, "%q", lines)
 		assert.Equal(t, "* 2 FETCH (UID 2)\r\n", lines[0])
+	})
+	t.Run("WITHIN", func(t *testing.T) {
+		lines := c.ok("SEARCH YOUNGER 86400")
+		assert.Equal(t, "* SEARCH 1 2\r\n", anyMatch(t, lines, `^\* SEARCH`))
+		lines = c.ok("SEARCH OLDER 86400")
+		assert.Equal(t, "* SEARCH\r\n", anyMatch(t, lines, `^\* SEARCH`))
 	})
 	t.Run("SORT", func(t *testing.T) {
 		lines := c.ok("SORT (REVERSE ARRIVAL) UTF-8 ALL")
