@@ -38,6 +38,7 @@ const (
 	fetchRFC822Header                   // RFC822.HEADER (BODY.PEEK[HEADER])
 	fetchRFC822Text                     // RFC822.TEXT (BODY[TEXT])
 	fetchModSeq                         // MODSEQ (RFC 7162 3.1.4)
+	fetchPreview                        // PREVIEW (RFC 8970)
 )
 
 // fetchItem is one requested data item.
@@ -53,7 +54,7 @@ type fetchItem struct {
 func (it fetchItem) needsStructure() bool {
 	switch it.kind {
 	case fetchEnvelope, fetchBodyStructure, fetchBodyShort, fetchSection, fetchBinary, fetchBinarySize,
-		fetchRFC822Header, fetchRFC822Text:
+		fetchRFC822Header, fetchRFC822Text, fetchPreview:
 		return true
 	}
 	return false
@@ -266,6 +267,27 @@ func parseFetchAtt(a *imapwire.ArgReader, macro bool) ([]fetchItem, error) {
 	}
 	if name == "MODSEQ" {
 		return []fetchItem{{kind: fetchModSeq, peek: true}}, nil
+	}
+	if name == "PREVIEW" {
+		// RFC 8970 3.1: PREVIEW [SP "(" preview-mod *(SP preview-mod) ")"];
+		// LAZY lets the server skip a preview it has not computed, but
+		// previews are computed at delivery, so it changes nothing here.
+		if a.PeekSP('(') {
+			if err := a.SP(); err != nil {
+				return nil, err
+			}
+			err := a.List(func() error {
+				mod, err := a.Atom()
+				if err == nil && !strings.EqualFold(mod, "LAZY") {
+					err = fetchSyntaxError("Unknown PREVIEW modifier " + mod)
+				}
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return []fetchItem{{kind: fetchPreview, peek: true}}, nil
 	}
 	it := fetchItem{}
 	switch name {
@@ -495,6 +517,22 @@ func (c *conn) fetchOne(seq uint32, msg *store.Message, items []fetchItem, wantB
 			return no("SERVERBUG", "Message structure unavailable"), false
 		}
 	}
+	if st != nil && !st.HasPreview && hasFetchKind(items, fetchPreview) {
+		// Analysed before previews were kept: compute it now.
+		if body == nil {
+			b, err := c.user.OpenBody(c.ctx, m.id, msg.UID)
+			if errors.Is(err, store.ErrNoSuchMessage) {
+				return result{}, true
+			}
+			if err != nil {
+				return c.storeError(err), false
+			}
+			body = b
+			defer body.Close()
+		}
+		st.Preview, _ = mailmsg.Preview(body, body.Size(), st)
+		st.HasPreview = true
+	}
 	vals := make([]fetchValue, 0, len(items)+1)
 	flagsSent := false
 	for _, it := range items {
@@ -599,6 +637,8 @@ func fetchItemValue(it fetchItem, msg *store.Message, st *mailmsg.Structure, bod
 		return fetchValue{name: "INTERNALDATE", wire: append(b, '"')}, nil
 	case fetchSize:
 		return fetchValue{name: "RFC822.SIZE", wire: strconv.AppendInt(nil, msg.Size, 10)}, nil
+	case fetchPreview:
+		return previewValue(st.Preview), nil
 	case fetchEnvelope:
 		var buf bytes.Buffer
 		err := mailmsg.WriteEnvelope(&buf, &st.Envelope)
@@ -685,4 +725,23 @@ func writeWire(e *imapwire.Encoder, b []byte) {
 		e.LiteralBytes(b[i+2 : i+2+int(n)])
 		b = b[i+2+int(n):]
 	}
+}
+
+// previewValue is the PREVIEW fetch value (RFC 8970 3.2, an nstring): a
+// quoted string when the text is ASCII, otherwise a literal, which carries
+// UTF-8 in IMAP4rev1 sessions too; NIL for a message without text.
+func previewValue(text string) fetchValue {
+	v := fetchValue{name: "PREVIEW"}
+	if text == "" {
+		v.wire = []byte("NIL")
+		return v
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] < 0x20 || text[i] > 0x7e {
+			v.r, v.n = strings.NewReader(text), int64(len(text))
+			return v
+		}
+	}
+	v.wire = []byte(`"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(text) + `"`)
+	return v
 }

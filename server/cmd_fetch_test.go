@@ -351,3 +351,28 @@ func TestFetchBodyWithNUL(t *testing.T) {
 	untagged = c.ok("F2", "FETCH 1 (BINARY.PEEK[1])")
 	assert.Contains(t, strings.Join(untagged, "\n"), "x\x00y")
 }
+
+// TestFetchPreview: PREVIEW (RFC 8970) gives the start of the first text
+// part, quoted when ASCII, a literal otherwise, NIL without text; the LAZY
+// modifier is accepted, in a list with other items too.
+func TestFetchPreview(t *testing.T) {
+	ts := newTestServer(t)
+	appendMsg(t, ts, "INBOX", "Subject: a\r\n\r\nSee you \"soon\",\r\n  at noon.\r\n")
+	appendMsg(t, ts, "INBOX", "Subject: b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGrüße\r\n")
+	appendMsg(t, ts, "INBOX", "Subject: c\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0K\r\n")
+	c := ts.dial()
+	c.login()
+	c.ok("S1", "SELECT INBOX")
+	for _, tc := range []struct{ cmd, want string }{
+		{"FETCH 1 PREVIEW", `* 1 FETCH (PREVIEW "See you \"soon\", at noon.")`},
+		{"FETCH 1 (UID PREVIEW (LAZY) FLAGS)", `* 1 FETCH (UID 1 PREVIEW "See you \"soon\", at noon." FLAGS ())`},
+		{"FETCH 2 (PREVIEW)", "* 2 FETCH (PREVIEW {7}\nGrüße)"},
+		{"FETCH 3 (PREVIEW)", "* 3 FETCH (PREVIEW NIL)"},
+	} {
+		untagged, done := c.cmd("T", tc.cmd)
+		assert.Equal(t, "T OK FETCH completed", done, tc.cmd)
+		assert.Equal(t, tc.want, strings.Join(untagged, "\n"), tc.cmd)
+	}
+	_, done := c.cmd("T", "FETCH 1 (PREVIEW (EAGER))")
+	assert.True(t, strings.HasPrefix(done, "T BAD"), done)
+}

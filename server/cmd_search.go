@@ -15,10 +15,11 @@ import (
 
 // messageCapabilities lists the extensions the message commands implement:
 // BINARY (RFC 3516, FETCH BINARY items), ESEARCH (RFC 4731, SEARCH RETURN
-// options), SEARCHRES (RFC 5182, SEARCH RETURN (SAVE) and "$") and WITHIN
-// (RFC 5032, the OLDER and YOUNGER search keys).
+// options), SEARCHRES (RFC 5182, SEARCH RETURN (SAVE) and "$"), WITHIN
+// (RFC 5032, the OLDER and YOUNGER search keys) and PREVIEW (RFC 8970, the
+// FETCH item, cmd_fetch.go).
 // UIDPLUS and MOVE are advertised with the base capabilities.
-var messageCapabilities = []string{"BINARY", "ESEARCH", "SEARCHRES", "WITHIN"}
+var messageCapabilities = []string{"BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW"}
 
 // searchOp is the kind of a search key (RFC 9051 6.4.4).
 type searchOp uint8

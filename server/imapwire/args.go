@@ -77,6 +77,16 @@ func (a *ArgReader) Peek() (c byte, ok bool) {
 	return a.peekByte()
 }
 
+// PeekSP reports whether the next two bytes are SP and c, without
+// consuming them: an optional list after an element of a list, such as
+// FETCH's "PREVIEW (LAZY)" (RFC 8970), is told apart from the next element.
+func (a *ArgReader) PeekSP(c byte) bool {
+	if a.ensure() != nil {
+		return false
+	}
+	return a.pos+1 < len(a.seg) && a.seg[a.pos] == ' ' && a.seg[a.pos+1] == c
+}
+
 // Err returns the sticky error, if any.
 func (a *ArgReader) Err() error { return a.err }
 

@@ -30,7 +30,7 @@ var implementedExtensions = []string{
 	"IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "SASL-IR",
 	"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
 	"LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE",
-	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN",
+	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
 }
@@ -240,6 +240,10 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		assert.Equal(t, "* SEARCH 1 2\r\n", anyMatch(t, lines, `^\* SEARCH`))
 		lines = c.ok("SEARCH OLDER 86400")
 		assert.Equal(t, "* SEARCH\r\n", anyMatch(t, lines, `^\* SEARCH`))
+	})
+	t.Run("PREVIEW", func(t *testing.T) {
+		lines := c.ok("FETCH 1:* (PREVIEW (LAZY))")
+		assert.Regexp(t, `^\* 1 FETCH \(PREVIEW ("[^"]+"|\{\d+\}\r\n)`, anyMatch(t, lines, `^\* 1 FETCH`))
 	})
 	t.Run("SORT", func(t *testing.T) {
 		lines := c.ok("SORT (REVERSE ARRIVAL) UTF-8 ALL")

@@ -35,6 +35,14 @@ func Analyze(r io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A message stored in a file or in memory can be read again for its
+	// preview text (RFC 8970), computed once here rather than at each
+	// FETCH.
+	if ra, ok := r.(io.ReaderAt); ok {
+		if st.Preview, err = Preview(ra, st.Size, st); err == nil {
+			st.HasPreview = true
+		}
+	}
 	return encodeStructure(st), nil
 }
 

@@ -278,7 +278,32 @@ func TestAnalyzeOneByteReads(t *testing.T) {
 	require.NoError(t, err)
 	got, err := Decode(blob)
 	require.NoError(t, err)
+	// A reader that is not an io.ReaderAt cannot be read again for the
+	// preview: the blob says it has none, and the rest is the same.
+	assert.False(t, got.HasPreview)
+	assert.True(t, want.HasPreview)
+	got.Preview, got.HasPreview = want.Preview, want.HasPreview
 	assert.Equal(t, want, got)
+}
+
+// TestPreview: the preview is the first text/plain part's start, decoded
+// from its transfer encoding and charset, white space folded and cut at
+// PreviewMax characters; HTML is stripped of markup; an attachment or a
+// message without text has none.
+func TestPreview(t *testing.T) {
+	long := strings.Repeat("word ", 100)
+	for _, tc := range []struct{ name, msg, want string }{
+		{"plain", "Subject: x\r\n\r\nHello\r\n  there,\tfriend.\r\n", "Hello there, friend."},
+		{"qp latin1", "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe\r\n", "Grüße"},
+		{"html", "Content-Type: text/html\r\n\r\n<html><head><title>t</title></head><body><p>Hi &amp; bye</p><script>x()</script></body></html>\r\n", "Hi & bye"},
+		{"multipart", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nno\r\n--b\r\nContent-Type: text/plain\r\n\r\nyes\r\n--b--\r\n", "yes"},
+		{"none", "Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0K\r\n", ""},
+		{"long", "Subject: x\r\n\r\n" + long + "\r\n", strings.TrimSpace(long)[:PreviewMax]},
+	} {
+		st := analyzeString(t, tc.msg)
+		assert.True(t, st.HasPreview, tc.name)
+		assert.Equal(t, tc.want, st.Preview, tc.name)
+	}
 }
 
 func TestParseAddressList(t *testing.T) {

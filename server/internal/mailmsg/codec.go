@@ -14,7 +14,9 @@ const (
 	blobMagic0 = 'M'
 	blobMagic1 = 'S'
 	// FormatVersion is the version of the blob format written by Analyze.
-	FormatVersion = 1
+	// Version 2 adds the preview text (RFC 8970) after the MIME tree;
+	// Decode still reads version 1 blobs, which have none.
+	FormatVersion = 2
 )
 
 // ErrStaleBlob is returned (wrapped) by Decode for a blob written by
@@ -33,7 +35,8 @@ func Decode(blob []byte) (*Structure, error) {
 	if len(blob) < 3 || blob[0] != blobMagic0 || blob[1] != blobMagic1 {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorruptBlob)
 	}
-	if blob[2] != FormatVersion {
+	version := blob[2]
+	if version != 1 && version != FormatVersion {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrStaleBlob, blob[2], FormatVersion)
 	}
 	d := &decoder{b: blob[3:]}
@@ -41,6 +44,10 @@ func Decode(blob []byte) (*Structure, error) {
 	st.Size = d.readInt()
 	d.envelope(&st.Envelope)
 	st.Root = d.part(0)
+	if version >= 2 && d.err == nil {
+		st.HasPreview = d.readByte() == 1
+		st.Preview = d.readString()
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
 	}
@@ -59,7 +66,12 @@ func encodeStructure(st *Structure) []byte {
 	b = append(b, blobMagic0, blobMagic1, FormatVersion)
 	b = binary.AppendUvarint(b, uint64(st.Size))
 	b = appendEnvelope(b, &st.Envelope)
-	return appendPart(b, st.Root)
+	b = appendPart(b, st.Root)
+	has := byte(0)
+	if st.HasPreview {
+		has = 1
+	}
+	return appendBlobString(append(b, has), st.Preview)
 }
 
 func appendBlobString(b []byte, s string) []byte {

@@ -80,3 +80,22 @@ func FuzzAnalyze(f *testing.F) {
 		require.NoError(t, err)
 	})
 }
+
+// TestDecodeVersion1: blobs written before previews were kept (format
+// version 1, no preview after the MIME tree) still decode, without one.
+func TestDecodeVersion1(t *testing.T) {
+	st := analyzeString(t, "Subject: x\r\n\r\nhello\r\n")
+	require.True(t, st.HasPreview)
+	st.Preview, st.HasPreview = "", false
+	blob := encodeStructure(st)
+	require.Equal(t, []byte{0, 0}, blob[len(blob)-2:], "no preview: a 0 flag and an empty string")
+	v1 := append([]byte(nil), blob[:len(blob)-2]...)
+	v1[2] = 1
+	got, err := Decode(v1)
+	require.NoError(t, err)
+	assert.False(t, got.HasPreview)
+	assert.Equal(t, st, got)
+	v1[2] = 9
+	_, err = Decode(v1)
+	assert.ErrorIs(t, err, ErrStaleBlob)
+}

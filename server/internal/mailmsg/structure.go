@@ -123,6 +123,12 @@ type Structure struct {
 	// Root is the message itself: its header starts at offset 0 and its
 	// body runs to the end of the message.
 	Root *Part
+	// Preview is the message's preview text (RFC 8970, see [Preview]),
+	// computed when the message was analysed; HasPreview is false when it
+	// was not (a blob of format version 1, or an analyser that could not
+	// read the message twice), and a reader computes it when needed.
+	Preview    string
+	HasPreview bool
 }
 
 // BodyOffset returns the offset at which the top-level body starts, just

@@ -1,0 +1,89 @@
+package mailmsg
+
+import (
+	"html"
+	"io"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message/charset"
+)
+
+// PreviewMax is the most characters a preview holds; RFC 8970 3.1 allows
+// up to 256.
+const PreviewMax = 200
+
+// previewRead bounds the decoded bytes of the text part a preview is taken
+// from.
+const previewRead = 8 << 10
+
+var (
+	htmlDrop = regexp.MustCompile(`(?is)<(script|style|head)\b.*?</(script|style|head)\s*>`)
+	htmlTag  = regexp.MustCompile(`(?s)<[^>]*>`)
+)
+
+// Preview computes the preview text of a message (RFC 8970): the start of
+// its first text/plain part that is not an attachment, else of its first
+// text/html part with the markup removed, decoded to UTF-8 with white space
+// runs folded into single spaces and cut at PreviewMax characters. It is ""
+// when the message has no such text.
+func Preview(raw io.ReaderAt, size int64, st *Structure) (string, error) {
+	if st == nil || st.Root == nil {
+		return "", nil
+	}
+	path, p := findText(st.Root, nil, "plain")
+	if p == nil {
+		path, p = findText(st.Root, nil, "html")
+	}
+	if p == nil {
+		return "", nil
+	}
+	r, _, err := ExtractBinary(raw, size, st, Section{Part: path})
+	if err != nil {
+		return "", nil // an undecodable part has no preview
+	}
+	cs := "us-ascii"
+	for _, prm := range p.Params {
+		if strings.EqualFold(prm.Name, "charset") {
+			cs = prm.Value
+		}
+	}
+	if dec, err := charset.Reader(cs, r); err == nil {
+		r = dec
+	}
+	b, err := io.ReadAll(io.LimitReader(r, previewRead))
+	if err != nil {
+		return "", nil
+	}
+	text := strings.ToValidUTF8(string(b), "")
+	if p.Subtype == "html" {
+		text = html.UnescapeString(htmlTag.ReplaceAllString(htmlDrop.ReplaceAllString(text, " "), " "))
+	}
+	text = strings.Join(strings.Fields(text), " ")
+	if utf8.RuneCountInString(text) > PreviewMax {
+		text = string([]rune(text)[:PreviewMax])
+	}
+	return text, nil
+}
+
+// findText returns the first leaf text/subtype part that is not an
+// attachment, depth first, with its part path (RFC 9051 6.4.5: the body of
+// a message that is not multipart is part 1).
+func findText(p *Part, path []int, subtype string) ([]int, *Part) {
+	if p.Type == "multipart" {
+		for i, c := range p.Children {
+			if q, found := findText(c, append(append([]int(nil), path...), i+1), subtype); found != nil {
+				return q, found
+			}
+		}
+		return nil, nil
+	}
+	if p.Type != "text" || p.Subtype != subtype || p.Disposition == "attachment" {
+		return nil, nil
+	}
+	if len(path) == 0 {
+		path = []int{1}
+	}
+	return path, p
+}
