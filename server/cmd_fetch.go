@@ -39,6 +39,8 @@ const (
 	fetchRFC822Text                     // RFC822.TEXT (BODY[TEXT])
 	fetchModSeq                         // MODSEQ (RFC 7162 3.1.4)
 	fetchPreview                        // PREVIEW (RFC 8970)
+	fetchEmailID                        // EMAILID (RFC 8474 5.1)
+	fetchThreadID                       // THREADID (RFC 8474 5.2)
 )
 
 // fetchItem is one requested data item.
@@ -243,6 +245,8 @@ var fetchSimple = map[string]fetchItem{
 	"RFC822":        {kind: fetchRFC822},
 	"RFC822.HEADER": {kind: fetchRFC822Header, peek: true},
 	"RFC822.TEXT":   {kind: fetchRFC822Text},
+	"EMAILID":       {kind: fetchEmailID, peek: true},
+	"THREADID":      {kind: fetchThreadID, peek: true},
 }
 
 // parseFetchAtt reads one fetch-att (or, when macro is true, also a macro).
@@ -639,6 +643,10 @@ func fetchItemValue(it fetchItem, msg *store.Message, st *mailmsg.Structure, bod
 		return fetchValue{name: "RFC822.SIZE", wire: strconv.AppendInt(nil, msg.Size, 10)}, nil
 	case fetchPreview:
 		return previewValue(st.Preview), nil
+	case fetchEmailID:
+		return fetchValue{name: "EMAILID", wire: []byte("(" + emailObjectID(msg) + ")")}, nil
+	case fetchThreadID:
+		return fetchValue{name: "THREADID", wire: []byte("NIL")}, nil
 	case fetchEnvelope:
 		var buf bytes.Buffer
 		err := mailmsg.WriteEnvelope(&buf, &st.Envelope)

@@ -322,7 +322,7 @@ func statusItems(a *imapwire.ArgReader) ([]string, error) {
 			return err
 		}
 		switch kw {
-		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "DELETED-STORAGE":
+		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "DELETED-STORAGE", "MAILBOXID":
 			if !slices.Contains(items, kw) {
 				items = append(items, kw)
 			}
@@ -369,6 +369,8 @@ func writeStatus(e *imapwire.Encoder, name string, st store.MailboxStatus, items
 			e.Number64(st.HighestModSeq)
 		case "DELETED-STORAGE":
 			e.Number64(uint64(max(st.DeletedSize, 0)))
+		case "MAILBOXID":
+			e.Raw("(" + mailboxObjectID(st.ID) + ")") // RFC 8474 4.3
 		}
 	}
 	e.Raw(")").CRLF()

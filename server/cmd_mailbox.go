@@ -56,10 +56,11 @@ func cmdCreate(c *conn, cmd *command) result {
 		}
 		use = attr
 	}
-	if _, err := c.user.CreateMailbox(c.ctx, name, use); err != nil {
+	info, err := c.user.CreateMailbox(c.ctx, name, use)
+	if err != nil {
 		return c.storeError(err)
 	}
-	return ok("CREATE completed")
+	return okCode("MAILBOXID ("+mailboxObjectID(info.ID)+")", "CREATE completed") // RFC 8474 4.1
 }
 
 // createParams reads the create parameter list of RFC 4466 2.2, of which

@@ -37,7 +37,7 @@ func TestCreate(t *testing.T) {
 	c := ts.dial()
 	c.login()
 	runMailboxSteps(t, c, []mailboxStep{
-		{"CREATE Projects", "OK CREATE completed"},
+		{"CREATE Projects", "OK [MAILBOXID (M"}, // RFC 8474 4.1
 		{"CREATE Projects", "NO [ALREADYEXISTS]"},
 		{"CREATE projects", "OK"}, // names other than INBOX are case-sensitive
 		{"CREATE INBOX", "NO [ALREADYEXISTS]"},

@@ -16,10 +16,10 @@ import (
 // messageCapabilities lists the extensions the message commands implement:
 // BINARY (RFC 3516, FETCH BINARY items), ESEARCH (RFC 4731, SEARCH RETURN
 // options), SEARCHRES (RFC 5182, SEARCH RETURN (SAVE) and "$"), WITHIN
-// (RFC 5032, the OLDER and YOUNGER search keys) and PREVIEW (RFC 8970, the
-// FETCH item, cmd_fetch.go).
+// (RFC 5032, the OLDER and YOUNGER search keys), PREVIEW (RFC 8970, the
+// FETCH item, cmd_fetch.go) and OBJECTID (RFC 8474, objectid.go).
 // UIDPLUS and MOVE are advertised with the base capabilities.
-var messageCapabilities = []string{"BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW"}
+var messageCapabilities = []string{"BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID"}
 
 // searchOp is the kind of a search key (RFC 9051 6.4.4).
 type searchOp uint8
@@ -49,6 +49,8 @@ const (
 	searchModSeq                     // MODSEQ (RFC 7162 3.1.5), in size
 	searchOlder                      // OLDER (RFC 5032): internal date before date
 	searchYounger                    // YOUNGER (RFC 5032): internal date at or after date
+	searchEmailID                    // EMAILID (RFC 8474 6): the message's EMAILID is value
+	searchThreadID                   // THREADID (RFC 8474 6): never matches, THREADID is NIL
 )
 
 // searchKey is a parsed search key; keys with sub-keys form a tree.
@@ -390,6 +392,16 @@ func parseSearchKey(a *imapwire.ArgReader, first bool, charset *string, name str
 			op = searchSmaller
 		}
 		return &searchKey{op: op, size: n}, err
+	case "EMAILID", "THREADID":
+		if err := a.SP(); err != nil {
+			return nil, err
+		}
+		id, err := a.Atom()
+		op := searchEmailID
+		if name == "THREADID" {
+			op = searchThreadID
+		}
+		return &searchKey{op: op, value: id}, err
 	case "OLDER", "YOUNGER":
 		// RFC 5032 (WITHIN): an interval in seconds back from now.
 		if err := a.SP(); err != nil {
@@ -611,6 +623,10 @@ func (k *searchKey) match(cand *searchCandidate, sc *searchContext) (bool, error
 	case searchSentBefore, searchSentOn, searchSentSince:
 		t, ok := mailmsg.SentDate(cand.st)
 		return ok && compareDay(k.op-searchSentBefore, t, k.date), nil
+	case searchEmailID:
+		return emailObjectID(msg) == k.value, nil
+	case searchThreadID:
+		return false, nil
 	case searchOlder:
 		return msg.InternalDate.Before(k.date), nil
 	case searchYounger:

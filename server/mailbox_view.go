@@ -229,6 +229,7 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 		}
 		e.Untagged().Raw("OK [UIDVALIDITY ").Number(v.UIDValidity).Raw("] UIDs valid").CRLF()
 		e.Untagged().Raw("OK [UIDNEXT ").Number(v.UIDNext).Raw("] Predicted next UID").CRLF()
+		e.Untagged().Raw("OK [MAILBOXID (" + mailboxObjectID(v.ID) + ")] Ok").CRLF() // RFC 8474 4.2
 		if c.condstore() {
 			// Every mailbox keeps mod-sequences, so NOMODSEQ is never sent
 			// (RFC 7162 3.1.2.1).

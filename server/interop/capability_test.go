@@ -30,7 +30,7 @@ var implementedExtensions = []string{
 	"IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "SASL-IR",
 	"NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "CHILDREN", "LIST-EXTENDED",
 	"LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE",
-	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW",
+	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
 }
@@ -244,6 +244,12 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 	t.Run("PREVIEW", func(t *testing.T) {
 		lines := c.ok("FETCH 1:* (PREVIEW (LAZY))")
 		assert.Regexp(t, `^\* 1 FETCH \(PREVIEW ("[^"]+"|\{\d+\}\r\n)`, anyMatch(t, lines, `^\* 1 FETCH`))
+	})
+	t.Run("OBJECTID", func(t *testing.T) {
+		lines := c.ok("FETCH 1 (EMAILID THREADID)")
+		assert.Regexp(t, `EMAILID \(E\d+\) THREADID NIL`, anyMatch(t, lines, `^\* 1 FETCH`))
+		lines = c.ok("STATUS INBOX (MAILBOXID)")
+		assert.Regexp(t, `MAILBOXID \(M\d+\)`, anyMatch(t, lines, `^\* STATUS`))
 	})
 	t.Run("SORT", func(t *testing.T) {
 		lines := c.ok("SORT (REVERSE ARRIVAL) UTF-8 ALL")

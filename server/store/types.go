@@ -145,6 +145,10 @@ type Message struct {
 	// \Flagged, \Deleted, \Draft) followed by keywords, in a stable order.
 	Flags  []string
 	ModSeq uint64
+	// ContentID identifies the message's content in the store: COPY and
+	// MOVE keep it, a new APPEND gets a new one, and it is never reused.
+	// It is the basis of the message's EMAILID (RFC 8474).
+	ContentID uint64
 	// Structure is the blob the [Analyzer] returned at append time; nil
 	// unless requested with [FetchOptions.Structure] or without analyzer.
 	Structure []byte

@@ -276,7 +276,7 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 					}
 					msg := store.Message{
 						UID: uid, Size: m.Size, InternalDate: time.Unix(0, m.Date),
-						Flags: m.Flags.Strings(), ModSeq: m.ModSeq,
+						Flags: m.Flags.Strings(), ModSeq: m.ModSeq, ContentID: m.Content,
 					}
 					if opts.Structure {
 						msg.Structure = clone(st.Get(k))

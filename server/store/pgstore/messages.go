@@ -302,9 +302,9 @@ func (u *user) ClaimRecent(ctx context.Context, mailbox store.MailboxID, upTo ui
 // Fetch implements store.MessageReader.
 func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, opts store.FetchOptions, fn func(*store.Message) error) error {
 	set := uids.Normalize()
-	cols := `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, NULL::bytea`
+	cols := `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, m.content_id, NULL::bytea`
 	if opts.Structure {
-		cols = `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, m.structure`
+		cols = `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, m.content_id, m.structure`
 	}
 	query := `SELECT ` + cols + ` FROM unnest($2::bigint[], $3::bigint[]) AS r(a, b)
 		CROSS JOIN LATERAL (SELECT * FROM messages WHERE mailbox_id = $1 AND uid BETWEEN r.a AND r.b
@@ -329,16 +329,16 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 			}
 			defer rows.Close()
 			for rows.Next() {
-				var uid, size, date, modseq int64
+				var uid, size, date, modseq, content int64
 				var sys int16
 				var kw string
 				var st []byte
-				if err := rows.Scan(&uid, &size, &date, &modseq, &sys, &kw, &st); err != nil {
+				if err := rows.Scan(&uid, &size, &date, &modseq, &sys, &kw, &content, &st); err != nil {
 					return err
 				}
 				buf = append(buf, store.Message{
 					UID: uint32(uid), Size: size, InternalDate: time.Unix(0, date),
-					Flags: flagsOf(sys, kw).Strings(), ModSeq: uint64(modseq), Structure: st,
+					Flags: flagsOf(sys, kw).Strings(), ModSeq: uint64(modseq), ContentID: uint64(content), Structure: st,
 				})
 			}
 			return rows.Err()

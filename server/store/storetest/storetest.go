@@ -74,6 +74,7 @@ func Run(t *testing.T, open Opener) {
 		{"QuotaEnforced", testQuotaEnforced},
 		{"QuotaConcurrent", testQuotaConcurrent},
 		{"DeletedSize", testDeletedSize},
+		{"ContentIDs", testContentIDs},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
@@ -1416,4 +1417,29 @@ func testClaimRecent(t *testing.T, s store.Store) {
 	assert.Equal(t, uint32(1), status(t, u, "fresh").Recent)
 	_, err = u.ClaimRecent(ctx, store.MailboxID(1<<40), 5)
 	assert.ErrorIs(t, err, store.ErrNoSuchMailbox)
+}
+
+// testContentIDs: a message's ContentID survives COPY and MOVE (it is
+// the basis of EMAILID, RFC 8474 5.1), and another APPEND, even of the
+// same bytes, gets another one.
+func testContentIDs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "objectid")
+	inbox := mailboxID(t, u, store.Inbox)
+	_, err := u.CreateMailbox(ctx, "Other", 0)
+	require.NoError(t, err)
+	a := appendMsg(t, u, store.Inbox, "Subject: same\r\n\r\nbody\r\n")
+	b := appendMsg(t, u, store.Inbox, "Subject: same\r\n\r\nbody\r\n")
+	msgs := fetchAll(t, u, inbox, store.FetchOptions{})
+	require.Len(t, msgs, 2)
+	require.NotZero(t, msgs[0].ContentID)
+	assert.NotEqual(t, msgs[0].ContentID, msgs[1].ContentID, "two APPENDs, two contents")
+	_, err = u.Copy(ctx, inbox, store.UIDSetOf(a.UID), "Other")
+	require.NoError(t, err)
+	_, err = u.Move(ctx, inbox, store.UIDSetOf(b.UID), "Other")
+	require.NoError(t, err)
+	other := fetchAll(t, u, mailboxID(t, u, "Other"), store.FetchOptions{})
+	require.Len(t, other, 2)
+	assert.Equal(t, msgs[0].ContentID, other[0].ContentID, "COPY keeps the content")
+	assert.Equal(t, msgs[1].ContentID, other[1].ContentID, "MOVE keeps the content")
 }
