@@ -35,6 +35,15 @@
 // STATUS HIGHESTMODSEQ) is answered with OK [HIGHESTMODSEQ] before its
 // tagged OK (RFC 7162 3.1).
 //
+// Literals: LITERAL+ (RFC 7888) is advertised, so a client may send any
+// literal non-synchronising ("{n+}") up to the limits (Limits.MaxLiteral,
+// and APPENDLIMIT for APPEND); that includes LITERAL-, the subset of
+// non-synchronising literals up to 4096 octets that IMAP4rev2 makes base
+// (RFC 9051 4.3), so it is not advertised separately. A non-synchronising
+// literal over its limit is refused with a tagged BAD (NO [TOOBIG] for
+// APPEND) and, above Limits.MaxSkip, the connection is closed at once,
+// since its bytes are already on their way (RFC 7888 4).
+//
 // SORT (RFC 5256 3) orders the messages a search selects by ARRIVAL, CC,
 // DATE, FROM, SIZE, SUBJECT and TO, and with SORT=DISPLAY (RFC 5957) by
 // DISPLAYFROM and DISPLAYTO, each optionally REVERSE; strings compare under
