@@ -169,7 +169,8 @@ func runPeers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		`Starts imapd (imapd user add, imapd serve with its default store) and
 Dovecot (a generated configuration: maildir, passwd-file with BLF-CRYPT at
 imapd's bcrypt cost, shipped fsync settings) on free loopback ports in a
-temporary directory, with the same account, runs each mix against both, and
+temporary directory, with the same account, runs each mix against both (in
+a fresh mailbox per mix, Bench-<mix>, unless --mailbox names another), and
 prints a table with the ratio imapd/Dovecot of each mix's figure. Both
 servers are stopped at the end. Run as root, Dovecot's mail processes run as
 --mail-user, which is created when missing.`, stdout)

@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/imapfsm/imapfsm/server/cmd/imapload/internal/imapc"
 	"github.com/imapfsm/imapfsm/server/cmd/imapload/internal/load"
 )
 
@@ -157,6 +158,15 @@ func Run(ctx context.Context, cfg Config) ([]Row, error) {
 		for i, srv := range []*server{imapd, dovecot} {
 			lc := cfg.Load
 			lc.Addr, lc.User, lc.Password = srv.addr, benchUser, benchPass
+			// Each mix works in a fresh mailbox of its own on both
+			// servers, so that a mix does not inherit the messages an
+			// earlier one left (the faster server would inherit more).
+			if lc.Mailbox == "" || lc.Mailbox == "INBOX" {
+				lc.Mailbox = "Bench-" + m.Name
+				if err := createMailbox(lc, lc.Mailbox); err != nil {
+					return rows, fmt.Errorf("%s against %s: create %s: %w", m.Name, srv.name, lc.Mailbox, err)
+				}
+			}
 			lc.Logger = cfg.Log.With("server", srv.name)
 			cfg.Log.Info("running", "mix", m.Name, "server", srv.name, "addr", srv.addr)
 			res, err := load.Run(ctx, m, lc)
@@ -466,4 +476,22 @@ func onOff(on bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// createMailbox creates name on the server of lc with lc's account.
+func createMailbox(lc load.Config, name string) error {
+	timeout := lc.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	c, err := imapc.Dialer{Timeout: timeout}.Dial(lc.Addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Login(lc.User, lc.Password); err != nil {
+		return err
+	}
+	_, err = c.Expect("CREATE " + imapc.Quote(name))
+	return err
 }
