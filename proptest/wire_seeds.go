@@ -1,6 +1,7 @@
 package proptest
 
 import (
+	"fmt"
 	"maps"
 	"math/rand"
 	"strings"
@@ -137,6 +138,14 @@ func (g *wireGen) seedStep(st Step, bad int) ([]WireStep, bool) {
 		}
 		if ref.Step(g.state, st.Input, g.modes).Action == fsm.ActionExecute && outcome != st.Outcome {
 			continue
+		}
+		if (st.Input == fsm.InputFetch || st.Input == fsm.InputUIDFetch) && st.Outcome == fsm.OutcomeNo && g.selected != "" {
+			// A FETCH fails on a message the server cannot decode; the
+			// shortest path selects a mailbox that may hold none, so
+			// append one first (APPEND leaves the state as it is).
+			undecodable := "From: a@example.org\r\nSubject: seed\r\nContent-Transfer-Encoding: x-unknown\r\n\r\nbody\r\n"
+			appendStep := WireStep{Data: fmt.Sprintf("%s APPEND %s {%d+}\r\n%s\r\n", g.tag(), g.selected, len(undecodable), undecodable)}
+			return []WireStep{appendStep, step}, true
 		}
 		return one(step)
 	}

@@ -411,7 +411,10 @@ func runWireSeeds(t *testing.T, ref *Reference, global fsm.Mode, cov *Coverage, 
 		if !ref.WireReachable(tr) || neverReported(tr) != "" {
 			continue
 		}
-		for attempt := 0; attempt < 10 && cov.Hits(tr) == 0; attempt++ {
+		// The outcome of a seed also depends on what the server holds
+		// (a NO needs, say, a message it cannot decode in the selected
+		// mailbox), so a transition gets several renderings.
+		for attempt := 0; attempt < 40 && cov.Hits(tr) == 0; attempt++ {
 			for _, cfg := range cfgs {
 				modes, steps, ok := ref.WireSeed(tr, global, cfg.Options, rng)
 				if !ok {
