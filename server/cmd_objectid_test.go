@@ -51,11 +51,17 @@ func TestObjectIDs(t *testing.T) {
 	assert.Contains(t, strings.Join(c.ok("F3", "FETCH 1 THREADID"), ""), "THREADID NIL")
 	assert.Equal(t, []string{"* SEARCH 2"}, c.ok("Q1", "SEARCH EMAILID "+second))
 	assert.Equal(t, []string{"* SEARCH"}, c.ok("Q2", "SEARCH THREADID T1"))
+	// The destination holds a message already, so the copies get other
+	// UIDs than their originals: the id must not follow the UID.
+	appendMsg(t, ts, "Renamed", fixturePlain)
 	c.ok("M1", "UID MOVE 1 Renamed")
 	c.ok("K1", "UID COPY 2 Renamed")
 	c.ok("S5", "SELECT Renamed")
-	ids := c.ok("F4", "FETCH 1:* EMAILID")
-	require.Len(t, ids, 2)
-	assert.Equal(t, first, firstMatch(t, emailIDRE, ids[0]), "MOVE keeps it")
-	assert.Equal(t, second, firstMatch(t, emailIDRE, ids[1]), "COPY keeps it")
+	ids := c.ok("F4", "FETCH 1:* (UID EMAILID)")
+	require.Len(t, ids, 3)
+	own := firstMatch(t, emailIDRE, ids[0])
+	assert.NotEqual(t, first, own)
+	assert.NotEqual(t, second, own)
+	assert.Equal(t, first, firstMatch(t, emailIDRE, ids[1]), "MOVE keeps it")
+	assert.Equal(t, second, firstMatch(t, emailIDRE, ids[2]), "COPY keeps it")
 }
