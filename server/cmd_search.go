@@ -193,27 +193,18 @@ func cmdSearch(c *conn, cmd *command) result {
 // parseSearch reads the whole SEARCH argument: the RETURN options, the
 // CHARSET and the keys. It returns nil on success or the result to answer.
 func parseSearch(a *imapwire.ArgReader, ret *searchReturn, program *searchKey, charset *string) *result {
-	fail := func(err error) *result {
-		var se fetchSyntaxError
-		if errors.As(err, &se) {
-			r := bad(string(se))
-			return &r
-		}
-		r := argError(err)
-		return &r
-	}
 	// "RETURN" and a first key such as RECENT share a prefix, so the
 	// first keyword is read once and handed on when it is a key.
 	name := ""
 	if c, _ := a.Peek(); c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' {
 		kw, err := a.Keyword()
 		if err != nil {
-			return fail(err)
+			return searchArgResult(err)
 		}
 		name = kw
 		if name == "RETURN" {
 			if err := parseSearchReturn(a, ret); err != nil {
-				return fail(err)
+				return searchArgResult(err)
 			}
 			name = ""
 		}
@@ -224,23 +215,36 @@ func parseSearch(a *imapwire.ArgReader, ret *searchReturn, program *searchKey, c
 				break
 			}
 			if err := a.SP(); err != nil {
-				return fail(err)
+				return searchArgResult(err)
 			}
 		}
 		k, err := parseSearchKey(a, first, charset, name)
 		name = ""
 		if err != nil {
-			return fail(err)
+			return searchArgResult(err)
 		}
 		program.sub = append(program.sub, k)
 	}
 	if len(program.sub) == 0 {
-		return fail(fetchSyntaxError("SEARCH needs a search key"))
+		return searchArgResult(fetchSyntaxError("SEARCH needs a search key"))
 	}
 	if err := a.End(); err != nil {
-		return fail(err)
+		return searchArgResult(err)
 	}
 	return nil
+}
+
+// searchArgResult turns an argument error of SEARCH, SORT or THREAD into
+// the BAD result to answer: a syntax error with its own text, or the
+// wire-level error.
+func searchArgResult(err error) *result {
+	var se fetchSyntaxError
+	if errors.As(err, &se) {
+		r := bad(string(se))
+		return &r
+	}
+	r := argError(err)
+	return &r
 }
 
 // parseSearchReturn reads the options list of "RETURN (options) SP"

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"io"
 	"slices"
 	"strconv"
@@ -68,18 +67,18 @@ func cmdSort(c *conn, cmd *command) result {
 	program := &searchKey{op: searchAnd}
 	res := func() *result {
 		if err := a.SP(); err != nil {
-			return fail(err)
+			return searchArgResult(err)
 		}
 		if c, _ := a.Peek(); c == 'R' || c == 'r' {
 			kw, err := a.Keyword()
 			if err != nil {
-				return fail(err)
+				return searchArgResult(err)
 			}
 			if kw != "RETURN" {
-				return fail(fetchSyntaxError("Expected RETURN or a list of sort criteria"))
+				return searchArgResult(fetchSyntaxError("Expected RETURN or a list of sort criteria"))
 			}
 			if err := parseSearchReturn(a, &ret); err != nil {
-				return fail(err)
+				return searchArgResult(err)
 			}
 		}
 		err := a.List(func() error {
@@ -109,7 +108,7 @@ func cmdSort(c *conn, cmd *command) result {
 			err = fetchSyntaxError("SORT needs at least one sort criterion")
 		}
 		if err != nil {
-			return fail(err)
+			return searchArgResult(err)
 		}
 		return parseCharsetAndKeys(a, program, "SORT")
 	}()
@@ -195,14 +194,14 @@ func cmdThread(c *conn, cmd *command) result {
 	var algorithm string
 	res := func() *result {
 		if err := a.SP(); err != nil {
-			return fail(err)
+			return searchArgResult(err)
 		}
 		kw, err := a.Keyword()
 		if err != nil {
-			return fail(err)
+			return searchArgResult(err)
 		}
 		if kw != "ORDEREDSUBJECT" && kw != "REFERENCES" {
-			return fail(fetchSyntaxError("Unknown threading algorithm " + kw + " (ORDEREDSUBJECT and REFERENCES are supported)"))
+			return searchArgResult(fetchSyntaxError("Unknown threading algorithm " + kw + " (ORDEREDSUBJECT and REFERENCES are supported)"))
 		}
 		algorithm = kw
 		return parseCharsetAndKeys(a, program, "THREAD")
@@ -243,26 +242,15 @@ func cmdThread(c *conn, cmd *command) result {
 	return ok("THREAD completed")
 }
 
-// fail turns an argument error into the BAD result to answer.
-func fail(err error) *result {
-	var se fetchSyntaxError
-	if errors.As(err, &se) {
-		r := bad(string(se))
-		return &r
-	}
-	r := argError(err)
-	return &r
-}
-
 // parseCharsetAndKeys reads "SP charset 1*(SP search-key)" of SORT and
 // THREAD (RFC 5256 5: the charset is not optional there).
 func parseCharsetAndKeys(a *imapwire.ArgReader, program *searchKey, name string) *result {
 	if err := a.SP(); err != nil {
-		return fail(err)
+		return searchArgResult(err)
 	}
 	charset, err := a.AString()
 	if err != nil {
-		return fail(err)
+		return searchArgResult(err)
 	}
 	if !strings.EqualFold(charset, "UTF-8") && !strings.EqualFold(charset, "US-ASCII") {
 		r := no("BADCHARSET (UTF-8 US-ASCII)", "Only UTF-8 and US-ASCII are supported")
@@ -270,19 +258,19 @@ func parseCharsetAndKeys(a *imapwire.ArgReader, program *searchKey, name string)
 	}
 	for !a.AtEnd() {
 		if err := a.SP(); err != nil {
-			return fail(err)
+			return searchArgResult(err)
 		}
 		k, err := parseSearchKey(a, false, nil, "")
 		if err != nil {
-			return fail(err)
+			return searchArgResult(err)
 		}
 		program.sub = append(program.sub, k)
 	}
 	if len(program.sub) == 0 {
-		return fail(fetchSyntaxError(name + " needs a search key"))
+		return searchArgResult(fetchSyntaxError(name + " needs a search key"))
 	}
 	if err := a.End(); err != nil {
-		return fail(err)
+		return searchArgResult(err)
 	}
 	return nil
 }
