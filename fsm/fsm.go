@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "a8b9cc3824a4e5b67774fb69345e2157276affcb47311293cc2e2c17b96538e3"
+const SpecDigest = "32ffaebce0d1df168590799433247ae33c290c01d80e8decc46c9ea54037bcac"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -371,12 +371,14 @@ const (
 	InputErrorLimit
 	// InputShutdown: The server is shutting down gracefully.
 	InputShutdown
+	// InputCorruptStream: The client's COMPRESS DEFLATE stream cannot be decompressed; nothing more can be read from it. (RFC 4978 3; RFC 1951)
+	InputCorruptStream
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 63
+const NumInputs = 64
 
-var inputNames = [63]string{
+var inputNames = [64]string{
 	"capability",
 	"noop",
 	"logout",
@@ -440,6 +442,7 @@ var inputNames = [63]string{
 	"command-too-large",
 	"error-limit",
 	"shutdown",
+	"corrupt-stream",
 }
 
 // String returns the input's name as the spec writes it.
@@ -550,6 +553,7 @@ var inputKinds = [NumInputs]InputKind{
 	KindEvent,
 	KindEvent,
 	KindEvent,
+	KindEvent,
 }
 
 // Kind says where the input comes from.
@@ -621,6 +625,7 @@ var inputWire = [NumInputs]string{
 	"",
 	"",
 	"",
+	"",
 }
 
 // Wire is the command name as sent by clients, or "" for inputs that are not
@@ -651,7 +656,7 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
-	7,
+	5,
 	7,
 	7,
 	7,
@@ -684,6 +689,7 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	15,
+	7,
 	7,
 	7,
 	7,
@@ -851,8 +857,6 @@ const (
 	ResponseEnableAfterSelect
 	// ResponseCompressBeforeAuth: BAD COMPRESS is only valid after authentication
 	ResponseCompressBeforeAuth
-	// ResponseCompressUnsupported: BAD COMPRESS is not supported
-	ResponseCompressUnsupported
 	// ResponseUnknownCommand: BAD Unknown command
 	ResponseUnknownCommand
 	// ResponseUnparsable: BAD Invalid tag or command line
@@ -895,6 +899,8 @@ const (
 	ResponseCommandTooLarge
 	// ResponseShutdown: BYE [UNAVAILABLE] Server shutting down
 	ResponseShutdown
+	// ResponseCorruptStream: BYE Compressed input is corrupt
+	ResponseCorruptStream
 )
 
 // NumResponses is the number of Response values, ResponseNone included.
@@ -908,7 +914,6 @@ var responseNames = [29]string{
 	"read-only",
 	"enable-after-select",
 	"compress-before-auth",
-	"compress-unsupported",
 	"unknown-command",
 	"unparsable",
 	"line-too-long",
@@ -930,6 +935,7 @@ var responseNames = [29]string{
 	"command-timeout",
 	"command-too-large",
 	"shutdown",
+	"corrupt-stream",
 }
 
 // String returns the response's name as the spec writes it.
@@ -954,7 +960,6 @@ var responseStatus = [29]string{
 	"BAD",
 	"BAD",
 	"BAD",
-	"BAD",
 	"OK",
 	"BAD",
 	"OK",
@@ -965,6 +970,7 @@ var responseStatus = [29]string{
 	"BAD",
 	"BAD",
 	"OK",
+	"BYE",
 	"BYE",
 	"BYE",
 	"BYE",
@@ -983,7 +989,6 @@ var responseCode = [29]string{
 	"",
 	"",
 	"READ-ONLY",
-	"",
 	"",
 	"",
 	"",
@@ -1007,6 +1012,7 @@ var responseCode = [29]string{
 	"",
 	"TOOBIG",
 	"UNAVAILABLE",
+	"",
 }
 
 // Code is the response code without brackets, or "".
@@ -1022,7 +1028,6 @@ var responseText = [29]string{
 	"Mailbox is read-only (opened with EXAMINE)",
 	"ENABLE is only valid before a mailbox is selected",
 	"COMPRESS is only valid after authentication",
-	"COMPRESS is not supported",
 	"Unknown command",
 	"Invalid tag or command line",
 	"Line too long",
@@ -1044,6 +1049,7 @@ var responseText = [29]string{
 	"Command not received in time",
 	"Command too large",
 	"Server shutting down",
+	"Compressed input is corrupt",
 }
 
 // Text is the human-readable text.
@@ -1360,7 +1366,8 @@ const (
 	RuleIdleSelected
 	// RuleIdleSelectedReadOnly: (RFC 2177 3)
 	RuleIdleSelectedReadOnly
-	RuleCompressUnsupported
+	// RuleCompress: DEFLATE is the only mechanism (another one gets BAD). After the OK both directions are compressed; STARTTLS is only valid before login, so compression always runs over TLS when both are used (RFC 4978 3). (RFC 4978 3)
+	RuleCompress
 	RuleNeedsMailbox
 	// RuleMailboxCommand: (RFC 9051 6.4)
 	RuleMailboxCommand
@@ -1412,6 +1419,8 @@ const (
 	RuleNoKeepalive
 	RuleErrorLimit
 	RuleShutdown
+	// RuleCorruptStream: The server's direction still works, so the client is told why before the close. Compression starts only after login, so the engine raises it only in the logged-in and IDLE states; the others close too. (RFC 4978 3)
+	RuleCorruptStream
 	RuleTLSEventElsewhere
 	RuleContinuationOutsideIdle
 	RuleSASLLineOutsideSASL
@@ -1423,9 +1432,9 @@ const (
 )
 
 // NumRules is the number of rules in the spec.
-const NumRules = 56
+const NumRules = 57
 
-var ruleNames = [56]string{
+var ruleNames = [57]string{
 	"session-command",
 	"logout",
 	"unknown-command",
@@ -1443,7 +1452,7 @@ var ruleNames = [56]string{
 	"idle-before-select",
 	"idle-selected",
 	"idle-selected-read-only",
-	"compress-unsupported",
+	"compress",
 	"needs-mailbox",
 	"mailbox-command",
 	"write-command",
@@ -1475,6 +1484,7 @@ var ruleNames = [56]string{
 	"no-keepalive",
 	"error-limit",
 	"shutdown",
+	"corrupt-stream",
 	"tls-event-elsewhere",
 	"continuation-outside-idle",
 	"sasl-line-outside-sasl",

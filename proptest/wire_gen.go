@@ -42,6 +42,9 @@ type wireGen struct {
 	selected string
 	tagN     int
 	messages int
+	// compressed is set once a COMPRESS DEFLATE probably succeeded: the
+	// client may then send bytes that are no DEFLATE.
+	compressed bool
 }
 
 // The mailbox names the generator uses; Missing is never created. A new
@@ -53,6 +56,7 @@ func (g *wireGen) generate(n int) []WireStep {
 	g.state = g.ref.Initial()
 	g.mailboxes = map[string]bool{"INBOX": true, "Archive": true}
 	g.selected = ""
+	g.compressed = false
 	var steps []WireStep
 	for len(steps) < n {
 		if st, in, end, ok := g.special(); ok {
@@ -84,6 +88,9 @@ func (g *wireGen) generate(n int) []WireStep {
 		actual, _ := g.ref.ClassifyWire(g.ref.Reads(g.state), st)
 		if !g.ref.Produces(actual, outcome) {
 			outcome = g.ref.DefaultOutcome(actual)
+		}
+		if actual == fsm.InputCompress && outcome == fsm.OutcomeOK && g.ref.Step(g.state, actual, g.modes).Action == fsm.ActionExecute {
+			g.compressed = true
 		}
 		g.state = advance(g.ref, g.state, Step{Input: actual, Outcome: outcome}, g.modes)
 	}
@@ -161,6 +168,9 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 		return g.vanishingMailbox()
 	case o.Shutdown && rare(40):
 		return one(WireStep{Directive: DirectiveShutdown}, shutdownInput)
+	case g.compressed && reads != fsm.ReadsNone && rare(40):
+		// Bytes that are no DEFLATE on a compressed session.
+		return one(WireStep{Directive: DirectiveCorrupt}, corruptStreamInput)
 	case o.MaxBad > 0 && rare(40):
 		limit := o.MaxBad
 		if g.state == ref.Initial() || reads == fsm.ReadsSASL {
@@ -634,7 +644,11 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 	case in == fsm.InputEnable:
 		return cmd(g.pick("UTF8=ACCEPT", "CONDSTORE")), fsm.OutcomeOK, true
 	case in == fsm.InputCompress:
-		return cmd("DEFLATE"), outcome, true
+		if want == fsm.OutcomeBad {
+			// DEFLATE is the only mechanism (RFC 4978 3).
+			return cmd(g.pick("LZW", "X-ZSTD", "")), fsm.OutcomeBad, true
+		}
+		return cmd(g.pick("DEFLATE", "deflate")), fsm.OutcomeOK, true
 	case in == fsm.InputID:
 		return cmd(g.pick("NIL", `("name" "Mail" "version" "16.0")`)), fsm.OutcomeOK, true
 	case in == fsm.InputUIDExpunge:

@@ -1,6 +1,8 @@
 package proptest
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -282,12 +284,20 @@ func (w *WireSession) run(target WireTarget, steps []WireStep) {
 		_, name, _ := splitCommand(scanWireLine(st.Data).text)
 		return name == "STARTTLS"
 	}
+	// A client must not send anything after COMPRESS before its result
+	// either (RFC 4978 3): what follows an OK is compressed. COMPRESS is
+	// written on its own.
+	compress := func(st WireStep) bool {
+		_, name, _ := splitCommand(scanWireLine(st.Data).text)
+		return name == "COMPRESS"
+	}
 	for i := 0; i < len(steps); {
 		j := i + 1
 		// Bytes may follow STARTTLS in its write (an injection the
 		// server must discard), but STARTTLS starts its own write, so
 		// that the runner knows the state it is read in.
-		for j < len(steps) && steps[j].Pipelined && !barrier(steps[j-1]) && !barrier(steps[j]) && !starttls(steps[j]) {
+		for j < len(steps) && steps[j].Pipelined && !barrier(steps[j-1]) && !barrier(steps[j]) && !starttls(steps[j]) &&
+			!compress(steps[j-1]) && !compress(steps[j]) {
 			j++
 		}
 		batch := steps[i:j]
@@ -488,6 +498,11 @@ func (w *WireSession) step(st WireStep, chunked, synthetic bool) {
 		// The bytes after the OK are the server's side of the handshake.
 		w.events.stopAfter(tag)
 	}
+	if in == fsm.InputCompress {
+		// The bytes after the OK are compressed.
+		w.events.stopAfter(tag)
+	}
+	compressed := false
 	w.rec.Input, w.rec.Tag = in, tag
 	current := NoTag
 	if w.ref.Tagged(in) {
@@ -546,6 +561,7 @@ literals:
 				return
 			}
 			outcome = o
+			compressed = in == fsm.InputCompress && o == fsm.OutcomeOK
 		case fsm.ActionReject:
 			replyTag := tag
 			if replyTag == "" {
@@ -582,6 +598,13 @@ literals:
 		}
 	}
 	w.state = state
+	if in == fsm.InputCompress {
+		if compressed {
+			w.startDeflate()
+		} else {
+			w.events.stopTag.Store(nil)
+		}
+	}
 	if w.closed {
 		return
 	}
@@ -1021,6 +1044,7 @@ const (
 	tlsReadyInput        = "tls-ready"
 	tlsFailedInput       = "tls-failed"
 	shutdownInput        = "shutdown"
+	corruptStreamInput   = "corrupt-stream"
 )
 
 // mustInput returns the input the spec declares as name.
@@ -1076,6 +1100,77 @@ func (w *WireSession) directive(st WireStep) {
 			return
 		}
 		w.shutdown(sd)
+	case DirectiveCorrupt:
+		w.connMu.Lock()
+		dc, ok := w.conn.(*wireDeflateConn)
+		w.connMu.Unlock()
+		if reads == fsm.ReadsNone || !ok {
+			w.note("not run: the session is not compressed")
+			return
+		}
+		w.corrupt(dc)
+	}
+}
+
+// wireDeflateConn is the client's side of COMPRESS DEFLATE (RFC 4978):
+// what it reads is decompressed, and each write is compressed and
+// sync-flushed, as zlib-based clients do.
+type wireDeflateConn struct {
+	net.Conn // the connection under the compression: TCP, or TLS
+	r        io.Reader
+	fw       *flate.Writer
+}
+
+func (d *wireDeflateConn) Read(p []byte) (int, error) { return d.r.Read(p) }
+
+func (d *wireDeflateConn) Write(p []byte) (int, error) {
+	n, err := d.fw.Write(p)
+	if err == nil {
+		err = d.fw.Flush()
+	}
+	return n, err
+}
+
+// startDeflate switches the client to DEFLATE after the tagged OK of
+// COMPRESS: the event stream stopped after the OK, and what it had read
+// beyond it is the start of the compressed stream. A session compressed
+// already (a second COMPRESS that the spec lets run) starts both streams
+// afresh on the connection underneath, as the server does.
+func (w *WireSession) startDeflate() {
+	<-w.events.done
+	rest := w.events.rest
+	w.connMu.Lock()
+	base := w.conn
+	if dc, ok := base.(*wireDeflateConn); ok {
+		base = dc.Conn
+	}
+	fw, err := flate.NewWriter(base, flate.DefaultCompression)
+	if err != nil {
+		panic(err) // a constant, valid level
+	}
+	dc := &wireDeflateConn{Conn: base, r: flate.NewReader(io.MultiReader(bytes.NewReader(rest), base)), fw: fw}
+	w.conn = dc
+	w.connMu.Unlock()
+	w.events = newEventStream(dc)
+	w.note("the client compresses from here on, and decompresses what it reads")
+}
+
+// corrupt sends bytes that are no DEFLATE (a block of the reserved type,
+// RFC 1951 3.2.3) under the client's compression: the machine's
+// corrupt-stream decision must come (a BYE and the end of the stream).
+func (w *WireSession) corrupt(dc *wireDeflateConn) {
+	in := w.ref.mustInput(corruptStreamInput)
+	d := w.ref.Step(w.state, in, w.modes)
+	w.connMu.Lock()
+	_, err := dc.Conn.Write([]byte{0xff, 0xff, 0xff, 0xff})
+	w.connMu.Unlock()
+	if err != nil {
+		w.violate(ServerSound, "writing to the server: %v", err)
+		return
+	}
+	w.expectClose(d)
+	if !w.broken {
+		w.event(in, d)
 	}
 }
 

@@ -456,6 +456,8 @@ var serverNeverReports = []struct {
 		why: "PLAIN, the only mechanism, ends with the first response"},
 	{inputs: []string{"error-limit"}, states: []string{"sasl"}, event: true,
 		why: "every BAD in SASL ends the exchange, so the count reaches the limit in not-authenticated"},
+	{inputs: []string{corruptStreamInput}, states: []string{"not-authenticated", "sasl"}, event: true,
+		why: "compression starts only after login (RFC 4978 3), and no state after login leads back to these"},
 	{inputs: []string{commandTooLargeInput}, states: []string{"idle-authenticated", "idle-selected", "idle-selected-read-only", "sasl"}, event: true,
 		why: "the line or literal too large to skip is answered first (line-too-long, a rejection, or the handler), which ends IDLE or the exchange"},
 }

@@ -34,8 +34,12 @@ type conn struct {
 	ctx        context.Context
 	stop       context.CancelFunc
 
-	wmu sync.Mutex // guards enc, wtry, bg and writes to nc
+	wmu sync.Mutex // guards enc, out, wtry, bg and writes to nc
 	enc *imapwire.Encoder
+	// out is what enc writes to: sessionWriter, or deflateWriter on top
+	// of it once COMPRESS DEFLATE is active. Bytes written past the
+	// encoder (pre-encoded IDLE pushes) go to out too.
+	out io.Writer
 	// wtry makes sessionWriter hand a write that would block to a
 	// goroutine (a push from a mailbox hub, see runPush); bg is closed when
 	// that goroutine is done, and stalled is true meanwhile.
@@ -101,7 +105,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		c.enc.Continuation("Ready for literal data")
 		return c.flushLocked()
 	})
-	c.enc = imapwire.NewEncoder(sessionWriter{c})
+	c.out = sessionWriter{c}
+	c.enc = imapwire.NewEncoder(c.out)
 	return c
 }
 
@@ -331,6 +336,13 @@ func (c *conn) readFailed(err error) error {
 		} else {
 			c.dispatch(fsm.InputAutologout, &command{})
 		}
+		return nil
+	case errors.As(err, new(*errCompressedStream)):
+		// The client's DEFLATE stream is corrupt (COMPRESS, RFC
+		// 4978): nothing more can be read, but the server's
+		// direction still works for the BYE.
+		c.log.Warn("closing: " + err.Error())
+		c.dispatch(fsm.InputCorruptStream, &command{})
 		return nil
 	case errors.Is(err, errCommandTooLarge), errors.Is(err, imapwire.ErrDesync):
 		// A literal or line too large to skip, or a command beyond

@@ -206,6 +206,12 @@
 //	a command trickled slower than               * BYE Command not received in time                  no
 //	Config.CommandTimeout allows
 //	a client that does not read                  disconnected after Config.WriteTimeout              no
+//	bytes that are no DEFLATE after COMPRESS     * BYE Compressed input is corrupt (compressed),     no
+//	DEFLATE (RFC 4978)                           logged as a warning
+//	a compressed line or literal that expands    as for the same bytes uncompressed: the limits     yes
+//	beyond the limits (a decompression bomb)     apply to decompressed bytes
+//	COMPRESS with another mechanism than         tag BAD Unsupported compression mechanism ...       yes
+//	DEFLATE
 //
 // # Resource limits
 //

@@ -62,5 +62,7 @@ func handlerTable() *[fsm.NumInputs]handler {
 		fsm.InputGetquota:     cmdGetQuota,
 		fsm.InputGetquotaroot: cmdGetQuotaRoot,
 		fsm.InputSetquota:     cmdSetQuota,
+		// COMPRESS: cmd_compress.go, compress.go.
+		fsm.InputCompress: cmdCompress,
 	}
 }

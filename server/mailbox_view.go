@@ -623,7 +623,7 @@ func (c *conn) writeShared(m *selectedMailbox, added []uint32, recentFirst uint3
 			m.addToView(uid, recentFirst)
 		}
 	}
-	sessionWriter{c}.Write(line)
+	c.out.Write(line)
 	return true
 }
 
