@@ -2,6 +2,10 @@ package server
 
 import "strings"
 
+// compressCapability is advertised after login, where COMPRESS is valid
+// (RFC 4978 3).
+const compressCapability = "COMPRESS=DEFLATE"
+
 // cmdCompress implements COMPRESS (RFC 4978 section 3). DEFLATE is the
 // only mechanism; any other gets BAD, as the RFC's result list says for an
 // unknown or unsupported algorithm. The tagged OK is the last response

@@ -91,6 +91,7 @@ func TestCompressDeflate(t *testing.T) {
 	c.compress("A2")
 	caps := c.ok("A3", "CAPABILITY")
 	require.Len(t, caps, 1)
+	assert.NotContains(t, strings.Fields(caps[0]), compressCapability, "not advertised until clients that flush with Z_PARTIAL_FLUSH work")
 	c.ok("A4", "SELECT INBOX")
 	c.ok("A5", fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(testMsg), testMsg))
 	u := c.ok("A6", "FETCH 1 (BODY.PEEK[])")
@@ -284,4 +285,26 @@ func (l *lockedBuffer) String() string {
 // slogTo is a debug-level logger writing to w.
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// TestDeflateWriterOutput: what deflateWriter writes decompresses to its
+// input, for writes under storedBelow (stored blocks), above it
+// (compressed), and above deflateChunk (several sync-flushed pieces), in
+// any order; after each write, everything written so far can be
+// decompressed: nothing waits for a later write.
+func TestDeflateWriterOutput(t *testing.T) {
+	var wire bytes.Buffer
+	w := deflateWriter{next: &wire}
+	big := strings.Repeat("a line of a large literal that repeats\r\n", 5000)
+	var sent string
+	for _, p := range []string{"* 1 EXISTS\r\n", big, "A1 OK done\r\n", strings.Repeat("y", storedBelow), "", "z"} {
+		n, err := w.Write([]byte(p))
+		require.NoError(t, err)
+		require.Equal(t, len(p), n)
+		sent += p
+		got, err := io.ReadAll(flate.NewReader(bytes.NewReader(wire.Bytes())))
+		assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the stream goes on (no final block)")
+		assert.True(t, string(got) == sent, "after a write of %d bytes, %d of %d bytes decompress", len(p), len(got), len(sent))
+	}
+	assert.Less(t, wire.Len(), len(sent)/10, "the large write is compressed")
 }

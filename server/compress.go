@@ -46,6 +46,12 @@ const compressLevel = flate.BestSpeed
 // pieces instead of being held in memory whole.
 const deflateChunk = 64 << 10
 
+// storedBelow is the size under which a write is sent as a stored
+// (uncompressed) DEFLATE block: a status line or an IDLE push compresses
+// to no fewer bytes than its 10 bytes of framing, and the stored block
+// needs no compressor at all (see BenchmarkDeflateWriter/status).
+const storedBelow = 128
+
 // keptDeflateOutput is the largest output buffer returned to the pool.
 const keptDeflateOutput = 128 << 10
 
@@ -58,16 +64,37 @@ const inflateBufferSize = 16 << 10
 const inflateFirstRead = 64
 
 var (
-	deflaters = sync.Pool{New: func() any {
-		w, err := flate.NewWriter(nil, compressLevel)
+	deflaters      = newDeflatePool(compressLevel)
+	deflateOutputs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	inflateBuffers = sync.Pool{New: func() any { return new([inflateBufferSize]byte) }}
+)
+
+// deflatePool holds idle compressors of one level.
+type deflatePool struct{ sync.Pool }
+
+func newDeflatePool(level int) *deflatePool {
+	p := &deflatePool{}
+	p.New = func() any {
+		w, err := flate.NewWriter(nil, level)
 		if err != nil {
 			panic(err) // a constant, valid level
 		}
 		return w
-	}}
-	deflateOutputs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	inflateBuffers = sync.Pool{New: func() any { return new([inflateBufferSize]byte) }}
-)
+	}
+	return p
+}
+
+// deflate appends p to out as DEFLATE blocks ended by a sync flush (an
+// empty stored block), with a pooled compressor that starts afresh.
+func (dp *deflatePool) deflate(out *bytes.Buffer, p []byte) {
+	fw := dp.Get().(*flate.Writer)
+	fw.Reset(out)
+	// Writes to a bytes.Buffer do not fail.
+	fw.Write(p)
+	fw.Flush()
+	fw.Reset(nil)
+	dp.Put(fw)
+}
 
 // deflateWriter is what the encoder writes to once compression is active.
 // Each write is compressed and sync-flushed (RFC 4978 section 4: no
@@ -87,7 +114,11 @@ func (w deflateWriter) Write(p []byte) (int, error) {
 		n := min(len(p), deflateChunk)
 		out := deflateOutputs.Get().(*bytes.Buffer)
 		out.Reset()
-		deflateTo(out, p[:n])
+		if n < storedBelow {
+			storedBlock(out, p[:n])
+		} else {
+			deflaters.deflate(out, p[:n])
+		}
 		_, err := w.next.Write(out.Bytes())
 		if out.Cap() <= keptDeflateOutput {
 			deflateOutputs.Put(out)
@@ -101,16 +132,17 @@ func (w deflateWriter) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// deflateTo appends p to out as DEFLATE blocks ended by a sync flush (an
-// empty stored block), with a pooled compressor that starts afresh.
-func deflateTo(out *bytes.Buffer, p []byte) {
-	fw := deflaters.Get().(*flate.Writer)
-	fw.Reset(out)
-	// Writes to a bytes.Buffer do not fail.
-	fw.Write(p)
-	fw.Flush()
-	fw.Reset(nil)
-	deflaters.Put(fw)
+// storedBlock appends p to out as a stored DEFLATE block that is not the
+// last (RFC 1951 3.2.4: a header byte of zeros for BFINAL 0, BTYPE 00 and
+// the padding, LEN, NLEN, the bytes), followed by the empty stored block
+// of a sync flush: some decompressors (Go's among them) hand out a stored
+// block's bytes only once the next block has begun. Both start and end
+// on a byte boundary, so the stream may go on from there.
+func storedBlock(out *bytes.Buffer, p []byte) {
+	n := uint16(len(p))
+	out.Write([]byte{0, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)})
+	out.Write(p)
+	out.Write([]byte{0, 0, 0, 0xff, 0xff})
 }
 
 // errCompressedStream wraps an error of the client's DEFLATE stream: it

@@ -1,10 +1,14 @@
 package interop_test
 
 import (
+	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
 	"slices"
 	"strconv"
@@ -387,5 +391,44 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 			assert.NotContains(t, l, "&", "modified UTF-7 after ENABLE UTF8=ACCEPT")
 		}
 	})
+	t.Run("COMPRESS=DEFLATE", func(t *testing.T) {
+		_, tagged := c.send("COMPRESS DEFLATE")
+		require.Equal(t, "OK DEFLATE active", tagged)
+		startDeflate(c.rawConn)
+		lines := c.ok("NOOP") // the first compressed exchange
+		assert.Empty(t, lines)
+		c.ok("SELECT INBOX")
+		lines = c.ok("FETCH 1 (BODY.PEEK[])")
+		anyMatch(t, lines, `^\* 1 FETCH \(BODY\[\] \{\d+\}`)
+	})
 	c.ok("LOGOUT")
+}
+
+// deflateConn is a client's side of COMPRESS DEFLATE (RFC 4978): reads are
+// decompressed, each write is compressed and sync-flushed.
+type deflateConn struct {
+	net.Conn
+	r  io.Reader
+	fw *flate.Writer
+}
+
+func (d *deflateConn) Read(p []byte) (int, error) { return d.r.Read(p) }
+
+func (d *deflateConn) Write(p []byte) (int, error) {
+	n, err := d.fw.Write(p)
+	if err == nil {
+		err = d.fw.Flush()
+	}
+	return n, err
+}
+
+// startDeflate switches c to DEFLATE after the tagged OK of COMPRESS.
+func startDeflate(c *rawConn) {
+	rest, err := c.br.Peek(c.br.Buffered())
+	require.NoError(c.t, err)
+	fw, err := flate.NewWriter(c.nc, flate.DefaultCompression)
+	require.NoError(c.t, err)
+	dc := &deflateConn{Conn: c.nc, r: flate.NewReader(io.MultiReader(bytes.NewReader(bytes.Clone(rest)), c.nc)), fw: fw}
+	c.nc = dc
+	c.br = bufio.NewReader(dc)
 }
