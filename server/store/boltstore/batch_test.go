@@ -54,7 +54,7 @@ func countFiles(t *testing.T, dir string) int {
 func TestAppendBatchFailureLeavesNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := openTest(t, dir, Options{BcryptCost: 4, MaxMessageSize: 1 << 16, Analyzer: testOptions().Analyzer})
+	s := openTest(t, dir, Options{Options: store.Options{BcryptCost: 4, MaxMessageSize: 1 << 16, Analyzer: testOptions().Analyzer}})
 	defer s.Close()
 	require.NoError(t, s.CreateUser(ctx, "u", "pw"))
 	su, err := s.OpenUser(ctx, "u")
@@ -226,7 +226,7 @@ func TestCrashKillBatch(t *testing.T) {
 		rounds = 40
 	}
 	dir := t.TempDir()
-	s := openTest(t, dir, Options{BcryptCost: bcrypt.MinCost})
+	s := openTest(t, dir, Options{Options: store.Options{BcryptCost: bcrypt.MinCost}})
 	require.NoError(t, s.CreateUser(context.Background(), crashUser, "pw"))
 	require.NoError(t, s.Close())
 
@@ -261,7 +261,7 @@ func TestCrashKillBatch(t *testing.T) {
 func verifyBatchesWhole(t *testing.T, dir string) {
 	t.Helper()
 	ctx := context.Background()
-	s := openTest(t, dir, Options{BcryptCost: bcrypt.MinCost})
+	s := openTest(t, dir, Options{Options: store.Options{BcryptCost: bcrypt.MinCost}})
 	defer func() { require.NoError(t, s.Close()) }()
 	u, err := s.OpenUser(ctx, crashUser)
 	require.NoError(t, err)
