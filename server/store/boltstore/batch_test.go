@@ -298,3 +298,50 @@ func verifyBatchesWhole(t *testing.T, dir string) {
 		}
 	}
 }
+
+// countingReader counts the reads of a body.
+type countingReader struct {
+	r     io.Reader
+	reads int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.reads++
+	return c.r.Read(p)
+}
+
+// TestAppendPrecheckReadsNoBody checks that Append and AppendBatch share
+// the precheck: a mailbox that does not exist or is a \Noselect
+// placeholder is refused before any body is read or written.
+func TestAppendPrecheckReadsNoBody(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir, testOptions())
+	defer s.Close()
+	require.NoError(t, s.CreateUser(ctx, "u", "pw"))
+	u, err := s.OpenUser(ctx, "u")
+	require.NoError(t, err)
+	_, err = u.CreateMailbox(ctx, "Parent/Child", 0)
+	require.NoError(t, err)
+	require.NoError(t, u.DeleteMailbox(ctx, "Parent"))
+	files := countFiles(t, filepath.Join(dir, "blobs"))
+
+	for _, tc := range []struct {
+		mailbox string
+		want    error
+	}{{"Nonexistent", store.ErrNoSuchMailbox}, {"Parent", store.ErrNoselect}} {
+		body := &countingReader{r: strings.NewReader("Subject: x\r\n\r\nx\r\n")}
+		_, err := u.Append(ctx, tc.mailbox, store.NewMessage{Body: body})
+		require.ErrorIs(t, err, tc.want, "Append to %s", tc.mailbox)
+		require.Zero(t, body.reads, "Append to %s read the body", tc.mailbox)
+
+		bodies := []*countingReader{
+			{r: strings.NewReader("Subject: a\r\n\r\na\r\n")},
+			{r: strings.NewReader("Subject: b\r\n\r\nb\r\n")},
+		}
+		_, err = u.(store.BatchAppender).AppendBatch(ctx, tc.mailbox, []store.NewMessage{{Body: bodies[0]}, {Body: bodies[1]}})
+		require.ErrorIs(t, err, tc.want, "AppendBatch to %s", tc.mailbox)
+		require.Zero(t, bodies[0].reads+bodies[1].reads, "AppendBatch to %s read a body", tc.mailbox)
+	}
+	require.Equal(t, files, countFiles(t, filepath.Join(dir, "blobs")), "no content file left")
+}
