@@ -83,7 +83,11 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 			doc = sentence("Terminal.", doc)
 		}
 		fmt.Fprintf(&b, "| `%s` | %s |", s.Name, m.ReadsName(i))
-		for ai := range m.Protocol.Attributes {
+		for ai, a := range m.Protocol.Attributes {
+			if len(a.Values) > 0 {
+				fmt.Fprintf(&b, " %s |", a.Values[s.Values[ai]].Name)
+				continue
+			}
 			fmt.Fprintf(&b, " %s |", yesNo(s.Attrs[ai]))
 		}
 		fmt.Fprintf(&b, " %s | %s |\n", origin, mdEscape(doc))
