@@ -37,6 +37,7 @@ type wireGen struct {
 	draws *wireDraws
 
 	state     fsm.State
+	facts     fsm.Facts
 	mailboxes map[string]bool
 	// selected is the mailbox the session probably has selected.
 	selected string
@@ -50,7 +51,7 @@ var wireMailboxes = []string{"INBOX", "Archive", "Missing"}
 
 // generate draws n steps.
 func (g *wireGen) generate(n int) []WireStep {
-	g.state = g.ref.Initial()
+	g.state, g.facts = g.ref.Initial(), g.opts.Facts
 	g.mailboxes = map[string]bool{"INBOX": true, "Archive": true}
 	g.selected = ""
 	var steps []WireStep
@@ -60,7 +61,7 @@ func (g *wireGen) generate(n int) []WireStep {
 			if end {
 				break
 			}
-			g.state = advance(g.ref, g.state, Step{Input: in, Outcome: g.ref.DefaultOutcome(in)}, g.modes)
+			g.state, g.facts = advance(g.ref, g.state, g.facts, Step{Input: in, Outcome: g.ref.DefaultOutcome(in)}, g.modes)
 			if g.ref.Terminal(g.state) {
 				break
 			}
@@ -72,7 +73,7 @@ func (g *wireGen) generate(n int) []WireStep {
 		if !ok {
 			continue
 		}
-		g.aimed(g.ref.TransitionOf(g.state, in, g.modes, c.outcome))
+		g.aimed(g.ref.TransitionOf(g.state, g.facts, in, g.modes, c.outcome))
 		st := WireStep{Data: data}
 		if len(steps) > 0 && g.pipelineOdds > 0 && g.rng.Intn(g.pipelineOdds) == 0 {
 			st.Pipelined = true
@@ -85,7 +86,7 @@ func (g *wireGen) generate(n int) []WireStep {
 		if !g.ref.Produces(actual, outcome) {
 			outcome = g.ref.DefaultOutcome(actual)
 		}
-		g.state = advance(g.ref, g.state, Step{Input: actual, Outcome: outcome}, g.modes)
+		g.state, g.facts = advance(g.ref, g.state, g.facts, Step{Input: actual, Outcome: outcome}, g.modes)
 	}
 	return steps
 }
@@ -131,18 +132,18 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 		// then BYE at once, without the payload being read.
 		n := o.MaxSkip + o.MaxAppendLiteral + 1
 		return one(WireStep{Data: fmt.Sprintf("%s %s {%d+}\r\n%s", g.tag(), g.pick("LOGIN", "APPEND INBOX", "SELECT"), n, strings.Repeat("z", 64))}, commandTooLargeInput)
-	case reads == fsm.ReadsCommand && ref.Step(g.state, fsm.InputAppend, g.modes).Action == fsm.ActionExecute && rare(200):
+	case reads == fsm.ReadsCommand && ref.Step(g.state, g.facts, fsm.InputAppend, g.modes).Action == fsm.ActionExecute && rare(200):
 		// A disconnect in the middle of an APPEND literal.
 		msg := g.message()
 		return []WireStep{{Data: fmt.Sprintf("%s APPEND INBOX {%d+}\r\n%s", g.tag(), len(msg)+100, msg)}}, 0, true, true
 	case o.Autologout > 0 && g.rng.Intn(14) == 0:
 		name := autologoutInput
-		if ref.Step(g.state, ref.mustInput(autologoutInput), g.modes).Action != fsm.ActionClose {
+		if ref.Step(g.state, g.facts, ref.mustInput(autologoutInput), g.modes).Action != fsm.ActionClose {
 			name = keepaliveInput
 		}
 		return one(WireStep{Directive: DirectiveSleep}, name)
 	case o.CommandTimeout > 0 && g.rng.Intn(30) == 0 &&
-		ref.Step(g.state, ref.mustInput(commandTimeoutInput), g.modes).Action == fsm.ActionClose:
+		ref.Step(g.state, g.facts, ref.mustInput(commandTimeoutInput), g.modes).Action == fsm.ActionClose:
 		return one(WireStep{Data: g.tag() + g.pick(" NOO", " SELECT INB", "")}, commandTimeoutInput)
 	case o.MaxLine > 0 && rare(12):
 		if o.MaxCommand > 0 && rare(10) {
@@ -259,8 +260,8 @@ func (g *wireGen) choose() wireChoice {
 		if g.ref.Kind(in) == fsm.KindEvent {
 			continue // the engine raises events; a client cannot send them
 		}
-		base := float64(Weight(g.ref, g.state, g.modes, in))
-		d := g.ref.Step(g.state, in, g.modes)
+		base := float64(Weight(g.ref, g.state, g.facts, g.modes, in))
+		d := g.ref.Step(g.state, g.facts, in, g.modes)
 		if in == fsm.InputIdle && g.ref.Reads(g.state) == fsm.ReadsCommand {
 			// Each visit to IDLE decides one line there, and the IDLE
 			// states decide most of the spec's cells (every command,
@@ -278,7 +279,7 @@ func (g *wireGen) choose() wireChoice {
 		for _, o := range outcomes {
 			share := 1.0
 			if d.Action == fsm.ActionExecute {
-				share = g.outcomeShare(in, o) / sum * float64(OutcomeWeight(g.ref, g.state, g.modes, in, o))
+				share = g.outcomeShare(in, o) / sum * float64(OutcomeWeight(g.ref, g.state, g.facts, g.modes, in, o))
 			}
 			if share == 0 {
 				continue
@@ -286,7 +287,7 @@ func (g *wireGen) choose() wireChoice {
 			w := base * share
 			// A move, or a line that ends IDLE and starts it again
 			// (Apple's "8.570 IDLE" in lenient mode): frontier.
-			next := advance(g.ref, g.state, Step{Input: in, Outcome: o}, g.modes)
+			next, _ := advance(g.ref, g.state, g.facts, Step{Input: in, Outcome: o}, g.modes)
 			again := next == g.state && g.ref.Reads(g.state) == fsm.ReadsIdle
 			if (next != g.state || again) && g.ref.Reads(next) != fsm.ReadsNone {
 				n, ok := unexplored[next]
@@ -296,7 +297,7 @@ func (g *wireGen) choose() wireChoice {
 				}
 				w *= 1 + float64(n)/frontierDivisor
 			} else {
-				w *= g.novelty(g.ref.TransitionOf(g.state, in, g.modes, o))
+				w *= g.novelty(g.ref.TransitionOf(g.state, g.facts, in, g.modes, o))
 			}
 			choices = append(choices, wireChoice{in: in, outcome: o})
 			weights = append(weights, w)
@@ -333,7 +334,7 @@ func (g *wireGen) unexplored(s fsm.State) int {
 		if g.ref.Kind(in) == fsm.KindEvent {
 			continue
 		}
-		if g.draws.n[g.ref.TransitionOf(s, in, g.modes, g.ref.DefaultOutcome(in))] == 0 {
+		if g.draws.n[g.ref.TransitionOf(s, g.facts, in, g.modes, g.ref.DefaultOutcome(in))] == 0 {
 			n++
 		}
 	}
