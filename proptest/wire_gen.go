@@ -447,25 +447,54 @@ func (g *wireGen) message() string {
 // at outcome want (a line that succeeds, fails with NO, has a syntax error,
 // or starts an exchange), and says which outcome the step probably has. ok
 // is false for inputs a client cannot send (events, lines over the length
-// limit).
+// limit). The kinds of line are tried in order; the first that knows the
+// input writes it.
 func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome fsm.Outcome, ok bool) {
-	ref := g.ref
-	outcome = ref.DefaultOutcome(in)
-	line := func(s string) string { return s + "\r\n" }
-	cmd := func(args string) string {
-		s := g.tag() + " " + ref.Wire(in)
-		if args != "" {
-			s += " " + args
+	r := &wireRender{g: g, in: in, want: want, fails: want == fsm.OutcomeNo, outcome: g.ref.DefaultOutcome(in)}
+	for _, kind := range []func() (string, fsm.Outcome, bool){
+		r.overLimit, r.syntaxError, r.session, r.mailboxCommand, r.mailboxData, r.messageCommand, r.otherLine,
+	} {
+		if data, outcome, ok := kind(); ok {
+			return data, outcome, true
 		}
-		return line(s)
 	}
-	exists := func(m string) fsm.Outcome {
-		if g.mailboxes[m] {
-			return fsm.OutcomeOK
-		}
-		return fsm.OutcomeNo
+	return "", r.outcome, false
+}
+
+// wireRender is one call of render: the input, the outcome aimed at, and
+// the helpers its kinds of line share.
+type wireRender struct {
+	g       *wireGen
+	in      fsm.Input
+	want    fsm.Outcome
+	fails   bool        // want is NO
+	outcome fsm.Outcome // the reference's default outcome of in
+}
+
+// line ends s with CRLF.
+func (r *wireRender) line(s string) string { return s + "\r\n" }
+
+// cmd writes the input's command with a fresh tag and args.
+func (r *wireRender) cmd(args string) string {
+	s := r.g.tag() + " " + r.g.ref.Wire(r.in)
+	if args != "" {
+		s += " " + args
 	}
-	fails := want == fsm.OutcomeNo
+	return r.line(s)
+}
+
+// exists is the outcome of a command on mailbox m: OK when it exists.
+func (r *wireRender) exists(m string) fsm.Outcome {
+	if r.g.mailboxes[m] {
+		return fsm.OutcomeOK
+	}
+	return fsm.OutcomeNo
+}
+
+// overLimit writes a literal over a configured limit, for LOGIN aiming at
+// BAD and APPEND aiming at NO (one time in three).
+func (r *wireRender) overLimit() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, want, fails, cmd := r.g, r.in, r.want, r.fails, r.cmd
 	o := g.opts
 	if in == fsm.InputLogin && want == fsm.OutcomeBad && o.MaxLiteral > 0 && g.rng.Intn(3) == 0 {
 		// A literal over the limit: synchronising (no "+", nothing
@@ -485,10 +514,26 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		}
 		return cmd(fmt.Sprintf("INBOX {%d}\r\n%s", n, strings.Repeat("m", n))), fsm.OutcomeNo, true
 	}
+	return "", r.outcome, false
+}
+
+// syntaxError writes a command with a syntax error, for every command
+// aiming at BAD and one time in ten otherwise.
+func (r *wireRender) syntaxError() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, want, ref, cmd := r.g, r.in, r.want, r.g.ref, r.cmd
 	if ref.Kind(in) == fsm.KindCommand && ref.Wire(in) != "" && (want == fsm.OutcomeBad || g.rng.Intn(10) == 0) {
 		// A syntax error: the handler answers BAD, where it runs.
 		return cmd(g.pick("((", `"unterminated`, "1:* ((")), fsm.OutcomeBad, true
 	}
+	return "", r.outcome, false
+}
+
+// session writes the commands and lines of authentication and the
+// session: LOGIN, AUTHENTICATE and its responses, STARTTLS, IDLE, ENABLE,
+// COMPRESS, ID.
+func (r *wireRender) session() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, want, fails, cmd, line := r.g, r.in, r.want, r.fails, r.cmd, r.line
+	outcome = r.outcome
 	switch name := in.String(); {
 	case in == fsm.InputLogin:
 		if fails {
@@ -523,6 +568,29 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		return line(plainAuth(WireUser, WirePassword)), fsm.OutcomeOK, true
 	case name == saslCancelInput:
 		return line("*"), outcome, true
+	case in == fsm.InputStarttls:
+		if g.opts.TLS == nil {
+			return cmd(""), fsm.OutcomeNo, true
+		}
+		return cmd(""), fsm.OutcomeOK, true
+	case in == fsm.InputIdle:
+		return cmd(""), fsm.OutcomeContinue, true
+	case in == fsm.InputEnable:
+		return cmd(g.pick("UTF8=ACCEPT", "CONDSTORE")), fsm.OutcomeOK, true
+	case in == fsm.InputCompress:
+		return cmd("DEFLATE"), outcome, true
+	case in == fsm.InputID:
+		return cmd(g.pick("NIL", `("name" "Mail" "version" "16.0")`)), fsm.OutcomeOK, true
+	}
+	return "", r.outcome, false
+}
+
+// mailboxCommand writes the commands that select, create, delete, rename
+// and subscribe to mailboxes, keeping the generator's view of which
+// mailboxes exist and which is selected.
+func (r *wireRender) mailboxCommand() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, fails, cmd, exists := r.g, r.in, r.fails, r.cmd, r.exists
+	switch {
 	case in == fsm.InputSelect || in == fsm.InputExamine:
 		m := g.mailbox()
 		if fails {
@@ -589,6 +657,15 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 			return cmd(g.pick(wireMailboxes...) + "/"), fsm.OutcomeNo, true
 		}
 		return cmd(g.mailbox()), fsm.OutcomeOK, true
+	}
+	return "", r.outcome, false
+}
+
+// mailboxData writes the commands that read or add to mailboxes: LIST,
+// LSUB, STATUS, the QUOTA commands and APPEND.
+func (r *wireRender) mailboxData() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, fails, cmd, exists := r.g, r.in, r.fails, r.cmd, r.exists
+	switch {
 	case in == fsm.InputList:
 		return cmd(g.pick(`"" "*"`, `"" INBOX`, `"" "%"`)), fsm.OutcomeOK, true
 	case in == fsm.InputLsub:
@@ -625,19 +702,15 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		}
 		flags := g.pick("", `(\Seen) `, `(\Flagged $Work) `)
 		return cmd(fmt.Sprintf("%s %s%s\r\n%s", m, flags, lit, msg)), exists(m), true
-	case in == fsm.InputStarttls:
-		if g.opts.TLS == nil {
-			return cmd(""), fsm.OutcomeNo, true
-		}
-		return cmd(""), fsm.OutcomeOK, true
-	case in == fsm.InputIdle:
-		return cmd(""), fsm.OutcomeContinue, true
-	case in == fsm.InputEnable:
-		return cmd(g.pick("UTF8=ACCEPT", "CONDSTORE")), fsm.OutcomeOK, true
-	case in == fsm.InputCompress:
-		return cmd("DEFLATE"), outcome, true
-	case in == fsm.InputID:
-		return cmd(g.pick("NIL", `("name" "Mail" "version" "16.0")`)), fsm.OutcomeOK, true
+	}
+	return "", r.outcome, false
+}
+
+// messageCommand writes the commands on the messages of the selected
+// mailbox: SEARCH, SORT, THREAD, FETCH, STORE, COPY, MOVE, UID EXPUNGE.
+func (r *wireRender) messageCommand() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, fails, cmd, exists := r.g, r.in, r.fails, r.cmd, r.exists
+	switch {
 	case in == fsm.InputUIDExpunge:
 		return cmd("1:*"), fsm.OutcomeOK, true
 	case in == fsm.InputSearch || in == fsm.InputUIDSearch:
@@ -673,6 +746,17 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		}
 		// With no message to copy there is nothing to fail.
 		return cmd(g.pick("1:* ", "1 ") + m), exists(m), true
+	}
+	return "", r.outcome, false
+}
+
+// otherLine writes what is left: unknown commands, commands without
+// arguments, and the lines that are not commands (DONE and its variants,
+// empty and unparsable lines).
+func (r *wireRender) otherLine() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, ref, cmd, line := r.g, r.in, r.g.ref, r.cmd, r.line
+	outcome = r.outcome
+	switch name := in.String(); {
 	case ref.Kind(in) == fsm.KindCommand && ref.Wire(in) == "":
 		return line(g.tag() + " " + g.pick("XYZZY", "FROBNICATE INBOX", "GETACL INBOX")), outcome, true
 	case ref.Kind(in) == fsm.KindCommand:
@@ -688,7 +772,7 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 	case name == unparsableTagged:
 		return line(g.tag() + g.pick("", " )(", " \x00\x01\x02 NOOP", " NO\x00OP", " (junk")), outcome, true
 	}
-	return "", outcome, false
+	return "", r.outcome, false
 }
 
 // WireConfig is one wire-level property run: a server factory, the
