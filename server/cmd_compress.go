@@ -11,7 +11,9 @@ const compressCapability = "COMPRESS=DEFLATE"
 // unknown or unsupported algorithm. The tagged OK is the last response
 // sent uncompressed: the engine switches both directions right after it
 // (startCompression), so the client's bytes after the command's CRLF are
-// decompressed, bytes pipelined after COMPRESS included.
+// decompressed, bytes pipelined after COMPRESS included. The handler runs
+// only while the spec's compression fact is unset, and its OK sets it, so a
+// second COMPRESS is refused by the machine with NO [COMPRESSIONACTIVE].
 func cmdCompress(c *conn, cmd *command) result {
 	a := cmd.args
 	if a.AtEnd() {

@@ -308,3 +308,21 @@ func TestDeflateWriterOutput(t *testing.T) {
 	}
 	assert.Less(t, wire.Len(), len(sent)/10, "the large write is compressed")
 }
+
+// TestCompressTwice: compression is negotiated once per connection; the
+// spec's compression fact refuses a second COMPRESS with NO
+// [COMPRESSIONACTIVE] (RFC 4978 3), and the session goes on compressed.
+// A COMPRESS that failed (BAD) leaves the fact unset.
+func TestCompressTwice(t *testing.T) {
+	c := newTestServer(t).dial()
+	c.login()
+	_, done := c.cmd("A1", "COMPRESS X")
+	require.True(t, strings.HasPrefix(done, "A1 BAD "), done)
+	c.compress("A2")
+	_, done = c.cmd("A3", "COMPRESS DEFLATE")
+	assert.Equal(t, "A3 NO [COMPRESSIONACTIVE] Compression is already active", done)
+	c.ok("A4", "SELECT INBOX")
+	_, done = c.cmd("A5", "COMPRESS DEFLATE")
+	assert.Equal(t, "A5 NO [COMPRESSIONACTIVE] Compression is already active", done)
+	c.ok("A6", "NOOP")
+}
