@@ -1131,12 +1131,17 @@ type wireDeflateConn struct {
 
 func (d *wireDeflateConn) Read(p []byte) (int, error) { return d.r.Read(p) }
 
+// Write compresses p and sends it with a sync flush in one write, as
+// zlib clients do.
 func (d *wireDeflateConn) Write(p []byte) (int, error) {
-	n, err := d.fw.Write(p)
-	if err == nil {
-		err = d.fw.Flush()
+	var b bytes.Buffer
+	d.fw.Reset(&b)
+	d.fw.Write(p)
+	d.fw.Flush()
+	if _, err := d.Conn.Write(b.Bytes()); err != nil {
+		return 0, err
 	}
-	return n, err
+	return len(p), nil
 }
 
 // startDeflate switches the client to DEFLATE after the tagged OK of

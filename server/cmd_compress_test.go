@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,12 +29,17 @@ type deflateConn struct {
 
 func (d *deflateConn) Read(p []byte) (int, error) { return d.r.Read(p) }
 
+// Write compresses p and sends it with a sync flush in one write, as
+// zlib clients do.
 func (d *deflateConn) Write(p []byte) (int, error) {
-	n, err := d.fw.Write(p)
-	if err == nil {
-		err = d.fw.Flush()
+	var b bytes.Buffer
+	d.fw.Reset(&b)
+	d.fw.Write(p)
+	d.fw.Flush()
+	if _, err := d.Conn.Write(b.Bytes()); err != nil {
+		return 0, err
 	}
-	return n, err
+	return len(p), nil
 }
 
 // deflated returns s compressed and sync-flushed, as a fresh client
@@ -91,7 +97,7 @@ func TestCompressDeflate(t *testing.T) {
 	c.compress("A2")
 	caps := c.ok("A3", "CAPABILITY")
 	require.Len(t, caps, 1)
-	assert.NotContains(t, strings.Fields(caps[0]), compressCapability, "not advertised until clients that flush with Z_PARTIAL_FLUSH work")
+	assert.Contains(t, strings.Fields(caps[0]), compressCapability)
 	c.ok("A4", "SELECT INBOX")
 	c.ok("A5", fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(testMsg), testMsg))
 	u := c.ok("A6", "FETCH 1 (BODY.PEEK[])")
@@ -325,4 +331,21 @@ func TestCompressTwice(t *testing.T) {
 	_, done = c.cmd("A5", "COMPRESS DEFLATE")
 	assert.Equal(t, "A5 NO [COMPRESSIONACTIVE] Compression is already active", done)
 	c.ok("A6", "NOOP")
+}
+
+// TestCompressPartialFlush: isync/mbsync flushes its commands with zlib's
+// Z_PARTIAL_FLUSH, which ends them with an empty fixed-code block whose
+// last bits come only with the next command. These are the bytes it sent
+// for "3 NAMESPACE"; the server must answer without waiting for more.
+func TestCompressPartialFlush(t *testing.T) {
+	c := newTestServer(t).dial()
+	c.login()
+	c.compress("2")
+	stream, err := hex.DecodeString("3256f073f4750d0e707476e5e50208")
+	require.NoError(t, err)
+	_, err = c.rawConn().Write(stream)
+	require.NoError(t, err)
+	u, done := c.until("3")
+	assert.Equal(t, []string{`* NAMESPACE (("" "/")) NIL NIL`}, u)
+	assert.Equal(t, "3 OK NAMESPACE completed", done)
 }

@@ -26,8 +26,9 @@ import (
 // Memory is what decides the design, since thousands of compressed
 // sessions may idle for hours (IDLE). Decompression needs the client's
 // 32 KiB window for the whole session (the client's compressor may refer
-// back to anything it sent), so each compressed session keeps a flate
-// reader. Compression does not: deflateWriter compresses each write of
+// back to anything it sent), so each compressed session keeps an inflater
+// (inflate.go, which also hands out commands that zlib clients flushed
+// with Z_PARTIAL_FLUSH). Compression does not: deflateWriter compresses each write of
 // the encoder (a batch of responses, or one buffer of a large one) with a
 // compressor taken from a pool and ends it with a sync flush, so that the
 // bytes are on their way at once and the next write may start a fresh
@@ -162,7 +163,7 @@ func (e *errCompressedStream) Unwrap() error { return e.err }
 // DEFLATE stream itself is an *errCompressedStream. Like the decoder's,
 // every error is final.
 type inflateReader struct {
-	fr    io.ReadCloser
+	fr    *inflater
 	src   *inflateSource
 	trace *tracer
 }
@@ -172,7 +173,7 @@ type inflateReader struct {
 // what nc delivers.
 func newInflateReader(nc io.Reader, pending []byte, trace *tracer) *inflateReader {
 	src := &inflateSource{nc: nc, pending: pending}
-	return &inflateReader{fr: flate.NewReader(src), src: src, trace: trace}
+	return &inflateReader{fr: newInflater(src), src: src, trace: trace}
 }
 
 // Read implements io.Reader.
@@ -181,13 +182,12 @@ func (r *inflateReader) Read(p []byte) (int, error) {
 	if n > 0 && r.trace != nil {
 		r.trace.feed(&r.trace.client, p[:n])
 	}
-	var corrupt flate.CorruptInputError
-	var internal flate.InternalError
+	var corrupt corruptInput
 	switch {
 	case err == nil, err == io.EOF:
 		// io.EOF: the client ended its stream with a final block;
 		// nothing can follow it.
-	case errors.As(err, &corrupt), errors.As(err, &internal):
+	case errors.As(err, &corrupt):
 		err = &errCompressedStream{err: err}
 	case r.src.err != nil:
 		// The connection failed, or ended (possibly in the middle of
@@ -214,6 +214,9 @@ type inflateSource struct {
 	full    bool   // the last read filled its buffer
 	err     error  // the first error of nc; final
 }
+
+// buffered is the number of bytes that can be read without waiting.
+func (s *inflateSource) buffered() int { return len(s.buf) + len(s.pending) }
 
 // ReadByte implements io.ByteReader, which the decompressor uses.
 func (s *inflateSource) ReadByte() (byte, error) {

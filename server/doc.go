@@ -29,8 +29,9 @@
 // UNSELECT, UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS,
 // SPECIAL-USE, CREATE-SPECIAL-USE, STATUS=SIZE, APPENDLIMIT, UTF8=ACCEPT,
 // BINARY, ESEARCH, SEARCHRES, WITHIN, PREVIEW, OBJECTID, SORT, SORT=DISPLAY,
-// ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, CONDSTORE and QRESYNC, and,
-// when the store keeps quotas (both bundled stores do), QUOTA,
+// ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, CONDSTORE, QRESYNC and
+// COMPRESS=DEFLATE, and, when the store keeps quotas (both bundled stores
+// do), QUOTA,
 // QUOTA=RES-STORAGE and QUOTA=RES-MESSAGE (besides LITERAL+, ID, ENABLE,
 // IDLE and SASL-IR, offered before login too). The
 // first CONDSTORE-enabling command of a session with a mailbox selected
@@ -73,16 +74,18 @@
 // LIST-STATUS, reports the octets of the mailbox's messages flagged
 // \Deleted, which an EXPUNGE would free.
 //
-// COMPRESS DEFLATE (RFC 4978) works but is not advertised yet: Go's
-// DEFLATE decompressor hands out a block's bytes only at a sync flush, so
-// a client that flushes with zlib's Z_PARTIAL_FLUSH (isync/mbsync does)
-// would wait for its answers. After the tagged OK of COMPRESS DEFLATE,
+// COMPRESS=DEFLATE (RFC 4978): after the tagged OK of COMPRESS DEFLATE,
 // which is valid once logged in, both directions carry raw DEFLATE (RFC
 // 1951). Each batch of responses is compressed and sync-flushed at once,
 // so no response waits in the compressor; the compressor comes from a pool
 // for each write, so an idle compressed session holds none, only the
-// decompressor of the client's stream with its 32 KiB window (about
-// 43 KB more per idle session than uncompressed). The limits on lines,
+// decompressor of the client's stream with its 32 KiB window. That
+// decompressor is the server's own: it hands out every command as soon as
+// its bytes are in, whether the client flushes with zlib's Z_SYNC_FLUSH or
+// Z_PARTIAL_FLUSH (isync/mbsync does; compress/flate would hold such a
+// command until the client's next bytes). The second COMPRESS of a
+// session is refused with NO [COMPRESSIONACTIVE] by the machine (the
+// spec's compression fact). The limits on lines,
 // literals and commands apply to the decompressed bytes, a corrupt client
 // stream ends the session with BYE, and commands a client pipelines behind
 // COMPRESS are decompressed, not read as plaintext. STARTTLS is valid only

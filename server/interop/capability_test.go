@@ -37,6 +37,7 @@ var implementedExtensions = []string{
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+	"COMPRESS=DEFLATE",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -414,12 +415,17 @@ type deflateConn struct {
 
 func (d *deflateConn) Read(p []byte) (int, error) { return d.r.Read(p) }
 
+// Write compresses p and sends it with a sync flush in one write, as
+// zlib clients do.
 func (d *deflateConn) Write(p []byte) (int, error) {
-	n, err := d.fw.Write(p)
-	if err == nil {
-		err = d.fw.Flush()
+	var b bytes.Buffer
+	d.fw.Reset(&b)
+	d.fw.Write(p)
+	d.fw.Flush()
+	if _, err := d.Conn.Write(b.Bytes()); err != nil {
+		return 0, err
 	}
-	return n, err
+	return len(p), nil
 }
 
 // startDeflate switches c to DEFLATE after the tagged OK of COMPRESS.
