@@ -95,6 +95,11 @@ def main():
     if data[0][1] != msg:
         fail("the fetched body differs: %d bytes sent, %d back" % (len(msg), len(data[0][1])))
 
+    # A second COMPRESS is refused (RFC 4978 3); the session goes on.
+    typ, data = c._simple_command("COMPRESS", "DEFLATE")
+    if typ != "NO" or b"[COMPRESSIONACTIVE]" not in data[0]:
+        fail("a second COMPRESS: %s %r, want NO [COMPRESSIONACTIVE]" % (typ, data))
+    check("NOOP after a second COMPRESS", *c.noop())
     check("LOGOUT", *c.logout(), want="BYE")
     print("OK")
 
