@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "a8b9cc3824a4e5b67774fb69345e2157276affcb47311293cc2e2c17b96538e3"
+const SpecDigest = "63bdaeb7be78755714bfe9010fd2bdbd6f58e422a37c74e372fe87fe49e5c2ce"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -333,6 +333,10 @@ const (
 	InputGetquotaroot
 	// InputSetquota: the SETQUOTA command. (RFC 9208 4.1.3)
 	InputSetquota
+	// InputGetmetadata: the GETMETADATA command. (RFC 5464 4.2)
+	InputGetmetadata
+	// InputSetmetadata: the SETMETADATA command. (RFC 5464 4.3)
+	InputSetmetadata
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
 	// InputUnparsable: A line that is not a command and whose tag cannot be read: it does not start with a valid tag followed by a space or the line's end (garbage, a stray continuation, a NUL byte inside the tag). (RFC 9051 9 (tag, command))
@@ -374,9 +378,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 63
+const NumInputs = 65
 
-var inputNames = [63]string{
+var inputNames = [65]string{
 	"capability",
 	"noop",
 	"logout",
@@ -421,6 +425,8 @@ var inputNames = [63]string{
 	"getquota",
 	"getquotaroot",
 	"setquota",
+	"getmetadata",
+	"setmetadata",
 	"unknown-command",
 	"unparsable",
 	"unparsable-tagged",
@@ -487,6 +493,8 @@ func (x InputKind) String() string {
 }
 
 var inputKinds = [NumInputs]InputKind{
+	KindCommand,
+	KindCommand,
 	KindCommand,
 	KindCommand,
 	KindCommand,
@@ -602,6 +610,8 @@ var inputWire = [NumInputs]string{
 	"GETQUOTA",
 	"GETQUOTAROOT",
 	"SETQUOTA",
+	"GETMETADATA",
+	"SETMETADATA",
 	"",
 	"",
 	"",
@@ -651,6 +661,8 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -792,6 +804,10 @@ func CommandInput(name string) (Input, bool) {
 		return InputGetquotaroot, true
 	case "SETQUOTA":
 		return InputSetquota, true
+	case "GETMETADATA":
+		return InputGetmetadata, true
+	case "SETMETADATA":
+		return InputSetmetadata, true
 	}
 	return InputUnknownCommand, false
 }

@@ -389,6 +389,7 @@ func (g *wireGen) noLine(in fsm.Input) bool {
 		fsm.InputStatus, fsm.InputAppend, fsm.InputSearch, fsm.InputUIDSearch,
 		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove,
 		fsm.InputGetquota, fsm.InputGetquotaroot, fsm.InputSetquota,
+		fsm.InputGetmetadata, fsm.InputSetmetadata,
 		fsm.InputSort, fsm.InputUIDSort, fsm.InputThread, fsm.InputUIDThread:
 		return true
 	case fsm.InputFetch, fsm.InputUIDFetch:
@@ -612,6 +613,22 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 	case in == fsm.InputSetquota:
 		// Not offered (no QUOTASET): always NO [NOPERM].
 		return cmd(g.pick(`"" (STORAGE 512)`, `"" (MESSAGE 10 STORAGE 1024)`)), fsm.OutcomeNo, true
+	case in == fsm.InputGetmetadata:
+		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
+		if g.rng.Intn(3) == 0 {
+			// Server entries: the mailbox "" always exists.
+			return cmd(g.pick(`"" /shared/comment`, `(DEPTH infinity) "" /shared`)), fsm.OutcomeOK, true
+		}
+		return cmd(m + " " + g.pick("/private/comment", "(/private/comment /shared/comment)", "(MAXSIZE 10 DEPTH 1) /private")), exists(m), true
+	case in == fsm.InputSetmetadata:
+		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
+		return cmd(m + " " + g.pick(`(/private/comment "note")`, "(/shared/comment NIL)", "(/private/comment {4+}\r\nnote /shared/comment \"x\")")), exists(m), true
 	case in == fsm.InputAppend:
 		m := g.mailbox()
 		if fails {

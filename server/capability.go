@@ -86,6 +86,9 @@ func (c *conn) capabilities() string {
 	if c.hasQuota() {
 		caps = append(caps, quotaCapabilities...) // RFC 9208
 	}
+	if c.hasMetadata() {
+		caps = append(caps, "METADATA") // RFC 5464; implies METADATA-SERVER
+	}
 	return strings.Join(caps, " ")
 }
 

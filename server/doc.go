@@ -70,6 +70,30 @@
 // LIST-STATUS, reports the octets of the mailbox's messages flagged
 // \Deleted, which an EXPUNGE would free.
 //
+// METADATA (RFC 5464, which implies METADATA-SERVER) keeps annotations
+// per account in the store (store.MetadataUser): server entries under the
+// mailbox name "" and entries of each mailbox, /private and /shared alike
+// (an account has no other user to share them with). GETMETADATA takes
+// the MAXSIZE option (larger values are left out and the largest is
+// reported with OK [METADATA LONGENTRIES n]) and DEPTH 0, 1 or infinity;
+// an entry asked for by name that has no value is returned as NIL (DEPTH
+// 0 only). It accepts the options before the mailbox (the RFC's grammar)
+// or after it (the RFC's examples, go-imap), and the entries as one name,
+// a list, or names separated by spaces. SETMETADATA sets and removes (NIL)
+// entries all or nothing; a value over Config.Metadata.MaxValueSize
+// answers NO [METADATA MAXSIZE n] (before the continuation request of a
+// synchronising literal), one beyond the count or size limits per mailbox
+// and per account NO [METADATA TOOMANY], a /private entry on a server
+// configured SharedOnly NO [METADATA NOPRIVATE]. Entry names are
+// case-insensitive (kept lower-cased); a malformed one (no /private or
+// /shared prefix, "*", "%", "//", a trailing "/", a byte outside
+// printable ASCII, a vendor entry without its token) is BAD. Annotations
+// follow RENAME, go with DELETE and are copied when INBOX is renamed. The
+// server entry /shared/admin is read-only, from Config.Metadata.Admin
+// (imapd serve --metadata-admin). Unsolicited METADATA responses are not
+// sent (RFC 5464 4.1 makes them optional), so ENABLE METADATA enables
+// nothing.
+//
 // QRESYNC (RFC 7162 3.2) is what Apple Mail uses to resynchronise a
 // mailbox in one round trip. After ENABLE QRESYNC (which implies
 // CONDSTORE), SELECT and EXAMINE accept (QRESYNC (uidvalidity modseq

@@ -62,5 +62,8 @@ func handlerTable() *[fsm.NumInputs]handler {
 		fsm.InputGetquota:     cmdGetQuota,
 		fsm.InputGetquotaroot: cmdGetQuotaRoot,
 		fsm.InputSetquota:     cmdSetQuota,
+		// METADATA: cmd_metadata.go.
+		fsm.InputGetmetadata: cmdGetMetadata,
+		fsm.InputSetmetadata: cmdSetMetadata,
 	}
 }

@@ -33,6 +33,7 @@ var implementedExtensions = []string{
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+	"METADATA",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -338,6 +339,28 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		assert.Regexp(t, `^\* VANISHED \(EARLIER\) `+uid+`\r\n$`, lines[0])
 		_, tagged = o.send("FETCH 1:* (FLAGS) (CHANGEDSINCE " + hms + " VANISHED)")
 		assert.Regexp(t, `^BAD`, tagged, "VANISHED needs UID FETCH")
+	})
+	t.Run("METADATA", func(t *testing.T) {
+		// RFC 5464 4.2 to 4.4.1, the examples.
+		c.ok(`SETMETADATA "" (/shared/comment "Shared comment")`)
+		assert.Equal(t, []string{"* METADATA \"\" (/shared/comment \"Shared comment\")\r\n"}, c.ok(`GETMETADATA "" /shared/comment`))
+		c.ok(`SETMETADATA INBOX (/private/comment "My own comment" /shared/comment "This one is for you!")`)
+		assert.Equal(t, []string{"* METADATA INBOX (/shared/comment \"This one is for you!\" /private/comment \"My own comment\")\r\n"},
+			c.ok(`GETMETADATA "INBOX" (/shared/comment /private/comment)`))
+		long := strings.Repeat("z", 2199)
+		c.ok(fmt.Sprintf("SETMETADATA INBOX (/shared/comment {%d+}\r\n%s)", len(long), long))
+		lines, tagged := c.send(`GETMETADATA "INBOX" (MAXSIZE 1024) (/shared/comment /private/comment)`)
+		assert.Equal(t, []string{"* METADATA INBOX (/private/comment \"My own comment\")\r\n"}, lines)
+		assert.Regexp(t, `^OK \[METADATA LONGENTRIES 2199\]`, tagged)
+		c.ok(`SETMETADATA INBOX (/private/filters/values/small "SMALLER 5000" /private/filters/values/boss "FROM \"boss@example.com\"")`)
+		assert.Equal(t, []string{"* METADATA INBOX (/private/filters/values/boss \"FROM \\\"boss@example.com\\\"\" /private/filters/values/small \"SMALLER 5000\")\r\n"},
+			c.ok(`GETMETADATA "INBOX" (DEPTH 1) (/private/filters/values)`))
+		c.ok(`SETMETADATA INBOX (/private/comment NIL)`)
+		assert.Equal(t, []string{"* METADATA INBOX (/private/comment NIL)\r\n"}, c.ok(`GETMETADATA INBOX /private/comment`))
+		_, tagged = c.send(`SETMETADATA INBOX (/private/a* "x")`)
+		assert.Regexp(t, `^BAD`, tagged, "an entry name with * (RFC 5464 3.2)")
+		c.ok(`SETMETADATA INBOX (/shared/comment NIL /private/filters/values/small NIL /private/filters/values/boss NIL)`)
+		c.ok(`SETMETADATA "" (/shared/comment NIL)`)
 	})
 	t.Run("QUOTA", func(t *testing.T) {
 		// Without limits the account has no quota root.
