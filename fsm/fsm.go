@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "63bdaeb7be78755714bfe9010fd2bdbd6f58e422a37c74e372fe87fe49e5c2ce"
+const SpecDigest = "b291bc7d92fc43401bfdf3955a0fab41cc5260cf4acdcd564a8a95b0ccc392f8"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -327,6 +327,8 @@ const (
 	InputThread
 	// InputUIDThread: the UID THREAD command. (RFC 5256 4)
 	InputUIDThread
+	// InputCancelupdate: the CANCELUPDATE command. (RFC 5267 4.3.5)
+	InputCancelupdate
 	// InputGetquota: the GETQUOTA command. (RFC 9208 4.1.1)
 	InputGetquota
 	// InputGetquotaroot: the GETQUOTAROOT command. (RFC 9208 4.1.2)
@@ -378,9 +380,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 65
+const NumInputs = 66
 
-var inputNames = [65]string{
+var inputNames = [66]string{
 	"capability",
 	"noop",
 	"logout",
@@ -422,6 +424,7 @@ var inputNames = [65]string{
 	"uid-sort",
 	"thread",
 	"uid-thread",
+	"cancelupdate",
 	"getquota",
 	"getquotaroot",
 	"setquota",
@@ -540,6 +543,7 @@ var inputKinds = [NumInputs]InputKind{
 	KindCommand,
 	KindCommand,
 	KindCommand,
+	KindCommand,
 	KindLine,
 	KindLine,
 	KindLine,
@@ -607,6 +611,7 @@ var inputWire = [NumInputs]string{
 	"UID SORT",
 	"THREAD",
 	"UID THREAD",
+	"CANCELUPDATE",
 	"GETQUOTA",
 	"GETQUOTAROOT",
 	"SETQUOTA",
@@ -661,6 +666,7 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
 	7,
 	7,
 	7,
@@ -798,6 +804,8 @@ func CommandInput(name string) (Input, bool) {
 		return InputThread, true
 	case "UID THREAD":
 		return InputUIDThread, true
+	case "CANCELUPDATE":
+		return InputCancelupdate, true
 	case "GETQUOTA":
 		return InputGetquota, true
 	case "GETQUOTAROOT":

@@ -660,13 +660,18 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		if fails {
 			return cmd("CHARSET ISO-8859-1 ALL"), fsm.OutcomeNo, true
 		}
-		return cmd(g.pick("ALL", "UNSEEN", "FLAGGED", "SUBJECT m1")), fsm.OutcomeOK, true
+		return cmd(g.pick("ALL", "UNSEEN", "FLAGGED", "SUBJECT m1",
+			"RETURN (UPDATE COUNT) UNSEEN", "RETURN (CONTEXT PARTIAL 1:2) ALL")), fsm.OutcomeOK, true
 	case in == fsm.InputSort || in == fsm.InputUIDSort:
 		if fails {
 			return cmd("(DATE) ISO-8859-1 ALL"), fsm.OutcomeNo, true
 		}
 		return cmd(g.pick("(DATE) UTF-8 ALL", "(REVERSE ARRIVAL SUBJECT) UTF-8 UNSEEN",
-			"RETURN (MIN MAX COUNT) (FROM) US-ASCII ALL", "(DISPLAYFROM SIZE) UTF-8 SUBJECT m1")), fsm.OutcomeOK, true
+			"RETURN (MIN MAX COUNT) (FROM) US-ASCII ALL", "(DISPLAYFROM SIZE) UTF-8 SUBJECT m1",
+			"RETURN (UPDATE) (SUBJECT) UTF-8 FLAGGED")), fsm.OutcomeOK, true
+	case in == fsm.InputCancelupdate:
+		// A tag that names no update context is accepted too.
+		return cmd(g.pick(`"A1"`, `"A2" "8.570"`)), fsm.OutcomeOK, true
 	case in == fsm.InputThread || in == fsm.InputUIDThread:
 		if fails {
 			return cmd("REFERENCES ISO-8859-1 ALL"), fsm.OutcomeNo, true

@@ -82,6 +82,7 @@ func (c *conn) capabilities() string {
 	)
 	caps = append(caps, messageCapabilities...)
 	caps = append(caps, sortCapabilities...)
+	caps = append(caps, contextCapabilities...)
 	caps = append(caps, "CONDSTORE", "QRESYNC") // RFC 7162 3.1, 3.2
 	if c.hasQuota() {
 		caps = append(caps, quotaCapabilities...) // RFC 9208

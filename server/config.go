@@ -139,6 +139,13 @@ type Config struct {
 	// Greeting is the text of the greeting. Default "imapfsm ready".
 	Greeting string
 
+	// MaxUpdateContexts bounds the update contexts (SEARCH or SORT with
+	// RETURN (UPDATE), RFC 5267 4.3) a session keeps at once; beyond it a
+	// searching command is answered without updates and an untagged
+	// NO [NOUPDATE]. Each costs a re-test of every changed message.
+	// Default 10 (the RFC asks for at least one).
+	MaxUpdateContexts int
+
 	// Metadata configures annotations (RFC 5464 METADATA), offered when
 	// the store keeps them (store.MetadataUser).
 	Metadata MetadataConfig
@@ -268,6 +275,9 @@ func (c *Config) setDefaults() {
 		c.Greeting = "imapfsm ready"
 	}
 	c.Metadata.setDefaults(c.Limits)
+	if c.MaxUpdateContexts <= 0 {
+		c.MaxUpdateContexts = 10
+	}
 }
 
 // Clock is a time source for the session timers (Config.Clock).

@@ -54,8 +54,27 @@
 // (RFC 5256 2.1), and ties in mailbox order. ESORT (RFC 5267 3) adds the
 // RETURN options MIN, MAX, COUNT, ALL (in sort order) and SAVE. THREAD
 // (RFC 5256 4) groups them with ORDEREDSUBJECT or REFERENCES (Message-ID,
-// References and In-Reply-To, then base subjects). CONTEXT=SEARCH and
-// CONTEXT=SORT (RFC 5267 4) are not offered.
+// References and In-Reply-To, then base subjects).
+//
+// CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 4) add the RETURN options
+// CONTEXT (a hint, ignored), PARTIAL n:m (that window of the results, in
+// the requested order, or NIL) and UPDATE to SEARCH and SORT and their UID
+// forms. With UPDATE the session keeps an update context named by the
+// command's tag and sends ESEARCH ADDTO and REMOVEFROM as the results
+// change, by its own commands or other sessions', until the mailbox is
+// closed or CANCELUPDATE names the tag: a new message is tested after its
+// EXISTS, a message whose flags changed after its FETCH, and an expunged
+// result is removed just before its EXPUNGE (or VANISHED) while its
+// number is valid; an idling client gets them at once. SEARCH contexts
+// report changes at position 0 in mailbox order, SORT contexts at their
+// positions in the sorted results. Sequence numbers and "$" in the search
+// program are bound to the messages they named when the command ran. A
+// tag that already names a context is refused with BAD (tag reuse);
+// beyond Config.MaxUpdateContexts (default 10) a search is answered with
+// an untagged NO [NOUPDATE "tag"] and no updates. Each context re-tests
+// the changed messages, so a context on a large mailbox costs little;
+// updates are sent where the session announces changes anyway (at the
+// end of a command, or while idling).
 //
 // QUOTA (RFC 9208): each account has one quota root, named "" (the empty
 // string), over all its mailboxes, with the resources STORAGE (the sum of

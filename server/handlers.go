@@ -65,5 +65,7 @@ func handlerTable() *[fsm.NumInputs]handler {
 		// METADATA: cmd_metadata.go.
 		fsm.InputGetmetadata: cmdGetMetadata,
 		fsm.InputSetmetadata: cmdSetMetadata,
+		// CONTEXT=SEARCH, CONTEXT=SORT: contexts.go.
+		fsm.InputCancelupdate: cmdCancelUpdate,
 	}
 }

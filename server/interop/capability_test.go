@@ -33,7 +33,7 @@ var implementedExtensions = []string{
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
-	"METADATA",
+	"METADATA", "CONTEXT=SEARCH", "CONTEXT=SORT",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -265,6 +265,27 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 	t.Run("ESORT", func(t *testing.T) {
 		lines := c.ok("SORT RETURN (MIN MAX COUNT ALL) (REVERSE ARRIVAL) UTF-8 ALL")
 		assert.Regexp(t, ` MIN 2 MAX 1 COUNT 2 ALL 2,1\r\n$`, anyMatch(t, lines, `^\* ESEARCH \(TAG "c\d+"\)`))
+	})
+	t.Run("CONTEXT=SEARCH and CONTEXT=SORT", func(t *testing.T) {
+		// RFC 5267 4: updates of a search and a sort context as the
+		// session's own STOREs change the results, then CANCELUPDATE.
+		anyMatch(t, c.ok("UID SEARCH RETURN (UPDATE COUNT) KEYWORD $Ctx"), `^\* ESEARCH \(TAG "c\d+"\) UID COUNT 0\r\n$`)
+		search := fmt.Sprintf("c%02d", c.n)
+		c.ok("UID SORT RETURN (UPDATE) (REVERSE ARRIVAL) UTF-8 KEYWORD $Ctx")
+		sorted := fmt.Sprintf("c%02d", c.n)
+		lines := c.ok("STORE 1:2 +FLAGS ($Ctx)")
+		m := regexp.MustCompile(`^\* ESEARCH \(TAG "` + search + `"\) UID ADDTO \(0 (\d+):(\d+)\)\r\n$`).FindStringSubmatch(anyMatch(t, lines, `TAG "`+search+`"`))
+		require.NotNil(t, m, "%q", lines)
+		first, second := m[1], m[2]
+		anyMatch(t, lines, `^\* ESEARCH \(TAG "`+sorted+`"\) UID ADDTO \(1 `+first+` 1 `+second+`\)\r\n$`)
+		lines = c.ok("STORE 1 -FLAGS ($Ctx)")
+		anyMatch(t, lines, `^\* ESEARCH \(TAG "`+search+`"\) UID REMOVEFROM \(0 `+first+`\)\r\n$`)
+		anyMatch(t, lines, `^\* ESEARCH \(TAG "`+sorted+`"\) UID REMOVEFROM \(2 `+first+`\)\r\n$`)
+		c.ok(`CANCELUPDATE "` + search + `" "` + sorted + `"`)
+		for _, l := range c.ok("STORE 1:2 -FLAGS ($Ctx)") {
+			assert.NotContains(t, l, "ESEARCH", "no updates after CANCELUPDATE")
+		}
+		anyMatch(t, c.ok("UID SEARCH RETURN (PARTIAL 2:1) ALL"), `^\* ESEARCH \(TAG "c\d+"\) UID PARTIAL \(1:2 \d+:\d+\)\r\n$`)
 	})
 	t.Run("THREAD=ORDEREDSUBJECT", func(t *testing.T) {
 		lines := c.ok("THREAD ORDEREDSUBJECT UTF-8 ALL")
