@@ -310,6 +310,7 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 		return store.MailboxInfo{}, err
 	}
 	u.s.blobs.remove(freed)
+	u.accountEvent(store.MailboxCreated, out.Name, "")
 	return out, nil
 }
 
@@ -349,7 +350,13 @@ func (u *user) DeleteMailbox(ctx context.Context, name string) error {
 	}
 	u.s.blobs.remove(freed)
 	u.s.opts.Notifier.Publish(store.Notification{User: u.name, Mailbox: store.MailboxID(gone)})
+	u.accountEvent(store.MailboxDeleted, name, "")
 	return nil
+}
+
+// accountEvent publishes an account event (store.Notification.Event).
+func (u *user) accountEvent(ev store.MailboxEvent, name, oldName string) {
+	u.s.opts.Notifier.Publish(store.Notification{User: u.name, Mailbox: store.AccountEvents, Event: ev, Name: name, OldName: oldName})
 }
 
 // RenameMailbox implements store.MailboxAdmin.
@@ -365,7 +372,9 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 		return err
 	}
 	defer u.s.leave()
-	return u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+	var renamed [][2]string
+	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		renamed = nil
 		names := acct.Bucket(bucketNames)
 		subs := acct.Bucket(bucketSubs)
 		rec, err := mailboxByName(acct, from)
@@ -410,6 +419,7 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 			return err
 		}
 		for i, r := range moving {
+			renamed = append(renamed, [2]string{r.Name, newNames[i]})
 			r.Name = newNames[i]
 			if err := putMailbox(acct, r); err != nil {
 				return err
@@ -425,6 +435,13 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, r := range renamed {
+		u.accountEvent(store.MailboxRenamed, r[1], r[0])
+	}
+	return nil
 }
 
 // renameInbox implements RFC 9051 6.3.6 for INBOX: all messages move to a
@@ -462,6 +479,7 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		return err
 	}
 	u.publish(notes)
+	u.accountEvent(store.MailboxCreated, to, "")
 	return nil
 }
 
@@ -475,7 +493,7 @@ func (u *user) SetSubscribed(ctx context.Context, name string, on bool) error {
 		return err
 	}
 	defer u.s.leave()
-	return u.write(ctx, nil, func(_ *bolt.Tx, acct *bolt.Bucket) error {
+	err = u.write(ctx, nil, func(_ *bolt.Tx, acct *bolt.Bucket) error {
 		subs := acct.Bucket(bucketSubs)
 		if !on {
 			return subs.Delete([]byte(name))
@@ -485,6 +503,15 @@ func (u *user) SetSubscribed(ctx context.Context, name string, on bool) error {
 		}
 		return subs.Put([]byte(name), nil)
 	})
+	if err != nil {
+		return err
+	}
+	ev := store.MailboxSubscribed
+	if !on {
+		ev = store.MailboxUnsubscribed
+	}
+	u.accountEvent(ev, name, "")
+	return nil
 }
 
 // Subscriptions implements store.MailboxAdmin.

@@ -333,6 +333,7 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 			return err
 		}
 		out, err = u.info(ctx, t, name)
+		t.notify(u.accountEvent(store.MailboxCreated, name, ""))
 		return err
 	})
 	return out, err
@@ -373,9 +374,15 @@ func (u *user) DeleteMailbox(ctx context.Context, name string) error {
 			}
 		}
 		t.notify(store.Notification{User: u.name, Mailbox: store.MailboxID(m.ID)})
+		t.notify(u.accountEvent(store.MailboxDeleted, name, ""))
 		return nil
 	})
 	return err
+}
+
+// accountEvent returns the notification of an account event.
+func (u *user) accountEvent(ev store.MailboxEvent, name, oldName string) store.Notification {
+	return store.Notification{User: u.name, Mailbox: store.AccountEvents, Event: ev, Name: name, OldName: oldName}
 }
 
 // RenameMailbox implements store.MailboxAdmin.
@@ -455,6 +462,9 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 			u.id, olds, news); err != nil {
 			return err
 		}
+		for i := range olds {
+			t.notify(u.accountEvent(store.MailboxRenamed, news[i], olds[i]))
+		}
 		return u.ensureSuperiors(ctx, t, to)
 	})
 	return err
@@ -484,6 +494,7 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 			return err
 		}
 		_, err = u.transfer(ctx, t, inbox, store.AllUIDs(), dst, true, store.Quota{})
+		t.notify(u.accountEvent(store.MailboxCreated, to, ""))
 		return err
 	})
 	return err
@@ -499,6 +510,18 @@ func (u *user) SetSubscribed(ctx context.Context, name string, on bool) error {
 		return err
 	}
 	defer u.s.leave()
+	if err := u.setSubscribed(ctx, name, on); err != nil {
+		return err
+	}
+	ev := store.MailboxSubscribed
+	if !on {
+		ev = store.MailboxUnsubscribed
+	}
+	return u.s.announce(ctx, u.accountEvent(ev, name, ""))
+}
+
+// setSubscribed is SetSubscribed for a normalised name.
+func (u *user) setSubscribed(ctx context.Context, name string, on bool) error {
 	if !on {
 		tag, err := u.s.pool.Exec(ctx, `DELETE FROM subscriptions WHERE user_id = $1 AND name = $2`, u.id, name)
 		if err == nil && tag.RowsAffected() == 0 {
