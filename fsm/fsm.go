@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "a8b9cc3824a4e5b67774fb69345e2157276affcb47311293cc2e2c17b96538e3"
+const SpecDigest = "0ddbecbec9df7a040b1c3a758f9d9800859dbe50e43f71c108b595688d97bef9"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -333,6 +333,8 @@ const (
 	InputGetquotaroot
 	// InputSetquota: the SETQUOTA command. (RFC 9208 4.1.3)
 	InputSetquota
+	// InputNotify: the NOTIFY command. (RFC 5465 3)
+	InputNotify
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
 	// InputUnparsable: A line that is not a command and whose tag cannot be read: it does not start with a valid tag followed by a space or the line's end (garbage, a stray continuation, a NUL byte inside the tag). (RFC 9051 9 (tag, command))
@@ -374,9 +376,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 63
+const NumInputs = 64
 
-var inputNames = [63]string{
+var inputNames = [64]string{
 	"capability",
 	"noop",
 	"logout",
@@ -421,6 +423,7 @@ var inputNames = [63]string{
 	"getquota",
 	"getquotaroot",
 	"setquota",
+	"notify",
 	"unknown-command",
 	"unparsable",
 	"unparsable-tagged",
@@ -487,6 +490,7 @@ func (x InputKind) String() string {
 }
 
 var inputKinds = [NumInputs]InputKind{
+	KindCommand,
 	KindCommand,
 	KindCommand,
 	KindCommand,
@@ -602,6 +606,7 @@ var inputWire = [NumInputs]string{
 	"GETQUOTA",
 	"GETQUOTAROOT",
 	"SETQUOTA",
+	"NOTIFY",
 	"",
 	"",
 	"",
@@ -651,6 +656,7 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
 	7,
 	7,
 	7,
@@ -792,6 +798,8 @@ func CommandInput(name string) (Input, bool) {
 		return InputGetquotaroot, true
 	case "SETQUOTA":
 		return InputSetquota, true
+	case "NOTIFY":
+		return InputNotify, true
 	}
 	return InputUnknownCommand, false
 }
@@ -1354,6 +1362,8 @@ const (
 	RuleExamine
 	// RuleMailboxManagement: (RFC 9051 6.3.4 - 6.3.12)
 	RuleMailboxManagement
+	// RuleNotify: NOTIFY replaces the session's notify set (session data, not a state): the server then sends the events it asks for whenever it may send untagged responses, between commands and while idling. (RFC 5465 3)
+	RuleNotify
 	// RuleIdleBeforeSelect: IDLE before any SELECT is legal; some servers refused it and Outlook broke. (RFC 2177 3)
 	RuleIdleBeforeSelect
 	// RuleIdleSelected: (RFC 2177 3)
@@ -1423,9 +1433,9 @@ const (
 )
 
 // NumRules is the number of rules in the spec.
-const NumRules = 56
+const NumRules = 57
 
-var ruleNames = [56]string{
+var ruleNames = [57]string{
 	"session-command",
 	"logout",
 	"unknown-command",
@@ -1440,6 +1450,7 @@ var ruleNames = [56]string{
 	"select",
 	"examine",
 	"mailbox-management",
+	"notify",
 	"idle-before-select",
 	"idle-selected",
 	"idle-selected-read-only",

@@ -62,5 +62,7 @@ func handlerTable() *[fsm.NumInputs]handler {
 		fsm.InputGetquota:     cmdGetQuota,
 		fsm.InputGetquotaroot: cmdGetQuotaRoot,
 		fsm.InputSetquota:     cmdSetQuota,
+		// NOTIFY: cmd_notify.go, notify.go.
+		fsm.InputNotify: cmdNotify,
 	}
 }
