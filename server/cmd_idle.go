@@ -63,13 +63,7 @@ func (c *conn) armIdle(keepalive bool) {
 	interval := c.srv.cfg.IdleKeepalive
 	hubPush, expunge, flags := true, true, true
 	if !keepalive {
-		var g *notifyGroup
-		if c.ntf.set != nil {
-			g = c.ntf.set.selectedGroup()
-		}
-		hubPush = g != nil && g.events&eventMessageNew != 0
-		expunge = g != nil && g.filter == filterSelected
-		flags = g != nil && g.events&eventFlagChange != 0
+		hubPush, expunge, flags = c.notifySelectedPush()
 	}
 	// Read the view's generation before arming: once armed, a push of a
 	// hub round that began before this IDLE may catch the view up (and

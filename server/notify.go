@@ -84,6 +84,20 @@ func (c *conn) isSelectedID(id store.MailboxID) bool {
 	return c.ntf.selected.Load() == uint64(id)
 }
 
+// notifySelectedPush says how the selected mailbox's changes are pushed
+// between commands: at all (SELECTED or SELECTED-DELAYED with message
+// events), with expunges (SELECTED) and with flag changes (FlagChange).
+func (c *conn) notifySelectedPush() (push, expunge, flags bool) {
+	if c.ntf.set == nil {
+		return false, false, false
+	}
+	g := c.ntf.set.selectedGroup()
+	if g == nil || g.events&eventMessageNew == 0 {
+		return false, false, false
+	}
+	return true, g.filter == filterSelected, g.events&eventFlagChange != 0
+}
+
 // notifyActive reports whether the session has a notify set.
 func (c *conn) notifyActive() bool { return c.ntf.set != nil }
 
