@@ -9,7 +9,8 @@ package server
 // NOTIFY SET replaces the session's notify set; with STATUS it first
 // reports the status of each mailbox whose messages it watches. Events
 // this server cannot report are refused with NO [BADEVENT (...)], which
-// lists the ones it can; invalid combinations get BAD.
+// lists the ones it can; invalid combinations get BAD. A refused NOTIFY
+// leaves the set as it was.
 func cmdNotify(c *conn, cmd *command) result {
 	if !c.hasNotify() {
 		return no("CANNOT", "NOTIFY is not available with this store")

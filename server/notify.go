@@ -133,6 +133,12 @@ func (c *conn) startNotify(set *notifySet, withStatus bool) error {
 	s := &c.ntf
 	s.set = set
 	s.last = map[store.MailboxID]statusSnap{}
+	// Subscribe first, so that no change after the baselines below is
+	// missed; one before them is reported only if it shows.
+	s.mu.Lock()
+	s.pending, s.own, s.events, s.count, s.overflow = map[store.MailboxID]bool{}, map[store.MailboxID]bool{}, nil, 0, false
+	s.mu.Unlock()
+	s.cancel = c.srv.cfg.Store.Notifier().(funcNotifier).SubscribeFunc(c.username, store.AccountEvents, c.onNotification)
 	mailboxes, err := c.user.ListMailboxes(c.ctx)
 	if err != nil {
 		c.stopNotify()
@@ -159,10 +165,6 @@ func (c *conn) startNotify(set *notifySet, withStatus bool) error {
 			c.writeNotifyStatus(st)
 		}
 	}
-	s.mu.Lock()
-	s.pending, s.own, s.events, s.count, s.overflow = map[store.MailboxID]bool{}, map[store.MailboxID]bool{}, nil, 0, false
-	s.mu.Unlock()
-	s.cancel = c.srv.cfg.Store.Notifier().(funcNotifier).SubscribeFunc(c.username, store.AccountEvents, c.onNotification)
 	return nil
 }
 
