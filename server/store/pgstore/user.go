@@ -517,7 +517,11 @@ func (u *user) SetSubscribed(ctx context.Context, name string, on bool) error {
 	if !on {
 		ev = store.MailboxUnsubscribed
 	}
-	return u.s.announce(ctx, u.accountEvent(ev, name, ""))
+	if err := u.s.announce(ctx, u.accountEvent(ev, name, "")); err != nil {
+		// The change is committed; only other nodes' sessions miss it.
+		u.s.opts.Logger.Warn("pgstore: announcing a subscription change", "user", u.name, "mailbox", name, "err", err)
+	}
+	return nil
 }
 
 // setSubscribed is SetSubscribed for a normalised name.
