@@ -169,7 +169,13 @@ Ledger are fed as at the model level. Per step and sequence it checks:
     one INBOX with random APPEND, STORE, EXPUNGE and IDLE; after DONE and a
     NOOP on each, UID FETCH 1:* (FLAGS) gives every session the same UIDs
     and flags, and each session's EXISTS/EXPUNGE stream matches its own
-    message numbering.
+    message numbering. In half the runs the sessions also set NOTIFY
+    (RFC 5465: SELECTED-DELAYED, with FlagChange and fetch attributes or
+    without) and receive pushes between commands, and a watcher session
+    that selects nothing (NOTIFY SET (inboxes ...)) must end with a STATUS
+    INBOX counting the messages the sessions converged to
+    (TestMultiSessionNotifyMutantIsCaught: a server whose STATUS
+    notifications never arrive fails it).
 
 The generator (wireGen) draws inputs with the model level's Weight in a
 predicted state, together with the handler outcome to aim at, and writes
