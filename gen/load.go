@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,11 +16,11 @@ import (
 )
 
 // KnownResponseCodes are the response codes a spec response may carry:
-// RFC 9051 7.1, RFC 5530, RFC 4315, RFC 7162, RFC 3516 and RFC 7889.
+// RFC 9051 7.1, RFC 5530, RFC 4315, RFC 7162, RFC 3516, RFC 7889 and RFC 4978.
 var KnownResponseCodes = []string{
 	"ALERT", "ALREADYEXISTS", "APPENDUID", "AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED",
 	"BADCHARSET", "CANNOT", "CAPABILITY", "CLIENTBUG", "CLOSED", "CONTACTADMIN", "COPYUID",
-	"CORRUPTION", "EXPIRED", "EXPUNGEISSUED", "HASCHILDREN", "HIGHESTMODSEQ", "INUSE", "LIMIT",
+	"COMPRESSIONACTIVE", "CORRUPTION", "EXPIRED", "EXPUNGEISSUED", "HASCHILDREN", "HIGHESTMODSEQ", "INUSE", "LIMIT",
 	"MODIFIED", "NOMODSEQ", "NONEXISTENT", "NOPERM", "OVERQUOTA", "PARSE", "PERMANENTFLAGS",
 	"PRIVACYREQUIRED", "READ-ONLY", "READ-WRITE", "SERVERBUG", "TOOBIG", "TRYCREATE",
 	"UIDNEXT", "UIDNOTSTICKY", "UIDVALIDITY", "UNAVAILABLE", "UNKNOWN-CTE",
@@ -94,7 +95,12 @@ type checker struct {
 	groups                                      map[string]int // index into raw.Groups
 	groupCache                                  map[string]*groupVal
 	usedResponses, usedQuirks                   map[int]bool
-	ruleOf                                      [][]int // [state][input] -> rule index or -1
+	ruleOf                                      [][][]int         // [state][valuation][input] -> rule index or -1
+	taken                                       map[string]string // state, input and group names -> what they name
+	facts                                       map[string]int
+	factRead                                    []bool       // per fact: a rule's condition reads it
+	ruleReads                                   []uint       // per rule: the facts its condition reads
+	brokenWhen                                  map[int]bool // rules whose condition names an unknown fact
 
 	// The protocol's vocabulary (see protocol.go).
 	readsNames, kindNames, attrNames, actionList []string
@@ -124,6 +130,7 @@ func (c *checker) run() {
 	}
 	c.declareProtocol()
 	c.declare()
+	c.declareFacts()
 	c.resolveInitial()
 	c.resolveRules()
 	c.checkTotality()
@@ -142,6 +149,8 @@ func oneOf(v string, set []string) int {
 	return -1
 }
 
+// declare reads the spec's declarations by kind: outcomes, states,
+// inputs, groups, responses, quirks and the default mode.
 func (c *checker) declare() {
 	r := c.raw
 	c.states = map[string]int{}
@@ -153,6 +162,7 @@ func (c *checker) declare() {
 	c.groupCache = map[string]*groupVal{}
 	c.usedResponses = map[int]bool{}
 	c.usedQuirks = map[int]bool{}
+	c.taken = map[string]string{}
 
 	if len(r.States) == 0 {
 		c.errs.addf(Pos{}, "no states declared")
@@ -168,36 +178,49 @@ func (c *checker) declare() {
 		c.m.Outcomes = append(c.m.Outcomes, Outcome{Name: o.Key.V, Doc: o.Val.Doc.V})
 	}
 	c.resolveDefaultOutcomes()
-	taken := map[string]string{}
-	claim := func(k Str, what string) bool {
-		if k.V == "stay" || k.V == "origin" || k.V == "otherwise" {
-			c.errs.addf(k.Pos, "%q is reserved and cannot name a %s", k.V, what)
-			return false
+	c.declareStates()
+	c.declareInputs()
+	for i, g := range r.Groups {
+		if c.claim(g.Key, "group") {
+			c.groups[g.Key.V] = i
 		}
-		if prev, ok := taken[k.V]; ok {
-			c.errs.addf(k.Pos, "%s %q has the same name as a %s", what, k.V, prev)
-			return false
-		}
-		taken[k.V] = what
-		return true
 	}
-	for _, s := range r.States {
-		claim(s.Key, "state")
-		st := State{Name: s.Key.V, Doc: s.Val.Doc.V, Ref: s.Val.Ref.V, Pos: s.Key.Pos, Origin: -1,
-			Terminal: s.Val.Terminal.V, Attrs: make([]bool, len(c.m.Protocol.Attributes)), Reads: c.m.Protocol.Command}
-		for _, a := range s.Val.Attrs {
-			ai := c.attrs[a.Key.V]
-			if ai == 0 {
-				c.errs.addf(a.Key.Pos, "state %q: unknown key %q (known keys: doc, ref, reads, origin, terminal, and the protocol's attributes: %s)", s.Key.V, a.Key.V, strings.Join(c.attrNames, ", "))
-				continue
-			}
-			var v Bool
-			(&decoder{errs: c.errs}).decode(a.Node, reflect.ValueOf(&v).Elem())
-			st.Attrs[ai-1] = v.V
-			if ai-1 == c.m.Protocol.Held {
-				st.Held = v.V
-			}
+	c.declareResponses()
+	c.declareQuirks()
+	if r.DefaultMode.Set() {
+		switch r.DefaultMode.V {
+		case "lenient":
+		case "strict":
+			c.m.DefaultStrict = true
+		default:
+			c.errs.addf(r.DefaultMode.Pos, "default-mode must be lenient or strict, found %q", r.DefaultMode.V)
 		}
+	}
+}
+
+// claim reserves a name for a state, an input or a group: the three share
+// one namespace, and stay, origin and otherwise are reserved.
+func (c *checker) claim(k Str, what string) bool {
+	if k.V == "stay" || k.V == "origin" || k.V == "otherwise" {
+		c.errs.addf(k.Pos, "%q is reserved and cannot name a %s", k.V, what)
+		return false
+	}
+	if prev, ok := c.taken[k.V]; ok {
+		c.errs.addf(k.Pos, "%s %q has the same name as a %s", what, k.V, prev)
+		return false
+	}
+	c.taken[k.V] = what
+	return true
+}
+
+// declareStates reads the states with their attributes and origins.
+func (c *checker) declareStates() {
+	r := c.raw
+	for _, s := range r.States {
+		c.claim(s.Key, "state")
+		st := State{Name: s.Key.V, Doc: s.Val.Doc.V, Ref: s.Val.Ref.V, Pos: s.Key.Pos, Origin: -1,
+			Terminal: s.Val.Terminal.V, Reads: c.m.Protocol.Command}
+		c.stateAttrs(s, &st)
 		readsNames := c.readsNames
 		switch i := oneOf(s.Val.Reads.V, readsNames); {
 		case !s.Val.Reads.Set():
@@ -224,13 +247,60 @@ func (c *checker) declare() {
 		}
 		c.m.States[i].Origin = o
 		for ai, a := range c.m.Protocol.Attributes {
-			if a.MatchOrigin && c.m.States[i].Attrs[ai] != c.m.States[o].Attrs[ai] {
+			st, os := c.m.States[i], c.m.States[o]
+			if a.MatchOrigin && (st.Attrs[ai] != os.Attrs[ai] || st.Values[ai] != os.Values[ai]) {
 				c.errs.addf(s.Key.Pos, "state %q: %s must match its origin %q (the protocol declares it match-origin)", s.Key.V, a.Name, s.Val.Origin.V)
 			}
 		}
 	}
+}
+
+// stateAttrs reads the values a state gives the protocol's attributes: true
+// or false for a boolean attribute (false when left out), one of the
+// declared values for an attribute with values (required).
+func (c *checker) stateAttrs(s Entry[rawState], st *State) {
+	attrs := c.m.Protocol.Attributes
+	st.Attrs, st.Values = make([]bool, len(attrs)), make([]int, len(attrs))
+	for i := range st.Values {
+		st.Values[i] = -1
+	}
+	for _, a := range s.Val.Attrs {
+		ai := c.attrs[a.Key.V]
+		if ai == 0 {
+			c.errs.addf(a.Key.Pos, "state %q: unknown key %q (known keys: doc, ref, reads, origin, terminal, and the protocol's attributes: %s)", s.Key.V, a.Key.V, strings.Join(c.attrNames, ", "))
+			continue
+		}
+		attr := attrs[ai-1]
+		if len(attr.Values) > 0 {
+			var v Str
+			(&decoder{errs: c.errs}).decode(a.Node, reflect.ValueOf(&v).Elem())
+			st.Values[ai-1] = slices.IndexFunc(attr.Values, func(t Term) bool { return t.Name == v.V })
+			if v.Set() && st.Values[ai-1] < 0 {
+				c.errs.addf(v.Pos, "state %q: %s %q is not one of %s", s.Key.V, attr.Name, v.V, strings.Join(attr.ValueNames(), ", "))
+			}
+			continue
+		}
+		var v Bool
+		(&decoder{errs: c.errs}).decode(a.Node, reflect.ValueOf(&v).Elem())
+		st.Attrs[ai-1] = v.V
+		if ai-1 == c.m.Protocol.Held {
+			st.Held = v.V
+		}
+	}
+	for ai, attr := range attrs {
+		if len(attr.Values) > 0 && st.Values[ai] < 0 && !slices.ContainsFunc(s.Val.Attrs, func(a rawAttrValue) bool { return a.Key.V == attr.Name }) {
+			c.errs.addf(s.Key.Pos, "state %q: missing %q (one of %s)", s.Key.V, attr.Name, strings.Join(attr.ValueNames(), ", "))
+		}
+	}
+}
+
+// declareInputs reads the inputs: kind, wire names, tagged, outcomes; and
+// checks that wire names are unique and one command input is the
+// catch-all.
+func (c *checker) declareInputs() {
+	r := c.raw
 	for _, in := range r.Inputs {
-		claim(in.Key, "input")
+		c.claim(in.Key, "input")
 		x := Input{Name: in.Key.V, Doc: in.Val.Doc.V, Ref: in.Val.Ref.V, Pos: in.Key.Pos, Kind: c.m.Protocol.CommandKind}
 		for _, w := range in.Val.Wire {
 			x.Wires = append(x.Wires, w.V)
@@ -296,11 +366,11 @@ func (c *checker) declare() {
 			wires[w.V] = w.Pos
 		}
 	}
-	for i, g := range r.Groups {
-		if claim(g.Key, "group") {
-			c.groups[g.Key.V] = i
-		}
-	}
+}
+
+// declareResponses reads the responses, in the protocol's reply form.
+func (c *checker) declareResponses() {
+	r := c.raw
 	c.m.Responses = []Response{{Name: "none"}}
 	for _, rs := range r.Responses {
 		x := Response{Name: rs.Key.V, Status: rs.Val.Status.V, Code: rs.Val.Code.V, Enhanced: rs.Val.Enhanced.V, Text: rs.Val.Text.V}
@@ -314,6 +384,11 @@ func (c *checker) declare() {
 		c.responses[rs.Key.V] = len(c.m.Responses)
 		c.m.Responses = append(c.m.Responses, x)
 	}
+}
+
+// declareQuirks reads the quirks with their behaviours and probes.
+func (c *checker) declareQuirks() {
+	r := c.raw
 	c.m.Quirks = []Quirk{{Name: "none"}}
 	for _, q := range r.Quirks {
 		x := Quirk{Name: q.Key.V, Scope: q.Val.Scope.V, Who: q.Val.Who.V, Source: q.Val.Source.V, Doc: q.Val.Doc.V, Default: -1}
@@ -352,15 +427,6 @@ func (c *checker) declare() {
 	}
 	if len(c.m.Quirks) > 64 {
 		c.errs.addf(Pos{}, "at most 63 quirks are supported, found %d", len(c.m.Quirks)-1)
-	}
-	if r.DefaultMode.Set() {
-		switch r.DefaultMode.V {
-		case "lenient":
-		case "strict":
-			c.m.DefaultStrict = true
-		default:
-			c.errs.addf(r.DefaultMode.Pos, "default-mode must be lenient or strict, found %q", r.DefaultMode.V)
-		}
 	}
 }
 
@@ -525,17 +591,22 @@ func (c *checker) response(s Str, rule string, field string) int {
 }
 
 func (c *checker) resolveRules() {
-	nS, nI := len(c.m.States), len(c.m.Inputs)
-	c.m.Table = make([][]Cell, nS)
-	c.ruleOf = make([][]int, nS)
+	nS, nV, nI := len(c.m.States), c.m.Valuations(), len(c.m.Inputs)
+	c.m.Table = make([][][]Cell, nS)
+	c.ruleOf = make([][][]int, nS)
 	for s := range c.m.Table {
-		c.m.Table[s] = make([]Cell, nI)
-		c.ruleOf[s] = make([]int, nI)
-		for i := range c.ruleOf[s] {
-			c.ruleOf[s][i] = -1
+		c.m.Table[s] = make([][]Cell, nV)
+		c.ruleOf[s] = make([][]int, nV)
+		for v := range c.m.Table[s] {
+			c.m.Table[s][v] = make([]Cell, nI)
+			c.ruleOf[s][v] = make([]int, nI)
+			for i := range c.ruleOf[s][v] {
+				c.ruleOf[s][v][i] = -1
+			}
 		}
 	}
 	ids := map[string]Pos{}
+	c.brokenWhen = map[int]bool{}
 	for ri, rr := range c.raw.Rules {
 		id := rr.ID.V
 		if !rr.ID.Set() || id == "" {
@@ -559,7 +630,9 @@ func (c *checker) resolveRules() {
 				c.usedQuirks[q] = true
 			}
 		}
+		rule.When = c.when(id, rr.When)
 		c.m.Rules = append(c.m.Rules, rule)
+		c.ruleReads = append(c.ruleReads, condMask(rule.When))
 		if len(rr.In) == 0 {
 			c.errs.addf(rr.Pos, "rule %q: missing \"in\" (the states it applies to)", id)
 		}
@@ -570,11 +643,11 @@ func (c *checker) resolveRules() {
 		inputs := c.expand(rr.On, nsInput, "rule "+quote(id)+": on")
 
 		var modes [2]*rawAction
-		top := &rawAction{Pos: rr.Pos, Do: rr.Do, Reply: rr.Reply, Pending: rr.Pending, Next: rr.Next}
+		top := &rawAction{Pos: rr.Pos, Do: rr.Do, Reply: rr.Reply, Pending: rr.Pending, Next: rr.Next, Effect: rr.Effect}
 		split := rr.Lenient != nil || rr.Strict != nil
 		if split {
-			if rr.Do.Set() || rr.Reply.Set() || rr.Pending.Set() || rr.Next != nil {
-				c.errs.addf(rr.Pos, "rule %q: with lenient/strict blocks, do, reply, pending and next belong inside them", id)
+			if rr.Do.Set() || rr.Reply.Set() || rr.Pending.Set() || rr.Next != nil || rr.Effect != nil {
+				c.errs.addf(rr.Pos, "rule %q: with lenient/strict blocks, do, reply, pending, next and effect belong inside them", id)
 			}
 			if rr.Lenient == nil || rr.Strict == nil {
 				c.errs.addf(rr.Pos, "rule %q: a rule that depends on the mode needs both a lenient and a strict block", id)
@@ -599,21 +672,33 @@ func (c *checker) resolveRules() {
 			}
 		}
 		var overlaps []string
+		seenOverlap := map[string]bool{}
 		var against = map[int]bool{}
 		for si, s := range states {
-			for _, in := range inputs {
-				if prev := c.ruleOf[s][in]; prev >= 0 {
-					if len(overlaps) < 6 {
-						overlaps = append(overlaps, c.m.States[s].Name+" × "+c.m.Inputs[in].Name)
-					}
-					against[prev] = true
+			for v := 0; v < nV; v++ {
+				if !rule.Applies(uint(v)) {
 					continue
 				}
-				c.ruleOf[s][in] = ri
-				for m := 0; m < 2; m++ {
-					d := decs[m][si]
-					// A stay/origin per input: fix Next for this input.
-					c.m.Table[s][in][m] = d
+				for _, in := range inputs {
+					if prev := c.ruleOf[s][v][in]; prev >= 0 {
+						if c.brokenWhen[ri] || c.brokenWhen[prev] {
+							continue
+						}
+						what := c.m.States[s].Name + " × " + c.m.Inputs[in].Name
+						if mask := c.ruleReads[ri] | c.ruleReads[prev]; mask != 0 {
+							what += " when " + c.m.CondText(Cond{Mask: mask, Want: uint(v) & mask})
+						}
+						if len(overlaps) < 6 && !seenOverlap[what] {
+							seenOverlap[what] = true
+							overlaps = append(overlaps, what)
+						}
+						against[prev] = true
+						continue
+					}
+					c.ruleOf[s][v][in] = ri
+					for m := 0; m < 2; m++ {
+						c.m.Table[s][v][in][m] = decs[m][si]
+					}
 				}
 			}
 		}
@@ -635,7 +720,7 @@ var actionNamesList = actionNames
 
 // action resolves one mode's action of a rule for state s.
 func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs []int) Decision {
-	d := Decision{Rule: ri, Quirk: quirk, Next: make([]int, len(c.m.Outcomes))}
+	d := Decision{Rule: ri, Quirk: quirk, Next: make([]int, len(c.m.Outcomes)), Effects: make([]Effect, len(c.m.Outcomes))}
 	for i := range d.Next {
 		d.Next[i] = s
 	}
@@ -740,6 +825,9 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 	} else if d.Action == ActExecute {
 		c.errs.addf(a.Do.Pos, "rule %q: execute needs \"next\" (the state for each outcome)", id)
 	}
+	if a.Effect != nil {
+		c.effect(id, a.Effect, d)
+	}
 	switch d.Action {
 	case ActClose:
 		if !c.m.States[d.Next[0]].Terminal {
@@ -793,12 +881,41 @@ func contains(xs []int, x int) bool {
 	return false
 }
 
+// checkTotality verifies that every state × input has a decision under
+// every valuation of the facts. Every valuation, not only the reachable
+// ones: the engine gives some facts any value when a connection opens, and
+// a machine that is total everywhere does not depend on the reachability
+// analysis being right (a combination that cannot happen costs one rule
+// without a condition).
 func (c *checker) checkTotality() {
+	nV := c.m.Valuations()
 	for s, st := range c.m.States {
 		var missing []string
 		for in := range c.m.Inputs {
-			if c.ruleOf[s][in] < 0 {
+			var gaps []uint
+			var read uint // the facts the rules deciding s × in read
+			for v := 0; v < nV; v++ {
+				if r := c.ruleOf[s][v][in]; r < 0 {
+					gaps = append(gaps, uint(v))
+				} else {
+					read |= c.ruleReads[r]
+				}
+			}
+			switch {
+			case len(gaps) == 0:
+			case len(gaps) == nV:
 				missing = append(missing, c.m.Inputs[in].Name)
+			default:
+				var conds []string
+				seen := map[string]bool{}
+				for _, v := range gaps {
+					t := c.m.CondText(Cond{Mask: read, Want: v & read})
+					if !seen[t] {
+						seen[t] = true
+						conds = append(conds, t)
+					}
+				}
+				missing = append(missing, c.m.Inputs[in].Name+" when "+strings.Join(conds, " or "))
 			}
 		}
 		if len(missing) > 0 {
@@ -807,23 +924,67 @@ func (c *checker) checkTotality() {
 	}
 }
 
-// checkGraph verifies reachability, terminal states and the absence of traps.
-func (c *checker) checkGraph() {
-	n := len(c.m.States)
-	succ := make([]map[int]bool, n)
-	for s := range succ {
-		succ[s] = map[int]bool{}
-		for in := range c.m.Inputs {
-			for m := 0; m < 2; m++ {
-				for _, t := range c.m.NextStates(c.m.Table[s][in][m], in) {
-					succ[s][t] = true
+// node is a state under a valuation of the facts: what the graph checks
+// walk.
+func (c *checker) node(s int, v uint) int { return s*c.m.Valuations() + int(v) }
+
+// successors returns, per node, the nodes one decision leads to; with
+// closing false it leaves out decisions that close the connection.
+func (c *checker) successors(closing bool) []map[int]bool {
+	nV := c.m.Valuations()
+	succ := make([]map[int]bool, len(c.m.States)*nV)
+	for s := range c.m.States {
+		for v := 0; v < nV; v++ {
+			n := c.node(s, uint(v))
+			succ[n] = map[int]bool{}
+			for in := range c.m.Inputs {
+				for m := 0; m < 2; m++ {
+					d := c.m.Table[s][v][in][m]
+					if !closing && d.Action == ActClose {
+						continue
+					}
+					outs := []int{0}
+					if d.Action == ActExecute {
+						outs = c.m.Inputs[in].Outcomes
+					}
+					for _, o := range outs {
+						succ[n][c.node(d.Next[o], d.Effects[o].Apply(uint(v)))] = true
+					}
 				}
 			}
 		}
 	}
-	reach := bfs(c.m.Initial, succ)
+	return succ
+}
+
+// whereText names the valuation of node n for an error message about its
+// state, or "" when the spec declares no facts.
+func (c *checker) whereText(n int) string {
+	if len(c.m.Facts) == 0 {
+		return ""
+	}
+	all := uint(c.m.Valuations() - 1)
+	return " (with facts " + c.m.CondText(Cond{Mask: all, Want: uint(n % c.m.Valuations())}) + ")"
+}
+
+// checkGraph verifies reachability, terminal states and the absence of
+// traps, over the nodes (state, valuation of the facts) the initial state
+// reaches from every valuation a connection can open with.
+func (c *checker) checkGraph() {
+	nV := c.m.Valuations()
+	succ := c.successors(true)
+	reach := map[int]bool{}
+	for _, v := range c.m.InitialValuations() {
+		for n := range bfs(c.node(c.m.Initial, v), succ) {
+			reach[n] = true
+		}
+	}
 	for s, st := range c.m.States {
-		if !reach[s] {
+		reached := false
+		for v := 0; v < nV; v++ {
+			reached = reached || reach[c.node(s, uint(v))]
+		}
+		if !reached {
 			c.errs.addf(st.Pos, "state %q is unreachable from the initial state %q", st.Name, c.m.States[c.m.Initial].Name)
 		}
 	}
@@ -833,10 +994,13 @@ func (c *checker) checkGraph() {
 			continue
 		}
 		haveTerminal = true
-		for t := range succ[s] {
-			if t != s {
-				c.errs.addf(st.Pos, "terminal state %q is not absorbing: it can move to %q", st.Name, c.m.States[t].Name)
-				break
+	leaves:
+		for v := 0; v < nV; v++ {
+			for t := range succ[c.node(s, uint(v))] {
+				if t/nV != s {
+					c.errs.addf(st.Pos, "terminal state %q is not absorbing: it can move to %q", st.Name, c.m.States[t/nV].Name)
+					break leaves
+				}
 			}
 		}
 	}
@@ -845,19 +1009,22 @@ func (c *checker) checkGraph() {
 		return
 	}
 	for s, st := range c.m.States {
-		if st.Terminal || !reach[s] {
-			continue
-		}
-		r := bfs(s, succ)
-		ok := false
-		for t := range r {
-			if c.m.States[t].Terminal {
-				ok = true
+		for v := 0; v < nV; v++ {
+			n := c.node(s, uint(v))
+			if st.Terminal || !reach[n] {
+				continue
+			}
+			ok := false
+			for t := range bfs(n, succ) {
+				if c.m.States[t/nV].Terminal {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				c.errs.addf(st.Pos, "state %q is a trap%s: no sequence of inputs leads from it to a terminal state", st.Name, c.whereText(n))
 				break
 			}
-		}
-		if !ok {
-			c.errs.addf(st.Pos, "state %q is a trap: no sequence of inputs leads from it to a terminal state", st.Name)
 		}
 	}
 	c.checkStranded(reach)
@@ -867,35 +1034,25 @@ func (c *checker) checkGraph() {
 // back to reading commands with no tag held, without closing the
 // connection: a state whose only way out is a disconnect strands clients.
 func (c *checker) checkStranded(reach map[int]bool) {
-	n := len(c.m.States)
-	succ := make([]map[int]bool, n)
-	for s := range succ {
-		succ[s] = map[int]bool{}
-		for in := range c.m.Inputs {
-			for m := 0; m < 2; m++ {
-				d := c.m.Table[s][in][m]
-				if d.Action == ActClose {
-					continue
-				}
-				for _, t := range c.m.NextStates(d, in) {
-					succ[s][t] = true
+	nV := c.m.Valuations()
+	succ := c.successors(false)
+	for s, st := range c.m.States {
+		for v := 0; v < nV; v++ {
+			n := c.node(s, uint(v))
+			if st.Terminal || !reach[n] {
+				continue
+			}
+			home := false
+			for t := range bfs(n, succ) {
+				if ts := c.m.States[t/nV]; ts.Reads == c.m.Protocol.Command && !ts.Held {
+					home = true
+					break
 				}
 			}
-		}
-	}
-	for s, st := range c.m.States {
-		if st.Terminal || !reach[s] {
-			continue
-		}
-		home := false
-		for t := range bfs(s, succ) {
-			if c.m.States[t].Reads == c.m.Protocol.Command && !c.m.States[t].Held {
-				home = true
+			if !home {
+				c.errs.addf(st.Pos, "state %q is stranded%s: no input leads from it back to reading commands without closing the connection", st.Name, c.whereText(n))
 				break
 			}
-		}
-		if !home {
-			c.errs.addf(st.Pos, "state %q is stranded: no input leads from it back to reading commands without closing the connection", st.Name)
 		}
 	}
 }
@@ -931,6 +1088,11 @@ func (c *checker) checkUsage() {
 	for i, rs := range c.raw.Responses {
 		if !c.usedResponses[i+1] {
 			c.errs.addf(rs.Key.Pos, "response %q is declared but no rule uses it", rs.Key.V)
+		}
+	}
+	for i, f := range c.raw.Facts {
+		if !c.factRead[i] {
+			c.errs.addf(f.Key.Pos, "fact %q is declared but no rule's condition (when) reads it", f.Key.V)
 		}
 	}
 	for i, g := range c.raw.Groups {

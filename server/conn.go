@@ -44,9 +44,14 @@ type conn struct {
 	stalled atomic.Bool
 	idle    idlePush
 
-	state    fsm.State
+	state fsm.State
+	// facts are the session facts of the spec (TLS active, plaintext
+	// credentials allowed, compression on): set from the listener and
+	// the configuration when the connection opens, then changed only by
+	// the effects of the machine's decisions.
+	facts    fsm.Facts
 	modes    fsm.Modes
-	tls      bool
+	tls      bool // the connection is a *tls.Conn (I/O only; decisions read facts)
 	closing  atomic.Bool
 	heldTag  string // tag held by IDLE or AUTHENTICATE
 	badCount int
@@ -85,6 +90,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:     s.log.With("remote", nc.RemoteAddr().String()),
 	}
 	_, c.tls = nc.(*tls.Conn)
+	c.facts = openingFacts(c.tls, s.cfg.AllowInsecureAuth)
 	if s.cfg.TraceDir != "" {
 		t, err := newTracer(s.cfg.TraceDir, nc.RemoteAddr())
 		if err != nil {
@@ -195,7 +201,7 @@ var errParked = errors.New("server: session parked")
 func (c *conn) serve() {
 	c.log.Debug("connection opened", "tls", c.tls)
 	c.wmu.Lock()
-	c.enc.StatusResponse("", imapwire.StatusOK, "CAPABILITY "+c.capabilities(), c.srv.cfg.Greeting)
+	c.enc.StatusResponse("", imapwire.StatusOK, "CAPABILITY "+c.capabilities(c.state.Authenticated()), c.srv.cfg.Greeting)
 	err := c.flushLocked()
 	c.wmu.Unlock()
 	if err != nil {
@@ -262,17 +268,15 @@ func (c *conn) end(err error) {
 // and carries out the machine's decision for it.
 func (c *conn) readAndDispatch() error {
 	// The machine says whether the autologout timer applies in this state
-	// (never while idling) and whether the keepalive timer runs. Where
-	// autologout applies, so does the per-command deadline once the
-	// command's first byte has arrived (Config.CommandTimeout).
+	// (never while idling), which timer it is (the state's timer class:
+	// the login or the autologout timeout) and whether the keepalive
+	// timer runs. Where autologout applies, so does the per-command
+	// deadline once the command's first byte has arrived
+	// (Config.CommandTimeout).
 	var deadline time.Time
-	timed := fsm.Step(c.state, fsm.InputAutologout, c.modes).Action == fsm.ActionClose
+	timed := fsm.Step(c.state, c.facts, fsm.InputAutologout, c.modes).Action == fsm.ActionClose
 	if timed {
-		timeout := c.srv.cfg.LoginTimeout
-		if c.state.Authenticated() {
-			timeout = c.srv.cfg.AutologoutTimeout
-		}
-		deadline = c.clock().Now().Add(timeout)
+		deadline = c.clock().Now().Add(c.inactivityTimeout())
 	}
 	// Skip what is left of the previous command (the payload of a
 	// rejected command's non-synchronising literal) under that command's
@@ -291,7 +295,7 @@ func (c *conn) readAndDispatch() error {
 	// untagged responses may be: between commands too. A set exists only
 	// in the states where NOTIFY runs, all of which allow that, so no
 	// state decision depends on it.
-	pushing := fsm.Step(c.state, fsm.InputKeepalive, c.modes).Action == fsm.ActionNotify
+	pushing := fsm.Step(c.state, c.facts, fsm.InputKeepalive, c.modes).Action == fsm.ActionNotify
 	notifying := c.notifyActive()
 	if notifying {
 		c.deliverNotifications()
@@ -362,7 +366,7 @@ func (c *conn) dispatch(in fsm.Input, cmd *command) {
 		c.trace.note("event " + in.String())
 	}
 	for {
-		d := fsm.Step(c.state, in, c.modes)
+		d := fsm.Step(c.state, c.facts, in, c.modes)
 		c.srv.metrics.commands[in].Add(1)
 		if d.Quirk != fsm.QuirkNone {
 			c.noteQuirk(d.Quirk, "rule", d.Rule.String(), "state", c.state.String(), "input", in.String(), "tag", cmd.tag)
@@ -380,24 +384,45 @@ func (c *conn) dispatch(in fsm.Input, cmd *command) {
 				tag = "" // the held tag is not this line's to answer
 			}
 			c.replyWith(tag, d.Reply, cmd.reason)
-			c.state = d.Next(fsm.OutcomeOK)
+			c.move(d, fsm.OutcomeOK)
 		case fsm.ActionNotify:
 			c.reply("", d.Reply)
-			c.state = d.Next(fsm.OutcomeOK)
+			c.move(d, fsm.OutcomeOK)
 		case fsm.ActionClose:
 			if d.Reply != fsm.ResponseNone {
 				c.reply("", d.Reply)
 			}
-			c.state = d.Next(fsm.OutcomeOK)
+			c.move(d, fsm.OutcomeOK)
 		case fsm.ActionRedispatch:
-			c.state = d.Next(fsm.OutcomeOK)
+			c.move(d, fsm.OutcomeOK)
 			continue
 		default: // fsm.ActionIgnore
-			c.state = d.Next(fsm.OutcomeOK)
+			c.move(d, fsm.OutcomeOK)
 		}
 		c.checkBadLimit()
 		return
 	}
+}
+
+// move carries out a decision's transition for outcome o: the next state
+// and the facts after the rule's effect.
+func (c *conn) move(d fsm.Decision, o fsm.Outcome) {
+	c.state, c.facts = d.Next(o), d.Facts(o)
+}
+
+// openingFacts are the facts a connection opens with, which the spec
+// leaves to the engine (fsm.EngineFacts): whether the listener is
+// implicit TLS, and whether the configuration allows credentials without
+// TLS.
+func openingFacts(tls, plaintextAuth bool) fsm.Facts {
+	return fsm.Facts(0).With(fsm.FactTLS, tls).With(fsm.FactPlaintextAuth, plaintextAuth)
+}
+
+// wouldExecute reports whether the machine would run the handler of in now,
+// under the session's facts: what the capability list advertises
+// (STARTTLS, AUTH=PLAIN or LOGINDISABLED) follows from it.
+func (c *conn) wouldExecute(in fsm.Input) bool {
+	return fsm.Step(c.state, c.facts, in, c.modes).Action == fsm.ActionExecute
 }
 
 // execute runs the input's handler and completes its tag.
@@ -426,7 +451,7 @@ func (c *conn) execute(d fsm.Decision, in fsm.Input, cmd *command) {
 			c.heldTag = ""
 		}
 	}
-	c.state = d.Next(res.outcome)
+	c.move(d, res.outcome)
 	if after := c.after; after != nil {
 		c.after = nil
 		after()
@@ -493,11 +518,27 @@ func (c *conn) status(tag string, st imapwire.Status, code, text string) {
 	c.flushLocked()
 }
 
-func (c *conn) checkBadLimit() {
-	limit := c.srv.cfg.MaxBadCommandsBeforeAuth
-	if c.state.Authenticated() {
-		limit = c.srv.cfg.MaxBadCommands
+// inactivityTimeout is the configured duration of the state's timer class.
+func (c *conn) inactivityTimeout() time.Duration {
+	if c.state.Timer() == fsm.TimerAutologout {
+		return c.srv.cfg.AutologoutTimeout
 	}
+	return c.srv.cfg.LoginTimeout
+}
+
+// badLimit is the configured count of invalid commands in a row of the
+// state's limits class.
+func (c *conn) badLimit() int {
+	if c.state.Limits() == fsm.LimitsPostLogin {
+		return c.srv.cfg.MaxBadCommands
+	}
+	return c.srv.cfg.MaxBadCommandsBeforeAuth
+}
+
+// checkBadLimit raises the error-limit input once the session has sent as
+// many invalid commands in a row as its state's limits class allows.
+func (c *conn) checkBadLimit() {
+	limit := c.badLimit()
 	if c.badCount >= limit && !c.state.Terminal() {
 		c.badCount = 0
 		c.log.Warn("closing: too many invalid commands", "limit", limit)

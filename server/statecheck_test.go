@@ -58,28 +58,28 @@ func TestStateCheckPatternCatches(t *testing.T) {
 	assert.False(t, handWrittenStateCheck.MatchString("d := fsm.Step(c.state, in, c.modes)"))
 }
 
-// sessionFactRead matches reads of session facts that the spec does not
-// model yet and that stand for a state: whether TLS is active, whether a
-// user is logged in, whether a mailbox is selected.
-var sessionFactRead = regexp.MustCompile(`\bc\.tls\b|\bc\.user\s*(==|!=)\s*nil|\bc\.mailbox\s*(==|!=)\s*nil`)
+// sessionFactRead matches reads of session facts that stand for a state
+// or for one of the spec's facts: whether TLS is active, whether a user is
+// logged in, whether a mailbox is selected, and a test of the spec's facts
+// (c.facts.Has, c.facts&...) instead of asking the machine.
+var sessionFactRead = regexp.MustCompile(`\bc\.tls\b|\bc\.user\s*(==|!=)\s*nil|\bc\.mailbox\s*(==|!=)\s*nil|\bc\.facts\.Has\(|\bc\.facts\s*&`)
 
-// knownFactReads are today's reads of those facts, each with the reason
-// it stays for now (issue: model TLS-active and credentials-allowed in the
-// spec, SELECT's closing of the previous mailbox). A new read fails
-// TestNoNewSessionFactReads: add the decision to the spec instead.
+// knownFactReads are the reads of those facts that decide nothing about
+// the session, each with its reason: I/O on the connection, data of a
+// command, logging. Whether TLS is active, credentials are allowed, a user
+// is logged in or a mailbox is selected is decided by the spec (its facts
+// tls and plaintext-auth, its attributes authenticated and mailbox-open).
+// A new read fails TestNoNewSessionFactReads: add the decision to the spec
+// instead.
 var knownFactReads = map[string]string{
-	"capability.go:enableCondstore": "OK [HIGHESTMODSEQ] is owed only with a mailbox selected",
-	"capability.go:capabilities":    "LOGIN's OK [CAPABILITY] is written before the machine moves",
-	"capability.go:authAllowed":     "LOGINDISABLED: credentials need TLS unless insecure auth is allowed",
-	"cmd_auth.go:cmdStartTLS":       "STARTTLS when TLS is already active",
-	"cmd_auth.go:handshake":         "records that TLS is active",
+	"capability.go:enableCondstore": "whether a mailbox object exists whose HIGHESTMODSEQ is owed (data; during SELECT the state is still the old one)",
+	"cmd_auth.go:handshake":         "records that the connection is now a *tls.Conn (I/O; the tls fact comes from the tls-ready effect)",
 	"cmd_idle.go:pushFromHub":       "a write over TLS cannot be retried after a timeout (I/O, not a decision)",
 	"cmd_list.go:cmdStatus":         "is the mailbox named the selected one (data, for the status-selected quirk)",
-	"cmd_select.go:cmdSelect":       "SELECT closes the previous mailbox with [CLOSED]",
-	"conn.go:newConn":               "records whether the connection is implicit TLS",
+	"conn.go:newConn":               "records whether the connection is implicit TLS, for I/O and the opening facts",
 	"conn.go:serve":                 "logs whether the connection is TLS",
 	"limits.go:Write":               "non-blocking writes only on plain sockets (I/O, not a decision)",
-	"mailbox_view.go:closeMailbox":  "nothing to close without a mailbox",
+	"mailbox_view.go:closeMailbox":  "nothing to close without a mailbox (releasing a resource)",
 }
 
 // TestNoNewSessionFactReads keeps the reads of session facts that belong
@@ -118,8 +118,9 @@ func TestNoNewSessionFactReads(t *testing.T) {
 
 // TestSessionFactPatternCatches shows the scan can fail.
 func TestSessionFactPatternCatches(t *testing.T) {
-	for _, bad := range []string{"if c.tls {", "if c.user == nil {", "if c.mailbox != nil {", "ok := !c.tls"} {
+	for _, bad := range []string{"if c.tls {", "if c.user == nil {", "if c.mailbox != nil {", "ok := !c.tls", "if c.facts.Has(fsm.FactTLS) {", "tls := c.facts&fsm.FactTLS != 0"} {
 		assert.True(t, sessionFactRead.MatchString(bad), bad)
 	}
 	assert.False(t, sessionFactRead.MatchString("c.tlsConfig()"))
+	assert.False(t, sessionFactRead.MatchString("d := fsm.Step(c.state, c.facts, in, c.modes)"), "passing the facts to the machine decides nothing by hand")
 }
