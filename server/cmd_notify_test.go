@@ -205,12 +205,16 @@ func TestNotifyMailboxEvents(t *testing.T) {
 	assert.Equal(t, `* LIST (\HasNoChildren) "/" Bar`, a.line())
 	b.ok("D1", "DELETE Bar")
 	assert.Equal(t, `* LIST (\NonExistent) "/" Bar`, a.line())
+	b.ok("C5", "CREATE Top/Sub")
+	assert.Equal(t, `* LIST (\HasChildren) "/" Top`, a.line(), "the superior created on the way")
+	assert.Equal(t, `* LIST (\HasNoChildren) "/" Top/Sub`, a.line())
 
 	// Only the events asked for, only for the mailboxes asked for.
 	a.ok("N2", "NOTIFY SET (mailboxes Baz (SubscriptionChange)) (subtree Qux (MailboxName))")
 	b.ok("C2", "CREATE Baz")
 	b.ok("C3", "CREATE Other")
 	b.ok("C4", "CREATE Qux/Inner")
+	assert.Equal(t, `* LIST (\HasChildren) "/" Qux`, a.line())
 	assert.Equal(t, `* LIST (\HasNoChildren) "/" Qux/Inner`, a.line())
 	b.ok("U3", "SUBSCRIBE Baz")
 	assert.Equal(t, `* LIST (\HasNoChildren \Subscribed) "/" Baz`, a.line())

@@ -160,8 +160,9 @@ func hasInferiors(acct *bolt.Bucket, name string) bool {
 	return k != nil && bytes.HasPrefix(k, prefix)
 }
 
-// ensureSuperiors creates the missing superior levels of name.
-func (u *user) ensureSuperiors(tx *bolt.Tx, acct *bolt.Bucket, name string) error {
+// ensureSuperiors creates the missing superior levels of name and appends
+// their names to created.
+func (u *user) ensureSuperiors(tx *bolt.Tx, acct *bolt.Bucket, name string, created *[]string) error {
 	for _, sup := range store.Superiors(name) {
 		if acct.Bucket(bucketNames).Get([]byte(sup)) != nil {
 			continue
@@ -169,6 +170,7 @@ func (u *user) ensureSuperiors(tx *bolt.Tx, acct *bolt.Bucket, name string) erro
 		if _, err := u.createOne(tx, acct, sup, 0); err != nil {
 			return err
 		}
+		*created = append(*created, sup)
 	}
 	return nil
 }
@@ -286,8 +288,9 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 	defer u.s.leave()
 	var out store.MailboxInfo
 	var freed []uint64
+	var supers []string
 	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		freed = nil
+		freed, supers = nil, nil
 		if old, err := mailboxByName(acct, name); err == nil {
 			if old.Attr&store.AttrNoselect == 0 {
 				return store.ErrMailboxExists
@@ -296,7 +299,7 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 				return err
 			}
 		}
-		if err := u.ensureSuperiors(tx, acct, name); err != nil {
+		if err := u.ensureSuperiors(tx, acct, name, &supers); err != nil {
 			return err
 		}
 		rec, err := u.createOne(tx, acct, name, specialUse)
@@ -310,6 +313,9 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 		return store.MailboxInfo{}, err
 	}
 	u.s.blobs.remove(freed)
+	for _, sup := range supers {
+		u.accountEvent(store.MailboxCreated, sup, "")
+	}
 	u.accountEvent(store.MailboxCreated, out.Name, "")
 	return out, nil
 }
@@ -373,8 +379,9 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 	}
 	defer u.s.leave()
 	var renamed [][2]string
+	var supers []string
 	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		renamed = nil
+		renamed, supers = nil, nil
 		names := acct.Bucket(bucketNames)
 		subs := acct.Bucket(bucketSubs)
 		rec, err := mailboxByName(acct, from)
@@ -415,7 +422,7 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 				}
 			}
 		}
-		if err := u.ensureSuperiors(tx, acct, to); err != nil {
+		if err := u.ensureSuperiors(tx, acct, to, &supers); err != nil {
 			return err
 		}
 		for i, r := range moving {
@@ -441,6 +448,9 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 	for _, r := range renamed {
 		u.accountEvent(store.MailboxRenamed, r[1], r[0])
 	}
+	for _, sup := range supers {
+		u.accountEvent(store.MailboxCreated, sup, "")
+	}
 	return nil
 }
 
@@ -452,8 +462,9 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 	}
 	defer u.s.leave()
 	var notes []store.Notification
+	var supers []string
 	err := u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		notes = nil
+		notes, supers = nil, nil
 		inbox, err := mailboxByName(acct, store.Inbox)
 		if err != nil {
 			return err
@@ -461,7 +472,7 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		if acct.Bucket(bucketNames).Get([]byte(to)) != nil {
 			return store.ErrMailboxExists
 		}
-		if err := u.ensureSuperiors(tx, acct, to); err != nil {
+		if err := u.ensureSuperiors(tx, acct, to, &supers); err != nil {
 			return err
 		}
 		dst, err := u.createOne(tx, acct, to, 0)
@@ -479,6 +490,9 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		return err
 	}
 	u.publish(notes)
+	for _, sup := range supers {
+		u.accountEvent(store.MailboxCreated, sup, "")
+	}
 	u.accountEvent(store.MailboxCreated, to, "")
 	return nil
 }

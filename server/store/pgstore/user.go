@@ -180,7 +180,8 @@ func (u *user) hasInferiors(ctx context.Context, q querier, name string) (bool, 
 	return ok, err
 }
 
-// ensureSuperiors creates the missing superior levels of name.
+// ensureSuperiors creates the missing superior levels of name, each
+// announced as created.
 func (u *user) ensureSuperiors(ctx context.Context, t *txn, name string) error {
 	for _, sup := range store.Superiors(name) {
 		ok, err := u.exists(ctx, t, sup)
@@ -191,6 +192,7 @@ func (u *user) ensureSuperiors(ctx context.Context, t *txn, name string) error {
 			if _, err := u.createOne(ctx, t, sup, 0); err != nil {
 				return err
 			}
+			t.notify(u.accountEvent(store.MailboxCreated, sup, ""))
 		}
 	}
 	return nil

@@ -1190,7 +1190,8 @@ func testNotifier(t *testing.T, s store.Store) {
 // testAccountEvents checks that a subscription to store.AccountEvents
 // receives the changes of every mailbox of the user and the account
 // events (RFC 5465 MailboxName and SubscriptionChange), one per renamed
-// mailbox, and nothing of another user.
+// mailbox and one per superior created on the way, and nothing of another
+// user.
 func testAccountEvents(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	u := newUser(t, s, "xena")
@@ -1225,6 +1226,8 @@ func testAccountEvents(t *testing.T, s store.Store) {
 	require.NoError(t, u.RenameMailbox(ctx, "Ev", "Moved"))
 	require.NoError(t, u.SetSubscribed(ctx, "Moved", false))
 	require.NoError(t, u.DeleteMailbox(ctx, "Moved/Child"))
+	_, err = u.CreateMailbox(ctx, "Deep/Er", 0)
+	require.NoError(t, err)
 	appendMsg(t, u, store.Inbox, "hello")
 	inbox := mailboxID(t, u, store.Inbox)
 
@@ -1239,6 +1242,8 @@ func testAccountEvents(t *testing.T, s store.Store) {
 		ev(store.MailboxRenamed, "Moved/Child", "Ev/Child"),
 		ev(store.MailboxUnsubscribed, "Moved", ""),
 		ev(store.MailboxDeleted, "Moved/Child", ""),
+		ev(store.MailboxCreated, "Deep", ""), // a superior created on the way
+		ev(store.MailboxCreated, "Deep/Er", ""),
 	}
 	require.Eventually(t, func() bool {
 		mu.Lock()
