@@ -46,7 +46,7 @@ type idlePush struct {
 	hub     *mailboxHub
 	// expunge says whether pushed changes may announce expunges: while
 	// idling, and between commands with NOTIFY's SELECTED (not
-	// SELECTED-DELAYED, RFC 5465 5.2).
+	// SELECTED-DELAYED, RFC 5465).
 	expunge bool
 	// flags says whether pushed changes report flag changes: while
 	// idling, and between commands with NOTIFY's FlagChange.

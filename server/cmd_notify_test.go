@@ -43,7 +43,7 @@ func (c *client) quiet(tag string) {
 // TestNotifyRFCExamples: the NOTIFY commands of RFC 5465 (in the form its
 // ABNF gives them: event lists in parentheses) are accepted; invalid
 // combinations get BAD, unsupported events NO [BADEVENT (...)] listing
-// the supported ones (RFC 5465 3.1, 5).
+// the supported ones (RFC 5465).
 func TestNotifyRFCExamples(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.dial()
@@ -100,7 +100,7 @@ func TestNotifyRFCExamples(t *testing.T) {
 
 // TestNotifySetStatus: NOTIFY SET STATUS reports each watched mailbox
 // except the selected one with MESSAGES, UIDNEXT and UIDVALIDITY, and
-// HIGHESTMODSEQ once CONDSTORE is enabled (RFC 5465 3.1).
+// HIGHESTMODSEQ once CONDSTORE is enabled (RFC 5465).
 func TestNotifySetStatus(t *testing.T) {
 	_, a, b := notifyPair(t)
 	b.appendTo("A1", "Drafts")
@@ -120,7 +120,7 @@ func TestNotifySetStatus(t *testing.T) {
 // TestNotifyOtherMailboxBetweenCommands: another session's APPEND,
 // flag change and EXPUNGE in a watched mailbox that is not selected
 // reach the session as STATUS responses between commands, without IDLE
-// (RFC 5465 5.2, 5.3); a flag change only with FlagChange and CONDSTORE.
+// (RFC 5465); a flag change only with FlagChange and CONDSTORE.
 func TestNotifyOtherMailboxBetweenCommands(t *testing.T) {
 	_, a, b := notifyPair(t)
 	a.ok("N1", "NOTIFY SET (personal (MessageNew MessageExpunge))")
@@ -142,7 +142,7 @@ func TestNotifyOtherMailboxBetweenCommands(t *testing.T) {
 
 // TestNotifySelectedMailbox: with SELECTED the selected mailbox's new
 // messages (with the MessageNew fetch attributes, \Seen left alone), flag
-// changes and expunges are pushed between commands (RFC 5465 5.2-5.3).
+// changes and expunges are pushed between commands (RFC 5465).
 func TestNotifySelectedMailbox(t *testing.T) {
 	_, a, b := notifyPair(t)
 	a.ok("S1", "SELECT INBOX")
@@ -191,7 +191,7 @@ func TestNotifyWithoutSelectedGroup(t *testing.T) {
 
 // TestNotifyMailboxEvents: another session's CREATE, RENAME (with
 // OLDNAME), SUBSCRIBE, UNSUBSCRIBE and DELETE reach the session as LIST
-// responses (RFC 5465 5.4 MailboxName, 5.5 SubscriptionChange).
+// responses (RFC 5465 MailboxName and SubscriptionChange).
 func TestNotifyMailboxEvents(t *testing.T) {
 	_, a, b := notifyPair(t)
 	a.ok("N1", "NOTIFY SET (personal (MailboxName SubscriptionChange))")
@@ -272,7 +272,7 @@ func TestNotifyDuringIdle(t *testing.T) {
 // TestNotifyOverflow: a session that does not read while notifications
 // pile up beyond Config.MaxPendingNotifications gets
 // OK [NOTIFICATIONOVERFLOW] and no more notifications: the set is
-// dropped as by NOTIFY NONE (RFC 5465 5.8).
+// dropped as by NOTIFY NONE (RFC 5465).
 func TestNotifyOverflow(t *testing.T) {
 	ts, a, b := notifyPair(t, func(cfg *Config) { cfg.MaxPendingNotifications = 3 })
 	a.ok("N1", "NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))")

@@ -140,7 +140,7 @@ type Config struct {
 	// queued for a session that has not taken them yet, because it is
 	// running a command or its client does not read. Beyond it the
 	// session's notify set is dropped and the client is told with
-	// OK [NOTIFICATIONOVERFLOW] (RFC 5465 5.8). Default 1000.
+	// OK [NOTIFICATIONOVERFLOW] (RFC 5465). Default 1000.
 	MaxPendingNotifications int
 
 	// Greeting is the text of the greeting. Default "imapfsm ready".

@@ -126,7 +126,7 @@ func (c *conn) endOwn() {
 
 // startNotify makes set the session's notify set. With status, each
 // mailbox whose messages the set watches (the selected one aside) is
-// reported with a STATUS response first (RFC 5465 3.1); either way the
+// reported with a STATUS response first (RFC 5465); either way the
 // status of those mailboxes becomes the baseline of later notifications.
 func (c *conn) startNotify(set *notifySet, withStatus bool) error {
 	c.stopNotify()
@@ -223,7 +223,7 @@ func (c *conn) onNotification(n store.Notification) {
 // deliverNotifications sends what the notify set asks for of the queued
 // notifications: LIST for mailbox events, STATUS for changed mailboxes,
 // or, after an overflow, OK [NOTIFICATIONOVERFLOW] and nothing more (the
-// set is dropped, RFC 5465 5.8).
+// set is dropped, RFC 5465).
 func (c *conn) deliverNotifications() {
 	s := &c.ntf
 	if s.set == nil {
@@ -322,7 +322,7 @@ func (c *conn) mailboxName(id store.MailboxID) string {
 }
 
 // mailboxStatus reports a mailbox whose messages changed with a STATUS
-// response (RFC 5465 5.2 and 5.3) when a group asks for its message
+// response (RFC 5465) when a group asks for its message
 // events and what STATUS shows changed: MESSAGES, UIDNEXT or UIDVALIDITY,
 // or, for FlagChange with CONDSTORE enabled, HIGHESTMODSEQ. With silent
 // (the session's own change) it only takes the new status as the
@@ -358,7 +358,7 @@ func (c *conn) mailboxStatus(id store.MailboxID, silent bool) {
 
 // writeNotifyStatus writes the STATUS response of a notification:
 // MESSAGES, UIDNEXT, UIDVALIDITY and, with CONDSTORE enabled,
-// HIGHESTMODSEQ (RFC 5465 3.1 and 5.2).
+// HIGHESTMODSEQ (RFC 5465).
 func (c *conn) writeNotifyStatus(st store.MailboxStatus) {
 	items := []string{"MESSAGES", "UIDNEXT", "UIDVALIDITY"}
 	if c.condstore() {
@@ -368,7 +368,7 @@ func (c *conn) writeNotifyStatus(st store.MailboxStatus) {
 }
 
 // sendMailboxEvent reports an account event with a LIST response when a
-// group asks for it (RFC 5465 5.4 MailboxName, 5.5 SubscriptionChange):
+// group asks for it (RFC 5465 MailboxName and SubscriptionChange):
 // the mailbox's attributes now (\NonExistent once it is gone, \Subscribed
 // when subscribed), and for a rename the old name as OLDNAME.
 func (c *conn) sendMailboxEvent(n store.Notification) {
@@ -400,7 +400,7 @@ func (c *conn) sendMailboxEvent(n store.Notification) {
 	})
 }
 
-// fetchNew sends the FETCH responses MessageNew asks for (RFC 5465 5.2)
+// fetchNew sends the FETCH responses MessageNew asks for (RFC 5465)
 // for messages just announced in the selected mailbox: the group's fetch
 // attributes and UID, without setting \Seen.
 func (c *conn) fetchNew(uids []uint32) {

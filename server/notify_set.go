@@ -7,7 +7,7 @@ import (
 	"github.com/imapfsm/imapfsm/server/store"
 )
 
-// notifyFilter is the filter-mailboxes of an event group (RFC 5465 6.1).
+// notifyFilter is the filter-mailboxes of an event group (RFC 5465).
 type notifyFilter uint8
 
 // Mailbox filters.
@@ -21,7 +21,7 @@ const (
 	filterMailboxes
 )
 
-// notifyEvents is a set of RFC 5465 5 events.
+// notifyEvents is a set of RFC 5465 events.
 type notifyEvents uint8
 
 // Events.
@@ -37,7 +37,7 @@ const (
 const messageEvents = eventMessageNew | eventMessageExpunge | eventFlagChange
 
 // supportedEvents is the BADEVENT response code listing the events this
-// server supports (RFC 5465 3.1): AnnotationChange needs ANNOTATE, and
+// server supports (RFC 5465): AnnotationChange needs ANNOTATE, and
 // the metadata events need METADATA, neither of which is offered.
 const supportedEvents = "BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)"
 
@@ -178,7 +178,7 @@ func (c *conn) parseEventGroup(a *imapwire.ArgReader) (g notifyGroup, unsupporte
 	return g, unsupported, a.Expect(')')
 }
 
-// checkEventGroups enforces the rules of RFC 5465 5 on a whole set.
+// checkEventGroups enforces the rules of RFC 5465 on a whole set.
 func checkEventGroups(set *notifySet) error {
 	selected := 0
 	for _, g := range set.groups {

@@ -371,7 +371,7 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 	})
 	t.Run("NOTIFY", func(t *testing.T) {
 		// Another session's CREATE and APPEND reach c between commands
-		// (RFC 5465 5.2, 5.4); NOTIFY NONE stops them.
+		// (RFC 5465); NOTIFY NONE stops them.
 		c.ok("NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))")
 		o := dialCap(t, srv.addr)
 		o.ok("LOGIN " + testUser + " " + testPassword)

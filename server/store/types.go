@@ -295,7 +295,7 @@ type Notification struct {
 // under it alone. No mailbox has this ID.
 const AccountEvents MailboxID = 0
 
-// MailboxEvent is the kind of an account event (RFC 5465 5.4 and 5.5).
+// MailboxEvent is the kind of an account event (RFC 5465).
 type MailboxEvent uint8
 
 // Account events.
