@@ -51,7 +51,7 @@ import (
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "0b3bd99798893a7250ff719f9ae3383310cc4e786b460f0e99c6ce544110643c"
+const SpecDigest = "9432bb4bc0d0f03c9acc5ca8113efedbe48c9c1bbe12884cd991cde0fa66e4db"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -440,12 +440,18 @@ const (
 	InputThread
 	// InputUIDThread: the UID THREAD command. (RFC 5256 4)
 	InputUIDThread
+	// InputCancelupdate: the CANCELUPDATE command. (RFC 5267 4.3.5)
+	InputCancelupdate
 	// InputGetquota: the GETQUOTA command. (RFC 9208 4.1.1)
 	InputGetquota
 	// InputGetquotaroot: the GETQUOTAROOT command. (RFC 9208 4.1.2)
 	InputGetquotaroot
 	// InputSetquota: the SETQUOTA command. (RFC 9208 4.1.3)
 	InputSetquota
+	// InputGetmetadata: the GETMETADATA command. (RFC 5464 4.2)
+	InputGetmetadata
+	// InputSetmetadata: the SETMETADATA command. (RFC 5464 4.3)
+	InputSetmetadata
 	// InputNotify: the NOTIFY command. (RFC 5465 3)
 	InputNotify
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
@@ -489,9 +495,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 64
+const NumInputs = 67
 
-var inputNames = [64]string{
+var inputNames = [67]string{
 	"capability",
 	"noop",
 	"logout",
@@ -533,9 +539,12 @@ var inputNames = [64]string{
 	"uid-sort",
 	"thread",
 	"uid-thread",
+	"cancelupdate",
 	"getquota",
 	"getquotaroot",
 	"setquota",
+	"getmetadata",
+	"setmetadata",
 	"notify",
 	"unknown-command",
 	"unparsable",
@@ -649,6 +658,9 @@ var inputKinds = [NumInputs]InputKind{
 	KindCommand,
 	KindCommand,
 	KindCommand,
+	KindCommand,
+	KindCommand,
+	KindCommand,
 	KindLine,
 	KindLine,
 	KindLine,
@@ -716,9 +728,12 @@ var inputWire = [NumInputs]string{
 	"UID SORT",
 	"THREAD",
 	"UID THREAD",
+	"CANCELUPDATE",
 	"GETQUOTA",
 	"GETQUOTAROOT",
 	"SETQUOTA",
+	"GETMETADATA",
+	"SETMETADATA",
 	"NOTIFY",
 	"",
 	"",
@@ -769,6 +784,9 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -905,12 +923,18 @@ func CommandInput(name string) (Input, bool) {
 		return InputThread, true
 	case "UID THREAD":
 		return InputUIDThread, true
+	case "CANCELUPDATE":
+		return InputCancelupdate, true
 	case "GETQUOTA":
 		return InputGetquota, true
 	case "GETQUOTAROOT":
 		return InputGetquotaroot, true
 	case "SETQUOTA":
 		return InputSetquota, true
+	case "GETMETADATA":
+		return InputGetmetadata, true
+	case "SETMETADATA":
+		return InputSetmetadata, true
 	case "NOTIFY":
 		return InputNotify, true
 	}

@@ -64,5 +64,10 @@ func handlerTable() *[fsm.NumInputs]handler {
 		fsm.InputSetquota:     cmdSetQuota,
 		// NOTIFY: cmd_notify.go, notify.go.
 		fsm.InputNotify: cmdNotify,
+		// METADATA: cmd_metadata.go.
+		fsm.InputGetmetadata: cmdGetMetadata,
+		fsm.InputSetmetadata: cmdSetMetadata,
+		// CONTEXT=SEARCH, CONTEXT=SORT: contexts.go.
+		fsm.InputCancelupdate: cmdCancelUpdate,
 	}
 }

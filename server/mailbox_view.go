@@ -64,6 +64,11 @@ type selectedMailbox struct {
 	// was not to report flag changes (NOTIFY without FlagChange); the
 	// next catch-up that may reports them.
 	heldFlags map[uint32]bool
+	// contexts are the update contexts of searches and sorts with RETURN
+	// (UPDATE) (RFC 5267 4.3, contexts.go); ctxDirty the messages whose
+	// flags this session changed since they were last re-tested.
+	contexts []*updateContext
+	ctxDirty map[uint32]bool
 }
 
 // msgRef is one message of the view: its sequence number and UID.
@@ -579,6 +584,21 @@ func (c *conn) catchUp(allowExpunge, fromHub, withFlags bool) (announced []uint3
 		m.heldFlags = nil
 	}
 	recentFirst := c.recentFirst(m, added)
+	// After the EXISTS and FETCH responses, the update contexts re-test
+	// the new messages and those whose flags changed (RFC 5267 4.3.3).
+	defer func() {
+		if len(m.contexts) == 0 || c.mailbox != m {
+			return
+		}
+		cands := make(map[uint32]bool, len(added)+len(flagged))
+		for _, u := range added {
+			cands[u] = true
+		}
+		for u := range flagged {
+			cands[u] = true
+		}
+		c.updateContexts(cands)
+	}()
 	if fromHub && (!allowExpunge || len(m.expunged) == 0) && len(added) > 0 && c.writeShared(m, added, recentFirst) {
 		if len(flagged) > 0 {
 			c.sendFlagUpdates(flagged)

@@ -75,6 +75,9 @@ func Run(t *testing.T, open Opener) {
 		{"QuotaEnforced", testQuotaEnforced},
 		{"QuotaConcurrent", testQuotaConcurrent},
 		{"DeletedSize", testDeletedSize},
+		{"Metadata", testMetadata},
+		{"MetadataLimits", testMetadataLimits},
+		{"MetadataConcurrent", testMetadataConcurrent},
 		{"ContentIDs", testContentIDs},
 		{"Closed", testClosed},
 	}
