@@ -72,7 +72,7 @@ func cmdNotify(c *conn, cmd *command) result {
 		return argError(err)
 	}
 	if unsupported {
-		return no(supportedEvents, "Event not supported")
+		return no(c.supportedEvents(), "Event not supported")
 	}
 	if err := c.startNotify(set, withStatus); err != nil {
 		return c.storeError(err)

@@ -88,14 +88,16 @@ func TestNotifyRFCExamples(t *testing.T) {
 	}
 	for i, cmd := range []string{
 		"NOTIFY SET (selected (MessageNew MessageExpunge AnnotationChange))",
-		"NOTIFY SET (personal (MailboxMetadataChange))",
-		"NOTIFY SET (personal (ServerMetadataChange MailboxName))",
+		"NOTIFY SET (personal (AnnotationChange))",
+		"NOTIFY SET (personal (ServerMetadataChange SomethingNew))",
 		"NOTIFY SET (personal (SomethingNew))",
 	} {
 		tag := fmt.Sprintf("U%d", i)
 		_, done := c.cmd(tag, cmd)
-		assert.Equal(t, tag+" NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)] Event not supported", done, cmd)
+		assert.Equal(t, tag+" NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange)] Event not supported", done, cmd)
 	}
+	// The store keeps metadata (METADATA), so its events are supported.
+	c.ok("M1", "NOTIFY SET (personal (MailboxMetadataChange ServerMetadataChange MailboxName))")
 }
 
 // TestNotifySetStatus: NOTIFY SET STATUS reports each watched mailbox
@@ -218,6 +220,23 @@ func TestNotifyMailboxEvents(t *testing.T) {
 	assert.Equal(t, `* LIST (\HasNoChildren) "/" Qux/Inner`, a.line())
 	b.ok("U3", "SUBSCRIBE Baz")
 	assert.Equal(t, `* LIST (\HasNoChildren \Subscribed) "/" Baz`, a.line())
+	a.quiet("Q1")
+}
+
+// TestNotifyMetadataChanges: another session's SETMETADATA on a mailbox
+// and on the server is reported with unsolicited METADATA responses
+// naming the entry (RFC 5464 4.4.2) when the set asks for
+// MailboxMetadataChange and ServerMetadataChange; the session's own is
+// not.
+func TestNotifyMetadataChanges(t *testing.T) {
+	_, a, b := notifyPair(t)
+	a.ok("N1", "NOTIFY SET (mailboxes Drafts (MailboxMetadataChange)) (personal (ServerMetadataChange))")
+	b.ok("M1", `SETMETADATA Drafts (/private/comment "a note")`)
+	assert.Equal(t, `* METADATA Drafts /private/comment`, a.line())
+	b.ok("M2", `SETMETADATA INBOX (/private/comment "not watched")`)
+	b.ok("M3", `SETMETADATA "" (/shared/comment "server note")`)
+	assert.Equal(t, `* METADATA "" /shared/comment`, a.line())
+	assert.Empty(t, a.ok("M4", `SETMETADATA Drafts (/private/comment NIL)`))
 	a.quiet("Q1")
 }
 

@@ -99,10 +99,11 @@
 // INBOXES (INBOX, where delivery files mail), SUBSCRIBED, SUBTREE and
 // MAILBOXES are offered with the events MessageNew (with fetch
 // attributes for the selected mailbox, sent with UID and never setting
-// \Seen), MessageExpunge, FlagChange, MailboxName and SubscriptionChange;
-// AnnotationChange, MailboxMetadataChange, ServerMetadataChange and
-// unknown events are refused with NO [BADEVENT (...)] listing the
-// supported ones. The first group whose filter selects a mailbox decides
+// \Seen), MessageExpunge, FlagChange, MailboxName and SubscriptionChange,
+// and, with METADATA, MailboxMetadataChange and ServerMetadataChange
+// (reported as unsolicited METADATA responses naming the entry, RFC 5464
+// 4.4.2); AnnotationChange and unknown events are refused with
+// NO [BADEVENT (...)] listing the supported ones. The first group whose filter selects a mailbox decides
 // its events; only SELECTED and SELECTED-DELAYED select the selected
 // mailbox. Notifications are sent whenever untagged responses may be:
 // between commands and during IDLE. The selected mailbox is pushed as
@@ -116,8 +117,8 @@
 // events are reported with LIST: the mailbox's attributes, \NonExistent
 // once deleted, \Subscribed when subscribed, OLDNAME for a rename (one
 // per renamed mailbox, inferiors included). The session's own changes
-// (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, and APPEND, COPY or
-// MOVE into other mailboxes) are not notified back: its commands'
+// (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SETMETADATA, and
+// APPEND, COPY or MOVE into other mailboxes) are not notified back: its commands'
 // responses report them. Mailbox events come from the store (both stores
 // publish them, across nodes for PostgreSQL), so changes by other nodes
 // and by administration tools are reported too. A session whose client

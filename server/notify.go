@@ -69,6 +69,7 @@ var ownEventInputs = map[fsm.Input][]store.MailboxEvent{
 	fsm.InputRename:      {store.MailboxRenamed, store.MailboxCreated},
 	fsm.InputSubscribe:   {store.MailboxSubscribed},
 	fsm.InputUnsubscribe: {store.MailboxUnsubscribed},
+	fsm.InputSetmetadata: {store.MetadataChanged},
 }
 
 // ownMessageInputs are the commands that add messages to mailboxes other
@@ -372,6 +373,10 @@ func (c *conn) writeNotifyStatus(st store.MailboxStatus) {
 // the mailbox's attributes now (\NonExistent once it is gone, \Subscribed
 // when subscribed), and for a rename the old name as OLDNAME.
 func (c *conn) sendMailboxEvent(n store.Notification) {
+	if n.Event == store.MetadataChanged {
+		c.sendMetadataEvent(n)
+		return
+	}
 	want := eventMailboxName
 	subscription := n.Event == store.MailboxSubscribed || n.Event == store.MailboxUnsubscribed
 	if subscription {
@@ -397,6 +402,27 @@ func (c *conn) sendMailboxEvent(n store.Notification) {
 			e.Raw(` ("OLDNAME" (`).Mailbox(n.OldName).Raw("))")
 		}
 		e.CRLF()
+	})
+}
+
+// sendMetadataEvent reports a changed metadata entry with an unsolicited
+// METADATA response naming it (RFC 5464 4.4.2): for a server entry when a
+// group asks for ServerMetadataChange, for a mailbox's when the group
+// that selects the mailbox asks for MailboxMetadataChange.
+func (c *conn) sendMetadataEvent(n store.Notification) {
+	if n.Name == "" {
+		found := false
+		for _, g := range c.ntf.set.groups {
+			found = found || g.events&eventServerMetadataChange != 0
+		}
+		if !found {
+			return
+		}
+	} else if g := c.groupFor(n.Name, false); g == nil || g.events&eventMailboxMetadataChange == 0 {
+		return
+	}
+	c.write(func(e *imapwire.Encoder) {
+		e.Untagged().Raw("METADATA ").Mailbox(n.Name).SP().AString(n.Entry).CRLF()
 	})
 }
 

@@ -31,15 +31,23 @@ const (
 	eventFlagChange
 	eventMailboxName
 	eventSubscriptionChange
+	eventMailboxMetadataChange
+	eventServerMetadataChange
 )
 
 // messageEvents are the events of the messages in a mailbox.
 const messageEvents = eventMessageNew | eventMessageExpunge | eventFlagChange
 
-// supportedEvents is the BADEVENT response code listing the events this
-// server supports (RFC 5465): AnnotationChange needs ANNOTATE, and
-// the metadata events need METADATA, neither of which is offered.
-const supportedEvents = "BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)"
+// supportedEvents returns the BADEVENT response code listing the events
+// this server supports (RFC 5465): AnnotationChange needs ANNOTATE,
+// which is not offered, and the metadata events METADATA (RFC 5464),
+// offered when the store keeps metadata.
+func (c *conn) supportedEvents() string {
+	if c.hasMetadata() {
+		return "BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange)"
+	}
+	return "BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)"
+}
 
 // notifyGroup is one event group of NOTIFY SET.
 type notifyGroup struct {
@@ -165,9 +173,16 @@ func (c *conn) parseEventGroup(a *imapwire.ArgReader) (g notifyGroup, unsupporte
 			g.events |= eventMailboxName
 		case "subscriptionchange":
 			g.events |= eventSubscriptionChange
+		case "mailboxmetadatachange", "servermetadatachange":
+			if !c.hasMetadata() {
+				unsupported = true
+			} else if strings.EqualFold(name, "MailboxMetadataChange") {
+				g.events |= eventMailboxMetadataChange
+			} else {
+				g.events |= eventServerMetadataChange
+			}
 		default:
-			// AnnotationChange, MailboxMetadataChange,
-			// ServerMetadataChange and extensions (event-ext).
+			// AnnotationChange and extensions (event-ext).
 			unsupported = true
 		}
 		return nil

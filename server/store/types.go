@@ -287,6 +287,9 @@ type Notification struct {
 	Name string
 	// OldName is the name a renamed mailbox had.
 	OldName string
+	// Entry is the metadata entry a MetadataChanged event concerns (its
+	// Name is the mailbox, "" for a server entry).
+	Entry string
 }
 
 // AccountEvents is the mailbox ID under which the notifier delivers every
@@ -305,6 +308,7 @@ const (
 	MailboxRenamed                              // a mailbox was renamed (one event per renamed mailbox)
 	MailboxSubscribed                           // a name was subscribed
 	MailboxUnsubscribed                         // a name was unsubscribed
+	MetadataChanged                             // a metadata entry was set or removed (RFC 5464)
 )
 
 // Notifier fans committed changes out to interested sessions.

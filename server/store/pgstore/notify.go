@@ -26,13 +26,14 @@ type payload struct {
 	Event   uint8  `json:"e,omitempty"`
 	Name    string `json:"nm,omitempty"`
 	OldName string `json:"on,omitempty"`
+	Entry   string `json:"en,omitempty"`
 }
 
 // encodePayload returns the JSON payload; user names are at most 255 bytes,
 // far below NOTIFY's 8000-byte limit.
 func encodePayload(node string, n store.Notification) string {
 	b, _ := json.Marshal(payload{Node: node, User: n.User, Mailbox: uint64(n.Mailbox), ModSeq: n.HighestModSeq,
-		Event: uint8(n.Event), Name: n.Name, OldName: n.OldName})
+		Event: uint8(n.Event), Name: n.Name, OldName: n.OldName, Entry: n.Entry})
 	return string(b)
 }
 
@@ -247,7 +248,7 @@ func (l *listener) receive(ctx context.Context, conn *pgx.Conn) error {
 			continue // published locally at commit
 		}
 		l.s.notifier.Publish(store.Notification{User: p.User, Mailbox: store.MailboxID(p.Mailbox), HighestModSeq: p.ModSeq,
-			Event: store.MailboxEvent(p.Event), Name: p.Name, OldName: p.OldName})
+			Event: store.MailboxEvent(p.Event), Name: p.Name, OldName: p.OldName, Entry: p.Entry})
 	}
 }
 

@@ -68,4 +68,8 @@ func TestPayloadCarriesAccountEvents(t *testing.T) {
 	p, err := decodePayload(encodePayload("node", ev))
 	require.NoError(t, err)
 	assert.Equal(t, payload{Node: "node", User: "u", Event: uint8(store.MailboxRenamed), Name: "new", OldName: "old"}, p)
+	md := store.Notification{User: "u", Mailbox: store.AccountEvents, Event: store.MetadataChanged, Name: "INBOX", Entry: "/private/comment"}
+	p, err = decodePayload(encodePayload("node", md))
+	require.NoError(t, err)
+	assert.Equal(t, "/private/comment", p.Entry)
 }

@@ -1231,6 +1231,13 @@ func testAccountEvents(t *testing.T, s store.Store) {
 	require.NoError(t, u.DeleteMailbox(ctx, "Moved/Child"))
 	_, err = u.CreateMailbox(ctx, "Deep/Er", 0)
 	require.NoError(t, err)
+	mdu, metadata := u.(store.MetadataUser)
+	if metadata {
+		require.NoError(t, mdu.SetMetadata(ctx, "Deep/Er", []store.MetadataEntry{
+			{Name: "/private/comment", Value: []byte("x")}, {Name: "/shared/comment"},
+		}, store.MetadataLimits{}))
+		require.NoError(t, mdu.SetMetadata(ctx, "", []store.MetadataEntry{{Name: "/shared/admin", Value: []byte("y")}}, store.MetadataLimits{}))
+	}
 	appendMsg(t, u, store.Inbox, "hello")
 	inbox := mailboxID(t, u, store.Inbox)
 
@@ -1247,6 +1254,14 @@ func testAccountEvents(t *testing.T, s store.Store) {
 		ev(store.MailboxDeleted, "Moved/Child", ""),
 		ev(store.MailboxCreated, "Deep", ""), // a superior created on the way
 		ev(store.MailboxCreated, "Deep/Er", ""),
+	}
+	if metadata {
+		meta := func(mailbox, entry string) store.Notification {
+			n := ev(store.MetadataChanged, mailbox, "")
+			n.Entry = entry
+			return n
+		}
+		want = append(want, meta("Deep/Er", "/private/comment"), meta("Deep/Er", "/shared/comment"), meta("", "/shared/admin"))
 	}
 	require.Eventually(t, func() bool {
 		mu.Lock()
