@@ -61,7 +61,7 @@ import (
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "5fa3d905a9035c92603447b51d56e62d5a4848ad700e2d144cde8a86b97ecb28"
+const SpecDigest = "576f7f5e6577563fe6c2fc392afe35a07d2276e8d787b9bc41a682b3ee464459"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -462,6 +462,8 @@ const (
 	InputGetmetadata
 	// InputSetmetadata: the SETMETADATA command. (RFC 5464 4.3)
 	InputSetmetadata
+	// InputNotify: the NOTIFY command. (RFC 5465 3)
+	InputNotify
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
 	// InputUnparsable: A line that is not a command and whose tag cannot be read: it does not start with a valid tag followed by a space or the line's end (garbage, a stray continuation, a NUL byte inside the tag). (RFC 9051 9 (tag, command))
@@ -505,9 +507,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 67
+const NumInputs = 68
 
-var inputNames = [67]string{
+var inputNames = [68]string{
 	"capability",
 	"noop",
 	"logout",
@@ -555,6 +557,7 @@ var inputNames = [67]string{
 	"setquota",
 	"getmetadata",
 	"setmetadata",
+	"notify",
 	"unknown-command",
 	"unparsable",
 	"unparsable-tagged",
@@ -622,6 +625,7 @@ func (x InputKind) String() string {
 }
 
 var inputKinds = [NumInputs]InputKind{
+	KindCommand,
 	KindCommand,
 	KindCommand,
 	KindCommand,
@@ -744,6 +748,7 @@ var inputWire = [NumInputs]string{
 	"SETQUOTA",
 	"GETMETADATA",
 	"SETMETADATA",
+	"NOTIFY",
 	"",
 	"",
 	"",
@@ -795,6 +800,7 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	14,
 	5,
+	7,
 	7,
 	7,
 	7,
@@ -945,6 +951,8 @@ func CommandInput(name string) (Input, bool) {
 		return InputGetmetadata, true
 	case "SETMETADATA":
 		return InputSetmetadata, true
+	case "NOTIFY":
+		return InputNotify, true
 	}
 	return InputUnknownCommand, false
 }
@@ -1529,6 +1537,8 @@ const (
 	RuleExamine
 	// RuleMailboxManagement: (RFC 9051 6.3.4 - 6.3.12)
 	RuleMailboxManagement
+	// RuleNotify: NOTIFY replaces the session's notify set (session data, not a state): the server then sends the events it asks for whenever it may send untagged responses, between commands and while idling. (RFC 5465 3)
+	RuleNotify
 	// RuleIdleBeforeSelect: IDLE before any SELECT is legal; some servers refused it and Outlook broke. (RFC 2177 3)
 	RuleIdleBeforeSelect
 	// RuleIdleSelected: (RFC 2177 3)
@@ -1603,9 +1613,9 @@ const (
 )
 
 // NumRules is the number of rules in the spec.
-const NumRules = 60
+const NumRules = 61
 
-var ruleNames = [60]string{
+var ruleNames = [61]string{
 	"session-command",
 	"logout",
 	"unknown-command",
@@ -1622,6 +1632,7 @@ var ruleNames = [60]string{
 	"select",
 	"examine",
 	"mailbox-management",
+	"notify",
 	"idle-before-select",
 	"idle-selected",
 	"idle-selected-read-only",

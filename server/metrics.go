@@ -23,6 +23,7 @@ type Metrics struct {
 	userLimited     atomic.Int64
 	timeouts        atomic.Int64
 	compressed      atomic.Int64
+	notifyOverflows atomic.Int64
 }
 
 // Connections is the number of connections accepted since start.
@@ -59,6 +60,10 @@ func (m *Metrics) Timeouts() int64 { return m.timeouts.Load() }
 // DEFLATE (RFC 4978).
 func (m *Metrics) CompressedSessions() int64 { return m.compressed.Load() }
 
+// NotifyOverflows is the number of NOTIFY sets dropped with
+// NOTIFICATIONOVERFLOW (Config.MaxPendingNotifications).
+func (m *Metrics) NotifyOverflows() int64 { return m.notifyOverflows.Load() }
+
 // WritePrometheus writes every counter in the Prometheus text exposition
 // format.
 func (m *Metrics) WritePrometheus(w io.Writer) error {
@@ -77,6 +82,7 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 	p("# HELP imapfsm_user_limited_total Logins refused by the per-account session limit.\n# TYPE imapfsm_user_limited_total counter\nimapfsm_user_limited_total %d\n", m.userLimited.Load())
 	p("# HELP imapfsm_timeouts_total Sessions closed by a read timeout.\n# TYPE imapfsm_timeouts_total counter\nimapfsm_timeouts_total %d\n", m.timeouts.Load())
 	p("# HELP imapfsm_compressed_sessions_total Sessions that turned on COMPRESS DEFLATE.\n# TYPE imapfsm_compressed_sessions_total counter\nimapfsm_compressed_sessions_total %d\n", m.compressed.Load())
+	p("# HELP imapfsm_notify_overflows_total NOTIFY sets dropped with NOTIFICATIONOVERFLOW.\n# TYPE imapfsm_notify_overflows_total counter\nimapfsm_notify_overflows_total %d\n", m.notifyOverflows.Load())
 	p("# HELP imapfsm_inputs_total Inputs decided by the session machine, by input.\n# TYPE imapfsm_inputs_total counter\n")
 	for in := fsm.Input(0); in < fsm.NumInputs; in++ {
 		if n := m.commands[in].Load(); n > 0 {
