@@ -86,6 +86,9 @@ func (c *conn) capabilities() string {
 	if c.hasQuota() {
 		caps = append(caps, quotaCapabilities...) // RFC 9208
 	}
+	if c.multiAppend() {
+		caps = append(caps, "MULTIAPPEND") // RFC 3502
+	}
 	return strings.Join(caps, " ")
 }
 

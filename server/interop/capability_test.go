@@ -33,6 +33,7 @@ var implementedExtensions = []string{
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+	"MULTIAPPEND",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -166,6 +167,23 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		o.ok("LOGIN demo demo")
 		_, tagged := o.send(fmt.Sprintf("APPEND INBOX {%d}", appendLimit+1))
 		assert.Regexp(t, `^NO \[TOOBIG\]`, tagged, "a literal over APPENDLIMIT is refused before its bytes")
+	})
+	t.Run("MULTIAPPEND", func(t *testing.T) {
+		// RFC 3502's example: two messages in one APPEND, each with
+		// its flags and the second with a date.
+		c.ok("CREATE saved-messages")
+		one := "Subject: afternoon meeting\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n"
+		two := "Subject: afternoon meeting again\r\n\r\nThree o'clock is fine.\r\n"
+		_, tagged := c.send(fmt.Sprintf("APPEND saved-messages (\\Seen) {%d+}\r\n%s (\\Seen) \" 7-Feb-1994 22:43:04 -0800\" {%d+}\r\n%s",
+			len(one), one, len(two), two))
+		require.Regexp(t, `^OK \[APPENDUID \d+ 1:2\]`, tagged)
+		lines := c.ok("STATUS saved-messages (MESSAGES UNSEEN)")
+		assert.Contains(t, anyMatch(t, lines, `^\* STATUS`), "MESSAGES 2 UNSEEN 0")
+		// All or nothing: an empty message cancels the whole command.
+		_, tagged = c.send(fmt.Sprintf("APPEND saved-messages {%d+}\r\n%s {0+}\r\n", len(one), one))
+		require.Regexp(t, `^NO `, tagged)
+		lines = c.ok("STATUS saved-messages (MESSAGES)")
+		assert.Contains(t, anyMatch(t, lines, `^\* STATUS`), "MESSAGES 2")
 	})
 	t.Run("SASL-IR", func(t *testing.T) {
 		o := dialCap(t, srv.addr)
