@@ -204,7 +204,7 @@ func startLiveServer(dir string, modes fsm.Modes, rewrite rewriter) (*liveServer
 // server's configuration.
 func startLiveServerWith(dir string, modes fsm.Modes, rewrite rewriter, adjust func(*server.Config)) (*liveServer, error) {
 	before := runtime.NumGoroutine()
-	st, err := boltstore.Open(dir, boltstore.Options{BcryptCost: 4})
+	st, err := boltstore.Open(dir, boltstore.Options{Options: store.Options{BcryptCost: 4}})
 	if err != nil {
 		return nil, err
 	}

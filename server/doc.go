@@ -11,7 +11,10 @@
 // command's handler, reject it with the spec's response, ignore it, notify,
 // close, or end IDLE and decide the same command again in the state IDLE
 // started from. Handlers (one file per command family, cmd_*.go) know their
-// command, never the session's state. Timers and other events (autologout,
+// command, never the session's state, and use nothing declared in another
+// command file: what several commands share lives in files named for what
+// it is (replies.go, mailbox_args.go, mailbox_list.go, search.go,
+// seqsets.go, message_structure.go, status_items.go). Timers and other events (autologout,
 // IDLE keepalive, the end of a TLS handshake, shutdown, the bad-command
 // limit) are inputs of the machine too, so the spec also decides that an
 // idling client is never logged out.
