@@ -48,7 +48,7 @@ import "strconv"
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "a8b9cc3824a4e5b67774fb69345e2157276affcb47311293cc2e2c17b96538e3"
+const SpecDigest = "e0446ee294ede54996ce24df7daf725f5f27391e5abf5eb1c9374f4b5408111e"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -319,6 +319,10 @@ const (
 	InputMove
 	// InputUIDMove: the UID MOVE command. (RFC 9051 6.4.9; RFC 6851)
 	InputUIDMove
+	// InputReplace: the REPLACE command. (RFC 8508 3.1)
+	InputReplace
+	// InputUIDReplace: the UID REPLACE command. (RFC 8508 3.2)
+	InputUIDReplace
 	// InputSort: the SORT command. (RFC 5256 3)
 	InputSort
 	// InputUIDSort: the UID SORT command. (RFC 5256 3)
@@ -374,9 +378,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 63
+const NumInputs = 65
 
-var inputNames = [63]string{
+var inputNames = [65]string{
 	"capability",
 	"noop",
 	"logout",
@@ -414,6 +418,8 @@ var inputNames = [63]string{
 	"uid-copy",
 	"move",
 	"uid-move",
+	"replace",
+	"uid-replace",
 	"sort",
 	"uid-sort",
 	"thread",
@@ -532,6 +538,8 @@ var inputKinds = [NumInputs]InputKind{
 	KindCommand,
 	KindCommand,
 	KindCommand,
+	KindCommand,
+	KindCommand,
 	KindLine,
 	KindLine,
 	KindLine,
@@ -595,6 +603,8 @@ var inputWire = [NumInputs]string{
 	"UID COPY",
 	"MOVE",
 	"UID MOVE",
+	"REPLACE",
+	"UID REPLACE",
 	"SORT",
 	"UID SORT",
 	"THREAD",
@@ -651,6 +661,8 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -778,6 +790,10 @@ func CommandInput(name string) (Input, bool) {
 		return InputMove, true
 	case "UID MOVE":
 		return InputUIDMove, true
+	case "REPLACE":
+		return InputReplace, true
+	case "UID REPLACE":
+		return InputUIDReplace, true
 	case "SORT":
 		return InputSort, true
 	case "UID SORT":
@@ -1364,7 +1380,7 @@ const (
 	RuleNeedsMailbox
 	// RuleMailboxCommand: (RFC 9051 6.4)
 	RuleMailboxCommand
-	// RuleWriteCommand: (RFC 9051 6.4.3; RFC 9051 6.4.6; RFC 6851)
+	// RuleWriteCommand: (RFC 9051 6.4.3; RFC 9051 6.4.6; RFC 6851; RFC 8508)
 	RuleWriteCommand
 	// RuleReadOnly: EXAMINE opened the mailbox read-only, so commands that change it fail. (RFC 9051 6.3.3)
 	RuleReadOnly

@@ -387,7 +387,7 @@ func (g *wireGen) noLine(in fsm.Input) bool {
 	case fsm.InputLogin, fsm.InputAuthenticate, fsm.InputSelect, fsm.InputExamine,
 		fsm.InputCreate, fsm.InputDelete, fsm.InputRename, fsm.InputSubscribe,
 		fsm.InputStatus, fsm.InputAppend, fsm.InputSearch, fsm.InputUIDSearch,
-		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove,
+		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove, fsm.InputReplace, fsm.InputUIDReplace,
 		fsm.InputGetquota, fsm.InputGetquotaroot, fsm.InputSetquota,
 		fsm.InputSort, fsm.InputUIDSort, fsm.InputThread, fsm.InputUIDThread:
 		return true
@@ -672,6 +672,26 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		}
 		// With no message to copy there is nothing to fail.
 		return cmd(g.pick("1:* ", "1 ") + m), exists(m), true
+	case in == fsm.InputReplace || in == fsm.InputUIDReplace:
+		// Message 1 (or UID 1) of the selected mailbox by a new one in
+		// an existing mailbox: OK when the message exists (a seed
+		// makes sure of it), NO when it does not or the target is
+		// missing.
+		m := g.mailbox()
+		if fails {
+			m = g.pick("Missing", m)
+		}
+		msg := g.message()
+		lit := fmt.Sprintf("{%d+}", len(msg))
+		if g.rng.Intn(3) == 0 {
+			lit = fmt.Sprintf("{%d}", len(msg))
+		}
+		flags := g.pick("", `(\Seen \Draft) `)
+		o := exists(m)
+		if fails {
+			o = fsm.OutcomeNo
+		}
+		return cmd(fmt.Sprintf("1 %s %s%s\r\n%s", m, flags, lit, msg)), o, true
 	case ref.Kind(in) == fsm.KindCommand && ref.Wire(in) == "":
 		return line(g.tag() + " " + g.pick("XYZZY", "FROBNICATE INBOX", "GETACL INBOX")), outcome, true
 	case ref.Kind(in) == fsm.KindCommand:

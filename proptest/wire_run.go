@@ -822,7 +822,8 @@ func (w *WireSession) track(in fsm.Input, o fsm.Outcome, ev wireEvent, l wireLin
 			w.mayRemove(w.selected)
 		}
 		w.selected = ""
-	case in == fsm.InputExpunge || in == fsm.InputUIDExpunge || in == fsm.InputMove || in == fsm.InputUIDMove:
+	case in == fsm.InputExpunge || in == fsm.InputUIDExpunge || in == fsm.InputMove || in == fsm.InputUIDMove,
+		in == fsm.InputReplace || in == fsm.InputUIDReplace:
 		w.mayRemove(w.selected)
 	case in == fsm.InputDelete || in == fsm.InputRename:
 		w.mayRemove(arg(0))

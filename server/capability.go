@@ -89,6 +89,7 @@ func (c *conn) capabilities() string {
 	if c.multiAppend() {
 		caps = append(caps, "MULTIAPPEND") // RFC 3502
 	}
+	caps = append(caps, "REPLACE") // RFC 8508
 	return strings.Join(caps, " ")
 }
 

@@ -29,7 +29,8 @@
 // UNSELECT, UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS,
 // SPECIAL-USE, CREATE-SPECIAL-USE, STATUS=SIZE, APPENDLIMIT, UTF8=ACCEPT,
 // BINARY, ESEARCH, SEARCHRES, WITHIN, PREVIEW, OBJECTID, SORT, SORT=DISPLAY,
-// ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, CONDSTORE and QRESYNC, and,
+// ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, REPLACE, CONDSTORE and
+// QRESYNC, and,
 // when the store keeps quotas (both bundled stores do), QUOTA,
 // QUOTA=RES-STORAGE and QUOTA=RES-MESSAGE, and when it appends batches
 // atomically (store.BatchAppender; both bundled stores do), MULTIAPPEND
@@ -62,6 +63,17 @@
 // are skipped. A zero-length message cancels the command (NO, nothing
 // stored). The tagged OK carries APPENDUID with the UID set of all the
 // messages (RFC 4315 3).
+//
+// REPLACE (RFC 8508): REPLACE and UID REPLACE, in a mailbox selected
+// read-write, receive a message as APPEND does, append it to the target
+// mailbox and then expunge the replaced message from the selected one,
+// answering "* OK [APPENDUID ...]", the EXPUNGE (or VANISHED) and, when
+// the target is the selected mailbox, EXISTS. A message that no longer
+// exists is refused with NO [NONEXISTENT] and a missing target with NO
+// [TRYCREATE], both before a synchronising literal is invited; a failed
+// append leaves the old message in place. The two steps are two store
+// commits: a crash between them keeps both messages, the old one flagged
+// \Deleted.
 //
 // SORT (RFC 5256 3) orders the messages a search selects by ARRIVAL, CC,
 // DATE, FROM, SIZE, SUBJECT and TO, and with SORT=DISPLAY (RFC 5957) by

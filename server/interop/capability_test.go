@@ -33,7 +33,7 @@ var implementedExtensions = []string{
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
-	"MULTIAPPEND",
+	"MULTIAPPEND", "REPLACE",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -302,6 +302,24 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		lines := c.ok("UID MOVE 1 Trash")
 		anyMatch(t, lines, `^\* OK \[COPYUID \d+ 1 \d+\]`)
 		anyMatch(t, lines, `^\* 1 EXPUNGE\r\n$`)
+	})
+	t.Run("REPLACE", func(t *testing.T) {
+		// RFC 8508 3.3's example: a draft saved again replaces the
+		// earlier version.
+		o := dialCap(t, srv.addr)
+		o.ok("LOGIN demo demo")
+		o.ok("CREATE Notes")
+		v1 := "Subject: Saturday\r\n\r\nThe first version of the note.\r\n"
+		o.ok(fmt.Sprintf("APPEND Notes (\\Draft) {%d+}\r\n%s", len(v1), v1))
+		o.ok("SELECT Notes")
+		v2 := "Subject: Saturday\r\n\r\nThe second, longer version of the note.\r\n"
+		lines, tagged := o.send(fmt.Sprintf("REPLACE 1 Notes (\\Seen \\Draft) {%d+}\r\n%s", len(v2), v2))
+		require.True(t, strings.HasPrefix(tagged, "OK"), "%s %q", tagged, lines)
+		anyMatch(t, lines, `^\* OK \[APPENDUID \d+ 2\] `)
+		anyMatch(t, lines, `^\* 1 EXPUNGE\r\n$`)
+		lines = o.ok("UID FETCH 1:* (FLAGS RFC822.SIZE)")
+		require.Len(t, lines, 1, "%q", lines)
+		assert.Regexp(t, fmt.Sprintf(`UID 2 .*RFC822.SIZE %d`, len(v2)), lines[0])
 	})
 	t.Run("UIDPLUS UID EXPUNGE", func(t *testing.T) {
 		third := "Subject: third\r\n\r\nthird\r\n"
