@@ -117,15 +117,16 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 			return err
 		}
 		first := m.UIDNext - int64(n)
+		saved := time.Now().UnixNano()
 		b := &pgx.Batch{}
 		results = make([]store.AppendResult, n)
 		for i := range n {
 			uid := first + int64(i)
 			flags := checked[i].Flags
-			b.Queue(`INSERT INTO messages (mailbox_id, uid, content_id, size, internal_date, modseq, sys_flags, keywords, structure)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			b.Queue(`INSERT INTO messages (mailbox_id, uid, content_id, size, internal_date, modseq, sys_flags, keywords, structure, save_date)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 				m.ID, uid, contents[i], int64(len(bodies[i])), checked[i].Date.UnixNano(), m.ModSeq,
-				int16(flags.System), encodeKeywords(flags.Keywords), structures[i])
+				int16(flags.System), encodeKeywords(flags.Keywords), structures[i], saved)
 			if err := m.addKeywords(flags.Keywords, u.s.opts.MaxKeywords); err != nil {
 				return batchErr(i, err)
 			}

@@ -75,6 +75,7 @@ func Run(t *testing.T, open Opener) {
 		{"QuotaConcurrent", testQuotaConcurrent},
 		{"DeletedSize", testDeletedSize},
 		{"ContentIDs", testContentIDs},
+		{"SaveDate", testSaveDate},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
