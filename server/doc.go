@@ -28,7 +28,8 @@
 // After login the server advertises IMAP4rev2 and IMAP4rev1 with NAMESPACE,
 // UNSELECT, UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS,
 // SPECIAL-USE, CREATE-SPECIAL-USE, STATUS=SIZE, APPENDLIMIT, UTF8=ACCEPT,
-// BINARY, ESEARCH, SEARCHRES, WITHIN, PREVIEW, OBJECTID, SORT, SORT=DISPLAY,
+// BINARY, ESEARCH, SEARCHRES, WITHIN, PREVIEW, OBJECTID, SAVEDATE, SORT,
+// SORT=DISPLAY,
 // ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, REPLACE, CONDSTORE and
 // QRESYNC, and,
 // when the store keeps quotas (both bundled stores do), QUOTA,
@@ -63,6 +64,14 @@
 // are skipped. A zero-length message cancels the command (NO, nothing
 // stored). The tagged OK carries APPENDUID with the UID set of all the
 // messages (RFC 4315 3).
+//
+// SAVEDATE (RFC 8514): both stores keep, for each message, when it entered
+// its mailbox (APPEND, COPY, MOVE, delivery; a copy or a move gets a new
+// one, unlike the internal date). FETCH SAVEDATE returns it and SEARCH
+// SAVEDBEFORE, SAVEDON and SAVEDSINCE compare its day as BEFORE, ON and
+// SINCE do the internal date's. Every mailbox keeps save dates, so
+// SAVEDATESUPPORTED matches every message and SAVEDATE is never NIL: a
+// message stored before the store kept them reports its internal date.
 //
 // REPLACE (RFC 8508): REPLACE and UID REPLACE, in a mailbox selected
 // read-write, receive a message as APPEND does, append it to the target

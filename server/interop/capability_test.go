@@ -33,7 +33,7 @@ var implementedExtensions = []string{
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
-	"MULTIAPPEND", "REPLACE",
+	"MULTIAPPEND", "REPLACE", "SAVEDATE",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -268,6 +268,16 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		assert.Regexp(t, `EMAILID \(E\d+\) THREADID NIL`, anyMatch(t, lines, `^\* 1 FETCH`))
 		lines = c.ok("STATUS INBOX (MAILBOXID)")
 		assert.Regexp(t, `MAILBOXID \(M\d+\)`, anyMatch(t, lines, `^\* STATUS`))
+	})
+	t.Run("SAVEDATE", func(t *testing.T) {
+		lines := c.ok("FETCH 1 (SAVEDATE)")
+		assert.Regexp(t, `^\* 1 FETCH \(SAVEDATE "[ \d]\d-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}"\)\r\n$`, anyMatch(t, lines, `^\* 1 FETCH`))
+		lines = c.ok("SEARCH SAVEDATESUPPORTED")
+		assert.Equal(t, "* SEARCH 1 2\r\n", anyMatch(t, lines, `^\* SEARCH`))
+		lines = c.ok("SEARCH SAVEDSINCE 1-Jan-2020")
+		assert.Equal(t, "* SEARCH 1 2\r\n", anyMatch(t, lines, `^\* SEARCH`))
+		lines = c.ok("SEARCH SAVEDBEFORE 1-Jan-2020")
+		assert.Equal(t, "* SEARCH\r\n", anyMatch(t, lines, `^\* SEARCH`))
 	})
 	t.Run("SORT", func(t *testing.T) {
 		lines := c.ok("SORT (REVERSE ARRIVAL) UTF-8 ALL")
