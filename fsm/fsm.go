@@ -43,12 +43,15 @@ MACHINE.md beside this file draws the machine and tabulates every decision.
 */
 package fsm
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "e0446ee294ede54996ce24df7daf725f5f27391e5abf5eb1c9374f4b5408111e"
+const SpecDigest = "52cc3841245b2e3241d3f9d1b8004bc9476a73b28ee347ad268930123be41476"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -165,6 +168,27 @@ var stateAuthenticated = [NumStates]bool{
 // state has the value of its origin.
 func (s State) Authenticated() bool {
 	return stateAuthenticated[s]
+}
+
+var stateMailboxOpen = [NumStates]bool{
+	false,
+	false,
+	true,
+	true,
+	false,
+	true,
+	true,
+	false,
+	false,
+	false,
+}
+
+// MailboxOpen reports whether a mailbox is selected in s (SELECT or EXAMINE
+// succeeded and nothing closed it): a SELECT or EXAMINE there closes it first,
+// with OK [CLOSED]. IDLE keeps the mailbox, so an IDLE state has the value of
+// its origin.
+func (s State) MailboxOpen() bool {
+	return stateMailboxOpen[s]
 }
 
 var stateTerminal = [NumStates]bool{
@@ -869,6 +893,12 @@ const (
 	ResponseCompressBeforeAuth
 	// ResponseCompressUnsupported: BAD COMPRESS is not supported
 	ResponseCompressUnsupported
+	// ResponseCompressionActive: NO [COMPRESSIONACTIVE] Compression is already active
+	ResponseCompressionActive
+	// ResponseTLSActive: BAD TLS is already active
+	ResponseTLSActive
+	// ResponsePrivacyRequired: NO [PRIVACYREQUIRED] Plaintext authentication is disabled; use STARTTLS or TLS
+	ResponsePrivacyRequired
 	// ResponseUnknownCommand: BAD Unknown command
 	ResponseUnknownCommand
 	// ResponseUnparsable: BAD Invalid tag or command line
@@ -914,9 +944,9 @@ const (
 )
 
 // NumResponses is the number of Response values, ResponseNone included.
-const NumResponses = 29
+const NumResponses = 32
 
-var responseNames = [29]string{
+var responseNames = [32]string{
 	"none",
 	"not-authenticated",
 	"already-authenticated",
@@ -925,6 +955,9 @@ var responseNames = [29]string{
 	"enable-after-select",
 	"compress-before-auth",
 	"compress-unsupported",
+	"compression-active",
+	"tls-active",
+	"privacy-required",
 	"unknown-command",
 	"unparsable",
 	"line-too-long",
@@ -956,7 +989,7 @@ func (x Response) String() string {
 	return "Response(" + strconv.Itoa(int(x)) + ")"
 }
 
-var responseStatus = [29]string{
+var responseStatus = [32]string{
 	"",
 	"BAD",
 	"BAD",
@@ -965,6 +998,9 @@ var responseStatus = [29]string{
 	"BAD",
 	"BAD",
 	"BAD",
+	"NO",
+	"BAD",
+	"NO",
 	"BAD",
 	"BAD",
 	"BAD",
@@ -993,7 +1029,7 @@ func (r Response) Status() string {
 	return responseStatus[r]
 }
 
-var responseCode = [29]string{
+var responseCode = [32]string{
 	"",
 	"",
 	"",
@@ -1002,6 +1038,9 @@ var responseCode = [29]string{
 	"",
 	"",
 	"",
+	"COMPRESSIONACTIVE",
+	"",
+	"PRIVACYREQUIRED",
 	"",
 	"",
 	"TOOBIG",
@@ -1030,7 +1069,7 @@ func (r Response) Code() string {
 	return responseCode[r]
 }
 
-var responseText = [29]string{
+var responseText = [32]string{
 	"",
 	"Command needs authentication; log in first",
 	"Already authenticated",
@@ -1039,6 +1078,9 @@ var responseText = [29]string{
 	"ENABLE is only valid before a mailbox is selected",
 	"COMPRESS is only valid after authentication",
 	"COMPRESS is not supported",
+	"Compression is already active",
+	"TLS is already active",
+	"Plaintext authentication is disabled; use STARTTLS or TLS",
 	"Unknown command",
 	"Invalid tag or command line",
 	"Line too long",
@@ -1352,10 +1394,14 @@ const (
 	RuleUnknownCommand
 	// RuleStarttls: After the OK the engine discards every byte buffered before the handshake. (RFC 9051 6.2.1)
 	RuleStarttls
+	// RuleTLSActive: TLS is negotiated once per connection, over STARTTLS or on an implicit-TLS port. (RFC 9051 6.2.1)
+	RuleTLSActive
 	// RuleAuthenticate: With a SASL initial response (RFC 4959) the exchange can finish at once. (RFC 9051 6.2.2)
 	RuleAuthenticate
 	// RuleLogin: (RFC 9051 6.2.3)
 	RuleLogin
+	// RulePrivacyRequired: Credentials need TLS unless the server allows them in plaintext (LOGINDISABLED is advertised then). (RFC 9051 6.2.3; RFC 5530 3)
+	RulePrivacyRequired
 	RuleNeedsAuth
 	// RuleCompressBeforeAuth: (RFC 4978 3)
 	RuleCompressBeforeAuth
@@ -1377,6 +1423,8 @@ const (
 	// RuleIdleSelectedReadOnly: (RFC 2177 3)
 	RuleIdleSelectedReadOnly
 	RuleCompressUnsupported
+	// RuleCompressionActive: Compression is negotiated once per connection. (RFC 4978 3)
+	RuleCompressionActive
 	RuleNeedsMailbox
 	// RuleMailboxCommand: (RFC 9051 6.4)
 	RuleMailboxCommand
@@ -1439,15 +1487,17 @@ const (
 )
 
 // NumRules is the number of rules in the spec.
-const NumRules = 56
+const NumRules = 59
 
-var ruleNames = [56]string{
+var ruleNames = [59]string{
 	"session-command",
 	"logout",
 	"unknown-command",
 	"starttls",
+	"tls-active",
 	"authenticate",
 	"login",
+	"privacy-required",
 	"needs-auth",
 	"compress-before-auth",
 	"already-authenticated",
@@ -1460,6 +1510,7 @@ var ruleNames = [56]string{
 	"idle-selected",
 	"idle-selected-read-only",
 	"compress-unsupported",
+	"compression-active",
 	"needs-mailbox",
 	"mailbox-command",
 	"write-command",
@@ -1508,6 +1559,72 @@ func (x Rule) String() string {
 	return "Rule(" + strconv.Itoa(int(x)) + ")"
 }
 
+// Facts is a set of session facts: booleans the engine keeps beside the State.
+// Rule conditions read them (Step takes the session's Facts) and rule effects
+// change them (Decision.Facts). A fact not in EngineFacts starts false; the
+// engine gives the others when the connection opens. The zero Facts has every
+// fact false.
+type Facts uint8
+
+// The facts, in spec order.
+const (
+	// FactTLS: TLS protects the connection (an implicit-TLS listener, or a completed STARTTLS). Given by the engine when the connection opens.
+	FactTLS Facts = 1 << iota
+	// FactPlaintextAuth: The server allows credentials without TLS (its configuration; loopback development only). Given by the engine when the connection opens.
+	FactPlaintextAuth
+	// FactCompression: COMPRESS DEFLATE is active on the connection (RFC 4978). Starts false.
+	FactCompression
+)
+
+// NumFacts is the number of declared facts.
+const NumFacts = 3
+
+// EngineFacts are the facts the engine gives when a connection opens.
+const EngineFacts = FactTLS | FactPlaintextAuth
+
+var factNames = [NumFacts]string{
+	"tls",
+	"plaintext-auth",
+	"compression",
+}
+
+// Has reports whether every fact of x is true in f.
+func (f Facts) Has(x Facts) bool {
+	return f&x == x
+}
+
+// With returns f with the facts of x true, if ok; else f unchanged.
+func (f Facts) With(x Facts, ok bool) Facts {
+	if ok {
+		return f | x
+	}
+	return f
+}
+
+// String lists the true facts by their spec names, joined by "|", or "none".
+func (f Facts) String() string {
+	var out []string
+	for i, n := range factNames {
+		if f&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "|")
+}
+
+// ParseFact looks a fact up by its spec name.
+func ParseFact(name string) (Facts, bool) {
+	for i, n := range factNames {
+		if n == name {
+			return 1 << i, true
+		}
+	}
+	return 0, false
+}
+
 // Decision is the machine's answer for one state, input and mode. Apply Pending
 // first (it completes the tag a state holds), then Action, then move to Next.
 type Decision struct {
@@ -1520,8 +1637,10 @@ type Decision struct {
 	// Quirk is the client quirk this decision handles, or QuirkNone.
 	Quirk Quirk
 	// Rule is the spec rule that decided.
-	Rule Rule
-	next [NumOutcomes]State
+	Rule    Rule
+	next    [NumOutcomes]State
+	effects [NumOutcomes]effect
+	facts   Facts // the facts Step was given
 }
 
 // Next is the state after the decision. For ActionExecute it depends on the
@@ -1530,10 +1649,40 @@ func (d Decision) Next(o Outcome) State {
 	return d.next[o]
 }
 
-// Step is the machine: the decision for input in in state s under modes m.
-// It is a pure function over constant tables and does not allocate. s and in
-// must be valid; it panics otherwise.
-func Step(s State, in Input, m Modes) Decision {
+// effect is what a decision does to the facts for one outcome.
+type effect struct {
+	set, clear Facts
+}
+
+// Facts is the session's facts after the decision, when the handler reports o:
+// the facts Step was given with the rule's effect for o applied. Like Next, it
+// depends on the outcome only for ActionExecute.
+func (d Decision) Facts(o Outcome) Facts {
+	e := d.effects[o]
+	return d.facts&^e.clear | e.set
+}
+
+// Effect is the rule's effect on the facts when the handler reports o: the
+// facts it makes true and those it makes false.
+func (d Decision) Effect(o Outcome) (set, clear Facts) {
+	return d.effects[o].set, d.effects[o].clear
+}
+
+// Step is the machine: the decision for input in in state s, with the session's
+// facts f, under modes m. It is a pure function over constant tables and does
+// not allocate. s and in must be valid; it panics otherwise. The verifier proved
+// that exactly one rule decides every state × input under every valuation of
+// the facts.
+func Step(s State, f Facts, in Input, m Modes) Decision {
 	c := &cells[s][in]
-	return decisions[c.d[m.Of(c.quirk)]]
+	q, ds := c.quirk, c.d
+	for _, b := range branches[c.alt : c.alt+uint16(c.n)] {
+		if f&b.mask == b.want {
+			q, ds = b.quirk, b.d
+			break
+		}
+	}
+	d := decisions[ds[m.Of(q)]]
+	d.facts = f
+	return d
 }

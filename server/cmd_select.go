@@ -60,7 +60,7 @@ func cmdSelect(c *conn, cmd *command) result {
 	if q != nil && !c.qresync() {
 		return bad("QRESYNC needs ENABLE QRESYNC first (RFC 7162 3.2.3)")
 	}
-	if c.mailbox != nil {
+	if c.state.MailboxOpen() {
 		// Responses before this one concern the mailbox being closed, those
 		// after it the new one (RFC 9051 6.3.2 and 7.1; RFC 7162 3.2.11).
 		c.closeMailbox()

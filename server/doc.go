@@ -169,7 +169,11 @@
 //   - After STARTTLS, bytes the client sent before the handshake are
 //     discarded (command injection, the CVE-2011-0411 class).
 //   - Without TLS, LOGINDISABLED is advertised and credentials are refused
-//     unless Config.AllowInsecureAuth is set.
+//     (NO [PRIVACYREQUIRED]) unless Config.AllowInsecureAuth is set. The
+//     spec decides it: the engine keeps the spec's session facts beside the
+//     state (tls from the listener, then from the STARTTLS handshake;
+//     plaintext-auth from Config.AllowInsecureAuth), and the capability
+//     list advertises what the machine would do under them.
 //   - A literal never carries a NUL byte (RFC 9051 4.3): FETCH BODY[] of a
 //     part appended with NULs (a binary literal) sends each as 0x80, as
 //     Dovecot does; BINARY[] returns the exact bytes in a literal8.

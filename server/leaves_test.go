@@ -129,3 +129,39 @@ func (stubImporter) Import(p string) (*types.Package, error) {
 	pkg.MarkComplete()
 	return pkg, nil
 }
+
+// TestEveryCommandFileHasTests fails when a command file has no test file
+// of its own (cmd_x.go needs cmd_x_test.go, on the shared harness).
+func TestEveryCommandFileHasTests(t *testing.T) {
+	entries, err := os.ReadDir(".")
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Empty(t, untestedCommandFiles(names))
+}
+
+// TestUntestedCommandFilesCatches shows the check reports a command file
+// without its test file, and only that one.
+func TestUntestedCommandFilesCatches(t *testing.T) {
+	assert.Equal(t, []string{"cmd_b.go"}, untestedCommandFiles([]string{
+		"cmd_a.go", "cmd_a_test.go", "cmd_b.go", "cmd_c_test.go", "conn.go",
+	}))
+}
+
+// untestedCommandFiles lists the command files among names that have no
+// test file of the same name.
+func untestedCommandFiles(names []string) []string {
+	have := map[string]bool{}
+	for _, n := range names {
+		have[n] = true
+	}
+	var out []string
+	for _, n := range names {
+		if isCommandFile(n) && !strings.HasSuffix(n, "_test.go") && !have[strings.TrimSuffix(n, ".go")+"_test.go"] {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -51,7 +51,8 @@ type fetchSyntaxError string
 
 func (e fetchSyntaxError) Error() string { return string(e) }
 
-// fetchArgError answers a FETCH argument error with BAD.
+// fetchArgError answers an argument error of FETCH, STORE, SEARCH, SORT or
+// THREAD: BAD with the text of a fetchSyntaxError, else as argError.
 func fetchArgError(err error) result {
 	var se fetchSyntaxError
 	if errors.As(err, &se) {

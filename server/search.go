@@ -84,15 +84,9 @@ type searchReturn struct {
 }
 
 // searchArgResult turns an argument error of SEARCH, SORT or THREAD into
-// the BAD result to answer: a syntax error with its own text, or the
-// wire-level error.
+// the result to answer, as fetchArgError does.
 func searchArgResult(err error) *result {
-	var se fetchSyntaxError
-	if errors.As(err, &se) {
-		r := bad(string(se))
-		return &r
-	}
-	r := argError(err)
+	r := fetchArgError(err)
 	return &r
 }
 

@@ -125,7 +125,7 @@ func TestSessionQuirkProbesMatchTheMachine(t *testing.T) {
 		quirk, _ := fsm.ParseQuirk(q.Name)
 		for mode := range 2 {
 			md := fsm.Mode(mode)
-			d := fsm.Step(state, in, fsm.NewModes(md))
+			d := fsm.Step(state, fsm.FactPlaintextAuth, in, fsm.NewModes(md))
 			for _, e := range p.Expect[mode] {
 				switch e.Kind {
 				case gen.ExpectHeld:
