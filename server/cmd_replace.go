@@ -23,10 +23,11 @@ import (
 // (VANISHED once QRESYNC is enabled) for the old one, EXISTS when the
 // target is the selected mailbox, then the tagged OK.
 //
-// The store has no single operation for the two steps: the old message is
-// flagged \Deleted and expunged by UID right after the append is durable,
-// so a crash between the steps can leave both messages, the old one
-// flagged \Deleted (never neither, and never another \Deleted message
+// Both bundled stores replace in one commit (store.Replacer), so a crash
+// leaves either the old message or the new one. With a store that cannot,
+// the old message is flagged \Deleted and expunged by UID right after the
+// append is durable, so a crash between the steps can leave both, the old
+// one flagged \Deleted (never neither, and never another \Deleted message
 // expunged).
 func cmdReplace(c *conn, cmd *command) result {
 	uidCmd := cmd.input == fsm.InputUIDReplace
@@ -65,23 +66,50 @@ func cmdReplace(c *conn, cmd *command) result {
 	if err := a.End(); err != nil {
 		return argError(err)
 	}
-	results, res, ok := c.storeSpooled(dest, sp)
-	if !ok {
-		return res
-	}
-	c.write(func(e *imapwire.Encoder) {
-		e.StatusResponse("", imapwire.StatusOK, appendUID(results), "Replacement message ready")
-	})
-	gone, err := c.expungeReplaced(old)
-	if err != nil {
-		c.log.Error("REPLACE stored the new message but could not expunge the old one", "uid", old, "err", err)
-		c.sendUpdates(true)
-		return no("SERVERBUG", "The new message was stored, the old one could not be removed")
+	var gone []uint32
+	if r, atomic := c.user.(store.Replacer); atomic {
+		added, err := r.Replace(c.ctx, m.id, old, dest, sp.messages()[0])
+		if err != nil {
+			return c.replaceError(err)
+		}
+		gone = []uint32{old}
+		c.write(func(e *imapwire.Encoder) {
+			e.StatusResponse("", imapwire.StatusOK, appendUID([]store.AppendResult{added}), "Replacement message ready")
+		})
+	} else {
+		results, res, ok := c.storeSpooled(dest, sp)
+		if !ok {
+			return res
+		}
+		c.write(func(e *imapwire.Encoder) {
+			e.StatusResponse("", imapwire.StatusOK, appendUID(results), "Replacement message ready")
+		})
+		if gone, err = c.expungeReplaced(old); err != nil {
+			c.log.Error("REPLACE stored the new message but could not expunge the old one", "uid", old, "err", err)
+			c.sendUpdates(true)
+			return no("SERVERBUG", "The new message was stored, the old one could not be removed")
+		}
 	}
 	seqs, uids := m.expungeAnnounced(gone)
 	c.write(func(e *imapwire.Encoder) { c.writeExpunged(e, seqs, uids) })
 	c.sendUpdates(true)
 	return c.expungedOK(len(gone) > 0, "REPLACE completed")
+}
+
+// replaceError maps an error of store.Replacer.Replace: the replaced
+// message or the selected mailbox gone is NO [NONEXISTENT], a missing
+// target NO [TRYCREATE]; nothing was stored either way.
+func (c *conn) replaceError(err error) result {
+	switch {
+	case errors.Is(err, store.ErrNoSuchMessage):
+		return no("NONEXISTENT", "No such message; nothing was replaced")
+	case errors.Is(err, store.ErrNoSuchMailbox):
+		if _, derr := c.user.Mailbox(c.ctx, c.mailbox.name); derr != nil {
+			return no("NONEXISTENT", "The selected mailbox no longer exists")
+		}
+		return no("TRYCREATE", "No such mailbox; create it first")
+	}
+	return c.storeError(err)
 }
 
 // expungeReplaced removes the replaced message uid from the selected

@@ -148,3 +148,28 @@ func TestReplaceVanishedMailbox(t *testing.T) {
 	assert.Equal(t, "R1 NO [NONEXISTENT] The selected mailbox no longer exists", done)
 	assert.Empty(t, storedMessages(t, ts, "INBOX"))
 }
+
+// TestReplaceWithoutAtomicStore runs REPLACE on a store without
+// store.Replacer: append, then flag and expunge the old message, with the
+// same responses.
+func TestReplaceWithoutAtomicStore(t *testing.T) {
+	ts := newTestServer(t, func(cfg *Config) { cfg.Store = quotalessStore{cfg.Store} })
+	c := ts.dial()
+	c.login()
+	uidValidity := draftsWithThree(t, c)
+	untagged, done := c.cmd("R1", fmt.Sprintf("REPLACE 2 Drafts (\\Seen) {%d+}\r\n%s", len(replacement), replacement))
+	assert.Equal(t, "R1 OK REPLACE completed", done)
+	assert.Equal(t, []string{
+		fmt.Sprintf("* OK [APPENDUID %d 4] Replacement message ready", uidValidity),
+		"* 2 EXPUNGE",
+		"* 3 EXISTS",
+		"* 3 RECENT",
+	}, untagged)
+	msgs := storedMessages(t, ts, "Drafts")
+	require.Len(t, msgs, 3)
+	assert.Equal(t, []uint32{1, 3, 4}, []uint32{msgs[0].UID, msgs[1].UID, msgs[2].UID})
+	sent := sendAsync(c, fmt.Sprintf("R2 UID REPLACE 2 Drafts {%d+}\r\n%s\r\n", len(replacement), replacement))
+	_, done = c.until("R2")
+	require.NoError(t, <-sent)
+	assert.Equal(t, "R2 NO [NONEXISTENT] No such message; nothing was replaced", done)
+}

@@ -80,9 +80,10 @@
 // the target is the selected mailbox, EXISTS. A message that no longer
 // exists is refused with NO [NONEXISTENT] and a missing target with NO
 // [TRYCREATE], both before a synchronising literal is invited; a failed
-// append leaves the old message in place. The two steps are two store
-// commits: a crash between them keeps both messages, the old one flagged
-// \Deleted.
+// append leaves the old message in place. Both bundled stores replace in
+// one commit (store.Replacer); with a store that cannot, the append and
+// the expunge are separate commits, and a crash between them keeps both
+// messages, the old one flagged \Deleted.
 //
 // SORT (RFC 5256 3) orders the messages a search selects by ARRIVAL, CC,
 // DATE, FROM, SIZE, SUBJECT and TO, and with SORT=DISPLAY (RFC 5957) by

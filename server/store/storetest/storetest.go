@@ -76,6 +76,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeletedSize", testDeletedSize},
 		{"ContentIDs", testContentIDs},
 		{"SaveDate", testSaveDate},
+		{"Replace", testReplace},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
