@@ -189,7 +189,11 @@ them as realistic lines: LOGIN right and wrong (also with a literal),
 AUTHENTICATE PLAIN with and without initial response (and with a mechanism
 the server lacks), SASL responses right, wrong, not base64, empty, and the
 "*" cancel, SELECT/EXAMINE of existing and missing mailboxes, APPEND with
-synchronising and non-synchronising literals, FETCH (BINARY of a part with
+synchronising and non-synchronising literals (one in four with a second
+message, MULTIAPPEND, whose UID range of APPENDUID the durable property
+reads back message by message), REPLACE and UID REPLACE of the first
+message (the seeds select a fresh mailbox holding one, so that it
+succeeds), FETCH (BINARY of a part with
 an unknown transfer encoding fails), STORE, SEARCH (an unknown charset
 fails), COPY, MOVE (to a missing mailbox), EXPUNGE, CLOSE, UNSELECT, IDLE
 with Apple-style tags, DONE and its variants (done, "DONE ", bare LF), stray

@@ -701,7 +701,14 @@ func (r *wireRender) mailboxData() (data string, outcome fsm.Outcome, ok bool) {
 			lit = fmt.Sprintf("{%d}", len(msg))
 		}
 		flags := g.pick("", `(\Seen) `, `(\Flagged $Work) `)
-		return cmd(fmt.Sprintf("%s %s%s\r\n%s", m, flags, lit, msg)), exists(m), true
+		args := fmt.Sprintf("%s %s%s\r\n%s", m, flags, lit, msg)
+		if g.rng.Intn(4) == 0 {
+			// MULTIAPPEND (RFC 3502): a second message in the same
+			// command, stored with the first or not at all.
+			second := g.message()
+			args += fmt.Sprintf(" %s{%d+}\r\n%s", g.pick("", `(\Draft) `), len(second), second)
+		}
+		return cmd(args), exists(m), true
 	}
 	return "", r.outcome, false
 }
