@@ -51,7 +51,7 @@ import (
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "6725197bcd44c69a830adb7aa52f590139d8c815efa85665726e3f442f96cf39"
+const SpecDigest = "fc7a4cf426db4bc3dab4515311cdf0915843333886aa67a06d66f445f0ec5be3"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -444,12 +444,18 @@ const (
 	InputThread
 	// InputUIDThread: the UID THREAD command. (RFC 5256 4)
 	InputUIDThread
+	// InputCancelupdate: the CANCELUPDATE command. (RFC 5267 4.3.5)
+	InputCancelupdate
 	// InputGetquota: the GETQUOTA command. (RFC 9208 4.1.1)
 	InputGetquota
 	// InputGetquotaroot: the GETQUOTAROOT command. (RFC 9208 4.1.2)
 	InputGetquotaroot
 	// InputSetquota: the SETQUOTA command. (RFC 9208 4.1.3)
 	InputSetquota
+	// InputGetmetadata: the GETMETADATA command. (RFC 5464 4.2)
+	InputGetmetadata
+	// InputSetmetadata: the SETMETADATA command. (RFC 5464 4.3)
+	InputSetmetadata
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
 	// InputUnparsable: A line that is not a command and whose tag cannot be read: it does not start with a valid tag followed by a space or the line's end (garbage, a stray continuation, a NUL byte inside the tag). (RFC 9051 9 (tag, command))
@@ -491,9 +497,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 65
+const NumInputs = 68
 
-var inputNames = [65]string{
+var inputNames = [68]string{
 	"capability",
 	"noop",
 	"logout",
@@ -537,9 +543,12 @@ var inputNames = [65]string{
 	"uid-sort",
 	"thread",
 	"uid-thread",
+	"cancelupdate",
 	"getquota",
 	"getquotaroot",
 	"setquota",
+	"getmetadata",
+	"setmetadata",
 	"unknown-command",
 	"unparsable",
 	"unparsable-tagged",
@@ -606,6 +615,9 @@ func (x InputKind) String() string {
 }
 
 var inputKinds = [NumInputs]InputKind{
+	KindCommand,
+	KindCommand,
+	KindCommand,
 	KindCommand,
 	KindCommand,
 	KindCommand,
@@ -722,9 +734,12 @@ var inputWire = [NumInputs]string{
 	"UID SORT",
 	"THREAD",
 	"UID THREAD",
+	"CANCELUPDATE",
 	"GETQUOTA",
 	"GETQUOTAROOT",
 	"SETQUOTA",
+	"GETMETADATA",
+	"SETMETADATA",
 	"",
 	"",
 	"",
@@ -774,6 +789,9 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -915,12 +933,18 @@ func CommandInput(name string) (Input, bool) {
 		return InputThread, true
 	case "UID THREAD":
 		return InputUIDThread, true
+	case "CANCELUPDATE":
+		return InputCancelupdate, true
 	case "GETQUOTA":
 		return InputGetquota, true
 	case "GETQUOTAROOT":
 		return InputGetquotaroot, true
 	case "SETQUOTA":
 		return InputSetquota, true
+	case "GETMETADATA":
+		return InputGetmetadata, true
+	case "SETMETADATA":
+		return InputSetmetadata, true
 	}
 	return InputUnknownCommand, false
 }

@@ -390,6 +390,7 @@ func (g *wireGen) noLine(in fsm.Input) bool {
 		fsm.InputStatus, fsm.InputAppend, fsm.InputSearch, fsm.InputUIDSearch,
 		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove, fsm.InputReplace, fsm.InputUIDReplace,
 		fsm.InputGetquota, fsm.InputGetquotaroot, fsm.InputSetquota,
+		fsm.InputGetmetadata, fsm.InputSetmetadata,
 		fsm.InputSort, fsm.InputUIDSort, fsm.InputThread, fsm.InputUIDThread:
 		return true
 	case fsm.InputFetch, fsm.InputUIDFetch:
@@ -690,6 +691,22 @@ func (r *wireRender) mailboxData() (data string, outcome fsm.Outcome, ok bool) {
 	case in == fsm.InputSetquota:
 		// Not offered (no QUOTASET): always NO [NOPERM].
 		return cmd(g.pick(`"" (STORAGE 512)`, `"" (MESSAGE 10 STORAGE 1024)`)), fsm.OutcomeNo, true
+	case in == fsm.InputGetmetadata:
+		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
+		if g.rng.Intn(3) == 0 {
+			// Server entries: the mailbox "" always exists.
+			return cmd(g.pick(`"" /shared/comment`, `(DEPTH infinity) "" /shared`)), fsm.OutcomeOK, true
+		}
+		return cmd(m + " " + g.pick("/private/comment", "(/private/comment /shared/comment)", "(MAXSIZE 10 DEPTH 1) /private")), exists(m), true
+	case in == fsm.InputSetmetadata:
+		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
+		return cmd(m + " " + g.pick(`(/private/comment "note")`, "(/shared/comment NIL)", "(/private/comment {4+}\r\nnote /shared/comment \"x\")")), exists(m), true
 	case in == fsm.InputAppend:
 		m := g.mailbox()
 		if fails {
@@ -725,13 +742,18 @@ func (r *wireRender) messageCommand() (data string, outcome fsm.Outcome, ok bool
 		if fails {
 			return cmd("CHARSET ISO-8859-1 ALL"), fsm.OutcomeNo, true
 		}
-		return cmd(g.pick("ALL", "UNSEEN", "FLAGGED", "SUBJECT m1")), fsm.OutcomeOK, true
+		return cmd(g.pick("ALL", "UNSEEN", "FLAGGED", "SUBJECT m1",
+			"RETURN (UPDATE COUNT) UNSEEN", "RETURN (CONTEXT PARTIAL 1:2) ALL")), fsm.OutcomeOK, true
 	case in == fsm.InputSort || in == fsm.InputUIDSort:
 		if fails {
 			return cmd("(DATE) ISO-8859-1 ALL"), fsm.OutcomeNo, true
 		}
 		return cmd(g.pick("(DATE) UTF-8 ALL", "(REVERSE ARRIVAL SUBJECT) UTF-8 UNSEEN",
-			"RETURN (MIN MAX COUNT) (FROM) US-ASCII ALL", "(DISPLAYFROM SIZE) UTF-8 SUBJECT m1")), fsm.OutcomeOK, true
+			"RETURN (MIN MAX COUNT) (FROM) US-ASCII ALL", "(DISPLAYFROM SIZE) UTF-8 SUBJECT m1",
+			"RETURN (UPDATE) (SUBJECT) UTF-8 FLAGGED")), fsm.OutcomeOK, true
+	case in == fsm.InputCancelupdate:
+		// A tag that names no update context is accepted too.
+		return cmd(g.pick(`"A1"`, `"A2" "8.570"`)), fsm.OutcomeOK, true
 	case in == fsm.InputThread || in == fsm.InputUIDThread:
 		if fails {
 			return cmd("REFERENCES ISO-8859-1 ALL"), fsm.OutcomeNo, true

@@ -482,6 +482,8 @@ var serverNeverReports = []struct {
 }{
 	{inputs: []string{"capability", "noop", "id", "logout", "namespace", "enable", "check", "unselect", "idle"}, outcome: fsm.OutcomeNo,
 		why: "the handler fails only on its arguments (BAD)"},
+	{inputs: []string{"cancelupdate"}, outcome: fsm.OutcomeNo,
+		why: "CANCELUPDATE fails only on its arguments (BAD); a tag that names no update context is accepted"},
 	{inputs: []string{"list", "lsub", "close"}, outcome: fsm.OutcomeNo,
 		why: "only when the store fails (I/O); a deleted selected mailbox lists nothing and CLOSE just leaves it"},
 	{inputs: []string{"setquota"}, outcome: fsm.OutcomeOK,

@@ -85,9 +85,13 @@ func (c *conn) capabilities(loggedIn bool) string {
 	)
 	caps = append(caps, messageCapabilities...)
 	caps = append(caps, sortCapabilities...)
+	caps = append(caps, contextCapabilities...)
 	caps = append(caps, "CONDSTORE", "QRESYNC") // RFC 7162 3.1, 3.2
 	if c.hasQuota() {
 		caps = append(caps, quotaCapabilities...) // RFC 9208
+	}
+	if c.hasMetadata() {
+		caps = append(caps, "METADATA") // RFC 5464; implies METADATA-SERVER
 	}
 	if c.multiAppend() {
 		caps = append(caps, "MULTIAPPEND") // RFC 3502

@@ -29,14 +29,13 @@
 // UNSELECT, UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS,
 // SPECIAL-USE, CREATE-SPECIAL-USE, STATUS=SIZE, APPENDLIMIT, UTF8=ACCEPT,
 // BINARY, ESEARCH, SEARCHRES, WITHIN, PREVIEW, OBJECTID, SAVEDATE, SORT,
-// SORT=DISPLAY,
-// ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, REPLACE, CONDSTORE and
-// QRESYNC, and,
-// when the store keeps quotas (both bundled stores do), QUOTA,
-// QUOTA=RES-STORAGE and QUOTA=RES-MESSAGE, and when it appends batches
-// atomically (store.BatchAppender; both bundled stores do), MULTIAPPEND
-// (besides LITERAL+, ID, ENABLE,
-// IDLE and SASL-IR, offered before login too). The
+// SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
+// CONTEXT=SEARCH, CONTEXT=SORT, REPLACE, CONDSTORE and QRESYNC; when the
+// store keeps quotas (both bundled stores do), QUOTA, QUOTA=RES-STORAGE and
+// QUOTA=RES-MESSAGE; when it keeps annotations, METADATA; and when it
+// appends batches atomically (store.BatchAppender; both bundled stores
+// do), MULTIAPPEND (besides LITERAL+, ID, ENABLE, IDLE and SASL-IR,
+// offered before login too). The
 // first CONDSTORE-enabling command of a session with a mailbox selected
 // (FETCH with MODSEQ or CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE,
 // STATUS HIGHESTMODSEQ) is answered with OK [HIGHESTMODSEQ] before its
@@ -92,8 +91,27 @@
 // (RFC 5256 2.1), and ties in mailbox order. ESORT (RFC 5267 3) adds the
 // RETURN options MIN, MAX, COUNT, ALL (in sort order) and SAVE. THREAD
 // (RFC 5256 4) groups them with ORDEREDSUBJECT or REFERENCES (Message-ID,
-// References and In-Reply-To, then base subjects). CONTEXT=SEARCH and
-// CONTEXT=SORT (RFC 5267 4) are not offered.
+// References and In-Reply-To, then base subjects).
+//
+// CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 4) add the RETURN options
+// CONTEXT (a hint, ignored), PARTIAL n:m (that window of the results, in
+// the requested order, or NIL) and UPDATE to SEARCH and SORT and their UID
+// forms. With UPDATE the session keeps an update context named by the
+// command's tag and sends ESEARCH ADDTO and REMOVEFROM as the results
+// change, by its own commands or other sessions', until the mailbox is
+// closed or CANCELUPDATE names the tag: a new message is tested after its
+// EXISTS, a message whose flags changed after its FETCH, and an expunged
+// result is removed just before its EXPUNGE (or VANISHED) while its
+// number is valid; an idling client gets them at once. SEARCH contexts
+// report changes at position 0 in mailbox order, SORT contexts at their
+// positions in the sorted results. Sequence numbers and "$" in the search
+// program are bound to the messages they named when the command ran. A
+// tag that already names a context is refused with BAD (tag reuse);
+// beyond Config.MaxUpdateContexts (default 10) a search is answered with
+// an untagged NO [NOUPDATE "tag"] and no updates. Each context re-tests
+// the changed messages, so a context on a large mailbox costs little;
+// updates are sent where the session announces changes anyway (at the
+// end of a command, or while idling).
 //
 // QUOTA (RFC 9208): each account has one quota root, named "" (the empty
 // string), over all its mailboxes, with the resources STORAGE (the sum of
@@ -110,6 +128,30 @@
 // 552 5.2.2. STATUS DELETED-STORAGE (RFC 9208 4.1.4), in STATUS and
 // LIST-STATUS, reports the octets of the mailbox's messages flagged
 // \Deleted, which an EXPUNGE would free.
+//
+// METADATA (RFC 5464, which implies METADATA-SERVER) keeps annotations
+// per account in the store (store.MetadataUser): server entries under the
+// mailbox name "" and entries of each mailbox, /private and /shared alike
+// (an account has no other user to share them with). GETMETADATA takes
+// the MAXSIZE option (larger values are left out and the largest is
+// reported with OK [METADATA LONGENTRIES n]) and DEPTH 0, 1 or infinity;
+// an entry asked for by name that has no value is returned as NIL (DEPTH
+// 0 only). It accepts the options before the mailbox (the RFC's grammar)
+// or after it (the RFC's examples, go-imap), and the entries as one name,
+// a list, or names separated by spaces. SETMETADATA sets and removes (NIL)
+// entries all or nothing; a value over Config.Metadata.MaxValueSize
+// answers NO [METADATA MAXSIZE n] (before the continuation request of a
+// synchronising literal), one beyond the count or size limits per mailbox
+// and per account NO [METADATA TOOMANY], a /private entry on a server
+// configured SharedOnly NO [METADATA NOPRIVATE]. Entry names are
+// case-insensitive (kept lower-cased); a malformed one (no /private or
+// /shared prefix, "*", "%", "//", a trailing "/", a byte outside
+// printable ASCII, a vendor entry without its token) is BAD. Annotations
+// follow RENAME, go with DELETE and are copied when INBOX is renamed. The
+// server entry /shared/admin is read-only, from Config.Metadata.Admin
+// (imapd serve --metadata-admin). Unsolicited METADATA responses are not
+// sent (RFC 5464 4.1 makes them optional), so ENABLE METADATA enables
+// nothing.
 //
 // QRESYNC (RFC 7162 3.2) is what Apple Mail uses to resynchronise a
 // mailbox in one round trip. After ENABLE QRESYNC (which implies

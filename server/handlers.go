@@ -65,5 +65,10 @@ func handlerTable() *[fsm.NumInputs]handler {
 		fsm.InputGetquota:     cmdGetQuota,
 		fsm.InputGetquotaroot: cmdGetQuotaRoot,
 		fsm.InputSetquota:     cmdSetQuota,
+		// METADATA: cmd_metadata.go.
+		fsm.InputGetmetadata: cmdGetMetadata,
+		fsm.InputSetmetadata: cmdSetMetadata,
+		// CONTEXT=SEARCH, CONTEXT=SORT: contexts.go.
+		fsm.InputCancelupdate: cmdCancelUpdate,
 	}
 }

@@ -60,6 +60,11 @@ type selectedMailbox struct {
 	// is its notification count when this view last caught up.
 	hub *mailboxHub
 	gen uint64
+	// contexts are the update contexts of searches and sorts with RETURN
+	// (UPDATE) (RFC 5267 4.3, contexts.go); ctxDirty the messages whose
+	// flags this session changed since they were last re-tested.
+	contexts []*updateContext
+	ctxDirty map[uint32]bool
 }
 
 // msgRef is one message of the view: its sequence number and UID.
@@ -553,6 +558,21 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 	}
 	added = kept
 	recentFirst := c.recentFirst(m, added)
+	// After the EXISTS and FETCH responses, the update contexts re-test
+	// the new messages and those whose flags changed (RFC 5267 4.3.3).
+	defer func() {
+		if len(m.contexts) == 0 || c.mailbox != m {
+			return
+		}
+		cands := make(map[uint32]bool, len(added)+len(flagged))
+		for _, u := range added {
+			cands[u] = true
+		}
+		for u := range flagged {
+			cands[u] = true
+		}
+		c.updateContexts(cands)
+	}()
 	if fromHub && (!allowExpunge || len(m.expunged) == 0) && len(added) > 0 && c.writeShared(m, added, recentFirst) {
 		if len(flagged) > 0 {
 			c.sendFlagUpdates(flagged)

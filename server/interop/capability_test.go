@@ -33,6 +33,7 @@ var implementedExtensions = []string{
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+	"METADATA", "CONTEXT=SEARCH", "CONTEXT=SORT",
 	"MULTIAPPEND", "REPLACE", "SAVEDATE",
 }
 
@@ -293,6 +294,27 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		lines := c.ok("SORT RETURN (MIN MAX COUNT ALL) (REVERSE ARRIVAL) UTF-8 ALL")
 		assert.Regexp(t, ` MIN 2 MAX 1 COUNT 2 ALL 2,1\r\n$`, anyMatch(t, lines, `^\* ESEARCH \(TAG "c\d+"\)`))
 	})
+	t.Run("CONTEXT=SEARCH and CONTEXT=SORT", func(t *testing.T) {
+		// RFC 5267 4: updates of a search and a sort context as the
+		// session's own STOREs change the results, then CANCELUPDATE.
+		anyMatch(t, c.ok("UID SEARCH RETURN (UPDATE COUNT) KEYWORD $Ctx"), `^\* ESEARCH \(TAG "c\d+"\) UID COUNT 0\r\n$`)
+		search := fmt.Sprintf("c%02d", c.n)
+		c.ok("UID SORT RETURN (UPDATE) (REVERSE ARRIVAL) UTF-8 KEYWORD $Ctx")
+		sorted := fmt.Sprintf("c%02d", c.n)
+		lines := c.ok("STORE 1:2 +FLAGS ($Ctx)")
+		m := regexp.MustCompile(`^\* ESEARCH \(TAG "` + search + `"\) UID ADDTO \(0 (\d+):(\d+)\)\r\n$`).FindStringSubmatch(anyMatch(t, lines, `TAG "`+search+`"`))
+		require.NotNil(t, m, "%q", lines)
+		first, second := m[1], m[2]
+		anyMatch(t, lines, `^\* ESEARCH \(TAG "`+sorted+`"\) UID ADDTO \(1 `+first+` 1 `+second+`\)\r\n$`)
+		lines = c.ok("STORE 1 -FLAGS ($Ctx)")
+		anyMatch(t, lines, `^\* ESEARCH \(TAG "`+search+`"\) UID REMOVEFROM \(0 `+first+`\)\r\n$`)
+		anyMatch(t, lines, `^\* ESEARCH \(TAG "`+sorted+`"\) UID REMOVEFROM \(2 `+first+`\)\r\n$`)
+		c.ok(`CANCELUPDATE "` + search + `" "` + sorted + `"`)
+		for _, l := range c.ok("STORE 1:2 -FLAGS ($Ctx)") {
+			assert.NotContains(t, l, "ESEARCH", "no updates after CANCELUPDATE")
+		}
+		anyMatch(t, c.ok("UID SEARCH RETURN (PARTIAL 2:1) ALL"), `^\* ESEARCH \(TAG "c\d+"\) UID PARTIAL \(1:2 \d+:\d+\)\r\n$`)
+	})
 	t.Run("THREAD=ORDEREDSUBJECT", func(t *testing.T) {
 		lines := c.ok("THREAD ORDEREDSUBJECT UTF-8 ALL")
 		anyMatch(t, lines, `^\* THREAD \(`)
@@ -384,6 +406,28 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		assert.Regexp(t, `^\* VANISHED \(EARLIER\) `+uid+`\r\n$`, lines[0])
 		_, tagged = o.send("FETCH 1:* (FLAGS) (CHANGEDSINCE " + hms + " VANISHED)")
 		assert.Regexp(t, `^BAD`, tagged, "VANISHED needs UID FETCH")
+	})
+	t.Run("METADATA", func(t *testing.T) {
+		// RFC 5464 4.2 to 4.4.1, the examples.
+		c.ok(`SETMETADATA "" (/shared/comment "Shared comment")`)
+		assert.Equal(t, []string{"* METADATA \"\" (/shared/comment \"Shared comment\")\r\n"}, c.ok(`GETMETADATA "" /shared/comment`))
+		c.ok(`SETMETADATA INBOX (/private/comment "My own comment" /shared/comment "This one is for you!")`)
+		assert.Equal(t, []string{"* METADATA INBOX (/shared/comment \"This one is for you!\" /private/comment \"My own comment\")\r\n"},
+			c.ok(`GETMETADATA "INBOX" (/shared/comment /private/comment)`))
+		long := strings.Repeat("z", 2199)
+		c.ok(fmt.Sprintf("SETMETADATA INBOX (/shared/comment {%d+}\r\n%s)", len(long), long))
+		lines, tagged := c.send(`GETMETADATA "INBOX" (MAXSIZE 1024) (/shared/comment /private/comment)`)
+		assert.Equal(t, []string{"* METADATA INBOX (/private/comment \"My own comment\")\r\n"}, lines)
+		assert.Regexp(t, `^OK \[METADATA LONGENTRIES 2199\]`, tagged)
+		c.ok(`SETMETADATA INBOX (/private/filters/values/small "SMALLER 5000" /private/filters/values/boss "FROM \"boss@example.com\"")`)
+		assert.Equal(t, []string{"* METADATA INBOX (/private/filters/values/boss \"FROM \\\"boss@example.com\\\"\" /private/filters/values/small \"SMALLER 5000\")\r\n"},
+			c.ok(`GETMETADATA "INBOX" (DEPTH 1) (/private/filters/values)`))
+		c.ok(`SETMETADATA INBOX (/private/comment NIL)`)
+		assert.Equal(t, []string{"* METADATA INBOX (/private/comment NIL)\r\n"}, c.ok(`GETMETADATA INBOX /private/comment`))
+		_, tagged = c.send(`SETMETADATA INBOX (/private/a* "x")`)
+		assert.Regexp(t, `^BAD`, tagged, "an entry name with * (RFC 5464 3.2)")
+		c.ok(`SETMETADATA INBOX (/shared/comment NIL /private/filters/values/small NIL /private/filters/values/boss NIL)`)
+		c.ok(`SETMETADATA "" (/shared/comment NIL)`)
 	})
 	t.Run("QUOTA", func(t *testing.T) {
 		// Without limits the account has no quota root.

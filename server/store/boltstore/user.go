@@ -103,6 +103,9 @@ func removeOne(tx *bolt.Tx, acct *bolt.Bucket, rec *mailboxRec) ([]uint64, error
 	if err := acct.Bucket(bucketMB).Delete(u64key(rec.ID)); err != nil {
 		return nil, err
 	}
+	if err := removeAnnots(acct, rec.ID); err != nil {
+		return nil, err
+	}
 	return freed, acct.Bucket(bucketNames).Delete([]byte(rec.Name))
 }
 
@@ -449,6 +452,11 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		}
 		dst, err := u.createOne(tx, acct, to, 0)
 		if err != nil {
+			return err
+		}
+		// RFC 5464 4.1: the new mailbox gets a copy of INBOX's
+		// annotations, and INBOX keeps them.
+		if err := copyAnnots(acct, inbox.ID, dst.ID); err != nil {
 			return err
 		}
 		res, err := u.transfer(tx, acct, inbox, store.AllUIDs(), dst, true)

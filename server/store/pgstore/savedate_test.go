@@ -14,7 +14,7 @@ import (
 )
 
 // TestSaveDateBeforeMigration: a message stored before the save_date
-// column existed (NULL there after migration 4) reads with a zero save
+// column existed (NULL there after migration 5) reads with a zero save
 // date, and new messages next to it get one.
 func TestSaveDateBeforeMigration(t *testing.T) {
 	ctx := context.Background()

@@ -483,6 +483,11 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		if err != nil {
 			return err
 		}
+		// RFC 5464 4.1: the new mailbox gets a copy of INBOX's
+		// annotations, and INBOX keeps them.
+		if err := copyAnnots(ctx, t, inbox.ID, dst.ID); err != nil {
+			return err
+		}
 		_, err = u.transfer(ctx, t, inbox, store.AllUIDs(), dst, true, store.Quota{})
 		return err
 	})
