@@ -8,30 +8,40 @@ Every state decision of the server goes through Step. A session engine drives
 the machine like this:
 
 	state := fsm.InitialState
+	// The facts the engine gives (EngineFacts): is the listener implicit
+	// TLS, does the configuration allow credentials without TLS.
+	facts := fsm.Facts(0).With(fsm.FactTLS, implicitTLS).With(fsm.FactPlaintextAuth, allowPlaintext)
 	modes := fsm.DefaultModes().With(fsm.QuirkIdleTaggedCommand, fsm.Strict)
 	for {
 		// Read a line as state.Reads() says and classify it into an Input:
 		// fsm.CommandInput("UID FETCH") for commands, InputDone for DONE
 		// while idling, InputSASLCancel for "*" during AUTHENTICATE, ...
-		d := fsm.Step(state, in, modes)
+		d := fsm.Step(state, facts, in, modes)
 		if d.Pending != fsm.ResponseNone {
 			// complete the tag the state holds (IDLE, AUTHENTICATE)
 		}
+		outcome := fsm.OutcomeOK
 		switch d.Action {
 		case fsm.ActionExecute:
-			outcome := runHandler(in) // the handler writes the completion
-			state = d.Next(outcome)
+			outcome = runHandler(in) // the handler writes the completion
 		case fsm.ActionRedispatch:
-			state = d.Next(fsm.OutcomeOK) // then Step again with the same input
+			// move, then Step again with the same input
 		default:
 			// reject, notify or close with d.Reply, or ignore
-			state = d.Next(fsm.OutcomeOK)
 		}
+		state, facts = d.Next(outcome), d.Facts(outcome)
 	}
 
 Events that are not client lines (timers, the end of a TLS handshake,
 shutdown) are inputs too, so the machine also decides when a session is logged
 out and that an idling client never is.
+
+Facts are what the session knows beside its state: TLS is active, the
+server allows credentials without TLS, compression is on. Rules decide by
+them (STARTTLS over TLS is refused; LOGIN without TLS where plaintext is
+not allowed gets NO [PRIVACYREQUIRED]) and set them (the end of the
+handshake makes TLS active); the engine keeps them and passes them to
+Step, and asks the machine (not the facts) what to advertise.
 
 Quirks are client behaviours that break a rule. A session quirk selects
 between a rule's lenient and strict decision by the quirk's Mode in Modes;
@@ -51,7 +61,7 @@ import (
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "fc7a4cf426db4bc3dab4515311cdf0915843333886aa67a06d66f445f0ec5be3"
+const SpecDigest = "c9cde471004e4e36414cce34a4a3458b8461a6adc6b8e81cc6cda1895ff1c8cf"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
