@@ -61,7 +61,7 @@ import (
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "c9cde471004e4e36414cce34a4a3458b8461a6adc6b8e81cc6cda1895ff1c8cf"
+const SpecDigest = "5e0e68cf7457f2a0238831bbf8c376063626eb1d23b3d34525b31d37a9c4c518"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -466,6 +466,8 @@ const (
 	InputGetmetadata
 	// InputSetmetadata: the SETMETADATA command. (RFC 5464 4.3)
 	InputSetmetadata
+	// InputNotify: the NOTIFY command. (RFC 5465 3)
+	InputNotify
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
 	// InputUnparsable: A line that is not a command and whose tag cannot be read: it does not start with a valid tag followed by a space or the line's end (garbage, a stray continuation, a NUL byte inside the tag). (RFC 9051 9 (tag, command))
@@ -507,9 +509,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 68
+const NumInputs = 69
 
-var inputNames = [68]string{
+var inputNames = [69]string{
 	"capability",
 	"noop",
 	"logout",
@@ -559,6 +561,7 @@ var inputNames = [68]string{
 	"setquota",
 	"getmetadata",
 	"setmetadata",
+	"notify",
 	"unknown-command",
 	"unparsable",
 	"unparsable-tagged",
@@ -625,6 +628,7 @@ func (x InputKind) String() string {
 }
 
 var inputKinds = [NumInputs]InputKind{
+	KindCommand,
 	KindCommand,
 	KindCommand,
 	KindCommand,
@@ -750,6 +754,7 @@ var inputWire = [NumInputs]string{
 	"SETQUOTA",
 	"GETMETADATA",
 	"SETMETADATA",
+	"NOTIFY",
 	"",
 	"",
 	"",
@@ -799,6 +804,7 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	7,
 	7,
 	7,
 	7,
@@ -955,6 +961,8 @@ func CommandInput(name string) (Input, bool) {
 		return InputGetmetadata, true
 	case "SETMETADATA":
 		return InputSetmetadata, true
+	case "NOTIFY":
+		return InputNotify, true
 	}
 	return InputUnknownCommand, false
 }
@@ -1539,6 +1547,8 @@ const (
 	RuleExamine
 	// RuleMailboxManagement: (RFC 9051 6.3.4 - 6.3.12)
 	RuleMailboxManagement
+	// RuleNotify: NOTIFY replaces the session's notify set (session data, not a state): the server then sends the events it asks for whenever it may send untagged responses, between commands and while idling. (RFC 5465 3)
+	RuleNotify
 	// RuleIdleBeforeSelect: IDLE before any SELECT is legal; some servers refused it and Outlook broke. (RFC 2177 3)
 	RuleIdleBeforeSelect
 	// RuleIdleSelected: (RFC 2177 3)
@@ -1610,9 +1620,9 @@ const (
 )
 
 // NumRules is the number of rules in the spec.
-const NumRules = 59
+const NumRules = 60
 
-var ruleNames = [59]string{
+var ruleNames = [60]string{
 	"session-command",
 	"logout",
 	"unknown-command",
@@ -1629,6 +1639,7 @@ var ruleNames = [59]string{
 	"select",
 	"examine",
 	"mailbox-management",
+	"notify",
 	"idle-before-select",
 	"idle-selected",
 	"idle-selected-read-only",

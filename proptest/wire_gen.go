@@ -381,8 +381,9 @@ func (g *wireGen) outcomeShare(in fsm.Input, o fsm.Outcome) float64 {
 
 // noLine reports whether the generator can write a line of in that the
 // server refuses with NO: wrong credentials, a missing mailbox, a
-// destination that does not exist, an unsupported charset, STARTTLS on a
-// server without TLS, a trailing separator where that quirk is strict.
+// destination that does not exist, an unsupported charset or NOTIFY
+// event, STARTTLS on a server without TLS, a trailing separator where
+// that quirk is strict.
 func (g *wireGen) noLine(in fsm.Input) bool {
 	switch in {
 	case fsm.InputLogin, fsm.InputAuthenticate, fsm.InputSelect, fsm.InputExamine,
@@ -390,7 +391,7 @@ func (g *wireGen) noLine(in fsm.Input) bool {
 		fsm.InputStatus, fsm.InputAppend, fsm.InputSearch, fsm.InputUIDSearch,
 		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove, fsm.InputReplace, fsm.InputUIDReplace,
 		fsm.InputGetquota, fsm.InputGetquotaroot, fsm.InputSetquota,
-		fsm.InputGetmetadata, fsm.InputSetmetadata,
+		fsm.InputGetmetadata, fsm.InputSetmetadata, fsm.InputNotify,
 		fsm.InputSort, fsm.InputUIDSort, fsm.InputThread, fsm.InputUIDThread:
 		return true
 	case fsm.InputFetch, fsm.InputUIDFetch:
@@ -688,6 +689,16 @@ func (r *wireRender) mailboxData() (data string, outcome fsm.Outcome, ok bool) {
 			m = "Missing"
 		}
 		return cmd(m), exists(m), true
+	case in == fsm.InputNotify:
+		if fails {
+			// An event the server does not support: NO [BADEVENT].
+			return cmd(g.pick("SET (personal (AnnotationChange))", "SET (selected (MessageNew MessageExpunge AnnotationChange))")), fsm.OutcomeNo, true
+		}
+		return cmd(g.pick("NONE",
+			"SET (selected (MessageNew MessageExpunge))",
+			"SET STATUS (personal (MessageNew MessageExpunge FlagChange))",
+			"SET (selected-delayed (MessageNew (UID FLAGS) MessageExpunge)) (subtree Box1 (MailboxName SubscriptionChange))",
+		)), fsm.OutcomeOK, true
 	case in == fsm.InputSetquota:
 		// Not offered (no QUOTASET): always NO [NOPERM].
 		return cmd(g.pick(`"" (STORAGE 512)`, `"" (MESSAGE 10 STORAGE 1024)`)), fsm.OutcomeNo, true

@@ -90,6 +90,9 @@ func (c *conn) capabilities(loggedIn bool) string {
 	if c.hasQuota() {
 		caps = append(caps, quotaCapabilities...) // RFC 9208
 	}
+	if c.hasNotify() {
+		caps = append(caps, "NOTIFY") // RFC 5465
+	}
 	if c.hasMetadata() {
 		caps = append(caps, "METADATA") // RFC 5464; implies METADATA-SERVER
 	}
@@ -98,4 +101,12 @@ func (c *conn) capabilities(loggedIn bool) string {
 	}
 	caps = append(caps, "REPLACE") // RFC 8508
 	return strings.Join(caps, " ")
+}
+
+// hasNotify reports whether NOTIFY is offered: it needs a notifier that
+// calls a function for each notification, which a session subscribes
+// for its whole account (both bundled stores have one).
+func (c *conn) hasNotify() bool {
+	_, ok := c.srv.cfg.Store.Notifier().(funcNotifier)
+	return ok
 }

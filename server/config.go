@@ -159,6 +159,13 @@ type Config struct {
 	// for it is never queued beyond that buffer. Default 1 minute.
 	WriteTimeout time.Duration
 
+	// MaxPendingNotifications bounds the NOTIFY notifications (RFC 5465)
+	// queued for a session that has not taken them yet, because it is
+	// running a command or its client does not read. Beyond it the
+	// session's notify set is dropped and the client is told with
+	// OK [NOTIFICATIONOVERFLOW] (RFC 5465). Default 1000.
+	MaxPendingNotifications int
+
 	// Greeting is the text of the greeting. Default "imapfsm ready".
 	Greeting string
 
@@ -303,6 +310,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = time.Minute
+	}
+	if c.MaxPendingNotifications == 0 {
+		c.MaxPendingNotifications = 1000
 	}
 	if c.TLSConfig != nil && c.TLSConfig.MinVersion < tls.VersionTLS12 {
 		c.TLSConfig = c.TLSConfig.Clone()

@@ -66,9 +66,11 @@ type conn struct {
 	// with a mailbox selected; see announceCondstore.
 	condstoreNew bool
 	mailbox      *selectedMailbox
-	sasl         *saslExchange
-	after        func() // runs after the current completion is written
-	ended        func() // runs once when the session has ended (set by the server)
+	// ntf is the NOTIFY set and its queue (RFC 5465), session data.
+	ntf   notifyState
+	sasl  *saslExchange
+	after func() // runs after the current completion is written
+	ended func() // runs once when the session has ended (set by the server)
 
 	// trace is the protocol trace (Config.TraceDir), or nil.
 	trace *tracer
@@ -250,6 +252,7 @@ func (c *conn) end(err error) {
 		c.log.Debug("connection closed") // c.log names the user once logged in
 	}
 	c.closeMailbox()
+	c.stopNotify()
 	c.nc.Close()
 	c.raw.Close()
 	if c.trace != nil {
@@ -287,14 +290,23 @@ func (c *conn) readAndDispatch() error {
 		c.dispatch(fsm.InputShutdown, &command{})
 		return nil
 	}
+	// While idling, changes and keepalives are pushed. With a NOTIFY set
+	// (session data, RFC 5465), the events it asks for are sent whenever
+	// untagged responses may be: between commands too. A set exists only
+	// in the states where NOTIFY runs, all of which allow that, so no
+	// state decision depends on it.
 	pushing := fsm.Step(c.state, c.facts, fsm.InputKeepalive, c.modes).Action == fsm.ActionNotify
-	if pushing {
-		c.armIdle()
-		if c.dec.Buffered() == 0 {
+	notifying := c.notifyActive()
+	if notifying {
+		c.deliverNotifications()
+	}
+	if pushing || notifying {
+		c.armIdle(pushing)
+		if pushing && c.dec.Buffered() == 0 {
 			return errParked
 		}
 	}
-	return c.readLine(pushing)
+	return c.readLine(pushing || notifying)
 }
 
 // readLine reads the next line and dispatches it; pushing says that the
@@ -420,7 +432,9 @@ func (c *conn) execute(d fsm.Decision, in fsm.Input, cmd *command) {
 	if h == nil {
 		res = bad("Command not implemented")
 	} else {
+		c.beginOwn(in)
 		res = c.run(h, cmd)
+		c.endOwn()
 	}
 	if !in.Produces(res.outcome) {
 		c.log.Error("handler reported an outcome its input cannot produce", "input", in.String(), "outcome", res.outcome.String())

@@ -32,10 +32,11 @@
 // SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
 // CONTEXT=SEARCH, CONTEXT=SORT, REPLACE, CONDSTORE and QRESYNC; when the
 // store keeps quotas (both bundled stores do), QUOTA, QUOTA=RES-STORAGE and
-// QUOTA=RES-MESSAGE; when it keeps annotations, METADATA; and when it
-// appends batches atomically (store.BatchAppender; both bundled stores
-// do), MULTIAPPEND (besides LITERAL+, ID, ENABLE, IDLE and SASL-IR,
-// offered before login too). The
+// QUOTA=RES-MESSAGE; when it keeps annotations, METADATA; when its
+// notifier calls functions (both bundled stores' notifiers do), NOTIFY;
+// and when it appends batches atomically (store.BatchAppender; both
+// bundled stores do), MULTIAPPEND (besides LITERAL+, ID, ENABLE, IDLE and
+// SASL-IR, offered before login too). The
 // first CONDSTORE-enabling command of a session with a mailbox selected
 // (FETCH with MODSEQ or CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE,
 // STATUS HIGHESTMODSEQ) is answered with OK [HIGHESTMODSEQ] before its
@@ -129,6 +130,37 @@
 // LIST-STATUS, reports the octets of the mailbox's messages flagged
 // \Deleted, which an EXPUNGE would free.
 //
+// NOTIFY (RFC 5465): NOTIFY SET [STATUS] replaces the session's notify
+// set (session data, not a state of the machine), NOTIFY NONE drops it.
+// The filters SELECTED, SELECTED-DELAYED, PERSONAL (every mailbox),
+// INBOXES (INBOX, where delivery files mail), SUBSCRIBED, SUBTREE and
+// MAILBOXES are offered with the events MessageNew (with fetch
+// attributes for the selected mailbox, sent with UID and never setting
+// \Seen), MessageExpunge, FlagChange, MailboxName and SubscriptionChange,
+// and, with METADATA, MailboxMetadataChange and ServerMetadataChange
+// (reported as unsolicited METADATA responses naming the entry, RFC 5464
+// 4.4.2); AnnotationChange and unknown events are refused with
+// NO [BADEVENT (...)] listing the supported ones. The first group whose filter selects a mailbox decides
+// its events; only SELECTED and SELECTED-DELAYED select the selected
+// mailbox. Notifications are sent whenever untagged responses may be:
+// between commands and during IDLE. The selected mailbox is pushed as
+// IDLE pushes it (EXISTS, FETCH FLAGS with FlagChange, EXPUNGE or
+// VANISHED with SELECTED; SELECTED-DELAYED holds expunges back for a
+// command that may report them); without a SELECTED group it follows the
+// base protocol. Other mailboxes are reported with STATUS (MESSAGES
+// UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ once CONDSTORE is enabled) when
+// these changed, or, for FlagChange with CONDSTORE, HIGHESTMODSEQ; with
+// the STATUS option, NOTIFY SET reports them once at the start. Mailbox
+// events are reported with LIST: the mailbox's attributes, \NonExistent
+// once deleted, \Subscribed when subscribed, OLDNAME for a rename (one
+// per renamed mailbox, inferiors included). The session's own changes
+// (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SETMETADATA, and
+// APPEND, COPY or MOVE into other mailboxes) are not notified back: its commands'
+// responses report them. Mailbox events come from the store (both stores
+// publish them, across nodes for PostgreSQL), so changes by other nodes
+// and by administration tools are reported too. A session whose client
+// does not take its notifications (Config.MaxPendingNotifications queued)
+// gets OK [NOTIFICATIONOVERFLOW] and its set is dropped.
 // METADATA (RFC 5464, which implies METADATA-SERVER) keeps annotations
 // per account in the store (store.MetadataUser): server entries under the
 // mailbox name "" and entries of each mailbox, /private and /shared alike

@@ -65,6 +65,8 @@ func handlerTable() *[fsm.NumInputs]handler {
 		fsm.InputGetquota:     cmdGetQuota,
 		fsm.InputGetquotaroot: cmdGetQuotaRoot,
 		fsm.InputSetquota:     cmdSetQuota,
+		// NOTIFY: cmd_notify.go, notify.go.
+		fsm.InputNotify: cmdNotify,
 		// METADATA: cmd_metadata.go.
 		fsm.InputGetmetadata: cmdGetMetadata,
 		fsm.InputSetmetadata: cmdSetMetadata,

@@ -33,6 +33,7 @@ var implementedExtensions = []string{
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+	"NOTIFY",
 	"METADATA", "CONTEXT=SEARCH", "CONTEXT=SORT",
 	"MULTIAPPEND", "REPLACE", "SAVEDATE",
 }
@@ -457,6 +458,24 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		// STATUS DELETED-STORAGE comes with QUOTA=RES-STORAGE (RFC 9208 5.1).
 		anyMatch(t, c.ok("STATUS INBOX (DELETED DELETED-STORAGE)"), `^\* STATUS "?INBOX"? \(DELETED \d+ DELETED-STORAGE \d+\)\r\n$`)
 		require.NoError(t, srv.store.SetQuota(ctx, testUser, store.Quota{}))
+	})
+	t.Run("NOTIFY", func(t *testing.T) {
+		// Another session's CREATE and APPEND reach c between commands
+		// (RFC 5465); NOTIFY NONE stops them.
+		c.ok("NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))")
+		o := dialCap(t, srv.addr)
+		o.ok("LOGIN " + testUser + " " + testPassword)
+		o.ok("CREATE Notified")
+		assert.Equal(t, "* LIST (\\HasNoChildren) \"/\" Notified\r\n", c.line())
+		msg := "Subject: notified\r\n\r\nhello\r\n"
+		o.ok(fmt.Sprintf("APPEND Notified {%d+}\r\n%s", len(msg), msg))
+		assert.Regexp(t, `^\* STATUS Notified \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+( HIGHESTMODSEQ \d+)?\)\r\n$`, c.line())
+		_, tagged := c.send("NOTIFY SET (personal (AnnotationChange))")
+		assert.Regexp(t, `^NO \[BADEVENT \(`, tagged)
+		c.ok("NOTIFY NONE")
+		o.ok("DELETE Notified")
+		assert.Empty(t, c.ok("NOOP"))
+		o.ok("LOGOUT")
 	})
 	t.Run("IDLE", func(t *testing.T) {
 		c.n++

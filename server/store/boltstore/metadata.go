@@ -177,7 +177,7 @@ func (u *user) SetMetadata(ctx context.Context, mailbox string, changes []store.
 		final[c.Name] = c.Value
 	}
 	sort.Strings(names)
-	return u.write(ctx, nil, func(_ *bolt.Tx, acct *bolt.Bucket) error {
+	err = u.write(ctx, nil, func(_ *bolt.Tx, acct *bolt.Bucket) error {
 		id, err := u.annotMailbox(acct, mailbox)
 		if err != nil {
 			return err
@@ -218,4 +218,12 @@ func (u *user) SetMetadata(ctx context.Context, mailbox string, changes []store.
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		u.s.opts.Notifier.Publish(store.Notification{User: u.name, Mailbox: store.AccountEvents,
+			Event: store.MetadataChanged, Name: mailbox, Entry: name})
+	}
+	return nil
 }

@@ -163,8 +163,9 @@ func hasInferiors(acct *bolt.Bucket, name string) bool {
 	return k != nil && bytes.HasPrefix(k, prefix)
 }
 
-// ensureSuperiors creates the missing superior levels of name.
-func (u *user) ensureSuperiors(tx *bolt.Tx, acct *bolt.Bucket, name string) error {
+// ensureSuperiors creates the missing superior levels of name and appends
+// their names to created.
+func (u *user) ensureSuperiors(tx *bolt.Tx, acct *bolt.Bucket, name string, created *[]string) error {
 	for _, sup := range store.Superiors(name) {
 		if acct.Bucket(bucketNames).Get([]byte(sup)) != nil {
 			continue
@@ -172,6 +173,7 @@ func (u *user) ensureSuperiors(tx *bolt.Tx, acct *bolt.Bucket, name string) erro
 		if _, err := u.createOne(tx, acct, sup, 0); err != nil {
 			return err
 		}
+		*created = append(*created, sup)
 	}
 	return nil
 }
@@ -289,8 +291,9 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 	defer u.s.leave()
 	var out store.MailboxInfo
 	var freed []uint64
+	var supers []string
 	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		freed = nil
+		freed, supers = nil, nil
 		if old, err := mailboxByName(acct, name); err == nil {
 			if old.Attr&store.AttrNoselect == 0 {
 				return store.ErrMailboxExists
@@ -299,7 +302,7 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 				return err
 			}
 		}
-		if err := u.ensureSuperiors(tx, acct, name); err != nil {
+		if err := u.ensureSuperiors(tx, acct, name, &supers); err != nil {
 			return err
 		}
 		rec, err := u.createOne(tx, acct, name, specialUse)
@@ -313,6 +316,10 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 		return store.MailboxInfo{}, err
 	}
 	u.s.blobs.remove(freed)
+	for _, sup := range supers {
+		u.accountEvent(store.MailboxCreated, sup, "")
+	}
+	u.accountEvent(store.MailboxCreated, out.Name, "")
 	return out, nil
 }
 
@@ -352,7 +359,13 @@ func (u *user) DeleteMailbox(ctx context.Context, name string) error {
 	}
 	u.s.blobs.remove(freed)
 	u.s.opts.Notifier.Publish(store.Notification{User: u.name, Mailbox: store.MailboxID(gone)})
+	u.accountEvent(store.MailboxDeleted, name, "")
 	return nil
+}
+
+// accountEvent publishes an account event (store.Notification.Event).
+func (u *user) accountEvent(ev store.MailboxEvent, name, oldName string) {
+	u.s.opts.Notifier.Publish(store.Notification{User: u.name, Mailbox: store.AccountEvents, Event: ev, Name: name, OldName: oldName})
 }
 
 // RenameMailbox implements store.MailboxAdmin.
@@ -368,7 +381,10 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 		return err
 	}
 	defer u.s.leave()
-	return u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+	var renamed [][2]string
+	var supers []string
+	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		renamed, supers = nil, nil
 		names := acct.Bucket(bucketNames)
 		subs := acct.Bucket(bucketSubs)
 		rec, err := mailboxByName(acct, from)
@@ -409,10 +425,11 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 				}
 			}
 		}
-		if err := u.ensureSuperiors(tx, acct, to); err != nil {
+		if err := u.ensureSuperiors(tx, acct, to, &supers); err != nil {
 			return err
 		}
 		for i, r := range moving {
+			renamed = append(renamed, [2]string{r.Name, newNames[i]})
 			r.Name = newNames[i]
 			if err := putMailbox(acct, r); err != nil {
 				return err
@@ -428,6 +445,16 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, r := range renamed {
+		u.accountEvent(store.MailboxRenamed, r[1], r[0])
+	}
+	for _, sup := range supers {
+		u.accountEvent(store.MailboxCreated, sup, "")
+	}
+	return nil
 }
 
 // renameInbox implements RFC 9051 6.3.6 for INBOX: all messages move to a
@@ -438,8 +465,9 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 	}
 	defer u.s.leave()
 	var notes []store.Notification
+	var supers []string
 	err := u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		notes = nil
+		notes, supers = nil, nil
 		inbox, err := mailboxByName(acct, store.Inbox)
 		if err != nil {
 			return err
@@ -447,7 +475,7 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		if acct.Bucket(bucketNames).Get([]byte(to)) != nil {
 			return store.ErrMailboxExists
 		}
-		if err := u.ensureSuperiors(tx, acct, to); err != nil {
+		if err := u.ensureSuperiors(tx, acct, to, &supers); err != nil {
 			return err
 		}
 		dst, err := u.createOne(tx, acct, to, 0)
@@ -470,6 +498,10 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		return err
 	}
 	u.publish(notes)
+	for _, sup := range supers {
+		u.accountEvent(store.MailboxCreated, sup, "")
+	}
+	u.accountEvent(store.MailboxCreated, to, "")
 	return nil
 }
 
@@ -483,7 +515,7 @@ func (u *user) SetSubscribed(ctx context.Context, name string, on bool) error {
 		return err
 	}
 	defer u.s.leave()
-	return u.write(ctx, nil, func(_ *bolt.Tx, acct *bolt.Bucket) error {
+	err = u.write(ctx, nil, func(_ *bolt.Tx, acct *bolt.Bucket) error {
 		subs := acct.Bucket(bucketSubs)
 		if !on {
 			return subs.Delete([]byte(name))
@@ -493,6 +525,15 @@ func (u *user) SetSubscribed(ctx context.Context, name string, on bool) error {
 		}
 		return subs.Put([]byte(name), nil)
 	})
+	if err != nil {
+		return err
+	}
+	ev := store.MailboxSubscribed
+	if !on {
+		ev = store.MailboxUnsubscribed
+	}
+	u.accountEvent(ev, name, "")
+	return nil
 }
 
 // Subscriptions implements store.MailboxAdmin.

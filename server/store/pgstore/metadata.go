@@ -152,6 +152,10 @@ func (u *user) SetMetadata(ctx context.Context, mailbox string, changes []store.
 		if err := lim.Check(mbBefore, mbAfter, acctBefore, acctAfter); err != nil {
 			return err
 		}
+		for _, name := range names {
+			t.notify(store.Notification{User: u.name, Mailbox: store.AccountEvents,
+				Event: store.MetadataChanged, Name: mailbox, Entry: name})
+		}
 		if _, err := t.Exec(ctx, `DELETE FROM metadata
 			WHERE user_id = $1 AND coalesce(mailbox_id, 0) = $2 AND name = ANY($3)`, u.id, id, names); err != nil {
 			return err
