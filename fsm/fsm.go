@@ -61,7 +61,7 @@ import (
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "576f7f5e6577563fe6c2fc392afe35a07d2276e8d787b9bc41a682b3ee464459"
+const SpecDigest = "a9c8b7142f6575edb80c9c5d86eb9b435a6b4e0e857ddb34d871586127e44b2f"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -442,6 +442,10 @@ const (
 	InputMove
 	// InputUIDMove: the UID MOVE command. (RFC 9051 6.4.9; RFC 6851)
 	InputUIDMove
+	// InputReplace: the REPLACE command. (RFC 8508 3.1)
+	InputReplace
+	// InputUIDReplace: the UID REPLACE command. (RFC 8508 3.2)
+	InputUIDReplace
 	// InputSort: the SORT command. (RFC 5256 3)
 	InputSort
 	// InputUIDSort: the UID SORT command. (RFC 5256 3)
@@ -507,9 +511,9 @@ const (
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 68
+const NumInputs = 70
 
-var inputNames = [68]string{
+var inputNames = [70]string{
 	"capability",
 	"noop",
 	"logout",
@@ -547,6 +551,8 @@ var inputNames = [68]string{
 	"uid-copy",
 	"move",
 	"uid-move",
+	"replace",
+	"uid-replace",
 	"sort",
 	"uid-sort",
 	"thread",
@@ -674,6 +680,8 @@ var inputKinds = [NumInputs]InputKind{
 	KindCommand,
 	KindCommand,
 	KindCommand,
+	KindCommand,
+	KindCommand,
 	KindLine,
 	KindLine,
 	KindLine,
@@ -738,6 +746,8 @@ var inputWire = [NumInputs]string{
 	"UID COPY",
 	"MOVE",
 	"UID MOVE",
+	"REPLACE",
+	"UID REPLACE",
 	"SORT",
 	"UID SORT",
 	"THREAD",
@@ -800,6 +810,8 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	14,
 	5,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -931,6 +943,10 @@ func CommandInput(name string) (Input, bool) {
 		return InputMove, true
 	case "UID MOVE":
 		return InputUIDMove, true
+	case "REPLACE":
+		return InputReplace, true
+	case "UID REPLACE":
+		return InputUIDReplace, true
 	case "SORT":
 		return InputSort, true
 	case "UID SORT":
@@ -1552,7 +1568,7 @@ const (
 	RuleNeedsMailbox
 	// RuleMailboxCommand: (RFC 9051 6.4)
 	RuleMailboxCommand
-	// RuleWriteCommand: (RFC 9051 6.4.3; RFC 9051 6.4.6; RFC 6851)
+	// RuleWriteCommand: (RFC 9051 6.4.3; RFC 9051 6.4.6; RFC 6851; RFC 8508)
 	RuleWriteCommand
 	// RuleReadOnly: EXAMINE opened the mailbox read-only, so commands that change it fail. (RFC 9051 6.3.3)
 	RuleReadOnly

@@ -392,7 +392,7 @@ func (g *wireGen) noLine(in fsm.Input) bool {
 	case fsm.InputLogin, fsm.InputAuthenticate, fsm.InputSelect, fsm.InputExamine,
 		fsm.InputCreate, fsm.InputDelete, fsm.InputRename, fsm.InputSubscribe,
 		fsm.InputStatus, fsm.InputAppend, fsm.InputSearch, fsm.InputUIDSearch,
-		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove,
+		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove, fsm.InputReplace, fsm.InputUIDReplace,
 		fsm.InputGetquota, fsm.InputGetquotaroot, fsm.InputSetquota,
 		fsm.InputGetmetadata, fsm.InputSetmetadata, fsm.InputNotify,
 		fsm.InputSort, fsm.InputUIDSort, fsm.InputThread, fsm.InputUIDThread:
@@ -736,13 +736,21 @@ func (r *wireRender) mailboxData() (data string, outcome fsm.Outcome, ok bool) {
 			lit = fmt.Sprintf("{%d}", len(msg))
 		}
 		flags := g.pick("", `(\Seen) `, `(\Flagged $Work) `)
-		return cmd(fmt.Sprintf("%s %s%s\r\n%s", m, flags, lit, msg)), exists(m), true
+		args := fmt.Sprintf("%s %s%s\r\n%s", m, flags, lit, msg)
+		if g.rng.Intn(4) == 0 {
+			// MULTIAPPEND (RFC 3502): a second message in the same
+			// command, stored with the first or not at all.
+			second := g.message()
+			args += fmt.Sprintf(" %s{%d+}\r\n%s", g.pick("", `(\Draft) `), len(second), second)
+		}
+		return cmd(args), exists(m), true
 	}
 	return "", r.outcome, false
 }
 
 // messageCommand writes the commands on the messages of the selected
-// mailbox: SEARCH, SORT, THREAD, FETCH, STORE, COPY, MOVE, UID EXPUNGE.
+// mailbox: SEARCH, SORT, THREAD, FETCH, STORE, COPY, MOVE, REPLACE, UID
+// EXPUNGE.
 func (r *wireRender) messageCommand() (data string, outcome fsm.Outcome, ok bool) {
 	g, in, fails, cmd, exists := r.g, r.in, r.fails, r.cmd, r.exists
 	switch {
@@ -786,6 +794,26 @@ func (r *wireRender) messageCommand() (data string, outcome fsm.Outcome, ok bool
 		}
 		// With no message to copy there is nothing to fail.
 		return cmd(g.pick("1:* ", "1 ") + m), exists(m), true
+	case in == fsm.InputReplace || in == fsm.InputUIDReplace:
+		// Message 1 (or UID 1) of the selected mailbox by a new one in
+		// an existing mailbox: OK when the message exists (a seed
+		// makes sure of it), NO when it does not or the target is
+		// missing.
+		m := g.mailbox()
+		if fails {
+			m = g.pick("Missing", m)
+		}
+		msg := g.message()
+		lit := fmt.Sprintf("{%d+}", len(msg))
+		if g.rng.Intn(3) == 0 {
+			lit = fmt.Sprintf("{%d}", len(msg))
+		}
+		flags := g.pick("", `(\Seen \Draft) `)
+		o := exists(m)
+		if fails {
+			o = fsm.OutcomeNo
+		}
+		return cmd(fmt.Sprintf("1 %s %s%s\r\n%s", m, flags, lit, msg)), o, true
 	}
 	return "", r.outcome, false
 }

@@ -837,8 +837,23 @@ func (w *WireSession) track(in fsm.Input, o fsm.Outcome, ev wireEvent, l wireLin
 	case in == fsm.InputAppend && o == fsm.OutcomeOK:
 		f := strings.Fields(ev.code)
 		if len(f) == 3 && f[0] == "APPENDUID" && len(l.literals) > 0 {
+			// One UID, or the UID range of a MULTIAPPEND: one
+			// message literal each, in order.
 			v, err1 := strconv.ParseUint(f[1], 10, 32)
-			u, err2 := strconv.ParseUint(f[2], 10, 32)
+			first, last, ranged := strings.Cut(f[2], ":")
+			u, err2 := strconv.ParseUint(first, 10, 32)
+			if ranged {
+				stop, err := strconv.ParseUint(last, 10, 32)
+				if err != nil || stop < u || stop-u+1 != uint64(len(l.literals)) {
+					err2 = fmt.Errorf("APPENDUID %s for %d messages", f[2], len(l.literals))
+				}
+				for i, body := range l.literals[:len(l.literals)-1] {
+					if err1 == nil && err2 == nil {
+						w.appends = append(w.appends, ackedAppend{step: w.rec.Index, mailbox: arg(0), uidValidity: uint32(v), uid: uint32(u) + uint32(i), body: body})
+					}
+				}
+				u = stop
+			}
 			if err1 == nil && err2 == nil {
 				w.appends = append(w.appends, ackedAppend{step: w.rec.Index, mailbox: arg(0), uidValidity: uint32(v), uid: uint32(u), body: l.literals[len(l.literals)-1]})
 			}
@@ -853,7 +868,8 @@ func (w *WireSession) track(in fsm.Input, o fsm.Outcome, ev wireEvent, l wireLin
 			w.mayRemove(w.selected)
 		}
 		w.selected = ""
-	case in == fsm.InputExpunge || in == fsm.InputUIDExpunge || in == fsm.InputMove || in == fsm.InputUIDMove:
+	case in == fsm.InputExpunge || in == fsm.InputUIDExpunge || in == fsm.InputMove || in == fsm.InputUIDMove,
+		in == fsm.InputReplace || in == fsm.InputUIDReplace:
 		w.mayRemove(w.selected)
 	case in == fsm.InputDelete || in == fsm.InputRename:
 		w.mayRemove(arg(0))

@@ -50,6 +50,12 @@ func (r *Reference) WireSeed(t Transition, global fsm.Mode, opts WireOptions, rn
 			s, f = advance(r, s, f, path[i], modes)
 		}
 	}
+	if t.Input.String() == "error-limit" && r.Reads(t.State) == fsm.ReadsIdle {
+		// Garbage ends IDLE, so the limit is reached while idling
+		// only by lines IDLE survives: empty lines where that quirk
+		// is strict (an untagged BAD each, see seedStep).
+		modes = modes.With(fsm.QuirkEmptyLine, fsm.Strict)
+	}
 	for _, st := range path {
 		if st.Input == fsm.InputUnsubscribe && st.Outcome == fsm.OutcomeNo && t.Quirk != fsm.QuirkTrailingSeparator {
 			// UNSUBSCRIBE fails only on a name with a trailing
@@ -134,9 +140,13 @@ func (g *wireGen) seedStep(st Step, bad int) ([]WireStep, bool) {
 		if g.state == ref.Initial() || reads == fsm.ReadsSASL {
 			limit = o.MaxBadBeforeAuth
 		}
+		line := ")(\r\n"
+		if reads == fsm.ReadsIdle {
+			line = "\r\n" // the empty-line quirk is strict (WireSeed)
+		}
 		var steps []WireStep
 		for k := bad; k < limit; k++ {
-			steps = append(steps, WireStep{Data: ")(\r\n"})
+			steps = append(steps, WireStep{Data: line})
 		}
 		return steps, limit > 0
 	}
@@ -158,6 +168,21 @@ func (g *wireGen) seedStep(st Step, bad int) ([]WireStep, bool) {
 		}
 		if ref.Step(g.state, g.facts, st.Input, g.modes).Action == fsm.ActionExecute && outcome != st.Outcome {
 			continue
+		}
+		if (st.Input == fsm.InputReplace || st.Input == fsm.InputUIDReplace) && st.Outcome == fsm.OutcomeOK &&
+			ref.Step(g.state, g.facts, st.Input, g.modes).Action == fsm.ActionExecute {
+			// REPLACE 1 and UID REPLACE 1 succeed on a mailbox whose
+			// first message has UID 1: a fresh one, selected (the
+			// path is in the selected state, which SELECT keeps).
+			box := fmt.Sprintf("Seed%d", g.rng.Intn(1<<30))
+			msg := g.message()
+			prelude := []WireStep{
+				{Data: g.tag() + " CREATE " + box + "\r\n"},
+				{Data: fmt.Sprintf("%s APPEND %s {%d+}\r\n%s\r\n", g.tag(), box, len(msg), msg)},
+				{Data: g.tag() + " SELECT " + box + "\r\n"},
+			}
+			g.selected = box
+			return append(prelude, step), true
 		}
 		if (st.Input == fsm.InputFetch || st.Input == fsm.InputUIDFetch) && st.Outcome == fsm.OutcomeNo && g.selected != "" {
 			// A FETCH fails on a message the server cannot decode; the

@@ -84,7 +84,7 @@ func TestBadInput(t *testing.T) {
 		{name: "line too large to skip", in: "a1 NOOP " + strings.Repeat("x", 100000) + "\r\n",
 			want: []string{"a1 BAD [TOOBIG] Line too long", "* BYE [TOOBIG] Command too large"}},
 		{name: "literal shorter than announced", setup: "auth", in: "a1 APPEND INBOX {10}\r\nhello\r\na3 NOOP\r\n",
-			want: []string{"+ Ready for literal data", "a1 BAD Unexpected extra arguments"}, open: true, check: inboxEmpty},
+			want: []string{"+ Ready for literal data", "a1 BAD Expected SP"}, open: true, check: inboxEmpty},
 		{name: "NUL byte", in: "a1 NO\x00OP\r\n", want: []string{"a1 BAD Invalid tag or command line: Line contains NUL byte"}, open: true},
 		{name: "NUL bytes after the tag", in: "a \x00\x01\x02 NOOP\r\n", want: []string{"a BAD Invalid tag or command line: Line contains NUL byte"}, open: true},
 		{name: "NUL byte in the tag", in: "a\x00 NOOP\r\n", want: []string{"* BAD Invalid tag or command line: Line contains NUL byte"}, open: true},

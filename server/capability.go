@@ -97,6 +97,10 @@ func (c *conn) capabilities(loggedIn bool) string {
 	if c.hasMetadata() {
 		caps = append(caps, "METADATA") // RFC 5464; implies METADATA-SERVER
 	}
+	if c.multiAppend() {
+		caps = append(caps, "MULTIAPPEND") // RFC 3502
+	}
+	caps = append(caps, "REPLACE") // RFC 8508
 	return strings.Join(caps, " ")
 }
 

@@ -126,7 +126,9 @@ func TestAppendErrors(t *testing.T) {
 		{"recent flag", "E1 APPEND INBOX (\\Recent) {5+}\r\nhello\r\n", "E1 BAD Invalid flag"},
 		{"no literal", "E1 APPEND INBOX \"hello\"\r\n", "E1 BAD "},
 		{"bad date", "E1 APPEND INBOX \"32-Jan-2024 00:00:00 +0000\" {5+}\r\nhello\r\n", "E1 BAD "},
-		{"second message (no MULTIAPPEND)", "E1 APPEND INBOX {5+}\r\nhello {5+}\r\nworld\r\n", "E1 BAD "},
+		{"garbage after the message", "E1 APPEND INBOX {5+}\r\nhellox\r\n", "E1 BAD Expected SP"},
+		{"no literal after the message", "E1 APPEND INBOX {5+}\r\nhello world\r\n", "E1 BAD APPEND needs the message as a literal"},
+		{"empty message", "E1 APPEND INBOX {0+}\r\n\r\n", "E1 NO Message 1 is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ const (
 	fetchUID           fetchKind = iota // UID
 	fetchFlags                          // FLAGS
 	fetchInternalDate                   // INTERNALDATE
+	fetchSaveDate                       // SAVEDATE (RFC 8514 3)
 	fetchSize                           // RFC822.SIZE
 	fetchEnvelope                       // ENVELOPE
 	fetchBodyStructure                  // BODYSTRUCTURE
@@ -219,6 +220,7 @@ var fetchSimple = map[string]fetchItem{
 	"UID":           {kind: fetchUID, peek: true},
 	"FLAGS":         {kind: fetchFlags, peek: true},
 	"INTERNALDATE":  {kind: fetchInternalDate, peek: true},
+	"SAVEDATE":      {kind: fetchSaveDate, peek: true},
 	"RFC822.SIZE":   {kind: fetchSize, peek: true},
 	"ENVELOPE":      {kind: fetchEnvelope, peek: true},
 	"BODYSTRUCTURE": {kind: fetchBodyStructure, peek: true},
@@ -604,6 +606,9 @@ func fetchItemValue(it fetchItem, msg *store.Message, st *mailmsg.Structure, bod
 	case fetchInternalDate:
 		b := append([]byte{'"'}, imapwire.AppendDateTime(nil, msg.InternalDate)...)
 		return fetchValue{name: "INTERNALDATE", wire: append(b, '"')}, nil
+	case fetchSaveDate:
+		b := append([]byte{'"'}, imapwire.AppendDateTime(nil, saveDate(msg))...)
+		return fetchValue{name: "SAVEDATE", wire: append(b, '"')}, nil
 	case fetchSize:
 		return fetchValue{name: "RFC822.SIZE", wire: strconv.AppendInt(nil, msg.Size, 10)}, nil
 	case fetchPreview:

@@ -12,9 +12,11 @@ import (
 // BINARY (RFC 3516, FETCH BINARY items), ESEARCH (RFC 4731, SEARCH RETURN
 // options), SEARCHRES (RFC 5182, SEARCH RETURN (SAVE) and "$"), WITHIN
 // (RFC 5032, the OLDER and YOUNGER search keys), PREVIEW (RFC 8970, the
-// FETCH item, cmd_fetch.go) and OBJECTID (RFC 8474, objectid.go).
-// UIDPLUS and MOVE are advertised with the base capabilities.
-var messageCapabilities = []string{"BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID"}
+// FETCH item, cmd_fetch.go), OBJECTID (RFC 8474, objectid.go) and
+// SAVEDATE (RFC 8514, the FETCH item and the SAVED* search keys,
+// savedate.go). UIDPLUS and MOVE are advertised with the base
+// capabilities.
+var messageCapabilities = []string{"BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID", "SAVEDATE"}
 
 // cmdSearch implements SEARCH and UID SEARCH (RFC 9051 6.4.4, 6.4.9) with
 // the RFC 3501 keys, the ESEARCH return options MIN, MAX, COUNT and ALL

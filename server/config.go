@@ -51,6 +51,29 @@ type Config struct {
 	// Limits bounds lines and literals (imapwire.DefaultLimits when zero).
 	Limits imapwire.Limits
 
+	// MaxAppendMessages bounds the messages of one APPEND command
+	// (MULTIAPPEND, RFC 3502); more get NO [LIMIT] and nothing is stored.
+	// Default 1000.
+	MaxAppendMessages int
+
+	// MaxAppendSize bounds the sum of the message sizes of one APPEND
+	// command; a message that would take it beyond gets NO [TOOBIG] and
+	// nothing is stored. It is raised to Limits.MaxAppendLiteral (the
+	// APPENDLIMIT of each message) when lower. Default four times
+	// Limits.MaxAppendLiteral (256 MiB).
+	MaxAppendSize int64
+
+	// AppendSpoolMemory is how much of one APPEND command's messages is
+	// held in memory while the command arrives (the messages are stored
+	// only once all of them are in, all or none); larger messages wait in
+	// a temporary file in SpoolDir, unlinked as soon as it is created.
+	// Default 1 MiB; negative keeps every message in a file.
+	AppendSpoolMemory int64
+
+	// SpoolDir is the directory of the temporary files of AppendSpoolMemory.
+	// Default os.TempDir().
+	SpoolDir string
+
 	// AutologoutTimeout logs out an authenticated session that sends
 	// nothing for this long (RFC 9051 5.4: at least 30 minutes). The machine
 	// decides where it applies: never while idling (fsm.InputAutologout).
@@ -234,6 +257,20 @@ func (c *Config) setDefaults() {
 	}
 	if c.Limits == (imapwire.Limits{}) {
 		c.Limits = imapwire.DefaultLimits()
+	}
+	if c.MaxAppendMessages <= 0 {
+		c.MaxAppendMessages = 1000
+	}
+	appendLimit := c.Limits.MaxAppendLiteral
+	if appendLimit <= 0 {
+		appendLimit = imapwire.DefaultMaxAppendLiteral
+	}
+	if c.MaxAppendSize == 0 {
+		c.MaxAppendSize = 4 * appendLimit
+	}
+	c.MaxAppendSize = max(c.MaxAppendSize, appendLimit)
+	if c.AppendSpoolMemory == 0 {
+		c.AppendSpoolMemory = 1 << 20
 	}
 	if c.AutologoutTimeout == 0 {
 		c.AutologoutTimeout = 30 * time.Minute

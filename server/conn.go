@@ -106,7 +106,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	c.rd = &sessionReader{c: c, waiting: true}
 	c.dec = imapwire.NewDecoder(c.rd, s.cfg.Limits)
-	c.maxCommand = maxCommandBytes(c.dec.Limits()) // defaults for fields left zero
+	c.maxCommand = maxCommandBytes(c.dec.Limits(), &s.cfg) // defaults for fields left zero
 	c.dec.SetContinuationFunc(func(imapwire.LiteralInfo) error {
 		c.wmu.Lock()
 		defer c.wmu.Unlock()

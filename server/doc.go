@@ -28,13 +28,16 @@
 // After login the server advertises IMAP4rev2 and IMAP4rev1 with NAMESPACE,
 // UNSELECT, UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS,
 // SPECIAL-USE, CREATE-SPECIAL-USE, STATUS=SIZE, APPENDLIMIT, UTF8=ACCEPT,
-// BINARY, ESEARCH, SEARCHRES, WITHIN, PREVIEW, OBJECTID, SORT, SORT=DISPLAY,
-// ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, CONDSTORE, QRESYNC and
-// COMPRESS=DEFLATE, and,
-// when the store keeps quotas (both bundled stores do), QUOTA,
-// QUOTA=RES-STORAGE and QUOTA=RES-MESSAGE, and NOTIFY when the store's
-// notifier calls functions (both bundled stores' notifiers do) (besides LITERAL+, ID, ENABLE,
-// IDLE and SASL-IR, offered before login too). The
+// BINARY, ESEARCH, SEARCHRES, WITHIN, PREVIEW, OBJECTID, SAVEDATE, SORT,
+// SORT=DISPLAY, ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES,
+// CONTEXT=SEARCH, CONTEXT=SORT, REPLACE, CONDSTORE, QRESYNC and
+// COMPRESS=DEFLATE; when the
+// store keeps quotas (both bundled stores do), QUOTA, QUOTA=RES-STORAGE and
+// QUOTA=RES-MESSAGE; when it keeps annotations, METADATA; when its
+// notifier calls functions (both bundled stores' notifiers do), NOTIFY;
+// and when it appends batches atomically (store.BatchAppender; both
+// bundled stores do), MULTIAPPEND (besides LITERAL+, ID, ENABLE, IDLE and
+// SASL-IR, offered before login too). The
 // first CONDSTORE-enabling command of a session with a mailbox selected
 // (FETCH with MODSEQ or CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE,
 // STATUS HIGHESTMODSEQ) is answered with OK [HIGHESTMODSEQ] before its
@@ -48,6 +51,40 @@
 // literal over its limit is refused with a tagged BAD (NO [TOOBIG] for
 // APPEND) and, above Limits.MaxSkip, the connection is closed at once,
 // since its bytes are already on their way (RFC 7888 4).
+//
+// MULTIAPPEND (RFC 3502): APPEND takes one or more messages, each with its
+// own flags and date. They are received into a spool (memory up to
+// Config.AppendSpoolMemory per command, then an unlinked temporary file)
+// and stored only once the whole command has arrived well formed, in one
+// store operation: all or none. Each literal is bounded by APPENDLIMIT,
+// the messages of one command by Config.MaxAppendSize together (NO
+// [TOOBIG]) and Config.MaxAppendMessages in number (NO [LIMIT]), and
+// quota applies to the batch as a whole (NO [OVERQUOTA]). A refusal before
+// a synchronising literal comes without its "+", so the client sends
+// nothing more of the command; non-synchronising literals after a refusal
+// are skipped. A zero-length message cancels the command (NO, nothing
+// stored). The tagged OK carries APPENDUID with the UID set of all the
+// messages (RFC 4315 3).
+//
+// SAVEDATE (RFC 8514): both stores keep, for each message, when it entered
+// its mailbox (APPEND, COPY, MOVE, delivery; a copy or a move gets a new
+// one, unlike the internal date). FETCH SAVEDATE returns it and SEARCH
+// SAVEDBEFORE, SAVEDON and SAVEDSINCE compare its day as BEFORE, ON and
+// SINCE do the internal date's. Every mailbox keeps save dates, so
+// SAVEDATESUPPORTED matches every message and SAVEDATE is never NIL: a
+// message stored before the store kept them reports its internal date.
+//
+// REPLACE (RFC 8508): REPLACE and UID REPLACE, in a mailbox selected
+// read-write, receive a message as APPEND does, append it to the target
+// mailbox and then expunge the replaced message from the selected one,
+// answering "* OK [APPENDUID ...]", the EXPUNGE (or VANISHED) and, when
+// the target is the selected mailbox, EXISTS. A message that no longer
+// exists is refused with NO [NONEXISTENT] and a missing target with NO
+// [TRYCREATE], both before a synchronising literal is invited; a failed
+// append leaves the old message in place. Both bundled stores replace in
+// one commit (store.Replacer); with a store that cannot, the append and
+// the expunge are separate commits, and a crash between them keeps both
+// messages, the old one flagged \Deleted.
 //
 // SORT (RFC 5256 3) orders the messages a search selects by ARRIVAL, CC,
 // DATE, FROM, SIZE, SUBJECT and TO, and with SORT=DISPLAY (RFC 5957) by
@@ -264,9 +301,11 @@
 //	                                             the payload is read (RFC 7888 section 4)
 //	non-sync literal over MaxSkip in a command   the spec's reply, then * BYE [TOOBIG] Command too   no
 //	the machine rejects                          large
-//	a command of more than MaxAppendLiteral      tag BAD [TOOBIG] Command too large; closing,        no
+//	a command of more than Config.MaxAppendSize  tag BAD [TOOBIG] Command too large; closing,        no
 //	plus 16 lines and literals, each within      * BYE [TOOBIG] Command too large
 //	its limit
+//	an APPEND whose later message is malformed,  tag BAD or NO with the reason; none of the          yes
+//	over a limit, over quota or empty            command's messages is stored
 //	literal shorter than announced               the literal swallows the next bytes; the rest of    yes
 //	                                             the command is a syntax error: BAD, nothing stored
 //	disconnect in the middle of a literal        session ends; an APPEND stores nothing              no

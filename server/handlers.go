@@ -53,6 +53,9 @@ func handlerTable() *[fsm.NumInputs]handler {
 		fsm.InputUIDCopy:    cmdCopy,
 		fsm.InputMove:       cmdMove,
 		fsm.InputUIDMove:    cmdMove,
+		// REPLACE: cmd_replace.go.
+		fsm.InputReplace:    cmdReplace,
+		fsm.InputUIDReplace: cmdReplace,
 		// SORT and THREAD: cmd_sort.go.
 		fsm.InputSort:      cmdSort,
 		fsm.InputUIDSort:   cmdSort,

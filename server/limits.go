@@ -28,13 +28,14 @@ const lateReadGrace = 100 * time.Millisecond
 var errCommandTooLarge = errors.New("server: command exceeds the size bound")
 
 // maxCommandBytes is the most input one command may carry, literals
-// included: one APPEND message plus sixteen line segments and in-memory
-// literals at their limits. A single literal or line too large to skip is
-// refused by the decoder (Limits.MaxSkip) before this bound; it is reached
-// by a command made of many parts that are each within their limits, and
-// the session then closes (RFC 7888 section 4).
-func maxCommandBytes(l imapwire.Limits) int64 {
-	return l.MaxAppendLiteral + 16*(int64(l.MaxLine)+l.MaxLiteral)
+// included: the messages of one APPEND (Config.MaxAppendSize, at least one
+// message at Limits.MaxAppendLiteral) plus sixteen line segments and
+// in-memory literals at their limits. A single literal or line too
+// large to skip is refused by the decoder (Limits.MaxSkip) before this
+// bound; it is reached by a command made of many parts that are each
+// within their limits, and the session then closes (RFC 7888 section 4).
+func maxCommandBytes(l imapwire.Limits, cfg *Config) int64 {
+	return max(l.MaxAppendLiteral, cfg.MaxAppendSize) + 16*(int64(l.MaxLine)+l.MaxLiteral)
 }
 
 // sessionReader is what the decoder reads from. It applies the read

@@ -17,32 +17,35 @@ type searchOp uint8
 
 // Search key kinds.
 const (
-	searchAll        searchOp = iota // ALL
-	searchFlag                       // ANSWERED, DELETED, ... KEYWORD, RECENT
-	searchNoFlag                     // UNANSWERED, ... UNKEYWORD, OLD
-	searchAddress                    // BCC, CC, FROM, TO
-	searchHeader                     // HEADER, SUBJECT
-	searchBody                       // BODY
-	searchText                       // TEXT
-	searchBefore                     // BEFORE (internal date)
-	searchOn                         // ON
-	searchSince                      // SINCE
-	searchSentBefore                 // SENTBEFORE (Date header)
-	searchSentOn                     // SENTON
-	searchSentSince                  // SENTSINCE
-	searchLarger                     // LARGER
-	searchSmaller                    // SMALLER
-	searchSeq                        // sequence set
-	searchUID                        // UID set
-	searchAnd                        // parenthesised list, and the program itself
-	searchNot                        // NOT
-	searchOr                         // OR
-	searchModSeq                     // MODSEQ (RFC 7162 3.1.5), in size
-	searchOlder                      // OLDER (RFC 5032): internal date before date
-	searchYounger                    // YOUNGER (RFC 5032): internal date at or after date
-	searchEmailID                    // EMAILID (RFC 8474 6): the message's EMAILID is value
-	searchThreadID                   // THREADID (RFC 8474 6): never matches, THREADID is NIL
-	searchUIDList                    // the UIDs in uids: a sequence set or "$" frozen for an update context (RFC 5267 4.3)
+	searchAll         searchOp = iota // ALL
+	searchFlag                        // ANSWERED, DELETED, ... KEYWORD, RECENT
+	searchNoFlag                      // UNANSWERED, ... UNKEYWORD, OLD
+	searchAddress                     // BCC, CC, FROM, TO
+	searchHeader                      // HEADER, SUBJECT
+	searchBody                        // BODY
+	searchText                        // TEXT
+	searchBefore                      // BEFORE (internal date)
+	searchOn                          // ON
+	searchSince                       // SINCE
+	searchSentBefore                  // SENTBEFORE (Date header)
+	searchSentOn                      // SENTON
+	searchSentSince                   // SENTSINCE
+	searchLarger                      // LARGER
+	searchSmaller                     // SMALLER
+	searchSeq                         // sequence set
+	searchUID                         // UID set
+	searchAnd                         // parenthesised list, and the program itself
+	searchNot                         // NOT
+	searchOr                          // OR
+	searchModSeq                      // MODSEQ (RFC 7162 3.1.5), in size
+	searchOlder                       // OLDER (RFC 5032): internal date before date
+	searchYounger                     // YOUNGER (RFC 5032): internal date at or after date
+	searchEmailID                     // EMAILID (RFC 8474 6): the message's EMAILID is value
+	searchThreadID                    // THREADID (RFC 8474 6): never matches, THREADID is NIL
+	searchUIDList                     // the UIDs in uids: a sequence set or "$" frozen for an update context (RFC 5267 4.3)
+	searchSavedBefore                 // SAVEDBEFORE (RFC 8514 4.3): save date
+	searchSavedOn                     // SAVEDON
+	searchSavedSince                  // SAVEDSINCE
 )
 
 // searchKey is a parsed search key; keys with sub-keys form a tree.
@@ -73,6 +76,7 @@ var searchFlagKeys = map[string]struct {
 var searchDateKeys = map[string]searchOp{
 	"BEFORE": searchBefore, "ON": searchOn, "SINCE": searchSince,
 	"SENTBEFORE": searchSentBefore, "SENTON": searchSentOn, "SENTSINCE": searchSentSince,
+	"SAVEDBEFORE": searchSavedBefore, "SAVEDON": searchSavedOn, "SAVEDSINCE": searchSavedSince,
 }
 
 // searchReturn holds the ESEARCH return options (RFC 4731 3.1, RFC 9051
@@ -232,6 +236,10 @@ func parseSearchKey(a *imapwire.ArgReader, first bool, charset *string, name str
 		}
 		return parseSearchKey(a, false, nil, "")
 	case "ALL":
+		return &searchKey{op: searchAll}, nil
+	case "SAVEDATESUPPORTED":
+		// RFC 8514 4.3: every message when the mailbox keeps save
+		// dates, which every mailbox does.
 		return &searchKey{op: searchAll}, nil
 	case "RECENT":
 		return &searchKey{op: searchFlag, field: `\Recent`}, nil
@@ -518,6 +526,8 @@ func (k *searchKey) match(cand *searchCandidate, sc *searchContext) (bool, error
 	case searchSentBefore, searchSentOn, searchSentSince:
 		t, ok := mailmsg.SentDate(cand.st)
 		return ok && compareDay(k.op-searchSentBefore, t, k.date), nil
+	case searchSavedBefore, searchSavedOn, searchSavedSince:
+		return compareDay(k.op-searchSavedBefore, saveDate(msg), k.date), nil
 	case searchEmailID:
 		return emailObjectID(msg) == k.value, nil
 	case searchThreadID:

@@ -40,6 +40,7 @@ var implementedExtensions = []string{
 	"NOTIFY",
 	"METADATA", "CONTEXT=SEARCH", "CONTEXT=SORT",
 	"COMPRESS=DEFLATE",
+	"MULTIAPPEND", "REPLACE", "SAVEDATE",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -174,6 +175,23 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		_, tagged := o.send(fmt.Sprintf("APPEND INBOX {%d}", appendLimit+1))
 		assert.Regexp(t, `^NO \[TOOBIG\]`, tagged, "a literal over APPENDLIMIT is refused before its bytes")
 	})
+	t.Run("MULTIAPPEND", func(t *testing.T) {
+		// RFC 3502's example: two messages in one APPEND, each with
+		// its flags and the second with a date.
+		c.ok("CREATE saved-messages")
+		one := "Subject: afternoon meeting\r\n\r\nHello Joe, do you think we can meet at 3:30 tomorrow?\r\n"
+		two := "Subject: afternoon meeting again\r\n\r\nThree o'clock is fine.\r\n"
+		_, tagged := c.send(fmt.Sprintf("APPEND saved-messages (\\Seen) {%d+}\r\n%s (\\Seen) \" 7-Feb-1994 22:43:04 -0800\" {%d+}\r\n%s",
+			len(one), one, len(two), two))
+		require.Regexp(t, `^OK \[APPENDUID \d+ 1:2\]`, tagged)
+		lines := c.ok("STATUS saved-messages (MESSAGES UNSEEN)")
+		assert.Contains(t, anyMatch(t, lines, `^\* STATUS`), "MESSAGES 2 UNSEEN 0")
+		// All or nothing: an empty message cancels the whole command.
+		_, tagged = c.send(fmt.Sprintf("APPEND saved-messages {%d+}\r\n%s {0+}\r\n", len(one), one))
+		require.Regexp(t, `^NO `, tagged)
+		lines = c.ok("STATUS saved-messages (MESSAGES)")
+		assert.Contains(t, anyMatch(t, lines, `^\* STATUS`), "MESSAGES 2")
+	})
 	t.Run("SASL-IR", func(t *testing.T) {
 		o := dialCap(t, srv.addr)
 		ir := base64.StdEncoding.EncodeToString([]byte("\x00" + testUser + "\x00" + testPassword))
@@ -258,6 +276,16 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		lines = c.ok("STATUS INBOX (MAILBOXID)")
 		assert.Regexp(t, `MAILBOXID \(M\d+\)`, anyMatch(t, lines, `^\* STATUS`))
 	})
+	t.Run("SAVEDATE", func(t *testing.T) {
+		lines := c.ok("FETCH 1 (SAVEDATE)")
+		assert.Regexp(t, `^\* 1 FETCH \(SAVEDATE "[ \d]\d-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}"\)\r\n$`, anyMatch(t, lines, `^\* 1 FETCH`))
+		lines = c.ok("SEARCH SAVEDATESUPPORTED")
+		assert.Equal(t, "* SEARCH 1 2\r\n", anyMatch(t, lines, `^\* SEARCH`))
+		lines = c.ok("SEARCH SAVEDSINCE 1-Jan-2020")
+		assert.Equal(t, "* SEARCH 1 2\r\n", anyMatch(t, lines, `^\* SEARCH`))
+		lines = c.ok("SEARCH SAVEDBEFORE 1-Jan-2020")
+		assert.Equal(t, "* SEARCH\r\n", anyMatch(t, lines, `^\* SEARCH`))
+	})
 	t.Run("SORT", func(t *testing.T) {
 		lines := c.ok("SORT (REVERSE ARRIVAL) UTF-8 ALL")
 		assert.Equal(t, "* SORT 2 1\r\n", anyMatch(t, lines, `^\* SORT`))
@@ -312,6 +340,24 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		lines := c.ok("UID MOVE 1 Trash")
 		anyMatch(t, lines, `^\* OK \[COPYUID \d+ 1 \d+\]`)
 		anyMatch(t, lines, `^\* 1 EXPUNGE\r\n$`)
+	})
+	t.Run("REPLACE", func(t *testing.T) {
+		// RFC 8508 3.3's example: a draft saved again replaces the
+		// earlier version.
+		o := dialCap(t, srv.addr)
+		o.ok("LOGIN demo demo")
+		o.ok("CREATE Notes")
+		v1 := "Subject: Saturday\r\n\r\nThe first version of the note.\r\n"
+		o.ok(fmt.Sprintf("APPEND Notes (\\Draft) {%d+}\r\n%s", len(v1), v1))
+		o.ok("SELECT Notes")
+		v2 := "Subject: Saturday\r\n\r\nThe second, longer version of the note.\r\n"
+		lines, tagged := o.send(fmt.Sprintf("REPLACE 1 Notes (\\Seen \\Draft) {%d+}\r\n%s", len(v2), v2))
+		require.True(t, strings.HasPrefix(tagged, "OK"), "%s %q", tagged, lines)
+		anyMatch(t, lines, `^\* OK \[APPENDUID \d+ 2\] `)
+		anyMatch(t, lines, `^\* 1 EXPUNGE\r\n$`)
+		lines = o.ok("UID FETCH 1:* (FLAGS RFC822.SIZE)")
+		require.Len(t, lines, 1, "%q", lines)
+		assert.Regexp(t, fmt.Sprintf(`UID 2 .*RFC822.SIZE %d`, len(v2)), lines[0])
 	})
 	t.Run("UIDPLUS UID EXPUNGE", func(t *testing.T) {
 		third := "Subject: third\r\n\r\nthird\r\n"

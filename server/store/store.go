@@ -215,3 +215,21 @@ type Analyzer func(r io.Reader) ([]byte, error)
 type BatchAppender interface {
 	AppendBatch(ctx context.Context, mailbox string, msgs []NewMessage) ([]AppendResult, error)
 }
+
+// Replacer is implemented by a [User] whose store can replace a message in
+// one commit, for REPLACE (RFC 8508). It is optional: without it a caller
+// appends the new message and then flags and expunges the old one, three
+// commits a crash may separate.
+//
+// Replace appends msg to the mailbox named dest, with the validation and
+// defaults of Append, and expunges the message uid of mailbox (whatever
+// its flags), atomically: both happen or neither does. It fails with
+// [ErrNoSuchMessage] when mailbox has no message uid, storing nothing. The
+// account's quota counts the new message instead of the old one. The
+// append and the expunge each get a MODSEQ of their mailbox and a
+// change-log entry (in that order when dest is mailbox), and a
+// [Notification] is published for each mailbox changed. It returns the
+// append's result.
+type Replacer interface {
+	Replace(ctx context.Context, mailbox MailboxID, uid uint32, dest string, msg NewMessage) (AppendResult, error)
+}

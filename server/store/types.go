@@ -145,6 +145,11 @@ type Message struct {
 	// \Flagged, \Deleted, \Draft) followed by keywords, in a stable order.
 	Flags  []string
 	ModSeq uint64
+	// SaveDate is when the message was added to this mailbox (by APPEND,
+	// COPY, MOVE or delivery; RFC 8514): a copy or a move gets a new one,
+	// unlike the internal date. It is zero for a message the store does
+	// not know it for (one stored before the store kept save dates).
+	SaveDate time.Time
 	// ContentID identifies the message's content in the store: COPY and
 	// MOVE keep it, a new APPEND gets a new one, and it is never reused.
 	// It is the basis of the message's EMAILID (RFC 8474).

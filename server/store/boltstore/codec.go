@@ -104,14 +104,24 @@ func decodeJSON(v []byte, dst any) error {
 // msgRec is the per-message record, binary encoded for compactness:
 //
 //	version(1) content(8) size(8) date(8, unix ns) modseq(8) sysflags(1)
-//	nkeywords(uvarint) { len(uvarint) bytes }*
+//	nkeywords(uvarint) { len(uvarint) bytes }* { tag(1) field }*
+//
+// Optional fields follow the keywords, each after a tag byte: tag 1 is the
+// save date (8, unix ns; RFC 8514). A record written before save dates were
+// kept ends after its keywords and decodes with SaveDate 0; a decoder stops
+// at the first tag it does not know, so that older programs still read
+// newer records.
 type msgRec struct {
-	Content uint64
-	Size    int64
-	Date    int64
-	ModSeq  uint64
-	Flags   store.FlagSet
+	Content  uint64
+	Size     int64
+	Date     int64
+	ModSeq   uint64
+	Flags    store.FlagSet
+	SaveDate int64 // 0 when unknown
 }
+
+// msgTagSaveDate is the tag of msgRec.SaveDate in the encoded record.
+const msgTagSaveDate = 1
 
 const msgRecVersion = 1
 
@@ -131,6 +141,10 @@ func (m *msgRec) encode() []byte {
 	for _, k := range m.Flags.Keywords {
 		b = binary.AppendUvarint(b, uint64(len(k)))
 		b = append(b, k...)
+	}
+	if m.SaveDate != 0 {
+		b = append(b, msgTagSaveDate)
+		b = binary.BigEndian.AppendUint64(b, uint64(m.SaveDate))
 	}
 	return b
 }
@@ -161,6 +175,14 @@ func decodeMsg(b []byte, m *msgRec) error {
 		}
 		m.Flags.Keywords = append(m.Flags.Keywords, string(rest[l:l+int(kl)]))
 		rest = rest[l+int(kl):]
+	}
+	m.SaveDate = 0
+	for len(rest) > 0 && rest[0] == msgTagSaveDate {
+		if len(rest) < 9 {
+			return errCorrupt
+		}
+		m.SaveDate = int64(binary.BigEndian.Uint64(rest[1:]))
+		rest = rest[9:]
 	}
 	return nil
 }

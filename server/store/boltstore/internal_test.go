@@ -310,3 +310,28 @@ func TestBatchIsolatesFailures(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestCodecSaveDate: the save date rides after the keywords behind its
+// tag; a record written before save dates were kept (no tag) still decodes,
+// with SaveDate 0, and a tag this program does not know ends the record.
+func TestCodecSaveDate(t *testing.T) {
+	m := msgRec{Content: 7, Size: 1234, Date: -5, ModSeq: 99, Flags: store.FlagSet{Keywords: []string{"$a"}}, SaveDate: 1700000000123456789}
+	var got msgRec
+	require.NoError(t, decodeMsg(m.encode(), &got))
+	assert.Equal(t, m, got)
+
+	// The format of the first release, written out by hand: version 1,
+	// content 7, size 1234, date 5, modseq 99, \Seen, no keyword.
+	old := []byte{1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 4, 210, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 99, byte(store.FlagSeen), 0}
+	got.SaveDate = 42
+	require.NoError(t, decodeMsg(old, &got))
+	assert.Equal(t, msgRec{Content: 7, Size: 1234, Date: 5, ModSeq: 99, Flags: store.FlagSet{System: store.FlagSeen}}, got)
+	m.SaveDate = 0
+	assert.Equal(t, len(old)+3, len(m.encode()), "no save date, no tag: the old layout")
+
+	rec := msgRec{Content: 7, SaveDate: 9}
+	withSave := rec.encode()
+	require.NoError(t, decodeMsg(append(withSave, 0x7f, 1, 2, 3), &got))
+	assert.Equal(t, int64(9), got.SaveDate, "an unknown tag after the known ones is ignored")
+	assert.ErrorIs(t, decodeMsg(withSave[:len(withSave)-1], &got), errCorrupt, "a cut save date")
+}

@@ -72,6 +72,9 @@ func (u *user) insert(data *bolt.Bucket, rec *mailboxRec, m *msgRec, structure [
 	}
 	rec.UIDNext++
 	k := u32key(uid)
+	// Every way into a mailbox (append, batch, copy, move) comes here:
+	// the message is saved in this mailbox now (RFC 8514).
+	m.SaveDate = time.Now().UnixNano()
 	if err := data.Bucket(bucketMsg).Put(k, m.encode()); err != nil {
 		return 0, err
 	}
@@ -286,6 +289,9 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 					msg := store.Message{
 						UID: uid, Size: m.Size, InternalDate: time.Unix(0, m.Date),
 						Flags: m.Flags.Strings(), ModSeq: m.ModSeq, ContentID: m.Content,
+					}
+					if m.SaveDate != 0 {
+						msg.SaveDate = time.Unix(0, m.SaveDate)
 					}
 					if opts.Structure {
 						msg.Structure = clone(st.Get(k))

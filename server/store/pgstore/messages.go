@@ -204,9 +204,10 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 		}
 		uid := m.UIDNext - 1
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO messages (mailbox_id, uid, content_id, size, internal_date, modseq, sys_flags, keywords, structure)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			m.ID, uid, content, size, nm.Date.UnixNano(), m.ModSeq, int16(flags.System), encodeKeywords(flags.Keywords), structure)
+		b.Queue(`INSERT INTO messages (mailbox_id, uid, content_id, size, internal_date, modseq, sys_flags, keywords, structure, save_date)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			m.ID, uid, content, size, nm.Date.UnixNano(), m.ModSeq, int16(flags.System), encodeKeywords(flags.Keywords), structure,
+			time.Now().UnixNano())
 		if err := m.addKeywords(flags.Keywords, u.s.opts.MaxKeywords); err != nil {
 			return err
 		}
@@ -302,9 +303,9 @@ func (u *user) ClaimRecent(ctx context.Context, mailbox store.MailboxID, upTo ui
 // Fetch implements store.MessageReader.
 func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, opts store.FetchOptions, fn func(*store.Message) error) error {
 	set := uids.Normalize()
-	cols := `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, m.content_id, NULL::bytea`
+	cols := `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, m.content_id, m.save_date, NULL::bytea`
 	if opts.Structure {
-		cols = `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, m.content_id, m.structure`
+		cols = `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, m.content_id, m.save_date, m.structure`
 	}
 	query := `SELECT ` + cols + ` FROM unnest($2::bigint[], $3::bigint[]) AS r(a, b)
 		CROSS JOIN LATERAL (SELECT * FROM messages WHERE mailbox_id = $1 AND uid BETWEEN r.a AND r.b
@@ -330,16 +331,21 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 			defer rows.Close()
 			for rows.Next() {
 				var uid, size, date, modseq, content int64
+				var saved *int64
 				var sys int16
 				var kw string
 				var st []byte
-				if err := rows.Scan(&uid, &size, &date, &modseq, &sys, &kw, &content, &st); err != nil {
+				if err := rows.Scan(&uid, &size, &date, &modseq, &sys, &kw, &content, &saved, &st); err != nil {
 					return err
 				}
-				buf = append(buf, store.Message{
+				msg := store.Message{
 					UID: uint32(uid), Size: size, InternalDate: time.Unix(0, date),
 					Flags: flagsOf(sys, kw).Strings(), ModSeq: uint64(modseq), ContentID: uint64(content), Structure: st,
-				})
+				}
+				if saved != nil {
+					msg.SaveDate = time.Unix(0, *saved)
+				}
+				buf = append(buf, msg)
 			}
 			return rows.Err()
 		}()
@@ -658,10 +664,10 @@ func (u *user) transfer(ctx context.Context, t *txn, src *mailboxRow, uids store
 	}
 	olds, news := toInt64s(res.SourceUIDs), toInt64s(res.DestUIDs)
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO messages (mailbox_id, uid, content_id, size, internal_date, modseq, sys_flags, keywords, structure)
-		SELECT $1, r.nu, m.content_id, m.size, m.internal_date, $2, m.sys_flags, m.keywords, m.structure
+	b.Queue(`INSERT INTO messages (mailbox_id, uid, content_id, size, internal_date, modseq, sys_flags, keywords, structure, save_date)
+		SELECT $1, r.nu, m.content_id, m.size, m.internal_date, $2, m.sys_flags, m.keywords, m.structure, $6
 		FROM unnest($4::bigint[], $5::bigint[]) AS r(ou, nu) JOIN messages m ON m.mailbox_id = $3 AND m.uid = r.ou`,
-		dst.ID, dstMod, src.ID, olds, news)
+		dst.ID, dstMod, src.ID, olds, news, time.Now().UnixNano())
 	// With src == dst the append is logged at dstMod and the expunge of
 	// the originals at the next MODSEQ.
 	u.queueLog(b, dst, store.ChangeAppend, backend.Ranges(res.DestUIDs))

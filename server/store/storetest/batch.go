@@ -2,10 +2,13 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -120,6 +123,10 @@ func testAppendBatch(t *testing.T, s store.Store) {
 	bad[4].Body = nil
 	_, err = b.AppendBatch(ctx, store.Inbox, bad)
 	require.Error(t, err)
+	bad = batchOf("bad", 3)
+	bad[2].Body = io.MultiReader(strings.NewReader("Subject: cut\r\n"), iotest.ErrReader(errors.New("connection lost")))
+	_, err = b.AppendBatch(ctx, store.Inbox, bad)
+	require.Error(t, err, "a body that fails to read fails the batch")
 	_, err = b.AppendBatch(ctx, "Nonexistent", batchOf("x", 2))
 	require.ErrorIs(t, err, store.ErrNoSuchMailbox)
 	_, err = u.CreateMailbox(ctx, "Parent/Child", 0)

@@ -79,6 +79,8 @@ func Run(t *testing.T, open Opener) {
 		{"MetadataLimits", testMetadataLimits},
 		{"MetadataConcurrent", testMetadataConcurrent},
 		{"ContentIDs", testContentIDs},
+		{"SaveDate", testSaveDate},
+		{"Replace", testReplace},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
