@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -30,17 +31,27 @@ func readSmall(r io.Reader, limit int64) (buf []byte, small bool, err error) {
 	if l, ok := r.(interface{ Len() int }); ok && int64(l.Len()) < limit {
 		size = int64(l.Len()) + 1 // an in-memory body: no larger buffer
 	}
-	buf = make([]byte, size)
-	n, err := io.ReadFull(r, buf)
-	switch {
-	case errors.Is(err, io.EOF):
-		// Empty bodies go to files: an empty inline value would be
-		// indistinguishable from a missing one.
-		return nil, false, nil
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return buf[:n:n], true, nil
-	case err != nil:
-		return nil, false, err
+	buf = make([]byte, 0, size)
+	// Not io.ReadFull: it reports a short read as io.ErrUnexpectedEOF,
+	// which a body reader also returns for a truncated body (a client gone
+	// in the middle of a literal), and such a body must fail.
+	for int64(len(buf)) <= limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(limit+1)-len(buf))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			if len(buf) == 0 {
+				// Empty bodies go to files: an empty inline value would
+				// be indistinguishable from a missing one.
+				return nil, false, nil
+			}
+			return buf[:len(buf):len(buf)], true, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
 	}
 	return buf, false, nil
 }

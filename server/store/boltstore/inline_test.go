@@ -103,3 +103,41 @@ func TestInlineBodies(t *testing.T) {
 	_, err = Open(dir, testOptions())
 	assert.ErrorContains(t, err, "unsupported format version", "a newer format is refused")
 }
+
+// truncatedReader returns its data and then io.ErrUnexpectedEOF, as a
+// literal reader does when the client goes away mid-literal.
+type truncatedReader struct{ data []byte }
+
+func (r *truncatedReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestInlineTruncatedBody checks that a small body whose reader fails with
+// io.ErrUnexpectedEOF is refused, by Append and by AppendBatch, and not
+// stored as a short message (io.ReadFull would have taken that error for
+// the end of a short body: the mutant this test catches).
+func TestInlineTruncatedBody(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir(), testOptions())
+	defer s.Close()
+	require.NoError(t, s.CreateUser(ctx, "u", "pw"))
+	u, err := s.OpenUser(ctx, "u")
+	require.NoError(t, err)
+	_, err = u.Append(ctx, store.Inbox, store.NewMessage{Body: &truncatedReader{[]byte("From: x\r\n\r\nhalf")}})
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	_, err = u.(store.BatchAppender).AppendBatch(ctx, store.Inbox, []store.NewMessage{{Body: &truncatedReader{[]byte("half")}}})
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	st, err := u.Status(ctx, store.Inbox)
+	require.NoError(t, err)
+	assert.Zero(t, st.Messages)
+
+	buf, small, err := readSmall(&truncatedReader{[]byte("abc")}, 10)
+	assert.Error(t, err)
+	assert.False(t, small)
+	assert.Nil(t, buf)
+}
