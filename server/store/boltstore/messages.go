@@ -330,12 +330,20 @@ func (u *user) OpenBody(ctx context.Context, mailbox store.MailboxID, uid uint32
 	var b *body
 	var ib memBody
 	err := u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		_, data, err := selectable(tx, acct, mailbox)
-		if err != nil {
-			return err
+		// A message found in a mailbox of the account settles that the
+		// mailbox exists and is selectable (a \Noselect one holds none)
+		// without decoding its record, which SEARCH would otherwise pay
+		// for every message it reads. Otherwise selectable says why.
+		var v []byte
+		if acct.Bucket(bucketMB).Get(u64key(uint64(mailbox))) != nil {
+			if data := tx.Bucket(bucketMboxes).Bucket(u64key(uint64(mailbox))); data != nil {
+				v = data.Bucket(bucketMsg).Get(u32key(uid))
+			}
 		}
-		v := data.Bucket(bucketMsg).Get(u32key(uid))
 		if v == nil {
+			if _, _, err := selectable(tx, acct, mailbox); err != nil {
+				return err
+			}
 			return store.ErrNoSuchMessage
 		}
 		var m msgRec
