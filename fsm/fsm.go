@@ -43,12 +43,15 @@ MACHINE.md beside this file draws the machine and tabulates every decision.
 */
 package fsm
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "a8b9cc3824a4e5b67774fb69345e2157276affcb47311293cc2e2c17b96538e3"
+const SpecDigest = "ed9ffd4980ec63cb051e2ba6a05f1581dfed3a20555bbf3a0508c8231bd4fb57"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -165,6 +168,27 @@ var stateAuthenticated = [NumStates]bool{
 // state has the value of its origin.
 func (s State) Authenticated() bool {
 	return stateAuthenticated[s]
+}
+
+var stateMailboxOpen = [NumStates]bool{
+	false,
+	false,
+	true,
+	true,
+	false,
+	true,
+	true,
+	false,
+	false,
+	false,
+}
+
+// MailboxOpen reports whether a mailbox is selected in s (SELECT or EXAMINE
+// succeeded and nothing closed it): a SELECT or EXAMINE there closes it first,
+// with OK [CLOSED]. IDLE keeps the mailbox, so an IDLE state has the value of
+// its origin.
+func (s State) MailboxOpen() bool {
+	return stateMailboxOpen[s]
 }
 
 var stateTerminal = [NumStates]bool{
@@ -853,6 +877,12 @@ const (
 	ResponseCompressBeforeAuth
 	// ResponseCompressUnsupported: BAD COMPRESS is not supported
 	ResponseCompressUnsupported
+	// ResponseCompressionActive: NO [COMPRESSIONACTIVE] Compression is already active
+	ResponseCompressionActive
+	// ResponseTLSActive: BAD TLS is already active
+	ResponseTLSActive
+	// ResponsePrivacyRequired: NO [PRIVACYREQUIRED] Plaintext authentication is disabled; use STARTTLS or TLS
+	ResponsePrivacyRequired
 	// ResponseUnknownCommand: BAD Unknown command
 	ResponseUnknownCommand
 	// ResponseUnparsable: BAD Invalid tag or command line
@@ -898,9 +928,9 @@ const (
 )
 
 // NumResponses is the number of Response values, ResponseNone included.
-const NumResponses = 29
+const NumResponses = 32
 
-var responseNames = [29]string{
+var responseNames = [32]string{
 	"none",
 	"not-authenticated",
 	"already-authenticated",
@@ -909,6 +939,9 @@ var responseNames = [29]string{
 	"enable-after-select",
 	"compress-before-auth",
 	"compress-unsupported",
+	"compression-active",
+	"tls-active",
+	"privacy-required",
 	"unknown-command",
 	"unparsable",
 	"line-too-long",
@@ -940,7 +973,7 @@ func (x Response) String() string {
 	return "Response(" + strconv.Itoa(int(x)) + ")"
 }
 
-var responseStatus = [29]string{
+var responseStatus = [32]string{
 	"",
 	"BAD",
 	"BAD",
@@ -949,6 +982,9 @@ var responseStatus = [29]string{
 	"BAD",
 	"BAD",
 	"BAD",
+	"NO",
+	"BAD",
+	"NO",
 	"BAD",
 	"BAD",
 	"BAD",
@@ -977,7 +1013,7 @@ func (r Response) Status() string {
 	return responseStatus[r]
 }
 
-var responseCode = [29]string{
+var responseCode = [32]string{
 	"",
 	"",
 	"",
@@ -986,6 +1022,9 @@ var responseCode = [29]string{
 	"",
 	"",
 	"",
+	"COMPRESSIONACTIVE",
+	"",
+	"PRIVACYREQUIRED",
 	"",
 	"",
 	"TOOBIG",
@@ -1014,7 +1053,7 @@ func (r Response) Code() string {
 	return responseCode[r]
 }
 
-var responseText = [29]string{
+var responseText = [32]string{
 	"",
 	"Command needs authentication; log in first",
 	"Already authenticated",
@@ -1023,6 +1062,9 @@ var responseText = [29]string{
 	"ENABLE is only valid before a mailbox is selected",
 	"COMPRESS is only valid after authentication",
 	"COMPRESS is not supported",
+	"Compression is already active",
+	"TLS is already active",
+	"Plaintext authentication is disabled; use STARTTLS or TLS",
 	"Unknown command",
 	"Invalid tag or command line",
 	"Line too long",
@@ -1336,10 +1378,14 @@ const (
 	RuleUnknownCommand
 	// RuleStarttls: After the OK the engine discards every byte buffered before the handshake. (RFC 9051 6.2.1)
 	RuleStarttls
+	// RuleTLSActive: TLS is negotiated once per connection, over STARTTLS or on an implicit-TLS port. (RFC 9051 6.2.1)
+	RuleTLSActive
 	// RuleAuthenticate: With a SASL initial response (RFC 4959) the exchange can finish at once. (RFC 9051 6.2.2)
 	RuleAuthenticate
 	// RuleLogin: (RFC 9051 6.2.3)
 	RuleLogin
+	// RulePrivacyRequired: Credentials need TLS unless the server allows them in plaintext (LOGINDISABLED is advertised then). (RFC 9051 6.2.3; RFC 5530 3)
+	RulePrivacyRequired
 	RuleNeedsAuth
 	// RuleCompressBeforeAuth: (RFC 4978 3)
 	RuleCompressBeforeAuth
@@ -1361,6 +1407,8 @@ const (
 	// RuleIdleSelectedReadOnly: (RFC 2177 3)
 	RuleIdleSelectedReadOnly
 	RuleCompressUnsupported
+	// RuleCompressionActive: Compression is negotiated once per connection. (RFC 4978 3)
+	RuleCompressionActive
 	RuleNeedsMailbox
 	// RuleMailboxCommand: (RFC 9051 6.4)
 	RuleMailboxCommand
@@ -1423,15 +1471,17 @@ const (
 )
 
 // NumRules is the number of rules in the spec.
-const NumRules = 56
+const NumRules = 59
 
-var ruleNames = [56]string{
+var ruleNames = [59]string{
 	"session-command",
 	"logout",
 	"unknown-command",
 	"starttls",
+	"tls-active",
 	"authenticate",
 	"login",
+	"privacy-required",
 	"needs-auth",
 	"compress-before-auth",
 	"already-authenticated",
@@ -1444,6 +1494,7 @@ var ruleNames = [56]string{
 	"idle-selected",
 	"idle-selected-read-only",
 	"compress-unsupported",
+	"compression-active",
 	"needs-mailbox",
 	"mailbox-command",
 	"write-command",
@@ -1492,6 +1543,72 @@ func (x Rule) String() string {
 	return "Rule(" + strconv.Itoa(int(x)) + ")"
 }
 
+// Facts is a set of session facts: booleans the engine keeps beside the State.
+// Rule conditions read them (Step takes the session's Facts) and rule effects
+// change them (Decision.Facts). A fact not in EngineFacts starts false; the
+// engine gives the others when the connection opens. The zero Facts has every
+// fact false.
+type Facts uint8
+
+// The facts, in spec order.
+const (
+	// FactTLS: TLS protects the connection (an implicit-TLS listener, or a completed STARTTLS). Given by the engine when the connection opens.
+	FactTLS Facts = 1 << iota
+	// FactPlaintextAuth: The server allows credentials without TLS (its configuration; loopback development only). Given by the engine when the connection opens.
+	FactPlaintextAuth
+	// FactCompression: COMPRESS DEFLATE is active on the connection (RFC 4978). Starts false.
+	FactCompression
+)
+
+// NumFacts is the number of declared facts.
+const NumFacts = 3
+
+// EngineFacts are the facts the engine gives when a connection opens.
+const EngineFacts = FactTLS | FactPlaintextAuth
+
+var factNames = [NumFacts]string{
+	"tls",
+	"plaintext-auth",
+	"compression",
+}
+
+// Has reports whether every fact of x is true in f.
+func (f Facts) Has(x Facts) bool {
+	return f&x == x
+}
+
+// With returns f with the facts of x true, if ok; else f unchanged.
+func (f Facts) With(x Facts, ok bool) Facts {
+	if ok {
+		return f | x
+	}
+	return f
+}
+
+// String lists the true facts by their spec names, joined by "|", or "none".
+func (f Facts) String() string {
+	var out []string
+	for i, n := range factNames {
+		if f&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "|")
+}
+
+// ParseFact looks a fact up by its spec name.
+func ParseFact(name string) (Facts, bool) {
+	for i, n := range factNames {
+		if n == name {
+			return 1 << i, true
+		}
+	}
+	return 0, false
+}
+
 // Decision is the machine's answer for one state, input and mode. Apply Pending
 // first (it completes the tag a state holds), then Action, then move to Next.
 type Decision struct {
@@ -1504,8 +1621,10 @@ type Decision struct {
 	// Quirk is the client quirk this decision handles, or QuirkNone.
 	Quirk Quirk
 	// Rule is the spec rule that decided.
-	Rule Rule
-	next [NumOutcomes]State
+	Rule    Rule
+	next    [NumOutcomes]State
+	effects [NumOutcomes]effect
+	facts   Facts // the facts Step was given
 }
 
 // Next is the state after the decision. For ActionExecute it depends on the
@@ -1514,10 +1633,40 @@ func (d Decision) Next(o Outcome) State {
 	return d.next[o]
 }
 
-// Step is the machine: the decision for input in in state s under modes m.
-// It is a pure function over constant tables and does not allocate. s and in
-// must be valid; it panics otherwise.
-func Step(s State, in Input, m Modes) Decision {
+// effect is what a decision does to the facts for one outcome.
+type effect struct {
+	set, clear Facts
+}
+
+// Facts is the session's facts after the decision, when the handler reports o:
+// the facts Step was given with the rule's effect for o applied. Like Next, it
+// depends on the outcome only for ActionExecute.
+func (d Decision) Facts(o Outcome) Facts {
+	e := d.effects[o]
+	return d.facts&^e.clear | e.set
+}
+
+// Effect is the rule's effect on the facts when the handler reports o: the
+// facts it makes true and those it makes false.
+func (d Decision) Effect(o Outcome) (set, clear Facts) {
+	return d.effects[o].set, d.effects[o].clear
+}
+
+// Step is the machine: the decision for input in in state s, with the session's
+// facts f, under modes m. It is a pure function over constant tables and does
+// not allocate. s and in must be valid; it panics otherwise. The verifier proved
+// that exactly one rule decides every state × input under every valuation of
+// the facts.
+func Step(s State, f Facts, in Input, m Modes) Decision {
 	c := &cells[s][in]
-	return decisions[c.d[m.Of(c.quirk)]]
+	q, ds := c.quirk, c.d
+	for _, b := range branches[c.alt : c.alt+uint16(c.n)] {
+		if f&b.mask == b.want {
+			q, ds = b.quirk, b.d
+			break
+		}
+	}
+	d := decisions[ds[m.Of(q)]]
+	d.facts = f
+	return d
 }

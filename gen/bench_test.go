@@ -36,7 +36,7 @@ func BenchmarkStep(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		st := benchCycle[i]
-		state = fsm.Step(state, st.in, modes).Next(st.out)
+		state = fsm.Step(state, plain, st.in, modes).Next(st.out)
 		i++
 		if i == len(benchCycle) {
 			i = 0
@@ -53,7 +53,7 @@ func peerTransitions(b *testing.B) (events []looplab.EventDesc, perms [][3]strin
 	state := fsm.StateAuthenticated
 	seen := map[string]bool{}
 	for _, st := range benchCycle {
-		next := fsm.Step(state, st.in, fsm.DefaultModes()).Next(st.out)
+		next := fsm.Step(state, plain, st.in, fsm.DefaultModes()).Next(st.out)
 		key := state.String() + "/" + event(st)
 		if !seen[key] {
 			seen[key] = true

@@ -261,3 +261,44 @@ func (rs *rawState) decodeNode(d *decoder, n *yaml.Node) {
 	}
 	d.decodeStruct(known, reflect.ValueOf(rs).Elem())
 }
+
+func (w *rawWhen) decodeNode(d *decoder, n *yaml.Node) {
+	w.Pos = posOf(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		var t Entries[Bool]
+		t.decodeNode(d, n)
+		w.Terms = append(w.Terms, t)
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			c = resolve(c)
+			if c.Kind != yaml.MappingNode {
+				d.errorf(posOf(c), "when: expected a mapping of fact to true or false, found %s", kindName(c))
+				continue
+			}
+			var t Entries[Bool]
+			t.decodeNode(d, c)
+			w.Terms = append(w.Terms, t)
+		}
+		if len(n.Content) == 0 {
+			d.errorf(posOf(n), "when: an empty list never holds")
+		}
+	default:
+		d.errorf(posOf(n), "when: expected a mapping of fact to true or false, or a list of them, found %s", kindName(n))
+	}
+}
+
+// decodeNode decodes an effect: fact: bool pairs, or outcome: {fact: bool}
+// pairs; the kind of the first value decides which.
+func (e *rawEffect) decodeNode(d *decoder, n *yaml.Node) {
+	e.Pos = posOf(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(posOf(n), "effect: expected a mapping of fact to true or false (or of outcome to such a mapping), found %s", kindName(n))
+		return
+	}
+	if len(n.Content) >= 2 && resolve(n.Content[1]).Kind == yaml.MappingNode {
+		e.ByOutcome.decodeNode(d, n)
+		return
+	}
+	e.All.decodeNode(d, n)
+}

@@ -6,4 +6,14 @@
 // gen/cmd/fsmgen; a spec's protocol block (Model.Protocol) carries every
 // protocol-specific word, so that the same verifier serves IMAP
 // (spec/imap.yaml) and LMTP (spec/lmtp.yaml).
+//
+// A spec may declare session facts (Model.Facts): booleans the engine keeps
+// beside the state, such as "TLS is active" or "the server allows
+// credentials without TLS". A rule's `when` condition (Rule.When) limits it
+// to valuations of the facts, and its `effect` (Decision.Effects) changes
+// them per outcome. Model.Table has a row per valuation, and the checks
+// cover every valuation (totality, determinism) or every reachable
+// (state, valuation) node (reachability, traps, stranding); gen/cmd/fsmgen
+// documents the syntax and the generated API (Facts, Step(s, f, in, m),
+// Decision.Facts).
 package gen

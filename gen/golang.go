@@ -462,9 +462,101 @@ func (g *goGen) types(f *jen.File) {
 	g.enum(f, "Rule", "Rule identifies the spec rule behind a decision, for logs and coverage.", ids, names, docs, "NumRules", "NumRules is the number of rules in the spec.")
 
 	// Decision.
+	g.decision(f)
+}
+
+// hasFacts reports whether the spec declares facts; without them the
+// generated package has no Facts type and Step takes no facts.
+func (g *goGen) hasFacts() bool { return len(g.m.Facts) > 0 }
+
+func (g *goGen) factID(i int) string { return "Fact" + g.goName(g.m.Facts[i].Name) }
+
+// facts emits the Facts bit set: a constant per fact, EngineFacts, Has,
+// With, Without and String.
+func (g *goGen) facts(f *jen.File) {
+	m := g.m
+	comment(f, "Facts is a set of session facts: booleans the engine keeps beside the State. Rule conditions read them (Step takes the session's Facts) and rule effects change them (Decision.Facts). A fact not in EngineFacts starts false; the engine gives the others when the connection opens. The zero Facts has every fact false.")
+	f.Type().Id("Facts").Add(uintType(1 << len(m.Facts)))
+	f.Line()
+	var defs []jen.Code
+	var engine []jen.Code
+	for i, x := range m.Facts {
+		start := "Starts false."
+		if x.Engine {
+			start = "Given by the engine when the connection opens."
+			if len(engine) > 0 {
+				engine = append(engine, jen.Op("|"))
+			}
+			engine = append(engine, jen.Id(g.factID(i)))
+		}
+		defs = append(defs, jen.Comment(g.factID(i)+": "+sentence(x.Doc, start)))
+		st := jen.Id(g.factID(i))
+		if i == 0 {
+			st = st.Id("Facts").Op("=").Lit(1).Op("<<").Iota()
+		}
+		defs = append(defs, st)
+	}
+	f.Comment("The facts, in spec order.")
+	f.Const().Defs(defs...)
+	f.Line()
+	f.Comment("NumFacts is the number of declared facts.")
+	f.Const().Id("NumFacts").Op("=").Lit(len(m.Facts))
+	f.Line()
+	f.Comment("EngineFacts are the facts the engine gives when a connection opens.")
+	if len(engine) == 0 {
+		engine = []jen.Code{jen.Id("Facts").Call(jen.Lit(0))}
+	}
+	f.Const().Id("EngineFacts").Op("=").Add(engine...)
+	f.Line()
+	f.Var().Id("factNames").Op("=").Index(jen.Id("NumFacts")).String().ValuesFunc(func(gr *jen.Group) {
+		for _, x := range m.Facts {
+			gr.Line().Lit(x.Name)
+		}
+		gr.Line()
+	})
+	f.Line()
+	f.Comment("Has reports whether every fact of x is true in f.")
+	f.Func().Params(jen.Id("f").Id("Facts")).Id("Has").Params(jen.Id("x").Id("Facts")).Bool().Block(
+		jen.Return(jen.Id("f").Op("&").Id("x").Op("==").Id("x")),
+	)
+	f.Line()
+	f.Comment("With returns f with the facts of x true, if ok; else f unchanged.")
+	f.Func().Params(jen.Id("f").Id("Facts")).Id("With").Params(jen.Id("x").Id("Facts"), jen.Id("ok").Bool()).Id("Facts").Block(
+		jen.If(jen.Id("ok")).Block(jen.Return(jen.Id("f").Op("|").Id("x"))),
+		jen.Return(jen.Id("f")),
+	)
+	f.Line()
+	f.Comment("String lists the true facts by their spec names, joined by \"|\", or \"none\".")
+	f.Func().Params(jen.Id("f").Id("Facts")).Id("String").Params().String().Block(
+		jen.Var().Id("out").Index().String(),
+		jen.For(jen.List(jen.Id("i"), jen.Id("n")).Op(":=").Range().Id("factNames")).Block(
+			jen.If(jen.Id("f").Op("&").Parens(jen.Lit(1).Op("<<").Id("i")).Op("!=").Lit(0)).Block(
+				jen.Id("out").Op("=").Append(jen.Id("out"), jen.Id("n")),
+			),
+		),
+		jen.If(jen.Len(jen.Id("out")).Op("==").Lit(0)).Block(jen.Return(jen.Lit("none"))),
+		jen.Return(jen.Qual("strings", "Join").Call(jen.Id("out"), jen.Lit("|"))),
+	)
+	f.Line()
+	f.Comment("ParseFact looks a fact up by its spec name.")
+	f.Func().Id("ParseFact").Params(jen.Id("name").String()).Params(jen.Id("Facts"), jen.Bool()).Block(
+		jen.For(jen.List(jen.Id("i"), jen.Id("n")).Op(":=").Range().Id("factNames")).Block(
+			jen.If(jen.Id("n").Op("==").Id("name")).Block(jen.Return(jen.Lit(1).Op("<<").Id("i"), jen.True())),
+		),
+		jen.Return(jen.Lit(0), jen.False()),
+	)
+	f.Line()
+}
+
+// decision emits Decision, its methods and Step.
+func (g *goGen) decision(f *jen.File) {
+	facts := g.hasFacts()
+	if facts {
+		g.facts(f)
+	}
 	f.Comment("Decision is the machine's answer for one state, input and mode. Apply Pending")
 	f.Comment("first (it completes the tag a state holds), then Action, then move to Next.")
-	f.Type().Id("Decision").Struct(
+	fields := []jen.Code{
 		jen.Comment("Action says what to do with the input."),
 		jen.Id("Action").Id("Action"),
 		jen.Comment("Reply is the response for ActionReject, ActionNotify and ActionClose."),
@@ -476,7 +568,14 @@ func (g *goGen) types(f *jen.File) {
 		jen.Comment("Rule is the spec rule that decided."),
 		jen.Id("Rule").Id("Rule"),
 		jen.Id("next").Index(jen.Id("NumOutcomes")).Id("State"),
-	)
+	}
+	if facts {
+		fields = append(fields,
+			jen.Id("effects").Index(jen.Id("NumOutcomes")).Id("effect"),
+			jen.Id("facts").Id("Facts").Comment("the facts Step was given"),
+		)
+	}
+	f.Type().Id("Decision").Struct(fields...)
 	f.Line()
 	f.Comment("Next is the state after the decision. For ActionExecute it depends on the")
 	f.Comment("handler's outcome; for other actions every outcome gives the same state.")
@@ -484,6 +583,44 @@ func (g *goGen) types(f *jen.File) {
 		jen.Return(jen.Id("d").Dot("next").Index(jen.Id("o"))),
 	)
 	f.Line()
+	if facts {
+		f.Comment("effect is what a decision does to the facts for one outcome.")
+		f.Type().Id("effect").Struct(jen.List(jen.Id("set"), jen.Id("clear")).Id("Facts"))
+		f.Line()
+		f.Comment("Facts is the session's facts after the decision, when the handler reports o:")
+		f.Comment("the facts Step was given with the rule's effect for o applied. Like Next, it")
+		f.Comment("depends on the outcome only for ActionExecute.")
+		f.Func().Params(jen.Id("d").Id("Decision")).Id("Facts").Params(jen.Id("o").Id("Outcome")).Id("Facts").Block(
+			jen.Id("e").Op(":=").Id("d").Dot("effects").Index(jen.Id("o")),
+			jen.Return(jen.Id("d").Dot("facts").Op("&^").Id("e").Dot("clear").Op("|").Id("e").Dot("set")),
+		)
+		f.Line()
+		f.Comment("Effect is the rule's effect on the facts when the handler reports o: the")
+		f.Comment("facts it makes true and those it makes false.")
+		f.Func().Params(jen.Id("d").Id("Decision")).Id("Effect").Params(jen.Id("o").Id("Outcome")).Params(jen.List(jen.Id("set"), jen.Id("clear")).Id("Facts")).Block(
+			jen.Return(jen.Id("d").Dot("effects").Index(jen.Id("o")).Dot("set"), jen.Id("d").Dot("effects").Index(jen.Id("o")).Dot("clear")),
+		)
+		f.Line()
+		f.Comment("Step is the machine: the decision for input in in state s, with the session's")
+		f.Comment("facts f, under modes m. It is a pure function over constant tables and does")
+		f.Comment("not allocate. s and in must be valid; it panics otherwise. The verifier proved")
+		f.Comment("that exactly one rule decides every state × input under every valuation of")
+		f.Comment("the facts.")
+		f.Func().Id("Step").Params(jen.Id("s").Id("State"), jen.Id("f").Id("Facts"), jen.Id("in").Id("Input"), jen.Id("m").Id("Modes")).Id("Decision").Block(
+			jen.Id("c").Op(":=").Op("&").Id("cells").Index(jen.Id("s")).Index(jen.Id("in")),
+			jen.List(jen.Id("q"), jen.Id("ds")).Op(":=").List(jen.Id("c").Dot("quirk"), jen.Id("c").Dot("d")),
+			jen.For(jen.List(jen.Id("_"), jen.Id("b")).Op(":=").Range().Id("branches").Index(jen.Id("c").Dot("alt").Op(":").Id("c").Dot("alt").Op("+").Uint16().Call(jen.Id("c").Dot("n")))).Block(
+				jen.If(jen.Id("f").Op("&").Id("b").Dot("mask").Op("==").Id("b").Dot("want")).Block(
+					jen.List(jen.Id("q"), jen.Id("ds")).Op("=").List(jen.Id("b").Dot("quirk"), jen.Id("b").Dot("d")),
+					jen.Break(),
+				),
+			),
+			jen.Id("d").Op(":=").Id("decisions").Index(jen.Id("ds").Index(jen.Id("m").Dot("Of").Call(jen.Id("q")))),
+			jen.Id("d").Dot("facts").Op("=").Id("f"),
+			jen.Return(jen.Id("d")),
+		)
+		return
+	}
 	f.Comment("Step is the machine: the decision for input in in state s under modes m.")
 	f.Comment("It is a pure function over constant tables and does not allocate. s and in")
 	f.Comment("must be valid; it panics otherwise.")
@@ -509,7 +646,16 @@ func refText(ref string) string {
 
 // decisionKey identifies equal decisions so the table stores each once.
 func decisionKey(d Decision) string {
-	return fmt.Sprint(d.Rule, d.Action, d.Reply, d.Pending, d.Quirk, d.Next)
+	return fmt.Sprint(d.Rule, d.Action, d.Reply, d.Pending, d.Quirk, d.Next, d.Effects)
+}
+
+// branch is one alternative of a cell whose rules have conditions on the
+// facts: the conjunction that selects it, the quirk and the decision
+// indexes.
+type branch struct {
+	cond Cond
+	q    int
+	l, s int
 }
 
 func (g *goGen) tables(f *jen.File) {
@@ -525,13 +671,40 @@ func (g *goGen) tables(f *jen.File) {
 		uniq = append(uniq, d)
 		return len(uniq) - 1
 	}
-	type cellIdx struct{ q, l, s int }
+	type cellIdx struct{ q, l, s, alt, n int }
 	cells := make([][]cellIdx, len(m.States))
+	var branches []branch
 	for s := range m.States {
 		cells[s] = make([]cellIdx, len(m.Inputs))
 		for in := range m.Inputs {
-			c := m.Table[s][in]
+			c := m.Table[s][0][in]
 			cells[s][in] = cellIdx{q: c[0].Quirk, l: idx(c[0]), s: idx(c[1])}
+			if !g.hasFacts() {
+				continue
+			}
+			// The rules deciding s × in, in the order of the valuations
+			// they first decide.
+			var rules []int
+			at := map[int]int{}
+			for v := range m.Table[s] {
+				r := m.Table[s][v][in][0].Rule
+				if _, ok := at[r]; !ok {
+					at[r] = v
+					rules = append(rules, r)
+				}
+			}
+			if len(rules) == 1 && m.Rules[rules[0]].When == nil {
+				continue
+			}
+			ci := &cells[s][in]
+			*ci = cellIdx{alt: len(branches)}
+			for _, r := range rules {
+				c := m.Table[s][at[r]][in]
+				for _, cond := range m.Rules[r].When {
+					branches = append(branches, branch{cond: cond, q: c[0].Quirk, l: idx(c[0]), s: idx(c[1])})
+					ci.n++
+				}
+			}
 		}
 	}
 	f.Comment("decisions holds every distinct decision once; cells index into it.")
@@ -554,17 +727,53 @@ func (g *goGen) tables(f *jen.File) {
 						ng.Id(g.stateID(s))
 					}
 				})
+				if g.hasFacts() && d.Effects != nil && hasEffect(d.Effects) {
+					dd[jen.Id("effects")] = jen.Index(jen.Id("NumOutcomes")).Id("effect").ValuesFunc(func(eg *jen.Group) {
+						for _, e := range d.Effects {
+							eg.Values(g.factsLit(e.Set), g.factsLit(e.Clear))
+						}
+					})
+				}
 			}))
 		}
 		gr.Line()
 	})
 	f.Line()
-	f.Comment("cell is one state × input: the quirk that selects the mode, and the index of")
-	f.Comment("the decision in each mode (lenient, strict).")
-	f.Type().Id("cell").Struct(
-		jen.Id("quirk").Id("Quirk"),
-		jen.Id("d").Index(jen.Lit(2)).Add(uintType(len(uniq))),
-	)
+	dt := uintType(len(uniq))
+	if !g.hasFacts() {
+		f.Comment("cell is one state × input: the quirk that selects the mode, and the index of")
+		f.Comment("the decision in each mode (lenient, strict).")
+		f.Type().Id("cell").Struct(
+			jen.Id("quirk").Id("Quirk"),
+			jen.Id("d").Index(jen.Lit(2)).Add(dt),
+		)
+	} else {
+		f.Comment("cell is one state × input: the quirk that selects the mode, and the index of")
+		f.Comment("the decision in each mode (lenient, strict); or, when the rules deciding it")
+		f.Comment("have conditions on the facts, n branches from branches[alt].")
+		f.Type().Id("cell").Struct(
+			jen.Id("quirk").Id("Quirk"),
+			jen.Id("d").Index(jen.Lit(2)).Add(dt),
+			jen.Id("alt").Uint16(),
+			jen.Id("n").Uint8(),
+		)
+		f.Line()
+		f.Comment("branch is one conjunction of a rule's condition in a cell: when the facts in")
+		f.Comment("mask have the values in want, the quirk and the decisions are these.")
+		f.Type().Id("branch").Struct(
+			jen.List(jen.Id("mask"), jen.Id("want")).Id("Facts"),
+			jen.Id("quirk").Id("Quirk"),
+			jen.Id("d").Index(jen.Lit(2)).Add(dt),
+		)
+		f.Line()
+		f.Comment("branches holds the alternatives of the cells that depend on the facts.")
+		f.Var().Id("branches").Op("=").Index(jen.Lit(len(branches))).Id("branch").ValuesFunc(func(gr *jen.Group) {
+			for _, b := range branches {
+				gr.Line().Values(g.factsLit(b.cond.Mask), g.factsLit(b.cond.Want), jen.Id(g.quirkID(b.q)), jen.Index(jen.Lit(2)).Add(dt.Clone()).Values(jen.Lit(b.l), jen.Lit(b.s)))
+			}
+			gr.Line()
+		})
+	}
 	f.Line()
 	f.Comment("cells is the machine's table, indexed by state then input.")
 	f.Var().Id("cells").Op("=").Index(jen.Id("NumStates")).Index(jen.Id("NumInputs")).Id("cell").ValuesFunc(func(gr *jen.Group) {
@@ -572,13 +781,43 @@ func (g *goGen) tables(f *jen.File) {
 			gr.Line().Id(g.stateID(s)).Op(":").ValuesFunc(func(rg *jen.Group) {
 				for in := range m.Inputs {
 					c := cells[s][in]
-					rg.Line().Id(g.inputID(in)).Op(":").Values(jen.Id(g.quirkID(c.q)), jen.Index(jen.Lit(2)).Add(uintType(len(uniq))).Values(jen.Lit(c.l), jen.Lit(c.s)))
+					vals := []jen.Code{jen.Id(g.quirkID(c.q)), jen.Index(jen.Lit(2)).Add(dt.Clone()).Values(jen.Lit(c.l), jen.Lit(c.s))}
+					if g.hasFacts() {
+						vals = append(vals, jen.Lit(c.alt), jen.Lit(c.n))
+					}
+					rg.Line().Id(g.inputID(in)).Op(":").Values(vals...)
 				}
 				rg.Line()
 			})
 		}
 		gr.Line()
 	})
+}
+
+func hasEffect(es []Effect) bool {
+	for _, e := range es {
+		if e != (Effect{}) {
+			return true
+		}
+	}
+	return false
+}
+
+// factsLit writes a valuation as an expression of Fact constants.
+func (g *goGen) factsLit(v uint) jen.Code {
+	var parts []jen.Code
+	for i := range g.m.Facts {
+		if v&(1<<i) != 0 {
+			if len(parts) > 0 {
+				parts = append(parts, jen.Op("|"))
+			}
+			parts = append(parts, jen.Id(g.factID(i)))
+		}
+	}
+	if len(parts) == 0 {
+		return jen.Lit(0)
+	}
+	return jen.Add(parts...)
 }
 
 func (g *goGen) packageDoc() string {

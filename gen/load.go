@@ -15,11 +15,11 @@ import (
 )
 
 // KnownResponseCodes are the response codes a spec response may carry:
-// RFC 9051 7.1, RFC 5530, RFC 4315, RFC 7162, RFC 3516 and RFC 7889.
+// RFC 9051 7.1, RFC 5530, RFC 4315, RFC 7162, RFC 3516, RFC 7889 and RFC 4978.
 var KnownResponseCodes = []string{
 	"ALERT", "ALREADYEXISTS", "APPENDUID", "AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED",
 	"BADCHARSET", "CANNOT", "CAPABILITY", "CLIENTBUG", "CLOSED", "CONTACTADMIN", "COPYUID",
-	"CORRUPTION", "EXPIRED", "EXPUNGEISSUED", "HASCHILDREN", "HIGHESTMODSEQ", "INUSE", "LIMIT",
+	"COMPRESSIONACTIVE", "CORRUPTION", "EXPIRED", "EXPUNGEISSUED", "HASCHILDREN", "HIGHESTMODSEQ", "INUSE", "LIMIT",
 	"MODIFIED", "NOMODSEQ", "NONEXISTENT", "NOPERM", "OVERQUOTA", "PARSE", "PERMANENTFLAGS",
 	"PRIVACYREQUIRED", "READ-ONLY", "READ-WRITE", "SERVERBUG", "TOOBIG", "TRYCREATE",
 	"UIDNEXT", "UIDNOTSTICKY", "UIDVALIDITY", "UNAVAILABLE", "UNKNOWN-CTE",
@@ -94,7 +94,11 @@ type checker struct {
 	groups                                      map[string]int // index into raw.Groups
 	groupCache                                  map[string]*groupVal
 	usedResponses, usedQuirks                   map[int]bool
-	ruleOf                                      [][]int // [state][input] -> rule index or -1
+	ruleOf                                      [][][]int // [state][valuation][input] -> rule index or -1
+	facts                                       map[string]int
+	factRead                                    []bool       // per fact: a rule's condition reads it
+	ruleReads                                   []uint       // per rule: the facts its condition reads
+	brokenWhen                                  map[int]bool // rules whose condition names an unknown fact
 
 	// The protocol's vocabulary (see protocol.go).
 	readsNames, kindNames, attrNames, actionList []string
@@ -124,6 +128,7 @@ func (c *checker) run() {
 	}
 	c.declareProtocol()
 	c.declare()
+	c.declareFacts()
 	c.resolveInitial()
 	c.resolveRules()
 	c.checkTotality()
@@ -525,17 +530,22 @@ func (c *checker) response(s Str, rule string, field string) int {
 }
 
 func (c *checker) resolveRules() {
-	nS, nI := len(c.m.States), len(c.m.Inputs)
-	c.m.Table = make([][]Cell, nS)
-	c.ruleOf = make([][]int, nS)
+	nS, nV, nI := len(c.m.States), c.m.Valuations(), len(c.m.Inputs)
+	c.m.Table = make([][][]Cell, nS)
+	c.ruleOf = make([][][]int, nS)
 	for s := range c.m.Table {
-		c.m.Table[s] = make([]Cell, nI)
-		c.ruleOf[s] = make([]int, nI)
-		for i := range c.ruleOf[s] {
-			c.ruleOf[s][i] = -1
+		c.m.Table[s] = make([][]Cell, nV)
+		c.ruleOf[s] = make([][]int, nV)
+		for v := range c.m.Table[s] {
+			c.m.Table[s][v] = make([]Cell, nI)
+			c.ruleOf[s][v] = make([]int, nI)
+			for i := range c.ruleOf[s][v] {
+				c.ruleOf[s][v][i] = -1
+			}
 		}
 	}
 	ids := map[string]Pos{}
+	c.brokenWhen = map[int]bool{}
 	for ri, rr := range c.raw.Rules {
 		id := rr.ID.V
 		if !rr.ID.Set() || id == "" {
@@ -559,7 +569,9 @@ func (c *checker) resolveRules() {
 				c.usedQuirks[q] = true
 			}
 		}
+		rule.When = c.when(id, rr.When)
 		c.m.Rules = append(c.m.Rules, rule)
+		c.ruleReads = append(c.ruleReads, condMask(rule.When))
 		if len(rr.In) == 0 {
 			c.errs.addf(rr.Pos, "rule %q: missing \"in\" (the states it applies to)", id)
 		}
@@ -570,11 +582,11 @@ func (c *checker) resolveRules() {
 		inputs := c.expand(rr.On, nsInput, "rule "+quote(id)+": on")
 
 		var modes [2]*rawAction
-		top := &rawAction{Pos: rr.Pos, Do: rr.Do, Reply: rr.Reply, Pending: rr.Pending, Next: rr.Next}
+		top := &rawAction{Pos: rr.Pos, Do: rr.Do, Reply: rr.Reply, Pending: rr.Pending, Next: rr.Next, Effect: rr.Effect}
 		split := rr.Lenient != nil || rr.Strict != nil
 		if split {
-			if rr.Do.Set() || rr.Reply.Set() || rr.Pending.Set() || rr.Next != nil {
-				c.errs.addf(rr.Pos, "rule %q: with lenient/strict blocks, do, reply, pending and next belong inside them", id)
+			if rr.Do.Set() || rr.Reply.Set() || rr.Pending.Set() || rr.Next != nil || rr.Effect != nil {
+				c.errs.addf(rr.Pos, "rule %q: with lenient/strict blocks, do, reply, pending, next and effect belong inside them", id)
 			}
 			if rr.Lenient == nil || rr.Strict == nil {
 				c.errs.addf(rr.Pos, "rule %q: a rule that depends on the mode needs both a lenient and a strict block", id)
@@ -599,21 +611,33 @@ func (c *checker) resolveRules() {
 			}
 		}
 		var overlaps []string
+		seenOverlap := map[string]bool{}
 		var against = map[int]bool{}
 		for si, s := range states {
-			for _, in := range inputs {
-				if prev := c.ruleOf[s][in]; prev >= 0 {
-					if len(overlaps) < 6 {
-						overlaps = append(overlaps, c.m.States[s].Name+" × "+c.m.Inputs[in].Name)
-					}
-					against[prev] = true
+			for v := 0; v < nV; v++ {
+				if !rule.Applies(uint(v)) {
 					continue
 				}
-				c.ruleOf[s][in] = ri
-				for m := 0; m < 2; m++ {
-					d := decs[m][si]
-					// A stay/origin per input: fix Next for this input.
-					c.m.Table[s][in][m] = d
+				for _, in := range inputs {
+					if prev := c.ruleOf[s][v][in]; prev >= 0 {
+						if c.brokenWhen[ri] || c.brokenWhen[prev] {
+							continue
+						}
+						what := c.m.States[s].Name + " × " + c.m.Inputs[in].Name
+						if mask := c.ruleReads[ri] | c.ruleReads[prev]; mask != 0 {
+							what += " when " + c.m.CondText(Cond{Mask: mask, Want: uint(v) & mask})
+						}
+						if len(overlaps) < 6 && !seenOverlap[what] {
+							seenOverlap[what] = true
+							overlaps = append(overlaps, what)
+						}
+						against[prev] = true
+						continue
+					}
+					c.ruleOf[s][v][in] = ri
+					for m := 0; m < 2; m++ {
+						c.m.Table[s][v][in][m] = decs[m][si]
+					}
 				}
 			}
 		}
@@ -635,7 +659,7 @@ var actionNamesList = actionNames
 
 // action resolves one mode's action of a rule for state s.
 func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs []int) Decision {
-	d := Decision{Rule: ri, Quirk: quirk, Next: make([]int, len(c.m.Outcomes))}
+	d := Decision{Rule: ri, Quirk: quirk, Next: make([]int, len(c.m.Outcomes)), Effects: make([]Effect, len(c.m.Outcomes))}
 	for i := range d.Next {
 		d.Next[i] = s
 	}
@@ -740,6 +764,9 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 	} else if d.Action == ActExecute {
 		c.errs.addf(a.Do.Pos, "rule %q: execute needs \"next\" (the state for each outcome)", id)
 	}
+	if a.Effect != nil {
+		c.effect(id, a.Effect, d)
+	}
 	switch d.Action {
 	case ActClose:
 		if !c.m.States[d.Next[0]].Terminal {
@@ -793,12 +820,41 @@ func contains(xs []int, x int) bool {
 	return false
 }
 
+// checkTotality verifies that every state × input has a decision under
+// every valuation of the facts. Every valuation, not only the reachable
+// ones: the engine gives some facts any value when a connection opens, and
+// a machine that is total everywhere does not depend on the reachability
+// analysis being right (a combination that cannot happen costs one rule
+// without a condition).
 func (c *checker) checkTotality() {
+	nV := c.m.Valuations()
 	for s, st := range c.m.States {
 		var missing []string
 		for in := range c.m.Inputs {
-			if c.ruleOf[s][in] < 0 {
+			var gaps []uint
+			var read uint // the facts the rules deciding s × in read
+			for v := 0; v < nV; v++ {
+				if r := c.ruleOf[s][v][in]; r < 0 {
+					gaps = append(gaps, uint(v))
+				} else {
+					read |= c.ruleReads[r]
+				}
+			}
+			switch {
+			case len(gaps) == 0:
+			case len(gaps) == nV:
 				missing = append(missing, c.m.Inputs[in].Name)
+			default:
+				var conds []string
+				seen := map[string]bool{}
+				for _, v := range gaps {
+					t := c.m.CondText(Cond{Mask: read, Want: v & read})
+					if !seen[t] {
+						seen[t] = true
+						conds = append(conds, t)
+					}
+				}
+				missing = append(missing, c.m.Inputs[in].Name+" when "+strings.Join(conds, " or "))
 			}
 		}
 		if len(missing) > 0 {
@@ -807,23 +863,67 @@ func (c *checker) checkTotality() {
 	}
 }
 
-// checkGraph verifies reachability, terminal states and the absence of traps.
-func (c *checker) checkGraph() {
-	n := len(c.m.States)
-	succ := make([]map[int]bool, n)
-	for s := range succ {
-		succ[s] = map[int]bool{}
-		for in := range c.m.Inputs {
-			for m := 0; m < 2; m++ {
-				for _, t := range c.m.NextStates(c.m.Table[s][in][m], in) {
-					succ[s][t] = true
+// node is a state under a valuation of the facts: what the graph checks
+// walk.
+func (c *checker) node(s int, v uint) int { return s*c.m.Valuations() + int(v) }
+
+// successors returns, per node, the nodes one decision leads to; with
+// closing false it leaves out decisions that close the connection.
+func (c *checker) successors(closing bool) []map[int]bool {
+	nV := c.m.Valuations()
+	succ := make([]map[int]bool, len(c.m.States)*nV)
+	for s := range c.m.States {
+		for v := 0; v < nV; v++ {
+			n := c.node(s, uint(v))
+			succ[n] = map[int]bool{}
+			for in := range c.m.Inputs {
+				for m := 0; m < 2; m++ {
+					d := c.m.Table[s][v][in][m]
+					if !closing && d.Action == ActClose {
+						continue
+					}
+					outs := []int{0}
+					if d.Action == ActExecute {
+						outs = c.m.Inputs[in].Outcomes
+					}
+					for _, o := range outs {
+						succ[n][c.node(d.Next[o], d.Effects[o].Apply(uint(v)))] = true
+					}
 				}
 			}
 		}
 	}
-	reach := bfs(c.m.Initial, succ)
+	return succ
+}
+
+// whereText names the valuation of node n for an error message about its
+// state, or "" when the spec declares no facts.
+func (c *checker) whereText(n int) string {
+	if len(c.m.Facts) == 0 {
+		return ""
+	}
+	all := uint(c.m.Valuations() - 1)
+	return " (with facts " + c.m.CondText(Cond{Mask: all, Want: uint(n % c.m.Valuations())}) + ")"
+}
+
+// checkGraph verifies reachability, terminal states and the absence of
+// traps, over the nodes (state, valuation of the facts) the initial state
+// reaches from every valuation a connection can open with.
+func (c *checker) checkGraph() {
+	nV := c.m.Valuations()
+	succ := c.successors(true)
+	reach := map[int]bool{}
+	for _, v := range c.m.InitialValuations() {
+		for n := range bfs(c.node(c.m.Initial, v), succ) {
+			reach[n] = true
+		}
+	}
 	for s, st := range c.m.States {
-		if !reach[s] {
+		reached := false
+		for v := 0; v < nV; v++ {
+			reached = reached || reach[c.node(s, uint(v))]
+		}
+		if !reached {
 			c.errs.addf(st.Pos, "state %q is unreachable from the initial state %q", st.Name, c.m.States[c.m.Initial].Name)
 		}
 	}
@@ -833,10 +933,13 @@ func (c *checker) checkGraph() {
 			continue
 		}
 		haveTerminal = true
-		for t := range succ[s] {
-			if t != s {
-				c.errs.addf(st.Pos, "terminal state %q is not absorbing: it can move to %q", st.Name, c.m.States[t].Name)
-				break
+	leaves:
+		for v := 0; v < nV; v++ {
+			for t := range succ[c.node(s, uint(v))] {
+				if t/nV != s {
+					c.errs.addf(st.Pos, "terminal state %q is not absorbing: it can move to %q", st.Name, c.m.States[t/nV].Name)
+					break leaves
+				}
 			}
 		}
 	}
@@ -845,19 +948,22 @@ func (c *checker) checkGraph() {
 		return
 	}
 	for s, st := range c.m.States {
-		if st.Terminal || !reach[s] {
-			continue
-		}
-		r := bfs(s, succ)
-		ok := false
-		for t := range r {
-			if c.m.States[t].Terminal {
-				ok = true
+		for v := 0; v < nV; v++ {
+			n := c.node(s, uint(v))
+			if st.Terminal || !reach[n] {
+				continue
+			}
+			ok := false
+			for t := range bfs(n, succ) {
+				if c.m.States[t/nV].Terminal {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				c.errs.addf(st.Pos, "state %q is a trap%s: no sequence of inputs leads from it to a terminal state", st.Name, c.whereText(n))
 				break
 			}
-		}
-		if !ok {
-			c.errs.addf(st.Pos, "state %q is a trap: no sequence of inputs leads from it to a terminal state", st.Name)
 		}
 	}
 	c.checkStranded(reach)
@@ -867,35 +973,25 @@ func (c *checker) checkGraph() {
 // back to reading commands with no tag held, without closing the
 // connection: a state whose only way out is a disconnect strands clients.
 func (c *checker) checkStranded(reach map[int]bool) {
-	n := len(c.m.States)
-	succ := make([]map[int]bool, n)
-	for s := range succ {
-		succ[s] = map[int]bool{}
-		for in := range c.m.Inputs {
-			for m := 0; m < 2; m++ {
-				d := c.m.Table[s][in][m]
-				if d.Action == ActClose {
-					continue
-				}
-				for _, t := range c.m.NextStates(d, in) {
-					succ[s][t] = true
+	nV := c.m.Valuations()
+	succ := c.successors(false)
+	for s, st := range c.m.States {
+		for v := 0; v < nV; v++ {
+			n := c.node(s, uint(v))
+			if st.Terminal || !reach[n] {
+				continue
+			}
+			home := false
+			for t := range bfs(n, succ) {
+				if ts := c.m.States[t/nV]; ts.Reads == c.m.Protocol.Command && !ts.Held {
+					home = true
+					break
 				}
 			}
-		}
-	}
-	for s, st := range c.m.States {
-		if st.Terminal || !reach[s] {
-			continue
-		}
-		home := false
-		for t := range bfs(s, succ) {
-			if c.m.States[t].Reads == c.m.Protocol.Command && !c.m.States[t].Held {
-				home = true
+			if !home {
+				c.errs.addf(st.Pos, "state %q is stranded%s: no input leads from it back to reading commands without closing the connection", st.Name, c.whereText(n))
 				break
 			}
-		}
-		if !home {
-			c.errs.addf(st.Pos, "state %q is stranded: no input leads from it back to reading commands without closing the connection", st.Name)
 		}
 	}
 }
@@ -931,6 +1027,11 @@ func (c *checker) checkUsage() {
 	for i, rs := range c.raw.Responses {
 		if !c.usedResponses[i+1] {
 			c.errs.addf(rs.Key.Pos, "response %q is declared but no rule uses it", rs.Key.V)
+		}
+	}
+	for i, f := range c.raw.Facts {
+		if !c.factRead[i] {
+			c.errs.addf(f.Key.Pos, "fact %q is declared but no rule's condition (when) reads it", f.Key.V)
 		}
 	}
 	for i, g := range c.raw.Groups {

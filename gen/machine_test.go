@@ -33,7 +33,7 @@ func newSession(t *testing.T, modes fsm.Modes) *session {
 // through the machine the way the server engine does, recording every
 // completion per tag.
 func (s *session) send(tag string, in fsm.Input, out fsm.Outcome) fsm.Decision {
-	d := fsm.Step(s.state, in, s.modes)
+	d := fsm.Step(s.state, plain, in, s.modes)
 	first := d
 	if d.Pending != fsm.ResponseNone {
 		s.replies[s.held] = append(s.replies[s.held], d.Pending.Status())
@@ -176,7 +176,7 @@ func TestQuirkRules(t *testing.T) {
 				modes fsm.Modes
 				w     want
 			}{{L, tc.lenient}, {S, tc.strict}, {L.With(tc.quirk, fsm.Strict), tc.strict}, {S.With(tc.quirk, fsm.Lenient), tc.lenient}} {
-				d := fsm.Step(tc.state, tc.in, m.modes)
+				d := fsm.Step(tc.state, plain, tc.in, m.modes)
 				assert.Equal(t, tc.quirk, d.Quirk)
 				assert.Equal(t, m.w.action, d.Action, "action")
 				assert.Equal(t, m.w.reply, d.Reply, "reply")
@@ -190,7 +190,7 @@ func TestQuirkRules(t *testing.T) {
 		})
 	}
 	// Autologout applies outside IDLE.
-	d := fsm.Step(fsm.StateSelected, fsm.InputAutologout, L)
+	d := fsm.Step(fsm.StateSelected, plain, fsm.InputAutologout, L)
 	assert.Equal(t, fsm.ActionClose, d.Action)
 	assert.Equal(t, fsm.StateLoggedOut, d.Next(fsm.OutcomeOK))
 }
@@ -213,6 +213,61 @@ func TestDataQuirks(t *testing.T) {
 	assert.False(t, fsm.QuirkTrailingSeparator.Session())
 	assert.True(t, fsm.QuirkIdleTaggedCommand.Session())
 	assert.Equal(t, fsm.Lenient, S.With(fsm.QuirkNone, fsm.Strict).Of(fsm.QuirkNone), "QuirkNone never becomes strict")
+}
+
+// plain are the facts of a plaintext connection on a server that allows
+// credentials without TLS, as in the server's tests.
+const plain = fsm.FactPlaintextAuth
+
+// TestFactRules pins the decisions that depend on the session facts and
+// the effects that change them.
+func TestFactRules(t *testing.T) {
+	m := fsm.DefaultModes()
+	na := fsm.StateNotAuthenticated
+	assert.Equal(t, fsm.EngineFacts, fsm.FactTLS|fsm.FactPlaintextAuth, "the engine gives tls and plaintext-auth; compression starts false")
+
+	// STARTTLS runs once; over TLS it is refused (RFC 9051 6.2.1).
+	assert.Equal(t, fsm.ActionExecute, fsm.Step(na, plain, fsm.InputStarttls, m).Action)
+	again := fsm.Step(na, fsm.FactTLS, fsm.InputStarttls, m)
+	assert.Equal(t, fsm.ActionReject, again.Action)
+	assert.Equal(t, "TLS is already active", again.Reply.Text())
+	ready := fsm.Step(fsm.StateTLSHandshake, 0, fsm.InputTLSReady, m)
+	assert.Equal(t, fsm.FactTLS, ready.Facts(fsm.OutcomeOK), "the handshake makes TLS active")
+	assert.Equal(t, na, ready.Next(fsm.OutcomeOK))
+
+	// Credentials need TLS unless plaintext is allowed.
+	for _, in := range []fsm.Input{fsm.InputLogin, fsm.InputAuthenticate} {
+		for f, want := range map[fsm.Facts]fsm.Action{
+			0:                                   fsm.ActionReject,
+			fsm.FactPlaintextAuth:               fsm.ActionExecute,
+			fsm.FactTLS:                         fsm.ActionExecute,
+			fsm.FactTLS | fsm.FactPlaintextAuth: fsm.ActionExecute,
+		} {
+			d := fsm.Step(na, f, in, m)
+			assert.Equal(t, want, d.Action, "%s with %s", in, f)
+			if want == fsm.ActionReject {
+				assert.Equal(t, "PRIVACYREQUIRED", d.Reply.Code())
+				assert.Equal(t, "NO", d.Reply.Status())
+			}
+		}
+	}
+
+	// COMPRESS: refused as unsupported today, and with NO
+	// [COMPRESSIONACTIVE] once compression is on (RFC 4978 3).
+	for _, s := range []fsm.State{fsm.StateAuthenticated, fsm.StateSelected, fsm.StateSelectedReadOnly} {
+		active := fsm.Step(s, plain|fsm.FactCompression, fsm.InputCompress, m)
+		assert.Equal(t, fsm.ActionReject, active.Action)
+		assert.Equal(t, "COMPRESSIONACTIVE", active.Reply.Code(), "%s", s)
+		assert.Equal(t, fsm.RuleCompressUnsupported, fsm.Step(s, plain, fsm.InputCompress, m).Rule, "%s", s)
+	}
+
+	// A decision without an effect keeps the facts.
+	d := fsm.Step(fsm.StateSelected, fsm.FactTLS|fsm.FactCompression, fsm.InputNoop, m)
+	assert.Equal(t, fsm.FactTLS|fsm.FactCompression, d.Facts(fsm.OutcomeOK))
+	assert.Equal(t, "tls|compression", (fsm.FactTLS | fsm.FactCompression).String())
+	assert.Equal(t, "none", fsm.Facts(0).String())
+	assert.True(t, fsm.StateIdleSelected.MailboxOpen())
+	assert.False(t, fsm.StateAuthenticated.MailboxOpen())
 }
 
 // TestRFCTransitions pins state changes the RFCs require.
@@ -240,11 +295,11 @@ func TestRFCTransitions(t *testing.T) {
 		{"logged-out absorbs", fsm.StateLoggedOut, fsm.InputLogin, fsm.OutcomeOK, fsm.StateLoggedOut},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.to, fsm.Step(tc.from, tc.in, m).Next(tc.out))
+			assert.Equal(t, tc.to, fsm.Step(tc.from, plain, tc.in, m).Next(tc.out))
 		})
 	}
-	assert.Equal(t, fsm.ActionReject, fsm.Step(fsm.StateSelectedReadOnly, fsm.InputStore, m).Action)
-	assert.Equal(t, "READ-ONLY", fsm.Step(fsm.StateSelectedReadOnly, fsm.InputUIDExpunge, m).Reply.Code())
-	assert.Equal(t, fsm.ActionReject, fsm.Step(fsm.StateNotAuthenticated, fsm.InputSelect, m).Action)
-	assert.Equal(t, fsm.ActionReject, fsm.Step(fsm.StateSelected, fsm.InputEnable, m).Action)
+	assert.Equal(t, fsm.ActionReject, fsm.Step(fsm.StateSelectedReadOnly, plain, fsm.InputStore, m).Action)
+	assert.Equal(t, "READ-ONLY", fsm.Step(fsm.StateSelectedReadOnly, plain, fsm.InputUIDExpunge, m).Reply.Code())
+	assert.Equal(t, fsm.ActionReject, fsm.Step(fsm.StateNotAuthenticated, plain, fsm.InputSelect, m).Action)
+	assert.Equal(t, fsm.ActionReject, fsm.Step(fsm.StateSelected, plain, fsm.InputEnable, m).Action)
 }

@@ -25,17 +25,18 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 	labels := map[edge]map[string]bool{}
 	for s := range m.States {
 		for in := range m.Inputs {
-			for mode := 0; mode < 2; mode++ {
-				d := m.Table[s][in][mode]
-				for _, t := range m.NextStates(d, in) {
-					if t == s {
-						continue
+			for v := range m.Table[s] {
+				for _, d := range m.Table[s][v][in] {
+					for _, t := range m.NextStates(d, in) {
+						if t == s {
+							continue
+						}
+						e := edge{s, t}
+						if labels[e] == nil {
+							labels[e] = map[string]bool{}
+						}
+						labels[e][m.Rules[d.Rule].ID] = true
 					}
-					e := edge{s, t}
-					if labels[e] == nil {
-						labels[e] = map[string]bool{}
-					}
-					labels[e][m.Rules[d.Rule].ID] = true
 				}
 			}
 		}
@@ -105,14 +106,45 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 		}
 		fmt.Fprintf(&b, "| `%s` |", name)
 		for s := range m.States {
-			c := m.Table[s][in]
-			cell := m.cellText(c[0], s, in)
-			if decisionKey(c[0]) != decisionKey(c[1]) {
-				cell = "L: " + cell + "<br>S: " + m.cellText(c[1], s, in)
+			var alts []string
+			seen := map[int]bool{}
+			for v := range m.Table[s] {
+				c := m.Table[s][v][in]
+				if seen[c[0].Rule] {
+					continue
+				}
+				seen[c[0].Rule] = true
+				cell := m.cellText(c[0], s, in)
+				if decisionKey(c[0]) != decisionKey(c[1]) {
+					cell = "L: " + cell + "<br>S: " + m.cellText(c[1], s, in)
+				}
+				if w := m.Rules[c[0].Rule].When; w != nil {
+					cell = "when " + mdEscape(m.WhenText(w)) + ": " + cell
+				}
+				alts = append(alts, cell)
 			}
-			fmt.Fprintf(&b, " %s |", cell)
+			fmt.Fprintf(&b, " %s |", strings.Join(alts, "<br>"))
 		}
 		b.WriteString("\n")
+	}
+	if len(m.Facts) > 0 {
+		b.WriteString("\n## Facts\n\nBooleans the engine keeps beside the state. A rule with a condition (`when`) decides only under it; `sets` names a rule's effect on the facts (per outcome for `run`).\n\n| fact | starts | meaning | read by | changed by |\n|---|---|---|---|---|\n")
+		for i, f := range m.Facts {
+			start := "false"
+			if f.Engine {
+				start = "given by the engine"
+			}
+			var readers, changers []string
+			for ri, r := range m.Rules {
+				if condMask(r.When)&(1<<i) != 0 {
+					readers = append(readers, "`"+r.ID+"`")
+				}
+				if m.ruleChanges(ri, uint(1)<<i) {
+					changers = append(changers, "`"+r.ID+"`")
+				}
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", f.Name, start, mdEscape(f.Doc), strings.Join(readers, ", "), strings.Join(changers, ", "))
+		}
 	}
 	b.WriteString("\n## Quirks\n\n| quirk | scope | seen with | lenient | strict | source |\n|---|---|---|---|---|---|\n")
 	for _, q := range m.Quirks[1:] {
@@ -167,7 +199,51 @@ func (m *Model) cellText(d Decision, s, in int) string {
 	if d.Action != ActExecute && d.Next[0] != s {
 		t += " → " + m.States[d.Next[0]].Name
 	}
-	return t
+	return t + m.effectText(d, in)
+}
+
+// effectText describes a decision's effect on the facts, e.g.
+// " sets ok⇒{compression: true}", or "" for none.
+func (m *Model) effectText(d Decision, in int) string {
+	if !hasEffect(d.Effects) {
+		return ""
+	}
+	outs := []int{0}
+	if d.Action == ActExecute {
+		outs = m.Inputs[in].Outcomes
+	}
+	var parts []string
+	for _, o := range outs {
+		if e := d.Effects[o]; e != (Effect{}) {
+			text := "{" + m.EffectText(e) + "}"
+			if d.Action == ActExecute {
+				text = m.Outcomes[o].Name + "⇒" + text
+			}
+			parts = append(parts, text)
+		}
+	}
+	return " sets " + strings.Join(parts, " ")
+}
+
+// ruleChanges reports whether rule ri's decisions change a fact of mask.
+func (m *Model) ruleChanges(ri int, mask uint) bool {
+	for s := range m.Table {
+		for v := range m.Table[s] {
+			for in := range m.Table[s][v] {
+				for _, d := range m.Table[s][v][in] {
+					if d.Rule != ri {
+						continue
+					}
+					for _, e := range d.Effects {
+						if (e.Set|e.Clear)&mask != 0 {
+							return true
+						}
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 func mermaidID(i int) string { return fmt.Sprintf("s%d", i) }

@@ -1,5 +1,10 @@
 package gen
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Model is a verified spec with every name resolved to an index. The
 // generators read only the Model; Load builds it or reports every problem.
 type Model struct {
@@ -19,9 +24,110 @@ type Model struct {
 	Responses []Response
 	// Quirks[0] is the absent quirk.
 	Quirks []Quirk
-	Rules  []Rule
-	// Table[state][input] holds the decision in each mode.
-	Table [][]Cell
+	// Facts are the session facts, in spec order; fact i is bit i of a
+	// valuation (a uint whose bit i is the value of fact i).
+	Facts []Fact
+	Rules []Rule
+	// Table[state][valuation][input] holds the decision in each mode,
+	// for every valuation of the facts (one, 0, when the spec declares
+	// none).
+	Table [][][]Cell
+}
+
+// MaxFacts is the most facts a spec may declare: the verifier checks
+// every valuation, 2^len(Facts) of them.
+const MaxFacts = 8
+
+// Fact is a session fact: a boolean the engine keeps beside the state (TLS
+// is active, the server allows credentials without TLS, compression is on).
+// Rule conditions read facts, rule effects change them, and the verifier
+// checks totality and determinism under every valuation and reachability
+// over (state, valuation).
+type Fact struct {
+	Name, Doc string
+	// Engine is true when the engine gives the fact's value when the
+	// connection opens (`initial: engine`); otherwise it starts false.
+	Engine bool
+	Pos    Pos
+}
+
+// Cond is one conjunction of a rule's condition: the facts whose bits are
+// in Mask have the values of those bits in Want.
+type Cond struct {
+	Mask, Want uint
+}
+
+// Holds reports whether valuation v satisfies the conjunction.
+func (c Cond) Holds(v uint) bool { return v&c.Mask == c.Want }
+
+// Effect is what a decision does to the facts: the bits in Set become
+// true, those in Clear false.
+type Effect struct {
+	Set, Clear uint
+}
+
+// Apply returns valuation v after the effect.
+func (e Effect) Apply(v uint) uint { return v&^e.Clear | e.Set }
+
+// Valuations is the number of valuations of the facts: 2^len(Facts).
+func (m *Model) Valuations() int { return 1 << len(m.Facts) }
+
+// InitialValuations lists the valuations a connection can open with: every
+// value of the engine-given facts, every other fact false.
+func (m *Model) InitialValuations() []uint {
+	var engine uint
+	for i, f := range m.Facts {
+		if f.Engine {
+			engine |= 1 << i
+		}
+	}
+	var out []uint
+	for v := uint(0); v < uint(m.Valuations()); v++ {
+		if v&^engine == 0 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// CondText writes the facts of mask with their values in v as a `when`
+// mapping, e.g. "{tls: false, plaintext-auth: true}".
+func (m *Model) CondText(c Cond) string {
+	var parts []string
+	for i, f := range m.Facts {
+		if c.Mask&(1<<i) != 0 {
+			parts = append(parts, fmt.Sprintf("%s: %v", f.Name, c.Want&(1<<i) != 0))
+		}
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// WhenText writes a rule's condition as the spec would, or "" for a rule
+// without one.
+func (m *Model) WhenText(when []Cond) string {
+	var parts []string
+	for _, c := range when {
+		parts = append(parts, m.CondText(c))
+	}
+	if len(parts) > 1 {
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return strings.Join(parts, "")
+}
+
+// EffectText writes an effect as a `fact: value` list, e.g.
+// "compression: true", or "" for none.
+func (m *Model) EffectText(e Effect) string {
+	var parts []string
+	for i, f := range m.Facts {
+		switch {
+		case e.Set&(1<<i) != 0:
+			parts = append(parts, f.Name+": true")
+		case e.Clear&(1<<i) != 0:
+			parts = append(parts, f.Name+": false")
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Protocol is the spec's vocabulary, declared in its `protocol` block: the
@@ -195,7 +301,23 @@ type Quirk struct {
 type Rule struct {
 	ID, Doc, Ref string
 	Quirk        int
-	Pos          Pos
+	// When is the rule's condition on the facts, a disjunction of
+	// conjunctions; nil means the rule applies whatever the facts.
+	When []Cond
+	Pos  Pos
+}
+
+// Applies reports whether the rule decides under valuation v.
+func (r Rule) Applies(v uint) bool {
+	if r.When == nil {
+		return true
+	}
+	for _, c := range r.When {
+		if c.Holds(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // Decision is what the machine does for one state, input and mode.
@@ -207,6 +329,8 @@ type Decision struct {
 	Quirk   int
 	// Next holds the next state per outcome index.
 	Next []int
+	// Effects holds the effect on the facts per outcome index.
+	Effects []Effect
 }
 
 // Cell holds the decisions of one state × input: [0] lenient, [1] strict.

@@ -16,7 +16,35 @@ type rawSpec struct {
 	Groups      Entries[Names]       `yaml:"groups"`
 	Responses   Entries[rawResponse] `yaml:"responses"`
 	Quirks      Entries[rawQuirk]    `yaml:"quirks"`
+	Facts       Entries[rawFact]     `yaml:"facts"`
 	Rules       []rawRule            `yaml:"rules"`
+}
+
+// rawFact declares a session fact: a boolean the engine keeps beside the
+// state, read by rule conditions (`when`) and changed by rule effects.
+type rawFact struct {
+	Pos Pos
+	Doc Str `yaml:"doc"`
+	// Initial is how the fact's value starts when a connection opens:
+	// "false", or "engine" (the engine gives it, from the listener or the
+	// configuration).
+	Initial Str `yaml:"initial"`
+}
+
+// rawWhen is a rule's condition on facts: a mapping of fact to value (all
+// must hold), or a list of such mappings (any must hold).
+type rawWhen struct {
+	Pos   Pos
+	Terms []Entries[Bool]
+}
+
+// rawEffect is what a rule does to facts: a mapping of fact to the value it
+// sets, or, for execute, a mapping of outcome (or otherwise) to such a
+// mapping.
+type rawEffect struct {
+	Pos       Pos
+	All       Entries[Bool]
+	ByOutcome Entries[Entries[Bool]]
 }
 
 // rawProtocol is the spec's vocabulary: what its states can read, its
@@ -127,6 +155,8 @@ type rawRule struct {
 	Reply   Str        `yaml:"reply"`
 	Pending Str        `yaml:"pending"`
 	Next    *rawNext   `yaml:"next"`
+	When    *rawWhen   `yaml:"when"`
+	Effect  *rawEffect `yaml:"effect"`
 	Lenient *rawAction `yaml:"lenient"`
 	Strict  *rawAction `yaml:"strict"`
 }
@@ -134,10 +164,11 @@ type rawRule struct {
 // rawAction is what a rule does in one mode.
 type rawAction struct {
 	Pos     Pos
-	Do      Str      `yaml:"do"`
-	Reply   Str      `yaml:"reply"`
-	Pending Str      `yaml:"pending"`
-	Next    *rawNext `yaml:"next"`
+	Do      Str        `yaml:"do"`
+	Reply   Str        `yaml:"reply"`
+	Pending Str        `yaml:"pending"`
+	Next    *rawNext   `yaml:"next"`
+	Effect  *rawEffect `yaml:"effect"`
 }
 
 // rawNext is `next: state` or `next: {outcome: state, otherwise: state}`.

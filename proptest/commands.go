@@ -80,14 +80,14 @@ func (c *Config) simplifyModes(s *Session) *Session {
 	global, overrides := splitModes(modes)
 	for _, q := range overrides {
 		try := modes.With(q, global)
-		if hasProperty(NewSession(c.Machine, c.Reference, try, c.Checks, nil).Run(steps), want) {
+		if hasProperty(NewSession(c.Machine, c.Reference, try, c.Checks, nil).WithFacts(s.opening).Run(steps), want) {
 			modes = try
 		}
 	}
 	if modes == s.Modes() {
 		return s
 	}
-	out := NewSession(c.Machine, c.Reference, modes, c.Checks, nil)
+	out := NewSession(c.Machine, c.Reference, modes, c.Checks, nil).WithFacts(s.opening)
 	out.Run(steps)
 	return out
 }
@@ -102,13 +102,17 @@ func hasProperty(vs []Violation, p Property) bool {
 }
 
 // model is the gopter commands' state: what the spec says the session's
-// state is, and the session's modes.
+// state and facts are, and the session's modes.
 type model struct {
-	state fsm.State
-	modes fsm.Modes
+	state   fsm.State
+	facts   fsm.Facts
+	opening fsm.Facts
+	modes   fsm.Modes
 }
 
-func (m model) String() string { return ModesString(m.modes) + "; state " + m.state.String() }
+func (m model) String() string {
+	return ModesString(m.modes) + "; facts " + m.opening.String() + "; state " + m.state.String() + " with " + m.facts.String()
+}
 
 // sessionCommands implements commands.Commands over Sessions.
 type sessionCommands struct {
@@ -122,7 +126,8 @@ type sessionCommands struct {
 
 func (c *sessionCommands) NewSystemUnderTest(initial commands.State) commands.SystemUnderTest {
 	cfg := c.cfg
-	return NewSession(cfg.Machine, cfg.Reference, initial.(model).modes, cfg.Checks, cfg.Coverage)
+	m := initial.(model)
+	return NewSession(cfg.Machine, cfg.Reference, m.modes, cfg.Checks, cfg.Coverage).WithFacts(m.opening)
 }
 
 // DestroySystemUnderTest runs after every sequence, including every shrink
@@ -148,15 +153,26 @@ func (c *sessionCommands) GenInitialState() gopter.Gen {
 	if cfg.Global == fsm.Strict {
 		other = fsm.Lenient
 	}
+	// The facts the connection opens with: mostly those of the test
+	// servers (DefaultFacts), sometimes any other the engine can give.
+	var opening []gen.WeightedGen
+	for _, f := range cfg.Reference.Opening() {
+		w := 1
+		if f == DefaultFacts {
+			w = 3 * max(len(cfg.Reference.Opening())-1, 1)
+		}
+		opening = append(opening, gen.WeightedGen{Weight: w, Gen: gen.Const(f)})
+	}
 	// Map needs a concrete result type: an interface result means a GenResult.
-	return gen.SliceOfN(fsm.NumQuirks-1, flip).Map(func(flips []bool) model {
+	return gopter.CombineGens(gen.SliceOfN(fsm.NumQuirks-1, flip), gen.Weighted(opening)).Map(func(vs []any) model {
 		m := fsm.NewModes(cfg.Global)
-		for i, f := range flips {
+		for i, f := range vs[0].([]bool) {
 			if f {
 				m = m.With(fsm.Quirk(i+1), other)
 			}
 		}
-		return model{state: cfg.Reference.Initial(), modes: m}
+		f := vs[1].(fsm.Facts)
+		return model{state: cfg.Reference.Initial(), facts: f, opening: f, modes: m}
 	})
 }
 
@@ -172,7 +188,7 @@ func (c *sessionCommands) GenCommand(state commands.State) gopter.Gen {
 	if g, ok := c.gens[m]; ok {
 		return g
 	}
-	g := GenStep(c.cfg.Reference, m.state, m.modes).Map(func(st Step) *stepCommand {
+	g := GenStep(c.cfg.Reference, m.state, m.facts, m.modes).Map(func(st Step) *stepCommand {
 		return &stepCommand{step: st, cfg: c.cfg}
 	})
 	if c.gens == nil {
@@ -182,17 +198,17 @@ func (c *sessionCommands) GenCommand(state commands.State) gopter.Gen {
 	return g
 }
 
-// GenStep draws a step for a session in state s: an input weighted by
-// Weight, and an outcome its handler can report, weighted by OutcomeWeight.
-// A wire-level runner uses the same generator.
-func GenStep(ref *Reference, s fsm.State, modes fsm.Modes) gopter.Gen {
+// GenStep draws a step for a session in state s with facts f: an input
+// weighted by Weight, and an outcome its handler can report, weighted by
+// OutcomeWeight. A wire-level runner uses the same generator.
+func GenStep(ref *Reference, s fsm.State, f fsm.Facts, modes fsm.Modes) gopter.Gen {
 	gens := make([]gen.WeightedGen, 0, fsm.NumInputs)
 	for _, in := range ref.Inputs() {
 		outs := make([]gen.WeightedGen, 0, fsm.NumOutcomes)
 		for _, o := range ref.Outcomes(in) {
-			outs = append(outs, gen.WeightedGen{Weight: OutcomeWeight(ref, s, modes, in, o), Gen: gen.Const(Step{Input: in, Outcome: o})})
+			outs = append(outs, gen.WeightedGen{Weight: OutcomeWeight(ref, s, f, modes, in, o), Gen: gen.Const(Step{Input: in, Outcome: o})})
 		}
-		gens = append(gens, gen.WeightedGen{Weight: Weight(ref, s, modes, in), Gen: gen.Weighted(outs)})
+		gens = append(gens, gen.WeightedGen{Weight: Weight(ref, s, f, modes, in), Gen: gen.Weighted(outs)})
 	}
 	return gen.Weighted(gens)
 }
@@ -206,11 +222,11 @@ func GenStep(ref *Reference, s fsm.State, modes fsm.Modes) gopter.Gen {
 // AUTHENTICATE; the handshake events during STARTTLS. Inputs that can only
 // end the session get weight 1, so that sequences stay long enough to reach
 // the deeper states.
-func Weight(ref *Reference, s fsm.State, modes fsm.Modes, in fsm.Input) int {
+func Weight(ref *Reference, s fsm.State, f fsm.Facts, modes fsm.Modes, in fsm.Input) int {
 	if ref.Terminal(s) {
 		return 1
 	}
-	d := ref.Step(s, in, modes)
+	d := ref.Step(s, f, in, modes)
 	moves, ends := false, false
 	for _, o := range ref.Outcomes(in) {
 		switch n := d.engineNext(o); {
@@ -261,24 +277,25 @@ func Weight(ref *Reference, s fsm.State, modes fsm.Modes, in fsm.Input) int {
 // OutcomeWeight is how likely a handler of in reports o in state s: three
 // times likelier when the outcome moves the session to another live state,
 // so that sessions wander.
-func OutcomeWeight(ref *Reference, s fsm.State, modes fsm.Modes, in fsm.Input, o fsm.Outcome) int {
-	n := ref.Step(s, in, modes).engineNext(o)
+func OutcomeWeight(ref *Reference, s fsm.State, f fsm.Facts, modes fsm.Modes, in fsm.Input, o fsm.Outcome) int {
+	n := ref.Step(s, f, in, modes).engineNext(o)
 	if n != s && !ref.Terminal(n) {
 		return 3
 	}
 	return 1
 }
 
-// advance is the state the spec leads to from s with step st.
-func advance(ref *Reference, s fsm.State, st Step, modes fsm.Modes) fsm.State {
+// advance is the state and the facts the spec leads to from s with facts f
+// with step st.
+func advance(ref *Reference, s fsm.State, f fsm.Facts, st Step, modes fsm.Modes) (fsm.State, fsm.Facts) {
 	for depth := 0; depth <= maxRedispatch; depth++ {
-		d := ref.Step(s, st.Input, modes)
-		s = d.engineNext(st.Outcome)
+		d := ref.Step(s, f, st.Input, modes)
+		s, f = d.engineNext(st.Outcome), d.engineFacts(f, st.Outcome)
 		if d.Action != fsm.ActionRedispatch {
 			break
 		}
 	}
-	return s
+	return s, f
 }
 
 // stepCommand is one step as a gopter command.
@@ -293,7 +310,7 @@ func (c *stepCommand) Run(sut commands.SystemUnderTest) commands.Result {
 
 func (c *stepCommand) NextState(state commands.State) commands.State {
 	m := state.(model)
-	m.state = advance(c.cfg.Reference, m.state, c.step, m.modes)
+	m.state, m.facts = advance(c.cfg.Reference, m.state, m.facts, c.step, m.modes)
 	return m
 }
 

@@ -8,13 +8,19 @@ import (
 	"github.com/imapfsm/imapfsm/fsm"
 )
 
-// Transition is one distinct thing the spec can do: a state × input, in one
+// Transition is one distinct thing the spec can do: a state × input, by one
+// rule when the cell's rules have conditions on the session facts, in one
 // mode when the spec decides the cell differently per mode, and with one
 // handler outcome when the decision runs the handler. Outcomes of decisions
-// that run no handler make no difference, so they are one transition.
+// that run no handler make no difference, so they are one transition. Only
+// the (state, facts) the machine can reach count.
 type Transition struct {
 	State fsm.State
 	Input fsm.Input
+	// Rule is the rule that decides when ByFacts is set: the cell depends
+	// on the facts, and each of its rules is a transition of its own.
+	ByFacts bool
+	Rule    fsm.Rule
 	// Quirk is the quirk whose Mode selects the decision, or QuirkNone when
 	// both modes decide the same.
 	Quirk fsm.Quirk
@@ -30,6 +36,9 @@ type Transition struct {
 // "selected × select → no".
 func (t Transition) String() string {
 	s := fmt.Sprintf("%s × %s", t.State, t.Input)
+	if t.ByFacts {
+		s += " (" + t.Rule.String() + ")"
+	}
 	if t.Quirk != fsm.QuirkNone {
 		s += fmt.Sprintf(" [%s %s]", t.Quirk, t.Mode)
 	}
@@ -39,38 +48,51 @@ func (t Transition) String() string {
 	return s
 }
 
-// TransitionOf classifies what the spec does for state × in under modes when
-// the handler, if it runs, reports o.
-func (r *Reference) TransitionOf(s fsm.State, in fsm.Input, modes fsm.Modes, o fsm.Outcome) Transition {
+// TransitionOf classifies what the spec does for state × in with facts f
+// under modes when the handler, if it runs, reports o.
+func (r *Reference) TransitionOf(s fsm.State, f fsm.Facts, in fsm.Input, modes fsm.Modes, o fsm.Outcome) Transition {
 	t := Transition{State: s, Input: in}
-	q, split := r.Split(s, in)
+	q, split := r.Split(s, f, in)
 	if split {
 		t.Quirk, t.Mode = q, modes.Of(q)
 	}
-	if r.Step(s, in, modes).Action == fsm.ActionExecute {
+	d := r.Step(s, f, in, modes)
+	if r.FactsRead(s, in) != 0 {
+		t.ByFacts, t.Rule = true, d.Rule
+	}
+	if d.Action == fsm.ActionExecute {
 		t.Handler, t.Outcome = true, o
 	}
 	return t
 }
 
-// Transitions lists every transition of the spec, in state, input, mode and
-// outcome order.
+// Transitions lists every transition of the spec under the facts each
+// state is reached with, in state, input, facts, mode and outcome order.
 func (r *Reference) Transitions() []Transition {
 	var out []Transition
+	seen := map[Transition]bool{}
+	add := func(t Transition) {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
 	for _, s := range r.States() {
 		for _, in := range r.Inputs() {
-			q, split := r.Split(s, in)
-			modes := []fsm.Modes{fsm.NewModes(fsm.Lenient)}
-			if split {
-				modes = append(modes, fsm.NewModes(fsm.Lenient).With(q, fsm.Strict))
-			}
-			for _, m := range modes {
-				if r.Step(s, in, m).Action != fsm.ActionExecute {
-					out = append(out, r.TransitionOf(s, in, m, r.DefaultOutcome(in)))
-					continue
+			for _, f := range r.ReachableFacts(s) {
+				q, split := r.Split(s, f, in)
+				modes := []fsm.Modes{fsm.NewModes(fsm.Lenient)}
+				if split {
+					modes = append(modes, fsm.NewModes(fsm.Lenient).With(q, fsm.Strict))
 				}
-				for _, o := range r.Outcomes(in) {
-					out = append(out, r.TransitionOf(s, in, m, o))
+				for _, m := range modes {
+					if r.Step(s, f, in, m).Action != fsm.ActionExecute {
+						add(r.TransitionOf(s, f, in, m, r.DefaultOutcome(in)))
+						continue
+					}
+					for _, o := range r.Outcomes(in) {
+						add(r.TransitionOf(s, f, in, m, o))
+					}
 				}
 			}
 		}
@@ -92,10 +114,10 @@ func NewCoverage(ref *Reference) *Coverage {
 	return &Coverage{ref: ref, all: ref.Transitions(), hits: map[Transition]int{}}
 }
 
-// Record notes that a decision was made for state × in under modes, with
-// handler outcome o.
-func (c *Coverage) Record(s fsm.State, in fsm.Input, modes fsm.Modes, o fsm.Outcome) {
-	t := c.ref.TransitionOf(s, in, modes, o)
+// Record notes that a decision was made for state × in with facts f under
+// modes, with handler outcome o.
+func (c *Coverage) Record(s fsm.State, f fsm.Facts, in fsm.Input, modes fsm.Modes, o fsm.Outcome) {
+	t := c.ref.TransitionOf(s, f, in, modes, o)
 	c.mu.Lock()
 	c.hits[t]++
 	c.mu.Unlock()

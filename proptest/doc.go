@@ -15,14 +15,18 @@ spec/lmtp.yaml.
 The machine under test is a Machine: normally FSM, the generated package fsm.
 The reference is the spec text itself. Package internal/oracle decodes
 spec/imap.yaml on its own (its own structs, its own resolution of groups,
-`stay`, `origin`, `otherwise` and lenient/strict blocks) and Reference maps
-that reading onto fsm's enums. Nothing in the reference comes from gen's
+`stay`, `origin`, `otherwise`, lenient/strict blocks, and the session facts:
+which rule a `when` condition selects, what an `effect` sets) and Reference
+maps that reading onto fsm's enums. Nothing in the reference comes from gen's
 tables, so a generator that mistranslates the spec disagrees with it.
 
 A Session drives a Machine the way the session engine does (see the fsm
 package documentation): for each Step, an input and the outcome its handler
-reports, it asks for a Decision, applies Pending, the action and the next
-state, and redispatches when told to. After every decision and every step it
+reports, it asks for a Decision under the session's facts, applies Pending,
+the action, the next state and the facts after the rule's effect, and
+redispatches when told to. A session opens with DefaultFacts (those of the
+test servers: credentials allowed without TLS) unless told otherwise
+(Session.WithFacts, a sequence's facts line). After every decision and every step it
 checks the properties:
 
   - valid-state: every state the machine moves to is declared (State.Valid),
@@ -41,9 +45,10 @@ checks the properties:
     or BAD. Closing the connection is the only exemption.
   - idle-origin: IDLE is entered from its origin and always ends in it, and
     an IDLE continuation line (DONE and its variants) always ends IDLE.
-  - matches-spec: every decision (rule, action, reply, pending, quirk and
-    the next state for every outcome) equals what the oracle reads in the
-    spec, in the mode of the cell's quirk.
+  - matches-spec: every decision (rule, action, reply, pending, quirk, and
+    the next state and the facts after for every outcome) equals what the
+    oracle reads in the spec under the session's facts, in the mode of the
+    cell's quirk.
   - liveness (exploration only): from every reachable node the session can
     get back to a state that reads commands, with no tag held, without
     closing the connection; and it can always be ended.
@@ -52,7 +57,9 @@ checks the properties:
 
 TestModelProperties runs gopter's commands package over random sequences,
 in both global modes, each quirk flipped from the global mode with
-probability 1/4. Every input is legal in every state (the spec is total),
+probability 1/4, from the facts a connection can open with (DefaultFacts
+three times as often as each other valuation of the engine-given facts:
+implicit TLS, credentials refused without TLS). Every input is legal in every state (the spec is total),
 so steps have no preconditions and shrinking may drop any step. GenStep
 weights inputs with gen.Weighted (see Weight and OutcomeWeight) so that the
 rare ones still appear while sessions reach the deeper states. A failure
@@ -60,15 +67,20 @@ prints the shrunk sequence, with its modes simplified, as a sequence file
 (see below) together with the seed.
 
 Coverage records the transitions the runs exercise. A transition of the
-spec (Reference.Transitions) is a state × input, in each mode when the spec
-decides the cell differently per mode, and with each outcome the input can
-produce when the decision runs the handler; outcomes of decisions that run
-no handler change nothing and count once. After the random runs the test
+spec (Reference.Transitions) is a state × input, by each rule when the
+cell's rules have conditions on the facts (written "not-authenticated ×
+login (privacy-required)"), in each mode when the spec decides the cell
+differently per mode, and with each outcome the input can produce when the
+decision runs the handler; outcomes of decisions that run no handler change
+nothing and count once. Only the facts a state is reached with count
+(Reference.ReachableFacts): COMPRESS with compression active is no
+transition while nothing sets the fact. After the random runs the test
 adds a shortest sequence for each transition they missed (a seed sequence,
 Reference.CoveringSequence), logs both figures, and fails below 100%.
 
-TestExhaustiveExploration enumerates breadth-first every reachable node (a
-state and whether a tag is held) with every input and outcome, in both
+TestExhaustiveExploration enumerates breadth-first, from every facts a
+connection can open with, every reachable node (a state, the session's
+facts and whether a tag is held) with every input and outcome, in both
 global modes and with each quirk flipped on its own (ExplorationModes), for
 the generated package and for gen's in-memory table, checking every
 property, liveness included.
@@ -77,7 +89,7 @@ TestReplaySequenceFiles replays every testdata/*.seq file but the wire
 sequences (wire-*.seq, see Wire level). The format is
 documented on Sequence: IMAP-like lines such as `A1 SELECT INBOX`, `DONE`,
 `*`, `<stray-done>`, `<event autologout>`, an optional `=> no` outcome, and
-`mode`, `quirk` and `expect` lines. Counterexamples are printed in this
+`mode`, `quirk`, `facts` (the opening facts) and `expect` lines. Counterexamples are printed in this
 format, with comments saying what the machine did at every step.
 
 TestMutantsAreCaught is the meta-test: broken machines built in memory
@@ -210,7 +222,11 @@ mode), then both again against an extended server (extendedFactory; 150
 shorter sequences per mode): STARTTLS with a self-signed certificate made
 in the test, autologout and login timeouts of 800 ms, keepalives every
 250 ms in IDLE, a command timeout of 500 ms, a 256-byte line limit and
-small literal limits. Its timers run on a test clock (server.Config.Clock)
+small literal limits; then both against a TLS-only server (tlsOnlyFactory,
+40 sequences per mode): the extended server without AllowInsecureAuth,
+whose connections open without the plaintext-auth fact, so that LOGIN and
+AUTHENTICATE get NO [PRIVACYREQUIRED] until STARTTLS. The extended
+server's timers run on a test clock (server.Config.Clock)
 that the runner advances (WireClock): a <sleep> step or a partial line
 moves the clock past the timer in small steps instead of waiting, and no
 timer fires while a step runs, however slow the machine. For it the
@@ -262,7 +278,7 @@ of them happens after all (the list is then wrong):
     too large to skip is answered first (line-too-long, a rejection, or
     its handler), which ends IDLE or the exchange.
 
-The other wire-reachable transitions (712 of the 756) must all be
+The other wire-reachable transitions (715 of the 759) must all be
 exercised, in each global mode, as at the model level: after the random
 sequences of a mode, each transition they missed gets a shortest sequence
 (Reference.WireSeed renders the model's covering path, CoveringSequence
@@ -270,8 +286,10 @@ under that mode, as client lines and actions: the generator's renderings,
 drawn again until they aim at the path's outcome, pauses for the timers,
 a partial line, over-long lines, the handshake, a shutdown, a garbage
 burst for the error limit), run on the default server or, when it needs
-TLS, timers or the line limit, on the extended one, and checked like a
-random sequence. The test logs "wire-level transition coverage: N/M (P%)"
+TLS, timers or the line limit, on the extended one, or, when it needs a
+connection that opens without plaintext-auth, on the TLS-only one
+(WireOptions.Facts are the facts the server's connections open with), and
+checked like a random sequence. The test logs "wire-level transition coverage: N/M (P%)"
 per mode and fails below 100%. At the CI seed (CI=true) the random
 sequences reach 585 (lenient) and 571 (strict) of the 712, and the seed
 sequences the rest; before the seed sequences (and before the tagged

@@ -7,11 +7,13 @@ import (
 )
 
 // Exploration is the result of enumerating, breadth-first from the initial
-// state, every reachable session node under one set of modes, and every
-// input with every outcome its handler can report from each node.
+// state with every facts a connection can open with, every reachable
+// session node under one set of modes, and every input with every outcome
+// its handler can report from each node.
 type Exploration struct {
 	Modes fsm.Modes
-	// Nodes counts the reachable nodes: a state, and whether a tag is held.
+	// Nodes counts the reachable nodes: a state, the session's facts, and
+	// whether a tag is held.
 	Nodes int
 	// Steps counts the (node, input, outcome) steps checked.
 	Steps    int
@@ -31,7 +33,15 @@ const maxFindings = 20
 
 type node struct {
 	state fsm.State
+	facts fsm.Facts
 	held  bool
+}
+
+// pathTo is a shortest sequence to a node: the facts it opens with and its
+// steps.
+type pathTo struct {
+	opening fsm.Facts
+	steps   []Step
 }
 
 type edge struct {
@@ -46,9 +56,13 @@ type edge struct {
 // coverage may be nil.
 func Explore(m Machine, ref *Reference, modes fsm.Modes, checks Properties, coverage *Coverage) *Exploration {
 	x := &Exploration{Modes: modes}
-	start := node{state: ref.Initial()}
-	paths := map[node][]Step{start: nil}
-	order := []node{start}
+	paths := map[node]pathTo{}
+	var order []node
+	for _, f := range ref.Opening() {
+		start := node{state: ref.Initial(), facts: f}
+		paths[start] = pathTo{opening: f}
+		order = append(order, start)
+	}
 	edges := map[node][]edge{}
 	reported := map[string]bool{}
 	perProperty := map[Property]int{}
@@ -57,8 +71,8 @@ func Explore(m Machine, ref *Reference, modes fsm.Modes, checks Properties, cove
 		path := paths[n]
 		for _, in := range ref.Inputs() {
 			for _, o := range ref.Outcomes(in) {
-				s := NewSession(m, ref, modes, checks, coverage)
-				s.Run(path)
+				s := NewSession(m, ref, modes, checks, coverage).WithFacts(path.opening)
+				s.Run(path.steps)
 				rec := s.Apply(Step{Input: in, Outcome: o})
 				x.Steps++
 				for _, v := range rec.Violations {
@@ -73,11 +87,11 @@ func Explore(m Machine, ref *Reference, modes fsm.Modes, checks Properties, cove
 				if rec.Skipped || s.broken {
 					continue
 				}
-				to := node{state: s.State(), held: s.Held()}
+				to := node{state: s.State(), facts: s.Facts(), held: s.Held()}
 				edges[n] = append(edges[n], edge{to: to, closed: rec.Closed})
 				if _, ok := paths[to]; !ok {
-					next := append(append([]Step(nil), path...), Step{Input: in, Outcome: o})
-					paths[to] = next
+					next := append(append([]Step(nil), path.steps...), Step{Input: in, Outcome: o})
+					paths[to] = pathTo{opening: path.opening, steps: next}
 					order = append(order, to)
 				}
 			}
@@ -93,7 +107,7 @@ func Explore(m Machine, ref *Reference, modes fsm.Modes, checks Properties, cove
 // checkLiveness reports every reachable live node from which no sequence of
 // inputs leads back to a state that reads commands with no tag held without
 // closing the connection, or from which no sequence ends the session.
-func (x *Exploration) checkLiveness(m Machine, ref *Reference, order []node, paths map[node][]Step, edges map[node][]edge) {
+func (x *Exploration) checkLiveness(m Machine, ref *Reference, order []node, paths map[node]pathTo, edges map[node][]edge) {
 	stranded := 0
 	for _, n := range order {
 		if ref.Terminal(n.state) {
@@ -113,10 +127,10 @@ func (x *Exploration) checkLiveness(m Machine, ref *Reference, order []node, pat
 		if stranded++; stranded > maxFindings {
 			return
 		}
-		s := NewSession(m, ref, x.Modes, 0, nil)
-		s.Run(paths[n])
+		s := NewSession(m, ref, x.Modes, 0, nil).WithFacts(paths[n].opening)
+		s.Run(paths[n].steps)
 		x.Findings = append(x.Findings, Finding{
-			Violation: Violation{Property: Liveness, Step: max(len(paths[n])-1, 0), Message: msg},
+			Violation: Violation{Property: Liveness, Step: max(len(paths[n].steps)-1, 0), Message: msg},
 			Sequence:  s.Sequence(),
 			Records:   s.Records(),
 		})
@@ -124,10 +138,11 @@ func (x *Exploration) checkLiveness(m Machine, ref *Reference, order []node, pat
 }
 
 func describeNode(n node) string {
+	s := n.state.String() + " with facts " + n.facts.String()
 	if n.held {
-		return n.state.String() + " (a tag held)"
+		return s + " (a tag held)"
 	}
-	return n.state.String()
+	return s
 }
 
 // reach reports whether a node satisfying goal is reachable from n, through

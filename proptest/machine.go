@@ -8,9 +8,10 @@ import (
 	"github.com/imapfsm/imapfsm/gen"
 )
 
-// Machine is the session state machine under test: for a state, an input and
-// the session's quirk modes it returns a Decision, whose Next gives the state
-// after the handler's outcome. FSM adapts the generated package; Reference is
+// Machine is the session state machine under test: for a state, the
+// session's facts, an input and the session's quirk modes it returns a
+// Decision, whose Next gives the state after the handler's outcome and
+// NextFacts the facts after the rule's effect. FSM adapts the generated package; Reference is
 // the spec read by the oracle; TableMachine interprets a gen.Model; tests wrap
 // any of them with MachineFunc to build broken machines.
 //
@@ -19,14 +20,16 @@ import (
 // the same Record (decisions, completions, next state), feeds the Ledger and
 // the Coverage, and prints failures in the same replayable format.
 type Machine interface {
-	Step(s fsm.State, in fsm.Input, m fsm.Modes) Decision
+	Step(s fsm.State, f fsm.Facts, in fsm.Input, m fsm.Modes) Decision
 }
 
 // MachineFunc adapts a function to Machine.
-type MachineFunc func(s fsm.State, in fsm.Input, m fsm.Modes) Decision
+type MachineFunc func(s fsm.State, f fsm.Facts, in fsm.Input, m fsm.Modes) Decision
 
-// Step calls f.
-func (f MachineFunc) Step(s fsm.State, in fsm.Input, m fsm.Modes) Decision { return f(s, in, m) }
+// Step calls fn.
+func (fn MachineFunc) Step(s fsm.State, f fsm.Facts, in fsm.Input, m fsm.Modes) Decision {
+	return fn(s, f, in, m)
+}
 
 // InvalidState is a state no spec declares; a broken machine may return it.
 const InvalidState = fsm.State(fsm.NumStates)
@@ -42,6 +45,27 @@ type Decision struct {
 	// Targets is the next state per outcome. For actions other than
 	// execute every outcome should give the same state.
 	Targets [fsm.NumOutcomes]fsm.State
+	// Set and Clear are the rule's effect on the facts per outcome: the
+	// facts it makes true and those it makes false.
+	Set, Clear [fsm.NumOutcomes]fsm.Facts
+}
+
+// NextFacts is the facts after the decision, from f, when the handler
+// reports o.
+func (d Decision) NextFacts(f fsm.Facts, o fsm.Outcome) fsm.Facts {
+	if int(o) >= len(d.Set) {
+		return f
+	}
+	return f&^d.Clear[o] | d.Set[o]
+}
+
+// engineFacts is the facts the session engine has after the decision: the
+// handler's outcome for execute, and OutcomeOK for every other action.
+func (d Decision) engineFacts(f fsm.Facts, o fsm.Outcome) fsm.Facts {
+	if d.Action == fsm.ActionExecute {
+		return d.NextFacts(f, o)
+	}
+	return d.NextFacts(f, fsm.OutcomeOK)
 }
 
 // Next is the state after the decision when the handler reports o.
@@ -76,6 +100,7 @@ func FromFSM(d fsm.Decision) Decision {
 	out := Decision{Action: d.Action, Reply: d.Reply, Pending: d.Pending, Quirk: d.Quirk, Rule: d.Rule}
 	for o := range out.Targets {
 		out.Targets[o] = d.Next(fsm.Outcome(o))
+		out.Set[o], out.Clear[o] = d.Effect(fsm.Outcome(o))
 	}
 	return out
 }
@@ -84,7 +109,9 @@ func FromFSM(d fsm.Decision) Decision {
 type FSM struct{}
 
 // Step calls fsm.Step.
-func (FSM) Step(s fsm.State, in fsm.Input, m fsm.Modes) Decision { return FromFSM(fsm.Step(s, in, m)) }
+func (FSM) Step(s fsm.State, f fsm.Facts, in fsm.Input, m fsm.Modes) Decision {
+	return FromFSM(fsm.Step(s, f, in, m))
+}
 
 // TableMachine interprets the decision table of a gen.Model, the generator's
 // in-memory form of a spec. It lets tests run the properties against a spec
@@ -98,6 +125,8 @@ type TableMachine struct {
 	resp    []fsm.Response
 	quirks  []fsm.Quirk
 	rules   []fsm.Rule
+	// facts maps the model's fact i (bit i of a valuation) to fsm's.
+	facts []fsm.Facts
 }
 
 // UnknownRule stands for a rule the generated package does not declare.
@@ -142,6 +171,13 @@ func NewTableMachine(m *gen.Model) (*TableMachine, error) {
 		}
 		t.quirks = append(t.quirks, v)
 	}
+	for _, f := range m.Facts {
+		v, ok := fsm.ParseFact(f.Name)
+		if !ok {
+			return nil, fmt.Errorf("model fact %q is not in package fsm", f.Name)
+		}
+		t.facts = append(t.facts, v)
+	}
 	for _, r := range m.Rules {
 		v, ok := rules[r.ID]
 		if !ok {
@@ -155,15 +191,22 @@ func NewTableMachine(m *gen.Model) (*TableMachine, error) {
 	return t, nil
 }
 
-// Step looks the decision up in the model's table. The mode is the mode of
-// the quirk of the cell's rule, as in the generated Step.
-func (t *TableMachine) Step(s fsm.State, in fsm.Input, m fsm.Modes) Decision {
+// Step looks the decision up in the model's table under the facts f. The
+// mode is the mode of the quirk of the cell's rule, as in the generated
+// Step.
+func (t *TableMachine) Step(s fsm.State, f fsm.Facts, in fsm.Input, m fsm.Modes) Decision {
 	si, ok := t.stateIx[s]
 	ii, ok2 := t.inputs[in]
 	if !ok || !ok2 {
 		panic(fmt.Sprintf("TableMachine: %v × %v is not in the model", s, in))
 	}
-	cell := t.model.Table[si][ii]
+	v := 0
+	for i, bit := range t.facts {
+		if f.Has(bit) {
+			v |= 1 << i
+		}
+	}
+	cell := t.model.Table[si][v][ii]
 	rule := t.model.Rules[cell[0].Rule]
 	gd := cell[m.Of(t.quirks[rule.Quirk])]
 	d := Decision{
@@ -178,6 +221,16 @@ func (t *TableMachine) Step(s fsm.State, in fsm.Input, m fsm.Modes) Decision {
 			d.Targets[o] = t.states[gd.Next[o]]
 		} else {
 			d.Targets[o] = InvalidState
+		}
+		if o < len(gd.Effects) {
+			for i, bit := range t.facts {
+				if gd.Effects[o].Set&(1<<i) != 0 {
+					d.Set[o] |= bit
+				}
+				if gd.Effects[o].Clear&(1<<i) != 0 {
+					d.Clear[o] |= bit
+				}
+			}
 		}
 	}
 	return d

@@ -30,8 +30,8 @@ type mutant struct {
 }
 
 func (mu mutant) machine(ref *Reference) Machine {
-	return MachineFunc(func(s fsm.State, in fsm.Input, m fsm.Modes) Decision {
-		return mu.edit(ref, s, in, FSM{}.Step(s, in, m))
+	return MachineFunc(func(s fsm.State, f fsm.Facts, in fsm.Input, m fsm.Modes) Decision {
+		return mu.edit(ref, s, in, FSM{}.Step(s, f, in, m))
 	})
 }
 
@@ -180,9 +180,9 @@ func TestMutantsAreCaught(t *testing.T) {
 			require.NoError(t, err)
 			modes := back.ModesToReplay()
 			require.Len(t, modes, 1)
-			again := NewSession(m, ref, modes[0], AllProperties, nil)
+			again := NewSession(m, ref, modes[0], AllProperties, nil).WithFacts(back.Facts)
 			assert.NotEmpty(t, again.Run(back.Steps), "the replayed counterexample passes against the mutant")
-			clean := NewSession(FSM{}, ref, modes[0], AllProperties, nil)
+			clean := NewSession(FSM{}, ref, modes[0], AllProperties, nil).WithFacts(back.Facts)
 			assert.Empty(t, clean.Run(back.Steps), "the counterexample fails against the real machine")
 
 			// The mutant's own property catches it without the others.

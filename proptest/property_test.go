@@ -35,7 +35,7 @@ func TestModelProperties(t *testing.T) {
 	for _, tr := range missing {
 		seq, ok := ref.CoveringSequence(tr)
 		require.True(t, ok, "no path reaches %s", tr)
-		session := NewSession(FSM{}, ref, seq.ModesToReplay()[0], AllProperties, cov)
+		session := NewSession(FSM{}, ref, seq.ModesToReplay()[0], AllProperties, cov).WithFacts(seq.Facts)
 		if v := session.Run(seq.Steps); len(v) > 0 {
 			t.Errorf("the shortest sequence to %s fails:\n%s", tr, ref.FormatSequence(session.Sequence(), session.Records()))
 		}
@@ -56,7 +56,7 @@ func TestSeedSequencesCoverEveryTransition(t *testing.T) {
 	for _, tr := range all {
 		seq, ok := ref.CoveringSequence(tr)
 		require.True(t, ok, "no path reaches %s", tr)
-		session := NewSession(FSM{}, ref, seq.ModesToReplay()[0], AllProperties, cov)
+		session := NewSession(FSM{}, ref, seq.ModesToReplay()[0], AllProperties, cov).WithFacts(seq.Facts)
 		require.Empty(t, session.Run(seq.Steps), "%s", tr)
 		require.Positive(t, cov.Hits(tr), "the sequence for %s does not exercise it", tr)
 	}

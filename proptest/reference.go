@@ -25,7 +25,16 @@ type Reference struct {
 	initial fsm.State
 	states  [fsm.NumStates]refState
 	inputs  [fsm.NumInputs]refInput
-	cells   [fsm.NumStates][fsm.NumInputs]refCell
+	// cells[facts][state][input]: the decision under each valuation of
+	// the facts.
+	cells [1 << fsm.NumFacts][fsm.NumStates][fsm.NumInputs]refCell
+	// reads[state][input] are the facts the rules deciding the cell read.
+	reads [fsm.NumStates][fsm.NumInputs]fsm.Facts
+	// opening lists the valuations a connection can open with.
+	opening []fsm.Facts
+	// reachable[state] lists the valuations of the facts the state is
+	// reached with, from the opening ones.
+	reachable [fsm.NumStates][]fsm.Facts
 	// byWire maps a command's wire name to its input; catchAll is the
 	// command input without a wire name (unknown commands).
 	byWire   map[string]fsm.Input
@@ -103,6 +112,12 @@ func NewReference(data []byte) (*Reference, error) {
 	vocab("quirk", append([]string{"none"}, names(spec.Quirks, func(q oracle.Quirk) string { return q.Name })...), widen(quirks))
 	vocab("rule", names(spec.Rules, func(r oracle.Rule) string { return r.ID }), widen(rules))
 	vocab("action", oracle.Actions, widen(actions))
+	facts := map[string]fsm.Facts{}
+	for i := 0; i < fsm.NumFacts; i++ {
+		f := fsm.Facts(1) << i
+		facts[f.String()] = f
+	}
+	vocab("fact", names(spec.Facts, func(f oracle.Fact) string { return f.Name }), widen(facts))
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -144,31 +159,99 @@ func NewReference(data []byte) (*Reference, error) {
 		}
 		return quirks[name]
 	}
-	for _, st := range spec.States {
-		for _, in := range spec.Inputs {
-			c, err := spec.Cell(st.Name, in.Name)
-			if err != nil {
-				return nil, err
+	valuation := func(f oracle.Facts) fsm.Facts {
+		var out fsm.Facts
+		for name, v := range f {
+			if v {
+				out |= facts[name]
 			}
-			rc := refCell{quirk: quirk(c.Quirk), split: c.Split()}
-			for m, od := range c.ByMode {
-				d := Decision{
-					Action:  actions[od.Action],
-					Reply:   resp(od.Reply),
-					Pending: resp(od.Pending),
-					Quirk:   quirk(od.Quirk),
-					Rule:    rules[od.Rule],
-					Targets: To(states[st.Name]),
+		}
+		return out
+	}
+	for _, f := range spec.OpeningValuations() {
+		r.opening = append(r.opening, valuation(f))
+	}
+	for _, f := range spec.Valuations() {
+		fv := valuation(f)
+		for _, st := range spec.States {
+			for _, in := range spec.Inputs {
+				c, err := spec.CellUnder(st.Name, in.Name, f)
+				if err != nil {
+					return nil, err
 				}
-				for o, target := range od.Next {
-					d.Targets[outcomes[o]] = states[target]
+				rc := refCell{quirk: quirk(c.Quirk), split: c.Split()}
+				for m, od := range c.ByMode {
+					d := Decision{
+						Action:  actions[od.Action],
+						Reply:   resp(od.Reply),
+						Pending: resp(od.Pending),
+						Quirk:   quirk(od.Quirk),
+						Rule:    rules[od.Rule],
+						Targets: To(states[st.Name]),
+					}
+					for o, target := range od.Next {
+						d.Targets[outcomes[o]] = states[target]
+					}
+					for o, set := range od.Effects {
+						for name, v := range set {
+							if v {
+								d.Set[outcomes[o]] |= facts[name]
+							} else {
+								d.Clear[outcomes[o]] |= facts[name]
+							}
+						}
+					}
+					rc.byMode[m] = d
 				}
-				rc.byMode[m] = d
+				r.cells[fv][states[st.Name]][inputs[in.Name]] = rc
 			}
-			r.cells[states[st.Name]][inputs[in.Name]] = rc
 		}
 	}
+	for _, st := range spec.States {
+		for _, in := range spec.Inputs {
+			for _, name := range spec.FactsRead(st.Name, in.Name) {
+				r.reads[states[st.Name]][inputs[in.Name]] |= facts[name]
+			}
+		}
+	}
+	r.findReachable()
 	return r, nil
+}
+
+// findReachable walks the spec's machine over (state, facts) from the
+// initial state with every opening valuation, in both modes of every cell.
+func (r *Reference) findReachable() {
+	type node struct {
+		s fsm.State
+		f fsm.Facts
+	}
+	seen := map[node]bool{}
+	var queue []node
+	for _, f := range r.opening {
+		n := node{r.initial, f}
+		seen[n] = true
+		queue = append(queue, n)
+	}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		r.reachable[n.s] = append(r.reachable[n.s], n.f)
+		for _, in := range r.Inputs() {
+			for _, m := range []fsm.Modes{fsm.NewModes(fsm.Lenient), fsm.NewModes(fsm.Strict)} {
+				d := r.Step(n.s, n.f, in, m)
+				for _, o := range r.Outcomes(in) {
+					next := node{d.engineNext(o), d.engineFacts(n.f, o)}
+					if !seen[next] {
+						seen[next] = true
+						queue = append(queue, next)
+					}
+				}
+			}
+		}
+	}
+	for s := range r.reachable {
+		slices.Sort(r.reachable[s])
+	}
 }
 
 func names[T any](xs []T, name func(T) string) []string {
@@ -193,19 +276,35 @@ func (r *Reference) Spec() *oracle.Spec { return r.spec }
 // Initial is the spec's initial state.
 func (r *Reference) Initial() fsm.State { return r.initial }
 
-// Step returns the decision the spec text gives for s × in under m. For
-// execute, Targets of outcomes the input cannot produce are unspecified.
-func (r *Reference) Step(s fsm.State, in fsm.Input, m fsm.Modes) Decision {
-	c := &r.cells[s][in]
+// Step returns the decision the spec text gives for s × in with facts f
+// under m. For execute, Targets of outcomes the input cannot produce are
+// unspecified.
+func (r *Reference) Step(s fsm.State, f fsm.Facts, in fsm.Input, m fsm.Modes) Decision {
+	c := &r.cells[f&allFacts][s][in]
 	return c.byMode[m.Of(c.quirk)]
 }
 
-// Split reports whether the spec decides s × in differently per mode, and
-// which quirk's mode selects the decision.
-func (r *Reference) Split(s fsm.State, in fsm.Input) (fsm.Quirk, bool) {
-	c := &r.cells[s][in]
+// allFacts has every declared fact.
+const allFacts = fsm.Facts(1<<fsm.NumFacts - 1)
+
+// Split reports whether the spec decides s × in with facts f differently
+// per mode, and which quirk's mode selects the decision.
+func (r *Reference) Split(s fsm.State, f fsm.Facts, in fsm.Input) (fsm.Quirk, bool) {
+	c := &r.cells[f&allFacts][s][in]
 	return c.quirk, c.split
 }
+
+// FactsRead are the facts the rules deciding s × in read; the cell depends
+// on the facts exactly when they are not empty.
+func (r *Reference) FactsRead(s fsm.State, in fsm.Input) fsm.Facts { return r.reads[s][in] }
+
+// Opening lists the valuations of the facts a connection can open with:
+// every value of the facts the engine gives, the others false.
+func (r *Reference) Opening() []fsm.Facts { return r.opening }
+
+// ReachableFacts lists the valuations of the facts under which the spec's
+// machine reaches state s from the initial state and an opening valuation.
+func (r *Reference) ReachableFacts(s fsm.State) []fsm.Facts { return r.reachable[s] }
 
 // Reads says how the spec has s classify client lines.
 func (r *Reference) Reads(s fsm.State) fsm.Reads { return r.states[s].reads }

@@ -45,7 +45,7 @@ func TestReplaySequenceFiles(t *testing.T) {
 // replay runs seq under modes, failing on violations and unmet expectations.
 func replay(t *testing.T, ref *Reference, m Machine, seq Sequence, modes fsm.Modes) {
 	t.Helper()
-	s := NewSession(m, ref, modes, AllProperties, nil)
+	s := NewSession(m, ref, modes, AllProperties, nil).WithFacts(seq.Facts)
 	var failures []string
 	check := func(after int) {
 		for _, e := range seq.Expect {
@@ -64,7 +64,7 @@ func replay(t *testing.T, ref *Reference, m Machine, seq Sequence, modes fsm.Mod
 	}
 	if len(failures) > 0 {
 		out := NewSequence(modes, seq.Steps)
-		out.Expect = seq.Expect
+		out.Expect, out.Facts = seq.Expect, seq.Facts
 		t.Errorf("%s:\n%s", ModesString(modes), ref.FormatSequence(out, s.Records(), failures...))
 	}
 }

@@ -28,6 +28,10 @@ import (
 //	mode lenient|strict|both   global quirk mode; without a mode line the
 //	                           sequence is replayed in both modes
 //	quirk NAME lenient|strict  per-quirk override
+//	facts NAME...|none         the facts the connection opens with (the
+//	                           spec's engine-given facts, e.g. tls,
+//	                           plaintext-auth); without a facts line
+//	                           DefaultFacts
 //	TAG NAME [ARGS]            a command line; UID NAME is one command, and
 //	                           a name the spec does not declare is the
 //	                           unknown-command input
@@ -53,9 +57,40 @@ type Sequence struct {
 	// replayed with each global mode, the overrides applied to both.
 	BothModes bool
 	Overrides []Override
-	Steps     []Step
+	// Facts are the facts the connection opens with.
+	Facts fsm.Facts
+	Steps []Step
 	// Expect lists the states the session must be in after some steps.
 	Expect []Expectation
+}
+
+// DefaultFacts are the facts a connection of the test servers opens with,
+// and those of a sequence without a facts line: no implicit TLS, and
+// credentials allowed without TLS (Config.AllowInsecureAuth).
+const DefaultFacts = fsm.FactPlaintextAuth
+
+// factsLine writes the facts in the sequence-file syntax.
+func factsLine(f fsm.Facts) string {
+	return "facts " + strings.ReplaceAll(f.String(), "|", " ")
+}
+
+// parseFacts reads the names of a facts line.
+func parseFacts(names []string) (fsm.Facts, error) {
+	if len(names) == 1 && names[0] == "none" {
+		return 0, nil
+	}
+	var f fsm.Facts
+	for _, n := range names {
+		x, ok := fsm.ParseFact(n)
+		if !ok {
+			return 0, fmt.Errorf("unknown fact %q", n)
+		}
+		if !fsm.EngineFacts.Has(x) {
+			return 0, fmt.Errorf("fact %q starts false; the engine does not give it", n)
+		}
+		f |= x
+	}
+	return f, nil
 }
 
 // Override is a `quirk` line: one quirk in a mode other than the global one.
@@ -75,7 +110,7 @@ type Expectation struct {
 // the fewest overrides.
 func NewSequence(modes fsm.Modes, steps []Step) Sequence {
 	g, over := splitModes(modes)
-	seq := Sequence{Global: g, Steps: steps}
+	seq := Sequence{Global: g, Facts: DefaultFacts, Steps: steps}
 	for _, q := range over {
 		seq.Overrides = append(seq.Overrides, Override{Quirk: q, Mode: modes.Of(q)})
 	}
@@ -199,6 +234,9 @@ func (r *Reference) FormatSequence(seq Sequence, records []Record, header ...str
 	for _, o := range seq.Overrides {
 		fmt.Fprintf(&b, "quirk %s %s\n", o.Quirk, o.Mode)
 	}
+	if seq.Facts != DefaultFacts {
+		b.WriteString(factsLine(seq.Facts) + "\n")
+	}
 	expect := 0
 	writeExpect := func(after int) {
 		for expect < len(seq.Expect) && seq.Expect[expect].After == after {
@@ -261,7 +299,7 @@ func describeRecord(rec *Record) string {
 
 // ParseSequence reads a sequence file.
 func (r *Reference) ParseSequence(text string) (Sequence, error) {
-	seq := Sequence{BothModes: true}
+	seq := Sequence{BothModes: true, Facts: DefaultFacts}
 	var errs []error
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for n := 1; sc.Scan(); n++ {
@@ -325,6 +363,16 @@ func (r *Reference) parseLine(seq *Sequence, line string) error {
 			return fmt.Errorf("unknown mode %q", fields[2])
 		}
 		seq.Overrides = append(seq.Overrides, Override{Quirk: q, Mode: m})
+		return nil
+	case "facts":
+		if len(fields) < 2 {
+			return fmt.Errorf("want: facts NAME... or facts none")
+		}
+		f, err := parseFacts(fields[1:])
+		if err != nil {
+			return err
+		}
+		seq.Facts = f
 		return nil
 	case "expect":
 		if len(fields) != 2 {

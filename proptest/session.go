@@ -24,10 +24,11 @@ type Step struct {
 	Args string
 }
 
-// Made is one decision of a step, with the state it was made in. A
-// redispatched input has two.
+// Made is one decision of a step, with the state and the facts it was made
+// in. A redispatched input has two.
 type Made struct {
 	State    fsm.State
+	Facts    fsm.Facts
 	Decision Decision
 }
 
@@ -61,6 +62,8 @@ type Session struct {
 	checks   Properties
 	modes    fsm.Modes
 	state    fsm.State
+	opening  fsm.Facts // the facts the connection opened with
+	facts    fsm.Facts
 	ledger   *Ledger
 	coverage *Coverage
 	records  []Record
@@ -68,14 +71,24 @@ type Session struct {
 	commands int
 }
 
-// NewSession starts a session in the spec's initial state. Properties not in
-// checks are not reported. coverage may be nil.
+// NewSession starts a session in the spec's initial state, with the facts
+// DefaultFacts (see WithFacts). Properties not in checks are not reported.
+// coverage may be nil.
 func NewSession(m Machine, ref *Reference, modes fsm.Modes, checks Properties, coverage *Coverage) *Session {
-	return &Session{machine: m, ref: ref, checks: checks, modes: modes, state: ref.Initial(), ledger: NewLedger(), coverage: coverage}
+	return &Session{machine: m, ref: ref, checks: checks, modes: modes, state: ref.Initial(), opening: DefaultFacts, facts: DefaultFacts, ledger: NewLedger(), coverage: coverage}
+}
+
+// WithFacts sets the facts the connection opens with, before the first step.
+func (s *Session) WithFacts(f fsm.Facts) *Session {
+	s.opening, s.facts = f, f
+	return s
 }
 
 // State is the session's current state.
 func (s *Session) State() fsm.State { return s.state }
+
+// Facts are the session's current facts.
+func (s *Session) Facts() fsm.Facts { return s.facts }
 
 // Modes are the session's quirk modes.
 func (s *Session) Modes() fsm.Modes { return s.modes }
@@ -101,7 +114,9 @@ func (s *Session) Sequence() Sequence {
 	for i, r := range s.records {
 		steps[i] = r.Step
 	}
-	return NewSequence(s.modes, steps)
+	seq := NewSequence(s.modes, steps)
+	seq.Facts = s.opening
+	return seq
 }
 
 // Run applies every step of seq and returns the session's violations.
@@ -146,29 +161,30 @@ func (s *Session) Apply(st Step) *Record {
 	if tagged && s.ref.Reads(s.state) != fsm.ReadsNone {
 		current = s.ledger.Open(st.Tag)
 	}
-	state := s.state
+	state, facts := s.state, s.facts
 	for depth := 0; ; depth++ {
 		if depth > maxRedispatch {
 			violate(ValidState, "%s is redispatched more than %d times; the machine loops", s.inputName(st), maxRedispatch)
 			s.broken = true
 			break
 		}
-		d, err := s.decide(state, in)
+		d, err := s.decide(state, facts, in)
 		if err != nil {
 			violate(ValidState, "%v", err)
 			s.broken = true
 			break
 		}
-		rec.Decisions = append(rec.Decisions, Made{State: state, Decision: d})
+		rec.Decisions = append(rec.Decisions, Made{State: state, Facts: facts, Decision: d})
 		if s.coverage != nil {
-			s.coverage.Record(state, in, s.modes, st.Outcome)
+			s.coverage.Record(state, facts, in, s.modes, st.Outcome)
 		}
 		if s.checks.Has(MatchesSpec) {
-			for _, diff := range s.compare(state, in, d) {
+			for _, diff := range s.compare(state, facts, in, d) {
 				violate(MatchesSpec, "%s", diff)
 			}
 		}
 		next := d.engineNext(st.Outcome)
+		nextFacts := d.engineFacts(facts, st.Outcome)
 		if int(d.Action) >= enumCount(fsm.Action.String) {
 			violate(ValidState, "%s × %s: %v is not an action", state, in, d.Action)
 			s.broken = true
@@ -220,7 +236,7 @@ func (s *Session) Apply(st Step) *Record {
 			rec.Closed = true
 		}
 		s.checkMove(violate, state, next, in, d)
-		state = next
+		state, facts = next, nextFacts
 		if d.Action != fsm.ActionRedispatch {
 			break
 		}
@@ -231,11 +247,12 @@ func (s *Session) Apply(st Step) *Record {
 		}
 		return rec
 	}
-	s.state = state
+	from := s.facts
+	s.state, s.facts = state, facts
 	rec.To = state
 	if s.checks.Has(MatchesSpec) && len(rec.Violations) == 0 {
-		if want := advance(s.ref, rec.From, st, s.modes); want != state {
-			violate(MatchesSpec, "%s moved the session to %s, the spec says %s", s.inputName(st), state, want)
+		if want, wantFacts := advance(s.ref, rec.From, from, st, s.modes); want != state || wantFacts != facts {
+			violate(MatchesSpec, "%s moved the session to %s with facts %s, the spec says %s with %s", s.inputName(st), state, facts, want, wantFacts)
 		}
 	}
 	if rec.Closed {
@@ -249,13 +266,13 @@ func (s *Session) Apply(st Step) *Record {
 }
 
 // decide asks the machine, turning a panic into an error.
-func (s *Session) decide(state fsm.State, in fsm.Input) (d Decision, err error) {
+func (s *Session) decide(state fsm.State, facts fsm.Facts, in fsm.Input) (d Decision, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the machine panicked on %s × %s: %v", state, in, r)
 		}
 	}()
-	return s.machine.Step(state, in, s.modes), nil
+	return s.machine.Step(state, facts, in, s.modes), nil
 }
 
 // checkMove checks the properties of one decision's move from one state to
@@ -281,12 +298,16 @@ func (s *Session) checkMove(violate func(Property, string, ...any), from, to fsm
 	}
 }
 
-// compare lists how d differs from the spec's decision for state × in.
-func (s *Session) compare(state fsm.State, in fsm.Input, d Decision) []string {
-	want := s.ref.Step(state, in, s.modes)
+// compare lists how d differs from the spec's decision for state × in
+// with the facts f.
+func (s *Session) compare(state fsm.State, f fsm.Facts, in fsm.Input, d Decision) []string {
+	want := s.ref.Step(state, f, in, s.modes)
 	var diffs []string
 	where := fmt.Sprintf("%s × %s", state, in)
-	if q, split := s.ref.Split(state, in); split {
+	if read := s.ref.FactsRead(state, in); read != 0 {
+		where += fmt.Sprintf(" with facts %s", f)
+	}
+	if q, split := s.ref.Split(state, f, in); split {
 		where += fmt.Sprintf(" (%s %s)", q, s.modes.Of(q))
 	}
 	field := func(name string, got, exp fmt.Stringer) {
@@ -326,6 +347,11 @@ func (s *Session) compare(state fsm.State, in fsm.Input, d Decision) []string {
 			after = ""
 		}
 		diffs = append(diffs, fmt.Sprintf("%s: next%s is %v, the spec says %v (rule %s)", where, after, p.got, p.want, want.Rule))
+	}
+	for _, o := range outcomes {
+		if got, exp := d.NextFacts(f, o), want.NextFacts(f, o); got != exp {
+			diffs = append(diffs, fmt.Sprintf("%s: the facts after %s are %v, the spec says %v (rule %s)", where, o, got, exp, want.Rule))
+		}
 	}
 	return diffs
 }

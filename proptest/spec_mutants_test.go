@@ -86,6 +86,14 @@ func specMutants() []specMutant {
 		edit: func(t *testing.T, ed *specEditor) {
 			ed.set(ed.rule("absorbing"), "on", seqOf(ed.without(ed.oracleRule("absorbing").Inputs, "login")...))
 			ed.set(ed.rule("login"), "in", seqOf(append(ed.oracleRule("login").States, "logged-out")...))
+			// Where login does not apply (no TLS, no plaintext) logged-out
+			// still ignores LOGIN.
+			ed.addRule("absorbing-login", []string{"logged-out"}, []string{"login"})
+			rules := ed.get(ed.root.Content[0], "rules")
+			when := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
+			ed.set(when, "tls", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"})
+			ed.set(when, "plaintext-auth", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"})
+			ed.set(rules.Content[len(rules.Content)-1], "when", when)
 		},
 		rejected: "is not absorbing",
 	}, {
@@ -110,6 +118,26 @@ func specMutants() []specMutant {
 			ed.del(r, "reply")
 		},
 		rejected: `leaves the tag of line "unparsable-tagged" unanswered`,
+	}, {
+		// The handshake ends, but the session forgets that TLS is
+		// active: a second STARTTLS would run, and credentials would be
+		// refused where plaintext is not allowed.
+		name: "h1-tls-ready-forgets-tls",
+		edit: func(t *testing.T, ed *specEditor) {
+			ed.del(ed.rule("tls-ready"), "effect")
+		},
+		catches: MatchesSpec,
+	}, {
+		// Credentials refused only without TLS, whatever the server
+		// allows: the condition overlaps the login rules' when
+		// plaintext-auth is true.
+		name: "h2-privacy-required-ignores-plaintext-auth",
+		edit: func(t *testing.T, ed *specEditor) {
+			when := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
+			ed.set(when, "tls", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"})
+			ed.set(ed.rule("privacy-required"), "when", when)
+		},
+		rejected: "is not deterministic",
 	}}
 }
 

@@ -37,6 +37,7 @@ type wireGen struct {
 	draws *wireDraws
 
 	state     fsm.State
+	facts     fsm.Facts
 	mailboxes map[string]bool
 	// selected is the mailbox the session probably has selected.
 	selected string
@@ -50,7 +51,7 @@ var wireMailboxes = []string{"INBOX", "Archive", "Missing"}
 
 // generate draws n steps.
 func (g *wireGen) generate(n int) []WireStep {
-	g.state = g.ref.Initial()
+	g.state, g.facts = g.ref.Initial(), g.opts.Facts
 	g.mailboxes = map[string]bool{"INBOX": true, "Archive": true}
 	g.selected = ""
 	var steps []WireStep
@@ -60,7 +61,7 @@ func (g *wireGen) generate(n int) []WireStep {
 			if end {
 				break
 			}
-			g.state = advance(g.ref, g.state, Step{Input: in, Outcome: g.ref.DefaultOutcome(in)}, g.modes)
+			g.state, g.facts = advance(g.ref, g.state, g.facts, Step{Input: in, Outcome: g.ref.DefaultOutcome(in)}, g.modes)
 			if g.ref.Terminal(g.state) {
 				break
 			}
@@ -72,7 +73,7 @@ func (g *wireGen) generate(n int) []WireStep {
 		if !ok {
 			continue
 		}
-		g.aimed(g.ref.TransitionOf(g.state, in, g.modes, c.outcome))
+		g.aimed(g.ref.TransitionOf(g.state, g.facts, in, g.modes, c.outcome))
 		st := WireStep{Data: data}
 		if len(steps) > 0 && g.pipelineOdds > 0 && g.rng.Intn(g.pipelineOdds) == 0 {
 			st.Pipelined = true
@@ -85,7 +86,7 @@ func (g *wireGen) generate(n int) []WireStep {
 		if !g.ref.Produces(actual, outcome) {
 			outcome = g.ref.DefaultOutcome(actual)
 		}
-		g.state = advance(g.ref, g.state, Step{Input: actual, Outcome: outcome}, g.modes)
+		g.state, g.facts = advance(g.ref, g.state, g.facts, Step{Input: actual, Outcome: outcome}, g.modes)
 	}
 	return steps
 }
@@ -131,18 +132,18 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 		// then BYE at once, without the payload being read.
 		n := o.MaxSkip + o.MaxAppendLiteral + 1
 		return one(WireStep{Data: fmt.Sprintf("%s %s {%d+}\r\n%s", g.tag(), g.pick("LOGIN", "APPEND INBOX", "SELECT"), n, strings.Repeat("z", 64))}, commandTooLargeInput)
-	case reads == fsm.ReadsCommand && ref.Step(g.state, fsm.InputAppend, g.modes).Action == fsm.ActionExecute && rare(200):
+	case reads == fsm.ReadsCommand && ref.Step(g.state, g.facts, fsm.InputAppend, g.modes).Action == fsm.ActionExecute && rare(200):
 		// A disconnect in the middle of an APPEND literal.
 		msg := g.message()
 		return []WireStep{{Data: fmt.Sprintf("%s APPEND INBOX {%d+}\r\n%s", g.tag(), len(msg)+100, msg)}}, 0, true, true
 	case o.Autologout > 0 && g.rng.Intn(14) == 0:
 		name := autologoutInput
-		if ref.Step(g.state, ref.mustInput(autologoutInput), g.modes).Action != fsm.ActionClose {
+		if ref.Step(g.state, g.facts, ref.mustInput(autologoutInput), g.modes).Action != fsm.ActionClose {
 			name = keepaliveInput
 		}
 		return one(WireStep{Directive: DirectiveSleep}, name)
 	case o.CommandTimeout > 0 && g.rng.Intn(30) == 0 &&
-		ref.Step(g.state, ref.mustInput(commandTimeoutInput), g.modes).Action == fsm.ActionClose:
+		ref.Step(g.state, g.facts, ref.mustInput(commandTimeoutInput), g.modes).Action == fsm.ActionClose:
 		return one(WireStep{Data: g.tag() + g.pick(" NOO", " SELECT INB", "")}, commandTimeoutInput)
 	case o.MaxLine > 0 && rare(12):
 		if o.MaxCommand > 0 && rare(10) {
@@ -259,8 +260,8 @@ func (g *wireGen) choose() wireChoice {
 		if g.ref.Kind(in) == fsm.KindEvent {
 			continue // the engine raises events; a client cannot send them
 		}
-		base := float64(Weight(g.ref, g.state, g.modes, in))
-		d := g.ref.Step(g.state, in, g.modes)
+		base := float64(Weight(g.ref, g.state, g.facts, g.modes, in))
+		d := g.ref.Step(g.state, g.facts, in, g.modes)
 		if in == fsm.InputIdle && g.ref.Reads(g.state) == fsm.ReadsCommand {
 			// Each visit to IDLE decides one line there, and the IDLE
 			// states decide most of the spec's cells (every command,
@@ -278,7 +279,7 @@ func (g *wireGen) choose() wireChoice {
 		for _, o := range outcomes {
 			share := 1.0
 			if d.Action == fsm.ActionExecute {
-				share = g.outcomeShare(in, o) / sum * float64(OutcomeWeight(g.ref, g.state, g.modes, in, o))
+				share = g.outcomeShare(in, o) / sum * float64(OutcomeWeight(g.ref, g.state, g.facts, g.modes, in, o))
 			}
 			if share == 0 {
 				continue
@@ -286,7 +287,7 @@ func (g *wireGen) choose() wireChoice {
 			w := base * share
 			// A move, or a line that ends IDLE and starts it again
 			// (Apple's "8.570 IDLE" in lenient mode): frontier.
-			next := advance(g.ref, g.state, Step{Input: in, Outcome: o}, g.modes)
+			next, _ := advance(g.ref, g.state, g.facts, Step{Input: in, Outcome: o}, g.modes)
 			again := next == g.state && g.ref.Reads(g.state) == fsm.ReadsIdle
 			if (next != g.state || again) && g.ref.Reads(next) != fsm.ReadsNone {
 				n, ok := unexplored[next]
@@ -296,7 +297,7 @@ func (g *wireGen) choose() wireChoice {
 				}
 				w *= 1 + float64(n)/frontierDivisor
 			} else {
-				w *= g.novelty(g.ref.TransitionOf(g.state, in, g.modes, o))
+				w *= g.novelty(g.ref.TransitionOf(g.state, g.facts, in, g.modes, o))
 			}
 			choices = append(choices, wireChoice{in: in, outcome: o})
 			weights = append(weights, w)
@@ -333,7 +334,7 @@ func (g *wireGen) unexplored(s fsm.State) int {
 		if g.ref.Kind(in) == fsm.KindEvent {
 			continue
 		}
-		if g.draws.n[g.ref.TransitionOf(s, in, g.modes, g.ref.DefaultOutcome(in))] == 0 {
+		if g.draws.n[g.ref.TransitionOf(s, g.facts, in, g.modes, g.ref.DefaultOutcome(in))] == 0 {
 			n++
 		}
 	}
@@ -446,25 +447,54 @@ func (g *wireGen) message() string {
 // at outcome want (a line that succeeds, fails with NO, has a syntax error,
 // or starts an exchange), and says which outcome the step probably has. ok
 // is false for inputs a client cannot send (events, lines over the length
-// limit).
+// limit). The kinds of line are tried in order; the first that knows the
+// input writes it.
 func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome fsm.Outcome, ok bool) {
-	ref := g.ref
-	outcome = ref.DefaultOutcome(in)
-	line := func(s string) string { return s + "\r\n" }
-	cmd := func(args string) string {
-		s := g.tag() + " " + ref.Wire(in)
-		if args != "" {
-			s += " " + args
+	r := &wireRender{g: g, in: in, want: want, fails: want == fsm.OutcomeNo, outcome: g.ref.DefaultOutcome(in)}
+	for _, kind := range []func() (string, fsm.Outcome, bool){
+		r.overLimit, r.syntaxError, r.session, r.mailboxCommand, r.mailboxData, r.messageCommand, r.otherLine,
+	} {
+		if data, outcome, ok := kind(); ok {
+			return data, outcome, true
 		}
-		return line(s)
 	}
-	exists := func(m string) fsm.Outcome {
-		if g.mailboxes[m] {
-			return fsm.OutcomeOK
-		}
-		return fsm.OutcomeNo
+	return "", r.outcome, false
+}
+
+// wireRender is one call of render: the input, the outcome aimed at, and
+// the helpers its kinds of line share.
+type wireRender struct {
+	g       *wireGen
+	in      fsm.Input
+	want    fsm.Outcome
+	fails   bool        // want is NO
+	outcome fsm.Outcome // the reference's default outcome of in
+}
+
+// line ends s with CRLF.
+func (r *wireRender) line(s string) string { return s + "\r\n" }
+
+// cmd writes the input's command with a fresh tag and args.
+func (r *wireRender) cmd(args string) string {
+	s := r.g.tag() + " " + r.g.ref.Wire(r.in)
+	if args != "" {
+		s += " " + args
 	}
-	fails := want == fsm.OutcomeNo
+	return r.line(s)
+}
+
+// exists is the outcome of a command on mailbox m: OK when it exists.
+func (r *wireRender) exists(m string) fsm.Outcome {
+	if r.g.mailboxes[m] {
+		return fsm.OutcomeOK
+	}
+	return fsm.OutcomeNo
+}
+
+// overLimit writes a literal over a configured limit, for LOGIN aiming at
+// BAD and APPEND aiming at NO (one time in three).
+func (r *wireRender) overLimit() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, want, fails, cmd := r.g, r.in, r.want, r.fails, r.cmd
 	o := g.opts
 	if in == fsm.InputLogin && want == fsm.OutcomeBad && o.MaxLiteral > 0 && g.rng.Intn(3) == 0 {
 		// A literal over the limit: synchronising (no "+", nothing
@@ -484,10 +514,26 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		}
 		return cmd(fmt.Sprintf("INBOX {%d}\r\n%s", n, strings.Repeat("m", n))), fsm.OutcomeNo, true
 	}
+	return "", r.outcome, false
+}
+
+// syntaxError writes a command with a syntax error, for every command
+// aiming at BAD and one time in ten otherwise.
+func (r *wireRender) syntaxError() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, want, ref, cmd := r.g, r.in, r.want, r.g.ref, r.cmd
 	if ref.Kind(in) == fsm.KindCommand && ref.Wire(in) != "" && (want == fsm.OutcomeBad || g.rng.Intn(10) == 0) {
 		// A syntax error: the handler answers BAD, where it runs.
 		return cmd(g.pick("((", `"unterminated`, "1:* ((")), fsm.OutcomeBad, true
 	}
+	return "", r.outcome, false
+}
+
+// session writes the commands and lines of authentication and the
+// session: LOGIN, AUTHENTICATE and its responses, STARTTLS, IDLE, ENABLE,
+// COMPRESS, ID.
+func (r *wireRender) session() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, want, fails, cmd, line := r.g, r.in, r.want, r.fails, r.cmd, r.line
+	outcome = r.outcome
 	switch name := in.String(); {
 	case in == fsm.InputLogin:
 		if fails {
@@ -522,6 +568,29 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		return line(plainAuth(WireUser, WirePassword)), fsm.OutcomeOK, true
 	case name == saslCancelInput:
 		return line("*"), outcome, true
+	case in == fsm.InputStarttls:
+		if g.opts.TLS == nil {
+			return cmd(""), fsm.OutcomeNo, true
+		}
+		return cmd(""), fsm.OutcomeOK, true
+	case in == fsm.InputIdle:
+		return cmd(""), fsm.OutcomeContinue, true
+	case in == fsm.InputEnable:
+		return cmd(g.pick("UTF8=ACCEPT", "CONDSTORE")), fsm.OutcomeOK, true
+	case in == fsm.InputCompress:
+		return cmd("DEFLATE"), outcome, true
+	case in == fsm.InputID:
+		return cmd(g.pick("NIL", `("name" "Mail" "version" "16.0")`)), fsm.OutcomeOK, true
+	}
+	return "", r.outcome, false
+}
+
+// mailboxCommand writes the commands that select, create, delete, rename
+// and subscribe to mailboxes, keeping the generator's view of which
+// mailboxes exist and which is selected.
+func (r *wireRender) mailboxCommand() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, fails, cmd, exists := r.g, r.in, r.fails, r.cmd, r.exists
+	switch {
 	case in == fsm.InputSelect || in == fsm.InputExamine:
 		m := g.mailbox()
 		if fails {
@@ -588,6 +657,15 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 			return cmd(g.pick(wireMailboxes...) + "/"), fsm.OutcomeNo, true
 		}
 		return cmd(g.mailbox()), fsm.OutcomeOK, true
+	}
+	return "", r.outcome, false
+}
+
+// mailboxData writes the commands that read or add to mailboxes: LIST,
+// LSUB, STATUS, the QUOTA commands and APPEND.
+func (r *wireRender) mailboxData() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, fails, cmd, exists := r.g, r.in, r.fails, r.cmd, r.exists
+	switch {
 	case in == fsm.InputList:
 		return cmd(g.pick(`"" "*"`, `"" INBOX`, `"" "%"`)), fsm.OutcomeOK, true
 	case in == fsm.InputLsub:
@@ -624,19 +702,15 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		}
 		flags := g.pick("", `(\Seen) `, `(\Flagged $Work) `)
 		return cmd(fmt.Sprintf("%s %s%s\r\n%s", m, flags, lit, msg)), exists(m), true
-	case in == fsm.InputStarttls:
-		if g.opts.TLS == nil {
-			return cmd(""), fsm.OutcomeNo, true
-		}
-		return cmd(""), fsm.OutcomeOK, true
-	case in == fsm.InputIdle:
-		return cmd(""), fsm.OutcomeContinue, true
-	case in == fsm.InputEnable:
-		return cmd(g.pick("UTF8=ACCEPT", "CONDSTORE")), fsm.OutcomeOK, true
-	case in == fsm.InputCompress:
-		return cmd("DEFLATE"), outcome, true
-	case in == fsm.InputID:
-		return cmd(g.pick("NIL", `("name" "Mail" "version" "16.0")`)), fsm.OutcomeOK, true
+	}
+	return "", r.outcome, false
+}
+
+// messageCommand writes the commands on the messages of the selected
+// mailbox: SEARCH, SORT, THREAD, FETCH, STORE, COPY, MOVE, UID EXPUNGE.
+func (r *wireRender) messageCommand() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, fails, cmd, exists := r.g, r.in, r.fails, r.cmd, r.exists
+	switch {
 	case in == fsm.InputUIDExpunge:
 		return cmd("1:*"), fsm.OutcomeOK, true
 	case in == fsm.InputSearch || in == fsm.InputUIDSearch:
@@ -672,6 +746,17 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 		}
 		// With no message to copy there is nothing to fail.
 		return cmd(g.pick("1:* ", "1 ") + m), exists(m), true
+	}
+	return "", r.outcome, false
+}
+
+// otherLine writes what is left: unknown commands, commands without
+// arguments, and the lines that are not commands (DONE and its variants,
+// empty and unparsable lines).
+func (r *wireRender) otherLine() (data string, outcome fsm.Outcome, ok bool) {
+	g, in, ref, cmd, line := r.g, r.in, r.g.ref, r.cmd, r.line
+	outcome = r.outcome
+	switch name := in.String(); {
 	case ref.Kind(in) == fsm.KindCommand && ref.Wire(in) == "":
 		return line(g.tag() + " " + g.pick("XYZZY", "FROBNICATE INBOX", "GETACL INBOX")), outcome, true
 	case ref.Kind(in) == fsm.KindCommand:
@@ -687,7 +772,7 @@ func (g *wireGen) render(in fsm.Input, want fsm.Outcome) (data string, outcome f
 	case name == unparsableTagged:
 		return line(g.tag() + g.pick("", " )(", " \x00\x01\x02 NOOP", " NO\x00OP", " (junk")), outcome, true
 	}
-	return "", outcome, false
+	return "", r.outcome, false
 }
 
 // WireConfig is one wire-level property run: a server factory, the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,10 @@ type WireOptions struct {
 	// TLS, when not nil, is the client's configuration for the handshake
 	// after STARTTLS; without it the server is expected to have no TLS.
 	TLS *tls.Config
+	// Facts are the facts the server's connections open with: the spec's
+	// engine-given facts (tls on an implicit-TLS listener, plaintext-auth
+	// when the server allows credentials without TLS).
+	Facts fsm.Facts
 	// Shutdown says that the target is a WireShutdowner: sequences may
 	// shut the server down in the middle of a session.
 	Shutdown bool
@@ -155,6 +160,7 @@ type WireSession struct {
 	writerDone chan struct{}
 
 	state  fsm.State
+	facts  fsm.Facts
 	ledger *Ledger
 	tags   map[string]TagID
 	// inflight holds the tags of steps written but not yet read back.
@@ -186,7 +192,7 @@ type WireSession struct {
 func RunWire(ref *Reference, target WireTarget, modes fsm.Modes, steps []WireStep, opts WireOptions, coverage *Coverage) *WireSession {
 	w := &WireSession{
 		ref: ref, modes: modes, opts: opts, coverage: coverage,
-		state: ref.Initial(), ledger: NewLedger(), tags: map[string]TagID{}, inflight: map[string]bool{},
+		state: ref.Initial(), facts: opts.Facts, ledger: NewLedger(), tags: map[string]TagID{}, inflight: map[string]bool{},
 		rejections: ref.rejectionReplies(),
 	}
 	if w.opts.Timeout <= 0 {
@@ -206,10 +212,12 @@ func (r *Reference) rejectionReplies() []fsm.Response {
 				continue
 			}
 			for _, m := range []fsm.Modes{fsm.NewModes(fsm.Lenient), fsm.NewModes(fsm.Strict)} {
-				d := r.Step(s, in, m)
-				if d.Action == fsm.ActionReject && d.Reply != fsm.ResponseNone && !seen[d.Reply] {
-					seen[d.Reply] = true
-					out = append(out, d.Reply)
+				for f := fsm.Facts(0); f <= allFacts; f++ {
+					d := r.Step(s, f, in, m)
+					if d.Action == fsm.ActionReject && d.Reply != fsm.ResponseNone && !seen[d.Reply] {
+						seen[d.Reply] = true
+						out = append(out, d.Reply)
+					}
 				}
 			}
 		}
@@ -524,13 +532,13 @@ literals:
 	}
 	w.unread = append(ahead, w.unread...)
 
-	state := w.state
+	state, facts := w.state, w.facts
 	for depth := 0; ; depth++ {
 		if depth > maxRedispatch {
 			w.violate(ValidState, "%s is redispatched more than %d times", in, maxRedispatch)
 			return
 		}
-		d := w.ref.Step(state, in, w.modes)
+		d := w.ref.Step(state, facts, in, w.modes)
 		outcome := w.ref.DefaultOutcome(in)
 		held := w.ledger.Held()
 		if d.Pending != fsm.ResponseNone && held != NoTag {
@@ -568,7 +576,7 @@ literals:
 			return
 		}
 		if w.coverage != nil {
-			w.coverage.Record(state, in, w.modes, outcome)
+			w.coverage.Record(state, facts, in, w.modes, outcome)
 		}
 		next := d.engineNext(outcome)
 		note := fmt.Sprintf("%s: %s %s", state, d.Rule, d.Action)
@@ -576,12 +584,12 @@ literals:
 			note += " → " + outcome.String()
 		}
 		w.note("%s → %s", note, next)
-		state = next
+		state, facts = next, d.engineFacts(facts, outcome)
 		if d.Action != fsm.ActionRedispatch {
 			break
 		}
 	}
-	w.state = state
+	w.state, w.facts = state, facts
 	if w.closed {
 		return
 	}
@@ -608,7 +616,7 @@ func (r *Reference) lineTooLong(reads fsm.Reads, text string, maxLine int) (fsm.
 // that went on beyond what the server skips.
 func (w *WireSession) tooLarge() {
 	in := w.ref.mustInput(commandTooLargeInput)
-	d := w.ref.Step(w.state, in, w.modes)
+	d := w.ref.Step(w.state, w.facts, in, w.modes)
 	switch d.Action {
 	case fsm.ActionClose:
 		w.expectClose(d)
@@ -637,7 +645,7 @@ func (w *WireSession) checkErrorLimit() {
 	if !ok {
 		return
 	}
-	d := w.ref.Step(w.state, in, w.modes)
+	d := w.ref.Step(w.state, w.facts, in, w.modes)
 	if d.Action == fsm.ActionClose {
 		w.expectClose(d)
 	}
@@ -645,10 +653,10 @@ func (w *WireSession) checkErrorLimit() {
 		return
 	}
 	if w.coverage != nil {
-		w.coverage.Record(w.state, in, w.modes, fsm.OutcomeOK)
+		w.coverage.Record(w.state, w.facts, in, w.modes, fsm.OutcomeOK)
 	}
 	w.note("%d BAD replies in a row: %s × error-limit: %s %s → %s", limit, w.state, d.Rule, d.Action, d.engineNext(fsm.OutcomeOK))
-	w.state = d.engineNext(fsm.OutcomeOK)
+	w.state, w.facts = d.engineNext(fsm.OutcomeOK), d.engineFacts(w.facts, fsm.OutcomeOK)
 }
 
 // expectClose expects the decision's BYE and then the end of the stream.
@@ -1037,12 +1045,12 @@ func (r *Reference) mustInput(name string) fsm.Input {
 // has checked what the server sent.
 func (w *WireSession) event(in fsm.Input, d Decision) {
 	if w.coverage != nil {
-		w.coverage.Record(w.state, in, w.modes, w.ref.DefaultOutcome(in))
+		w.coverage.Record(w.state, w.facts, in, w.modes, w.ref.DefaultOutcome(in))
 	}
 	next := d.engineNext(w.ref.DefaultOutcome(in))
 	w.note("%s × %s: %s %s → %s", w.state, in, d.Rule, d.Action, next)
 	w.rec.Input = in
-	w.state = next
+	w.state, w.facts = next, d.engineFacts(w.facts, w.ref.DefaultOutcome(in))
 }
 
 // directive carries out a step that is an action of the client.
@@ -1084,7 +1092,7 @@ func (w *WireSession) directive(st WireStep) {
 // and Shutdown must return.
 func (w *WireSession) shutdown(sd WireShutdowner) {
 	in := w.ref.mustInput(shutdownInput)
-	d := w.ref.Step(w.state, in, w.modes)
+	d := w.ref.Step(w.state, w.facts, in, w.modes)
 	errc := make(chan error, 1)
 	go func() { errc <- sd.Shutdown() }()
 	w.expectClose(d)
@@ -1111,7 +1119,7 @@ func (w *WireSession) sleep() {
 		wait = 200 * time.Millisecond // for what the timers sent
 	}
 	auto := w.ref.mustInput(autologoutInput)
-	if d := w.ref.Step(w.state, auto, w.modes); d.Action == fsm.ActionClose {
+	if d := w.ref.Step(w.state, w.facts, auto, w.modes); d.Action == fsm.ActionClose {
 		w.expectClose(d)
 		if !w.broken {
 			w.event(auto, d)
@@ -1119,7 +1127,7 @@ func (w *WireSession) sleep() {
 		return
 	}
 	keep := w.ref.mustInput(keepaliveInput)
-	dk := w.ref.Step(w.state, keep, w.modes)
+	dk := w.ref.Step(w.state, w.facts, keep, w.modes)
 	keepalives := 0
 	check := func(ev wireEvent) {
 		switch {
@@ -1170,7 +1178,7 @@ wait:
 // machine closes on command-timeout, the BYE must come.
 func (w *WireSession) partialLine(st WireStep) {
 	in := w.ref.mustInput(commandTimeoutInput)
-	d := w.ref.Step(w.state, in, w.modes)
+	d := w.ref.Step(w.state, w.facts, in, w.modes)
 	if d.Action != fsm.ActionClose || w.opts.CommandTimeout <= 0 {
 		w.note("not sent: command-timeout does not end %s here", w.state)
 		return
@@ -1193,7 +1201,7 @@ func (w *WireSession) handshake(garbage bool) {
 	<-w.events.done
 	if garbage {
 		in := w.ref.mustInput(tlsFailedInput)
-		d := w.ref.Step(w.state, in, w.modes)
+		d := w.ref.Step(w.state, w.facts, in, w.modes)
 		w.write("GARBAGE\r\n")
 		w.raw.SetReadDeadline(time.Now().Add(w.opts.Timeout))
 		_, err := io.Copy(io.Discard, w.raw)
@@ -1207,7 +1215,7 @@ func (w *WireSession) handshake(garbage bool) {
 		return
 	}
 	in := w.ref.mustInput(tlsReadyInput)
-	d := w.ref.Step(w.state, in, w.modes)
+	d := w.ref.Step(w.state, w.facts, in, w.modes)
 	tc := tls.Client(w.raw, w.opts.TLS)
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
 	defer cancel()
@@ -1254,7 +1262,9 @@ func (r *Reference) WireReachable(t Transition) bool {
 		if t.Quirk != fsm.QuirkNone {
 			modes = modes.With(t.Quirk, t.Mode)
 		}
-		return r.Step(s, in, modes).Action != fsm.ActionIgnore
+		// The timers' rules read no facts: any the state is reached with
+		// will do.
+		return r.Step(s, r.someFacts(s), in, modes).Action != fsm.ActionIgnore
 	case strayDoneInput:
 		return reads == fsm.ReadsCommand
 	case doneInput, doneVariantInput:
@@ -1269,6 +1279,16 @@ func (r *Reference) WireReachable(t Transition) bool {
 		return true
 	}
 	return reads != fsm.ReadsSASL
+}
+
+// someFacts returns a valuation of the facts state s is reached with:
+// DefaultFacts if it is one of them.
+func (r *Reference) someFacts(s fsm.State) fsm.Facts {
+	fs := r.ReachableFacts(s)
+	if len(fs) == 0 || slices.Contains(fs, DefaultFacts) {
+		return DefaultFacts
+	}
+	return fs[0]
 }
 
 // WireSummary reports coverage of all transitions and of the wire-reachable

@@ -24,13 +24,17 @@ func (r *Reference) WireSeed(t Transition, global fsm.Mode, opts WireOptions, rn
 	if t.Quirk != fsm.QuirkNone {
 		modes = modes.With(t.Quirk, t.Mode)
 	}
-	path, ok := r.PathTo(t.State, modes)
-	if !ok {
-		return modes, nil, false
-	}
 	last := Step{Input: t.Input, Outcome: r.DefaultOutcome(t.Input)}
 	if t.Handler {
 		last.Outcome = t.Outcome
+	}
+	// The server gives the opening facts (opts.Facts); the path starts
+	// from them.
+	path, _, ok := r.PathTo(t.State, func(f fsm.Facts) bool {
+		return r.TransitionOf(t.State, f, t.Input, modes, last.Outcome) == t
+	}, modes, opts.Facts)
+	if !ok {
+		return modes, nil, false
 	}
 	path = append(path, last)
 	for _, st := range path {
@@ -41,7 +45,7 @@ func (r *Reference) WireSeed(t Transition, global fsm.Mode, opts WireOptions, rn
 			modes = modes.With(fsm.QuirkTrailingSeparator, fsm.Strict)
 		}
 	}
-	g := &wireGen{ref: r, modes: modes, rng: rng, opts: opts, state: r.Initial(),
+	g := &wireGen{ref: r, modes: modes, rng: rng, opts: opts, state: r.Initial(), facts: opts.Facts,
 		mailboxes: map[string]bool{"INBOX": true, "Archive": true}}
 	var steps []WireStep
 	bad := 0 // BAD replies in a row the path has drawn, for the error limit
@@ -51,12 +55,12 @@ func (r *Reference) WireSeed(t Transition, global fsm.Mode, opts WireOptions, rn
 			return modes, nil, false
 		}
 		steps = append(steps, out...)
-		if st.Outcome == fsm.OutcomeBad || r.Step(g.state, st.Input, modes).Action == fsm.ActionReject {
+		if st.Outcome == fsm.OutcomeBad || r.Step(g.state, g.facts, st.Input, modes).Action == fsm.ActionReject {
 			bad++
 		} else if r.Tagged(st.Input) {
 			bad = 0
 		}
-		g.state = advance(r, g.state, st, modes)
+		g.state, g.facts = advance(r, g.state, g.facts, st, modes)
 	}
 	return modes, steps, true
 }
@@ -136,7 +140,7 @@ func (g *wireGen) seedStep(st Step, bad int) ([]WireStep, bool) {
 		if in, _ := ref.ClassifyWire(reads, step); in != st.Input {
 			continue
 		}
-		if ref.Step(g.state, st.Input, g.modes).Action == fsm.ActionExecute && outcome != st.Outcome {
+		if ref.Step(g.state, g.facts, st.Input, g.modes).Action == fsm.ActionExecute && outcome != st.Outcome {
 			continue
 		}
 		if (st.Input == fsm.InputFetch || st.Input == fsm.InputUIDFetch) && st.Outcome == fsm.OutcomeNo && g.selected != "" {

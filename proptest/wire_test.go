@@ -60,7 +60,7 @@ const (
 
 func wireOptions() WireOptions {
 	d := imapwire.DefaultLimits()
-	return WireOptions{Timeout: wireTimeout, MaxBadBeforeAuth: wireMaxBadBeforeAuth, MaxBad: wireMaxBad,
+	return WireOptions{Timeout: wireTimeout, MaxBadBeforeAuth: wireMaxBadBeforeAuth, MaxBad: wireMaxBad, Facts: DefaultFacts,
 		MaxLiteral: int(d.MaxLiteral), MaxAppendLiteral: int(d.MaxAppendLiteral), MaxSkip: int(d.MaxSkip)}
 }
 
@@ -69,9 +69,12 @@ func wireOptions() WireOptions {
 // spent waiting for them.
 const (
 	wireExtendedCases = 150
-	wireAutologout    = 800 * time.Millisecond
-	wireKeepalive     = 250 * time.Millisecond
-	wireCommandTime   = 500 * time.Millisecond
+	// wireTLSOnlyCases are the sequences per mode against the TLS-only
+	// server (tlsOnlyFactory).
+	wireTLSOnlyCases = 40
+	wireAutologout   = 800 * time.Millisecond
+	wireKeepalive    = 250 * time.Millisecond
+	wireCommandTime  = 500 * time.Millisecond
 )
 
 // wireLimits are the extended server's line and literal limits.
@@ -91,10 +94,28 @@ func extendedOptions(t testing.TB) WireOptions {
 	return o
 }
 
+// tlsOnlyOptions describe the TLS-only server (tlsOnlyFactory) to the
+// runner: the extended server's, but its connections open without the
+// plaintext-auth fact.
+func tlsOnlyOptions(t testing.TB) WireOptions {
+	o := extendedOptions(t)
+	o.Facts = 0
+	return o
+}
+
+// tlsOnlyFactory starts extended servers that refuse credentials without
+// TLS (Config.AllowInsecureAuth false), so that sequences reach the spec's
+// privacy-required rule and log in only after STARTTLS.
+func tlsOnlyFactory(t testing.TB) WireFactory { return extendedFactoryWith(t, false) }
+
 // extendedFactory starts servers with STARTTLS (a self-signed certificate),
 // short timers and small line limits, so that sequences reach the TLS
 // handshake, the timer events and the over-long lines.
-func extendedFactory(t testing.TB) WireFactory {
+func extendedFactory(t testing.TB) WireFactory { return extendedFactoryWith(t, true) }
+
+// extendedFactoryWith is extendedFactory, with credentials allowed without
+// TLS or not.
+func extendedFactoryWith(t testing.TB, plaintextAuth bool) WireFactory {
 	base := t.TempDir()
 	certs := testTLS(t)
 	n := 0
@@ -103,6 +124,7 @@ func extendedFactory(t testing.TB) WireFactory {
 		clk := newWireClock()
 		live, err := startLiveServerWith(filepath.Join(base, fmt.Sprint(n)), modes, nil, func(c *server.Config) {
 			c.TLSConfig = certs.server
+			c.AllowInsecureAuth = plaintextAuth
 			c.AutologoutTimeout = wireAutologout
 			c.LoginTimeout = wireAutologout
 			c.IdleKeepalive = wireKeepalive
@@ -204,7 +226,7 @@ func startLiveServer(dir string, modes fsm.Modes, rewrite rewriter) (*liveServer
 // server's configuration.
 func startLiveServerWith(dir string, modes fsm.Modes, rewrite rewriter, adjust func(*server.Config)) (*liveServer, error) {
 	before := runtime.NumGoroutine()
-	st, err := boltstore.Open(dir, boltstore.Options{BcryptCost: 4})
+	st, err := boltstore.Open(dir, boltstore.Options{Options: store.Options{BcryptCost: 4}})
 	if err != nil {
 		return nil, err
 	}
@@ -344,6 +366,17 @@ func TestWireProperties(t *testing.T) {
 			}
 		})
 	}
+	// The TLS-only server: credentials only after STARTTLS.
+	for _, global := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
+		t.Run("tls-only-"+global.String(), func(t *testing.T) {
+			cfg := &WireConfig{Name: "tls-only", Factory: tlsOnlyFactory(t), Reference: ref, Global: global, Options: tlsOnlyOptions(t), Coverage: covOf[global]}
+			rep := cfg.Check(wireParams(s.seed+13+int64(global), wireTLSOnlyCases))
+			reportWireFailure(t, rep, s)
+			if rep.Passed() {
+				t.Logf("%d sequences passed", rep.Result.Succeeded)
+			}
+		})
+	}
 	// What the random sequences of a mode missed, a shortest sequence
 	// reaches, as at the model level; every mode must reach every
 	// transition the server can make happen.
@@ -353,7 +386,8 @@ func TestWireProperties(t *testing.T) {
 			random, total := wireCoverable(ref, c)
 			runWireSeeds(t, ref, global, c, s.seed+11+int64(global),
 				&WireConfig{Name: "server", Factory: liveFactory(t, nil), Reference: ref, Options: wireOptions(), Coverage: c},
-				&WireConfig{Name: "extended", Factory: extendedFactory(t), Reference: ref, Options: extendedOptions(t), Coverage: c})
+				&WireConfig{Name: "extended", Factory: extendedFactory(t), Reference: ref, Options: extendedOptions(t), Coverage: c},
+				&WireConfig{Name: "tls-only", Factory: tlsOnlyFactory(t), Reference: ref, Options: tlsOnlyOptions(t), Coverage: c})
 			n, _ := wireCoverable(ref, c)
 			t.Logf("wire-level transition coverage: %d/%d (%.1f%%) in %s mode (%d by the random sequences, %d by seed sequences)",
 				n, total, 100*float64(n)/float64(total), global, random, n-random)

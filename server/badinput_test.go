@@ -278,7 +278,7 @@ func TestIllegalCommandsFromMachine(t *testing.T) {
 					continue // SASL and event states never classify a command
 				}
 				for in := fsm.Input(0); in < fsm.NumInputs; in++ {
-					d := fsm.Step(s, in, modes)
+					d := fsm.Step(s, openingFacts(false, true), in, modes)
 					if in.Kind() != fsm.KindCommand || in.Wire() == "" || d.Action != fsm.ActionReject {
 						continue
 					}

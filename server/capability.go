@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server/imapwire"
 )
 
@@ -55,19 +56,21 @@ func (c *conn) rev2() bool { return c.enabled["IMAP4REV2"] }
 func (c *conn) qresync() bool { return c.enabled["QRESYNC"] }
 
 // capabilities lists what the server advertises (RFC 9051 7.2.2). Before
-// authentication it shows how to log in; afterwards every implemented
-// extension. Each entry names an extension this server implements; nothing
-// is advertised that is not.
-func (c *conn) capabilities() string {
+// authentication (loggedIn false) it shows how to log in, as the machine
+// decides under the session's facts: STARTTLS while the machine would run
+// it, AUTH=PLAIN where it would run LOGIN, LOGINDISABLED where it refuses
+// credentials. Logged in (the state's authenticated attribute, or a LOGIN
+// or AUTHENTICATE that has just succeeded and writes OK [CAPABILITY ...]
+// before the machine moves) it lists every implemented extension. Each
+// entry names an extension this server implements; nothing is advertised
+// that is not.
+func (c *conn) capabilities(loggedIn bool) string {
 	caps := []string{"IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "SASL-IR"}
-	// Whether a user is logged in, not the machine's state: LOGIN and
-	// AUTHENTICATE write OK [CAPABILITY ...] with the post-login list
-	// before the machine moves to an authenticated state.
-	if c.user == nil {
-		if c.srv.cfg.TLSConfig != nil && !c.tls {
+	if !loggedIn {
+		if c.srv.cfg.TLSConfig != nil && c.wouldExecute(fsm.InputStarttls) {
 			caps = append(caps, "STARTTLS")
 		}
-		if c.authAllowed() {
+		if c.wouldExecute(fsm.InputLogin) {
 			caps = append(caps, "AUTH=PLAIN")
 		} else {
 			caps = append(caps, "LOGINDISABLED")
@@ -88,6 +91,3 @@ func (c *conn) capabilities() string {
 	}
 	return strings.Join(caps, " ")
 }
-
-// authAllowed reports whether credentials may be sent on this connection.
-func (c *conn) authAllowed() bool { return c.tls || c.srv.cfg.AllowInsecureAuth }

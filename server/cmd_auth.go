@@ -52,9 +52,6 @@ func cmdLogin(c *conn, cmd *command) result {
 	if err := a.End(); err != nil {
 		return argError(err)
 	}
-	if !c.authAllowed() {
-		return no("PRIVACYREQUIRED", "Plaintext authentication is disabled; use STARTTLS or TLS")
-	}
 	if !c.srv.authLimit.allow(c.ipKey) {
 		return c.authThrottled()
 	}
@@ -108,7 +105,9 @@ func (c *conn) loggedIn(user store.User) result {
 	c.username = user.Name()
 	c.log = c.log.With("user", c.username)
 	c.log.Info("logged in")
-	return okCode("CAPABILITY "+c.capabilities(), "Logged in")
+	// The list after login: the machine moves to an authenticated state
+	// once this completion is written.
+	return okCode("CAPABILITY "+c.capabilities(true), "Logged in")
 }
 
 // cmdAuthenticate implements AUTHENTICATE (RFC 9051 6.2.2) with PLAIN and
@@ -145,9 +144,6 @@ func cmdAuthenticate(c *conn, cmd *command) result {
 	}
 	if strings.ToUpper(mech) != "PLAIN" {
 		return no("CANNOT", "Unsupported authentication mechanism")
-	}
-	if !c.authAllowed() {
-		return no("PRIVACYREQUIRED", "Plaintext authentication is disabled; use STARTTLS or TLS")
 	}
 	if !c.srv.authLimit.allow(c.ipKey) {
 		return c.authThrottled()
@@ -224,9 +220,6 @@ func (c *conn) saslStep(resp []byte) result {
 func cmdStartTLS(c *conn, cmd *command) result {
 	if err := cmd.args.End(); err != nil {
 		return argError(err)
-	}
-	if c.tls {
-		return bad("TLS is already active")
 	}
 	if c.srv.cfg.TLSConfig == nil {
 		return no("CANNOT", "STARTTLS is not available")

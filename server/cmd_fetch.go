@@ -14,11 +14,6 @@ import (
 	"github.com/imapfsm/imapfsm/server/store"
 )
 
-// fetchBatch is how many messages FETCH reads from the store at a time, so
-// that no store read stays open while responses are written to a slow
-// client and memory stays bounded for large sets.
-const fetchBatch = 128
-
 // fetchKind is one FETCH data item (RFC 9051 6.4.5).
 type fetchKind uint8
 
@@ -70,12 +65,6 @@ func (it fetchItem) needsBody() bool {
 	}
 	return false
 }
-
-// fetchSyntaxError is a FETCH argument the grammar rejects; the handler
-// answers BAD with its text.
-type fetchSyntaxError string
-
-func (e fetchSyntaxError) Error() string { return string(e) }
 
 // cmdFetch implements FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9) with the
 // BINARY items of RFC 3516. A body item without PEEK sets \Seen on a
@@ -183,15 +172,6 @@ func cmdFetch(c *conn, cmd *command) result {
 		return okCode("CLIENTBUG", "FETCH completed (CHANGEDSINCE 0 read as all messages)")
 	}
 	return res
-}
-
-// fetchArgError answers a FETCH argument error with BAD.
-func fetchArgError(err error) result {
-	var se fetchSyntaxError
-	if errors.As(err, &se) {
-		return bad(string(se))
-	}
-	return argError(err)
 }
 
 // hasFetchKind reports whether items holds an item of kind k.
@@ -608,22 +588,6 @@ func anyNeedsStructure(items []fetchItem) bool {
 		}
 	}
 	return false
-}
-
-// messageStructure decodes the cached structure blob, or analyses the body
-// when the store holds none.
-func messageStructure(msg *store.Message, body store.Body) (*mailmsg.Structure, error) {
-	if len(msg.Structure) > 0 {
-		return mailmsg.Decode(msg.Structure)
-	}
-	if body == nil {
-		return nil, errors.New("no structure and no body")
-	}
-	blob, err := mailmsg.Analyze(io.NewSectionReader(body, 0, body.Size()))
-	if err != nil {
-		return nil, err
-	}
-	return mailmsg.Decode(blob)
 }
 
 // fetchItemValue computes the response value of one item (RFC 9051 7.5.2

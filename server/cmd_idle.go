@@ -167,7 +167,7 @@ func (c *conn) runPush(inline bool) {
 			c.catchUp(true, true)
 		}
 		if what&pushKeepalive != 0 {
-			d := fsm.Step(c.state, fsm.InputKeepalive, c.modes)
+			d := fsm.Step(c.state, c.facts, fsm.InputKeepalive, c.modes)
 			if d.Action == fsm.ActionNotify {
 				c.reply("", d.Reply)
 			}

@@ -163,24 +163,6 @@ func cmdUnsubscribe(c *conn, cmd *command) result {
 	return ok("UNSUBSCRIBE completed")
 }
 
-// oneMailboxArg parses the arguments of a command that takes exactly one
-// mailbox name (SP mailbox, RFC 9051 9). When parsing fails it returns the
-// result to complete the command with and done set.
-func oneMailboxArg(c *conn, cmd *command) (name string, res result, done bool) {
-	a := cmd.args
-	if err := a.SP(); err != nil {
-		return "", argError(err), true
-	}
-	name, err := c.mailboxArg(a)
-	if err != nil {
-		return "", argError(err), true
-	}
-	if err := a.End(); err != nil {
-		return "", argError(err), true
-	}
-	return name, result{}, false
-}
-
 // newNameError answers an error reading the name of a mailbox to be
 // created (CREATE, RENAME's new name): a name that does not decode cannot
 // be given to a mailbox, NO [CANNOT] (RFC 5530 3); other errors as
@@ -191,10 +173,4 @@ func newNameError(err error) result {
 		return no("CANNOT", "Invalid mailbox name: "+nameErr.Reason)
 	}
 	return argError(err)
-}
-
-// errSyntax returns a syntax error found by a handler rather than by the
-// wire layer; argError reports its reason in the BAD response.
-func errSyntax(reason string) error {
-	return &imapwire.Error{Kind: imapwire.KindSyntax, Reason: reason}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
+	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 )
 
@@ -174,7 +175,7 @@ func TestMailboxNamesStayInsideAccount(t *testing.T) {
 	root := t.TempDir()
 	data := filepath.Join(root, "data")
 	ts := newTestServer(t, func(cfg *Config) {
-		st, err := boltstore.Open(data, boltstore.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze})
+		st, err := boltstore.Open(data, boltstore.Options{Options: store.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze}})
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		require.NoError(t, st.CreateUser(context.Background(), "demo", "demo"))

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
+	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 )
 
@@ -36,7 +37,7 @@ func qresyncSetup(t *testing.T, mutate ...func(*Config)) (q, other *client) {
 // entries, so that old expunges are forgotten.
 func smallChangeLog(t *testing.T) func(*Config) {
 	return func(cfg *Config) {
-		st, err := boltstore.Open(t.TempDir(), boltstore.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze, MaxChangeLog: 2})
+		st, err := boltstore.Open(t.TempDir(), boltstore.Options{Options: store.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze, MaxChangeLog: 2}})
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		require.NoError(t, st.CreateUser(context.Background(), "demo", "demo"))

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server/imapwire"
@@ -61,7 +60,7 @@ func cmdSelect(c *conn, cmd *command) result {
 	if q != nil && !c.qresync() {
 		return bad("QRESYNC needs ENABLE QRESYNC first (RFC 7162 3.2.3)")
 	}
-	if c.mailbox != nil {
+	if c.state.MailboxOpen() {
 		// Responses before this one concern the mailbox being closed, those
 		// after it the new one (RFC 9051 6.3.2 and 7.1; RFC 7162 3.2.11).
 		c.closeMailbox()
@@ -118,58 +117,4 @@ func cmdUnselect(c *conn, cmd *command) result {
 	}
 	c.closeMailbox()
 	return ok("UNSELECT completed")
-}
-
-// errTrailingSeparator rejects a mailbox name with an extra trailing
-// separator when the trailing-separator quirk is not tolerated; argError
-// answers it with NO [NONEXISTENT].
-var errTrailingSeparator = errors.New("mailbox name ends with the hierarchy separator")
-
-// mailboxArg reads a mailbox name and applies the trailing-separator quirk
-// (Thunderbird with some layouts): lenient strips one trailing "/", strict
-// answers NO [NONEXISTENT], as the machine's mode for the quirk says.
-func (c *conn) mailboxArg(a interface{ Mailbox() (string, error) }) (string, error) {
-	name, err := a.Mailbox()
-	if err != nil {
-		return "", err
-	}
-	if len(name) > 1 && strings.HasSuffix(name, "/") && !strings.HasSuffix(name, "//") {
-		if !c.noteQuirk(fsm.QuirkTrailingSeparator, "mailbox", name) {
-			return "", errTrailingSeparator
-		}
-		name = strings.TrimSuffix(name, "/")
-	}
-	return name, nil
-}
-
-// storeError maps store errors to NO responses with RFC 5530 codes.
-func (c *conn) storeError(err error) result {
-	switch {
-	case errors.Is(err, store.ErrNoSuchMailbox):
-		return no("NONEXISTENT", "No such mailbox")
-	case errors.Is(err, store.ErrMailboxExists):
-		return no("ALREADYEXISTS", "Mailbox already exists")
-	case errors.Is(err, store.ErrInvalidMailboxName):
-		return no("CANNOT", "Invalid mailbox name")
-	case errors.Is(err, store.ErrNoselect):
-		return no("CANNOT", "Mailbox is not selectable")
-	case errors.Is(err, store.ErrHasChildren):
-		return no("INUSE", "Mailbox has children")
-	case errors.Is(err, store.ErrInboxDelete):
-		return no("CANNOT", "INBOX cannot be deleted")
-	case errors.Is(err, store.ErrInvalidSpecialUse):
-		return no("USEATTR", "Unsupported special-use attribute")
-	case errors.Is(err, store.ErrInvalidFlag):
-		return bad("Invalid flag")
-	case errors.Is(err, store.ErrNoSuchMessage):
-		return no("NONEXISTENT", "No such message")
-	case errors.Is(err, store.ErrTooBig):
-		return no("TOOBIG", "Message too big")
-	case errors.Is(err, store.ErrOverQuota):
-		return no("OVERQUOTA", "Quota exceeded; nothing was stored")
-	case errors.Is(err, store.ErrLimit):
-		return no("LIMIT", "Limit exceeded")
-	}
-	c.log.Error("store error", "err", err)
-	return no("SERVERBUG", "Internal error; the change was not made")
 }

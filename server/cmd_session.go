@@ -11,7 +11,9 @@ func cmdCapability(c *conn, cmd *command) result {
 	if err := cmd.args.End(); err != nil {
 		return argError(err)
 	}
-	c.write(func(e *imapwire.Encoder) { e.Untagged().Raw("CAPABILITY " + c.capabilities()).CRLF() })
+	c.write(func(e *imapwire.Encoder) {
+		e.Untagged().Raw("CAPABILITY " + c.capabilities(c.state.Authenticated())).CRLF()
+	})
 	return ok("CAPABILITY completed")
 }
 

@@ -3,7 +3,6 @@ package server
 import (
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -410,26 +409,4 @@ func cmpInt(a, b int64) int {
 		return 1
 	}
 	return 0
-}
-
-// orderedSet renders numbers in the order given as a sequence-set, joining
-// only ascending runs into ranges.
-func orderedSet(refs []msgRef, uid bool) string {
-	var b strings.Builder
-	for i := 0; i < len(refs); {
-		j := i
-		for j+1 < len(refs) && refNumber(refs[j+1], uid) == refNumber(refs[j], uid)+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatUint(uint64(refNumber(refs[i], uid)), 10))
-		if j > i {
-			b.WriteByte(':')
-			b.WriteString(strconv.FormatUint(uint64(refNumber(refs[j], uid)), 10))
-		}
-		i = j + 1
-	}
-	return b.String()
 }

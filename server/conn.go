@@ -44,9 +44,14 @@ type conn struct {
 	stalled atomic.Bool
 	idle    idlePush
 
-	state    fsm.State
+	state fsm.State
+	// facts are the session facts of the spec (TLS active, plaintext
+	// credentials allowed, compression on): set from the listener and
+	// the configuration when the connection opens, then changed only by
+	// the effects of the machine's decisions.
+	facts    fsm.Facts
 	modes    fsm.Modes
-	tls      bool
+	tls      bool // the connection is a *tls.Conn (I/O only; decisions read facts)
 	closing  atomic.Bool
 	heldTag  string // tag held by IDLE or AUTHENTICATE
 	badCount int
@@ -83,6 +88,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:     s.log.With("remote", nc.RemoteAddr().String()),
 	}
 	_, c.tls = nc.(*tls.Conn)
+	c.facts = openingFacts(c.tls, s.cfg.AllowInsecureAuth)
 	if s.cfg.TraceDir != "" {
 		t, err := newTracer(s.cfg.TraceDir, nc.RemoteAddr())
 		if err != nil {
@@ -193,7 +199,7 @@ var errParked = errors.New("server: session parked")
 func (c *conn) serve() {
 	c.log.Debug("connection opened", "tls", c.tls)
 	c.wmu.Lock()
-	c.enc.StatusResponse("", imapwire.StatusOK, "CAPABILITY "+c.capabilities(), c.srv.cfg.Greeting)
+	c.enc.StatusResponse("", imapwire.StatusOK, "CAPABILITY "+c.capabilities(c.state.Authenticated()), c.srv.cfg.Greeting)
 	err := c.flushLocked()
 	c.wmu.Unlock()
 	if err != nil {
@@ -263,7 +269,7 @@ func (c *conn) readAndDispatch() error {
 	// autologout applies, so does the per-command deadline once the
 	// command's first byte has arrived (Config.CommandTimeout).
 	var deadline time.Time
-	timed := fsm.Step(c.state, fsm.InputAutologout, c.modes).Action == fsm.ActionClose
+	timed := fsm.Step(c.state, c.facts, fsm.InputAutologout, c.modes).Action == fsm.ActionClose
 	if timed {
 		timeout := c.srv.cfg.LoginTimeout
 		if c.state.Authenticated() {
@@ -283,7 +289,7 @@ func (c *conn) readAndDispatch() error {
 		c.dispatch(fsm.InputShutdown, &command{})
 		return nil
 	}
-	pushing := fsm.Step(c.state, fsm.InputKeepalive, c.modes).Action == fsm.ActionNotify
+	pushing := fsm.Step(c.state, c.facts, fsm.InputKeepalive, c.modes).Action == fsm.ActionNotify
 	if pushing {
 		c.armIdle()
 		if c.dec.Buffered() == 0 {
@@ -350,7 +356,7 @@ func (c *conn) dispatch(in fsm.Input, cmd *command) {
 		c.trace.note("event " + in.String())
 	}
 	for {
-		d := fsm.Step(c.state, in, c.modes)
+		d := fsm.Step(c.state, c.facts, in, c.modes)
 		c.srv.metrics.commands[in].Add(1)
 		if d.Quirk != fsm.QuirkNone {
 			c.noteQuirk(d.Quirk, "rule", d.Rule.String(), "state", c.state.String(), "input", in.String(), "tag", cmd.tag)
@@ -368,24 +374,45 @@ func (c *conn) dispatch(in fsm.Input, cmd *command) {
 				tag = "" // the held tag is not this line's to answer
 			}
 			c.replyWith(tag, d.Reply, cmd.reason)
-			c.state = d.Next(fsm.OutcomeOK)
+			c.move(d, fsm.OutcomeOK)
 		case fsm.ActionNotify:
 			c.reply("", d.Reply)
-			c.state = d.Next(fsm.OutcomeOK)
+			c.move(d, fsm.OutcomeOK)
 		case fsm.ActionClose:
 			if d.Reply != fsm.ResponseNone {
 				c.reply("", d.Reply)
 			}
-			c.state = d.Next(fsm.OutcomeOK)
+			c.move(d, fsm.OutcomeOK)
 		case fsm.ActionRedispatch:
-			c.state = d.Next(fsm.OutcomeOK)
+			c.move(d, fsm.OutcomeOK)
 			continue
 		default: // fsm.ActionIgnore
-			c.state = d.Next(fsm.OutcomeOK)
+			c.move(d, fsm.OutcomeOK)
 		}
 		c.checkBadLimit()
 		return
 	}
+}
+
+// move carries out a decision's transition for outcome o: the next state
+// and the facts after the rule's effect.
+func (c *conn) move(d fsm.Decision, o fsm.Outcome) {
+	c.state, c.facts = d.Next(o), d.Facts(o)
+}
+
+// openingFacts are the facts a connection opens with, which the spec
+// leaves to the engine (fsm.EngineFacts): whether the listener is
+// implicit TLS, and whether the configuration allows credentials without
+// TLS.
+func openingFacts(tls, plaintextAuth bool) fsm.Facts {
+	return fsm.Facts(0).With(fsm.FactTLS, tls).With(fsm.FactPlaintextAuth, plaintextAuth)
+}
+
+// wouldExecute reports whether the machine would run the handler of in now,
+// under the session's facts: what the capability list advertises
+// (STARTTLS, AUTH=PLAIN or LOGINDISABLED) follows from it.
+func (c *conn) wouldExecute(in fsm.Input) bool {
+	return fsm.Step(c.state, c.facts, in, c.modes).Action == fsm.ActionExecute
 }
 
 // execute runs the input's handler and completes its tag.
@@ -412,7 +439,7 @@ func (c *conn) execute(d fsm.Decision, in fsm.Input, cmd *command) {
 			c.heldTag = ""
 		}
 	}
-	c.state = d.Next(res.outcome)
+	c.move(d, res.outcome)
 	if after := c.after; after != nil {
 		c.after = nil
 		after()

@@ -11,7 +11,10 @@
 // command's handler, reject it with the spec's response, ignore it, notify,
 // close, or end IDLE and decide the same command again in the state IDLE
 // started from. Handlers (one file per command family, cmd_*.go) know their
-// command, never the session's state. Timers and other events (autologout,
+// command, never the session's state, and use nothing declared in another
+// command file: what several commands share lives in files named for what
+// it is (replies.go, mailbox_args.go, mailbox_list.go, search.go,
+// seqsets.go, message_structure.go, status_items.go). Timers and other events (autologout,
 // IDLE keepalive, the end of a TLS handshake, shutdown, the bad-command
 // limit) are inputs of the machine too, so the spec also decides that an
 // idling client is never logged out.
@@ -129,7 +132,11 @@
 //   - After STARTTLS, bytes the client sent before the handshake are
 //     discarded (command injection, the CVE-2011-0411 class).
 //   - Without TLS, LOGINDISABLED is advertised and credentials are refused
-//     unless Config.AllowInsecureAuth is set.
+//     (NO [PRIVACYREQUIRED]) unless Config.AllowInsecureAuth is set. The
+//     spec decides it: the engine keeps the spec's session facts beside the
+//     state (tls from the listener, then from the STARTTLS handshake;
+//     plaintext-auth from Config.AllowInsecureAuth), and the capability
+//     list advertises what the machine would do under them.
 //   - A literal never carries a NUL byte (RFC 9051 4.3): FETCH BODY[] of a
 //     part appended with NULs (a binary literal) sends each as 0x80, as
 //     Dovecot does; BINARY[] returns the exact bytes in a literal8.

@@ -21,8 +21,10 @@ func TestEveryCommandHasAHandler(t *testing.T) {
 		executed := false
 		for s := fsm.State(0); s < fsm.NumStates; s++ {
 			for _, m := range []fsm.Modes{fsm.NewModes(fsm.Lenient), fsm.NewModes(fsm.Strict)} {
-				if fsm.Step(s, in, m).Action == fsm.ActionExecute {
-					executed = true
+				for f := fsm.Facts(0); f < 1<<fsm.NumFacts; f++ {
+					if fsm.Step(s, f, in, m).Action == fsm.ActionExecute {
+						executed = true
+					}
 				}
 			}
 		}

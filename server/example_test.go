@@ -12,6 +12,7 @@ import (
 
 	"github.com/imapfsm/imapfsm/server"
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
+	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 )
 
@@ -23,7 +24,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	st, err := boltstore.Open(dir, boltstore.Options{Analyzer: mailmsg.Analyze, BcryptCost: 4})
+	st, err := boltstore.Open(dir, boltstore.Options{Options: store.Options{Analyzer: mailmsg.Analyze, BcryptCost: 4}})
 	if err != nil {
 		log.Fatal(err)
 	}

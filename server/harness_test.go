@@ -14,6 +14,7 @@ import (
 
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
+	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 )
 
@@ -27,7 +28,7 @@ type testServer struct {
 
 func newTestServer(t testing.TB, mutate ...func(*Config)) *testServer {
 	t.Helper()
-	st, err := boltstore.Open(t.TempDir(), boltstore.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze})
+	st, err := boltstore.Open(t.TempDir(), boltstore.Options{Options: store.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze}})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	require.NoError(t, st.CreateUser(context.Background(), "demo", "demo"))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/imapfsm/imapfsm/fsm"
+	"github.com/imapfsm/imapfsm/server/internal/listen"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -24,13 +25,13 @@ type Server struct {
 	// handlers maps each command input to its handler; built once by New.
 	handlers *[fsm.NumInputs]handler
 
-	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	perIP     map[string]int
-	perUser   map[string]int // authenticated sessions per account
-	wg        sync.WaitGroup
+	// conns tracks the listeners and sessions; perIP is only touched
+	// under its lock (its admit and release functions).
+	conns listen.Set[*conn]
+	perIP map[string]int
+
+	mu      sync.Mutex
+	perUser map[string]int // authenticated sessions per account
 
 	authLimit *authLimiter // failed authentications per address; nil: none
 
@@ -49,8 +50,6 @@ func New(cfg Config) (*Server, error) {
 		log:       cfg.Logger,
 		metrics:   &Metrics{},
 		handlers:  handlerTable(),
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[*conn]struct{}{},
 		perIP:     map[string]int{},
 		perUser:   map[string]int{},
 		authLimit: newAuthLimiter(cfg.MaxAuthFailuresPerIP, cfg.AuthFailureRefill),
@@ -74,42 +73,12 @@ func (s *Server) ServeTLS(l net.Listener) error {
 }
 
 func (s *Server) serve(l net.Listener, implicitTLS bool) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
-	var delay time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(delay*2, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
+	return s.conns.Serve(l, ErrServerClosed, func(nc net.Conn) {
 		if implicitTLS {
 			nc = tls.Server(nc, s.cfg.TLSConfig)
 		}
 		s.ServeConn(nc)
-	}
+	})
 }
 
 // ServeConn serves one already accepted connection in a new goroutine. A
@@ -117,14 +86,23 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 // greeted with BYE and closed.
 func (s *Server) ServeConn(nc net.Conn) {
 	ip := ipKey(nc)
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
+	admit := func(open int) bool {
+		if open >= s.cfg.MaxConnections || s.perIP[ip] >= s.cfg.MaxConnectionsPerIP {
+			return false
+		}
+		s.perIP[ip]++
+		return true
+	}
+	c, admitted := s.conns.Admit(admit, func() *conn {
+		c := newConn(s, nc)
+		c.ipKey = ip
+		return c
+	}, nil)
+	switch admitted {
+	case listen.Closing:
 		nc.Close()
 		return
-	}
-	if len(s.conns) >= s.cfg.MaxConnections || s.perIP[ip] >= s.cfg.MaxConnectionsPerIP {
-		s.mu.Unlock()
+	case listen.Refused:
 		s.metrics.refused.Add(1)
 		s.log.Warn("connection refused: limit reached", "remote", nc.RemoteAddr().String())
 		nc.SetWriteDeadline(time.Now().Add(time.Second))
@@ -132,30 +110,24 @@ func (s *Server) ServeConn(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	c := newConn(s, nc)
-	c.ipKey = ip
-	s.conns[c] = struct{}{}
-	s.perIP[ip]++
-	s.wg.Add(1)
-	s.mu.Unlock()
 	s.metrics.connections.Add(1)
 	s.metrics.connectionsOpen.Add(1)
 	// The session may move between goroutines (an idling session waits in
 	// a fresh one), so its end, not a goroutine's, releases what it holds.
 	c.ended = func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		if s.perIP[ip]--; s.perIP[ip] <= 0 {
-			delete(s.perIP, ip)
-		}
 		if c.counted != "" {
+			s.mu.Lock()
 			if s.perUser[c.counted]--; s.perUser[c.counted] <= 0 {
 				delete(s.perUser, c.counted)
 			}
+			s.mu.Unlock()
 		}
-		s.mu.Unlock()
 		s.metrics.connectionsOpen.Add(-1)
-		s.wg.Done()
+		s.conns.Done(c, func() {
+			if s.perIP[ip]--; s.perIP[ip] <= 0 {
+				delete(s.perIP, ip)
+			}
+		})
 	}
 	go c.serve()
 }
@@ -182,34 +154,9 @@ func (s *Server) acquireUser(name string) bool {
 // command's OK is only written after the store made it durable, and a
 // command cut off by ctx gets no OK and, for APPEND, stores nothing.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.shutdown()
-	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
+	return s.conns.Shutdown(ctx, (*conn).shutdown, func(conns []*conn) {
+		for _, c := range conns {
 			c.raw.Close()
 		}
-		s.mu.Unlock()
-		<-done
-		return ctx.Err()
-	}
+	})
 }

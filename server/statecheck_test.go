@@ -63,23 +63,22 @@ func TestStateCheckPatternCatches(t *testing.T) {
 // user is logged in, whether a mailbox is selected.
 var sessionFactRead = regexp.MustCompile(`\bc\.tls\b|\bc\.user\s*(==|!=)\s*nil|\bc\.mailbox\s*(==|!=)\s*nil`)
 
-// knownFactReads are today's reads of those facts, each with the reason
-// it stays for now (issue: model TLS-active and credentials-allowed in the
-// spec, SELECT's closing of the previous mailbox). A new read fails
-// TestNoNewSessionFactReads: add the decision to the spec instead.
+// knownFactReads are the reads of those facts that decide nothing about
+// the session, each with its reason: I/O on the connection, data of a
+// command, logging. Whether TLS is active, credentials are allowed, a user
+// is logged in or a mailbox is selected is decided by the spec (its facts
+// tls and plaintext-auth, its attributes authenticated and mailbox-open).
+// A new read fails TestNoNewSessionFactReads: add the decision to the spec
+// instead.
 var knownFactReads = map[string]string{
-	"capability.go:enableCondstore": "OK [HIGHESTMODSEQ] is owed only with a mailbox selected",
-	"capability.go:capabilities":    "LOGIN's OK [CAPABILITY] is written before the machine moves",
-	"capability.go:authAllowed":     "LOGINDISABLED: credentials need TLS unless insecure auth is allowed",
-	"cmd_auth.go:cmdStartTLS":       "STARTTLS when TLS is already active",
-	"cmd_auth.go:handshake":         "records that TLS is active",
+	"capability.go:enableCondstore": "whether a mailbox object exists whose HIGHESTMODSEQ is owed (data; during SELECT the state is still the old one)",
+	"cmd_auth.go:handshake":         "records that the connection is now a *tls.Conn (I/O; the tls fact comes from the tls-ready effect)",
 	"cmd_idle.go:pushFromHub":       "a write over TLS cannot be retried after a timeout (I/O, not a decision)",
 	"cmd_list.go:cmdStatus":         "is the mailbox named the selected one (data, for the status-selected quirk)",
-	"cmd_select.go:cmdSelect":       "SELECT closes the previous mailbox with [CLOSED]",
-	"conn.go:newConn":               "records whether the connection is implicit TLS",
+	"conn.go:newConn":               "records whether the connection is implicit TLS, for I/O and the opening facts",
 	"conn.go:serve":                 "logs whether the connection is TLS",
 	"limits.go:Write":               "non-blocking writes only on plain sockets (I/O, not a decision)",
-	"mailbox_view.go:closeMailbox":  "nothing to close without a mailbox",
+	"mailbox_view.go:closeMailbox":  "nothing to close without a mailbox (releasing a resource)",
 }
 
 // TestNoNewSessionFactReads keeps the reads of session facts that belong

@@ -21,7 +21,7 @@ import (
 // newTarget opens a store with Accounts in a temporary directory.
 func newTarget(t *testing.T) WireTarget {
 	t.Helper()
-	st, err := boltstore.Open(t.TempDir(), boltstore.Options{BcryptCost: 4})
+	st, err := boltstore.Open(t.TempDir(), boltstore.Options{Options: store.Options{BcryptCost: 4}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	for _, u := range Accounts {

@@ -57,4 +57,21 @@
 // maximum lazily, so "1:4294967295" costs no more than "1". EncodeMailbox
 // and DecodeMailbox implement the modified UTF-7 of RFC 3501 section 5.1.3
 // with strict validation.
+//
+// # API status
+//
+// imapwire is public API, not an implementation detail of the server: the
+// server's own API is built on its types (server.Config.Limits is a
+// Limits, server.ClassifyLine reads a Line), and it is usable on its own by
+// programs that speak IMAP at the wire level, such as proxies, test
+// clients and tools that replay recorded sessions.
+//
+// Its exported API is kept compatible: no exported name is removed and no
+// declaration changes in a way that breaks a caller; such a change needs a
+// new major version of the module. New functions, methods, fields, error
+// kinds and limits may be added. Not part of the promise: the wording of
+// error reasons (match errors with errors.Is, or by Kind), the values
+// DefaultLimits returns, and buffering and allocation behaviour.
+// TestAPIStable checks the exported declarations against a recorded list
+// (testdata/api.txt), which may only grow.
 package imapwire

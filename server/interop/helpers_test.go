@@ -55,7 +55,7 @@ func startServer(t *testing.T, dataDir string, opts ...serverOption) *testServer
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	st, err := boltstore.Open(dataDir, boltstore.Options{Analyzer: mailmsg.Analyze, BcryptCost: 4})
+	st, err := boltstore.Open(dataDir, boltstore.Options{Options: store.Options{Analyzer: mailmsg.Analyze, BcryptCost: 4}})
 	require.NoError(t, err)
 	require.NoError(t, st.CreateUser(context.Background(), testUser, testPassword))
 	cfg := server.Config{

@@ -324,7 +324,7 @@ func TestDotStuffingAndLineEndings(t *testing.T) {
 }
 
 func TestSizeLimit(t *testing.T) {
-	st := newStore(t, boltstore.Options{MaxMessageSize: 2000}, "alice", "bob")
+	st := newStore(t, boltstore.Options{Options: store.Options{MaxMessageSize: 2000}}, "alice", "bob")
 	srv := newServer(t, Config{Store: st, MaxMessageSize: 1000, TraceHeaders: true})
 	c := pipe(t, srv)
 	c.hello()
@@ -361,7 +361,7 @@ func TestSizeLimit(t *testing.T) {
 }
 
 func TestStoreLimitBelowConfiguredLimit(t *testing.T) {
-	st := newStore(t, boltstore.Options{MaxMessageSize: 100}, "alice")
+	st := newStore(t, boltstore.Options{Options: store.Options{MaxMessageSize: 100}}, "alice")
 	srv := newServer(t, Config{Store: st})
 	c := pipe(t, srv)
 	c.hello()
@@ -693,7 +693,7 @@ func TestMaxConnections(t *testing.T) {
 }
 
 func TestClientReportsRefusals(t *testing.T) {
-	st := newStore(t, boltstore.Options{MaxMessageSize: 200}, "alice")
+	st := newStore(t, boltstore.Options{Options: store.Options{MaxMessageSize: 200}}, "alice")
 	srv := newServer(t, Config{Store: st, MaxMessageSize: 200})
 	a, b := net.Pipe()
 	srv.ServeConn(b)

@@ -8,10 +8,10 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/imapfsm/imapfsm/server/internal/listen"
 	"github.com/imapfsm/imapfsm/server/lmtp/lmtpfsm"
 	"github.com/imapfsm/imapfsm/server/store"
 )
@@ -200,11 +200,7 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	wg        sync.WaitGroup
+	sessions listen.Set[*session] // listeners and sessions
 
 	nextID atomic.Uint64
 	idBase string
@@ -217,13 +213,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		ctx:       ctx,
-		cancel:    cancel,
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
-		idBase:    strings.ToUpper(fmt.Sprintf("%x", time.Now().Unix())),
+		cfg:    cfg,
+		log:    cfg.Logger,
+		ctx:    ctx,
+		cancel: cancel,
+		idBase: strings.ToUpper(fmt.Sprintf("%x", time.Now().Unix())),
 	}, nil
 }
 
@@ -231,80 +225,33 @@ func New(cfg Config) (*Server, error) {
 // then returns [ErrServerClosed]. l is closed by Shutdown. Serve may run on
 // several listeners at once.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
-	var delay time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if s.isClosing() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		s.ServeConn(nc)
-	}
+	return s.sessions.Serve(l, ErrServerClosed, s.ServeConn)
 }
 
 // ServeConn serves one accepted connection in a new goroutine. Over
 // Config.MaxConnections the connection gets a 421 reply and is closed;
 // during Shutdown it is closed at once.
 func (s *Server) ServeConn(nc net.Conn) {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
+	admit := func(open int) bool { return open < s.cfg.MaxConnections }
+	// Refused off the accept loop, which a slow client must not stall.
+	refuse := func() {
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = fmt.Fprintf(nc, "421 4.3.2 %s Too many connections, try again later\r\n", s.cfg.Hostname)
+		_ = nc.Close()
+	}
+	ss, admitted := s.sessions.Admit(admit, func() *session { return newSession(s, nc) }, refuse)
+	switch admitted {
+	case listen.Closing:
 		_ = nc.Close()
 		return
-	}
-	if len(s.sessions) >= s.cfg.MaxConnections {
-		// Refused off the accept loop, which a slow client must not stall.
-		s.wg.Add(1)
-		s.mu.Unlock()
+	case listen.Refused:
 		s.log.Warn("lmtp connection refused: limit reached", "remote", remoteName(nc), "max", s.cfg.MaxConnections)
-		go func() {
-			defer s.wg.Done()
-			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = fmt.Fprintf(nc, "421 4.3.2 %s Too many connections, try again later\r\n", s.cfg.Hostname)
-			_ = nc.Close()
-		}()
 		return
 	}
-	ss := newSession(s, nc)
-	s.sessions[ss] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
 	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.sessions, ss)
-			s.mu.Unlock()
-		}()
+		defer s.sessions.Done(ss, nil)
 		ss.serve()
 	}()
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
 }
 
 // Shutdown stops accepting connections and closes idle sessions with 421.
@@ -314,38 +261,13 @@ func (s *Server) isClosing() bool {
 // connections are closed, store operations are cancelled, and Shutdown
 // returns ctx's error once their goroutines have returned.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for l := range s.listeners {
-		_ = l.Close()
-	}
-	sessions := make([]*session, 0, len(s.sessions))
-	for ss := range s.sessions {
-		sessions = append(sessions, ss)
-	}
-	s.mu.Unlock()
-	for _, ss := range sessions {
-		ss.interrupt()
-	}
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for ss := range s.sessions {
+	defer s.cancel()
+	return s.sessions.Shutdown(ctx, (*session).interrupt, func(sessions []*session) {
+		for _, ss := range sessions {
 			_ = ss.conn.Close()
 		}
-		s.mu.Unlock()
 		s.cancel()
-		<-done
-		return ctx.Err()
-	}
+	})
 }
 
 // newTransactionID returns an identifier for the Received field and the

@@ -23,15 +23,21 @@
 //   - every name (state, input, outcome, group, response, quirk, and the
 //     protocol's ways of reading, input kinds, attributes and actions)
 //     resolves;
-//   - totality: every state × input has a decision in both modes;
-//   - determinism: no two rules decide the same state × input;
+//   - totality: every state × input has a decision in both modes, under
+//     every valuation of the session facts;
+//   - determinism: no two rules decide the same state × input under the
+//     same valuation of the facts;
 //   - every execute rule names a next state for each outcome its inputs can
 //     produce;
-//   - every state is reachable from the initial state;
-//   - no traps: every state can reach a terminal state, and terminal states
-//     are absorbing;
-//   - nothing is stranded: from every state some input leads back to reading
-//     commands, with nothing held, without closing the connection;
+//   - every state is reachable from the initial state (with some valuation
+//     of the facts a connection can open with);
+//   - no traps: every reachable (state, facts) can reach a terminal state,
+//     and terminal states are absorbing;
+//   - nothing is stranded: from every reachable (state, facts) some input
+//     leads back to reading commands, with nothing held, without closing
+//     the connection;
+//   - every fact is read by some rule's condition, and the names in
+//     conditions and effects are declared facts (and outcomes);
 //   - every command line is answered where commands are read (executed,
 //     rejected, redispatched or closed, never ignored); a held command is
 //     completed exactly once whenever the session leaves the state that
@@ -74,6 +80,7 @@
 //	groups: {...}
 //	responses: {...}
 //	quirks: {...}
+//	facts: {...}
 //	rules: [...]
 //
 // Mappings keep their order: generated constants follow the order of the
@@ -140,11 +147,53 @@
 // and optionally `default: lenient|strict`, overriding default-mode for
 // this quirk in DefaultModes.
 //
+// facts: session facts, booleans the engine keeps beside the state (TLS is
+// active, the server allows credentials without TLS, compression is on),
+// at most gen.MaxFacts. Each has a `doc` and `initial`: false, or engine
+// (the engine gives the value when the connection opens: from the
+// listener, from its configuration). Rules read facts in conditions and
+// change them in effects, so the machine decides what depends on them
+// instead of the handlers:
+//
+//	facts:
+//	  tls: {doc: TLS protects the connection., initial: engine}
+//	  compression: {doc: COMPRESS is active., initial: false}
+//
 // rules: each has an `id`, `in` (states or groups), `on` (inputs or
-// groups), and either `do` with `reply`, `pending` and `next` or, for a
-// rule that implements a quirk (`quirk: name`), `lenient` and `strict`
-// blocks holding them. `next` is a state, `stay`, `origin`, or a map of
-// outcome to state with `otherwise` for the rest.
+// groups), and either `do` with `reply`, `pending`, `next` and `effect`
+// or, for a rule that implements a quirk (`quirk: name`), `lenient` and
+// `strict` blocks holding them. `next` is a state, `stay`, `origin`, or a
+// map of outcome to state with `otherwise` for the rest. A rule may carry
+// a condition on the facts, `when`: a mapping of fact to true or false
+// (all must hold) or a list of such mappings (any must hold); without it
+// the rule decides whatever the facts. `effect` sets facts: a mapping of
+// fact to its new value for every outcome, or, for execute, a mapping of
+// outcome (and `otherwise`) to such a mapping:
+//
+//	rules:
+//	- id: starttls
+//	  in: not-authenticated
+//	  on: starttls
+//	  when: {tls: false}
+//	  do: execute
+//	  next: {ok: tls-handshake, otherwise: stay}
+//	- id: login
+//	  in: not-authenticated
+//	  on: login
+//	  when: [{tls: true}, {plaintext-auth: true}]
+//	  ...
+//	- id: compress
+//	  ...
+//	  do: execute
+//	  effect: {ok: {compression: true}}
+//
+// The verifier checks totality and determinism under every valuation of
+// the facts, not only the reachable ones: the engine gives some facts any
+// value when a connection opens, and a machine total everywhere does not
+// depend on the reachability analysis being right (a combination that
+// cannot happen costs a rule without a condition). Reachability, traps and
+// stranding are checked over (state, valuation) from the initial state with
+// every valuation a connection can open with.
 //
 // # Output
 //
@@ -152,8 +201,16 @@
 // Mode, Modes, Action, Rule and Decision with String methods, the
 // attribute methods, CommandInput, DefaultModes and Step; tables.go holds
 // the decision table, each distinct decision once; Step indexes it and does
-// not allocate. MACHINE.md draws the machine as a Mermaid diagram and lists
-// every decision, the quirks and the responses.
+// not allocate. A spec with facts also gets Facts, a bit set with a
+// constant per fact (FactTLS), EngineFacts, Has, With, String and
+// ParseFact; Step then takes the session's facts, Step(s, f, in, m), and
+// Decision.Facts(o) returns the facts after the rule's effect for the
+// handler's outcome (Decision.Effect(o) the effect itself). A cell whose
+// rules have conditions is a short list of branches (mask, value) that Step
+// scans. A spec without facts generates neither Facts nor the parameter:
+// Step(s, in, m), as before. MACHINE.md draws the machine as a Mermaid
+// diagram and lists every decision (conditions as "when {...}:" and effects
+// as "sets {...}"), the facts, the quirks and the responses.
 package main
 
 import (

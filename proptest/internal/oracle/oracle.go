@@ -4,8 +4,9 @@
 // attribute that means held and the default outcomes.
 //
 // It shares no code with the generator in gen/: it decodes the YAML into its
-// own structs, expands groups, and resolves `stay`, `origin`, `otherwise` and
-// the lenient/strict blocks of quirk rules itself. The property tests compare
+// own structs, expands groups, and resolves `stay`, `origin`, `otherwise`,
+// the lenient/strict blocks of quirk rules, and the session facts (a rule's
+// `when` condition and its `effect`) itself. The property tests compare
 // the generated machine against it, so a generator bug that mistranslates the
 // spec shows up as a disagreement instead of being copied into the reference.
 //
@@ -64,13 +65,34 @@ type Spec struct {
 	Outcomes     []string
 	Responses    []Response
 	Quirks       []Quirk
-	Rules        []Rule
+	// Facts are the session facts, in spec order.
+	Facts []Fact
+	Rules []Rule
 
 	stateIdx map[string]int
 	inputIdx map[string]int
-	// cells[state][input] holds the decision in each mode.
-	cells [][]Cell
+	// cands[state][input] lists the rules that decide the cell, each with
+	// its decision in each mode; exactly one applies under any facts.
+	cands [][][]candidate
 }
+
+// candidate is one rule deciding a state × input under its condition.
+type candidate struct {
+	rule int
+	cell Cell
+}
+
+// Fact is a declared session fact.
+type Fact struct {
+	Name string
+	// Engine is true when the engine gives the value when a connection
+	// opens (`initial: engine`); otherwise the fact starts false.
+	Engine bool
+}
+
+// Facts is a valuation of the facts: the names of those that are true. A
+// fact it does not name is false.
+type Facts map[string]bool
 
 // State is a declared session state.
 type State struct {
@@ -123,6 +145,28 @@ type Rule struct {
 	Inputs []string
 	// Split is true when the rule has lenient and strict blocks.
 	Split bool
+	// When is the rule's condition: the rule decides when the facts match
+	// one of the mappings entirely. Empty: whatever the facts.
+	When []map[string]bool
+}
+
+// Applies reports whether the rule decides under facts f.
+func (r Rule) Applies(f Facts) bool {
+	if len(r.When) == 0 {
+		return true
+	}
+	for _, term := range r.When {
+		holds := true
+		for name, want := range term {
+			if f[name] != want {
+				holds = false
+			}
+		}
+		if holds {
+			return true
+		}
+	}
+	return false
 }
 
 // Decision is what the spec says to do for one state, input and mode.
@@ -137,12 +181,48 @@ type Decision struct {
 	// every outcome the input can produce; for the other actions the handler
 	// does not run and every declared outcome maps to the same state.
 	Next map[string]string
+	// Effects maps an outcome to the facts the decision sets (name to new
+	// value), like Next; outcomes without an effect have no entry.
+	Effects map[string]map[string]bool
 }
 
 // Equal reports whether d and e decide the same.
 func (d Decision) Equal(e Decision) bool {
+	if len(d.Effects) != len(e.Effects) {
+		return false
+	}
+	for o, set := range d.Effects {
+		other, ok := e.Effects[o]
+		if !ok || len(set) != len(other) {
+			return false
+		}
+		for f, v := range set {
+			if w, ok := other[f]; !ok || w != v {
+				return false
+			}
+		}
+	}
 	return d.Rule == e.Rule && d.Quirk == e.Quirk && d.Action == e.Action &&
 		d.Reply == e.Reply && d.Pending == e.Pending && mapsEqual(d.Next, e.Next)
+}
+
+// After returns the facts after the decision when the handler reports
+// outcome o.
+func (d Decision) After(f Facts, o string) Facts {
+	out := Facts{}
+	for k, v := range f {
+		if v {
+			out[k] = true
+		}
+	}
+	for k, v := range d.Effects[o] {
+		if v {
+			out[k] = true
+		} else {
+			delete(out, k)
+		}
+	}
+	return out
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -322,8 +402,64 @@ func (p *parser) run() {
 		}
 		s.Quirks = append(s.Quirks, q)
 	}
+	for _, name := range p.order["facts"] {
+		rf := r.Facts[name]
+		switch rf.Initial {
+		case "false", "engine":
+		default:
+			p.errorf("fact %q: initial %q is neither false nor engine", name, rf.Initial)
+		}
+		s.Facts = append(s.Facts, Fact{Name: name, Engine: rf.Initial == "engine"})
+	}
 	p.groups = map[string][]string{}
 	p.rules()
+}
+
+func (p *parser) hasFact(name string) bool {
+	return slices.ContainsFunc(p.s.Facts, func(f Fact) bool { return f.Name == name })
+}
+
+// Valuations lists every valuation of the facts (2^len(Facts) of them), the
+// all-false one first.
+func (s *Spec) Valuations() []Facts {
+	out := []Facts{}
+	for v := 0; v < 1<<len(s.Facts); v++ {
+		f := Facts{}
+		for i, x := range s.Facts {
+			if v&(1<<i) != 0 {
+				f[x.Name] = true
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// OpeningValuations lists the valuations a connection can open with: any
+// value of the engine-given facts, the others false.
+func (s *Spec) OpeningValuations() []Facts {
+	var out []Facts
+	for _, f := range s.Valuations() {
+		ok := true
+		for _, x := range s.Facts {
+			if f[x.Name] && !x.Engine {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// factsText writes a valuation for an error message.
+func (s *Spec) factsText(f Facts) string {
+	var parts []string
+	for _, x := range s.Facts {
+		parts = append(parts, fmt.Sprintf("%s=%v", x.Name, f[x.Name]))
+	}
+	return strings.Join(parts, " ")
 }
 
 func (p *parser) hasResponse(name string) bool {
@@ -379,22 +515,29 @@ func (p *parser) expandName(name string, path []string) []string {
 
 func (p *parser) rules() {
 	s := p.s
-	owner := make([][]int, len(s.States))
+	owner := make([][][]int, len(s.States))
 	for i := range owner {
-		owner[i] = make([]int, len(s.Inputs))
-		for j := range owner[i] {
-			owner[i][j] = -1
-		}
+		owner[i] = make([][]int, len(s.Inputs))
 	}
 	behaviours := make([][2]*rawBehaviour, len(p.raw.Rules))
 	for ri, rr := range p.raw.Rules {
-		rule := Rule{ID: rr.ID, Quirk: rr.Quirk}
+		rule := Rule{ID: rr.ID, Quirk: rr.Quirk, When: rr.When}
+		for _, term := range rr.When {
+			if len(term) == 0 {
+				p.errorf("rule %q: when: an empty condition", rr.ID)
+			}
+			for name := range term {
+				if !p.hasFact(name) {
+					p.errorf("rule %q: when: %q is not a declared fact", rr.ID, name)
+				}
+			}
+		}
 		if rr.Quirk != "" && !p.hasQuirk(rr.Quirk) {
 			p.errorf("rule %q: quirk %q is not declared", rr.ID, rr.Quirk)
 		}
 		rule.States = p.expand(rr.ID, "in", rr.In, func(n string) bool { _, ok := s.stateIdx[n]; return ok })
 		rule.Inputs = p.expand(rr.ID, "on", rr.On, func(n string) bool { _, ok := s.inputIdx[n]; return ok })
-		top := &rawBehaviour{Do: rr.Do, Reply: rr.Reply, Pending: rr.Pending, Next: rr.Next}
+		top := &rawBehaviour{Do: rr.Do, Reply: rr.Reply, Pending: rr.Pending, Next: rr.Next, Effect: rr.Effect}
 		switch {
 		case rr.Lenient == nil && rr.Strict == nil:
 			behaviours[ri] = [2]*rawBehaviour{top, top}
@@ -402,8 +545,8 @@ func (p *parser) rules() {
 			p.errorf("rule %q: a mode-dependent rule needs both a lenient and a strict block", rr.ID)
 			behaviours[ri] = [2]*rawBehaviour{top, top}
 		default:
-			if rr.Do != "" || rr.Reply != "" || rr.Pending != "" || rr.Next != nil {
-				p.errorf("rule %q: do, reply, pending and next belong inside its lenient and strict blocks", rr.ID)
+			if rr.Do != "" || rr.Reply != "" || rr.Pending != "" || rr.Next != nil || rr.Effect != nil {
+				p.errorf("rule %q: do, reply, pending, next and effect belong inside its lenient and strict blocks", rr.ID)
 			}
 			if rr.Quirk == "" {
 				p.errorf("rule %q: a mode-dependent rule must name its quirk", rr.ID)
@@ -414,30 +557,48 @@ func (p *parser) rules() {
 		for _, st := range rule.States {
 			for _, in := range rule.Inputs {
 				si, ii := s.stateIdx[st], s.inputIdx[in]
-				if prev := owner[si][ii]; prev >= 0 {
-					p.errorf("%s × %s is decided by rule %q and by rule %q", st, in, p.raw.Rules[prev].ID, rr.ID)
-					continue
-				}
-				owner[si][ii] = ri
+				owner[si][ii] = append(owner[si][ii], ri)
 			}
 		}
 		s.Rules = append(s.Rules, rule)
 	}
-	s.cells = make([][]Cell, len(s.States))
+	// Under every valuation of the facts exactly one rule decides each
+	// state × input.
+	valuations := s.Valuations()
+	s.cands = make([][][]candidate, len(s.States))
 	for si, st := range s.States {
-		s.cells[si] = make([]Cell, len(s.Inputs))
+		s.cands[si] = make([][]candidate, len(s.Inputs))
 		for ii, in := range s.Inputs {
-			ri := owner[si][ii]
-			if ri < 0 {
-				p.errorf("%s × %s is decided by no rule", st.Name, in.Name)
-				continue
+			reported := false
+			for _, f := range valuations {
+				var deciding []string
+				for _, ri := range owner[si][ii] {
+					if s.Rules[ri].Applies(f) {
+						deciding = append(deciding, fmt.Sprintf("rule %q", s.Rules[ri].ID))
+					}
+				}
+				when := ""
+				if len(s.Facts) > 0 {
+					when = " when " + s.factsText(f)
+				}
+				switch {
+				case reported:
+				case len(deciding) == 0:
+					p.errorf("%s × %s is decided by no rule%s", st.Name, in.Name, when)
+					reported = true
+				case len(deciding) > 1:
+					p.errorf("%s × %s is decided by %s%s", st.Name, in.Name, strings.Join(deciding, " and by "), when)
+					reported = true
+				}
 			}
-			rule := s.Rules[ri]
-			cell := Cell{Quirk: rule.Quirk}
-			for m := Lenient; m <= Strict; m++ {
-				cell.ByMode[m] = p.decide(rule, behaviours[ri][m], st, in)
+			for _, ri := range owner[si][ii] {
+				rule := s.Rules[ri]
+				cell := Cell{Quirk: rule.Quirk}
+				for m := Lenient; m <= Strict; m++ {
+					cell.ByMode[m] = p.decide(rule, behaviours[ri][m], st, in)
+				}
+				s.cands[si][ii] = append(s.cands[si][ii], candidate{rule: ri, cell: cell})
 			}
-			s.cells[si][ii] = cell
 		}
 	}
 }
@@ -471,6 +632,7 @@ func (p *parser) decide(rule Rule, b *rawBehaviour, st State, in Input) Decision
 		}
 		return target
 	}
+	d.Effects = p.effects(where, b, in)
 	if b.Do != ActionExecute {
 		target := st.Name
 		if b.Next != nil {
@@ -504,6 +666,52 @@ func (p *parser) decide(rule Rule, b *rawBehaviour, st State, in Input) Decision
 	return d
 }
 
+// effects resolves a behaviour's effect on the facts per outcome: for every
+// declared outcome when it gives fact values directly, for the outcomes it
+// names (and `otherwise` for the input's other outcomes) when it is per
+// outcome, which only execute may be.
+func (p *parser) effects(where string, b *rawBehaviour, in Input) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	if b.Effect == nil {
+		return out
+	}
+	check := func(set map[string]bool) map[string]bool {
+		for name := range set {
+			if !p.hasFact(name) {
+				p.errorf("%s: effect: %q is not a declared fact", where, name)
+			}
+		}
+		return set
+	}
+	if b.Effect.ByOutcome == nil {
+		set := check(b.Effect.All)
+		if len(set) > 0 {
+			for _, o := range p.s.Outcomes {
+				out[o] = set
+			}
+		}
+		return out
+	}
+	if b.Do != ActionExecute {
+		p.errorf("%s: %s runs no handler, so its effect cannot depend on an outcome", where, b.Do)
+	}
+	for o := range b.Effect.ByOutcome {
+		if o != "otherwise" && !slices.Contains(p.s.Outcomes, o) {
+			p.errorf("%s: effect: %q is not a declared outcome", where, o)
+		}
+	}
+	for _, o := range in.Outcomes {
+		set, ok := b.Effect.ByOutcome[o]
+		if !ok {
+			set = b.Effect.ByOutcome["otherwise"]
+		}
+		if len(check(set)) > 0 {
+			out[o] = set
+		}
+	}
+	return out
+}
+
 // State returns the named state.
 func (s *Spec) State(name string) (State, bool) {
 	i, ok := s.stateIdx[name]
@@ -522,8 +730,13 @@ func (s *Spec) Input(name string) (Input, bool) {
 	return s.Inputs[i], true
 }
 
-// Cell returns what the spec decides for state × input in both modes.
-func (s *Spec) Cell(state, input string) (Cell, error) {
+// Cell returns what the spec decides for state × input in both modes, with
+// every fact false.
+func (s *Spec) Cell(state, input string) (Cell, error) { return s.CellUnder(state, input, nil) }
+
+// CellUnder returns what the spec decides for state × input in both modes
+// when the facts are f.
+func (s *Spec) CellUnder(state, input string, f Facts) (Cell, error) {
 	si, ok := s.stateIdx[state]
 	if !ok {
 		return Cell{}, fmt.Errorf("no state %q in the spec", state)
@@ -532,13 +745,42 @@ func (s *Spec) Cell(state, input string) (Cell, error) {
 	if !ok {
 		return Cell{}, fmt.Errorf("no input %q in the spec", input)
 	}
-	return s.cells[si][ii], nil
+	for _, c := range s.cands[si][ii] {
+		if s.Rules[c.rule].Applies(f) {
+			return c.cell, nil
+		}
+	}
+	return Cell{}, fmt.Errorf("no rule decides %s × %s", state, input)
 }
 
-// Decide returns the decision for state × input when the quirk that governs
-// the cell is in mode m (the mode does not matter for rules without a quirk).
+// FactsRead returns the facts the rules deciding state × input read: the cell
+// depends on the facts exactly when this is not empty.
+func (s *Spec) FactsRead(state, input string) []string {
+	si, ii := s.stateIdx[state], s.inputIdx[input]
+	var out []string
+	for _, c := range s.cands[si][ii] {
+		for _, term := range s.Rules[c.rule].When {
+			for name := range term {
+				if !slices.Contains(out, name) {
+					out = append(out, name)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Decide returns the decision for state × input, with every fact false,
+// when the quirk that governs the cell is in mode m (the mode does not
+// matter for rules without a quirk).
 func (s *Spec) Decide(state, input string, m Mode) (Decision, error) {
-	c, err := s.Cell(state, input)
+	return s.DecideUnder(state, input, nil, m)
+}
+
+// DecideUnder is Decide when the facts are f.
+func (s *Spec) DecideUnder(state, input string, f Facts, m Mode) (Decision, error) {
+	c, err := s.CellUnder(state, input, f)
 	if err != nil {
 		return Decision{}, err
 	}

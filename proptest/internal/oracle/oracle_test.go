@@ -188,3 +188,90 @@ func TestParseProjectSpec(t *testing.T) {
 		}
 	}
 }
+
+// withFacts is tiny with session facts: LOGIN runs only over a secure
+// connection (a fact the engine gives) and marks the session seen; without
+// it LOGIN is refused.
+func withFacts() string {
+	s := replace(tiny, "rules:\n  - id: login\n    in: [out]\n    on: [login]\n    do: execute\n    next: {ok: in, otherwise: stay}\n",
+		`facts:
+  secure: {doc: the connection is encrypted, initial: engine}
+  seen: {doc: a user logged in once, initial: false}
+rules:
+  - id: login
+    in: [out]
+    on: [login]
+    when: [{secure: true}, {seen: true}]
+    do: execute
+    effect: {ok: {seen: true}, otherwise: {seen: false}}
+    next: {ok: in, otherwise: stay}
+  - id: login-refused
+    in: [out]
+    on: [login]
+    when: {secure: false, seen: false}
+    do: reject
+    reply: no-auth
+`)
+	return replace(s, "    do: close\n    reply: bye\n", "    do: close\n    reply: bye\n    effect: {secure: false}\n")
+}
+
+func TestParseFacts(t *testing.T) {
+	s, err := Parse([]byte(withFacts()))
+	require.NoError(t, err)
+	assert.Equal(t, []Fact{{Name: "secure", Engine: true}, {Name: "seen"}}, s.Facts)
+	assert.Len(t, s.Valuations(), 4)
+	assert.Equal(t, []Facts{{}, {"secure": true}}, s.OpeningValuations(), "seen starts false")
+
+	refused, err := s.DecideUnder("out", "login", Facts{}, Lenient)
+	require.NoError(t, err)
+	assert.Equal(t, "login-refused", refused.Rule)
+	assert.Empty(t, refused.Effects)
+	for _, f := range []Facts{{"secure": true}, {"seen": true}, {"secure": true, "seen": true}} {
+		d, err := s.DecideUnder("out", "login", f, Lenient)
+		require.NoError(t, err)
+		assert.Equal(t, "login", d.Rule, "%v", f)
+	}
+	login, err := s.DecideUnder("out", "login", Facts{"secure": true}, Lenient)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]bool{"ok": {"seen": true}, "no": {"seen": false}, "bad": {"seen": false}}, login.Effects, "per outcome, otherwise for the rest")
+	assert.Equal(t, Facts{"secure": true, "seen": true}, login.After(Facts{"secure": true}, "ok"))
+	assert.Equal(t, Facts{"secure": true}, login.After(Facts{"secure": true, "seen": true}, "no"))
+	assert.Equal(t, []string{"secure", "seen"}, s.FactsRead("out", "login"))
+	assert.Empty(t, s.FactsRead("in", "login"))
+
+	bye, err := s.DecideUnder("in", "bye", Facts{"secure": true}, Strict)
+	require.NoError(t, err)
+	assert.Equal(t, Facts{}, bye.After(Facts{"secure": true}, "ok"), "an effect on every outcome")
+	assert.False(t, login.Equal(refused))
+	assert.True(t, login.Equal(login))
+}
+
+func TestParseReportsFactProblems(t *testing.T) {
+	cases := map[string]struct {
+		edit func(string) string
+		want string
+	}{
+		"missing valuation": {func(s string) string {
+			return replace(s, "when: {secure: false, seen: false}", "when: {secure: false, seen: true}")
+		}, "out × login is decided by no rule when secure=false seen=false"},
+		"overlap": {func(s string) string {
+			return replace(s, "when: {secure: false, seen: false}", "when: {seen: false}")
+		}, "out × login is decided by rule \"login\" and by rule \"login-refused\" when secure=true seen=false"},
+		"unknown fact in when": {func(s string) string {
+			return replace(s, "{secure: true}, {seen: true}", "{secure: true}, {sen: true}")
+		}, "\"sen\" is not a declared fact"},
+		"unknown fact in effect": {func(s string) string { return replace(s, "effect: {secure: false}", "effect: {secur: false}") }, "effect: \"secur\" is not a declared fact"},
+		"unknown outcome":        {func(s string) string { return replace(s, "otherwise: {seen: false}", "maybe: {seen: false}") }, "\"maybe\" is not a declared outcome"},
+		"bad initial":            {func(s string) string { return replace(s, "initial: false", "initial: sometimes") }, "neither false nor engine"},
+		"effect per outcome on close": {func(s string) string {
+			return replace(s, "effect: {secure: false}", "effect: {ok: {secure: false}}")
+		}, "its effect cannot depend on an outcome"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.edit(withFacts())))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}

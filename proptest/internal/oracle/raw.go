@@ -20,7 +20,58 @@ type rawSpec struct {
 	Groups      map[string][]string    `yaml:"groups"`
 	Responses   map[string]rawResponse `yaml:"responses"`
 	Quirks      map[string]rawQuirk    `yaml:"quirks"`
+	Facts       map[string]rawFact     `yaml:"facts"`
 	Rules       []rawRule              `yaml:"rules"`
+}
+
+// rawFact is a session fact: `initial` is false or engine.
+type rawFact struct {
+	Doc     string `yaml:"doc"`
+	Initial string `yaml:"initial"`
+}
+
+// rawWhen is a rule's condition: a mapping of fact to value, or a list of
+// such mappings; the rule decides when any mapping holds entirely.
+type rawWhen []map[string]bool
+
+// UnmarshalYAML accepts a mapping or a list of mappings.
+func (w *rawWhen) UnmarshalYAML(node *yaml.Node) error {
+	if node.Kind == yaml.MappingNode {
+		var one map[string]bool
+		if err := node.Decode(&one); err != nil {
+			return err
+		}
+		*w = rawWhen{one}
+		return nil
+	}
+	var many []map[string]bool
+	if err := node.Decode(&many); err != nil {
+		return err
+	}
+	if len(many) == 0 {
+		return fmt.Errorf("line %d: when: an empty list", node.Line)
+	}
+	*w = many
+	return nil
+}
+
+// rawEffect is what a rule does to facts: fact → value for every outcome
+// (All), or outcome → (fact → value) (ByOutcome, `otherwise` for the rest).
+type rawEffect struct {
+	All       map[string]bool
+	ByOutcome map[string]map[string]bool
+}
+
+// UnmarshalYAML tells the two forms apart by their values.
+func (e *rawEffect) UnmarshalYAML(node *yaml.Node) error {
+	if node.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: effect must be a mapping", node.Line)
+	}
+	if err := node.Decode(&e.All); err == nil {
+		return nil
+	}
+	e.All = nil
+	return node.Decode(&e.ByOutcome)
 }
 
 type rawDoc struct {
@@ -130,16 +181,19 @@ type rawRule struct {
 	Reply   string        `yaml:"reply"`
 	Pending string        `yaml:"pending"`
 	Next    *rawNext      `yaml:"next"`
+	When    rawWhen       `yaml:"when"`
+	Effect  *rawEffect    `yaml:"effect"`
 	Lenient *rawBehaviour `yaml:"lenient"`
 	Strict  *rawBehaviour `yaml:"strict"`
 }
 
 // rawBehaviour is what a rule does (in one mode).
 type rawBehaviour struct {
-	Do      string   `yaml:"do"`
-	Reply   string   `yaml:"reply"`
-	Pending string   `yaml:"pending"`
-	Next    *rawNext `yaml:"next"`
+	Do      string     `yaml:"do"`
+	Reply   string     `yaml:"reply"`
+	Pending string     `yaml:"pending"`
+	Next    *rawNext   `yaml:"next"`
+	Effect  *rawEffect `yaml:"effect"`
 }
 
 // rawNext is `next: <state>` or `next: {<outcome>: <state>, otherwise: <state>}`.

@@ -59,19 +59,7 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 		return nil, err
 	}
 	defer u.s.leave()
-	// Fail early, before writing a body, if the mailbox is unusable.
-	err = u.s.db.View(func(tx *bolt.Tx) error {
-		acct, err := u.acct(tx)
-		if err != nil {
-			return err
-		}
-		rec, err := mailboxByName(acct, name)
-		if err == nil && rec.Attr&store.AttrNoselect != 0 {
-			err = store.ErrNoselect
-		}
-		return err
-	})
-	if err != nil {
+	if err := u.checkAppendable(name); err != nil {
 		return nil, err
 	}
 
@@ -104,11 +92,7 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 
 	results := make([]store.AppendResult, n)
 	err = u.write(ctx, dirs, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		rec, err := mailboxByName(acct, name)
-		if err != nil {
-			return err
-		}
-		rec, data, err := selectable(tx, acct, store.MailboxID(rec.ID))
+		rec, data, err := appendTarget(tx, acct, name)
 		if err != nil {
 			return err
 		}

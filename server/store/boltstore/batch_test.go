@@ -66,7 +66,7 @@ func countFiles(t *testing.T, dir string) int {
 func TestAppendBatchFailureLeavesNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := openTest(t, dir, Options{BcryptCost: 4, MaxMessageSize: 1 << 16, Analyzer: testOptions().Analyzer})
+	s := openTest(t, dir, Options{Options: store.Options{BcryptCost: 4, MaxMessageSize: 1 << 16, Analyzer: testOptions().Analyzer}})
 	defer s.Close()
 	require.NoError(t, s.CreateUser(ctx, "u", "pw"))
 	su, err := s.OpenUser(ctx, "u")
@@ -238,7 +238,7 @@ func TestCrashKillBatch(t *testing.T) {
 		rounds = 40
 	}
 	dir := t.TempDir()
-	s := openTest(t, dir, Options{BcryptCost: bcrypt.MinCost})
+	s := openTest(t, dir, Options{Options: store.Options{BcryptCost: bcrypt.MinCost}})
 	require.NoError(t, s.CreateUser(context.Background(), crashUser, "pw"))
 	require.NoError(t, s.Close())
 
@@ -273,7 +273,7 @@ func TestCrashKillBatch(t *testing.T) {
 func verifyBatchesWhole(t *testing.T, dir string) {
 	t.Helper()
 	ctx := context.Background()
-	s := openTest(t, dir, Options{BcryptCost: bcrypt.MinCost})
+	s := openTest(t, dir, Options{Options: store.Options{BcryptCost: bcrypt.MinCost}})
 	defer func() { require.NoError(t, s.Close()) }()
 	u, err := s.OpenUser(ctx, crashUser)
 	require.NoError(t, err)
@@ -309,4 +309,51 @@ func verifyBatchesWhole(t *testing.T, dir string) {
 			require.Equal(t, uids[0]+uint32(k), uid, "batch %d: message %d missing or out of order: %v", key, k, uids)
 		}
 	}
+}
+
+// countingReader counts the reads of a body.
+type countingReader struct {
+	r     io.Reader
+	reads int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.reads++
+	return c.r.Read(p)
+}
+
+// TestAppendPrecheckReadsNoBody checks that Append and AppendBatch share
+// the precheck: a mailbox that does not exist or is a \Noselect
+// placeholder is refused before any body is read or written.
+func TestAppendPrecheckReadsNoBody(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir, testOptions())
+	defer s.Close()
+	require.NoError(t, s.CreateUser(ctx, "u", "pw"))
+	u, err := s.OpenUser(ctx, "u")
+	require.NoError(t, err)
+	_, err = u.CreateMailbox(ctx, "Parent/Child", 0)
+	require.NoError(t, err)
+	require.NoError(t, u.DeleteMailbox(ctx, "Parent"))
+	files := countFiles(t, filepath.Join(dir, "blobs"))
+
+	for _, tc := range []struct {
+		mailbox string
+		want    error
+	}{{"Nonexistent", store.ErrNoSuchMailbox}, {"Parent", store.ErrNoselect}} {
+		body := &countingReader{r: strings.NewReader("Subject: x\r\n\r\nx\r\n")}
+		_, err := u.Append(ctx, tc.mailbox, store.NewMessage{Body: body})
+		require.ErrorIs(t, err, tc.want, "Append to %s", tc.mailbox)
+		require.Zero(t, body.reads, "Append to %s read the body", tc.mailbox)
+
+		bodies := []*countingReader{
+			{r: strings.NewReader("Subject: a\r\n\r\na\r\n")},
+			{r: strings.NewReader("Subject: b\r\n\r\nb\r\n")},
+		}
+		_, err = u.(store.BatchAppender).AppendBatch(ctx, tc.mailbox, []store.NewMessage{{Body: bodies[0]}, {Body: bodies[1]}})
+		require.ErrorIs(t, err, tc.want, "AppendBatch to %s", tc.mailbox)
+		require.Zero(t, bodies[0].reads+bodies[1].reads, "AppendBatch to %s read a body", tc.mailbox)
+	}
+	require.Equal(t, files, countFiles(t, filepath.Join(dir, "blobs")), "no content file left")
 }

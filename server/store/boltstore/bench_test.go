@@ -87,7 +87,7 @@ func bulkLoad(tb testing.TB, s *Store, u *user, mailbox string, n int) {
 
 func benchStore(b *testing.B) (*Store, *user) {
 	b.Helper()
-	s, err := Open(b.TempDir(), Options{BcryptCost: bcrypt.MinCost})
+	s, err := Open(b.TempDir(), Options{Options: store.Options{BcryptCost: bcrypt.MinCost}})
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 }
 
 func testOptions() Options {
-	return Options{BcryptCost: bcrypt.MinCost, Analyzer: storetest.Analyzer}
+	return Options{Options: store.Options{BcryptCost: bcrypt.MinCost, Analyzer: storetest.Analyzer}}
 }
 
 func openTest(t *testing.T, dir string, opts Options) *Store {

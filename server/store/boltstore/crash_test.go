@@ -61,7 +61,7 @@ func crashChild() bool {
 		return false
 	}
 	run, _ := strconv.Atoi(os.Getenv(envCrashRun))
-	s, err := Open(dir, Options{BcryptCost: bcrypt.MinCost})
+	s, err := Open(dir, Options{Options: store.Options{BcryptCost: bcrypt.MinCost}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(2)
@@ -169,7 +169,7 @@ func TestCrashKill(t *testing.T) {
 		rounds = 40
 	}
 	dir := t.TempDir()
-	s := openTest(t, dir, Options{BcryptCost: bcrypt.MinCost})
+	s := openTest(t, dir, Options{Options: store.Options{BcryptCost: bcrypt.MinCost}})
 	require.NoError(t, s.CreateUser(context.Background(), crashUser, "pw"))
 	require.NoError(t, s.Close())
 
@@ -196,7 +196,7 @@ func TestCrashKill(t *testing.T) {
 func verifyCrashState(t *testing.T, dir string, all map[uint32]int) {
 	t.Helper()
 	ctx := context.Background()
-	s := openTest(t, dir, Options{BcryptCost: bcrypt.MinCost})
+	s := openTest(t, dir, Options{Options: store.Options{BcryptCost: bcrypt.MinCost}})
 	defer func() { require.NoError(t, s.Close()) }()
 	u, err := s.OpenUser(ctx, crashUser)
 	require.NoError(t, err)

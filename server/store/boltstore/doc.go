@@ -68,10 +68,11 @@
 // # Change log
 //
 // Each change of a mailbox (append, flag change, expunge) is logged with its
-// MODSEQ. The log keeps the newest Options.MaxChangeLog entries (default
-// 10000) per mailbox; asking for changes before the oldest kept entry yields
-// store.ErrChangesTruncated and the session must resynchronise (flag changes
-// are still found by per-message MODSEQ, expunges by comparing UID lists).
+// MODSEQ. The log keeps the newest [store.Options.MaxChangeLog] entries
+// (default 10000) per mailbox; asking for changes before the oldest kept
+// entry yields store.ErrChangesTruncated and the session must
+// resynchronise (flag changes are still found by per-message MODSEQ,
+// expunges by comparing UID lists).
 //
 // # Measured performance
 //

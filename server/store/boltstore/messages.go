@@ -103,6 +103,31 @@ func drop(data *bolt.Bucket, rec *mailboxRec, uid uint32, m *msgRec) error {
 	return nil
 }
 
+// checkAppendable fails early, before a body is written, when the named
+// mailbox cannot take new messages: store.ErrNoSuchMailbox, or
+// store.ErrNoselect for a placeholder. The commit checks again
+// (appendTarget), since the mailbox may go in between.
+func (u *user) checkAppendable(name string) error {
+	return u.s.db.View(func(tx *bolt.Tx) error {
+		acct, err := u.acct(tx)
+		if err != nil {
+			return err
+		}
+		_, _, err = appendTarget(tx, acct, name)
+		return err
+	})
+}
+
+// appendTarget returns the record and data bucket of the named mailbox
+// that an append is about to write to, or the error that refuses it.
+func appendTarget(tx *bolt.Tx, acct *bolt.Bucket, name string) (*mailboxRec, *bolt.Bucket, error) {
+	rec, err := mailboxByName(acct, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return selectable(tx, acct, store.MailboxID(rec.ID))
+}
+
 // Append implements store.MessageWriter.
 func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage) (store.AppendResult, error) {
 	var res store.AppendResult
@@ -118,19 +143,7 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 		return res, err
 	}
 	defer u.s.leave()
-	// Fail early, before writing a body, if the mailbox is unusable.
-	err = u.s.db.View(func(tx *bolt.Tx) error {
-		acct, err := u.acct(tx)
-		if err != nil {
-			return err
-		}
-		rec, err := mailboxByName(acct, name)
-		if err == nil && rec.Attr&store.AttrNoselect != 0 {
-			err = store.ErrNoselect
-		}
-		return err
-	})
-	if err != nil {
+	if err := u.checkAppendable(name); err != nil {
 		return res, err
 	}
 
@@ -166,11 +179,7 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 
 	m := &msgRec{Content: content, Size: size, Date: nm.Date.UnixNano(), Flags: nm.Flags}
 	err = u.write(ctx, dirs, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		rec, err := mailboxByName(acct, name)
-		if err != nil {
-			return err
-		}
-		rec, data, err := selectable(tx, acct, store.MailboxID(rec.ID))
+		rec, data, err := appendTarget(tx, acct, name)
 		if err != nil {
 			return err
 		}

@@ -17,71 +17,33 @@ import (
 	"github.com/imapfsm/imapfsm/server/store/password"
 )
 
-// Defaults of [Options].
+// Defaults of [Options]. The limits both stores share are store's.
 const (
-	DefaultMaxMessageSize = 64 << 20
-	DefaultMaxChangeLog   = 10000
-	DefaultMaxKeywords    = 256
+	DefaultMaxMessageSize = store.DefaultMaxMessageSize
+	DefaultMaxChangeLog   = store.DefaultMaxChangeLog
+	DefaultMaxKeywords    = store.DefaultMaxKeywords
 	DefaultMaxBatch       = 256
 	DefaultLockTimeout    = 5 * time.Second
 )
 
-// Options configures a [Store]. The zero value selects the defaults.
+// Options configures a [Store]: the settings shared with the other bundled
+// store, and the embedded store's own. The zero value selects the defaults.
 type Options struct {
-	// BcryptCost is the bcrypt cost of new password hashes (default
-	// bcrypt.DefaultCost).
-	BcryptCost int
-	// Analyzer computes the structure blob of each appended message; nil
-	// stores none.
-	Analyzer store.Analyzer
-	// Notifier receives every committed change; nil uses a new
-	// store.LocalNotifier.
-	Notifier store.Notifier
-	// MaxMessageSize bounds a message body in bytes (default 64 MiB).
-	MaxMessageSize int64
-	// MaxMailboxNameLen bounds a mailbox name in bytes (default
-	// store.DefaultMaxMailboxNameLen).
-	MaxMailboxNameLen int
-	// MaxChangeLog bounds the change-log entries kept per mailbox
-	// (default 10000). Older entries are dropped; ChangesSince for a MODSEQ
-	// before the oldest kept entry fails with store.ErrChangesTruncated.
-	MaxChangeLog int
-	// MaxKeywords bounds the distinct keywords per mailbox (default 256).
-	MaxKeywords int
+	store.Options
 	// MaxBatch bounds the operations sharing one commit (default 256).
 	MaxBatch int
 	// LockTimeout bounds the wait for the database file lock held by
 	// another process (default 5s).
 	LockTimeout time.Duration
-	// AuthCache bounds the cache of verified credentials that lets a
-	// repeated login skip the slow password hash (see
-	// password.CacheOptions). The zero value keeps the cache on with its
-	// defaults; AuthCache.Size < 0 turns it off, so that every login
-	// costs a full verification.
-	AuthCache password.CacheOptions
 }
 
 func (o *Options) setDefaults() {
-	if o.MaxMessageSize <= 0 {
-		o.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if o.MaxMailboxNameLen <= 0 {
-		o.MaxMailboxNameLen = store.DefaultMaxMailboxNameLen
-	}
-	if o.MaxChangeLog <= 0 {
-		o.MaxChangeLog = DefaultMaxChangeLog
-	}
-	if o.MaxKeywords <= 0 {
-		o.MaxKeywords = DefaultMaxKeywords
-	}
+	o.Options.SetDefaults()
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
 	}
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = DefaultLockTimeout
-	}
-	if o.Notifier == nil {
-		o.Notifier = store.NewLocalNotifier()
 	}
 }
 

@@ -31,13 +31,13 @@ func BenchmarkAppend10(b *testing.B) {
 		b.Run(fmt.Sprintf("pgstore/accounts=%d", accounts), func(b *testing.B) {
 			url, schema := pgtest.Schema(b)
 			s, err := pgstore.Open(context.Background(), url, pgstore.Options{
-				BcryptCost: 4, Schema: schema, MaxConns: benchClients + 2, Logger: slog.New(slog.DiscardHandler)})
+				Options: store.Options{BcryptCost: 4}, Schema: schema, MaxConns: benchClients + 2, Logger: slog.New(slog.DiscardHandler)})
 			require.NoError(b, err)
 			defer s.Close()
 			benchAppend(b, s, accounts)
 		})
 		b.Run(fmt.Sprintf("boltstore/accounts=%d", accounts), func(b *testing.B) {
-			s, err := boltstore.Open(b.TempDir(), boltstore.Options{BcryptCost: 4})
+			s, err := boltstore.Open(b.TempDir(), boltstore.Options{Options: store.Options{BcryptCost: 4}})
 			require.NoError(b, err)
 			defer s.Close()
 			benchAppend(b, s, accounts)

@@ -43,7 +43,7 @@
 // collect), backups and replicas are one PostgreSQL backup, and nodes need
 // no shared file system. COPY shares the content row; the last expunge of a
 // content deletes it. Bodies are buffered whole in memory on the way in and
-// out (bounded by [Options.MaxMessageSize], default 64 MiB), and PostgreSQL
+// out (bounded by [store.Options.MaxMessageSize], default 64 MiB), and PostgreSQL
 // compresses them (TOAST). This suits mailboxes up to a few hundred GiB of
 // mail per database. Object storage (S3-compatible, content-addressed, with
 // only the key in contents) becomes the next step when the total exceeds
@@ -75,7 +75,7 @@
 //
 // # Change log
 //
-// As in boltstore, each mailbox keeps its newest [Options.MaxChangeLog]
+// As in boltstore, each mailbox keeps its newest [store.Options.MaxChangeLog]
 // change-log entries; older ones are trimmed in the same transaction and
 // ChangesSince before the oldest kept entry returns
 // store.ErrChangesTruncated.

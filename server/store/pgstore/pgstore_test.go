@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // testOptions are the options of every store under test: cheap password
 // hashes and the conformance suite's analyzer.
 func testOptions(schema string) pgstore.Options {
-	return pgstore.Options{BcryptCost: 4, Analyzer: storetest.Analyzer, Schema: schema}
+	return pgstore.Options{Options: store.Options{BcryptCost: 4, Analyzer: storetest.Analyzer}, Schema: schema}
 }
 
 // openFresh opens a store on a fresh schema; it is closed with the test.

@@ -19,11 +19,11 @@ import (
 	"github.com/imapfsm/imapfsm/server/store/password"
 )
 
-// Defaults of [Options].
+// Defaults of [Options]. The limits both stores share are store's.
 const (
-	DefaultMaxMessageSize = 64 << 20
-	DefaultMaxChangeLog   = 10000
-	DefaultMaxKeywords    = 256
+	DefaultMaxMessageSize = store.DefaultMaxMessageSize
+	DefaultMaxChangeLog   = store.DefaultMaxChangeLog
+	DefaultMaxKeywords    = store.DefaultMaxKeywords
 	DefaultChannel        = "imapfsm_changes"
 )
 
@@ -31,36 +31,13 @@ const (
 // newer program than this one.
 var ErrSchemaTooNew = errors.New("pgstore: database schema is newer than this program")
 
-// Options configures a [Store]. The zero value selects the defaults.
+// Options configures a [Store]: the settings shared with the other bundled
+// store, and PostgreSQL's own. The zero value selects the defaults. The
+// shared Notifier receives every committed change of every node; message
+// bodies (at most MaxMessageSize) are buffered in memory on their way to
+// and from the database; the AuthCache is this node's.
 type Options struct {
-	// BcryptCost is the bcrypt cost of new password hashes (default
-	// bcrypt.DefaultCost).
-	BcryptCost int
-	// Analyzer computes the structure blob of each appended message; nil
-	// stores none.
-	Analyzer store.Analyzer
-	// Notifier receives every committed change of every node; nil uses a
-	// new store.LocalNotifier.
-	Notifier store.Notifier
-	// MaxMessageSize bounds a message body in bytes (default 64 MiB).
-	// Bodies are buffered in memory on their way to and from the database.
-	MaxMessageSize int64
-	// MaxMailboxNameLen bounds a mailbox name in bytes (default
-	// store.DefaultMaxMailboxNameLen).
-	MaxMailboxNameLen int
-	// MaxChangeLog bounds the change-log entries kept per mailbox (default
-	// 10000); ChangesSince before the oldest kept entry fails with
-	// store.ErrChangesTruncated.
-	MaxChangeLog int
-	// MaxKeywords bounds the distinct keywords per mailbox (default 256).
-	MaxKeywords int
-	// AuthCache bounds this node's cache of verified credentials that lets
-	// a repeated login skip the slow password hash (see
-	// password.CacheOptions). The zero value keeps the cache on with its
-	// defaults; AuthCache.Size < 0 turns it off. A password changed on any
-	// node changes the stored hash the cache is keyed by, so no node
-	// accepts the old password afterwards.
-	AuthCache password.CacheOptions
+	store.Options
 	// Schema, if set, is the PostgreSQL schema holding the tables; it is
 	// created if missing and put first on every connection's search_path.
 	// Empty uses the connection's search_path (normally "public").
@@ -84,18 +61,7 @@ type Options struct {
 }
 
 func (o *Options) setDefaults() {
-	if o.MaxMessageSize <= 0 {
-		o.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if o.MaxMailboxNameLen <= 0 {
-		o.MaxMailboxNameLen = store.DefaultMaxMailboxNameLen
-	}
-	if o.MaxChangeLog <= 0 {
-		o.MaxChangeLog = DefaultMaxChangeLog
-	}
-	if o.MaxKeywords <= 0 {
-		o.MaxKeywords = DefaultMaxKeywords
-	}
+	o.Options.SetDefaults()
 	if o.Channel == "" {
 		o.Channel = DefaultChannel
 		if o.Schema != "" {
@@ -113,9 +79,6 @@ func (o *Options) setDefaults() {
 	}
 	if o.ReconnectMax <= 0 {
 		o.ReconnectMax = 10 * time.Second
-	}
-	if o.Notifier == nil {
-		o.Notifier = store.NewLocalNotifier()
 	}
 }
 

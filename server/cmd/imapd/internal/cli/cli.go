@@ -17,6 +17,7 @@ import (
 	bberrors "go.etcd.io/bbolt/errors"
 
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
+	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 	"github.com/imapfsm/imapfsm/server/store/password"
 )
@@ -232,10 +233,12 @@ func openStore(dir string) (*boltstore.Store, error) {
 // credentials.
 func openStoreCache(dir string, authCache password.CacheOptions) (*boltstore.Store, error) {
 	st, err := boltstore.Open(dir, boltstore.Options{
-		Analyzer:    mailmsg.Analyze,
+		Options: store.Options{
+			Analyzer:   mailmsg.Analyze,
+			BcryptCost: bcryptCost,
+			AuthCache:  authCache,
+		},
 		LockTimeout: lockTimeout,
-		BcryptCost:  bcryptCost,
-		AuthCache:   authCache,
 	})
 	if errors.Is(err, bberrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store in %s: the store is locked by another process (is imapd serve running?)", dir)

@@ -142,9 +142,8 @@ func deliverLockProbe() time.Duration {
 // by another process yields an error matching bberrors.ErrTimeout.
 func openStoreTimeout(dir string, timeout time.Duration) (*boltstore.Store, error) {
 	return boltstore.Open(dir, boltstore.Options{
-		Analyzer:    mailmsg.Analyze,
+		Options:     store.Options{Analyzer: mailmsg.Analyze, BcryptCost: bcryptCost},
 		LockTimeout: timeout,
-		BcryptCost:  bcryptCost,
 	})
 }
 

@@ -51,10 +51,12 @@ func openStoreAtCache(ctx context.Context, dir, url string, log *slog.Logger, au
 		return openStoreCache(dir, authCache)
 	}
 	st, err := pgstore.Open(ctx, url, pgstore.Options{
-		Analyzer:   mailmsg.Analyze,
-		BcryptCost: bcryptCost,
-		Logger:     log,
-		AuthCache:  authCache,
+		Options: store.Options{
+			Analyzer:   mailmsg.Analyze,
+			BcryptCost: bcryptCost,
+			AuthCache:  authCache,
+		},
+		Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", redactURL(url), err)

@@ -20,6 +20,7 @@ import (
 	"github.com/imapfsm/imapfsm/server"
 	"github.com/imapfsm/imapfsm/server/cmd/imapd/internal/replay"
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
+	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 	"github.com/imapfsm/imapfsm/spec"
 )
@@ -28,7 +29,7 @@ import (
 // given mode and returns its address.
 func startServer(t *testing.T, mode fsm.Mode) string {
 	t.Helper()
-	st, err := boltstore.Open(t.TempDir(), boltstore.Options{Analyzer: mailmsg.Analyze, BcryptCost: 4})
+	st, err := boltstore.Open(t.TempDir(), boltstore.Options{Options: store.Options{Analyzer: mailmsg.Analyze, BcryptCost: 4}})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	require.NoError(t, st.CreateUser(context.Background(), "alice", "secret"))
@@ -124,7 +125,7 @@ func TestSessionQuirkProbesMatchTheMachine(t *testing.T) {
 		quirk, _ := fsm.ParseQuirk(q.Name)
 		for mode := range 2 {
 			md := fsm.Mode(mode)
-			d := fsm.Step(state, in, fsm.NewModes(md))
+			d := fsm.Step(state, fsm.FactPlaintextAuth, in, fsm.NewModes(md))
 			for _, e := range p.Expect[mode] {
 				switch e.Kind {
 				case gen.ExpectHeld:

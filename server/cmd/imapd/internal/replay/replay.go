@@ -39,9 +39,13 @@ type Step struct {
 }
 
 // Replay runs the client side of a transcript through the machine in the
-// given modes.
+// given modes. The session's opening facts come from the greeting: a
+// greeting that advertises LOGINDISABLED had credentials refused without
+// TLS; any other had them allowed (plaintext-auth). A transcript does not
+// say whether its listener was implicit TLS, so TLS starts inactive and
+// becomes active with the tls-ready event.
 func Replay(entries []Entry, modes fsm.Modes) []Step {
-	r := &replayer{entries: entries, modes: modes, state: fsm.InitialState, used: map[int]bool{}}
+	r := &replayer{entries: entries, modes: modes, state: fsm.InitialState, facts: openingFacts(entries), used: map[int]bool{}}
 	var steps []Step
 	for i, e := range entries {
 		switch e.Side {
@@ -54,10 +58,22 @@ func Replay(entries []Entry, modes fsm.Modes) []Step {
 	return steps
 }
 
+// openingFacts reads the opening facts from the transcript's greeting, the
+// first line the server sent.
+func openingFacts(entries []Entry) fsm.Facts {
+	for _, e := range entries {
+		if e.Side == 'S' {
+			return fsm.Facts(0).With(fsm.FactPlaintextAuth, !strings.Contains(strings.ToUpper(e.Text), "LOGINDISABLED"))
+		}
+	}
+	return fsm.FactPlaintextAuth
+}
+
 type replayer struct {
 	entries []Entry
 	modes   fsm.Modes
 	state   fsm.State
+	facts   fsm.Facts
 	held    string // the tag the state holds (IDLE, AUTHENTICATE)
 	used    map[int]bool
 }
@@ -163,7 +179,7 @@ func (r *replayer) decide(i int, st *Step, in fsm.Input, tag string) {
 		}
 	}
 	for round := 0; round < 3; round++ {
-		d := fsm.Step(r.state, in, r.modes)
+		d := fsm.Step(r.state, r.facts, in, r.modes)
 		if st.Rule == "" {
 			st.Rule = d.Rule.String()
 		} else {
@@ -248,7 +264,7 @@ func (r *replayer) decide(i int, st *Step, in fsm.Input, tag string) {
 				}
 			}
 		}
-		r.state = d.Next(outcome)
+		r.state, r.facts = d.Next(outcome), d.Facts(outcome)
 		if d.Action != fsm.ActionRedispatch {
 			break
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server"
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
+	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 )
 
@@ -28,7 +29,7 @@ func TestServerTraceReplays(t *testing.T) {
 	for _, mode := range []fsm.Mode{fsm.Lenient, fsm.Strict} {
 		t.Run(mode.String(), func(t *testing.T) {
 			dir := t.TempDir()
-			st, err := boltstore.Open(t.TempDir(), boltstore.Options{Analyzer: mailmsg.Analyze, BcryptCost: 4})
+			st, err := boltstore.Open(t.TempDir(), boltstore.Options{Options: store.Options{Analyzer: mailmsg.Analyze, BcryptCost: 4}})
 			require.NoError(t, err)
 			defer st.Close()
 			require.NoError(t, st.CreateUser(context.Background(), "alice", "sup3rsecret"))

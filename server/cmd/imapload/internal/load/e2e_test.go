@@ -17,6 +17,7 @@ import (
 	"github.com/imapfsm/imapfsm/server"
 	"github.com/imapfsm/imapfsm/server/cmd/imapload/internal/imapc"
 	"github.com/imapfsm/imapfsm/server/cmd/imapload/internal/load"
+	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
 )
 
@@ -24,7 +25,7 @@ import (
 // bench/secret on a loopback port and returns its address.
 func startServer(t testing.TB, mutate func(*server.Config)) string {
 	t.Helper()
-	st, err := boltstore.Open(t.TempDir(), boltstore.Options{BcryptCost: 4})
+	st, err := boltstore.Open(t.TempDir(), boltstore.Options{Options: store.Options{BcryptCost: 4}})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	require.NoError(t, st.CreateUser(context.Background(), "bench", "secret"))
