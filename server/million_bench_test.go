@@ -132,7 +132,7 @@ func BenchmarkMillionMailbox(b *testing.B) {
 	if n <= 0 {
 		b.Skipf("set %s=1000000 to run", millionEnv)
 	}
-	st, err := boltstore.Open(b.TempDir(), boltstore.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze})
+	st, err := boltstore.Open(b.TempDir(), boltstore.Options{Options: store.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze}})
 	require.NoError(b, err)
 	b.Cleanup(func() { st.Close() })
 	ctx := context.Background()
