@@ -111,13 +111,15 @@
 //
 // Small bodies of a batch are kept in memory and stored inline by the
 // batch's commit, so a batch of small messages costs one fsync in all.
+// Inline bodies need no crash cleanup: they exist only in committed
+// transactions, with the messages that reference them.
 //
 // Import of 10,000 messages of about 1.5 KiB, end to end (store open, mbox
 // or maildir parsing, MIME analysis, durable batched appends, close),
 // measured with
 // go test -run '^$' -bench ImportSmall -benchtime 3x ./server/cmd/imapd/internal/cli
 // on the 2-vCPU machine with other builds running (load average 6-14):
-// 4,000-8,700 msgs/s from an mbox, 2,500-4,100 from a maildir; the
+// 3,850-8,700 msgs/s from an mbox, 2,500-4,100 from a maildir; the
 // process itself uses about 75 µs of CPU (user and system) per message,
 // so the wall-clock rate is bound by the CPU left to it and by the commit
 // of each 2,048-message batch, which the analysis of the next batch does
