@@ -51,7 +51,7 @@ import (
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "ed9ffd4980ec63cb051e2ba6a05f1581dfed3a20555bbf3a0508c8231bd4fb57"
+const SpecDigest = "14d09ae8fcd99d44e34e0ec4a7eae64ea700010b205c106d9d296ff51d0404b6"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -162,12 +162,101 @@ var stateAuthenticated = [NumStates]bool{
 	false,
 }
 
-// Authenticated reports whether a user is logged in in s: the engine applies
-// the autologout timer and the post-login limits there, the login timer and the
-// stricter pre-login limits elsewhere. IDLE does not log in or out, so an IDLE
-// state has the value of its origin.
+// Authenticated reports whether a user is logged in in s: the capability list
+// shows the extensions there, how to log in elsewhere. IDLE does not log in or
+// out, so an IDLE state has the value of its origin.
 func (s State) Authenticated() bool {
 	return stateAuthenticated[s]
+}
+
+// Timer is a value of the state attribute timer: the inactivity timer the engine runs while it waits for a line in s (where the autologout input closes the session, the per-command deadline applies too).
+type Timer uint8
+
+// The Timer values, in spec order.
+const (
+	// TimerLogin: the login timer, for a session that has not logged in (shorter).
+	TimerLogin Timer = iota
+	// TimerAutologout: the autologout timer of a logged-in session (RFC 9051 5.4).
+	TimerAutologout
+	// TimerIdle: no inactivity timer; an idler gets keepalives instead.
+	TimerIdle
+	// TimerNone: no line is read (the session is over).
+	TimerNone
+)
+
+var timerNames = [4]string{
+	"login",
+	"autologout",
+	"idle",
+	"none",
+}
+
+// String returns the timer's name as the spec writes it.
+func (x Timer) String() string {
+	if int(x) < len(timerNames) {
+		return timerNames[x]
+	}
+	return "Timer(" + strconv.Itoa(int(x)) + ")"
+}
+
+var stateTimer = [NumStates]Timer{
+	TimerLogin,
+	TimerAutologout,
+	TimerAutologout,
+	TimerAutologout,
+	TimerIdle,
+	TimerIdle,
+	TimerIdle,
+	TimerLogin,
+	TimerLogin,
+	TimerNone,
+}
+
+// Timer is the timer of state s.
+func (s State) Timer() Timer {
+	return stateTimer[s]
+}
+
+// Limits is a value of the state attribute limits: which count of invalid commands in a row closes the session in s: the stricter pre-login one, or the post-login one. IDLE keeps the limits of its origin.
+type Limits uint8
+
+// The Limits values, in spec order.
+const (
+	// LimitsPreLogin: the limit before login.
+	LimitsPreLogin Limits = iota
+	// LimitsPostLogin: the limit after login.
+	LimitsPostLogin
+)
+
+var limitsNames = [2]string{
+	"pre-login",
+	"post-login",
+}
+
+// String returns the limits's name as the spec writes it.
+func (x Limits) String() string {
+	if int(x) < len(limitsNames) {
+		return limitsNames[x]
+	}
+	return "Limits(" + strconv.Itoa(int(x)) + ")"
+}
+
+var stateLimits = [NumStates]Limits{
+	LimitsPreLogin,
+	LimitsPostLogin,
+	LimitsPostLogin,
+	LimitsPostLogin,
+	LimitsPostLogin,
+	LimitsPostLogin,
+	LimitsPostLogin,
+	LimitsPreLogin,
+	LimitsPreLogin,
+	LimitsPreLogin,
+}
+
+// Limits is the limits of state s.
+func (s State) Limits() Limits {
+	return stateLimits[s]
 }
 
 var stateMailboxOpen = [NumStates]bool{

@@ -119,8 +119,20 @@ func (g *goGen) types(f *jen.File) {
 	f.Comment("`make generate` fails the build's tests.")
 	f.Const().Id("SpecDigest").Op("=").Lit(m.Digest)
 	f.Line()
+	g.stateTypes(f)
+	g.inputTypes(f)
+	g.outcomeTypes(f)
+	g.responseTypes(f)
+	g.quirkTypes(f)
+	g.modeTypes(f)
+	g.actionRuleTypes(f)
+	g.decision(f)
+}
 
-	// States.
+// stateTypes emits State, its attributes (a method per attribute: a bool,
+// or a value of the attribute's own type), Terminal, Origin and Reads.
+func (g *goGen) stateTypes(f *jen.File) {
+	m := g.m
 	var ids, names, docs []string
 	for i, s := range m.States {
 		ids = append(ids, g.stateID(i))
@@ -152,6 +164,10 @@ func (g *goGen) types(f *jen.File) {
 		})
 	}
 	for ai, a := range m.Protocol.Attributes {
+		if len(a.Values) > 0 {
+			g.classAttribute(f, ai)
+			continue
+		}
 		method := g.goName(a.Name)
 		tbl := "state" + method
 		boolTable(tbl, func(s State) bool { return s.Attrs[ai] })
@@ -189,9 +205,38 @@ func (g *goGen) types(f *jen.File) {
 		docs = append(docs, r.Doc)
 	}
 	g.enum(f, "Reads", "Reads says how a state classifies the next client line.", ids, names, docs, "NumReads", "NumReads is the number of Reads values.")
+}
 
-	// Inputs.
-	ids, names, docs = nil, nil, nil
+// classAttribute emits an attribute with values: a type named for it with
+// a constant per value ("timer" with values login and idle: Timer,
+// TimerLogin, TimerIdle) and a State method returning the state's value.
+func (g *goGen) classAttribute(f *jen.File, ai int) {
+	m := g.m
+	a := m.Protocol.Attributes[ai]
+	typ := g.goName(a.Name)
+	var ids, names, docs []string
+	for _, v := range a.Values {
+		ids = append(ids, typ+g.goName(v.Name))
+		names = append(names, v.Name)
+		docs = append(docs, v.Doc)
+	}
+	g.enum(f, typ, typ+" is a value of the state attribute "+a.Name+": "+strings.TrimSpace(a.Doc), ids, names, docs, "", "")
+	tbl := "state" + typ
+	f.Var().Id(tbl).Op("=").Index(jen.Id("NumStates")).Id(typ).ValuesFunc(func(gr *jen.Group) {
+		for _, s := range m.States {
+			gr.Line().Id(ids[s.Values[ai]])
+		}
+		gr.Line()
+	})
+	comment(f, typ+" is the "+a.Name+" of state s.")
+	f.Func().Params(jen.Id("s").Id("State")).Id(typ).Params().Id(typ).Block(jen.Return(jen.Id(tbl).Index(jen.Id("s"))))
+	f.Line()
+}
+
+// inputTypes emits Input, InputKind, Wire, Produces and CommandInput.
+func (g *goGen) inputTypes(f *jen.File) {
+	m := g.m
+	var ids, names, docs []string
 	for i, in := range m.Inputs {
 		ids = append(ids, g.inputID(i))
 		names = append(names, in.Name)
@@ -266,18 +311,25 @@ func (g *goGen) types(f *jen.File) {
 		jen.Return(jen.Id(g.inputID(catchAll)), jen.False()),
 	)
 	f.Line()
+}
 
-	// Outcomes.
-	ids, names, docs = nil, nil, nil
+// outcomeTypes emits Outcome.
+func (g *goGen) outcomeTypes(f *jen.File) {
+	m := g.m
+	var ids, names, docs []string
 	for i, o := range m.Outcomes {
 		ids = append(ids, g.outcomeID(i))
 		names = append(names, o.Name)
 		docs = append(docs, o.Doc)
 	}
 	g.enum(f, "Outcome", "Outcome is what a command handler reports after running.", ids, names, docs, "NumOutcomes", "NumOutcomes is the number of declared outcomes.")
+}
 
-	// Responses.
-	ids, names, docs = nil, nil, nil
+// responseTypes emits Response and its accessors in the protocol's reply
+// form.
+func (g *goGen) responseTypes(f *jen.File) {
+	m := g.m
+	var ids, names, docs []string
 	for i, r := range m.Responses {
 		ids = append(ids, g.respID(i))
 		names = append(names, r.Name)
@@ -328,9 +380,12 @@ func (g *goGen) types(f *jen.File) {
 		f.Func().Params(jen.Id("r").Id("Response")).Id(fd.method).Params().Add(fd.typ.Clone()).Block(jen.Return(jen.Id(tbl).Index(jen.Id("r"))))
 		f.Line()
 	}
+}
 
-	// Quirks.
-	ids, names, docs = nil, nil, nil
+// quirkTypes emits Quirk, Session, Behaviour and ParseQuirk.
+func (g *goGen) quirkTypes(f *jen.File) {
+	m := g.m
+	var ids, names, docs []string
 	for i, q := range m.Quirks {
 		ids = append(ids, g.quirkID(i))
 		names = append(names, q.Name)
@@ -375,8 +430,11 @@ func (g *goGen) types(f *jen.File) {
 		jen.Return(jen.Id("QuirkNone"), jen.False()),
 	)
 	f.Line()
+}
 
-	// Modes.
+// modeTypes emits Mode and Modes with DefaultModes, With, Of and Tolerates.
+func (g *goGen) modeTypes(f *jen.File) {
+	m := g.m
 	g.enum(f, "Mode", "Mode is how a quirk is handled: leniently (accommodate the client) or strictly\n(follow the RFC, still answering every command).", []string{"Lenient", "Strict"}, []string{"lenient", "strict"}, nil, "NumModes", "NumModes is the number of modes.")
 	f.Comment("ParseMode looks a mode up by name (\"lenient\" or \"strict\").")
 	f.Func().Id("ParseMode").Params(jen.Id("name").String()).Params(jen.Id("Mode"), jen.Bool()).Block(
@@ -442,9 +500,12 @@ func (g *goGen) types(f *jen.File) {
 		jen.Return(jen.Id("quirkTolerate").Index(jen.Id("q")).Index(jen.Id("m").Dot("Of").Call(jen.Id("q")))),
 	)
 	f.Line()
+}
 
-	// Actions.
-	ids, names, docs = nil, nil, nil
+// actionRuleTypes emits Action and Rule.
+func (g *goGen) actionRuleTypes(f *jen.File) {
+	m := g.m
+	var ids, names, docs []string
 	for _, a := range m.Protocol.Actions {
 		ids = append(ids, g.actionID(a.Action))
 		names = append(names, a.Action.String())
@@ -460,9 +521,6 @@ func (g *goGen) types(f *jen.File) {
 		docs = append(docs, sentence(r.Doc, refText(r.Ref)))
 	}
 	g.enum(f, "Rule", "Rule identifies the spec rule behind a decision, for logs and coverage.", ids, names, docs, "NumRules", "NumRules is the number of rules in the spec.")
-
-	// Decision.
-	g.decision(f)
 }
 
 // hasFacts reports whether the spec declares facts; without them the

@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -94,7 +95,8 @@ type checker struct {
 	groups                                      map[string]int // index into raw.Groups
 	groupCache                                  map[string]*groupVal
 	usedResponses, usedQuirks                   map[int]bool
-	ruleOf                                      [][][]int // [state][valuation][input] -> rule index or -1
+	ruleOf                                      [][][]int         // [state][valuation][input] -> rule index or -1
+	taken                                       map[string]string // state, input and group names -> what they name
 	facts                                       map[string]int
 	factRead                                    []bool       // per fact: a rule's condition reads it
 	ruleReads                                   []uint       // per rule: the facts its condition reads
@@ -147,6 +149,8 @@ func oneOf(v string, set []string) int {
 	return -1
 }
 
+// declare reads the spec's declarations by kind: outcomes, states,
+// inputs, groups, responses, quirks and the default mode.
 func (c *checker) declare() {
 	r := c.raw
 	c.states = map[string]int{}
@@ -158,6 +162,7 @@ func (c *checker) declare() {
 	c.groupCache = map[string]*groupVal{}
 	c.usedResponses = map[int]bool{}
 	c.usedQuirks = map[int]bool{}
+	c.taken = map[string]string{}
 
 	if len(r.States) == 0 {
 		c.errs.addf(Pos{}, "no states declared")
@@ -173,36 +178,49 @@ func (c *checker) declare() {
 		c.m.Outcomes = append(c.m.Outcomes, Outcome{Name: o.Key.V, Doc: o.Val.Doc.V})
 	}
 	c.resolveDefaultOutcomes()
-	taken := map[string]string{}
-	claim := func(k Str, what string) bool {
-		if k.V == "stay" || k.V == "origin" || k.V == "otherwise" {
-			c.errs.addf(k.Pos, "%q is reserved and cannot name a %s", k.V, what)
-			return false
+	c.declareStates()
+	c.declareInputs()
+	for i, g := range r.Groups {
+		if c.claim(g.Key, "group") {
+			c.groups[g.Key.V] = i
 		}
-		if prev, ok := taken[k.V]; ok {
-			c.errs.addf(k.Pos, "%s %q has the same name as a %s", what, k.V, prev)
-			return false
-		}
-		taken[k.V] = what
-		return true
 	}
-	for _, s := range r.States {
-		claim(s.Key, "state")
-		st := State{Name: s.Key.V, Doc: s.Val.Doc.V, Ref: s.Val.Ref.V, Pos: s.Key.Pos, Origin: -1,
-			Terminal: s.Val.Terminal.V, Attrs: make([]bool, len(c.m.Protocol.Attributes)), Reads: c.m.Protocol.Command}
-		for _, a := range s.Val.Attrs {
-			ai := c.attrs[a.Key.V]
-			if ai == 0 {
-				c.errs.addf(a.Key.Pos, "state %q: unknown key %q (known keys: doc, ref, reads, origin, terminal, and the protocol's attributes: %s)", s.Key.V, a.Key.V, strings.Join(c.attrNames, ", "))
-				continue
-			}
-			var v Bool
-			(&decoder{errs: c.errs}).decode(a.Node, reflect.ValueOf(&v).Elem())
-			st.Attrs[ai-1] = v.V
-			if ai-1 == c.m.Protocol.Held {
-				st.Held = v.V
-			}
+	c.declareResponses()
+	c.declareQuirks()
+	if r.DefaultMode.Set() {
+		switch r.DefaultMode.V {
+		case "lenient":
+		case "strict":
+			c.m.DefaultStrict = true
+		default:
+			c.errs.addf(r.DefaultMode.Pos, "default-mode must be lenient or strict, found %q", r.DefaultMode.V)
 		}
+	}
+}
+
+// claim reserves a name for a state, an input or a group: the three share
+// one namespace, and stay, origin and otherwise are reserved.
+func (c *checker) claim(k Str, what string) bool {
+	if k.V == "stay" || k.V == "origin" || k.V == "otherwise" {
+		c.errs.addf(k.Pos, "%q is reserved and cannot name a %s", k.V, what)
+		return false
+	}
+	if prev, ok := c.taken[k.V]; ok {
+		c.errs.addf(k.Pos, "%s %q has the same name as a %s", what, k.V, prev)
+		return false
+	}
+	c.taken[k.V] = what
+	return true
+}
+
+// declareStates reads the states with their attributes and origins.
+func (c *checker) declareStates() {
+	r := c.raw
+	for _, s := range r.States {
+		c.claim(s.Key, "state")
+		st := State{Name: s.Key.V, Doc: s.Val.Doc.V, Ref: s.Val.Ref.V, Pos: s.Key.Pos, Origin: -1,
+			Terminal: s.Val.Terminal.V, Reads: c.m.Protocol.Command}
+		c.stateAttrs(s, &st)
 		readsNames := c.readsNames
 		switch i := oneOf(s.Val.Reads.V, readsNames); {
 		case !s.Val.Reads.Set():
@@ -229,13 +247,60 @@ func (c *checker) declare() {
 		}
 		c.m.States[i].Origin = o
 		for ai, a := range c.m.Protocol.Attributes {
-			if a.MatchOrigin && c.m.States[i].Attrs[ai] != c.m.States[o].Attrs[ai] {
+			st, os := c.m.States[i], c.m.States[o]
+			if a.MatchOrigin && (st.Attrs[ai] != os.Attrs[ai] || st.Values[ai] != os.Values[ai]) {
 				c.errs.addf(s.Key.Pos, "state %q: %s must match its origin %q (the protocol declares it match-origin)", s.Key.V, a.Name, s.Val.Origin.V)
 			}
 		}
 	}
+}
+
+// stateAttrs reads the values a state gives the protocol's attributes: true
+// or false for a boolean attribute (false when left out), one of the
+// declared values for an attribute with values (required).
+func (c *checker) stateAttrs(s Entry[rawState], st *State) {
+	attrs := c.m.Protocol.Attributes
+	st.Attrs, st.Values = make([]bool, len(attrs)), make([]int, len(attrs))
+	for i := range st.Values {
+		st.Values[i] = -1
+	}
+	for _, a := range s.Val.Attrs {
+		ai := c.attrs[a.Key.V]
+		if ai == 0 {
+			c.errs.addf(a.Key.Pos, "state %q: unknown key %q (known keys: doc, ref, reads, origin, terminal, and the protocol's attributes: %s)", s.Key.V, a.Key.V, strings.Join(c.attrNames, ", "))
+			continue
+		}
+		attr := attrs[ai-1]
+		if len(attr.Values) > 0 {
+			var v Str
+			(&decoder{errs: c.errs}).decode(a.Node, reflect.ValueOf(&v).Elem())
+			st.Values[ai-1] = slices.IndexFunc(attr.Values, func(t Term) bool { return t.Name == v.V })
+			if v.Set() && st.Values[ai-1] < 0 {
+				c.errs.addf(v.Pos, "state %q: %s %q is not one of %s", s.Key.V, attr.Name, v.V, strings.Join(attr.ValueNames(), ", "))
+			}
+			continue
+		}
+		var v Bool
+		(&decoder{errs: c.errs}).decode(a.Node, reflect.ValueOf(&v).Elem())
+		st.Attrs[ai-1] = v.V
+		if ai-1 == c.m.Protocol.Held {
+			st.Held = v.V
+		}
+	}
+	for ai, attr := range attrs {
+		if len(attr.Values) > 0 && st.Values[ai] < 0 && !slices.ContainsFunc(s.Val.Attrs, func(a rawAttrValue) bool { return a.Key.V == attr.Name }) {
+			c.errs.addf(s.Key.Pos, "state %q: missing %q (one of %s)", s.Key.V, attr.Name, strings.Join(attr.ValueNames(), ", "))
+		}
+	}
+}
+
+// declareInputs reads the inputs: kind, wire names, tagged, outcomes; and
+// checks that wire names are unique and one command input is the
+// catch-all.
+func (c *checker) declareInputs() {
+	r := c.raw
 	for _, in := range r.Inputs {
-		claim(in.Key, "input")
+		c.claim(in.Key, "input")
 		x := Input{Name: in.Key.V, Doc: in.Val.Doc.V, Ref: in.Val.Ref.V, Pos: in.Key.Pos, Kind: c.m.Protocol.CommandKind}
 		for _, w := range in.Val.Wire {
 			x.Wires = append(x.Wires, w.V)
@@ -301,11 +366,11 @@ func (c *checker) declare() {
 			wires[w.V] = w.Pos
 		}
 	}
-	for i, g := range r.Groups {
-		if claim(g.Key, "group") {
-			c.groups[g.Key.V] = i
-		}
-	}
+}
+
+// declareResponses reads the responses, in the protocol's reply form.
+func (c *checker) declareResponses() {
+	r := c.raw
 	c.m.Responses = []Response{{Name: "none"}}
 	for _, rs := range r.Responses {
 		x := Response{Name: rs.Key.V, Status: rs.Val.Status.V, Code: rs.Val.Code.V, Enhanced: rs.Val.Enhanced.V, Text: rs.Val.Text.V}
@@ -319,6 +384,11 @@ func (c *checker) declare() {
 		c.responses[rs.Key.V] = len(c.m.Responses)
 		c.m.Responses = append(c.m.Responses, x)
 	}
+}
+
+// declareQuirks reads the quirks with their behaviours and probes.
+func (c *checker) declareQuirks() {
+	r := c.raw
 	c.m.Quirks = []Quirk{{Name: "none"}}
 	for _, q := range r.Quirks {
 		x := Quirk{Name: q.Key.V, Scope: q.Val.Scope.V, Who: q.Val.Who.V, Source: q.Val.Source.V, Doc: q.Val.Doc.V, Default: -1}
@@ -357,15 +427,6 @@ func (c *checker) declare() {
 	}
 	if len(c.m.Quirks) > 64 {
 		c.errs.addf(Pos{}, "at most 63 quirks are supported, found %d", len(c.m.Quirks)-1)
-	}
-	if r.DefaultMode.Set() {
-		switch r.DefaultMode.V {
-		case "lenient":
-		case "strict":
-			c.m.DefaultStrict = true
-		default:
-			c.errs.addf(r.DefaultMode.Pos, "default-mode must be lenient or strict, found %q", r.DefaultMode.V)
-		}
 	}
 }
 

@@ -16,7 +16,7 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 	fmt.Fprintf(&b, "# The %s session machine\n\n", m.Protocol.Name)
 	fmt.Fprintf(&b, "Generated from `%s` (SHA-256 `%s`). %d states, %d inputs, %d rules, %d quirks.\n\n",
 		specPath, m.Digest[:12], len(m.States), len(m.Inputs), len(m.Rules), len(m.Quirks)-1)
-	b.WriteString("## Diagram\n\nEdges are labelled with the rules that move between two states; self-loops are left out.\n\n```mermaid\nstateDiagram-v2\n")
+	b.WriteString("## Diagram\n\nEdges are labelled with the rules that move between two states, with their conditions on the facts (if ...) and their effects (sets ...); self-loops are left out.\n\n```mermaid\nstateDiagram-v2\n")
 	for i, s := range m.States {
 		fmt.Fprintf(&b, "    %s: %s\n", mermaidID(i), s.Name)
 	}
@@ -35,7 +35,7 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 						if labels[e] == nil {
 							labels[e] = map[string]bool{}
 						}
-						labels[e][m.Rules[d.Rule].ID] = true
+						labels[e][m.edgeLabel(d)] = true
 					}
 				}
 			}
@@ -83,7 +83,11 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 			doc = sentence("Terminal.", doc)
 		}
 		fmt.Fprintf(&b, "| `%s` | %s |", s.Name, m.ReadsName(i))
-		for ai := range m.Protocol.Attributes {
+		for ai, a := range m.Protocol.Attributes {
+			if len(a.Values) > 0 {
+				fmt.Fprintf(&b, " %s |", a.Values[s.Values[ai]].Name)
+				continue
+			}
 			fmt.Fprintf(&b, " %s |", yesNo(s.Attrs[ai]))
 		}
 		fmt.Fprintf(&b, " %s | %s |\n", origin, mdEscape(doc))
@@ -200,6 +204,48 @@ func (m *Model) cellText(d Decision, s, in int) string {
 		t += " → " + m.States[d.Next[0]].Name
 	}
 	return t + m.effectText(d, in)
+}
+
+// edgeLabel names the rule of a decision for the diagram, with its
+// condition and its effect in words, e.g. "login if tls or plaintext-auth"
+// or "tls-ready sets tls".
+func (m *Model) edgeLabel(d Decision) string {
+	r := m.Rules[d.Rule]
+	label := r.ID
+	var terms []string
+	for _, c := range r.When {
+		var lits []string
+		for i, f := range m.Facts {
+			switch {
+			case c.Mask&(1<<i) == 0:
+			case c.Want&(1<<i) != 0:
+				lits = append(lits, f.Name)
+			default:
+				lits = append(lits, "not "+f.Name)
+			}
+		}
+		terms = append(terms, strings.Join(lits, " and "))
+	}
+	if len(terms) > 0 {
+		label += " if " + strings.Join(terms, " or ")
+	}
+	var sets []string
+	for i, f := range m.Facts {
+		for _, e := range d.Effects {
+			if e.Set&(1<<i) != 0 {
+				sets = append(sets, f.Name)
+				break
+			}
+			if e.Clear&(1<<i) != 0 {
+				sets = append(sets, "not "+f.Name)
+				break
+			}
+		}
+	}
+	if len(sets) > 0 {
+		label += " sets " + strings.Join(sets, " and ")
+	}
+	return label
 }
 
 // effectText describes a decision's effect on the facts, e.g.

@@ -180,15 +180,29 @@ type ReadsTerm struct {
 	Origin bool
 }
 
-// Attribute is a boolean state attribute declared by the protocol.
+// Attribute is a state attribute declared by the protocol: a boolean, or,
+// with Values, one of a few named values (a class, such as the timer that
+// applies in a state).
 type Attribute struct {
 	Term
+	// Values are the attribute's values, in spec order, when it has
+	// values; empty for a boolean attribute.
+	Values []Term
 	// Held marks the attribute of states in which a command waits for its
 	// completion (`means: held`).
 	Held bool
 	// MatchOrigin requires a state with an origin to have the same value
 	// as its origin.
 	MatchOrigin bool
+}
+
+// ValueNames lists the names of the attribute's values.
+func (a Attribute) ValueNames() []string {
+	out := make([]string, len(a.Values))
+	for i, v := range a.Values {
+		out[i] = v.Name
+	}
+	return out
 }
 
 // ActionTerm is an action a spec declares, with its documentation.
@@ -244,8 +258,12 @@ type State struct {
 	// protocol's held attribute).
 	Held     bool
 	Terminal bool
-	// Attrs holds the value of each of Protocol.Attributes.
+	// Attrs holds the value of each boolean attribute of
+	// Protocol.Attributes (false for attributes with values).
 	Attrs []bool
+	// Values holds, for each attribute with values, the index of the
+	// state's value in Attribute.Values; -1 for boolean attributes.
+	Values []int
 	// Origin is the state a state returns to (an IDLE state to the state
 	// IDLE started from), or -1.
 	Origin int

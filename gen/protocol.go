@@ -74,6 +74,15 @@ func (c *checker) declareProtocol() {
 			continue
 		}
 		a := Attribute{Term: Term{Name: e.Key.V, Doc: e.Val.Doc.V}, MatchOrigin: e.Val.MatchOrigin.V}
+		for _, v := range e.Val.Values {
+			if !goIdentRe.MatchString(strings.ReplaceAll(v.Key.V, "-", "")) {
+				c.errs.addf(v.Key.Pos, "protocol: attribute %q: value %q must be a lower-case name", e.Key.V, v.Key.V)
+			}
+			a.Values = append(a.Values, Term{Name: v.Key.V, Doc: v.Val.V})
+		}
+		if len(a.Values) > 0 && e.Val.Means.Set() {
+			c.errs.addf(e.Val.Means.Pos, "protocol: attribute %q: an attribute with values cannot mean held", e.Key.V)
+		}
 		switch {
 		case !e.Val.Means.Set():
 		case e.Val.Means.V != "held":

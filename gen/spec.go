@@ -79,6 +79,9 @@ type rawAttribute struct {
 	Doc         Str  `yaml:"doc"`
 	Means       Str  `yaml:"means"`
 	MatchOrigin Bool `yaml:"match-origin"`
+	// Values, when given, make the attribute take one of these named
+	// values (name: doc) instead of true or false.
+	Values Entries[Str] `yaml:"values"`
 }
 
 // rawState is a state: the fixed keys below, and a boolean for any of the

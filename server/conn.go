@@ -265,17 +265,15 @@ func (c *conn) end(err error) {
 // and carries out the machine's decision for it.
 func (c *conn) readAndDispatch() error {
 	// The machine says whether the autologout timer applies in this state
-	// (never while idling) and whether the keepalive timer runs. Where
-	// autologout applies, so does the per-command deadline once the
-	// command's first byte has arrived (Config.CommandTimeout).
+	// (never while idling), which timer it is (the state's timer class:
+	// the login or the autologout timeout) and whether the keepalive
+	// timer runs. Where autologout applies, so does the per-command
+	// deadline once the command's first byte has arrived
+	// (Config.CommandTimeout).
 	var deadline time.Time
 	timed := fsm.Step(c.state, c.facts, fsm.InputAutologout, c.modes).Action == fsm.ActionClose
 	if timed {
-		timeout := c.srv.cfg.LoginTimeout
-		if c.state.Authenticated() {
-			timeout = c.srv.cfg.AutologoutTimeout
-		}
-		deadline = c.clock().Now().Add(timeout)
+		deadline = c.clock().Now().Add(c.inactivityTimeout())
 	}
 	// Skip what is left of the previous command (the payload of a
 	// rejected command's non-synchronising literal) under that command's
@@ -506,11 +504,27 @@ func (c *conn) status(tag string, st imapwire.Status, code, text string) {
 	c.flushLocked()
 }
 
-func (c *conn) checkBadLimit() {
-	limit := c.srv.cfg.MaxBadCommandsBeforeAuth
-	if c.state.Authenticated() {
-		limit = c.srv.cfg.MaxBadCommands
+// inactivityTimeout is the configured duration of the state's timer class.
+func (c *conn) inactivityTimeout() time.Duration {
+	if c.state.Timer() == fsm.TimerAutologout {
+		return c.srv.cfg.AutologoutTimeout
 	}
+	return c.srv.cfg.LoginTimeout
+}
+
+// badLimit is the configured count of invalid commands in a row of the
+// state's limits class.
+func (c *conn) badLimit() int {
+	if c.state.Limits() == fsm.LimitsPostLogin {
+		return c.srv.cfg.MaxBadCommands
+	}
+	return c.srv.cfg.MaxBadCommandsBeforeAuth
+}
+
+// checkBadLimit raises the error-limit input once the session has sent as
+// many invalid commands in a row as its state's limits class allows.
+func (c *conn) checkBadLimit() {
+	limit := c.badLimit()
 	if c.badCount >= limit && !c.state.Terminal() {
 		c.badCount = 0
 		c.log.Warn("closing: too many invalid commands", "limit", limit)

@@ -257,3 +257,30 @@ func TestTimeoutAfterRejectedLiteral(t *testing.T) {
 	assert.Equal(t, "a1 BAD Command needs authentication; log in first", c.line())
 	assert.Equal(t, "* BYE Autologout; idle for too long", c.line())
 }
+
+// TestTimerClassesMatchTheMachine: the engine arms a timer where the
+// machine closes the session on autologout, and chooses its duration from
+// the state's timer class; so every state the machine times out has the
+// login or the autologout timer, and no other state has either. The limit
+// of invalid commands follows the state's limits class, post-login exactly
+// where a user is logged in.
+func TestTimerClassesMatchTheMachine(t *testing.T) {
+	for s := fsm.State(0); s < fsm.NumStates; s++ {
+		for f := fsm.Facts(0); f < 1<<fsm.NumFacts; f++ {
+			for _, m := range []fsm.Modes{fsm.NewModes(fsm.Lenient), fsm.NewModes(fsm.Strict)} {
+				closes := fsm.Step(s, f, fsm.InputAutologout, m).Action == fsm.ActionClose
+				timed := s.Timer() == fsm.TimerLogin || s.Timer() == fsm.TimerAutologout
+				assert.Equal(t, closes, timed, "%s (timer %s) with %s", s, s.Timer(), f)
+			}
+		}
+		assert.Equal(t, s.Authenticated(), s.Limits() == fsm.LimitsPostLogin, "%s", s)
+		assert.Equal(t, s.Authenticated(), s.Timer() == fsm.TimerAutologout || s.Timer() == fsm.TimerIdle, "%s", s)
+	}
+	srv := &Server{cfg: Config{LoginTimeout: time.Second, AutologoutTimeout: time.Hour, MaxBadCommandsBeforeAuth: 3, MaxBadCommands: 20}}
+	c := &conn{srv: srv, state: fsm.StateNotAuthenticated}
+	assert.Equal(t, time.Second, c.inactivityTimeout())
+	assert.Equal(t, 3, c.badLimit())
+	c.state = fsm.StateSelected
+	assert.Equal(t, time.Hour, c.inactivityTimeout())
+	assert.Equal(t, 20, c.badLimit())
+}

@@ -342,7 +342,46 @@ func TestStartTLSHazards(t *testing.T) {
 	u, done := s.cmd("P5", "SELECT INBOX")
 	assert.Empty(t, u, "no answer to the injected commands")
 	assert.Equal(t, "P5 BAD Command needs authentication; log in first", done, "the injected LOGIN did not run")
-	s.ok("P6", "LOGIN demo demo")
+	_, done = s.cmd("P6", "STARTTLS")
+	assert.Equal(t, "P6 BAD TLS is already active", done, "the handshake made TLS active (the spec's tls fact)")
+	s.ok("P7", "LOGIN demo demo")
+}
+
+// TestCapabilityFollowsTheFacts: the pre-login capability list says what
+// the machine decides under the session's facts: STARTTLS and
+// LOGINDISABLED on a plaintext connection that may not send credentials,
+// AUTH=PLAIN and no STARTTLS once TLS is active (implicit, or after
+// STARTTLS).
+func TestCapabilityFollowsTheFacts(t *testing.T) {
+	ts := tlsServer(t, 0)
+	caps := func(c *client, tag string) string {
+		u := c.ok(tag, "CAPABILITY")
+		require.Len(t, u, 1)
+		return u[0]
+	}
+	p := ts.dial()
+	plain := caps(p, "P1")
+	assert.Contains(t, plain, " STARTTLS")
+	assert.Contains(t, plain, " LOGINDISABLED")
+	assert.NotContains(t, plain, "AUTH=PLAIN")
+
+	c, err := ts.dialTLS(&tls.Config{InsecureSkipVerify: true})
+	require.NoError(t, err)
+	implicit := caps(c, "C1")
+	assert.NotContains(t, implicit, "STARTTLS")
+	assert.NotContains(t, implicit, "LOGINDISABLED")
+	assert.Contains(t, implicit, " AUTH=PLAIN")
+
+	_, done := p.cmd("P2", "STARTTLS")
+	require.Equal(t, "P2 OK Begin TLS negotiation now", done)
+	tc := tls.Client(p.nc, &tls.Config{InsecureSkipVerify: true})
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	require.NoError(t, tc.Handshake())
+	tc.SetDeadline(time.Time{})
+	s := &client{t: t, nc: tc, r: newReader(tc)}
+	after := caps(s, "P3")
+	assert.NotContains(t, after, "STARTTLS")
+	assert.Contains(t, after, " AUTH=PLAIN")
 }
 
 // TestShutdownFinishesAppend: an APPEND whose literal is in flight when

@@ -58,10 +58,11 @@ func TestStateCheckPatternCatches(t *testing.T) {
 	assert.False(t, handWrittenStateCheck.MatchString("d := fsm.Step(c.state, in, c.modes)"))
 }
 
-// sessionFactRead matches reads of session facts that the spec does not
-// model yet and that stand for a state: whether TLS is active, whether a
-// user is logged in, whether a mailbox is selected.
-var sessionFactRead = regexp.MustCompile(`\bc\.tls\b|\bc\.user\s*(==|!=)\s*nil|\bc\.mailbox\s*(==|!=)\s*nil`)
+// sessionFactRead matches reads of session facts that stand for a state
+// or for one of the spec's facts: whether TLS is active, whether a user is
+// logged in, whether a mailbox is selected, and a test of the spec's facts
+// (c.facts.Has, c.facts&...) instead of asking the machine.
+var sessionFactRead = regexp.MustCompile(`\bc\.tls\b|\bc\.user\s*(==|!=)\s*nil|\bc\.mailbox\s*(==|!=)\s*nil|\bc\.facts\.Has\(|\bc\.facts\s*&`)
 
 // knownFactReads are the reads of those facts that decide nothing about
 // the session, each with its reason: I/O on the connection, data of a
@@ -117,8 +118,9 @@ func TestNoNewSessionFactReads(t *testing.T) {
 
 // TestSessionFactPatternCatches shows the scan can fail.
 func TestSessionFactPatternCatches(t *testing.T) {
-	for _, bad := range []string{"if c.tls {", "if c.user == nil {", "if c.mailbox != nil {", "ok := !c.tls"} {
+	for _, bad := range []string{"if c.tls {", "if c.user == nil {", "if c.mailbox != nil {", "ok := !c.tls", "if c.facts.Has(fsm.FactTLS) {", "tls := c.facts&fsm.FactTLS != 0"} {
 		assert.True(t, sessionFactRead.MatchString(bad), bad)
 	}
 	assert.False(t, sessionFactRead.MatchString("c.tlsConfig()"))
+	assert.False(t, sessionFactRead.MatchString("d := fsm.Step(c.state, c.facts, in, c.modes)"), "passing the facts to the machine decides nothing by hand")
 }

@@ -100,9 +100,10 @@
 //	    data: {doc: message data up to the dot}
 //	    idle: {doc: ..., commands: true, origin: true}
 //	  kinds: {command: a command line, event: an event}   # command is required
-//	  attributes:                   # boolean state keys
+//	  attributes:                   # state keys: booleans, or one of named values
 //	    holds-command: {means: held, doc: ...}  # at most one means held
 //	    transaction: {doc: ..., match-origin: false}
+//	    timer: {doc: ..., values: {login: doc, idle: doc}}
 //	  actions: {execute: doc, reject: doc, close: doc}    # those the rules use
 //	  default-outcomes: [ok, "no"]  # outcomes of inputs that list none
 //	  initialisms: [LHLO, LMTP]     # spelled in capitals in identifiers
@@ -113,7 +114,10 @@
 // (the command way always does), so rules there must answer command inputs;
 // with `origin: true` its states must name an origin. Each attribute
 // becomes a State method (holds-tag → HoldsTag) whose doc comment is
-// "<Method> reports whether " followed by the attribute's doc. The actions
+// "<Method> reports whether " followed by the attribute's doc. An
+// attribute with `values` is a class: every state names one of its values
+// (timer: login), and it becomes a type with a constant per value (Timer,
+// TimerLogin) and a State method returning the state's value (Timer). The actions
 // are a subset of:
 //
 //	execute     run the command handler, then move to `next` for its outcome
@@ -124,7 +128,8 @@
 //	redispatch  move to `next`, then decide the same input again there
 //
 // states: each has `reads`, optionally `doc`, `ref`, `terminal: true`,
-// `origin: <state>` and a true/false value for any declared attribute.
+// `origin: <state>`, a true/false value for any declared boolean attribute
+// (false when left out) and a value for every attribute with values.
 //
 // outcomes: what a handler reports after running (ok, no, bad, continue,
 // ...), each with a `doc`.

@@ -340,13 +340,32 @@ func (p *parser) run() {
 		if !slices.Contains(s.Reads, rs.Reads) {
 			p.errorf("state %q: reads %q is not one of %s", name, rs.Reads, strings.Join(s.Reads, ", "))
 		}
-		for a := range rs.Attrs {
-			if _, ok := r.Protocol.Attributes[a]; !ok {
+		for a, v := range rs.Attrs {
+			attr, ok := r.Protocol.Attributes[a]
+			if !ok {
 				p.errorf("state %q: %q is neither a state key nor an attribute of the protocol", name, a)
+				continue
+			}
+			switch v := v.(type) {
+			case bool:
+				if len(attr.Values) > 0 {
+					p.errorf("state %q: %s takes one of its values, not %v", name, a, v)
+				}
+			case string:
+				if _, ok := attr.Values[v]; !ok {
+					p.errorf("state %q: %s %q is not one of its values", name, a, v)
+				}
+			default:
+				p.errorf("state %q: %s must be true, false or a value", name, a)
+			}
+		}
+		for a, attr := range r.Protocol.Attributes {
+			if _, given := rs.Attrs[a]; len(attr.Values) > 0 && !given {
+				p.errorf("state %q: missing %s", name, a)
 			}
 		}
 		s.stateIdx[name] = len(s.States)
-		s.States = append(s.States, State{Name: name, Reads: rs.Reads, HoldsTag: held != "" && rs.Attrs[held], Terminal: rs.Terminal, Origin: rs.Origin})
+		s.States = append(s.States, State{Name: name, Reads: rs.Reads, HoldsTag: held != "" && rs.Attrs[held] == true, Terminal: rs.Terminal, Origin: rs.Origin})
 	}
 	for _, st := range s.States {
 		if _, ok := s.stateIdx[st.Origin]; st.Origin != "" && !ok {

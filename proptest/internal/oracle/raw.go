@@ -105,6 +105,8 @@ type rawAttribute struct {
 	Doc         string `yaml:"doc"`
 	Means       string `yaml:"means"`
 	MatchOrigin bool   `yaml:"match-origin"`
+	// Values name the values of an attribute that is not a boolean.
+	Values map[string]string `yaml:"values"`
 }
 
 type rawState struct {
@@ -114,9 +116,10 @@ type rawState struct {
 	Origin   string `yaml:"origin"`
 	Terminal bool   `yaml:"terminal"`
 	// Attrs holds the protocol's state attributes (holds-tag,
-	// authenticated, ...). The oracle reads the one that means held and
-	// checks that the others are declared.
-	Attrs map[string]bool `yaml:",inline"`
+	// authenticated, timer, ...): true or false, or one of an attribute's
+	// values. The oracle reads the one that means held and checks that
+	// the others are declared and have a value of the right kind.
+	Attrs map[string]any `yaml:",inline"`
 }
 
 // rawWire is `wire: NAME` or `wire: [NAME, ...]`.

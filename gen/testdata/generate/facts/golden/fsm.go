@@ -17,7 +17,7 @@ import (
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "3825dbb535f408d00aff721612c6a084cd6ad777c51fd9eb34c816dd64abafe6"
+const SpecDigest = "f4ba476a9c01e462ac46b7c562145f2f0bd7a079e329d166a48c2f34402d95eb"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -78,6 +78,41 @@ var stateHoldsTag = [NumStates]bool{
 // Decision.Pending completes it.
 func (s State) HoldsTag() bool {
 	return stateHoldsTag[s]
+}
+
+// Timer is a value of the state attribute timer: the inactivity timer of s.
+type Timer uint8
+
+// The Timer values, in spec order.
+const (
+	// TimerLogin: the login timer.
+	TimerLogin Timer = iota
+	// TimerNone: no timer.
+	TimerNone
+)
+
+var timerNames = [2]string{
+	"login",
+	"none",
+}
+
+// String returns the timer's name as the spec writes it.
+func (x Timer) String() string {
+	if int(x) < len(timerNames) {
+		return timerNames[x]
+	}
+	return "Timer(" + strconv.Itoa(int(x)) + ")"
+}
+
+var stateTimer = [NumStates]Timer{
+	TimerLogin,
+	TimerLogin,
+	TimerNone,
+}
+
+// Timer is the timer of state s.
+func (s State) Timer() Timer {
+	return stateTimer[s]
 }
 
 var stateTerminal = [NumStates]bool{
