@@ -8,30 +8,40 @@ Every state decision of the server goes through Step. A session engine drives
 the machine like this:
 
 	state := fsm.InitialState
+	// The facts the engine gives (EngineFacts): is the listener implicit
+	// TLS, does the configuration allow credentials without TLS.
+	facts := fsm.Facts(0).With(fsm.FactTLS, implicitTLS).With(fsm.FactPlaintextAuth, allowPlaintext)
 	modes := fsm.DefaultModes().With(fsm.QuirkIdleTaggedCommand, fsm.Strict)
 	for {
 		// Read a line as state.Reads() says and classify it into an Input:
 		// fsm.CommandInput("UID FETCH") for commands, InputDone for DONE
 		// while idling, InputSASLCancel for "*" during AUTHENTICATE, ...
-		d := fsm.Step(state, in, modes)
+		d := fsm.Step(state, facts, in, modes)
 		if d.Pending != fsm.ResponseNone {
 			// complete the tag the state holds (IDLE, AUTHENTICATE)
 		}
+		outcome := fsm.OutcomeOK
 		switch d.Action {
 		case fsm.ActionExecute:
-			outcome := runHandler(in) // the handler writes the completion
-			state = d.Next(outcome)
+			outcome = runHandler(in) // the handler writes the completion
 		case fsm.ActionRedispatch:
-			state = d.Next(fsm.OutcomeOK) // then Step again with the same input
+			// move, then Step again with the same input
 		default:
 			// reject, notify or close with d.Reply, or ignore
-			state = d.Next(fsm.OutcomeOK)
 		}
+		state, facts = d.Next(outcome), d.Facts(outcome)
 	}
 
 Events that are not client lines (timers, the end of a TLS handshake,
 shutdown) are inputs too, so the machine also decides when a session is logged
 out and that an idling client never is.
+
+Facts are what the session knows beside its state: TLS is active, the
+server allows credentials without TLS, compression is on. Rules decide by
+them (STARTTLS over TLS is refused; LOGIN without TLS where plaintext is
+not allowed gets NO [PRIVACYREQUIRED]) and set them (the end of the
+handshake makes TLS active); the engine keeps them and passes them to
+Step, and asks the machine (not the facts) what to advertise.
 
 Quirks are client behaviours that break a rule. A session quirk selects
 between a rule's lenient and strict decision by the quirk's Mode in Modes;
@@ -51,7 +61,7 @@ import (
 // SpecDigest is the SHA-256 of the spec this package was generated from. The
 // staleness test regenerates the package and compares, so a spec edit without
 // `make generate` fails the build's tests.
-const SpecDigest = "14d09ae8fcd99d44e34e0ec4a7eae64ea700010b205c106d9d296ff51d0404b6"
+const SpecDigest = "576f7f5e6577563fe6c2fc392afe35a07d2276e8d787b9bc41a682b3ee464459"
 
 // State is a session state. A State outside [0, NumStates) is invalid.
 type State uint8
@@ -440,12 +450,20 @@ const (
 	InputThread
 	// InputUIDThread: the UID THREAD command. (RFC 5256 4)
 	InputUIDThread
+	// InputCancelupdate: the CANCELUPDATE command. (RFC 5267 4.3.5)
+	InputCancelupdate
 	// InputGetquota: the GETQUOTA command. (RFC 9208 4.1.1)
 	InputGetquota
 	// InputGetquotaroot: the GETQUOTAROOT command. (RFC 9208 4.1.2)
 	InputGetquotaroot
 	// InputSetquota: the SETQUOTA command. (RFC 9208 4.1.3)
 	InputSetquota
+	// InputGetmetadata: the GETMETADATA command. (RFC 5464 4.2)
+	InputGetmetadata
+	// InputSetmetadata: the SETMETADATA command. (RFC 5464 4.3)
+	InputSetmetadata
+	// InputNotify: the NOTIFY command. (RFC 5465 3)
+	InputNotify
 	// InputUnknownCommand: A well-formed tagged line whose command name this server does not know. (RFC 9051 7.1.3)
 	InputUnknownCommand
 	// InputUnparsable: A line that is not a command and whose tag cannot be read: it does not start with a valid tag followed by a space or the line's end (garbage, a stray continuation, a NUL byte inside the tag). (RFC 9051 9 (tag, command))
@@ -484,12 +502,14 @@ const (
 	InputErrorLimit
 	// InputShutdown: The server is shutting down gracefully.
 	InputShutdown
+	// InputCorruptStream: The client's COMPRESS DEFLATE stream cannot be decompressed; nothing more can be read from it. (RFC 4978 3; RFC 1951)
+	InputCorruptStream
 )
 
 // NumInputs is the number of declared inputs.
-const NumInputs = 63
+const NumInputs = 68
 
-var inputNames = [63]string{
+var inputNames = [68]string{
 	"capability",
 	"noop",
 	"logout",
@@ -531,9 +551,13 @@ var inputNames = [63]string{
 	"uid-sort",
 	"thread",
 	"uid-thread",
+	"cancelupdate",
 	"getquota",
 	"getquotaroot",
 	"setquota",
+	"getmetadata",
+	"setmetadata",
+	"notify",
 	"unknown-command",
 	"unparsable",
 	"unparsable-tagged",
@@ -553,6 +577,7 @@ var inputNames = [63]string{
 	"command-too-large",
 	"error-limit",
 	"shutdown",
+	"corrupt-stream",
 }
 
 // String returns the input's name as the spec writes it.
@@ -645,6 +670,10 @@ var inputKinds = [NumInputs]InputKind{
 	KindCommand,
 	KindCommand,
 	KindCommand,
+	KindCommand,
+	KindCommand,
+	KindCommand,
+	KindCommand,
 	KindLine,
 	KindLine,
 	KindLine,
@@ -655,6 +684,7 @@ var inputKinds = [NumInputs]InputKind{
 	KindIdle,
 	KindSASL,
 	KindSASL,
+	KindEvent,
 	KindEvent,
 	KindEvent,
 	KindEvent,
@@ -712,9 +742,14 @@ var inputWire = [NumInputs]string{
 	"UID SORT",
 	"THREAD",
 	"UID THREAD",
+	"CANCELUPDATE",
 	"GETQUOTA",
 	"GETQUOTAROOT",
 	"SETQUOTA",
+	"GETMETADATA",
+	"SETMETADATA",
+	"NOTIFY",
+	"",
 	"",
 	"",
 	"",
@@ -764,6 +799,10 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	14,
+	5,
+	7,
+	7,
+	7,
 	7,
 	7,
 	7,
@@ -797,6 +836,7 @@ var inputOutcomes = [NumInputs]uint32{
 	7,
 	7,
 	15,
+	7,
 	7,
 	7,
 	7,
@@ -899,12 +939,20 @@ func CommandInput(name string) (Input, bool) {
 		return InputThread, true
 	case "UID THREAD":
 		return InputUIDThread, true
+	case "CANCELUPDATE":
+		return InputCancelupdate, true
 	case "GETQUOTA":
 		return InputGetquota, true
 	case "GETQUOTAROOT":
 		return InputGetquotaroot, true
 	case "SETQUOTA":
 		return InputSetquota, true
+	case "GETMETADATA":
+		return InputGetmetadata, true
+	case "SETMETADATA":
+		return InputSetmetadata, true
+	case "NOTIFY":
+		return InputNotify, true
 	}
 	return InputUnknownCommand, false
 }
@@ -964,8 +1012,6 @@ const (
 	ResponseEnableAfterSelect
 	// ResponseCompressBeforeAuth: BAD COMPRESS is only valid after authentication
 	ResponseCompressBeforeAuth
-	// ResponseCompressUnsupported: BAD COMPRESS is not supported
-	ResponseCompressUnsupported
 	// ResponseCompressionActive: NO [COMPRESSIONACTIVE] Compression is already active
 	ResponseCompressionActive
 	// ResponseTLSActive: BAD TLS is already active
@@ -1014,6 +1060,8 @@ const (
 	ResponseCommandTooLarge
 	// ResponseShutdown: BYE [UNAVAILABLE] Server shutting down
 	ResponseShutdown
+	// ResponseCorruptStream: BYE Compressed input is corrupt
+	ResponseCorruptStream
 )
 
 // NumResponses is the number of Response values, ResponseNone included.
@@ -1027,7 +1075,6 @@ var responseNames = [32]string{
 	"read-only",
 	"enable-after-select",
 	"compress-before-auth",
-	"compress-unsupported",
 	"compression-active",
 	"tls-active",
 	"privacy-required",
@@ -1052,6 +1099,7 @@ var responseNames = [32]string{
 	"command-timeout",
 	"command-too-large",
 	"shutdown",
+	"corrupt-stream",
 }
 
 // String returns the response's name as the spec writes it.
@@ -1070,7 +1118,6 @@ var responseStatus = [32]string{
 	"NO",
 	"BAD",
 	"BAD",
-	"BAD",
 	"NO",
 	"BAD",
 	"NO",
@@ -1090,6 +1137,7 @@ var responseStatus = [32]string{
 	"BAD",
 	"BAD",
 	"OK",
+	"BYE",
 	"BYE",
 	"BYE",
 	"BYE",
@@ -1108,7 +1156,6 @@ var responseCode = [32]string{
 	"",
 	"",
 	"READ-ONLY",
-	"",
 	"",
 	"",
 	"COMPRESSIONACTIVE",
@@ -1135,6 +1182,7 @@ var responseCode = [32]string{
 	"",
 	"TOOBIG",
 	"UNAVAILABLE",
+	"",
 }
 
 // Code is the response code without brackets, or "".
@@ -1150,7 +1198,6 @@ var responseText = [32]string{
 	"Mailbox is read-only (opened with EXAMINE)",
 	"ENABLE is only valid before a mailbox is selected",
 	"COMPRESS is only valid after authentication",
-	"COMPRESS is not supported",
 	"Compression is already active",
 	"TLS is already active",
 	"Plaintext authentication is disabled; use STARTTLS or TLS",
@@ -1175,6 +1222,7 @@ var responseText = [32]string{
 	"Command not received in time",
 	"Command too large",
 	"Server shutting down",
+	"Compressed input is corrupt",
 }
 
 // Text is the human-readable text.
@@ -1489,13 +1537,16 @@ const (
 	RuleExamine
 	// RuleMailboxManagement: (RFC 9051 6.3.4 - 6.3.12)
 	RuleMailboxManagement
+	// RuleNotify: NOTIFY replaces the session's notify set (session data, not a state): the server then sends the events it asks for whenever it may send untagged responses, between commands and while idling. (RFC 5465 3)
+	RuleNotify
 	// RuleIdleBeforeSelect: IDLE before any SELECT is legal; some servers refused it and Outlook broke. (RFC 2177 3)
 	RuleIdleBeforeSelect
 	// RuleIdleSelected: (RFC 2177 3)
 	RuleIdleSelected
 	// RuleIdleSelectedReadOnly: (RFC 2177 3)
 	RuleIdleSelectedReadOnly
-	RuleCompressUnsupported
+	// RuleCompress: DEFLATE is the only mechanism (another one gets BAD). After the OK both directions are compressed; STARTTLS is only valid before login, so compression always runs over TLS when both are used (RFC 4978 3). (RFC 4978 3)
+	RuleCompress
 	// RuleCompressionActive: Compression is negotiated once per connection. (RFC 4978 3)
 	RuleCompressionActive
 	RuleNeedsMailbox
@@ -1549,6 +1600,8 @@ const (
 	RuleNoKeepalive
 	RuleErrorLimit
 	RuleShutdown
+	// RuleCorruptStream: The server's direction still works, so the client is told why before the close. Compression starts only after login, so the engine raises it only in the logged-in and IDLE states; the others close too. (RFC 4978 3)
+	RuleCorruptStream
 	RuleTLSEventElsewhere
 	RuleContinuationOutsideIdle
 	RuleSASLLineOutsideSASL
@@ -1560,9 +1613,9 @@ const (
 )
 
 // NumRules is the number of rules in the spec.
-const NumRules = 59
+const NumRules = 61
 
-var ruleNames = [59]string{
+var ruleNames = [61]string{
 	"session-command",
 	"logout",
 	"unknown-command",
@@ -1579,10 +1632,11 @@ var ruleNames = [59]string{
 	"select",
 	"examine",
 	"mailbox-management",
+	"notify",
 	"idle-before-select",
 	"idle-selected",
 	"idle-selected-read-only",
-	"compress-unsupported",
+	"compress",
 	"compression-active",
 	"needs-mailbox",
 	"mailbox-command",
@@ -1615,6 +1669,7 @@ var ruleNames = [59]string{
 	"no-keepalive",
 	"error-limit",
 	"shutdown",
+	"corrupt-stream",
 	"tls-event-elsewhere",
 	"continuation-outside-idle",
 	"sasl-line-outside-sasl",

@@ -716,7 +716,28 @@ type branch struct {
 	l, s int
 }
 
+// layout is the machine's table as the generated package stores it: each
+// distinct decision once, and per cell the decision indexes (or, for a
+// cell that depends on the facts, a run of branches).
+type layout struct {
+	uniq     []Decision
+	cells    [][]cellIdx
+	branches []branch
+}
+
+// cellIdx is one state × input of the layout: the quirk and the decision
+// per mode, or n branches from branches[alt].
+type cellIdx struct{ q, l, s, alt, n int }
+
 func (g *goGen) tables(f *jen.File) {
+	t := g.layout()
+	g.decisionsTable(f, t.uniq)
+	g.cellTypes(f, t)
+	g.cellsTable(f, t)
+}
+
+// layout computes the table's layout from the model.
+func (g *goGen) layout() layout {
 	m := g.m
 	var uniq []Decision
 	index := map[string]int{}
@@ -729,7 +750,6 @@ func (g *goGen) tables(f *jen.File) {
 		uniq = append(uniq, d)
 		return len(uniq) - 1
 	}
-	type cellIdx struct{ q, l, s, alt, n int }
 	cells := make([][]cellIdx, len(m.States))
 	var branches []branch
 	for s := range m.States {
@@ -765,6 +785,11 @@ func (g *goGen) tables(f *jen.File) {
 			}
 		}
 	}
+	return layout{uniq: uniq, cells: cells, branches: branches}
+}
+
+// decisionsTable emits the distinct decisions.
+func (g *goGen) decisionsTable(f *jen.File, uniq []Decision) {
 	f.Comment("decisions holds every distinct decision once; cells index into it.")
 	f.Var().Id("decisions").Op("=").Index(jen.Lit(len(uniq))).Id("Decision").ValuesFunc(func(gr *jen.Group) {
 		for _, d := range uniq {
@@ -797,6 +822,12 @@ func (g *goGen) tables(f *jen.File) {
 		gr.Line()
 	})
 	f.Line()
+}
+
+// cellTypes emits the cell type, and with facts the branch type and the
+// branches.
+func (g *goGen) cellTypes(f *jen.File, t layout) {
+	uniq, branches := t.uniq, t.branches
 	dt := uintType(len(uniq))
 	if !g.hasFacts() {
 		f.Comment("cell is one state × input: the quirk that selects the mode, and the index of")
@@ -832,6 +863,11 @@ func (g *goGen) tables(f *jen.File) {
 			gr.Line()
 		})
 	}
+}
+
+// cellsTable emits the machine's table, indexed by state then input.
+func (g *goGen) cellsTable(f *jen.File, t layout) {
+	m, cells, dt := g.m, t.cells, uintType(len(t.uniq))
 	f.Line()
 	f.Comment("cells is the machine's table, indexed by state then input.")
 	f.Var().Id("cells").Op("=").Index(jen.Id("NumStates")).Index(jen.Id("NumInputs")).Id("cell").ValuesFunc(func(gr *jen.Group) {

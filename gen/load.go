@@ -608,109 +608,117 @@ func (c *checker) resolveRules() {
 	ids := map[string]Pos{}
 	c.brokenWhen = map[int]bool{}
 	for ri, rr := range c.raw.Rules {
-		id := rr.ID.V
-		if !rr.ID.Set() || id == "" {
-			c.errs.addf(rr.Pos, "rule #%d: missing \"id\"", ri+1)
-			id = fmt.Sprintf("#%d", ri+1)
-		} else if p, dup := ids[id]; dup {
-			c.errs.addf(rr.ID.Pos, "rule id %q already used at line %d", id, p.Line)
-		} else {
-			ids[id] = rr.ID.Pos
-		}
-		rule := Rule{ID: id, Doc: rr.Doc.V, Ref: rr.Ref.V, Pos: rr.Pos}
-		if rr.Quirk.Set() {
-			q, ok := c.quirks[rr.Quirk.V]
-			switch {
-			case !ok:
-				c.errs.addf(rr.Quirk.Pos, "rule %q: quirk %q is not declared", id, rr.Quirk.V)
-			case c.m.Quirks[q].Scope != "session":
-				c.errs.addf(rr.Quirk.Pos, "rule %q: quirk %q has scope %s; only session quirks drive rules", id, rr.Quirk.V, c.m.Quirks[q].Scope)
-			default:
-				rule.Quirk = q
-				c.usedQuirks[q] = true
-			}
-		}
-		rule.When = c.when(id, rr.When)
-		c.m.Rules = append(c.m.Rules, rule)
-		c.ruleReads = append(c.ruleReads, condMask(rule.When))
-		if len(rr.In) == 0 {
-			c.errs.addf(rr.Pos, "rule %q: missing \"in\" (the states it applies to)", id)
-		}
-		if len(rr.On) == 0 {
-			c.errs.addf(rr.Pos, "rule %q: missing \"on\" (the inputs it applies to)", id)
-		}
-		states := c.expand(rr.In, nsState, "rule "+quote(id)+": in")
-		inputs := c.expand(rr.On, nsInput, "rule "+quote(id)+": on")
+		c.resolveRule(ri, rr, ids)
+	}
+}
 
-		var modes [2]*rawAction
-		top := &rawAction{Pos: rr.Pos, Do: rr.Do, Reply: rr.Reply, Pending: rr.Pending, Next: rr.Next, Effect: rr.Effect}
-		split := rr.Lenient != nil || rr.Strict != nil
-		if split {
-			if rr.Do.Set() || rr.Reply.Set() || rr.Pending.Set() || rr.Next != nil || rr.Effect != nil {
-				c.errs.addf(rr.Pos, "rule %q: with lenient/strict blocks, do, reply, pending, next and effect belong inside them", id)
-			}
-			if rr.Lenient == nil || rr.Strict == nil {
-				c.errs.addf(rr.Pos, "rule %q: a rule that depends on the mode needs both a lenient and a strict block", id)
+// resolveRule resolves one rule: its id, quirk and condition, its
+// decision per mode for each of its states, and the cells it decides
+// (reporting the cells another rule decides already under the same facts).
+func (c *checker) resolveRule(ri int, rr rawRule, ids map[string]Pos) {
+	nV := c.m.Valuations()
+	id := rr.ID.V
+	if !rr.ID.Set() || id == "" {
+		c.errs.addf(rr.Pos, "rule #%d: missing \"id\"", ri+1)
+		id = fmt.Sprintf("#%d", ri+1)
+	} else if p, dup := ids[id]; dup {
+		c.errs.addf(rr.ID.Pos, "rule id %q already used at line %d", id, p.Line)
+	} else {
+		ids[id] = rr.ID.Pos
+	}
+	rule := Rule{ID: id, Doc: rr.Doc.V, Ref: rr.Ref.V, Pos: rr.Pos}
+	if rr.Quirk.Set() {
+		q, ok := c.quirks[rr.Quirk.V]
+		switch {
+		case !ok:
+			c.errs.addf(rr.Quirk.Pos, "rule %q: quirk %q is not declared", id, rr.Quirk.V)
+		case c.m.Quirks[q].Scope != "session":
+			c.errs.addf(rr.Quirk.Pos, "rule %q: quirk %q has scope %s; only session quirks drive rules", id, rr.Quirk.V, c.m.Quirks[q].Scope)
+		default:
+			rule.Quirk = q
+			c.usedQuirks[q] = true
+		}
+	}
+	rule.When = c.when(id, rr.When)
+	c.m.Rules = append(c.m.Rules, rule)
+	c.ruleReads = append(c.ruleReads, condMask(rule.When))
+	if len(rr.In) == 0 {
+		c.errs.addf(rr.Pos, "rule %q: missing \"in\" (the states it applies to)", id)
+	}
+	if len(rr.On) == 0 {
+		c.errs.addf(rr.Pos, "rule %q: missing \"on\" (the inputs it applies to)", id)
+	}
+	states := c.expand(rr.In, nsState, "rule "+quote(id)+": in")
+	inputs := c.expand(rr.On, nsInput, "rule "+quote(id)+": on")
+
+	var modes [2]*rawAction
+	top := &rawAction{Pos: rr.Pos, Do: rr.Do, Reply: rr.Reply, Pending: rr.Pending, Next: rr.Next, Effect: rr.Effect}
+	split := rr.Lenient != nil || rr.Strict != nil
+	if split {
+		if rr.Do.Set() || rr.Reply.Set() || rr.Pending.Set() || rr.Next != nil || rr.Effect != nil {
+			c.errs.addf(rr.Pos, "rule %q: with lenient/strict blocks, do, reply, pending, next and effect belong inside them", id)
+		}
+		if rr.Lenient == nil || rr.Strict == nil {
+			c.errs.addf(rr.Pos, "rule %q: a rule that depends on the mode needs both a lenient and a strict block", id)
+			return
+		}
+		if !rr.Quirk.Set() {
+			c.errs.addf(rr.Pos, "rule %q: a rule that depends on the mode must name the quirk it implements", id)
+		}
+		modes = [2]*rawAction{rr.Lenient, rr.Strict}
+	} else {
+		modes = [2]*rawAction{top, top}
+	}
+	var decs [2][]Decision // per mode, per state (index in states)
+	for m := 0; m < 2; m++ {
+		if m == 1 && !split {
+			decs[1] = decs[0]
+			break
+		}
+		decs[m] = make([]Decision, len(states))
+		for si, s := range states {
+			decs[m][si] = c.action(id, ri, rule.Quirk, modes[m], s, inputs)
+		}
+	}
+	var overlaps []string
+	seenOverlap := map[string]bool{}
+	var against = map[int]bool{}
+	for si, s := range states {
+		for v := 0; v < nV; v++ {
+			if !rule.Applies(uint(v)) {
 				continue
 			}
-			if !rr.Quirk.Set() {
-				c.errs.addf(rr.Pos, "rule %q: a rule that depends on the mode must name the quirk it implements", id)
-			}
-			modes = [2]*rawAction{rr.Lenient, rr.Strict}
-		} else {
-			modes = [2]*rawAction{top, top}
-		}
-		var decs [2][]Decision // per mode, per state (index in states)
-		for m := 0; m < 2; m++ {
-			if m == 1 && !split {
-				decs[1] = decs[0]
-				break
-			}
-			decs[m] = make([]Decision, len(states))
-			for si, s := range states {
-				decs[m][si] = c.action(id, ri, rule.Quirk, modes[m], s, inputs)
-			}
-		}
-		var overlaps []string
-		seenOverlap := map[string]bool{}
-		var against = map[int]bool{}
-		for si, s := range states {
-			for v := 0; v < nV; v++ {
-				if !rule.Applies(uint(v)) {
-					continue
-				}
-				for _, in := range inputs {
-					if prev := c.ruleOf[s][v][in]; prev >= 0 {
-						if c.brokenWhen[ri] || c.brokenWhen[prev] {
-							continue
-						}
-						what := c.m.States[s].Name + " × " + c.m.Inputs[in].Name
-						if mask := c.ruleReads[ri] | c.ruleReads[prev]; mask != 0 {
-							what += " when " + c.m.CondText(Cond{Mask: mask, Want: uint(v) & mask})
-						}
-						if len(overlaps) < 6 && !seenOverlap[what] {
-							seenOverlap[what] = true
-							overlaps = append(overlaps, what)
-						}
-						against[prev] = true
+			for _, in := range inputs {
+				if prev := c.ruleOf[s][v][in]; prev >= 0 {
+					if c.brokenWhen[ri] || c.brokenWhen[prev] {
 						continue
 					}
-					c.ruleOf[s][v][in] = ri
-					for m := 0; m < 2; m++ {
-						c.m.Table[s][v][in][m] = decs[m][si]
+					what := c.m.States[s].Name + " × " + c.m.Inputs[in].Name
+					if mask := c.ruleReads[ri] | c.ruleReads[prev]; mask != 0 {
+						what += " when " + c.m.CondText(Cond{Mask: mask, Want: uint(v) & mask})
 					}
+					if len(overlaps) < 6 && !seenOverlap[what] {
+						seenOverlap[what] = true
+						overlaps = append(overlaps, what)
+					}
+					against[prev] = true
+					continue
+				}
+				c.ruleOf[s][v][in] = ri
+				for m := 0; m < 2; m++ {
+					c.m.Table[s][v][in][m] = decs[m][si]
 				}
 			}
 		}
-		if len(overlaps) > 0 {
-			var prevIDs []string
-			for p := range against {
-				prevIDs = append(prevIDs, quote(c.m.Rules[p].ID))
-			}
-			sort.Strings(prevIDs)
-			c.errs.addf(orPos(rr.On[0].Pos, rr.Pos), "rule %q is not deterministic: it decides %s, already decided by rule %s",
-				id, strings.Join(overlaps, ", "), strings.Join(prevIDs, ", "))
+	}
+	if len(overlaps) > 0 {
+		var prevIDs []string
+		for p := range against {
+			prevIDs = append(prevIDs, quote(c.m.Rules[p].ID))
 		}
+		sort.Strings(prevIDs)
+		c.errs.addf(orPos(rr.On[0].Pos, rr.Pos), "rule %q is not deterministic: it decides %s, already decided by rule %s",
+			id, strings.Join(overlaps, ", "), strings.Join(prevIDs, ", "))
 	}
 }
 
@@ -763,6 +771,33 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 	if a.Pending.Set() && !st.Held {
 		c.errs.addf(a.Pending.Pos, "rule %q: pending completes a held command, but state %q holds none", id, st.Name)
 	}
+	c.nextStates(id, a, s, inputs, d)
+	if a.Effect != nil {
+		c.effect(id, a.Effect, d)
+	}
+	switch d.Action {
+	case ActClose:
+		if !c.m.States[d.Next[0]].Terminal {
+			c.errs.addf(a.Do.Pos, "rule %q: close must lead to a terminal state", id)
+		}
+	case ActRedispatch:
+		if a.Next == nil {
+			c.errs.addf(a.Do.Pos, "rule %q: redispatch needs \"next\", the state that decides the input again", id)
+		} else if c.m.States[d.Next[0]].Reads != c.m.Protocol.Command {
+			c.errs.addf(a.Next.Pos, "rule %q: redispatch must lead to a state that reads commands", id)
+		} else if d.Next[0] == s {
+			c.errs.addf(a.Next.Pos, "rule %q: redispatch to the same state would loop", id)
+		}
+	}
+	c.checkAnswers(id, a, s, inputs, d)
+	return d
+}
+
+// nextStates fills d.Next from a rule's next: one state, `stay`, `origin`,
+// or per outcome with `otherwise` (execute only); an execute without next,
+// or an outcome an input can end with and no state for it, is reported.
+func (c *checker) nextStates(id string, a *rawAction, s int, inputs []int, d Decision) {
+	st := c.m.States[s]
 	resolveState := func(v Str) int {
 		switch v.V {
 		case "stay":
@@ -825,23 +860,13 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 	} else if d.Action == ActExecute {
 		c.errs.addf(a.Do.Pos, "rule %q: execute needs \"next\" (the state for each outcome)", id)
 	}
-	if a.Effect != nil {
-		c.effect(id, a.Effect, d)
-	}
-	switch d.Action {
-	case ActClose:
-		if !c.m.States[d.Next[0]].Terminal {
-			c.errs.addf(a.Do.Pos, "rule %q: close must lead to a terminal state", id)
-		}
-	case ActRedispatch:
-		if a.Next == nil {
-			c.errs.addf(a.Do.Pos, "rule %q: redispatch needs \"next\", the state that decides the input again", id)
-		} else if c.m.States[d.Next[0]].Reads != c.m.Protocol.Command {
-			c.errs.addf(a.Next.Pos, "rule %q: redispatch must lead to a state that reads commands", id)
-		} else if d.Next[0] == s {
-			c.errs.addf(a.Next.Pos, "rule %q: redispatch to the same state would loop", id)
-		}
-	}
+}
+
+// checkAnswers checks that the decision answers what it must: the tag of a
+// tagged line where commands are read, and the held tag when it leaves
+// the state that holds it.
+func (c *checker) checkAnswers(id string, a *rawAction, s int, inputs []int, d Decision) {
+	st := c.m.States[s]
 	// A command line, and a line declared tagged, carries its own tag:
 	// where commands are read (as commands, or instead of DONE while
 	// idling) the decision must answer it, by running the handler,
@@ -869,7 +894,6 @@ func (c *checker) action(id string, ri, quirk int, a *rawAction, s int, inputs [
 			c.errs.addf(a.Pending.Pos, "rule %q: pending completes the held %s, but the state still holds it", id, c.heldWord())
 		}
 	}
-	return d
 }
 
 func contains(xs []int, x int) bool {

@@ -252,13 +252,17 @@ func TestFactRules(t *testing.T) {
 		}
 	}
 
-	// COMPRESS: refused as unsupported today, and with NO
-	// [COMPRESSIONACTIVE] once compression is on (RFC 4978 3).
+	// COMPRESS: runs once, its OK sets the compression fact, and then
+	// it is refused with NO [COMPRESSIONACTIVE] (RFC 4978 3).
 	for _, s := range []fsm.State{fsm.StateAuthenticated, fsm.StateSelected, fsm.StateSelectedReadOnly} {
 		active := fsm.Step(s, plain|fsm.FactCompression, fsm.InputCompress, m)
 		assert.Equal(t, fsm.ActionReject, active.Action)
 		assert.Equal(t, "COMPRESSIONACTIVE", active.Reply.Code(), "%s", s)
-		assert.Equal(t, fsm.RuleCompressUnsupported, fsm.Step(s, plain, fsm.InputCompress, m).Rule, "%s", s)
+		first := fsm.Step(s, plain, fsm.InputCompress, m)
+		assert.Equal(t, fsm.RuleCompress, first.Rule, "%s", s)
+		assert.Equal(t, fsm.ActionExecute, first.Action, "%s", s)
+		assert.True(t, first.Facts(fsm.OutcomeOK).Has(fsm.FactCompression), "%s: OK turns compression on", s)
+		assert.False(t, first.Facts(fsm.OutcomeBad).Has(fsm.FactCompression), "%s: BAD leaves it off", s)
 	}
 
 	// A decision without an effect keeps the facts.

@@ -16,11 +16,28 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 	fmt.Fprintf(&b, "# The %s session machine\n\n", m.Protocol.Name)
 	fmt.Fprintf(&b, "Generated from `%s` (SHA-256 `%s`). %d states, %d inputs, %d rules, %d quirks.\n\n",
 		specPath, m.Digest[:12], len(m.States), len(m.Inputs), len(m.Rules), len(m.Quirks)-1)
+	m.diagramMarkdown(&b)
+	m.statesMarkdown(&b)
+	m.decisionsMarkdown(&b)
+	m.factsMarkdown(&b)
+	b.WriteString("\n## Quirks\n\n| quirk | scope | seen with | lenient | strict | source |\n|---|---|---|---|---|---|\n")
+	for _, q := range m.Quirks[1:] {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", q.Name, q.Scope, mdEscape(q.Who), mdEscape(q.Behaviour[0]), mdEscape(q.Behaviour[1]), mdEscape(q.Source))
+	}
+	b.WriteString("\n## Responses\n\n| name | reply |\n|---|---|\n")
+	for _, r := range m.Responses[1:] {
+		fmt.Fprintf(&b, "| `%s` | `%s` |\n", r.Name, replyText(m.Protocol.Replies, r))
+	}
+	return b.Bytes()
+}
+
+// diagramMarkdown writes the Mermaid state diagram.
+func (m *Model) diagramMarkdown(b *bytes.Buffer) {
 	b.WriteString("## Diagram\n\nEdges are labelled with the rules that move between two states, with their conditions on the facts (if ...) and their effects (sets ...); self-loops are left out.\n\n```mermaid\nstateDiagram-v2\n")
 	for i, s := range m.States {
-		fmt.Fprintf(&b, "    %s: %s\n", mermaidID(i), s.Name)
+		fmt.Fprintf(b, "    %s: %s\n", mermaidID(i), s.Name)
 	}
-	fmt.Fprintf(&b, "    [*] --> %s\n", mermaidID(m.Initial))
+	fmt.Fprintf(b, "    [*] --> %s\n", mermaidID(m.Initial))
 	type edge struct{ from, to int }
 	labels := map[edge]map[string]bool{}
 	for s := range m.States {
@@ -57,16 +74,21 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 			ls = append(ls, l)
 		}
 		sort.Strings(ls)
-		fmt.Fprintf(&b, "    %s --> %s: %s\n", mermaidID(e.from), mermaidID(e.to), strings.Join(ls, ", "))
+		fmt.Fprintf(b, "    %s --> %s: %s\n", mermaidID(e.from), mermaidID(e.to), strings.Join(ls, ", "))
 	}
 	for i, s := range m.States {
 		if s.Terminal {
-			fmt.Fprintf(&b, "    %s --> [*]\n", mermaidID(i))
+			fmt.Fprintf(b, "    %s --> [*]\n", mermaidID(i))
 		}
 	}
-	b.WriteString("```\n\n## States\n\n| state | reads |")
+	b.WriteString("```\n")
+}
+
+// statesMarkdown writes the table of states and their attributes.
+func (m *Model) statesMarkdown(b *bytes.Buffer) {
+	b.WriteString("\n## States\n\n| state | reads |")
 	for _, a := range m.Protocol.Attributes {
-		fmt.Fprintf(&b, " %s |", a.Name)
+		fmt.Fprintf(b, " %s |", a.Name)
 	}
 	b.WriteString(" origin | meaning |\n|---|---|")
 	for range m.Protocol.Attributes {
@@ -82,21 +104,26 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 		if s.Terminal {
 			doc = sentence("Terminal.", doc)
 		}
-		fmt.Fprintf(&b, "| `%s` | %s |", s.Name, m.ReadsName(i))
+		fmt.Fprintf(b, "| `%s` | %s |", s.Name, m.ReadsName(i))
 		for ai, a := range m.Protocol.Attributes {
 			if len(a.Values) > 0 {
-				fmt.Fprintf(&b, " %s |", a.Values[s.Values[ai]].Name)
+				fmt.Fprintf(b, " %s |", a.Values[s.Values[ai]].Name)
 				continue
 			}
-			fmt.Fprintf(&b, " %s |", yesNo(s.Attrs[ai]))
+			fmt.Fprintf(b, " %s |", yesNo(s.Attrs[ai]))
 		}
-		fmt.Fprintf(&b, " %s | %s |\n", origin, mdEscape(doc))
+		fmt.Fprintf(b, " %s | %s |\n", origin, mdEscape(doc))
 	}
+}
+
+// decisionsMarkdown writes the input × state table of decisions, a cell's
+// alternatives under conditions on the facts one per line.
+func (m *Model) decisionsMarkdown(b *bytes.Buffer) {
 	b.WriteString("\n## Decisions\n\nOne row per input, one column per state. `run` executes the handler and names the next state per outcome (`=` stays); ")
 	b.WriteString("`reject`, `notify` and `close` name the reply; `+pending` completes the held command; `L:`/`S:` split lenient and strict.\n\n")
 	b.WriteString("| input |")
 	for _, s := range m.States {
-		fmt.Fprintf(&b, " %s |", s.Name)
+		fmt.Fprintf(b, " %s |", s.Name)
 	}
 	b.WriteString("\n|---|")
 	for range m.States {
@@ -108,7 +135,7 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 		if x.Wire != "" {
 			name = strings.Join(x.Wires, "`, `")
 		}
-		fmt.Fprintf(&b, "| `%s` |", name)
+		fmt.Fprintf(b, "| `%s` |", name)
 		for s := range m.States {
 			var alts []string
 			seen := map[int]bool{}
@@ -127,10 +154,14 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 				}
 				alts = append(alts, cell)
 			}
-			fmt.Fprintf(&b, " %s |", strings.Join(alts, "<br>"))
+			fmt.Fprintf(b, " %s |", strings.Join(alts, "<br>"))
 		}
 		b.WriteString("\n")
 	}
+}
+
+// factsMarkdown writes the table of facts, if the spec declares any.
+func (m *Model) factsMarkdown(b *bytes.Buffer) {
 	if len(m.Facts) > 0 {
 		b.WriteString("\n## Facts\n\nBooleans the engine keeps beside the state. A rule with a condition (`when`) decides only under it; `sets` names a rule's effect on the facts (per outcome for `run`).\n\n| fact | starts | meaning | read by | changed by |\n|---|---|---|---|---|\n")
 		for i, f := range m.Facts {
@@ -147,18 +178,9 @@ func MachineMarkdown(m *Model, specPath string) []byte {
 					changers = append(changers, "`"+r.ID+"`")
 				}
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", f.Name, start, mdEscape(f.Doc), strings.Join(readers, ", "), strings.Join(changers, ", "))
+			fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s |\n", f.Name, start, mdEscape(f.Doc), strings.Join(readers, ", "), strings.Join(changers, ", "))
 		}
 	}
-	b.WriteString("\n## Quirks\n\n| quirk | scope | seen with | lenient | strict | source |\n|---|---|---|---|---|---|\n")
-	for _, q := range m.Quirks[1:] {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", q.Name, q.Scope, mdEscape(q.Who), mdEscape(q.Behaviour[0]), mdEscape(q.Behaviour[1]), mdEscape(q.Source))
-	}
-	b.WriteString("\n## Responses\n\n| name | reply |\n|---|---|\n")
-	for _, r := range m.Responses[1:] {
-		fmt.Fprintf(&b, "| `%s` | `%s` |\n", r.Name, replyText(m.Protocol.Replies, r))
-	}
-	return b.Bytes()
 }
 
 func (m *Model) cellText(d Decision, s, in int) string {

@@ -2,7 +2,9 @@ package proptest
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,8 +31,16 @@ func (o msOp) String() string { return fmt.Sprintf("S%d %s %d", o.Session+1, o.K
 
 // msCase is a multi-session run: how many sessions share INBOX, and their
 // actions in order.
+//
+// With Notify the sessions set NOTIFY (RFC 5465) after SELECT: the first
+// SELECTED-DELAYED with FlagChange and MessageNew fetch attributes, the
+// second SELECTED-DELAYED, a third none (SELECTED, which may renumber
+// messages between commands, is not drawn: the ops address messages by
+// sequence number); and a watcher session that selects nothing asks for
+// INBOX's message events (INBOXES).
 type msCase struct {
 	Sessions int
+	Notify   bool
 	Ops      []msOp
 }
 
@@ -39,8 +49,22 @@ func (c msCase) String() string {
 	for i, o := range c.Ops {
 		parts[i] = o.String()
 	}
-	return fmt.Sprintf("%d sessions: %s", c.Sessions, strings.Join(parts, "; "))
+	notify := ""
+	if c.Notify {
+		notify = " with NOTIFY"
+	}
+	return fmt.Sprintf("%d sessions%s: %s", c.Sessions, notify, strings.Join(parts, "; "))
 }
+
+// msNotify are the NOTIFY sets of the sessions of a case with Notify.
+var msNotify = []string{
+	"NOTIFY SET (selected-delayed (MessageNew (UID FLAGS) MessageExpunge FlagChange))",
+	"NOTIFY SET (selected-delayed (MessageNew MessageExpunge))",
+	"",
+}
+
+// inboxStatus reads the MESSAGES count of a STATUS response for INBOX.
+var inboxStatus = regexp.MustCompile(`^\* STATUS "?INBOX"? \(MESSAGES (\d+) `)
 
 var msKinds = []string{"append", "append", "store", "store", "expunge", "idle", "idle", "done", "noop"}
 
@@ -48,13 +72,13 @@ func genMSCase() gopter.Gen {
 	op := gopter.CombineGens(gen.IntRange(0, 2), gen.IntRange(0, len(msKinds)-1), gen.IntRange(0, 7)).Map(func(v []any) msOp {
 		return msOp{Session: v[0].(int), Kind: msKinds[v[1].(int)], Arg: v[2].(int)}
 	})
-	return gopter.CombineGens(gen.IntRange(2, 3), gen.SliceOf(op)).Map(func(v []any) msCase {
+	return gopter.CombineGens(gen.IntRange(2, 3), gen.Bool(), gen.SliceOf(op)).Map(func(v []any) msCase {
 		n := v[0].(int)
-		ops := v[1].([]msOp)
+		ops := v[2].([]msOp)
 		for i := range ops {
 			ops[i].Session %= n
 		}
-		return msCase{Sessions: n, Ops: ops}
+		return msCase{Sessions: n, Notify: v[1].(bool), Ops: ops}
 	})
 }
 
@@ -150,6 +174,22 @@ func runMultiSession(t testing.TB, factory WireFactory, c msCase) []string {
 		sessions = append(sessions, s)
 		s.cmd("LOGIN " + WireUser + " " + WirePassword)
 		s.cmd("SELECT INBOX")
+		if c.Notify && msNotify[i] != "" {
+			s.cmd(msNotify[i])
+		}
+	}
+	var watcher *msSession
+	if c.Notify {
+		cl, err := dialWireClient(target, wireTimeout)
+		require.NoError(t, err)
+		watcher = &msSession{c: cl, name: "W."}
+		defer func() {
+			if watcher != nil {
+				watcher.c.close()
+			}
+		}()
+		watcher.cmd("LOGIN " + WireUser + " " + WirePassword)
+		watcher.cmd("NOTIFY SET (inboxes (MessageNew MessageExpunge))")
 	}
 	body := func(k int) string {
 		return fmt.Sprintf("Subject: message %d\r\n\r\nbody %d\r\n", k, k)
@@ -238,6 +278,31 @@ func runMultiSession(t testing.TB, factory WireFactory, c msCase) []string {
 			errs = append(errs, fmt.Sprintf("S1 sees %v, S%d sees %v", views[0], i+1, views[i]))
 		}
 	}
+	if watcher != nil {
+		// The watcher's last STATUS for INBOX, pushed between commands,
+		// counts the messages every session converged to. Two NOOPs:
+		// what was queued while the first ran comes before the second's
+		// completion.
+		last := 0
+		for range 2 {
+			watcher.tag++
+			untagged, done := watcher.c.cmd(fmt.Sprintf("W.%d NOOP", watcher.tag))
+			if done.status != "OK" {
+				watcher.failf("NOOP → %s", done.String())
+			}
+			for _, ev := range untagged {
+				if m := inboxStatus.FindStringSubmatch(ev.line); m != nil {
+					last, _ = strconv.Atoi(m[1])
+				}
+			}
+		}
+		if last != len(views[0]) {
+			watcher.failf("its last STATUS INBOX counts %d messages, the sessions see %d", last, len(views[0]))
+		}
+		errs = append(errs, watcher.errs...)
+		watcher.c.close()
+		watcher = nil
+	}
 	for _, s := range sessions {
 		errs = append(errs, s.errs...)
 	}
@@ -283,4 +348,31 @@ func TestMultiSessionConvergence(t *testing.T) {
 		return
 	}
 	t.Logf("seed %d: %d multi-session runs agree (%v)", s.seed, result.Succeeded, time.Since(start).Round(time.Millisecond))
+}
+
+// dropStatus is a mutant server that never delivers STATUS responses.
+type dropStatus struct{}
+
+func (dropStatus) rewrite(ev wireEvent, raw string) []string {
+	if strings.HasPrefix(ev.line, "* STATUS ") {
+		return nil
+	}
+	return []string{raw}
+}
+
+func (dropStatus) flush() []string { return nil }
+
+// TestMultiSessionNotifyMutantIsCaught: the NOTIFY part of sessions-agree
+// can fail: a server whose STATUS notifications never arrive leaves the
+// watcher with a wrong count, and a server that sends them passes.
+func TestMultiSessionNotifyMutantIsCaught(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	c := msCase{Sessions: 2, Notify: true, Ops: []msOp{
+		{Session: 0, Kind: "append"}, {Session: 1, Kind: "append"}, {Session: 1, Kind: "idle"},
+		{Session: 0, Kind: "store", Arg: 6}, {Session: 0, Kind: "expunge"},
+	}}
+	errs := runMultiSession(t, liveFactory(t, func() responseFilter { return dropStatus{} }), c)
+	require.NotEmpty(t, errs)
+	require.Contains(t, strings.Join(errs, "\n"), "last STATUS INBOX counts 0 messages, the sessions see 1")
+	require.Empty(t, runMultiSession(t, liveFactory(t, nil), c))
 }

@@ -138,6 +138,15 @@ func specMutants() []specMutant {
 			ed.set(ed.rule("privacy-required"), "when", when)
 		},
 		rejected: "is not deterministic",
+	}, {
+		// COMPRESS succeeds, but the session forgets that compression
+		// is on: a second COMPRESS would run again (and restart the
+		// streams) instead of NO [COMPRESSIONACTIVE].
+		name: "i-compress-forgets-compression",
+		edit: func(t *testing.T, ed *specEditor) {
+			ed.del(ed.rule("compress"), "effect")
+		},
+		catches: MatchesSpec,
 	}}
 }
 

@@ -2,6 +2,7 @@ package proptest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,8 @@ import (
 //	                           are no TLS record (tls-failed)
 //	<shutdown>                 the server is shut down while the session
 //	                           waits for a line (shutdown)
+//	<corrupt>                  after COMPRESS DEFLATE: the client sends
+//	                           bytes that are no DEFLATE (corrupt-stream)
 //	anything else              one line, sent followed by CRLF
 //
 // A quoted step without a line feed is a partial line: the client sends it
@@ -75,7 +78,8 @@ type WireStep struct {
 	Pipelined bool
 	// Directive, when set, makes the step an action of the client rather
 	// than bytes: DirectiveSleep, DirectiveHandshake,
-	// DirectiveBadHandshake or DirectiveShutdown. Data is then empty.
+	// DirectiveBadHandshake, DirectiveShutdown or DirectiveCorrupt. Data
+	// is then empty.
 	Directive string
 }
 
@@ -85,11 +89,12 @@ const (
 	DirectiveHandshake    = "handshake"
 	DirectiveBadHandshake = "handshake garbage"
 	DirectiveShutdown     = "shutdown"
+	DirectiveCorrupt      = "corrupt"
 )
 
 // directiveOf reads a directive line, "<sleep>" and so on.
 func directiveOf(line string) (string, bool) {
-	for _, d := range []string{DirectiveSleep, DirectiveHandshake, DirectiveBadHandshake, DirectiveShutdown} {
+	for _, d := range []string{DirectiveSleep, DirectiveHandshake, DirectiveBadHandshake, DirectiveShutdown, DirectiveCorrupt} {
 		if line == "<"+d+">" {
 			return d, true
 		}
@@ -549,8 +554,12 @@ type eventStream struct {
 	ch   chan wireEvent
 	done chan struct{}
 	// stopTag, when set, stops the reading after a tagged OK with this tag
-	// (STARTTLS: the next bytes belong to the TLS handshake).
+	// (STARTTLS: the next bytes belong to the TLS handshake; COMPRESS:
+	// they are compressed).
 	stopTag atomic.Pointer[string]
+	// rest is what the stream had read beyond that OK, valid once done
+	// is closed.
+	rest []byte
 }
 
 func newEventStream(r io.Reader) *eventStream {
@@ -566,6 +575,10 @@ func newEventStream(r io.Reader) *eventStream {
 				return
 			}
 			if t := s.stopTag.Load(); t != nil && ev.tag == *t && ev.status == "OK" {
+				if n := br.Buffered(); n > 0 {
+					b, _ := br.Peek(n)
+					s.rest = bytes.Clone(b)
+				}
 				return
 			}
 		}

@@ -162,6 +162,9 @@ func (g *wireGen) special() (steps []WireStep, in fsm.Input, end, ok bool) {
 		return g.vanishingMailbox()
 	case o.Shutdown && rare(40):
 		return one(WireStep{Directive: DirectiveShutdown}, shutdownInput)
+	case g.facts.Has(fsm.FactCompression) && reads != fsm.ReadsNone && rare(40):
+		// Bytes that are no DEFLATE on a compressed session.
+		return one(WireStep{Directive: DirectiveCorrupt}, corruptStreamInput)
 	case o.MaxBad > 0 && rare(40):
 		limit := o.MaxBad
 		if g.state == ref.Initial() || reads == fsm.ReadsSASL {
@@ -381,8 +384,9 @@ func (g *wireGen) outcomeShare(in fsm.Input, o fsm.Outcome) float64 {
 
 // noLine reports whether the generator can write a line of in that the
 // server refuses with NO: wrong credentials, a missing mailbox, a
-// destination that does not exist, an unsupported charset, STARTTLS on a
-// server without TLS, a trailing separator where that quirk is strict.
+// destination that does not exist, an unsupported charset or NOTIFY
+// event, STARTTLS on a server without TLS, a trailing separator where
+// that quirk is strict.
 func (g *wireGen) noLine(in fsm.Input) bool {
 	switch in {
 	case fsm.InputLogin, fsm.InputAuthenticate, fsm.InputSelect, fsm.InputExamine,
@@ -390,6 +394,7 @@ func (g *wireGen) noLine(in fsm.Input) bool {
 		fsm.InputStatus, fsm.InputAppend, fsm.InputSearch, fsm.InputUIDSearch,
 		fsm.InputCopy, fsm.InputUIDCopy, fsm.InputMove, fsm.InputUIDMove,
 		fsm.InputGetquota, fsm.InputGetquotaroot, fsm.InputSetquota,
+		fsm.InputGetmetadata, fsm.InputSetmetadata, fsm.InputNotify,
 		fsm.InputSort, fsm.InputUIDSort, fsm.InputThread, fsm.InputUIDThread:
 		return true
 	case fsm.InputFetch, fsm.InputUIDFetch:
@@ -578,7 +583,11 @@ func (r *wireRender) session() (data string, outcome fsm.Outcome, ok bool) {
 	case in == fsm.InputEnable:
 		return cmd(g.pick("UTF8=ACCEPT", "CONDSTORE")), fsm.OutcomeOK, true
 	case in == fsm.InputCompress:
-		return cmd("DEFLATE"), outcome, true
+		if want == fsm.OutcomeBad {
+			// DEFLATE is the only mechanism (RFC 4978 3).
+			return cmd(g.pick("LZW", "X-ZSTD", "")), fsm.OutcomeBad, true
+		}
+		return cmd(g.pick("DEFLATE", "deflate")), fsm.OutcomeOK, true
 	case in == fsm.InputID:
 		return cmd(g.pick("NIL", `("name" "Mail" "version" "16.0")`)), fsm.OutcomeOK, true
 	}
@@ -687,9 +696,35 @@ func (r *wireRender) mailboxData() (data string, outcome fsm.Outcome, ok bool) {
 			m = "Missing"
 		}
 		return cmd(m), exists(m), true
+	case in == fsm.InputNotify:
+		if fails {
+			// An event the server does not support: NO [BADEVENT].
+			return cmd(g.pick("SET (personal (AnnotationChange))", "SET (selected (MessageNew MessageExpunge AnnotationChange))")), fsm.OutcomeNo, true
+		}
+		return cmd(g.pick("NONE",
+			"SET (selected (MessageNew MessageExpunge))",
+			"SET STATUS (personal (MessageNew MessageExpunge FlagChange))",
+			"SET (selected-delayed (MessageNew (UID FLAGS) MessageExpunge)) (subtree Box1 (MailboxName SubscriptionChange))",
+		)), fsm.OutcomeOK, true
 	case in == fsm.InputSetquota:
 		// Not offered (no QUOTASET): always NO [NOPERM].
 		return cmd(g.pick(`"" (STORAGE 512)`, `"" (MESSAGE 10 STORAGE 1024)`)), fsm.OutcomeNo, true
+	case in == fsm.InputGetmetadata:
+		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
+		if g.rng.Intn(3) == 0 {
+			// Server entries: the mailbox "" always exists.
+			return cmd(g.pick(`"" /shared/comment`, `(DEPTH infinity) "" /shared`)), fsm.OutcomeOK, true
+		}
+		return cmd(m + " " + g.pick("/private/comment", "(/private/comment /shared/comment)", "(MAXSIZE 10 DEPTH 1) /private")), exists(m), true
+	case in == fsm.InputSetmetadata:
+		m := g.mailbox()
+		if fails {
+			m = "Missing"
+		}
+		return cmd(m + " " + g.pick(`(/private/comment "note")`, "(/shared/comment NIL)", "(/private/comment {4+}\r\nnote /shared/comment \"x\")")), exists(m), true
 	case in == fsm.InputAppend:
 		m := g.mailbox()
 		if fails {
@@ -717,13 +752,18 @@ func (r *wireRender) messageCommand() (data string, outcome fsm.Outcome, ok bool
 		if fails {
 			return cmd("CHARSET ISO-8859-1 ALL"), fsm.OutcomeNo, true
 		}
-		return cmd(g.pick("ALL", "UNSEEN", "FLAGGED", "SUBJECT m1")), fsm.OutcomeOK, true
+		return cmd(g.pick("ALL", "UNSEEN", "FLAGGED", "SUBJECT m1",
+			"RETURN (UPDATE COUNT) UNSEEN", "RETURN (CONTEXT PARTIAL 1:2) ALL")), fsm.OutcomeOK, true
 	case in == fsm.InputSort || in == fsm.InputUIDSort:
 		if fails {
 			return cmd("(DATE) ISO-8859-1 ALL"), fsm.OutcomeNo, true
 		}
 		return cmd(g.pick("(DATE) UTF-8 ALL", "(REVERSE ARRIVAL SUBJECT) UTF-8 UNSEEN",
-			"RETURN (MIN MAX COUNT) (FROM) US-ASCII ALL", "(DISPLAYFROM SIZE) UTF-8 SUBJECT m1")), fsm.OutcomeOK, true
+			"RETURN (MIN MAX COUNT) (FROM) US-ASCII ALL", "(DISPLAYFROM SIZE) UTF-8 SUBJECT m1",
+			"RETURN (UPDATE) (SUBJECT) UTF-8 FLAGGED")), fsm.OutcomeOK, true
+	case in == fsm.InputCancelupdate:
+		// A tag that names no update context is accepted too.
+		return cmd(g.pick(`"A1"`, `"A2" "8.570"`)), fsm.OutcomeOK, true
 	case in == fsm.InputThread || in == fsm.InputUIDThread:
 		if fails {
 			return cmd("REFERENCES ISO-8859-1 ALL"), fsm.OutcomeNo, true

@@ -45,6 +45,10 @@ func runMiddleman(client, server net.Conn, mk rewriter) {
 	type unit struct {
 		ev  wireEvent
 		raw string
+		// compressed is set for the server's bytes after a COMPRESS
+		// OK: they are forwarded as they are (mutants rewrite
+		// uncompressed responses only).
+		compressed bool
 	}
 	units := make(chan unit)
 	go func() {
@@ -55,7 +59,20 @@ func runMiddleman(client, server net.Conn, mk rewriter) {
 			if err != nil {
 				return
 			}
-			units <- unit{ev: readWireEvent(bufio.NewReader(strings.NewReader(raw))), raw: raw}
+			ev := readWireEvent(bufio.NewReader(strings.NewReader(raw)))
+			units <- unit{ev: ev, raw: raw}
+			if ev.tag != "*" && ev.status == "OK" && ev.text == "DEFLATE active" {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := br.Read(buf)
+					if n > 0 {
+						units <- unit{raw: string(buf[:n]), compressed: true}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}
 		}
 	}()
 	write := func(out []string) {
@@ -71,6 +88,11 @@ func runMiddleman(client, server net.Conn, mk rewriter) {
 				client.Close()
 				<-done
 				return
+			}
+			if u.compressed {
+				write(f.flush())
+				write([]string{u.raw})
+				continue
 			}
 			write(f.rewrite(u.ev, u.raw))
 		case <-time.After(quietPeriod):

@@ -1,6 +1,8 @@
 package proptest
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -290,12 +292,20 @@ func (w *WireSession) run(target WireTarget, steps []WireStep) {
 		_, name, _ := splitCommand(scanWireLine(st.Data).text)
 		return name == "STARTTLS"
 	}
+	// A client must not send anything after COMPRESS before its result
+	// either (RFC 4978 3): what follows an OK is compressed. COMPRESS is
+	// written on its own.
+	compress := func(st WireStep) bool {
+		_, name, _ := splitCommand(scanWireLine(st.Data).text)
+		return name == "COMPRESS"
+	}
 	for i := 0; i < len(steps); {
 		j := i + 1
 		// Bytes may follow STARTTLS in its write (an injection the
 		// server must discard), but STARTTLS starts its own write, so
 		// that the runner knows the state it is read in.
-		for j < len(steps) && steps[j].Pipelined && !barrier(steps[j-1]) && !barrier(steps[j]) && !starttls(steps[j]) {
+		for j < len(steps) && steps[j].Pipelined && !barrier(steps[j-1]) && !barrier(steps[j]) && !starttls(steps[j]) &&
+			!compress(steps[j-1]) && !compress(steps[j]) {
 			j++
 		}
 		batch := steps[i:j]
@@ -496,6 +506,11 @@ func (w *WireSession) step(st WireStep, chunked, synthetic bool) {
 		// The bytes after the OK are the server's side of the handshake.
 		w.events.stopAfter(tag)
 	}
+	if in == fsm.InputCompress {
+		// The bytes after the OK are compressed.
+		w.events.stopAfter(tag)
+	}
+	compressed := false
 	w.rec.Input, w.rec.Tag = in, tag
 	current := NoTag
 	if w.ref.Tagged(in) {
@@ -554,6 +569,7 @@ literals:
 				return
 			}
 			outcome = o
+			compressed = in == fsm.InputCompress && o == fsm.OutcomeOK
 		case fsm.ActionReject:
 			replyTag := tag
 			if replyTag == "" {
@@ -590,6 +606,13 @@ literals:
 		}
 	}
 	w.state, w.facts = state, facts
+	if in == fsm.InputCompress {
+		if compressed {
+			w.startDeflate()
+		} else {
+			w.events.stopTag.Store(nil)
+		}
+	}
 	if w.closed {
 		return
 	}
@@ -1029,6 +1052,7 @@ const (
 	tlsReadyInput        = "tls-ready"
 	tlsFailedInput       = "tls-failed"
 	shutdownInput        = "shutdown"
+	corruptStreamInput   = "corrupt-stream"
 )
 
 // mustInput returns the input the spec declares as name.
@@ -1084,6 +1108,82 @@ func (w *WireSession) directive(st WireStep) {
 			return
 		}
 		w.shutdown(sd)
+	case DirectiveCorrupt:
+		w.connMu.Lock()
+		dc, ok := w.conn.(*wireDeflateConn)
+		w.connMu.Unlock()
+		if reads == fsm.ReadsNone || !ok {
+			w.note("not run: the session is not compressed")
+			return
+		}
+		w.corrupt(dc)
+	}
+}
+
+// wireDeflateConn is the client's side of COMPRESS DEFLATE (RFC 4978):
+// what it reads is decompressed, and each write is compressed and
+// sync-flushed, as zlib-based clients do.
+type wireDeflateConn struct {
+	net.Conn // the connection under the compression: TCP, or TLS
+	r        io.Reader
+	fw       *flate.Writer
+}
+
+func (d *wireDeflateConn) Read(p []byte) (int, error) { return d.r.Read(p) }
+
+// Write compresses p and sends it with a sync flush in one write, as
+// zlib clients do.
+func (d *wireDeflateConn) Write(p []byte) (int, error) {
+	var b bytes.Buffer
+	d.fw.Reset(&b)
+	d.fw.Write(p)
+	d.fw.Flush()
+	if _, err := d.Conn.Write(b.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// startDeflate switches the client to DEFLATE after the tagged OK of
+// COMPRESS: the event stream stopped after the OK, and what it had read
+// beyond it is the start of the compressed stream. A session compressed
+// already (a second COMPRESS that the spec lets run) starts both streams
+// afresh on the connection underneath, as the server does.
+func (w *WireSession) startDeflate() {
+	<-w.events.done
+	rest := w.events.rest
+	w.connMu.Lock()
+	base := w.conn
+	if dc, ok := base.(*wireDeflateConn); ok {
+		base = dc.Conn
+	}
+	fw, err := flate.NewWriter(base, flate.DefaultCompression)
+	if err != nil {
+		panic(err) // a constant, valid level
+	}
+	dc := &wireDeflateConn{Conn: base, r: flate.NewReader(io.MultiReader(bytes.NewReader(rest), base)), fw: fw}
+	w.conn = dc
+	w.connMu.Unlock()
+	w.events = newEventStream(dc)
+	w.note("the client compresses from here on, and decompresses what it reads")
+}
+
+// corrupt sends bytes that are no DEFLATE (a block of the reserved type,
+// RFC 1951 3.2.3) under the client's compression: the machine's
+// corrupt-stream decision must come (a BYE and the end of the stream).
+func (w *WireSession) corrupt(dc *wireDeflateConn) {
+	in := w.ref.mustInput(corruptStreamInput)
+	d := w.ref.Step(w.state, w.facts, in, w.modes)
+	w.connMu.Lock()
+	_, err := dc.Conn.Write([]byte{0xff, 0xff, 0xff, 0xff})
+	w.connMu.Unlock()
+	if err != nil {
+		w.violate(ServerSound, "writing to the server: %v", err)
+		return
+	}
+	w.expectClose(d)
+	if !w.broken {
+		w.event(in, d)
 	}
 }
 

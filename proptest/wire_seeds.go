@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand"
+	"slices"
 	"strings"
 
 	"github.com/imapfsm/imapfsm/fsm"
@@ -37,6 +38,18 @@ func (r *Reference) WireSeed(t Transition, global fsm.Mode, opts WireOptions, rn
 		return modes, nil, false
 	}
 	path = append(path, last)
+	if t.Input.String() == corruptStreamInput {
+		// Only a compressed session can send a corrupt stream: COMPRESS
+		// DEFLATE where the path first reaches a state that runs it
+		// (COMPRESS stays where it is).
+		for i, s, f := 0, r.Initial(), opts.Facts; i < len(path); i++ {
+			if r.Step(s, f, fsm.InputCompress, modes).Action == fsm.ActionExecute {
+				path = slices.Insert(path, i, Step{Input: fsm.InputCompress, Outcome: fsm.OutcomeOK})
+				break
+			}
+			s, f = advance(r, s, f, path[i], modes)
+		}
+	}
 	for _, st := range path {
 		if st.Input == fsm.InputUnsubscribe && st.Outcome == fsm.OutcomeNo && t.Quirk != fsm.QuirkTrailingSeparator {
 			// UNSUBSCRIBE fails only on a name with a trailing
@@ -93,6 +106,9 @@ func (g *wireGen) seedStep(st Step, bad int) ([]WireStep, bool) {
 			return nil, false
 		}
 		return one(WireStep{Directive: DirectiveShutdown})
+	case corruptStreamInput:
+		// WireSeed put a COMPRESS DEFLATE on the path.
+		return one(WireStep{Directive: DirectiveCorrupt})
 	case commandTimeoutInput:
 		if o.CommandTimeout <= 0 {
 			return nil, false

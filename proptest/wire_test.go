@@ -482,6 +482,8 @@ var serverNeverReports = []struct {
 }{
 	{inputs: []string{"capability", "noop", "id", "logout", "namespace", "enable", "check", "unselect", "idle"}, outcome: fsm.OutcomeNo,
 		why: "the handler fails only on its arguments (BAD)"},
+	{inputs: []string{"cancelupdate"}, outcome: fsm.OutcomeNo,
+		why: "CANCELUPDATE fails only on its arguments (BAD); a tag that names no update context is accepted"},
 	{inputs: []string{"list", "lsub", "close"}, outcome: fsm.OutcomeNo,
 		why: "only when the store fails (I/O); a deleted selected mailbox lists nothing and CLOSE just leaves it"},
 	{inputs: []string{"setquota"}, outcome: fsm.OutcomeOK,
@@ -490,6 +492,8 @@ var serverNeverReports = []struct {
 		why: "PLAIN, the only mechanism, ends with the first response"},
 	{inputs: []string{"error-limit"}, states: []string{"sasl"}, event: true,
 		why: "every BAD in SASL ends the exchange, so the count reaches the limit in not-authenticated"},
+	{inputs: []string{corruptStreamInput}, states: []string{"not-authenticated", "sasl"}, event: true,
+		why: "compression starts only after login (RFC 4978 3), and no state after login leads back to these"},
 	{inputs: []string{commandTooLargeInput}, states: []string{"idle-authenticated", "idle-selected", "idle-selected-read-only", "sasl"}, event: true,
 		why: "the line or literal too large to skip is answered first (line-too-long, a rejection, or the handler), which ends IDLE or the exchange"},
 }

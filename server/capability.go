@@ -85,9 +85,25 @@ func (c *conn) capabilities(loggedIn bool) string {
 	)
 	caps = append(caps, messageCapabilities...)
 	caps = append(caps, sortCapabilities...)
+	caps = append(caps, contextCapabilities...)
 	caps = append(caps, "CONDSTORE", "QRESYNC") // RFC 7162 3.1, 3.2
+	caps = append(caps, compressCapability)     // RFC 4978
 	if c.hasQuota() {
 		caps = append(caps, quotaCapabilities...) // RFC 9208
 	}
+	if c.hasNotify() {
+		caps = append(caps, "NOTIFY") // RFC 5465
+	}
+	if c.hasMetadata() {
+		caps = append(caps, "METADATA") // RFC 5464; implies METADATA-SERVER
+	}
 	return strings.Join(caps, " ")
+}
+
+// hasNotify reports whether NOTIFY is offered: it needs a notifier that
+// calls a function for each notification, which a session subscribes
+// for its whole account (both bundled stores have one).
+func (c *conn) hasNotify() bool {
+	_, ok := c.srv.cfg.Store.Notifier().(funcNotifier)
+	return ok
 }

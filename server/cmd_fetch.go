@@ -419,6 +419,7 @@ func (c *conn) fetchMessages(refs []msgRef, items []fetchItem, changedSince uint
 			for _, u := range sr.Updated {
 				if u.Changed {
 					seen[u.UID] = true
+					m.markContextDirty(u.UID)
 				}
 			}
 		}

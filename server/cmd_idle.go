@@ -24,13 +24,15 @@ const (
 	pushUpdates   uint8 = 1 << iota // changes, from the hub's fresh cache
 	pushCatchUp                     // changes, from the store
 	pushKeepalive                   // the keepalive response
+	pushNotify                      // NOTIFY events of other mailboxes
 )
 
 // idlePush lets changes and keepalives reach a session while its engine
 // is blocked reading the next line, without a goroutine of the session's
-// own: the mailbox's hub (changes) and a timer (keepalives) run the push
-// in their goroutines. The engine arms it when the machine says the
-// keepalive timer runs in the current state and disarms it when the read
+// own: the mailbox's hub (changes), a timer (keepalives) and the notifier
+// (NOTIFY events) run the push in their goroutines. The engine arms it
+// when the machine says the keepalive timer runs in the current state, or
+// when the session has a NOTIFY set, and disarms it when the read
 // returns; disarm waits for a push in progress, so the engine and a push
 // never use the session's mailbox view at the same time.
 type idlePush struct {
@@ -40,15 +42,29 @@ type idlePush struct {
 	running bool
 	pending uint8
 	timer   ClockTimer
+	ticking bool // the keepalive timer runs
 	hub     *mailboxHub
+	// expunge says whether pushed changes may announce expunges: while
+	// idling, and between commands with NOTIFY's SELECTED (not
+	// SELECTED-DELAYED, RFC 5465).
+	expunge bool
+	// flags says whether pushed changes report flag changes: while
+	// idling, and between commands with NOTIFY's FlagChange.
+	flags bool
 }
 
-// armIdle starts pushing: the keepalive timer runs and the hub of the
-// selected mailbox, if any, pushes its changes. Changes notified since the
-// view last caught up are pushed at once.
-func (c *conn) armIdle() {
+// armIdle starts pushing: with keepalive (idling) the keepalive timer
+// runs and the hub of the selected mailbox, if any, pushes its changes;
+// without it (between commands, with a NOTIFY set) the hub pushes only
+// when the set asks for the selected mailbox's events. Changes notified
+// since the view last caught up are pushed at once.
+func (c *conn) armIdle(keepalive bool) {
 	p := &c.idle
 	interval := c.srv.cfg.IdleKeepalive
+	hubPush, expunge, flags := true, true, true
+	if !keepalive {
+		hubPush, expunge, flags = c.notifySelectedPush()
+	}
 	// Read the view's generation before arming: once armed, a push of a
 	// hub round that began before this IDLE may catch the view up (and
 	// write m.gen) at any moment.
@@ -60,14 +76,19 @@ func (c *conn) armIdle() {
 	p.mu.Lock()
 	p.armed = true
 	p.pending = 0
-	if p.timer == nil {
-		p.done.L = &p.mu
+	p.expunge = expunge
+	p.flags = flags
+	p.done.L = &p.mu
+	p.ticking = keepalive
+	switch {
+	case !keepalive:
+	case p.timer == nil:
 		p.timer = c.clock().AfterFunc(interval, c.keepaliveDue)
-	} else {
+	default:
 		p.timer.Reset(interval)
 	}
 	p.mu.Unlock()
-	if m != nil {
+	if m != nil && hubPush {
 		p.hub = m.hub
 		if m.hub.addIdler(c, gen) && c.requestPush(pushCatchUp) {
 			go c.runPush(false)
@@ -85,7 +106,10 @@ func (c *conn) disarmIdle() {
 	p.mu.Lock()
 	p.armed = false
 	p.pending = 0
-	p.timer.Stop()
+	if p.ticking {
+		p.timer.Stop()
+		p.ticking = false
+	}
 	for p.running {
 		p.done.Wait()
 	}
@@ -152,6 +176,7 @@ func (c *conn) runPush(inline bool) {
 	for {
 		p.mu.Lock()
 		what := p.pending
+		expunge, flags := p.expunge, p.flags
 		p.pending = 0
 		if what == 0 || !p.armed {
 			p.running = false
@@ -160,11 +185,17 @@ func (c *conn) runPush(inline bool) {
 			return
 		}
 		p.mu.Unlock()
-		// IDLE may announce EXPUNGE at once.
+		// IDLE may announce EXPUNGE at once; so may NOTIFY's SELECTED
+		// between commands.
+		var added []uint32
 		if what&pushCatchUp != 0 {
-			c.catchUp(true, false)
+			added = c.catchUp(expunge, false, flags)
 		} else if what&pushUpdates != 0 {
-			c.catchUp(true, true)
+			added = c.catchUp(expunge, true, flags)
+		}
+		c.fetchNew(added)
+		if what&pushNotify != 0 {
+			c.deliverNotifications()
 		}
 		if what&pushKeepalive != 0 {
 			d := fsm.Step(c.state, c.facts, fsm.InputKeepalive, c.modes)
@@ -172,7 +203,7 @@ func (c *conn) runPush(inline bool) {
 				c.reply("", d.Reply)
 			}
 			p.mu.Lock()
-			if p.armed {
+			if p.armed && p.ticking {
 				p.timer.Reset(c.srv.cfg.IdleKeepalive)
 			}
 			p.mu.Unlock()

@@ -45,8 +45,11 @@ func cmdSearch(c *conn, cmd *command) result {
 		}
 		return no("BADCHARSET (UTF-8)", "Only UTF-8 is supported")
 	}
-	if ret.extended && !ret.min && !ret.max && !ret.count && !ret.all && !ret.save {
+	if ret.extended && !ret.given {
 		ret.all = true // RETURN () means ALL (RFC 4731 3.1)
+	}
+	if res := c.checkContextTag(cmd, ret); res != nil {
+		return *res
 	}
 	withModSeq := program.usesModSeq()
 	if withModSeq {
@@ -76,7 +79,7 @@ func cmdSearch(c *conn, cmd *command) result {
 			e.CRLF()
 			return
 		}
-		if ret.save && !ret.min && !ret.max && !ret.count && !ret.all {
+		if ret.save && !ret.min && !ret.max && !ret.count && !ret.all && !ret.partial && !ret.update {
 			return // SAVE alone: no ESEARCH response (RFC 5182 2.1)
 		}
 		e.Untagged().Raw("ESEARCH (TAG ").Quoted(cmd.tag).Raw(")")
@@ -94,6 +97,9 @@ func cmdSearch(c *conn, cmd *command) result {
 		}
 		if len(hits) > 0 && ret.all {
 			e.Raw(" ALL ").Raw(compactSet(hits, uidCmd))
+		}
+		if ret.partial {
+			writePartial(e, ret, hits, uidCmd, false)
 		}
 		if withModSeq && len(hits) > 0 {
 			// RFC 7162 3.1.5 with RFC 4731 3.2: with ALL or COUNT the
@@ -113,6 +119,9 @@ func cmdSearch(c *conn, cmd *command) result {
 		}
 		e.CRLF()
 	})
+	if ret.update {
+		c.startContext(cmd, uidCmd, program, hits, nil, nil)
+	}
 	c.sendCommandUpdates(uidCmd)
 	return ok("SEARCH completed")
 }

@@ -19,6 +19,8 @@ func TestCapabilityBeforeAndAfterLogin(t *testing.T) {
 	c.login()
 	after := strings.Join(c.ok("C2", "CAPABILITY"), "\n")
 	assert.Contains(t, after, "NAMESPACE")
+	assert.Contains(t, after, " NOTIFY")
+	assert.NotContains(t, before, "NOTIFY")
 	assert.NotContains(t, after, "AUTH=PLAIN")
 	_, done := c.cmd("C3", "CAPABILITY extra")
 	assert.True(t, strings.HasPrefix(done, "C3 BAD"), done)

@@ -15,7 +15,7 @@ import (
 // sortCapabilities lists what SORT and THREAD implement: SORT (RFC 5256
 // 3), SORT=DISPLAY (RFC 5957), ESORT's RETURN options on SORT (RFC 5267
 // 3), and the THREAD algorithms ORDEREDSUBJECT and REFERENCES (RFC 5256
-// 4). CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 4) are not implemented.
+// 4). CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 4) are in contexts.go.
 var sortCapabilities = []string{"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES"}
 
 // sortKey is one sort criterion (RFC 5256 3, RFC 5957 3).
@@ -117,8 +117,11 @@ func cmdSort(c *conn, cmd *command) result {
 		}
 		return *res
 	}
-	if ret.extended && !ret.min && !ret.max && !ret.count && !ret.all && !ret.save {
+	if ret.extended && !ret.given {
 		ret.all = true // RETURN () means ALL (RFC 4731 3.1, RFC 5267 3)
+	}
+	if res := c.checkContextTag(cmd, ret); res != nil {
+		return *res
 	}
 	withModSeq := program.usesModSeq()
 	if withModSeq {
@@ -139,6 +142,10 @@ func cmdSort(c *conn, cmd *command) result {
 		return c.storeError(err)
 	}
 	slices.SortStableFunc(msgs, func(a, b *sortMsg) int { return compareSort(a, b, criteria) })
+	refs := make([]msgRef, len(msgs))
+	for i, m := range msgs {
+		refs[i] = m.ref
+	}
 	c.write(func(e *imapwire.Encoder) {
 		if !ret.extended {
 			e.Untagged().Raw("SORT")
@@ -151,7 +158,7 @@ func cmdSort(c *conn, cmd *command) result {
 			e.CRLF()
 			return
 		}
-		if ret.save && !ret.min && !ret.max && !ret.count && !ret.all {
+		if ret.save && !ret.min && !ret.max && !ret.count && !ret.all && !ret.partial && !ret.update {
 			return
 		}
 		e.Untagged().Raw("ESEARCH (TAG ").Quoted(cmd.tag).Raw(")")
@@ -169,17 +176,19 @@ func cmdSort(c *conn, cmd *command) result {
 		}
 		if len(msgs) > 0 && ret.all {
 			// In sort order (RFC 5267 3.1): ranges only for ascending runs.
-			refs := make([]msgRef, len(msgs))
-			for i, m := range msgs {
-				refs[i] = m.ref
-			}
 			e.Raw(" ALL ").Raw(orderedSet(refs, uidCmd))
+		}
+		if ret.partial {
+			writePartial(e, ret, refs, uidCmd, true)
 		}
 		if withModSeq && len(hits) > 0 {
 			e.Raw(" MODSEQ ").Number64(slices.Max(modseqs))
 		}
 		e.CRLF()
 	})
+	if ret.update {
+		c.startContext(cmd, uidCmd, program, hits, criteria, msgs)
+	}
 	c.sendCommandUpdates(uidCmd)
 	return ok("SORT completed")
 }
@@ -398,7 +407,9 @@ func compareSort(a, b *sortMsg, criteria []sortCriterion) int {
 			return c
 		}
 	}
-	return int(a.ref.seq) - int(b.ref.seq)
+	// Mailbox order: the UIDs ascend with the sequence numbers, and stay
+	// valid in an update context's results while numbers shift.
+	return cmpInt(int64(a.ref.uid), int64(b.ref.uid))
 }
 
 func cmpInt(a, b int64) int {

@@ -112,6 +112,11 @@ func cmdStore(c *conn, cmd *command) result {
 			return c.storeError(err)
 		}
 		m.noteOwnFlagChange(res.ModSeq)
+		for _, u := range res.Updated {
+			if u.Changed {
+				m.markContextDirty(u.UID)
+			}
+		}
 		for i, u := range res.Updated {
 			res.Updated[i].Flags = m.withRecent(u.UID, u.Flags)
 		}

@@ -136,8 +136,85 @@ type Config struct {
 	// for it is never queued beyond that buffer. Default 1 minute.
 	WriteTimeout time.Duration
 
+	// MaxPendingNotifications bounds the NOTIFY notifications (RFC 5465)
+	// queued for a session that has not taken them yet, because it is
+	// running a command or its client does not read. Beyond it the
+	// session's notify set is dropped and the client is told with
+	// OK [NOTIFICATIONOVERFLOW] (RFC 5465). Default 1000.
+	MaxPendingNotifications int
+
 	// Greeting is the text of the greeting. Default "imapfsm ready".
 	Greeting string
+
+	// MaxUpdateContexts bounds the update contexts (SEARCH or SORT with
+	// RETURN (UPDATE), RFC 5267 4.3) a session keeps at once; beyond it a
+	// searching command is answered without updates and an untagged
+	// NO [NOUPDATE]. Each costs a re-test of every changed message.
+	// Default 10 (the RFC asks for at least one).
+	MaxUpdateContexts int
+
+	// Metadata configures annotations (RFC 5464 METADATA), offered when
+	// the store keeps them (store.MetadataUser).
+	Metadata MetadataConfig
+}
+
+// MetadataConfig bounds the annotations of each account (RFC 5464 4.1:
+// at least 1024 octets per value and 10 entries per mailbox must be
+// allowed; smaller settings are raised to these) and names the server's
+// administrator. Zero fields take the defaults.
+type MetadataConfig struct {
+	// MaxValueSize bounds one entry's value in octets; SETMETADATA with a
+	// larger value answers NO [METADATA MAXSIZE n]. Default 16 KiB. It is
+	// also bounded by Limits.MaxLiteral, the largest argument the server
+	// reads.
+	MaxValueSize int64
+	// MaxEntries bounds the entries of one mailbox, and the server
+	// entries of an account; MaxBytes the sum of their value sizes.
+	// Defaults 100 entries and 256 KiB. SETMETADATA beyond either answers
+	// NO [METADATA TOOMANY].
+	MaxEntries int
+	MaxBytes   int64
+	// MaxAccountEntries and MaxAccountBytes bound all the entries of an
+	// account together. Defaults 2000 entries and 4 MiB.
+	MaxAccountEntries int
+	MaxAccountBytes   int64
+	// Admin is the value of the read-only server entry /shared/admin, a
+	// URI for contacting the administrator such as
+	// "mailto:postmaster@example.org" (RFC 5464 3.2.1.1). Empty: the entry
+	// does not exist.
+	Admin string
+	// SharedOnly disables private annotations (RFC 5464 3.3 makes them
+	// optional): SETMETADATA of a /private entry answers
+	// NO [METADATA NOPRIVATE] and GETMETADATA finds none.
+	SharedOnly bool
+}
+
+// setDefaults fills the zero fields and raises values below the RFC's
+// minimums.
+func (m *MetadataConfig) setDefaults(l imapwire.Limits) {
+	if m.MaxValueSize == 0 {
+		m.MaxValueSize = 16 << 10
+	}
+	m.MaxValueSize = max(m.MaxValueSize, 1024)
+	if l.MaxLiteral > 0 {
+		m.MaxValueSize = min(m.MaxValueSize, l.MaxLiteral)
+	}
+	if m.MaxEntries == 0 {
+		m.MaxEntries = 100
+	}
+	m.MaxEntries = max(m.MaxEntries, 10)
+	if m.MaxBytes == 0 {
+		m.MaxBytes = 256 << 10
+	}
+	m.MaxBytes = max(m.MaxBytes, m.MaxValueSize)
+	if m.MaxAccountEntries == 0 {
+		m.MaxAccountEntries = 2000
+	}
+	m.MaxAccountEntries = max(m.MaxAccountEntries, m.MaxEntries)
+	if m.MaxAccountBytes == 0 {
+		m.MaxAccountBytes = 4 << 20
+	}
+	m.MaxAccountBytes = max(m.MaxAccountBytes, m.MaxBytes)
 }
 
 // Authenticator verifies a user name and password. store.Store satisfies
@@ -197,12 +274,19 @@ func (c *Config) setDefaults() {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = time.Minute
 	}
+	if c.MaxPendingNotifications == 0 {
+		c.MaxPendingNotifications = 1000
+	}
 	if c.TLSConfig != nil && c.TLSConfig.MinVersion < tls.VersionTLS12 {
 		c.TLSConfig = c.TLSConfig.Clone()
 		c.TLSConfig.MinVersion = tls.VersionTLS12
 	}
 	if c.Greeting == "" {
 		c.Greeting = "imapfsm ready"
+	}
+	c.Metadata.setDefaults(c.Limits)
+	if c.MaxUpdateContexts <= 0 {
+		c.MaxUpdateContexts = 10
 	}
 }
 

@@ -34,8 +34,12 @@ type conn struct {
 	ctx        context.Context
 	stop       context.CancelFunc
 
-	wmu sync.Mutex // guards enc, wtry, bg and writes to nc
+	wmu sync.Mutex // guards enc, out, wtry, bg and writes to nc
 	enc *imapwire.Encoder
+	// out is what enc writes to: sessionWriter, or deflateWriter on top
+	// of it once COMPRESS DEFLATE is active. Bytes written past the
+	// encoder (pre-encoded IDLE pushes) go to out too.
+	out io.Writer
 	// wtry makes sessionWriter hand a write that would block to a
 	// goroutine (a push from a mailbox hub, see runPush); bg is closed when
 	// that goroutine is done, and stalled is true meanwhile.
@@ -66,9 +70,11 @@ type conn struct {
 	// with a mailbox selected; see announceCondstore.
 	condstoreNew bool
 	mailbox      *selectedMailbox
-	sasl         *saslExchange
-	after        func() // runs after the current completion is written
-	ended        func() // runs once when the session has ended (set by the server)
+	// ntf is the NOTIFY set and its queue (RFC 5465), session data.
+	ntf   notifyState
+	sasl  *saslExchange
+	after func() // runs after the current completion is written
+	ended func() // runs once when the session has ended (set by the server)
 
 	// trace is the protocol trace (Config.TraceDir), or nil.
 	trace *tracer
@@ -107,7 +113,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		c.enc.Continuation("Ready for literal data")
 		return c.flushLocked()
 	})
-	c.enc = imapwire.NewEncoder(sessionWriter{c})
+	c.out = sessionWriter{c}
+	c.enc = imapwire.NewEncoder(c.out)
 	return c
 }
 
@@ -250,6 +257,7 @@ func (c *conn) end(err error) {
 		c.log.Debug("connection closed") // c.log names the user once logged in
 	}
 	c.closeMailbox()
+	c.stopNotify()
 	c.nc.Close()
 	c.raw.Close()
 	if c.trace != nil {
@@ -287,14 +295,23 @@ func (c *conn) readAndDispatch() error {
 		c.dispatch(fsm.InputShutdown, &command{})
 		return nil
 	}
+	// While idling, changes and keepalives are pushed. With a NOTIFY set
+	// (session data, RFC 5465), the events it asks for are sent whenever
+	// untagged responses may be: between commands too. A set exists only
+	// in the states where NOTIFY runs, all of which allow that, so no
+	// state decision depends on it.
 	pushing := fsm.Step(c.state, c.facts, fsm.InputKeepalive, c.modes).Action == fsm.ActionNotify
-	if pushing {
-		c.armIdle()
-		if c.dec.Buffered() == 0 {
+	notifying := c.notifyActive()
+	if notifying {
+		c.deliverNotifications()
+	}
+	if pushing || notifying {
+		c.armIdle(pushing)
+		if pushing && c.dec.Buffered() == 0 {
 			return errParked
 		}
 	}
-	return c.readLine(pushing)
+	return c.readLine(pushing || notifying)
 }
 
 // readLine reads the next line and dispatches it; pushing says that the
@@ -335,6 +352,13 @@ func (c *conn) readFailed(err error) error {
 		} else {
 			c.dispatch(fsm.InputAutologout, &command{})
 		}
+		return nil
+	case errors.As(err, new(*errCompressedStream)):
+		// The client's DEFLATE stream is corrupt (COMPRESS, RFC
+		// 4978): nothing more can be read, but the server's
+		// direction still works for the BYE.
+		c.log.Warn("closing: " + err.Error())
+		c.dispatch(fsm.InputCorruptStream, &command{})
 		return nil
 	case errors.Is(err, errCommandTooLarge), errors.Is(err, imapwire.ErrDesync):
 		// A literal or line too large to skip, or a command beyond
@@ -420,7 +444,9 @@ func (c *conn) execute(d fsm.Decision, in fsm.Input, cmd *command) {
 	if h == nil {
 		res = bad("Command not implemented")
 	} else {
+		c.beginOwn(in)
 		res = c.run(h, cmd)
+		c.endOwn()
 	}
 	if !in.Produces(res.outcome) {
 		c.log.Error("handler reported an outcome its input cannot produce", "input", in.String(), "outcome", res.outcome.String())

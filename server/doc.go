@@ -29,9 +29,11 @@
 // UNSELECT, UIDPLUS, MOVE, CHILDREN, LIST-EXTENDED, LIST-STATUS,
 // SPECIAL-USE, CREATE-SPECIAL-USE, STATUS=SIZE, APPENDLIMIT, UTF8=ACCEPT,
 // BINARY, ESEARCH, SEARCHRES, WITHIN, PREVIEW, OBJECTID, SORT, SORT=DISPLAY,
-// ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, CONDSTORE and QRESYNC, and,
+// ESORT, THREAD=ORDEREDSUBJECT, THREAD=REFERENCES, CONDSTORE, QRESYNC and
+// COMPRESS=DEFLATE, and,
 // when the store keeps quotas (both bundled stores do), QUOTA,
-// QUOTA=RES-STORAGE and QUOTA=RES-MESSAGE (besides LITERAL+, ID, ENABLE,
+// QUOTA=RES-STORAGE and QUOTA=RES-MESSAGE, and NOTIFY when the store's
+// notifier calls functions (both bundled stores' notifiers do) (besides LITERAL+, ID, ENABLE,
 // IDLE and SASL-IR, offered before login too). The
 // first CONDSTORE-enabling command of a session with a mailbox selected
 // (FETCH with MODSEQ or CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE,
@@ -54,8 +56,27 @@
 // (RFC 5256 2.1), and ties in mailbox order. ESORT (RFC 5267 3) adds the
 // RETURN options MIN, MAX, COUNT, ALL (in sort order) and SAVE. THREAD
 // (RFC 5256 4) groups them with ORDEREDSUBJECT or REFERENCES (Message-ID,
-// References and In-Reply-To, then base subjects). CONTEXT=SEARCH and
-// CONTEXT=SORT (RFC 5267 4) are not offered.
+// References and In-Reply-To, then base subjects).
+//
+// CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 4) add the RETURN options
+// CONTEXT (a hint, ignored), PARTIAL n:m (that window of the results, in
+// the requested order, or NIL) and UPDATE to SEARCH and SORT and their UID
+// forms. With UPDATE the session keeps an update context named by the
+// command's tag and sends ESEARCH ADDTO and REMOVEFROM as the results
+// change, by its own commands or other sessions', until the mailbox is
+// closed or CANCELUPDATE names the tag: a new message is tested after its
+// EXISTS, a message whose flags changed after its FETCH, and an expunged
+// result is removed just before its EXPUNGE (or VANISHED) while its
+// number is valid; an idling client gets them at once. SEARCH contexts
+// report changes at position 0 in mailbox order, SORT contexts at their
+// positions in the sorted results. Sequence numbers and "$" in the search
+// program are bound to the messages they named when the command ran. A
+// tag that already names a context is refused with BAD (tag reuse);
+// beyond Config.MaxUpdateContexts (default 10) a search is answered with
+// an untagged NO [NOUPDATE "tag"] and no updates. Each context re-tests
+// the changed messages, so a context on a large mailbox costs little;
+// updates are sent where the session announces changes anyway (at the
+// end of a command, or while idling).
 //
 // QUOTA (RFC 9208): each account has one quota root, named "" (the empty
 // string), over all its mailboxes, with the resources STORAGE (the sum of
@@ -72,6 +93,79 @@
 // 552 5.2.2. STATUS DELETED-STORAGE (RFC 9208 4.1.4), in STATUS and
 // LIST-STATUS, reports the octets of the mailbox's messages flagged
 // \Deleted, which an EXPUNGE would free.
+//
+// COMPRESS=DEFLATE (RFC 4978): after the tagged OK of COMPRESS DEFLATE,
+// which is valid once logged in, both directions carry raw DEFLATE (RFC
+// 1951). Each batch of responses is compressed and sync-flushed at once,
+// so no response waits in the compressor; the compressor comes from a pool
+// for each write, so an idle compressed session holds none, only the
+// decompressor of the client's stream with its 32 KiB window. That
+// decompressor is the server's own: it hands out every command as soon as
+// its bytes are in, whether the client flushes with zlib's Z_SYNC_FLUSH or
+// Z_PARTIAL_FLUSH (isync/mbsync does; compress/flate would hold such a
+// command until the client's next bytes). The second COMPRESS of a
+// session is refused with NO [COMPRESSIONACTIVE] by the machine (the
+// spec's compression fact). The limits on lines,
+// literals and commands apply to the decompressed bytes, a corrupt client
+// stream ends the session with BYE, and commands a client pipelines behind
+// COMPRESS are decompressed, not read as plaintext. STARTTLS is valid only
+// before login, so with both, compression runs inside TLS, the order RFC
+// 4978 section 3 requires.
+//
+// NOTIFY (RFC 5465): NOTIFY SET [STATUS] replaces the session's notify
+// set (session data, not a state of the machine), NOTIFY NONE drops it.
+// The filters SELECTED, SELECTED-DELAYED, PERSONAL (every mailbox),
+// INBOXES (INBOX, where delivery files mail), SUBSCRIBED, SUBTREE and
+// MAILBOXES are offered with the events MessageNew (with fetch
+// attributes for the selected mailbox, sent with UID and never setting
+// \Seen), MessageExpunge, FlagChange, MailboxName and SubscriptionChange,
+// and, with METADATA, MailboxMetadataChange and ServerMetadataChange
+// (reported as unsolicited METADATA responses naming the entry, RFC 5464
+// 4.4.2); AnnotationChange and unknown events are refused with
+// NO [BADEVENT (...)] listing the supported ones. The first group whose filter selects a mailbox decides
+// its events; only SELECTED and SELECTED-DELAYED select the selected
+// mailbox. Notifications are sent whenever untagged responses may be:
+// between commands and during IDLE. The selected mailbox is pushed as
+// IDLE pushes it (EXISTS, FETCH FLAGS with FlagChange, EXPUNGE or
+// VANISHED with SELECTED; SELECTED-DELAYED holds expunges back for a
+// command that may report them); without a SELECTED group it follows the
+// base protocol. Other mailboxes are reported with STATUS (MESSAGES
+// UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ once CONDSTORE is enabled) when
+// these changed, or, for FlagChange with CONDSTORE, HIGHESTMODSEQ; with
+// the STATUS option, NOTIFY SET reports them once at the start. Mailbox
+// events are reported with LIST: the mailbox's attributes, \NonExistent
+// once deleted, \Subscribed when subscribed, OLDNAME for a rename (one
+// per renamed mailbox, inferiors included). The session's own changes
+// (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SETMETADATA, and
+// APPEND, COPY or MOVE into other mailboxes) are not notified back: its commands'
+// responses report them. Mailbox events come from the store (both stores
+// publish them, across nodes for PostgreSQL), so changes by other nodes
+// and by administration tools are reported too. A session whose client
+// does not take its notifications (Config.MaxPendingNotifications queued)
+// gets OK [NOTIFICATIONOVERFLOW] and its set is dropped.
+// METADATA (RFC 5464, which implies METADATA-SERVER) keeps annotations
+// per account in the store (store.MetadataUser): server entries under the
+// mailbox name "" and entries of each mailbox, /private and /shared alike
+// (an account has no other user to share them with). GETMETADATA takes
+// the MAXSIZE option (larger values are left out and the largest is
+// reported with OK [METADATA LONGENTRIES n]) and DEPTH 0, 1 or infinity;
+// an entry asked for by name that has no value is returned as NIL (DEPTH
+// 0 only). It accepts the options before the mailbox (the RFC's grammar)
+// or after it (the RFC's examples, go-imap), and the entries as one name,
+// a list, or names separated by spaces. SETMETADATA sets and removes (NIL)
+// entries all or nothing; a value over Config.Metadata.MaxValueSize
+// answers NO [METADATA MAXSIZE n] (before the continuation request of a
+// synchronising literal), one beyond the count or size limits per mailbox
+// and per account NO [METADATA TOOMANY], a /private entry on a server
+// configured SharedOnly NO [METADATA NOPRIVATE]. Entry names are
+// case-insensitive (kept lower-cased); a malformed one (no /private or
+// /shared prefix, "*", "%", "//", a trailing "/", a byte outside
+// printable ASCII, a vendor entry without its token) is BAD. Annotations
+// follow RENAME, go with DELETE and are copied when INBOX is renamed. The
+// server entry /shared/admin is read-only, from Config.Metadata.Admin
+// (imapd serve --metadata-admin). Unsolicited METADATA responses are not
+// sent (RFC 5464 4.1 makes them optional), so ENABLE METADATA enables
+// nothing.
 //
 // QRESYNC (RFC 7162 3.2) is what Apple Mail uses to resynchronise a
 // mailbox in one round trip. After ENABLE QRESYNC (which implies
@@ -213,6 +307,12 @@
 //	a command trickled slower than               * BYE Command not received in time                  no
 //	Config.CommandTimeout allows
 //	a client that does not read                  disconnected after Config.WriteTimeout              no
+//	bytes that are no DEFLATE after COMPRESS     * BYE Compressed input is corrupt (compressed),     no
+//	DEFLATE (RFC 4978)                           logged as a warning
+//	a compressed line or literal that expands    as for the same bytes uncompressed: the limits     yes
+//	beyond the limits (a decompression bomb)     apply to decompressed bytes
+//	COMPRESS with another mechanism than         tag BAD Unsupported compression mechanism ...       yes
+//	DEFLATE
 //
 // # Resource limits
 //

@@ -62,5 +62,14 @@ func handlerTable() *[fsm.NumInputs]handler {
 		fsm.InputGetquota:     cmdGetQuota,
 		fsm.InputGetquotaroot: cmdGetQuotaRoot,
 		fsm.InputSetquota:     cmdSetQuota,
+		// NOTIFY: cmd_notify.go, notify.go.
+		fsm.InputNotify: cmdNotify,
+		// METADATA: cmd_metadata.go.
+		fsm.InputGetmetadata: cmdGetMetadata,
+		fsm.InputSetmetadata: cmdSetMetadata,
+		// CONTEXT=SEARCH, CONTEXT=SORT: contexts.go.
+		fsm.InputCancelupdate: cmdCancelUpdate,
+		// COMPRESS: cmd_compress.go, compress.go.
+		fsm.InputCompress: cmdCompress,
 	}
 }

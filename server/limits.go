@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -58,6 +59,10 @@ type sessionReader struct {
 	// tells a stale timer from the current one.
 	timer ClockTimer
 	gen   uint64
+	// src, when not nil, is what the session reads instead of the
+	// connection: the decompressor once COMPRESS DEFLATE is active, so
+	// that the counts and limits apply to decompressed bytes.
+	src io.Reader
 }
 
 // beginCommand prepares the read of the next command. idle is the deadline
@@ -120,6 +125,14 @@ func (r *sessionReader) setDeadlineLocked() {
 	})
 }
 
+// setSource makes the session read src (the decompressor after COMPRESS)
+// instead of the connection; the deadlines still go to the connection.
+func (r *sessionReader) setSource(src io.Reader) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.src = src
+}
+
 // commandStarted reports whether bytes of the current command arrived, so
 // that a timeout can be told apart: inactivity before a command, or a
 // command arriving too slowly.
@@ -154,10 +167,13 @@ func (r *sessionReader) Read(p []byte) (int, error) {
 		return 0, errCommandTooLarge
 	}
 	r.setDeadlineLocked()
-	nc := r.c.nc
+	var src io.Reader = r.c.nc
+	if r.src != nil {
+		src = r.src
+	}
 	r.mu.Unlock()
 
-	n, err := nc.Read(p)
+	n, err := src.Read(p)
 	if n > 0 {
 		r.mu.Lock()
 		if r.waiting {

@@ -64,6 +64,15 @@ type selectedMailbox struct {
 	// is its notification count when this view last caught up.
 	hub *mailboxHub
 	gen uint64
+	// heldFlags are messages whose flags others changed while a push
+	// was not to report flag changes (NOTIFY without FlagChange); the
+	// next catch-up that may reports them.
+	heldFlags map[uint32]bool
+	// contexts are the update contexts of searches and sorts with RETURN
+	// (UPDATE) (RFC 5267 4.3, contexts.go); ctxDirty the messages whose
+	// flags this session changed since they were last re-tested.
+	contexts []*updateContext
+	ctxDirty map[uint32]bool
 }
 
 // msgRef is one message of the view: its sequence number and UID.
@@ -202,6 +211,7 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 		uids: v.UIDs, modseq: v.HighestModSeq, expunged: map[uint32]bool{}, own: map[uint64]bool{},
 	}
 	m.hub = c.srv.acquireHub(c.username, info.ID, v.HighestModSeq)
+	c.ntf.selected.Store(uint64(info.ID))
 	m.gen = ^uint64(0) // not caught up through the hub yet
 	c.mailbox = m
 	m.learnKeywords(v.Keywords)
@@ -493,6 +503,7 @@ func (c *conn) closeMailbox() {
 	if c.mailbox != nil {
 		c.srv.releaseHub(c.mailbox.hub)
 		c.mailbox = nil
+		c.ntf.selected.Store(0)
 	}
 }
 
@@ -500,17 +511,20 @@ func (c *conn) closeMailbox() {
 // since the view last caught up: FETCH FLAGS, EXPUNGE or VANISHED (only
 // when allowExpunge) and EXISTS (only when the count changed: the zero-exists
 // quirk of Apple Mail).
-func (c *conn) sendUpdates(allowExpunge bool) { c.catchUp(allowExpunge, false) }
+func (c *conn) sendUpdates(allowExpunge bool) { c.catchUp(allowExpunge, false, true) }
 
 // catchUp is sendUpdates. With fromHub (a push to an idling session after
 // the hub refreshed its cache) the changes come from the hub's cache when
 // it reaches back far enough, and a lone EXISTS line is the one the hub
 // encoded for every idler; otherwise they come from the store, which
-// also sees changes committed after the last notification.
-func (c *conn) catchUp(allowExpunge, fromHub bool) {
+// also sees changes committed after the last notification. Without
+// withFlags, flag changes are held back for a later catch-up (a NOTIFY
+// set without FlagChange). It returns the UIDs of the messages it
+// announced as new (for NOTIFY's MessageNew fetch attributes).
+func (c *conn) catchUp(allowExpunge, fromHub, withFlags bool) (announced []uint32) {
 	m := c.mailbox
 	if m == nil {
-		return
+		return nil
 	}
 	gen := m.hub.generation()
 	before := uint32(len(m.uids))
@@ -571,7 +585,7 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 		}
 	} else if err != nil {
 		c.log.Error("reading mailbox changes", "mailbox", m.name, "err", err)
-		return
+		return nil
 	}
 	m.modseq = last
 	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
@@ -588,12 +602,44 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 		kept = append(kept, uid)
 	}
 	added = kept
+	if !withFlags && len(flagged) > 0 {
+		if m.heldFlags == nil {
+			m.heldFlags = map[uint32]bool{}
+		}
+		for uid := range flagged {
+			m.heldFlags[uid] = true
+		}
+		flagged = nil
+	} else if withFlags && len(m.heldFlags) > 0 {
+		if flagged == nil {
+			flagged = map[uint32]bool{}
+		}
+		for uid := range m.heldFlags {
+			flagged[uid] = true
+		}
+		m.heldFlags = nil
+	}
 	recentFirst := c.recentFirst(m, added)
+	// After the EXISTS and FETCH responses, the update contexts re-test
+	// the new messages and those whose flags changed (RFC 5267 4.3.3).
+	defer func() {
+		if len(m.contexts) == 0 || c.mailbox != m {
+			return
+		}
+		cands := make(map[uint32]bool, len(added)+len(flagged))
+		for _, u := range added {
+			cands[u] = true
+		}
+		for u := range flagged {
+			cands[u] = true
+		}
+		c.updateContexts(cands)
+	}()
 	if fromHub && (!allowExpunge || len(m.expunged) == 0) && len(added) > 0 && c.writeShared(m, added, recentFirst) {
 		if len(flagged) > 0 {
 			c.sendFlagUpdates(flagged)
 		}
-		return
+		return added
 	}
 	c.write(func(e *imapwire.Encoder) {
 		// known is the message count the client has after the EXPUNGE
@@ -610,6 +656,7 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 		for _, uid := range added {
 			if !m.expunged[uid] {
 				m.addToView(uid, recentFirst)
+				announced = append(announced, uid)
 			}
 		}
 		if n := uint32(len(m.uids)); n != known {
@@ -624,6 +671,7 @@ func (c *conn) catchUp(allowExpunge, fromHub bool) {
 	if len(flagged) > 0 {
 		c.sendFlagUpdates(flagged)
 	}
+	return announced
 }
 
 // writeShared appends added to the view and announces the new count with
@@ -659,7 +707,7 @@ func (c *conn) writeShared(m *selectedMailbox, added []uint32, recentFirst uint3
 			m.addToView(uid, recentFirst)
 		}
 	}
-	sessionWriter{c}.Write(line)
+	c.out.Write(line)
 	return true
 }
 

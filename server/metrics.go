@@ -22,6 +22,8 @@ type Metrics struct {
 	authThrottled   atomic.Int64
 	userLimited     atomic.Int64
 	timeouts        atomic.Int64
+	compressed      atomic.Int64
+	notifyOverflows atomic.Int64
 }
 
 // Connections is the number of connections accepted since start.
@@ -54,6 +56,14 @@ func (m *Metrics) UserLimited() int64 { return m.userLimited.Load() }
 // arrive in time (inactivity or the per-command deadline).
 func (m *Metrics) Timeouts() int64 { return m.timeouts.Load() }
 
+// CompressedSessions is the number of sessions that turned on COMPRESS
+// DEFLATE (RFC 4978).
+func (m *Metrics) CompressedSessions() int64 { return m.compressed.Load() }
+
+// NotifyOverflows is the number of NOTIFY sets dropped with
+// NOTIFICATIONOVERFLOW (Config.MaxPendingNotifications).
+func (m *Metrics) NotifyOverflows() int64 { return m.notifyOverflows.Load() }
+
 // WritePrometheus writes every counter in the Prometheus text exposition
 // format.
 func (m *Metrics) WritePrometheus(w io.Writer) error {
@@ -71,6 +81,8 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 	p("# HELP imapfsm_auth_throttled_total Authentication attempts refused by the per-address failure limit.\n# TYPE imapfsm_auth_throttled_total counter\nimapfsm_auth_throttled_total %d\n", m.authThrottled.Load())
 	p("# HELP imapfsm_user_limited_total Logins refused by the per-account session limit.\n# TYPE imapfsm_user_limited_total counter\nimapfsm_user_limited_total %d\n", m.userLimited.Load())
 	p("# HELP imapfsm_timeouts_total Sessions closed by a read timeout.\n# TYPE imapfsm_timeouts_total counter\nimapfsm_timeouts_total %d\n", m.timeouts.Load())
+	p("# HELP imapfsm_compressed_sessions_total Sessions that turned on COMPRESS DEFLATE.\n# TYPE imapfsm_compressed_sessions_total counter\nimapfsm_compressed_sessions_total %d\n", m.compressed.Load())
+	p("# HELP imapfsm_notify_overflows_total NOTIFY sets dropped with NOTIFICATIONOVERFLOW.\n# TYPE imapfsm_notify_overflows_total counter\nimapfsm_notify_overflows_total %d\n", m.notifyOverflows.Load())
 	p("# HELP imapfsm_inputs_total Inputs decided by the session machine, by input.\n# TYPE imapfsm_inputs_total counter\n")
 	for in := fsm.Input(0); in < fsm.NumInputs; in++ {
 		if n := m.commands[in].Load(); n > 0 {

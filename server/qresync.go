@@ -309,6 +309,8 @@ func writeVanished(e *imapwire.Encoder, earlier bool, uids store.UIDSet) {
 // order so every number is valid when the client applies it (RFC 9051
 // 7.4.1).
 func (c *conn) writeExpunged(e *imapwire.Encoder, seqs, uids []uint32) {
+	// REMOVEFROM while the numbers are still valid (RFC 5267 4.3.4).
+	c.writeContextExpunges(e, seqs, uids)
 	if c.qresync() {
 		writeVanished(e, false, store.UIDSetOf(uids...))
 		return

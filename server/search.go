@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ const (
 	searchYounger                    // YOUNGER (RFC 5032): internal date at or after date
 	searchEmailID                    // EMAILID (RFC 8474 6): the message's EMAILID is value
 	searchThreadID                   // THREADID (RFC 8474 6): never matches, THREADID is NIL
+	searchUIDList                    // the UIDs in uids: a sequence set or "$" frozen for an update context (RFC 5267 4.3)
 )
 
 // searchKey is a parsed search key; keys with sub-keys form a tree.
@@ -51,6 +53,7 @@ type searchKey struct {
 	date  time.Time
 	size  uint64
 	set   imapwire.SeqSet
+	uids  []uint32 // searchUIDList, ascending
 	sub   []*searchKey
 }
 
@@ -76,7 +79,13 @@ var searchDateKeys = map[string]searchOp{
 // 6.4.4) and SAVE (RFC 5182 2.1).
 type searchReturn struct {
 	extended                   bool // answer with ESEARCH
+	given                      bool // the RETURN list named an option
 	min, max, count, all, save bool
+	// update asks for ADDTO and REMOVEFROM notifications (RFC 5267
+	// 4.3); context is the caching hint, ignored (4.2); partial asks for
+	// the results partialLo to partialHi, counted from 1 (4.4).
+	update, context, partial bool
+	partialLo, partialHi     uint32
 }
 
 // searchArgResult turns an argument error of SEARCH, SORT or THREAD into
@@ -110,15 +119,52 @@ func parseSearchReturn(a *imapwire.ArgReader, ret *searchReturn) error {
 			ret.all = true
 		case "SAVE":
 			ret.save = true
+		case "UPDATE":
+			ret.update = true
+		case "CONTEXT":
+			ret.context = true
+		case "PARTIAL":
+			if ret.partial {
+				return fetchSyntaxError("PARTIAL given twice")
+			}
+			if err := a.SP(); err != nil {
+				return err
+			}
+			lo, hi, err := readPartialRange(a)
+			if err != nil {
+				return err
+			}
+			ret.partial, ret.partialLo, ret.partialHi = true, lo, hi
 		default:
 			return fetchSyntaxError("Unknown RETURN option " + opt)
 		}
+		ret.given = true
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	if ret.partial && ret.all {
+		// RFC 5267 4.4: one PARTIAL or one ALL, not both.
+		return fetchSyntaxError("PARTIAL and ALL cannot be combined")
+	}
 	return a.SP()
+}
+
+// readPartialRange reads a partial-range, nz-number ":" nz-number in either
+// order (RFC 5267 5).
+func readPartialRange(a *imapwire.ArgReader) (lo, hi uint32, err error) {
+	raw, err := a.Atom()
+	if err != nil {
+		return 0, 0, err
+	}
+	l, h, ok := strings.Cut(raw, ":")
+	x, err1 := strconv.ParseUint(l, 10, 32)
+	y, err2 := strconv.ParseUint(h, 10, 32)
+	if !ok || err1 != nil || err2 != nil || x == 0 || y == 0 {
+		return 0, 0, fetchSyntaxError("PARTIAL needs a range n:m of non-zero numbers")
+	}
+	return uint32(min(x, y)), uint32(max(x, y)), nil
 }
 
 // parseSearchKey reads one search key (RFC 9051 9 search-key). When first
@@ -369,6 +415,12 @@ type searchContext struct {
 // searchMessages evaluates the program against every message of the view
 // and returns the matches in ascending order, with the MODSEQ of each.
 func (c *conn) searchMessages(program *searchKey) ([]msgRef, []uint64, error) {
+	return c.searchIn(program, c.mailbox.uids)
+}
+
+// searchIn is searchMessages for the messages of the view whose UIDs
+// (ascending) are in uids.
+func (c *conn) searchIn(program *searchKey, uids []uint32) ([]msgRef, []uint64, error) {
 	m := c.mailbox
 	wantStructure, wantBody := program.needs()
 	sc := searchContext{count: uint32(len(m.uids)), saved: m.saved}
@@ -377,10 +429,10 @@ func (c *conn) searchMessages(program *searchKey) ([]msgRef, []uint64, error) {
 	}
 	var hits []msgRef
 	var modseqs []uint64
-	for start := 0; start < len(m.uids); start += fetchBatch {
-		end := min(start+fetchBatch, len(m.uids))
+	for start := 0; start < len(uids); start += fetchBatch {
+		end := min(start+fetchBatch, len(uids))
 		var msgs []*store.Message
-		err := c.user.Fetch(c.ctx, m.id, store.UIDSetOf(m.uids[start:end]...), store.FetchOptions{Structure: wantStructure}, func(msg *store.Message) error {
+		err := c.user.Fetch(c.ctx, m.id, store.UIDSetOf(uids[start:end]...), store.FetchOptions{Structure: wantStructure}, func(msg *store.Message) error {
 			msgs = append(msgs, msg.Clone())
 			return nil
 		})
@@ -492,6 +544,9 @@ func (k *searchKey) match(cand *searchCandidate, sc *searchContext) (bool, error
 			return found, nil
 		}
 		return k.set.Contains(msg.UID, sc.maxUID), nil
+	case searchUIDList:
+		_, found := slices.BinarySearch(k.uids, msg.UID)
+		return found, nil
 	case searchNot:
 		ok, err := k.sub[0].match(cand, sc)
 		return !ok, err

@@ -461,6 +461,33 @@ func (a *ArgReader) NString() (s string, isNil bool, err error) {
 	return "", false, a.fail(syntaxErr("Expected string or NIL"))
 }
 
+// NBinary reads an nstring or a literal8 ("~{n}", RFC 3516 section 4.2),
+// the value of an annotation (RFC 5464 section 5: value = nstring /
+// literal8). isNil reports NIL. Unlike a literal, a literal8 may carry
+// NUL; both are bounded by Limits.MaxLiteral.
+func (a *ArgReader) NBinary() (b []byte, isNil bool, err error) {
+	if err := a.ensure(); err != nil {
+		return nil, false, err
+	}
+	if c, _ := a.peekByte(); c == '~' && a.atLiteral() {
+		info, err := a.literalHeader(a.d.lim.MaxLiteral, true)
+		if err != nil {
+			return nil, false, err
+		}
+		buf := make([]byte, info.Size)
+		if _, err := io.ReadFull(a.d.br, buf); err != nil {
+			return nil, false, a.fail(a.d.setFatal(err))
+		}
+		a.d.needSeg = true
+		return buf, false, nil
+	}
+	s, isNil, err := a.NString()
+	if err != nil || isNil {
+		return nil, isNil, err
+	}
+	return []byte(s), false, nil
+}
+
 // List reads a parenthesised list, calling elem once per element; elements
 // are separated by single SPs and elem must consume exactly one element.
 // "()" calls elem zero times. Nesting (List called from elem) is limited to

@@ -96,6 +96,14 @@ func TestArgReaderScalars(t *testing.T) {
 		}
 		return s, err
 	}
+	nbin := func(a *ArgReader) (any, error) {
+		_ = a.SP()
+		b, isNil, err := a.NBinary()
+		if isNil {
+			return nil, err
+		}
+		return b, err
+	}
 	withEnd := func(fn func(a *ArgReader) (any, error)) func(a *ArgReader) (any, error) {
 		return func(a *ArgReader) (any, error) {
 			v, err := fn(a)
@@ -159,6 +167,13 @@ func TestArgReaderScalars(t *testing.T) {
 		{name: "nstring NIL", input: "A X nil\r\n", fn: withEnd(nstr), want: nil},
 		{name: "nstring string", input: "A X \"NIL\"\r\n", fn: nstr, want: "NIL"},
 		{name: "nstring atom", input: "A X NILS\r\n", fn: nstr, reason: "Expected string or NIL"},
+		{name: "nbinary NIL", input: "A X NIL\r\n", fn: withEnd(nbin), want: nil},
+		{name: "nbinary quoted", input: "A X \"v w\"\r\n", fn: withEnd(nbin), want: []byte("v w")},
+		{name: "nbinary empty", input: "A X \"\"\r\n", fn: withEnd(nbin), want: []byte{}},
+		{name: "nbinary literal", input: "A X {3+}\r\na\r\n\r\n", fn: withEnd(nbin), want: []byte("a\r\n")},
+		{name: "nbinary literal8 with NUL", input: "A X ~{3+}\r\na\x00b\r\n", fn: withEnd(nbin), want: []byte("a\x00b")},
+		{name: "nbinary literal with NUL", input: "A X {3+}\r\na\x00b\r\n", fn: nbin, reason: "Literal contains NUL"},
+		{name: "nbinary atom", input: "A X abc\r\n", fn: nbin, reason: "Expected string or NIL"},
 		{name: "end with extra", input: "A X FOO BAR\r\n", fn: withEnd(atom), reason: "Unexpected extra arguments"},
 		{name: "end with bare CR", input: "A X FOO\r\r\n", fn: withEnd(atom), reason: "Bare CR in command"},
 	}

@@ -260,6 +260,30 @@ func (d *Decoder) Reset(r io.Reader) {
 	d.fatal = nil
 }
 
+// TakeBuffered returns a copy of the bytes read from the underlying reader
+// but not yet consumed, and forgets them. The engine calls it right after
+// the command that switches the connection to COMPRESS DEFLATE (RFC 4978
+// section 3), then Reset with a decompressing reader that reads the
+// returned bytes first: a client that pipelined commands after COMPRESS
+// sent them compressed, and they may already sit in the read buffer. It
+// returns nil when nothing is buffered.
+func (d *Decoder) TakeBuffered() []byte {
+	n := d.Buffered()
+	if n == 0 {
+		return nil
+	}
+	out := make([]byte, 0, n)
+	if d.br != nil {
+		// The read buffer holds the older bytes: it reads pre.
+		b, _ := d.br.Peek(d.br.Buffered())
+		out = append(out, b...)
+		d.br.Discard(len(b))
+	}
+	out = append(out, d.pre.buf[d.pre.off:d.pre.end]...)
+	d.pre.off = d.pre.end
+	return out
+}
+
 // Buffered returns the number of bytes read from the underlying reader but
 // not yet consumed. After a STARTTLS command line it should be 0; anything
 // else is a pipelining (injection) attempt that Reset will discard.

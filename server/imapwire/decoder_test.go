@@ -384,3 +384,27 @@ func TestPushTail(t *testing.T) {
 	n = pushTail(&tail, n, []byte("XY"))
 	assert.Equal(t, string(long[len(long)-tailSize+2:])+"XY", string(tail[tailSize-n:]))
 }
+
+// TestTakeBuffered covers the switch to COMPRESS DEFLATE: the bytes a
+// client pipelined after the command are handed over, in order, and the
+// decoder then reads only the new reader.
+func TestTakeBuffered(t *testing.T) {
+	d := NewDecoder(strings.NewReader("A1 COMPRESS DEFLATE\r\nA2 NOOP\r\nA3 NOOP\r\n"), DefaultLimits())
+	line, err := d.ReadLine()
+	require.NoError(t, err)
+	assert.Equal(t, "A1 COMPRESS DEFLATE", string(line.Text))
+	assert.Equal(t, "A2 NOOP\r\nA3 NOOP\r\n", string(d.TakeBuffered()))
+	assert.Equal(t, 0, d.Buffered())
+	assert.Nil(t, d.TakeBuffered(), "nothing is left")
+
+	d.Reset(strings.NewReader("B1 NOOP\r\n"))
+	line, err = d.ReadLine()
+	require.NoError(t, err)
+	assert.Equal(t, "B1 NOOP", string(line.Text))
+
+	// Bytes still in the small first-read array come after those in the
+	// read buffer.
+	d = NewDecoder(strings.NewReader("A1 NOOP\r\nrest"), DefaultLimits())
+	d.Wait()
+	assert.Equal(t, "A1 NOOP\r\nrest", string(d.TakeBuffered()))
+}

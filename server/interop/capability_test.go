@@ -1,10 +1,14 @@
 package interop_test
 
 import (
+	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
 	"slices"
 	"strconv"
@@ -33,6 +37,9 @@ var implementedExtensions = []string{
 	"APPENDLIMIT=", "UTF8=ACCEPT", "BINARY", "ESEARCH", "SEARCHRES", "WITHIN", "PREVIEW", "OBJECTID",
 	"SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES",
 	"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+	"NOTIFY",
+	"METADATA", "CONTEXT=SEARCH", "CONTEXT=SORT",
+	"COMPRESS=DEFLATE",
 }
 
 // capConn is a raw connection that numbers its tags and reads literals.
@@ -265,6 +272,27 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		lines := c.ok("SORT RETURN (MIN MAX COUNT ALL) (REVERSE ARRIVAL) UTF-8 ALL")
 		assert.Regexp(t, ` MIN 2 MAX 1 COUNT 2 ALL 2,1\r\n$`, anyMatch(t, lines, `^\* ESEARCH \(TAG "c\d+"\)`))
 	})
+	t.Run("CONTEXT=SEARCH and CONTEXT=SORT", func(t *testing.T) {
+		// RFC 5267 4: updates of a search and a sort context as the
+		// session's own STOREs change the results, then CANCELUPDATE.
+		anyMatch(t, c.ok("UID SEARCH RETURN (UPDATE COUNT) KEYWORD $Ctx"), `^\* ESEARCH \(TAG "c\d+"\) UID COUNT 0\r\n$`)
+		search := fmt.Sprintf("c%02d", c.n)
+		c.ok("UID SORT RETURN (UPDATE) (REVERSE ARRIVAL) UTF-8 KEYWORD $Ctx")
+		sorted := fmt.Sprintf("c%02d", c.n)
+		lines := c.ok("STORE 1:2 +FLAGS ($Ctx)")
+		m := regexp.MustCompile(`^\* ESEARCH \(TAG "` + search + `"\) UID ADDTO \(0 (\d+):(\d+)\)\r\n$`).FindStringSubmatch(anyMatch(t, lines, `TAG "`+search+`"`))
+		require.NotNil(t, m, "%q", lines)
+		first, second := m[1], m[2]
+		anyMatch(t, lines, `^\* ESEARCH \(TAG "`+sorted+`"\) UID ADDTO \(1 `+first+` 1 `+second+`\)\r\n$`)
+		lines = c.ok("STORE 1 -FLAGS ($Ctx)")
+		anyMatch(t, lines, `^\* ESEARCH \(TAG "`+search+`"\) UID REMOVEFROM \(0 `+first+`\)\r\n$`)
+		anyMatch(t, lines, `^\* ESEARCH \(TAG "`+sorted+`"\) UID REMOVEFROM \(2 `+first+`\)\r\n$`)
+		c.ok(`CANCELUPDATE "` + search + `" "` + sorted + `"`)
+		for _, l := range c.ok("STORE 1:2 -FLAGS ($Ctx)") {
+			assert.NotContains(t, l, "ESEARCH", "no updates after CANCELUPDATE")
+		}
+		anyMatch(t, c.ok("UID SEARCH RETURN (PARTIAL 2:1) ALL"), `^\* ESEARCH \(TAG "c\d+"\) UID PARTIAL \(1:2 \d+:\d+\)\r\n$`)
+	})
 	t.Run("THREAD=ORDEREDSUBJECT", func(t *testing.T) {
 		lines := c.ok("THREAD ORDEREDSUBJECT UTF-8 ALL")
 		anyMatch(t, lines, `^\* THREAD \(`)
@@ -339,6 +367,28 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		_, tagged = o.send("FETCH 1:* (FLAGS) (CHANGEDSINCE " + hms + " VANISHED)")
 		assert.Regexp(t, `^BAD`, tagged, "VANISHED needs UID FETCH")
 	})
+	t.Run("METADATA", func(t *testing.T) {
+		// RFC 5464 4.2 to 4.4.1, the examples.
+		c.ok(`SETMETADATA "" (/shared/comment "Shared comment")`)
+		assert.Equal(t, []string{"* METADATA \"\" (/shared/comment \"Shared comment\")\r\n"}, c.ok(`GETMETADATA "" /shared/comment`))
+		c.ok(`SETMETADATA INBOX (/private/comment "My own comment" /shared/comment "This one is for you!")`)
+		assert.Equal(t, []string{"* METADATA INBOX (/shared/comment \"This one is for you!\" /private/comment \"My own comment\")\r\n"},
+			c.ok(`GETMETADATA "INBOX" (/shared/comment /private/comment)`))
+		long := strings.Repeat("z", 2199)
+		c.ok(fmt.Sprintf("SETMETADATA INBOX (/shared/comment {%d+}\r\n%s)", len(long), long))
+		lines, tagged := c.send(`GETMETADATA "INBOX" (MAXSIZE 1024) (/shared/comment /private/comment)`)
+		assert.Equal(t, []string{"* METADATA INBOX (/private/comment \"My own comment\")\r\n"}, lines)
+		assert.Regexp(t, `^OK \[METADATA LONGENTRIES 2199\]`, tagged)
+		c.ok(`SETMETADATA INBOX (/private/filters/values/small "SMALLER 5000" /private/filters/values/boss "FROM \"boss@example.com\"")`)
+		assert.Equal(t, []string{"* METADATA INBOX (/private/filters/values/boss \"FROM \\\"boss@example.com\\\"\" /private/filters/values/small \"SMALLER 5000\")\r\n"},
+			c.ok(`GETMETADATA "INBOX" (DEPTH 1) (/private/filters/values)`))
+		c.ok(`SETMETADATA INBOX (/private/comment NIL)`)
+		assert.Equal(t, []string{"* METADATA INBOX (/private/comment NIL)\r\n"}, c.ok(`GETMETADATA INBOX /private/comment`))
+		_, tagged = c.send(`SETMETADATA INBOX (/private/a* "x")`)
+		assert.Regexp(t, `^BAD`, tagged, "an entry name with * (RFC 5464 3.2)")
+		c.ok(`SETMETADATA INBOX (/shared/comment NIL /private/filters/values/small NIL /private/filters/values/boss NIL)`)
+		c.ok(`SETMETADATA "" (/shared/comment NIL)`)
+	})
 	t.Run("QUOTA", func(t *testing.T) {
 		// Without limits the account has no quota root.
 		anyMatch(t, c.ok("GETQUOTAROOT INBOX"), `^\* QUOTAROOT INBOX\r\n$`)
@@ -368,6 +418,24 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 		anyMatch(t, c.ok("STATUS INBOX (DELETED DELETED-STORAGE)"), `^\* STATUS "?INBOX"? \(DELETED \d+ DELETED-STORAGE \d+\)\r\n$`)
 		require.NoError(t, srv.store.SetQuota(ctx, testUser, store.Quota{}))
 	})
+	t.Run("NOTIFY", func(t *testing.T) {
+		// Another session's CREATE and APPEND reach c between commands
+		// (RFC 5465); NOTIFY NONE stops them.
+		c.ok("NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))")
+		o := dialCap(t, srv.addr)
+		o.ok("LOGIN " + testUser + " " + testPassword)
+		o.ok("CREATE Notified")
+		assert.Equal(t, "* LIST (\\HasNoChildren) \"/\" Notified\r\n", c.line())
+		msg := "Subject: notified\r\n\r\nhello\r\n"
+		o.ok(fmt.Sprintf("APPEND Notified {%d+}\r\n%s", len(msg), msg))
+		assert.Regexp(t, `^\* STATUS Notified \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+( HIGHESTMODSEQ \d+)?\)\r\n$`, c.line())
+		_, tagged := c.send("NOTIFY SET (personal (AnnotationChange))")
+		assert.Regexp(t, `^NO \[BADEVENT \(`, tagged)
+		c.ok("NOTIFY NONE")
+		o.ok("DELETE Notified")
+		assert.Empty(t, c.ok("NOOP"))
+		o.ok("LOGOUT")
+	})
 	t.Run("IDLE", func(t *testing.T) {
 		c.n++
 		tag := fmt.Sprintf("c%02d", c.n)
@@ -387,5 +455,49 @@ func TestCapabilitiesAreImplemented(t *testing.T) {
 			assert.NotContains(t, l, "&", "modified UTF-7 after ENABLE UTF8=ACCEPT")
 		}
 	})
+	t.Run("COMPRESS=DEFLATE", func(t *testing.T) {
+		_, tagged := c.send("COMPRESS DEFLATE")
+		require.Equal(t, "OK DEFLATE active", tagged)
+		startDeflate(c.rawConn)
+		lines := c.ok("NOOP") // the first compressed exchange
+		assert.Empty(t, lines)
+		c.ok("SELECT INBOX")
+		lines = c.ok("FETCH 1 (BODY.PEEK[])")
+		anyMatch(t, lines, `^\* 1 FETCH \(BODY\[\] \{\d+\}`)
+	})
 	c.ok("LOGOUT")
+}
+
+// deflateConn is a client's side of COMPRESS DEFLATE (RFC 4978): reads are
+// decompressed, each write is compressed and sync-flushed.
+type deflateConn struct {
+	net.Conn
+	r  io.Reader
+	fw *flate.Writer
+}
+
+func (d *deflateConn) Read(p []byte) (int, error) { return d.r.Read(p) }
+
+// Write compresses p and sends it with a sync flush in one write, as
+// zlib clients do.
+func (d *deflateConn) Write(p []byte) (int, error) {
+	var b bytes.Buffer
+	d.fw.Reset(&b)
+	d.fw.Write(p)
+	d.fw.Flush()
+	if _, err := d.Conn.Write(b.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// startDeflate switches c to DEFLATE after the tagged OK of COMPRESS.
+func startDeflate(c *rawConn) {
+	rest, err := c.br.Peek(c.br.Buffered())
+	require.NoError(c.t, err)
+	fw, err := flate.NewWriter(c.nc, flate.DefaultCompression)
+	require.NoError(c.t, err)
+	dc := &deflateConn{Conn: c.nc, r: flate.NewReader(io.MultiReader(bytes.NewReader(bytes.Clone(rest)), c.nc)), fw: fw}
+	c.nc = dc
+	c.br = bufio.NewReader(dc)
 }

@@ -35,6 +35,7 @@ func TestCluster(t *testing.T) {
 	pgServer := pgtest.StartForTest(t)
 	bin := buildImapd(t)
 	t.Run("PushAcrossNodes", func(t *testing.T) { testClusterPushAcrossNodes(t, pgServer, bin) })
+	t.Run("NotifyAcrossNodes", func(t *testing.T) { testClusterNotifyAcrossNodes(t, pgServer, bin) })
 	t.Run("KillNode", func(t *testing.T) { testClusterKillNode(t, pgServer, bin) })
 	t.Run("AppendThroughput", func(t *testing.T) { testClusterAppendThroughput(t, pgServer, bin) })
 }

@@ -238,3 +238,61 @@ func TestGoIMAPClientQuota(t *testing.T) {
 	assert.Equal(t, imap.StatusResponseType("NO"), ie.Type)
 	assert.Equal(t, imap.ResponseCode("OVERQUOTA"), ie.Code)
 }
+
+// TestGoIMAPClientMetadata sets and reads annotations with go-imap v2's
+// SETMETADATA and GETMETADATA (RFC 5464): server and mailbox entries, a
+// multi-line value, removal with NIL, the DEPTH and MAXSIZE options (which
+// go-imap sends after the mailbox, as the RFC's examples do), and the
+// refusals of a missing mailbox.
+func TestGoIMAPClientMetadata(t *testing.T) {
+	srv := startServer(t, "")
+	c := dialClient(t, srv.addr, nil)
+	caps, err := c.Capability().Wait()
+	require.NoError(t, err)
+	assert.True(t, caps.Has(imap.CapMetadata), "METADATA in %v", caps)
+
+	val := func(s string) *[]byte { b := []byte(s); return &b }
+	require.NoError(t, c.SetMetadata("", map[string]*[]byte{"/shared/comment": val("Shared comment")}).Wait())
+	require.NoError(t, c.SetMetadata("INBOX", map[string]*[]byte{
+		"/private/comment":                val("My new comment across\r\ntwo lines."),
+		"/private/filters/values/small":   val("SMALLER 5000"),
+		"/private/filters/values/boss":    val(`FROM "boss@example.com"`),
+		"/private/filters/values/boss/cc": val("deeper"),
+	}).Wait())
+
+	got, err := c.GetMetadata("", []string{"/shared/comment"}, nil).Wait()
+	require.NoError(t, err)
+	assert.Equal(t, "", got.Mailbox)
+	assert.Equal(t, map[string]*[]byte{"/shared/comment": val("Shared comment")}, got.Entries)
+
+	got, err = c.GetMetadata("INBOX", []string{"/private/comment"}, nil).Wait()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]*[]byte{"/private/comment": val("My new comment across\r\ntwo lines.")}, got.Entries)
+
+	got, err = c.GetMetadata("INBOX", []string{"/private/filters/values"}, &imapclient.GetMetadataOptions{Depth: imapclient.GetMetadataDepthOne}).Wait()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]*[]byte{
+		"/private/filters/values/small": val("SMALLER 5000"),
+		"/private/filters/values/boss":  val(`FROM "boss@example.com"`),
+	}, got.Entries)
+
+	maxSize := uint32(12)
+	got, err = c.GetMetadata("INBOX", []string{"/private/filters"}, &imapclient.GetMetadataOptions{
+		Depth: imapclient.GetMetadataDepthInfinity, MaxSize: &maxSize}).Wait()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]*[]byte{
+		"/private/filters/values/small":   val("SMALLER 5000"),
+		"/private/filters/values/boss/cc": val("deeper"),
+	}, got.Entries, "values over MAXSIZE left out")
+
+	require.NoError(t, c.SetMetadata("INBOX", map[string]*[]byte{"/private/comment": nil}).Wait())
+	got, err = c.GetMetadata("INBOX", []string{"/private/comment"}, nil).Wait()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]*[]byte{"/private/comment": nil}, got.Entries, "removed: NIL")
+
+	err = c.SetMetadata("Missing", map[string]*[]byte{"/private/comment": val("x")}).Wait()
+	var ie *imap.Error
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, imap.StatusResponseType("NO"), ie.Type)
+	assert.Equal(t, imap.ResponseCode("NONEXISTENT"), ie.Code)
+}

@@ -69,10 +69,20 @@ func (n *LocalNotifier) add(user string, mailbox MailboxID, s *subscription) fun
 
 // Publish implements [Notifier]. It holds the notifier's lock only for
 // non-blocking channel operations.
+// A notification of a mailbox reaches the subscribers of that mailbox and
+// those of [AccountEvents]; an account event reaches the latter only.
 func (n *LocalNotifier) Publish(note Notification) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for s := range n.subs[subKey{note.User, note.Mailbox}] {
+	n.publishTo(subKey{note.User, note.Mailbox}, note)
+	if note.Mailbox != AccountEvents {
+		n.publishTo(subKey{note.User, AccountEvents}, note)
+	}
+}
+
+// publishTo delivers note to the subscribers of k; n.mu must be held.
+func (n *LocalNotifier) publishTo(k subKey, note Notification) {
+	for s := range n.subs[k] {
 		if s.fn != nil {
 			s.fn(note)
 			continue

@@ -190,6 +190,29 @@ func TestLocalNotifierCoalesces(t *testing.T) {
 	assert.Empty(t, ch)
 }
 
+// TestLocalNotifierAccountEvents: a subscription to AccountEvents gets
+// every mailbox's notifications of its user and the account events;
+// mailbox subscriptions never get account events.
+func TestLocalNotifierAccountEvents(t *testing.T) {
+	n := NewLocalNotifier()
+	var got []Notification
+	cancel := n.SubscribeFunc("u", AccountEvents, func(note Notification) { got = append(got, note) })
+	mailbox, cancelMailbox := n.Subscribe("u", 1)
+	defer cancelMailbox()
+	m1 := Notification{User: "u", Mailbox: 1, HighestModSeq: 7}
+	m2 := Notification{User: "u", Mailbox: 2, HighestModSeq: 3}
+	ev := Notification{User: "u", Mailbox: AccountEvents, Event: MailboxCreated, Name: "New"}
+	for _, note := range []Notification{m1, m2, ev, {User: "v", Mailbox: 1, HighestModSeq: 9}} {
+		n.Publish(note)
+	}
+	assert.Equal(t, []Notification{m1, m2, ev}, got)
+	assert.Equal(t, m1, <-mailbox)
+	assert.Empty(t, mailbox, "no account event on a mailbox subscription")
+	cancel()
+	n.Publish(ev)
+	assert.Len(t, got, 3)
+}
+
 func TestLocalNotifierConcurrent(t *testing.T) {
 	n := NewLocalNotifier()
 	var wg sync.WaitGroup

@@ -269,18 +269,52 @@ type Change struct {
 }
 
 // Notification announces that a mailbox of a user changed. It carries no
-// details: receivers read [MessageReader.ChangesSince].
+// details of message changes: receivers read [MessageReader.ChangesSince].
+//
+// A notification with an Event is an account event (a mailbox created,
+// deleted or renamed, a subscription changed): its Mailbox is
+// [AccountEvents] and Name (and OldName) say which mailbox.
 type Notification struct {
 	User    string
 	Mailbox MailboxID
 	// HighestModSeq is the mailbox's HIGHESTMODSEQ after the change; 0 if
 	// the mailbox was deleted or renamed away.
 	HighestModSeq uint64
+	// Event is the kind of an account event; zero for message changes.
+	Event MailboxEvent
+	// Name is the mailbox an account event concerns: the new name of a
+	// renamed mailbox.
+	Name string
+	// OldName is the name a renamed mailbox had.
+	OldName string
+	// Entry is the metadata entry a MetadataChanged event concerns (its
+	// Name is the mailbox, "" for a server entry).
+	Entry string
 }
+
+// AccountEvents is the mailbox ID under which the notifier delivers every
+// notification of a user: a subscription to it receives the changes of
+// all the user's mailboxes and the account events, which are published
+// under it alone. No mailbox has this ID.
+const AccountEvents MailboxID = 0
+
+// MailboxEvent is the kind of an account event (RFC 5465).
+type MailboxEvent uint8
+
+// Account events.
+const (
+	MailboxCreated      MailboxEvent = iota + 1 // a mailbox was created
+	MailboxDeleted                              // a mailbox was deleted
+	MailboxRenamed                              // a mailbox was renamed (one event per renamed mailbox)
+	MailboxSubscribed                           // a name was subscribed
+	MailboxUnsubscribed                         // a name was unsubscribed
+	MetadataChanged                             // a metadata entry was set or removed (RFC 5464)
+)
 
 // Notifier fans committed changes out to interested sessions.
 type Notifier interface {
-	// Subscribe registers interest in one mailbox of one user. The channel
+	// Subscribe registers interest in one mailbox of one user, or, with
+	// [AccountEvents], in every notification of the user. The channel
 	// receives coalesced notifications (at most one pending; a newer one
 	// replaces it) and is never closed by the notifier; cancel unregisters
 	// and must be called exactly once.

@@ -24,7 +24,8 @@ to the running server through the LMTP socket DIR/lmtp.sock (see LMTP below).
 	            [--insecure-auth] [--strictness lenient|strict] [--quirk ID=MODE ...]
 	            [--metrics ADDR] [--shutdown-timeout DURATION]
 	            [--lmtp-listen ADDR [--lmtp-allow-remote]] [--lmtp-detail-mailbox=false]
-	            [--trace-dir DIR] [--log-level debug|info|warn|error] [--log-format text|json]
+	            [--trace-dir DIR] [--metadata-admin URI]
+	            [--log-level debug|info|warn|error] [--log-format text|json]
 
 Serves IMAP on the plaintext address --listen and, with --tls-listen, on an
 implicit-TLS address (port 993 style). With --tls-cert and --tls-key the
@@ -45,6 +46,10 @@ and credentials (LOGIN arguments, SASL responses) redacted, and machine
 events (timers, the end of a TLS handshake) as "-- event NAME" notes. It is
 off by default and meant for debugging a client: "imapd replay" reads the
 files.
+
+--metadata-admin URI (for example mailto:postmaster@example.org) is what
+clients read as the read-only METADATA server entry /shared/admin (RFC 5464),
+the way to contact the administrator.
 
 --metrics ADDR serves the server's counters in the Prometheus text format at
 http://ADDR/metrics.

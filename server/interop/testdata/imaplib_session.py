@@ -112,6 +112,21 @@ def main():
             fail("connection closed after DONE")
 
     check("NOOP after IDLE", *c.noop())
+
+    # NOTIFY (RFC 5465): imaplib has no notify(); xatom sends it. Another
+    # connection's CREATE is pushed as LIST between commands, so it has
+    # arrived when the next command completes.
+    if b"NOTIFY" not in caps:
+        fail("NOTIFY not advertised: %r" % (caps,))
+    check("NOTIFY", *c.xatom("NOTIFY", "SET (personal (MessageNew MessageExpunge MailboxName))"))
+    other = connect(host, port, user, password)
+    check("CREATE (second connection)", *other.create('"Py/Notified"'))
+    other.logout()
+    check("NOOP after NOTIFY", *c.noop())
+    typ, data = c.response("LIST")
+    if not data or not any(d and b"Py/Notified" in d for d in data):
+        fail("NOTIFY: no LIST for the new mailbox: %r" % (data,))
+    check("NOTIFY NONE", *c.xatom("NOTIFY", "NONE"))
     typ, _ = c.logout()
     if typ != "BYE":
         fail("LOGOUT: got %s" % typ)

@@ -103,6 +103,9 @@ func removeOne(tx *bolt.Tx, acct *bolt.Bucket, rec *mailboxRec) ([]uint64, error
 	if err := acct.Bucket(bucketMB).Delete(u64key(rec.ID)); err != nil {
 		return nil, err
 	}
+	if err := removeAnnots(acct, rec.ID); err != nil {
+		return nil, err
+	}
 	return freed, acct.Bucket(bucketNames).Delete([]byte(rec.Name))
 }
 
@@ -164,8 +167,9 @@ func hasInferiors(acct *bolt.Bucket, name string) bool {
 	return k != nil && bytes.HasPrefix(k, prefix)
 }
 
-// ensureSuperiors creates the missing superior levels of name.
-func (u *user) ensureSuperiors(tx *bolt.Tx, acct *bolt.Bucket, name string) error {
+// ensureSuperiors creates the missing superior levels of name and appends
+// their names to created.
+func (u *user) ensureSuperiors(tx *bolt.Tx, acct *bolt.Bucket, name string, created *[]string) error {
 	for _, sup := range store.Superiors(name) {
 		if acct.Bucket(bucketNames).Get([]byte(sup)) != nil {
 			continue
@@ -173,6 +177,7 @@ func (u *user) ensureSuperiors(tx *bolt.Tx, acct *bolt.Bucket, name string) erro
 		if _, err := u.createOne(tx, acct, sup, 0); err != nil {
 			return err
 		}
+		*created = append(*created, sup)
 	}
 	return nil
 }
@@ -290,8 +295,9 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 	defer u.s.leave()
 	var out store.MailboxInfo
 	var freed []uint64
+	var supers []string
 	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		freed = nil
+		freed, supers = nil, nil
 		if old, err := mailboxByName(acct, name); err == nil {
 			if old.Attr&store.AttrNoselect == 0 {
 				return store.ErrMailboxExists
@@ -300,7 +306,7 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 				return err
 			}
 		}
-		if err := u.ensureSuperiors(tx, acct, name); err != nil {
+		if err := u.ensureSuperiors(tx, acct, name, &supers); err != nil {
 			return err
 		}
 		rec, err := u.createOne(tx, acct, name, specialUse)
@@ -314,6 +320,10 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 		return store.MailboxInfo{}, err
 	}
 	u.s.blobs.remove(freed)
+	for _, sup := range supers {
+		u.accountEvent(store.MailboxCreated, sup, "")
+	}
+	u.accountEvent(store.MailboxCreated, out.Name, "")
 	return out, nil
 }
 
@@ -353,7 +363,13 @@ func (u *user) DeleteMailbox(ctx context.Context, name string) error {
 	}
 	u.s.blobs.remove(freed)
 	u.s.opts.Notifier.Publish(store.Notification{User: u.name, Mailbox: store.MailboxID(gone)})
+	u.accountEvent(store.MailboxDeleted, name, "")
 	return nil
+}
+
+// accountEvent publishes an account event (store.Notification.Event).
+func (u *user) accountEvent(ev store.MailboxEvent, name, oldName string) {
+	u.s.opts.Notifier.Publish(store.Notification{User: u.name, Mailbox: store.AccountEvents, Event: ev, Name: name, OldName: oldName})
 }
 
 // RenameMailbox implements store.MailboxAdmin.
@@ -369,7 +385,10 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 		return err
 	}
 	defer u.s.leave()
-	return u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+	var renamed [][2]string
+	var supers []string
+	err = u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		renamed, supers = nil, nil
 		names := acct.Bucket(bucketNames)
 		subs := acct.Bucket(bucketSubs)
 		rec, err := mailboxByName(acct, from)
@@ -410,10 +429,11 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 				}
 			}
 		}
-		if err := u.ensureSuperiors(tx, acct, to); err != nil {
+		if err := u.ensureSuperiors(tx, acct, to, &supers); err != nil {
 			return err
 		}
 		for i, r := range moving {
+			renamed = append(renamed, [2]string{r.Name, newNames[i]})
 			r.Name = newNames[i]
 			if err := putMailbox(acct, r); err != nil {
 				return err
@@ -429,6 +449,16 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, r := range renamed {
+		u.accountEvent(store.MailboxRenamed, r[1], r[0])
+	}
+	for _, sup := range supers {
+		u.accountEvent(store.MailboxCreated, sup, "")
+	}
+	return nil
 }
 
 // renameInbox implements RFC 9051 6.3.6 for INBOX: all messages move to a
@@ -439,8 +469,9 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 	}
 	defer u.s.leave()
 	var notes []store.Notification
+	var supers []string
 	err := u.write(ctx, nil, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		notes = nil
+		notes, supers = nil, nil
 		inbox, err := mailboxByName(acct, store.Inbox)
 		if err != nil {
 			return err
@@ -448,11 +479,16 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		if acct.Bucket(bucketNames).Get([]byte(to)) != nil {
 			return store.ErrMailboxExists
 		}
-		if err := u.ensureSuperiors(tx, acct, to); err != nil {
+		if err := u.ensureSuperiors(tx, acct, to, &supers); err != nil {
 			return err
 		}
 		dst, err := u.createOne(tx, acct, to, 0)
 		if err != nil {
+			return err
+		}
+		// RFC 5464 4.1: the new mailbox gets a copy of INBOX's
+		// annotations, and INBOX keeps them.
+		if err := copyAnnots(acct, inbox.ID, dst.ID); err != nil {
 			return err
 		}
 		res, err := u.transfer(tx, acct, inbox, store.AllUIDs(), dst, true)
@@ -466,6 +502,10 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		return err
 	}
 	u.publish(notes)
+	for _, sup := range supers {
+		u.accountEvent(store.MailboxCreated, sup, "")
+	}
+	u.accountEvent(store.MailboxCreated, to, "")
 	return nil
 }
 
@@ -479,7 +519,7 @@ func (u *user) SetSubscribed(ctx context.Context, name string, on bool) error {
 		return err
 	}
 	defer u.s.leave()
-	return u.write(ctx, nil, func(_ *bolt.Tx, acct *bolt.Bucket) error {
+	err = u.write(ctx, nil, func(_ *bolt.Tx, acct *bolt.Bucket) error {
 		subs := acct.Bucket(bucketSubs)
 		if !on {
 			return subs.Delete([]byte(name))
@@ -489,6 +529,15 @@ func (u *user) SetSubscribed(ctx context.Context, name string, on bool) error {
 		}
 		return subs.Put([]byte(name), nil)
 	})
+	if err != nil {
+		return err
+	}
+	ev := store.MailboxSubscribed
+	if !on {
+		ev = store.MailboxUnsubscribed
+	}
+	u.accountEvent(ev, name, "")
+	return nil
 }
 
 // Subscriptions implements store.MailboxAdmin.

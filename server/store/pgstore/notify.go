@@ -22,12 +22,18 @@ type payload struct {
 	User    string `json:"u"`
 	Mailbox uint64 `json:"m"`
 	ModSeq  uint64 `json:"s"`
+	// Event, Name and OldName carry an account event.
+	Event   uint8  `json:"e,omitempty"`
+	Name    string `json:"nm,omitempty"`
+	OldName string `json:"on,omitempty"`
+	Entry   string `json:"en,omitempty"`
 }
 
 // encodePayload returns the JSON payload; user names are at most 255 bytes,
 // far below NOTIFY's 8000-byte limit.
 func encodePayload(node string, n store.Notification) string {
-	b, _ := json.Marshal(payload{Node: node, User: n.User, Mailbox: uint64(n.Mailbox), ModSeq: n.HighestModSeq})
+	b, _ := json.Marshal(payload{Node: node, User: n.User, Mailbox: uint64(n.Mailbox), ModSeq: n.HighestModSeq,
+		Event: uint8(n.Event), Name: n.Name, OldName: n.OldName, Entry: n.Entry})
 	return string(b)
 }
 
@@ -67,6 +73,50 @@ func (n *trackingNotifier) Subscribe(user string, mailbox store.MailboxID) (<-ch
 	return ch, func() {
 		once.Do(func() {
 			cancel()
+			n.mu.Lock()
+			if n.subs[k]--; n.subs[k] <= 0 {
+				delete(n.subs, k)
+			}
+			n.mu.Unlock()
+		})
+	}
+}
+
+// SubscribeFunc registers fn for the notifications of one mailbox (or,
+// with store.AccountEvents, of the whole account). The wrapped notifier
+// calls fn itself when it can (store.LocalNotifier does); otherwise a
+// goroutine calls it from a Subscribe channel.
+func (n *trackingNotifier) SubscribeFunc(user string, mailbox store.MailboxID, fn func(store.Notification)) (cancel func()) {
+	fnn, ok := n.inner.(interface {
+		SubscribeFunc(string, store.MailboxID, func(store.Notification)) func()
+	})
+	if !ok {
+		// Deliver from a channel instead; coalescing may merge
+		// notifications of one mailbox, as Subscribe documents.
+		ch, cancelSub := n.Subscribe(user, mailbox)
+		done := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case note := <-ch:
+					fn(note)
+				case <-done:
+					return
+				}
+			}
+		}()
+		var once sync.Once
+		return func() { once.Do(func() { cancelSub(); close(done) }) }
+	}
+	k := watchKey{user, mailbox}
+	n.mu.Lock()
+	n.subs[k]++
+	n.mu.Unlock()
+	inner := fnn.SubscribeFunc(user, mailbox, fn)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			inner()
 			n.mu.Lock()
 			if n.subs[k]--; n.subs[k] <= 0 {
 				delete(n.subs, k)
@@ -197,7 +247,8 @@ func (l *listener) receive(ctx context.Context, conn *pgx.Conn) error {
 		if p.Node == l.s.node {
 			continue // published locally at commit
 		}
-		l.s.notifier.Publish(store.Notification{User: p.User, Mailbox: store.MailboxID(p.Mailbox), HighestModSeq: p.ModSeq})
+		l.s.notifier.Publish(store.Notification{User: p.User, Mailbox: store.MailboxID(p.Mailbox), HighestModSeq: p.ModSeq,
+			Event: store.MailboxEvent(p.Event), Name: p.Name, OldName: p.OldName, Entry: p.Entry})
 	}
 }
 

@@ -237,6 +237,14 @@ type txn struct {
 	flushed int // notes[:flushed] were already sent with NOTIFY
 }
 
+// announce publishes a notification of a change committed outside a
+// transaction, locally and to the other nodes.
+func (s *Store) announce(ctx context.Context, n store.Notification) error {
+	s.notifier.Publish(n)
+	_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, s.opts.Channel, encodePayload(s.node, n))
+	return err
+}
+
 // notify records a change to announce at commit (locally and, through
 // NOTIFY, to every other node).
 func (t *txn) notify(n store.Notification) { t.notes = append(t.notes, n) }

@@ -180,7 +180,8 @@ func (u *user) hasInferiors(ctx context.Context, q querier, name string) (bool, 
 	return ok, err
 }
 
-// ensureSuperiors creates the missing superior levels of name.
+// ensureSuperiors creates the missing superior levels of name, each
+// announced as created.
 func (u *user) ensureSuperiors(ctx context.Context, t *txn, name string) error {
 	for _, sup := range store.Superiors(name) {
 		ok, err := u.exists(ctx, t, sup)
@@ -191,6 +192,7 @@ func (u *user) ensureSuperiors(ctx context.Context, t *txn, name string) error {
 			if _, err := u.createOne(ctx, t, sup, 0); err != nil {
 				return err
 			}
+			t.notify(u.accountEvent(store.MailboxCreated, sup, ""))
 		}
 	}
 	return nil
@@ -333,6 +335,7 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 			return err
 		}
 		out, err = u.info(ctx, t, name)
+		t.notify(u.accountEvent(store.MailboxCreated, name, ""))
 		return err
 	})
 	return out, err
@@ -373,9 +376,15 @@ func (u *user) DeleteMailbox(ctx context.Context, name string) error {
 			}
 		}
 		t.notify(store.Notification{User: u.name, Mailbox: store.MailboxID(m.ID)})
+		t.notify(u.accountEvent(store.MailboxDeleted, name, ""))
 		return nil
 	})
 	return err
+}
+
+// accountEvent returns the notification of an account event.
+func (u *user) accountEvent(ev store.MailboxEvent, name, oldName string) store.Notification {
+	return store.Notification{User: u.name, Mailbox: store.AccountEvents, Event: ev, Name: name, OldName: oldName}
 }
 
 // RenameMailbox implements store.MailboxAdmin.
@@ -455,6 +464,9 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 			u.id, olds, news); err != nil {
 			return err
 		}
+		for i := range olds {
+			t.notify(u.accountEvent(store.MailboxRenamed, news[i], olds[i]))
+		}
 		return u.ensureSuperiors(ctx, t, to)
 	})
 	return err
@@ -483,7 +495,13 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 		if err != nil {
 			return err
 		}
+		// RFC 5464 4.1: the new mailbox gets a copy of INBOX's
+		// annotations, and INBOX keeps them.
+		if err := copyAnnots(ctx, t, inbox.ID, dst.ID); err != nil {
+			return err
+		}
 		_, err = u.transfer(ctx, t, inbox, store.AllUIDs(), dst, true, store.Quota{})
+		t.notify(u.accountEvent(store.MailboxCreated, to, ""))
 		return err
 	})
 	return err
@@ -499,6 +517,22 @@ func (u *user) SetSubscribed(ctx context.Context, name string, on bool) error {
 		return err
 	}
 	defer u.s.leave()
+	if err := u.setSubscribed(ctx, name, on); err != nil {
+		return err
+	}
+	ev := store.MailboxSubscribed
+	if !on {
+		ev = store.MailboxUnsubscribed
+	}
+	if err := u.s.announce(ctx, u.accountEvent(ev, name, "")); err != nil {
+		// The change is committed; only other nodes' sessions miss it.
+		u.s.opts.Logger.Warn("pgstore: announcing a subscription change", "user", u.name, "mailbox", name, "err", err)
+	}
+	return nil
+}
+
+// setSubscribed is SetSubscribed for a normalised name.
+func (u *user) setSubscribed(ctx context.Context, name string, on bool) error {
 	if !on {
 		tag, err := u.s.pool.Exec(ctx, `DELETE FROM subscriptions WHERE user_id = $1 AND name = $2`, u.id, name)
 		if err == nil && tag.RowsAffected() == 0 {

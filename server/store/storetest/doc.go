@@ -23,7 +23,10 @@
 // store.QuotaAdmin and store.QuotaUser are checked for quotas (usage summed
 // over the account's mailboxes, ErrOverQuota at the exact limit with nothing
 // stored, MOVE never refused, concurrent appends never beyond the limit), and those implementing
-// store.DeletedSizer for the size of the \Deleted messages. [RunChangeLogBound] checks,
+// store.DeletedSizer for the size of the \Deleted messages; those whose users
+// implement store.MetadataUser for annotations (server and mailbox entries,
+// kept by RENAME, removed by DELETE, copied by a rename of INBOX, count and
+// size limits per mailbox and per account with nothing stored on a refusal). [RunChangeLogBound] checks,
 // with a function that opens a store keeping few change-log entries, that a
 // read from before the kept entries fails with store.ErrChangesTruncated.
 package storetest

@@ -64,6 +64,7 @@ func Run(t *testing.T, open Opener) {
 		{"ChangeLog", testChangeLog},
 		{"ExpungeTombstones", testExpungeTombstones},
 		{"Notifier", testNotifier},
+		{"AccountEvents", testAccountEvents},
 		{"Isolation", testIsolation},
 		{"DeleteUser", testDeleteUser},
 		{"ConcurrentWriters", testConcurrentWriters},
@@ -74,6 +75,9 @@ func Run(t *testing.T, open Opener) {
 		{"QuotaEnforced", testQuotaEnforced},
 		{"QuotaConcurrent", testQuotaConcurrent},
 		{"DeletedSize", testDeletedSize},
+		{"Metadata", testMetadata},
+		{"MetadataLimits", testMetadataLimits},
+		{"MetadataConcurrent", testMetadataConcurrent},
 		{"ContentIDs", testContentIDs},
 		{"Closed", testClosed},
 	}
@@ -1184,6 +1188,89 @@ func testNotifier(t *testing.T, s store.Store) {
 		t.Fatalf("unexpected %v", n)
 	case <-time.After(50 * time.Millisecond):
 	}
+}
+
+// testAccountEvents checks that a subscription to store.AccountEvents
+// receives the changes of every mailbox of the user and the account
+// events (RFC 5465 MailboxName and SubscriptionChange), one per renamed
+// mailbox and one per superior created on the way, and nothing of another
+// user.
+func testAccountEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "xena")
+	fn, ok := s.Notifier().(interface {
+		SubscribeFunc(string, store.MailboxID, func(store.Notification)) func()
+	})
+	if !ok {
+		t.Skip("the notifier cannot call functions")
+	}
+	var mu sync.Mutex
+	var events []store.Notification
+	var changed []store.MailboxID
+	cancel := fn.SubscribeFunc("xena", store.AccountEvents, func(n store.Notification) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n.Event != 0 {
+			events = append(events, n)
+		} else if n.Mailbox != store.AccountEvents {
+			changed = append(changed, n.Mailbox)
+		}
+	})
+	defer cancel()
+	other := newUser(t, s, "yves")
+	_, err := other.CreateMailbox(ctx, "Theirs", 0)
+	require.NoError(t, err)
+
+	_, err = u.CreateMailbox(ctx, "Ev", 0)
+	require.NoError(t, err)
+	_, err = u.CreateMailbox(ctx, "Ev/Child", 0)
+	require.NoError(t, err)
+	require.NoError(t, u.SetSubscribed(ctx, "Ev", true))
+	require.NoError(t, u.RenameMailbox(ctx, "Ev", "Moved"))
+	require.NoError(t, u.SetSubscribed(ctx, "Moved", false))
+	require.NoError(t, u.DeleteMailbox(ctx, "Moved/Child"))
+	_, err = u.CreateMailbox(ctx, "Deep/Er", 0)
+	require.NoError(t, err)
+	mdu, metadata := u.(store.MetadataUser)
+	if metadata {
+		require.NoError(t, mdu.SetMetadata(ctx, "Deep/Er", []store.MetadataEntry{
+			{Name: "/private/comment", Value: []byte("x")}, {Name: "/shared/comment"},
+		}, store.MetadataLimits{}))
+		require.NoError(t, mdu.SetMetadata(ctx, "", []store.MetadataEntry{{Name: "/shared/admin", Value: []byte("y")}}, store.MetadataLimits{}))
+	}
+	appendMsg(t, u, store.Inbox, "hello")
+	inbox := mailboxID(t, u, store.Inbox)
+
+	ev := func(e store.MailboxEvent, name, old string) store.Notification {
+		return store.Notification{User: "xena", Mailbox: store.AccountEvents, Event: e, Name: name, OldName: old}
+	}
+	want := []store.Notification{
+		ev(store.MailboxCreated, "Ev", ""),
+		ev(store.MailboxCreated, "Ev/Child", ""),
+		ev(store.MailboxSubscribed, "Ev", ""),
+		ev(store.MailboxRenamed, "Moved", "Ev"),
+		ev(store.MailboxRenamed, "Moved/Child", "Ev/Child"),
+		ev(store.MailboxUnsubscribed, "Moved", ""),
+		ev(store.MailboxDeleted, "Moved/Child", ""),
+		ev(store.MailboxCreated, "Deep", ""), // a superior created on the way
+		ev(store.MailboxCreated, "Deep/Er", ""),
+	}
+	if metadata {
+		meta := func(mailbox, entry string) store.Notification {
+			n := ev(store.MetadataChanged, mailbox, "")
+			n.Entry = entry
+			return n
+		}
+		want = append(want, meta("Deep/Er", "/private/comment"), meta("Deep/Er", "/shared/comment"), meta("", "/shared/admin"))
+	}
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(events) >= len(want) && slices.Contains(changed, inbox)
+	}, 5*time.Second, 5*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, want, events)
 }
 
 func testIsolation(t *testing.T, s store.Store) {

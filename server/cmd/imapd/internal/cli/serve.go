@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -31,6 +32,7 @@ type serveConfig struct {
 	modes             fsm.Modes
 	shutdownTimeout   time.Duration
 	traceDir          string
+	metadataAdmin     string
 	log               *slog.Logger
 	dataDir           string // holds the LMTP socket; "" for none
 	lmtp              lmtpFlags
@@ -67,6 +69,7 @@ Quirk identifiers for --quirk ID=MODE:
 	authCache := fs.Bool("auth-cache", true, "remember verified credentials for an hour (4096 at most) so that a repeated login skips the slow password hash; false verifies every login")
 	fs.StringVar(&cfg.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (host:port)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long sessions may take to finish before they are closed")
+	fs.StringVar(&cfg.metadataAdmin, "metadata-admin", "", "a URI for contacting the administrator (e.g. mailto:postmaster@example.org), read by clients as the METADATA server entry /shared/admin")
 	fs.StringVar(&cfg.traceDir, "trace-dir", "", "write a protocol trace of every IMAP connection to a file of its own in DIR (created, mode 0700), literals and credentials redacted, for \"imapd replay\"; off by default")
 	cfg.lmtp.register(fs)
 	lf.register(fs)
@@ -187,6 +190,12 @@ func (c *serveConfig) validate() error {
 			}
 		}
 	}
+	if c.metadataAdmin != "" {
+		// RFC 5464 3.2.1.1: the value MUST be a URI.
+		if u, err := url.Parse(c.metadataAdmin); err != nil || u.Scheme == "" || strings.ContainsAny(c.metadataAdmin, "\r\n\x00") {
+			return usageErr("serve: --metadata-admin %q: want a URI such as mailto:postmaster@example.org", c.metadataAdmin)
+		}
+	}
 	return c.lmtp.validate()
 }
 
@@ -277,6 +286,7 @@ func serveStore(ctx context.Context, cfg serveConfig, st store.Store, env Env) (
 		AllowInsecureAuth: cfg.insecureAuth,
 		Modes:             cfg.modes,
 		TraceDir:          cfg.traceDir,
+		Metadata:          server.MetadataConfig{Admin: cfg.metadataAdmin},
 	})
 	if err != nil {
 		return err

@@ -212,3 +212,13 @@ func TestDemoCreatesAccountAndStopsOnCancel(t *testing.T) {
 		t.Fatal("demo did not stop")
 	}
 }
+
+// TestServeMetadataAdminFlag checks that --metadata-admin must be a URI
+// (RFC 5464 3.2.1.1) and is listed in the help.
+func TestServeMetadataAdminFlag(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range []string{"postmaster", "not a uri: %zz"} {
+		requireOneLineError(t, run(t, "", "serve", "--data", dir, "--listen", "127.0.0.1:0", "--metadata-admin", bad), ExitUsage, "want a URI")
+	}
+	assert.Contains(t, run(t, "", "serve", "--help").stdout, "-metadata-admin")
+}

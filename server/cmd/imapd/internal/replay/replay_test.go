@@ -119,3 +119,27 @@ func TestEvents(t *testing.T) {
 	assert.Empty(t, steps[0].Differs)
 	assert.Contains(t, steps[1].Differs, "unknown event")
 }
+
+// TestOpeningFactsFromGreeting: a greeting that advertises LOGINDISABLED
+// opens the session without plaintext credentials, so the spec refuses
+// LOGIN with NO [PRIVACYREQUIRED] (and the transcript matches); any other
+// greeting allows them, and the spec runs LOGIN.
+func TestOpeningFactsFromGreeting(t *testing.T) {
+	replayText := func(text string) []Step {
+		entries, err := Parse(strings.NewReader(text))
+		require.NoError(t, err)
+		return Replay(entries, fsm.DefaultModes())
+	}
+	disabled := replayText("S: * OK [CAPABILITY IMAP4rev2 STARTTLS LOGINDISABLED] ready\nC: A1 LOGIN u p\nS: A1 NO [PRIVACYREQUIRED] Plaintext authentication is disabled; use STARTTLS or TLS\n")
+	s := stepAt(t, disabled, "A1 LOGIN")
+	assert.Equal(t, "privacy-required", s.Rule)
+	assert.Equal(t, "reject", s.Action)
+	assert.Empty(t, s.Differs)
+	assert.Equal(t, "not-authenticated", s.After)
+
+	allowed := replayText("S: * OK [CAPABILITY IMAP4rev2 AUTH=PLAIN] ready\nC: A1 LOGIN u p\nS: A1 OK Logged in\n")
+	s = stepAt(t, allowed, "A1 LOGIN")
+	assert.Equal(t, "login", s.Rule)
+	assert.Empty(t, s.Differs)
+	assert.Equal(t, "authenticated", s.After)
+}

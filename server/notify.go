@@ -1,0 +1,458 @@
+package server
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/imapfsm/imapfsm/fsm"
+	"github.com/imapfsm/imapfsm/server/imapwire"
+	"github.com/imapfsm/imapfsm/server/store"
+)
+
+// notifyState is a session's NOTIFY (RFC 5465) machinery. The set is
+// session data: the engine reads it between commands, and so does a push
+// while the engine waits (the two never run at once, see idlePush). The
+// session subscribes to every notification of its account
+// (store.AccountEvents); the notifier's callback only queues what arrives,
+// under mu, and asks for a push.
+type notifyState struct {
+	set    *notifySet
+	cancel func()
+	// selected is the ID of the selected mailbox (0: none), whose
+	// changes reach the session through its mailbox hub instead.
+	selected atomic.Uint64
+
+	mu sync.Mutex
+	// pending holds the mailboxes whose messages changed; own those
+	// changed by the session's own commands (see ownMessageInputs),
+	// whose status is taken silently.
+	pending map[store.MailboxID]bool
+	own     map[store.MailboxID]bool
+	events  []store.Notification // account events, in order
+	// count is the number of notifications queued since the last
+	// delivery; above Config.MaxPendingNotifications the set overflows.
+	count    int
+	overflow bool
+	// ownEvents are the account events the running command causes
+	// itself, and ownWindow is set while a command that changes other
+	// mailboxes' messages runs: the client learns of its own changes
+	// from the command's responses.
+	ownEvents []store.MailboxEvent
+	ownWindow bool
+	// listChanged is set when an own account event was dropped: the
+	// caches below are stale all the same.
+	listChanged bool
+
+	// Engine-owned caches: mailbox names by ID and subscriptions (nil:
+	// to be read again), and the status last reported per mailbox.
+	names map[store.MailboxID]string
+	subs  map[string]bool
+	last  map[store.MailboxID]statusSnap
+}
+
+// statusSnap is what a STATUS notification reported of a mailbox.
+type statusSnap struct {
+	messages, uidNext, uidValidity uint32
+	modseq                         uint64
+}
+
+func snapOf(st store.MailboxStatus) statusSnap {
+	return statusSnap{st.Messages, st.UIDNext, st.UIDValidity, st.HighestModSeq}
+}
+
+// ownEventInputs maps the commands that change the mailbox list to the
+// account events they cause; the session is not notified of them.
+var ownEventInputs = map[fsm.Input][]store.MailboxEvent{
+	fsm.InputCreate:      {store.MailboxCreated},
+	fsm.InputDelete:      {store.MailboxDeleted},
+	fsm.InputRename:      {store.MailboxRenamed, store.MailboxCreated},
+	fsm.InputSubscribe:   {store.MailboxSubscribed},
+	fsm.InputUnsubscribe: {store.MailboxUnsubscribed},
+	fsm.InputSetmetadata: {store.MetadataChanged},
+}
+
+// ownMessageInputs are the commands that add messages to mailboxes other
+// than the selected one.
+var ownMessageInputs = map[fsm.Input]bool{
+	fsm.InputAppend: true, fsm.InputCopy: true, fsm.InputUIDCopy: true,
+	fsm.InputMove: true, fsm.InputUIDMove: true,
+}
+
+// isSelectedID reports whether id names the selected mailbox, whose
+// changes its hub reports.
+func (c *conn) isSelectedID(id store.MailboxID) bool {
+	return c.ntf.selected.Load() == uint64(id)
+}
+
+// notifySelectedPush says how the selected mailbox's changes are pushed
+// between commands: at all (SELECTED or SELECTED-DELAYED with message
+// events), with expunges (SELECTED) and with flag changes (FlagChange).
+func (c *conn) notifySelectedPush() (push, expunge, flags bool) {
+	if c.ntf.set == nil {
+		return false, false, false
+	}
+	g := c.ntf.set.selectedGroup()
+	if g == nil || g.events&eventMessageNew == 0 {
+		return false, false, false
+	}
+	return true, g.filter == filterSelected, g.events&eventFlagChange != 0
+}
+
+// notifyActive reports whether the session has a notify set.
+func (c *conn) notifyActive() bool { return c.ntf.set != nil }
+
+// beginOwn marks the start of a command whose changes are the session's
+// own; endOwn its end.
+func (c *conn) beginOwn(in fsm.Input) {
+	if c.ntf.set == nil {
+		return
+	}
+	s := &c.ntf
+	s.mu.Lock()
+	s.ownEvents = ownEventInputs[in]
+	s.ownWindow = ownMessageInputs[in]
+	s.mu.Unlock()
+}
+
+func (c *conn) endOwn() {
+	if c.ntf.set == nil {
+		return
+	}
+	s := &c.ntf
+	s.mu.Lock()
+	s.ownEvents, s.ownWindow = nil, false
+	s.mu.Unlock()
+}
+
+// startNotify makes set the session's notify set. With status, each
+// mailbox whose messages the set watches (the selected one aside) is
+// reported with a STATUS response first (RFC 5465); either way the
+// status of those mailboxes becomes the baseline of later notifications.
+func (c *conn) startNotify(set *notifySet, withStatus bool) error {
+	c.stopNotify()
+	s := &c.ntf
+	s.set = set
+	s.last = map[store.MailboxID]statusSnap{}
+	// Subscribe first, so that no change after the baselines below is
+	// missed; one before them is reported only if it shows.
+	s.mu.Lock()
+	s.pending, s.own, s.events, s.count, s.overflow = map[store.MailboxID]bool{}, map[store.MailboxID]bool{}, nil, 0, false
+	s.mu.Unlock()
+	s.cancel = c.srv.cfg.Store.Notifier().(funcNotifier).SubscribeFunc(c.username, store.AccountEvents, c.onNotification)
+	mailboxes, err := c.user.ListMailboxes(c.ctx)
+	if err != nil {
+		c.stopNotify()
+		return err
+	}
+	s.names = map[store.MailboxID]string{}
+	for _, mb := range mailboxes {
+		s.names[mb.ID] = mb.Name
+	}
+	for _, mb := range mailboxes {
+		if mb.Attr&store.AttrNoselect != 0 || c.isSelectedID(mb.ID) {
+			continue
+		}
+		g := c.groupFor(mb.Name, false)
+		if g == nil || g.events&eventMessageNew == 0 {
+			continue
+		}
+		st, err := c.user.Status(c.ctx, mb.Name)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		s.last[mb.ID] = snapOf(st)
+		if withStatus {
+			c.writeNotifyStatus(st)
+		}
+	}
+	return nil
+}
+
+// stopNotify drops the notify set (NOTIFY NONE, an overflow, the end of
+// the session).
+func (c *conn) stopNotify() {
+	s := &c.ntf
+	if s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
+	}
+	s.mu.Lock()
+	s.pending, s.own, s.events, s.count, s.overflow = nil, nil, nil, 0, false
+	s.mu.Unlock()
+	s.set, s.names, s.subs, s.last = nil, nil, nil, nil
+}
+
+// onNotification queues a notification for the session and asks for a
+// push. The notifier calls it, possibly with its lock held: it never
+// blocks and never calls the notifier.
+func (c *conn) onNotification(n store.Notification) {
+	s := &c.ntf
+	s.mu.Lock()
+	if s.pending == nil || s.overflow {
+		s.mu.Unlock()
+		return
+	}
+	switch {
+	case n.Event != 0:
+		if slices.Contains(s.ownEvents, n.Event) {
+			s.listChanged = true
+			s.mu.Unlock()
+			return
+		}
+		s.events = append(s.events, n)
+	case n.Mailbox == store.AccountEvents, uint64(n.Mailbox) == s.selected.Load():
+		// A resynchronisation hint, or the selected mailbox, which its
+		// hub reports.
+		s.mu.Unlock()
+		return
+	case s.ownWindow:
+		s.own[n.Mailbox] = true
+	default:
+		s.pending[n.Mailbox] = true
+	}
+	if s.count++; s.count > c.srv.cfg.MaxPendingNotifications {
+		s.overflow = true
+		s.pending, s.own, s.events = map[store.MailboxID]bool{}, map[store.MailboxID]bool{}, nil
+	}
+	s.mu.Unlock()
+	if c.requestPush(pushNotify) {
+		go c.runPush(false)
+	}
+}
+
+// deliverNotifications sends what the notify set asks for of the queued
+// notifications: LIST for mailbox events, STATUS for changed mailboxes,
+// or, after an overflow, OK [NOTIFICATIONOVERFLOW] and nothing more (the
+// set is dropped, RFC 5465).
+func (c *conn) deliverNotifications() {
+	s := &c.ntf
+	if s.set == nil {
+		return
+	}
+	s.mu.Lock()
+	overflow := s.overflow
+	events, pending, own, listChanged := s.events, s.pending, s.own, s.listChanged
+	s.events, s.pending, s.own, s.count, s.listChanged = nil, map[store.MailboxID]bool{}, map[store.MailboxID]bool{}, 0, false
+	s.mu.Unlock()
+	if overflow {
+		c.stopNotify()
+		c.srv.metrics.notifyOverflows.Add(1)
+		c.write(func(e *imapwire.Encoder) {
+			e.StatusResponse("", imapwire.StatusOK, "NOTIFICATIONOVERFLOW", "Too many notifications; NOTIFY NONE is in effect")
+		})
+		return
+	}
+	if len(events) > 0 || listChanged {
+		s.names, s.subs = nil, nil // the mailbox list changed
+	}
+	if len(events) > 0 {
+		for _, n := range events {
+			c.sendMailboxEvent(n)
+		}
+	}
+	for id := range own {
+		if !pending[id] {
+			c.mailboxStatus(id, true)
+		}
+	}
+	ids := make([]store.MailboxID, 0, len(pending))
+	for id := range pending {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c.mailboxStatus(id, false)
+	}
+}
+
+// groupFor returns the first event group, other than the selected
+// mailbox's, whose filter selects name; subscription says that the event
+// is a subscription change, which SUBSCRIBED selects whether the name is
+// still subscribed or no longer.
+func (c *conn) groupFor(name string, subscription bool) *notifyGroup {
+	set := c.ntf.set
+	for i := range set.groups {
+		g := &set.groups[i]
+		if g.filter == filterSelected || g.filter == filterSelectedDelayed {
+			continue
+		}
+		if g.filter == filterSubscribed && subscription {
+			return g
+		}
+		if g.matches(name, c.isSubscribed) {
+			return g
+		}
+	}
+	return nil
+}
+
+// isSubscribed reports whether name is subscribed, from the cache.
+func (c *conn) isSubscribed(name string) bool {
+	s := &c.ntf
+	if s.subs == nil {
+		subs, err := c.user.Subscriptions(c.ctx)
+		if err != nil {
+			c.log.Warn("reading subscriptions for NOTIFY", "err", err)
+			return false
+		}
+		s.subs = map[string]bool{}
+		for _, n := range subs {
+			s.subs[n] = true
+		}
+	}
+	return s.subs[name]
+}
+
+// mailboxName returns the name of a mailbox, or "" when it is gone.
+func (c *conn) mailboxName(id store.MailboxID) string {
+	s := &c.ntf
+	if name, ok := s.names[id]; ok {
+		return name
+	}
+	mailboxes, err := c.user.ListMailboxes(c.ctx)
+	if err != nil {
+		c.log.Warn("listing mailboxes for NOTIFY", "err", err)
+		return ""
+	}
+	s.names = map[store.MailboxID]string{}
+	for _, mb := range mailboxes {
+		s.names[mb.ID] = mb.Name
+	}
+	return s.names[id]
+}
+
+// mailboxStatus reports a mailbox whose messages changed with a STATUS
+// response (RFC 5465) when a group asks for its message
+// events and what STATUS shows changed: MESSAGES, UIDNEXT or UIDVALIDITY,
+// or, for FlagChange with CONDSTORE enabled, HIGHESTMODSEQ. With silent
+// (the session's own change) it only takes the new status as the
+// baseline.
+func (c *conn) mailboxStatus(id store.MailboxID, silent bool) {
+	if c.isSelectedID(id) {
+		return
+	}
+	name := c.mailboxName(id)
+	if name == "" {
+		return
+	}
+	g := c.groupFor(name, false)
+	if g == nil || g.events&eventMessageNew == 0 {
+		return
+	}
+	st, err := c.user.Status(c.ctx, name)
+	if err != nil {
+		return // deleted meanwhile: MailboxName reports that
+	}
+	s := &c.ntf
+	prev, had := s.last[id]
+	s.last[id] = snapOf(st)
+	if silent {
+		return
+	}
+	if had && prev.messages == st.Messages && prev.uidNext == st.UIDNext && prev.uidValidity == st.UIDValidity &&
+		(g.events&eventFlagChange == 0 || !c.condstore() || prev.modseq == st.HighestModSeq) {
+		return
+	}
+	c.writeNotifyStatus(st)
+}
+
+// writeNotifyStatus writes the STATUS response of a notification:
+// MESSAGES, UIDNEXT, UIDVALIDITY and, with CONDSTORE enabled,
+// HIGHESTMODSEQ (RFC 5465).
+func (c *conn) writeNotifyStatus(st store.MailboxStatus) {
+	items := []string{"MESSAGES", "UIDNEXT", "UIDVALIDITY"}
+	if c.condstore() {
+		items = append(items, "HIGHESTMODSEQ")
+	}
+	c.write(func(e *imapwire.Encoder) { writeStatus(e, st.Name, st, items) })
+}
+
+// sendMailboxEvent reports an account event with a LIST response when a
+// group asks for it (RFC 5465 MailboxName and SubscriptionChange):
+// the mailbox's attributes now (\NonExistent once it is gone, \Subscribed
+// when subscribed), and for a rename the old name as OLDNAME.
+func (c *conn) sendMailboxEvent(n store.Notification) {
+	if n.Event == store.MetadataChanged {
+		c.sendMetadataEvent(n)
+		return
+	}
+	want := eventMailboxName
+	subscription := n.Event == store.MailboxSubscribed || n.Event == store.MailboxUnsubscribed
+	if subscription {
+		want = eventSubscriptionChange
+	}
+	g := c.groupFor(n.Name, subscription)
+	if (g == nil || g.events&want == 0) && n.OldName != "" {
+		g = c.groupFor(n.OldName, false)
+	}
+	if g == nil || g.events&want == 0 {
+		return
+	}
+	attrs := c.mailboxAttributes(n.Name)
+	if len(attrs) == 0 {
+		attrs = []string{`\NonExistent`}
+	}
+	if n.Event == store.MailboxSubscribed {
+		attrs = append(attrs, `\Subscribed`)
+	}
+	c.write(func(e *imapwire.Encoder) {
+		e.Untagged().Raw("LIST ").FlagList(attrs).Raw(` "/" `).Mailbox(n.Name)
+		if n.OldName != "" {
+			e.Raw(` ("OLDNAME" (`).Mailbox(n.OldName).Raw("))")
+		}
+		e.CRLF()
+	})
+}
+
+// sendMetadataEvent reports a changed metadata entry with an unsolicited
+// METADATA response naming it (RFC 5464 4.4.2): for a server entry when a
+// group asks for ServerMetadataChange, for a mailbox's when the group
+// that selects the mailbox asks for MailboxMetadataChange.
+func (c *conn) sendMetadataEvent(n store.Notification) {
+	if n.Name == "" {
+		found := false
+		for _, g := range c.ntf.set.groups {
+			found = found || g.events&eventServerMetadataChange != 0
+		}
+		if !found {
+			return
+		}
+	} else if g := c.groupFor(n.Name, false); g == nil || g.events&eventMailboxMetadataChange == 0 {
+		return
+	}
+	c.write(func(e *imapwire.Encoder) {
+		e.Untagged().Raw("METADATA ").Mailbox(n.Name).SP().AString(n.Entry).CRLF()
+	})
+}
+
+// fetchNew sends the FETCH responses MessageNew asks for (RFC 5465)
+// for messages just announced in the selected mailbox: the group's fetch
+// attributes and UID, without setting \Seen.
+func (c *conn) fetchNew(uids []uint32) {
+	m := c.mailbox
+	if m == nil || len(uids) == 0 || c.ntf.set == nil {
+		return
+	}
+	g := c.ntf.set.selectedGroup()
+	if g == nil || g.fetch == nil || g.events&eventMessageNew == 0 {
+		return
+	}
+	items := []fetchItem{{kind: fetchUID, peek: true}}
+	for _, it := range g.fetch {
+		if it.kind == fetchUID {
+			continue
+		}
+		it.peek = true // a notification never sets \Seen
+		items = append(items, it)
+	}
+	refs := make([]msgRef, 0, len(uids))
+	for _, uid := range uids {
+		if seq := m.seqOf(uid); seq != 0 {
+			refs = append(refs, msgRef{seq: seq, uid: uid})
+		}
+	}
+	if res := c.fetchMessages(refs, items, 0); res.outcome != fsm.OutcomeOK {
+		c.log.Warn("fetching new messages for NOTIFY", "text", res.text)
+	}
+}
