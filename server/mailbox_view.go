@@ -53,6 +53,10 @@ type selectedMailbox struct {
 	rev1       bool
 	recent     map[uint32]bool
 	ownsRecent bool
+	// recentFrom and recentTo bound the UIDs recent since the mailbox was
+	// opened (recentFrom <= uid < recentTo, those of them still in the
+	// view); recent holds only the UIDs made recent after that.
+	recentFrom, recentTo uint32
 	// saved is the SEARCHRES result "$" as UIDs in ascending order
 	// (RFC 5182 2.1); nil until a SEARCH ... RETURN (SAVE).
 	saved []uint32
@@ -156,15 +160,27 @@ func (m *selectedMailbox) expungeAnnounced(uids []uint32) (seqs, removed []uint3
 }
 
 // removeFromView is expungeAnnounced for the UIDs in gone.
+//
+// The sequence numbers come in descending order, each valid when the
+// EXPUNGE responses are sent in that order. The view is compacted in one
+// pass, so removing k of n messages costs O(n), not O(k·n).
 func (m *selectedMailbox) removeFromView(gone map[uint32]bool) (seqs, removed []uint32) {
+	if len(gone) == 0 {
+		return nil, nil
+	}
 	for i := len(m.uids) - 1; i >= 0; i-- {
 		if uid := m.uids[i]; gone[uid] {
 			seqs = append(seqs, uint32(i+1))
 			removed = append(removed, uid)
-			delete(m.expunged, uid)
-			delete(m.recent, uid)
-			m.uids = append(m.uids[:i], m.uids[i+1:]...)
 		}
+	}
+	if len(removed) > 0 {
+		// gone may be m.expunged itself: read it before deleting from it.
+		m.uids = slices.DeleteFunc(m.uids, func(uid uint32) bool { return gone[uid] })
+	}
+	for _, uid := range removed {
+		delete(m.expunged, uid)
+		delete(m.recent, uid)
 	}
 	return seqs, removed
 }
@@ -210,10 +226,11 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 				return c.storeError(err) // the caller closes the mailbox
 			}
 		}
-		if first != 0 {
-			for i := sort.Search(len(v.UIDs), func(i int) bool { return v.UIDs[i] >= first }); i < len(v.UIDs); i++ {
-				m.markRecent(v.UIDs[i])
-			}
+		if first != 0 && len(v.UIDs) > 0 {
+			// A range, not a set: after an import every message of a
+			// large mailbox is recent, and a set of them would cost
+			// O(n) time and memory on SELECT.
+			m.recentFrom, m.recentTo = first, v.UIDs[len(v.UIDs)-1]+1
 		}
 	}
 	// Each revision gets the SELECT responses it defines: IMAP4rev1 the
@@ -231,7 +248,7 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	c.write(func(e *imapwire.Encoder) {
 		e.Untagged().Number(uint32(len(v.UIDs))).Raw(" EXISTS").CRLF()
 		if m.rev1 {
-			e.Untagged().Number(uint32(len(m.recent))).Raw(" RECENT").CRLF()
+			e.Untagged().Number(m.recentCount()).Raw(" RECENT").CRLF()
 		}
 		m.writeFlags(e)
 		if unseen != 0 {
@@ -266,7 +283,7 @@ func (m *selectedMailbox) uidAt(i int) uint32 {
 // withRecent returns flags with \Recent added when the message is recent
 // for this session; flags itself is not modified.
 func (m *selectedMailbox) withRecent(uid uint32, flags []string) []string {
-	if !m.ownsRecent || !m.recent[uid] {
+	if !m.ownsRecent || !m.isRecent(uid) {
 		return flags
 	}
 	return append(slices.Clip(flags), `\Recent`)
@@ -322,6 +339,25 @@ func countFrom(added []uint32, first uint32, expunged map[uint32]bool) int {
 		}
 	}
 	return n
+}
+
+// isRecent reports whether uid, a UID of the view, is recent for the
+// session.
+func (m *selectedMailbox) isRecent(uid uint32) bool {
+	return (uid >= m.recentFrom && uid < m.recentTo) || m.recent[uid]
+}
+
+// recentCount returns the number of messages of the view that are recent
+// for the session: those of the range at open still in the view, and
+// those marked since.
+func (m *selectedMailbox) recentCount() uint32 {
+	n := len(m.recent)
+	if m.recentFrom < m.recentTo {
+		lo, _ := slices.BinarySearch(m.uids, m.recentFrom)
+		hi, _ := slices.BinarySearch(m.uids, m.recentTo)
+		n += hi - lo
+	}
+	return uint32(n)
 }
 
 // markRecent makes uid recent in the view.
@@ -628,7 +664,7 @@ func (c *conn) catchUp(allowExpunge, fromHub, withFlags bool) (announced []uint3
 			if m.rev1 {
 				// With the new size, the number of recent messages
 				// (RFC 3501 7.3.2).
-				e.Untagged().Number(uint32(len(m.recent))).Raw(" RECENT").CRLF()
+				e.Untagged().Number(m.recentCount()).Raw(" RECENT").CRLF()
 			}
 		}
 	})
@@ -657,7 +693,7 @@ func (c *conn) writeShared(m *selectedMailbox, added []uint32, recentFirst uint3
 		// With the session's RECENT count, in one write: a second one
 		// could block on a client that stopped reading, and hold up the
 		// hub's other idlers.
-		line = m.hub.existsRecentLine(uint32(n), uint32(len(m.recent)+countFrom(added, recentFirst, m.expunged)))
+		line = m.hub.existsRecentLine(uint32(n), m.recentCount()+uint32(countFrom(added, recentFirst, m.expunged)))
 	} else {
 		line = m.hub.existsLine(uint32(n))
 	}

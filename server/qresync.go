@@ -138,8 +138,21 @@ func (c *conn) resync(q qresyncParam) result {
 		return c.storeError(err)
 	}
 	c.write(func(e *imapwire.Encoder) { writeVanished(e, true, gone) })
+	// The change log names the messages changed since the client's
+	// mod-sequence, so only those are read: O(changes), not a scan of the
+	// whole mailbox. Without the log reaching back, every known message is
+	// read and its MODSEQ compared.
+	candidates := q.known
+	if touched, ok, err := c.touchedSince(m.id, q.modseq); err != nil {
+		return c.storeError(err)
+	} else if ok {
+		candidates = intersectUIDs(touched, q.known.Normalize())
+	}
 	changed := map[uint32]bool{}
-	err = c.user.Fetch(c.ctx, m.id, q.known, store.FetchOptions{ChangedSince: q.modseq}, func(msg *store.Message) error {
+	if len(candidates) == 0 {
+		return result{}
+	}
+	err = c.user.Fetch(c.ctx, m.id, candidates, store.FetchOptions{ChangedSince: q.modseq}, func(msg *store.Message) error {
 		changed[msg.UID] = true
 		return nil
 	})
@@ -148,6 +161,26 @@ func (c *conn) resync(q qresyncParam) result {
 	}
 	c.sendFlagUpdates(changed)
 	return result{}
+}
+
+// touchedSince returns the UIDs that the change log records as appended
+// or changed in flags after since, and false when the log no longer
+// reaches back to since.
+func (c *conn) touchedSince(id store.MailboxID, since uint64) (store.UIDSet, bool, error) {
+	var touched store.UIDSet
+	err := c.user.ChangesSince(c.ctx, id, since, func(ch store.Change) error {
+		if ch.Kind != store.ChangeExpunge {
+			touched = append(touched, ch.UIDs...)
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrChangesTruncated) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return touched.Normalize(), true, nil
 }
 
 // seqMatchFloor returns the largest UID of the seq-match-data whose

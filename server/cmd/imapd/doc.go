@@ -192,18 +192,27 @@ file was replayed, whatever it shows.
 
 # import and export
 
-	imapd import --data DIR (--mbox FILE | --maildir DIR [--folders]) [--mailbox NAME] [--progress N] USER
-	imapd export --data DIR --mailbox NAME --mbox FILE USER
+	imapd import --data DIR (--mbox FILE | --maildir DIR [--folders]) [--mailbox NAME] [--progress N] [--skip N] USER
+	imapd export --data DIR --mailbox NAME --mbox FILE [--progress N] USER
 
 import appends every message of an mbox file or a maildir to a mailbox
-(default INBOX, created when missing) and prints progress every --progress
-messages. Maildir flags (the ":2," suffix of each file name) become the IMAP
+(default INBOX, created when missing). On a terminal it draws a progress
+bar on standard error, otherwise it prints a progress line every --progress
+messages; it ends with a summary line (messages, bytes, seconds, messages
+per second). Messages are stored in batches of up to 2,048 messages or
+8 MiB, each durable (synced) before it counts as imported. An interrupted
+or failed import leaves exactly the messages it reports as stored: every
+batch before the one in progress, in source order, and nothing of the batch
+in progress; "--skip N" with the number the error names continues after
+them without duplicates. Maildir flags (the ":2," suffix of each file name) become the IMAP
 flags \Seen, \Answered, \Flagged, \Deleted and \Draft. With --folders the
 Maildir++ sub-folders of a maildir (".Lists.Go") are imported as well, as
 mailboxes below --mailbox ("Lists/Go" when --mailbox is INBOX). Flags the
 store cannot keep (\Recent, malformed keywords) are dropped and counted.
 "--mbox -" reads standard input. export writes every
-message of a mailbox to an mbox file; "-" means standard output.
+message of a mailbox to an mbox file ("-" means standard output), reading
+the mailbox in chunks so that memory stays bounded, with the same progress
+display and summary line (on standard error).
 
 # demo
 

@@ -9,6 +9,7 @@ Usage:
 	imapload run --addr 127.0.0.1:1143 --user NAME --password PASS [--mix imaptest] [flags]
 	imapload peers --imapd bin/imapd [--dovecot dovecot] [flags]
 	imapload mixes
+	imapload gen (--mbox FILE | --maildir DIR) [--messages 20000] [--size 1500]
 
 Mixes (imapload mixes lists them with their details):
 
@@ -36,5 +37,8 @@ The peers subcommand starts imapd and Dovecot side by side on free loopback
 ports with the same account, runs each mix against both and prints the
 ratio imapd/Dovecot per mix; `make bench-peers` installs Dovecot when
 missing and runs it.
+
+The gen subcommand writes N generated messages as an mbox file or a
+maildir, the input of the import figures in the README.
 */
 package main

@@ -34,6 +34,7 @@ var errUsage = errors.New("usage")
 const topUsage = `usage: imapload run [flags]     load one server (the default subcommand)
        imapload peers [flags]   compare imapd with Dovecot in one invocation
        imapload mixes           list the load mixes
+       imapload gen [flags]     write a generated mbox or maildir (import benchmarks)
 
 Run "imapload run --help" or "imapload peers --help" for the flags.
 `
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runLoad(ctx, args, stdout, stderr)
 	case "peers":
 		err = runPeers(ctx, args, stdout, stderr)
+	case "gen":
+		err = runGen(ctx, args, stdout, stderr)
 	case "mixes":
 		for _, m := range load.Mixes() {
 			fmt.Fprintf(stdout, "%-9s %s\n", m.Name, m.Summary)

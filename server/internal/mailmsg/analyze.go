@@ -240,16 +240,23 @@ func setDefaultType(p *Part) {
 // malformed lines is parsed again without them, so that one bad line does
 // not hide the fields around it.
 func parseHeaderBlock(b []byte) textproto.Header {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(b)))
+	h, err := textproto.ReadHeader(blockReader(b))
 	if err == nil || err == io.EOF {
 		return h
 	}
 	clean := sanitizeHeader(b)
-	h2, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(clean)))
+	h2, err := textproto.ReadHeader(blockReader(clean))
 	if err != nil && err != io.EOF && h2.Len() < h.Len() {
 		return h
 	}
 	return h2
+}
+
+// blockReader reads a header block held in memory, with a buffer no
+// larger than the block (most are far below bufio's default 4 KiB, which
+// SEARCH HEADER and the analyser would otherwise allocate per message).
+func blockReader(b []byte) *bufio.Reader {
+	return bufio.NewReaderSize(bytes.NewReader(b), len(b)+1)
 }
 
 // sanitizeHeader keeps only the lines of a header block that form fields:

@@ -5,6 +5,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
@@ -60,11 +61,35 @@ func Preview(raw io.ReaderAt, size int64, st *Structure) (string, error) {
 	if p.Subtype == "html" {
 		text = html.UnescapeString(htmlTag.ReplaceAllString(htmlDrop.ReplaceAllString(text, " "), " "))
 	}
-	text = strings.Join(strings.Fields(text), " ")
-	if utf8.RuneCountInString(text) > PreviewMax {
-		text = string([]rune(text)[:PreviewMax])
+	return foldSpace(text, PreviewMax), nil
+}
+
+// foldSpace returns the first max characters of text with its white space
+// runs folded into single spaces and trimmed at both ends, as
+// strings.Join(strings.Fields(text), " ") cut at max runes would, in one
+// pass that stops once max runes are out.
+func foldSpace(text string, max int) string {
+	var b strings.Builder
+	b.Grow(min(len(text), max*utf8.UTFMax))
+	n, space := 0, false
+	for _, c := range text {
+		if unicode.IsSpace(c) {
+			space = n > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+			if n++; n == max {
+				break
+			}
+		}
+		b.WriteRune(c)
+		if n++; n == max {
+			break
+		}
 	}
-	return text, nil
+	return b.String()
 }
 
 // findText returns the first leaf text/subtype part that is not an

@@ -35,7 +35,14 @@ type lineScanner struct {
 }
 
 func newLineScanner(r io.Reader) *lineScanner {
-	return &lineScanner{br: bufio.NewReaderSize(r, scanBufferSize)}
+	size := scanBufferSize
+	if l, ok := r.(interface{ Len() int }); ok && l.Len() < size {
+		// An in-memory message smaller than the buffer (most of them)
+		// needs no more than its own length: saves allocating and
+		// clearing 64 KiB per message.
+		size = l.Len() + 1
+	}
+	return &lineScanner{br: bufio.NewReaderSize(r, size)}
 }
 
 // next returns the next line fragment, including its line terminator.

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -84,7 +85,7 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 			}
 		}
 	}()
-	sizes, structures, dirs, err := u.receiveBatch(ctx, msgs, contents, placed)
+	sizes, structures, inline, dirs, err := u.receiveBatch(ctx, msgs, contents, placed)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +114,11 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 			if err := refs.Put(u64key(contents[i]), encodeRefs(1)); err != nil {
 				return err
 			}
+			if inline[i] != nil {
+				if err := putInline(tx, contents[i], inline[i]); err != nil {
+					return err
+				}
+			}
 		}
 		if err := uidxAppend(data.Bucket(bucketUIDIdx), uids); err != nil {
 			return err
@@ -134,20 +140,23 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 	return results, nil
 }
 
-// receiveBatch stores the bodies of msgs as the content files contents,
-// setting placed[i] once file i exists. It returns the sizes, the structure
-// blobs and the shard directories to sync before the commit. The caller
-// removes the placed files if the batch fails.
+// receiveBatch stores the bodies of msgs: a body of at most the store's
+// inline limit is returned in inline[i], to be put into the database by the
+// commit; a larger one becomes the content file contents[i], and placed[i]
+// is set once that file exists. It returns the sizes, the structure blobs
+// and the shard directories to sync before the commit. The caller removes
+// the placed files if the batch fails.
 //
 // The bodies are written straight to their content paths, without the
 // temporary file and rename of Append: a content ID is fresh and in flight
 // until the commit, so a partial file left by a crash is an unreferenced
 // file at or above blobfloor, which Open deletes, and nothing references a
 // file before it was synced.
-func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, contents []uint64, placed []bool) (sizes []int64, structures [][]byte, dirs []string, err error) {
+func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, contents []uint64, placed []bool) (sizes []int64, structures, inline [][]byte, dirs []string, err error) {
 	n := len(msgs)
 	sizes = make([]int64, n)
 	structures = make([][]byte, n)
+	inline = make([][]byte, n)
 
 	var mu sync.Mutex // guards firstErr and errAt
 	firstErr, errAt := error(nil), n
@@ -164,16 +173,23 @@ func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, conten
 		return firstErr != nil
 	}
 
-	// Syncers sync, close and analyse the files the loop below has written.
+	// Workers sync, close and analyse the files the loop below has
+	// written, and analyse the inline bodies.
 	type job struct {
 		i int
-		f *os.File
+		f *os.File // nil for an inline body
 	}
 	jobs := make(chan job, batchSyncers)
 	var wg sync.WaitGroup
 	for range min(n, batchSyncers) {
 		wg.Go(func() {
 			for j := range jobs {
+				if j.f == nil {
+					if !failed() {
+						structures[j.i] = backend.Analyze(u.s.opts.Analyzer, bytes.NewReader(inline[j.i]))
+					}
+					continue
+				}
 				if failed() {
 					_ = j.f.Close()
 					continue
@@ -199,6 +215,19 @@ func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, conten
 		if failed() {
 			break
 		}
+		prefix, small, err := readSmall(msg.Body, u.s.inlineMax)
+		if err == nil && small {
+			err = checkInlineSize(prefix, maxSize)
+		}
+		if err != nil {
+			fail(i, err)
+			break
+		}
+		if small {
+			inline[i], sizes[i] = prefix, int64(len(prefix))
+			jobs <- job{i, nil}
+			continue
+		}
 		f, shard, err := u.s.blobs.create(contents[i])
 		if err != nil {
 			fail(i, err)
@@ -208,7 +237,7 @@ func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, conten
 		if !slices.Contains(dirs, shard) {
 			dirs = append(dirs, shard)
 		}
-		size, err := backend.CopyBody(f, msg.Body, maxSize)
+		size, err := backend.CopyBody(f, rest(prefix, msg.Body), maxSize)
 		if err != nil {
 			_ = f.Close()
 			fail(i, err)
@@ -220,9 +249,9 @@ func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, conten
 	close(jobs)
 	wg.Wait()
 	if firstErr != nil {
-		return nil, nil, nil, firstErr
+		return nil, nil, nil, nil, firstErr
 	}
-	return sizes, structures, dirs, nil
+	return sizes, structures, inline, dirs, nil
 }
 
 // batchErr names the message of a batch an error belongs to; errors.Is

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/imapfsm/imapfsm/server/store"
@@ -34,6 +35,17 @@ func (r *failingReader) Read(p []byte) (int, error) {
 	}
 	r.n -= k
 	return k, nil
+}
+
+// countContents counts the contents of a store: files and inline bodies.
+func countContents(t *testing.T, s *Store, dir string) int {
+	t.Helper()
+	n := countFiles(t, filepath.Join(dir, "blobs"))
+	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+		n += tx.Bucket(bucketInline).Stats().KeyN
+		return nil
+	}))
+	return n
 }
 
 func countFiles(t *testing.T, dir string) int {
@@ -64,7 +76,7 @@ func TestAppendBatchFailureLeavesNothing(t *testing.T) {
 	require.NoError(t, err)
 	before, err := u.Status(ctx, store.Inbox)
 	require.NoError(t, err)
-	files := countFiles(t, filepath.Join(dir, "blobs"))
+	files := countContents(t, s, dir)
 
 	msgs := func(bad io.Reader, at int) []store.NewMessage {
 		var out []store.NewMessage
@@ -88,7 +100,7 @@ func TestAppendBatchFailureLeavesNothing(t *testing.T) {
 		after, err := u.Status(ctx, store.Inbox)
 		require.NoError(t, err)
 		require.Equal(t, before, after, name)
-		require.Equal(t, files, countFiles(t, filepath.Join(dir, "blobs")), name)
+		require.Equal(t, files, countContents(t, s, dir), name)
 		require.Equal(t, 0, countFiles(t, filepath.Join(dir, "tmp")), name)
 	}
 	_, err = u.AppendBatch(ctx, store.Inbox, msgs(&failingReader{}, 1))
@@ -106,21 +118,21 @@ func TestAppendBatchFailureLeavesNothing(t *testing.T) {
 	after, err := u.Status(ctx, store.Inbox)
 	require.NoError(t, err)
 	require.Equal(t, before, after)
-	require.Equal(t, files, countFiles(t, filepath.Join(dir, "blobs")))
+	require.Equal(t, files, countContents(t, s, dir))
 
 	// Cancelled before it starts.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	_, err = u.AppendBatch(cctx, store.Inbox, msgs(strings.NewReader("x"), 0))
 	require.ErrorIs(t, err, context.Canceled)
-	require.Equal(t, files, countFiles(t, filepath.Join(dir, "blobs")))
+	require.Equal(t, files, countContents(t, s, dir))
 
 	// The store is still usable and the next batch follows on.
 	res, err := u.AppendBatch(ctx, store.Inbox, msgs(strings.NewReader("x"), 0))
 	require.NoError(t, err)
 	require.Len(t, res, 100)
 	require.Equal(t, before.UIDNext, res[0].UID)
-	require.Equal(t, files+100, countFiles(t, filepath.Join(dir, "blobs")))
+	require.Equal(t, files+100, countContents(t, s, dir))
 }
 
 // TestAppendBatchOneCommit checks that a batch is one commit and one

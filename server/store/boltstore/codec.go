@@ -18,6 +18,7 @@ var (
 	bucketMboxes  = []byte("mboxes")
 	bucketBlobs   = []byte("blobs")
 	bucketTrash   = []byte("trash")
+	bucketInline  = []byte("inline")
 	bucketMB      = []byte("mb")
 	bucketNames   = []byte("names")
 	bucketSubs    = []byte("subs")
@@ -33,8 +34,12 @@ var (
 	keyNextContent = []byte("nextcontent")
 )
 
-// formatVersion is the on-disk format version written at creation.
-const formatVersion = 1
+// formatVersion is the on-disk format version written at creation. Version
+// 2 added inline bodies (bucket inline); a version 1 store is upgraded on
+// open by creating the bucket, and its content files stay readable. The
+// version keeps an older binary, which would not find inline bodies, from
+// opening a version 2 store.
+const formatVersion = 2
 
 // errCorrupt reports a record that does not decode.
 var errCorrupt = errors.New("boltstore: corrupt record")

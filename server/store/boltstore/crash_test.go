@@ -40,6 +40,9 @@ const (
 func crashBody(seq int) []byte {
 	r := rand.New(rand.NewPCG(uint64(seq), 42))
 	n := r.IntN(200 << 10)
+	if seq%2 == 0 {
+		n = r.IntN(defaultInlineMax) // half of them inline bodies
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Subject: crash test %d\r\n\r\n", seq)
 	for b.Len() < n {
@@ -216,15 +219,24 @@ func verifyCrashState(t *testing.T, dir string, all map[uint32]int) {
 	}
 	assert.Equal(t, uint32(len(v.UIDs)), v.Messages)
 
-	// Every content file is referenced and every reference has its file.
+	// Every content (file or inline body) is referenced and every
+	// reference has its content.
 	refs := map[uint64]bool{}
+	inline := 0
 	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBlobs).ForEach(func(k, _ []byte) error {
+		if err := tx.Bucket(bucketBlobs).ForEach(func(k, _ []byte) error {
 			refs[keyU64(k)] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketInline).ForEach(func(k, _ []byte) error {
+			assert.True(t, refs[keyU64(k)], "orphan inline body %x", k)
+			inline++
 			return nil
 		})
 	}))
-	files := 0
+	files := inline
 	require.NoError(t, filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

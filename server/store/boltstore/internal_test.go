@@ -129,42 +129,41 @@ func TestOrphanCleanupOnOpen(t *testing.T) {
 }
 
 func TestExpungeRemovesFiles(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	s := openTest(t, dir, testOptions())
-	defer s.Close()
-	require.NoError(t, s.CreateUser(ctx, "e", "pw"))
-	u, err := s.OpenUser(ctx, "e")
-	require.NoError(t, err)
-	res, err := u.Append(ctx, store.Inbox, store.NewMessage{Flags: []string{`\Deleted`}, Body: strings.NewReader("gone")})
-	require.NoError(t, err)
-	cp, err := u.Copy(ctx, res.Mailbox, store.UIDSetOf(res.UID), "Trash")
-	require.NoError(t, err)
-	count := func() int {
-		n := 0
-		require.NoError(t, filepath.WalkDir(filepath.Join(dir, "blobs"), func(_ string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				n++
-			}
-			return err
-		}))
-		return n
+	for _, mode := range []struct {
+		name      string
+		inlineMax int64
+	}{{"file", 0}, {"inline", defaultInlineMax}} {
+		t.Run(mode.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			s := openTest(t, dir, testOptions())
+			defer s.Close()
+			s.inlineMax = mode.inlineMax
+			require.NoError(t, s.CreateUser(ctx, "e", "pw"))
+			u, err := s.OpenUser(ctx, "e")
+			require.NoError(t, err)
+			res, err := u.Append(ctx, store.Inbox, store.NewMessage{Flags: []string{`\Deleted`}, Body: strings.NewReader("gone")})
+			require.NoError(t, err)
+			_, err = u.Copy(ctx, res.Mailbox, store.UIDSetOf(res.UID), "Trash")
+			require.NoError(t, err)
+			count := func() int { return countContents(t, s, dir) }
+			assert.Equal(t, 1, count(), "a copy shares the content")
+			assert.Equal(t, mode.inlineMax == 0, countFiles(t, filepath.Join(dir, "blobs")) == 1, "stored as a file only without inline bodies")
+			_, err = u.Expunge(ctx, res.Mailbox, nil)
+			require.NoError(t, err)
+			assert.Equal(t, 1, count(), "the copy still references it")
+			require.NoError(t, u.DeleteMailbox(ctx, "Trash"))
+			assert.Equal(t, 0, count())
+			// The trash entries are forgotten by a later commit.
+			_, err = u.CreateMailbox(ctx, "Trash", store.AttrTrash)
+			require.NoError(t, err)
+			require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+				k, _ := tx.Bucket(bucketTrash).Cursor().First()
+				assert.Nil(t, k)
+				return nil
+			}))
+		})
 	}
-	assert.Equal(t, 1, count(), "a copy shares the content file")
-	_, err = u.Expunge(ctx, res.Mailbox, nil)
-	require.NoError(t, err)
-	assert.Equal(t, 1, count(), "the copy still references it")
-	require.NoError(t, u.DeleteMailbox(ctx, "Trash"))
-	assert.Equal(t, 0, count())
-	// The trash entries are forgotten by a later commit.
-	_, err = u.CreateMailbox(ctx, "Trash", store.AttrTrash)
-	require.NoError(t, err)
-	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
-		k, _ := tx.Bucket(bucketTrash).Cursor().First()
-		assert.Nil(t, k)
-		return nil
-	}))
-	_ = cp
 }
 
 func TestLimits(t *testing.T) {

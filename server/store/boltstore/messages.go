@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -151,17 +152,33 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 
 	content := u.s.blobs.alloc()
 	defer u.s.blobs.release(content)
-	size, dirs, err := u.s.blobs.write(content, msg.Body, u.s.opts.MaxMessageSize)
+	inline, small, err := readSmall(msg.Body, u.s.inlineMax)
 	if err != nil {
 		return res, err
 	}
+	var size int64
+	var dirs []string
+	var structure []byte
 	committed := false
-	defer func() {
-		if !committed {
-			_ = os.Remove(u.s.blobs.path(content))
+	if small {
+		if err := checkInlineSize(inline, u.s.opts.MaxMessageSize); err != nil {
+			return res, err
 		}
-	}()
-	structure := u.analyze(content)
+		size = int64(len(inline))
+		structure = backend.Analyze(u.s.opts.Analyzer, bytes.NewReader(inline))
+	} else {
+		size, dirs, err = u.s.blobs.write(content, rest(inline, msg.Body), u.s.opts.MaxMessageSize)
+		if err != nil {
+			return res, err
+		}
+		inline = nil
+		defer func() {
+			if !committed {
+				_ = os.Remove(u.s.blobs.path(content))
+			}
+		}()
+		structure = u.analyze(content)
+	}
 
 	m := &msgRec{Content: content, Size: size, Date: nm.Date.UnixNano(), Flags: nm.Flags}
 	err = u.write(ctx, dirs, func(tx *bolt.Tx, acct *bolt.Bucket) error {
@@ -183,6 +200,11 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 		}
 		if err := tx.Bucket(bucketBlobs).Put(u64key(content), encodeRefs(1)); err != nil {
 			return err
+		}
+		if inline != nil {
+			if err := putInline(tx, content, inline); err != nil {
+				return err
+			}
 		}
 		if err := u.appendLog(data, rec, store.ChangeAppend, store.UIDSet{{Start: uid, Stop: uid}}); err != nil {
 			return err
@@ -321,18 +343,31 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 // OpenBody implements store.MessageReader.
 func (u *user) OpenBody(ctx context.Context, mailbox store.MailboxID, uid uint32) (store.Body, error) {
 	var b *body
+	var ib memBody
 	err := u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		_, data, err := selectable(tx, acct, mailbox)
-		if err != nil {
-			return err
+		// A message found in a mailbox of the account settles that the
+		// mailbox exists and is selectable (a \Noselect one holds none)
+		// without decoding its record, which SEARCH would otherwise pay
+		// for every message it reads. Otherwise selectable says why.
+		var v []byte
+		if acct.Bucket(bucketMB).Get(u64key(uint64(mailbox))) != nil {
+			if data := tx.Bucket(bucketMboxes).Bucket(u64key(uint64(mailbox))); data != nil {
+				v = data.Bucket(bucketMsg).Get(u32key(uid))
+			}
 		}
-		v := data.Bucket(bucketMsg).Get(u32key(uid))
 		if v == nil {
+			if _, _, err := selectable(tx, acct, mailbox); err != nil {
+				return err
+			}
 			return store.ErrNoSuchMessage
 		}
 		var m msgRec
 		if err := decodeMsg(v, &m); err != nil {
 			return err
+		}
+		if in := inlineBody(tx, m.Content); in != nil {
+			ib = memBody{bytes.NewReader(in)}
+			return nil
 		}
 		f, err := os.Open(u.s.blobs.path(m.Content))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -345,6 +380,9 @@ func (u *user) OpenBody(ctx context.Context, mailbox store.MailboxID, uid uint32
 	})
 	if err != nil {
 		return nil, err
+	}
+	if ib.Reader != nil {
+		return ib, nil
 	}
 	return b, nil
 }

@@ -55,6 +55,11 @@ type Store struct {
 	blobs  *blobStore
 	hasher *password.Hasher
 
+	// inlineMax is the largest body kept inline in the database
+	// (defaultInlineMax; tests set 0 to write content files only, as
+	// stores did before inline bodies).
+	inlineMax int64
+
 	reqs          chan *commitReq
 	committerDone chan struct{}
 
@@ -171,13 +176,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	db, err := bolt.Open(filepath.Join(dir, "mail.db"), 0o600, &bolt.Options{
 		Timeout:      opts.LockTimeout,
 		FreelistType: bolt.FreelistMapType,
+		// Address space only: a growing database is remapped (every node
+		// of the writing transaction copied first) only past this size.
+		InitialMmapSize: initialMmapSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open database: %w", err)
 	}
 	s := &Store{
 		opts: opts, dir: dir, db: db, blobs: blobs, hasher: hasher,
-		reqs: make(chan *commitReq), committerDone: make(chan struct{}),
+		inlineMax: defaultInlineMax,
+		reqs:      make(chan *commitReq), committerDone: make(chan struct{}),
 	}
 	if err := s.init(); err != nil {
 		_ = db.Close()
@@ -191,9 +200,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// initialMmapSize is the database mapping reserved at open (virtual memory,
+// not resident), so that bulk appends do not remap at every doubling.
+const initialMmapSize = 1 << 30
+
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketUsers, bucketAccts, bucketMboxes, bucketBlobs, bucketTrash} {
+		for _, b := range [][]byte{bucketMeta, bucketUsers, bucketAccts, bucketMboxes, bucketBlobs, bucketTrash, bucketInline} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -203,8 +216,11 @@ func (s *Store) init() error {
 		if v == nil {
 			return meta.Put(keyVersion, u32key(formatVersion))
 		}
-		if len(v) != 4 || keyU32(v) != formatVersion {
+		if len(v) != 4 || keyU32(v) == 0 || keyU32(v) > formatVersion {
 			return fmt.Errorf("boltstore: unsupported format version %x", v)
+		}
+		if keyU32(v) < formatVersion {
+			return meta.Put(keyVersion, u32key(formatVersion))
 		}
 		return nil
 	})

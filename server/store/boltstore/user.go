@@ -135,9 +135,9 @@ func purgeMailboxData(tx *bolt.Tx, id uint64) ([]uint64, error) {
 	return freed, mboxes.DeleteBucket(u64key(id))
 }
 
-// unref drops one reference to a content file; at zero the content is
-// recorded in the trash bucket (the file is removed after commit) and freed
-// is true.
+// unref drops one reference to a content; at zero an inline body is
+// deleted with the transaction, and a content file is recorded in the trash
+// bucket (the file is removed after commit) and freed is true.
 func unref(tx *bolt.Tx, content uint64) (freed bool, err error) {
 	refs := tx.Bucket(bucketBlobs)
 	k := u64key(content)
@@ -147,6 +147,10 @@ func unref(tx *bolt.Tx, content uint64) (freed bool, err error) {
 	}
 	if err := refs.Delete(k); err != nil {
 		return false, err
+	}
+	if in := tx.Bucket(bucketInline); in.Get(k) != nil {
+		// An inline body goes with the transaction; there is no file.
+		return false, in.Delete(k)
 	}
 	return true, tx.Bucket(bucketTrash).Put(k, nil)
 }

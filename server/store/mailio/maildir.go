@@ -87,7 +87,7 @@ func ReadMaildir(dir string, opts Options, fn func(*Message) error) error {
 			if info.Size() > int64(limit) {
 				return fmt.Errorf("%w: %s", ErrTooBig, p)
 			}
-			body, err := readLimited(p, limit)
+			body, err := readLimited(p, limit, info.Size())
 			if err != nil {
 				return err
 			}
@@ -104,15 +104,29 @@ func ReadMaildir(dir string, opts Options, fn func(*Message) error) error {
 	return nil
 }
 
-func readLimited(path string, limit int) ([]byte, error) {
+// readLimited reads the file at path, of about size bytes (its size when
+// listed), failing with ErrTooBig beyond limit bytes.
+func readLimited(path string, limit int, size int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
-	if err != nil {
-		return nil, err
+	// One buffer of the listed size (and a little more, to see the end
+	// of the file) instead of io.ReadAll's growing ones.
+	b := make([]byte, 0, min(size, int64(limit))+512)
+	for len(b) <= limit {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if len(b) > limit {
 		return nil, fmt.Errorf("%w: %s", ErrTooBig, path)

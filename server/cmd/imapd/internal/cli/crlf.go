@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 )
 
@@ -50,4 +51,33 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 		c.prevCR = b == '\r'
 	}
 	return n, nil
+}
+
+// toCRLF returns b with every bare LF turned into CRLF, as crlfReader
+// would, without a copy when b has no bare LF.
+func toCRLF(b []byte) []byte {
+	bare := 0
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			bare++
+		}
+	}
+	if bare == 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+bare)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			out = append(out, b...)
+			break
+		}
+		if i > 0 && b[i-1] == '\r' {
+			out = append(out, b[:i+1]...)
+		} else {
+			out = append(append(out, b[:i]...), '\r', '\n')
+		}
+		b = b[i+1:]
+	}
+	return out
 }

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/imapfsm/imapfsm/server/store"
@@ -18,19 +21,28 @@ import (
 const progressInterval = 5 * time.Second
 
 func runImport(ctx context.Context, args []string, env Env) error {
-	fs := newFlags("import", "import --data DIR (--mbox FILE | --maildir DIR) [--mailbox NAME] [--folders] [--progress N] USER",
+	fs := newFlags("import", "import --data DIR (--mbox FILE | --maildir DIR) [--mailbox NAME] [--folders] [--progress N] [--skip N] USER",
 		`Appends every message of an mbox file (mboxrd; Status/X-Status/X-Keywords
 headers become flags) or of a maildir (flags from the ":2," file name suffix)
-to a mailbox of USER, creating the mailbox when missing. Progress is printed
-to standard error every --progress messages and at least every few seconds;
-a summary is printed to standard output at the end.`, env.Stdout)
+to a mailbox of USER, creating the mailbox when missing. On a terminal,
+standard error shows a progress bar; otherwise a progress line is printed
+every --progress messages and at least every few seconds. A summary
+(messages, bytes, seconds, messages per second) is printed to standard
+output at the end.
+
+Messages are stored in batches; a batch is durable before the next counts
+as imported. If the import is interrupted or fails, every message before
+the batch in progress is stored and the batch in progress is not (except
+with a store that cannot batch, where each message is stored on its own);
+the message says how many are stored, and --skip N continues after them.`, env.Stdout)
 	data := dataFlag(fs, "")
 	storeURL := storeFlag(fs)
 	mboxFile := fs.String("mbox", "", "mbox file to import (\"-\" for standard input)")
 	maildir := fs.String("maildir", "", "maildir directory to import (the directory holding cur/ and new/)")
 	mailbox := fs.String("mailbox", store.Inbox, "destination mailbox")
 	folders := fs.Bool("folders", false, "with --maildir, also import Maildir++ sub-folders (.A.B becomes mailbox A/B below --mailbox, or at top level when --mailbox is INBOX)")
-	every := fs.Int("progress", 1000, "print a progress line every N messages (0 disables progress lines)")
+	every := fs.Int("progress", 1000, "without a terminal, print a progress line every N messages (0 disables progress lines)")
+	skip := fs.Int("skip", 0, "skip the first N messages of the sources (to continue an interrupted import)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -47,8 +59,8 @@ a summary is printed to standard output at the end.`, env.Stdout)
 	if *folders && *maildir == "" {
 		return usageErr("import: --folders needs --maildir")
 	}
-	if *every < 0 {
-		return usageErr("import: --progress must not be negative")
+	if *every < 0 || *skip < 0 {
+		return usageErr("import: --progress and --skip must not be negative")
 	}
 	dest, err := store.NormalizeMailboxName(*mailbox, 0)
 	if err != nil {
@@ -61,6 +73,8 @@ a summary is printed to standard output at the end.`, env.Stdout)
 		mailbox string
 		read    func(mailio.Options, func(*mailio.Message) error) error
 		what    string
+		total   float64 // expected bytes (mbox) or messages (maildir); 0 unknown
+		bytes   bool    // total counts bytes
 	}
 	var sources []source
 	if *mboxFile != "" {
@@ -73,9 +87,15 @@ a summary is printed to standard output at the end.`, env.Stdout)
 			defer f.Close()
 			r = f
 		}
+		var total float64
+		if f, ok := r.(*os.File); ok && f != os.Stdin {
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				total = float64(fi.Size())
+			}
+		}
 		sources = append(sources, source{dest, func(o mailio.Options, fn func(*mailio.Message) error) error {
 			return mailio.ReadMbox(r, o, fn)
-		}, *mboxFile})
+		}, *mboxFile, total, true})
 	} else {
 		fi, err := os.Stat(*maildir)
 		if err != nil {
@@ -107,7 +127,7 @@ a summary is printed to standard output at the end.`, env.Stdout)
 			path := f.Path
 			sources = append(sources, source{target, func(o mailio.Options, fn func(*mailio.Message) error) error {
 				return mailio.ReadMaildir(path, o, fn)
-			}, path})
+			}, path, float64(countEntries(path, "cur") + countEntries(path, "new")), false})
 		}
 	}
 
@@ -123,59 +143,95 @@ a summary is printed to standard output at the end.`, env.Stdout)
 		return fmt.Errorf("import: %w", err)
 	}
 
-	var total int
+	// An interrupt stops the import at a batch boundary, so the summary
+	// can say how many messages are stored (see the contract in doc.go).
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// The live heap stays small (two batches of at most importBatchBytes),
+	// so the collector would run every few hundred messages at the
+	// default setting.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	var total, seen int
 	var totalBytes int64
+	began := time.Now()
 	for _, src := range sources {
 		if err := ensureMailbox(ctx, u, src.mailbox); err != nil {
 			return fmt.Errorf("import: mailbox %q: %w", src.mailbox, err)
 		}
 		var n, dropped int
 		var size int64
-		last := time.Now()
-		// done accounts for one stored message and prints the progress
-		// line when due.
+		start := time.Now()
+		prog := newProgress(env.Stderr, *every, "import", src.mailbox, src.total)
+		var read int64 // source bytes read, for the bar of an mbox
+		// done accounts for one stored message; it runs in the batch's
+		// goroutine, one batch at a time, and n and size are read only
+		// once the batch is waited for.
 		done := func(m *mailio.Message) {
 			n++
 			size += int64(len(m.Body))
-			if *every > 0 && (n%*every == 0 || time.Since(last) >= progressInterval) {
-				fmt.Fprintf(env.Stderr, "import: %s: %d messages, %s\n", src.mailbox, n, humanBytes(size))
-				last = time.Now()
+			if !prog.tty || src.total == 0 {
+				prog.update(n, size, 0)
+			}
+			if importStoredHook != nil {
+				importStoredHook(n)
 			}
 		}
 		b := newImportBatch(u, src.mailbox, done)
-		err := src.read(mailio.Options{}, func(m *mailio.Message) error {
+		err := src.read(mailio.Options{Progress: func(_ int, bytes int64) { read = bytes }}, func(m *mailio.Message) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			if seen++; seen <= *skip {
+				return nil
+			}
 			flags, bad := usableFlags(m.Flags)
 			dropped += bad
+			if prog.tty && src.total > 0 {
+				if src.bytes {
+					prog.update(b.queued+1, read, float64(read))
+				} else {
+					prog.update(b.queued+1, read, float64(b.queued+1))
+				}
+			}
 			return b.add(ctx, m, flags)
 		})
 		if err == nil {
 			err = b.flush(ctx)
 		}
+		if werr := b.wait(); err == nil {
+			err = werr
+		}
+		prog.clear()
 		total += n
 		totalBytes += size
 		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("import: interrupted: %d messages stored; run again with --skip %d to import the rest", total, *skip+total)
+			}
 			return fmt.Errorf("import: %s: %w (%d messages imported before the error)", src.what, err, total)
 		}
 		if dropped > 0 {
 			fmt.Fprintf(env.Stderr, "import: %s: dropped %d invalid flags\n", src.mailbox, dropped)
 		}
-		fmt.Fprintf(env.Stdout, "imported %d messages (%s) into %s\n", n, humanBytes(size), src.mailbox)
+		fmt.Fprintln(env.Stdout, summary("imported", n, size, "into "+src.mailbox, time.Since(start)))
 	}
 	if len(sources) > 1 {
-		fmt.Fprintf(env.Stdout, "imported %d messages (%s) in total\n", total, humanBytes(totalBytes))
+		fmt.Fprintln(env.Stdout, summary("imported", total, totalBytes, "in total", time.Since(began)))
 	}
 	return st.Close()
 }
 
+// importStoredHook, when set by a test, is called after each stored
+// message with the count so far.
+var importStoredHook func(n int)
+
 // Import appends in batches when the store implements
 // store.BatchAppender: a batch is flushed at importBatchMessages messages
 // or once it holds importBatchBytes of bodies, so memory stays bounded
-// while the store pays its sync cost once per batch.
+// while the store pays its sync cost once per batch. One batch is stored
+// while the next is read, so reading and parsing overlap the store's sync.
 const (
-	importBatchMessages = 256
+	importBatchMessages = 2048
 	importBatchBytes    = 8 << 20
 )
 
@@ -186,10 +242,12 @@ type importBatch struct {
 	batcher store.BatchAppender // nil: one Append per message
 	mailbox string
 	done    func(*mailio.Message) // called for each stored message, in order
-	stored  int                   // messages stored so far
+	stored  int                   // messages stored so far (by the batch goroutine)
+	queued  int                   // messages handed to add so far
 
 	pending []pendingMessage
 	bytes   int
+	running chan error // the batch being stored; nil when none
 }
 
 type pendingMessage struct {
@@ -205,6 +263,7 @@ func newImportBatch(u store.User, mailbox string, done func(*mailio.Message)) *i
 
 // add queues a message, or stores it at once without batch support.
 func (b *importBatch) add(ctx context.Context, m *mailio.Message, flags []string) error {
+	b.queued++
 	if b.batcher == nil {
 		return b.appendOne(ctx, m, flags)
 	}
@@ -216,13 +275,34 @@ func (b *importBatch) add(ctx context.Context, m *mailio.Message, flags []string
 	return nil
 }
 
-// flush stores the queued messages in one batch.
+// wait waits for the batch being stored and returns its error.
+func (b *importBatch) wait() error {
+	if b.running == nil {
+		return nil
+	}
+	err := <-b.running
+	b.running = nil
+	return err
+}
+
+// flush waits for the previous batch and starts storing the queued
+// messages as the next one.
 func (b *importBatch) flush(ctx context.Context) error {
+	if err := b.wait(); err != nil {
+		return err
+	}
 	if len(b.pending) == 0 {
 		return nil
 	}
 	pending := b.pending
 	b.pending, b.bytes = nil, 0
+	b.running = make(chan error, 1)
+	go func() { b.running <- b.store(ctx, pending) }()
+	return nil
+}
+
+// store stores one batch.
+func (b *importBatch) store(ctx context.Context, pending []pendingMessage) error {
 	msgs := make([]store.NewMessage, len(pending))
 	for i, p := range pending {
 		msgs[i] = newImportMessage(p.m, p.flags)
@@ -261,8 +341,17 @@ func newImportMessage(m *mailio.Message, flags []string) store.NewMessage {
 	return store.NewMessage{
 		Flags:        flags,
 		InternalDate: m.InternalDate,
-		Body:         newCRLFReader(bytes.NewReader(m.Body)),
+		Body:         bytes.NewReader(toCRLF(m.Body)),
 	}
+}
+
+// countEntries counts the entries of dir/sub (0 when it cannot be read).
+func countEntries(dir, sub string) int {
+	entries, err := os.ReadDir(filepath.Join(dir, sub))
+	if err != nil {
+		return 0
+	}
+	return len(entries)
 }
 
 func hasSubdir(dir, name string) bool {
@@ -297,14 +386,18 @@ func usableFlags(flags []string) ([]string, int) {
 }
 
 func runExport(ctx context.Context, args []string, env Env) error {
-	fs := newFlags("export", "export --data DIR --mailbox NAME --mbox FILE USER",
+	fs := newFlags("export", "export --data DIR --mailbox NAME --mbox FILE [--progress N] USER",
 		`Writes every message of a mailbox of USER to an mbox file (mboxrd, LF line
 endings, flags in Status/X-Status/X-Keywords headers), in UID order. The file
-is written to a temporary name next to FILE and renamed when complete.`, env.Stdout)
+is written to a temporary name next to FILE and renamed when complete.
+Progress is shown on standard error (a bar on a terminal, else a line every
+--progress messages), followed by a summary line (messages, bytes, seconds,
+messages per second).`, env.Stdout)
 	data := dataFlag(fs, "")
 	storeURL := storeFlag(fs)
 	mailbox := fs.String("mailbox", "", "mailbox to export (required)")
 	out := fs.String("mbox", "", "mbox file to write (\"-\" for standard output; required)")
+	every := fs.Int("progress", 1000, "without a terminal, print a progress line every N messages (0 disables progress lines)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -317,6 +410,9 @@ is written to a temporary name next to FILE and renamed when complete.`, env.Std
 	}
 	if *mailbox == "" || *out == "" {
 		return usageErr("export: --mailbox and --mbox are required")
+	}
+	if *every < 0 {
+		return usageErr("export: --progress must not be negative")
 	}
 	name, err := store.NormalizeMailboxName(*mailbox, 0)
 	if err != nil {
@@ -344,17 +440,6 @@ is written to a temporary name next to FILE and renamed when complete.`, env.Std
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	var msgs []*store.Message
-	if len(view.UIDs) > 0 {
-		set := store.UIDSet{{Start: view.UIDs[0], Stop: view.UIDs[len(view.UIDs)-1]}}
-		err = u.Fetch(ctx, info.ID, set, store.FetchOptions{}, func(m *store.Message) error {
-			msgs = append(msgs, m.Clone())
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-	}
 
 	var w io.Writer = env.Stdout
 	var tmp *os.File
@@ -371,22 +456,37 @@ is written to a temporary name next to FILE and renamed when complete.`, env.Std
 		}()
 		w = tmp
 	}
+	start := time.Now()
+	prog := newProgress(env.Stderr, *every, "export", name, float64(len(view.UIDs)))
 	mw := mailio.NewMboxWriter(w, mailio.Options{})
 	var size int64
 	written := 0
-	for _, m := range msgs {
-		body, err := readBody(ctx, u, info.ID, m.UID)
-		if errors.Is(err, store.ErrNoSuchMessage) {
-			continue // expunged meanwhile
-		} else if err != nil {
-			return fmt.Errorf("export: message UID %d: %w", m.UID, err)
-		}
-		if err := mw.Write(&mailio.Message{Flags: m.Flags, InternalDate: m.InternalDate, Body: body}); err != nil {
+	// The messages are fetched in chunks of UIDs, so memory stays bounded
+	// whatever the size of the mailbox.
+	for i := 0; i < len(view.UIDs); i += exportChunk {
+		uids := view.UIDs[i:min(i+exportChunk, len(view.UIDs))]
+		set := store.UIDSet{{Start: uids[0], Stop: uids[len(uids)-1]}}
+		err = u.Fetch(ctx, info.ID, set, store.FetchOptions{}, func(m *store.Message) error {
+			body, err := readBody(ctx, u, info.ID, m.UID)
+			if errors.Is(err, store.ErrNoSuchMessage) {
+				return nil // expunged meanwhile
+			} else if err != nil {
+				return fmt.Errorf("message UID %d: %w", m.UID, err)
+			}
+			if err := mw.Write(&mailio.Message{Flags: m.Flags, InternalDate: m.InternalDate, Body: body}); err != nil {
+				return err
+			}
+			size += int64(len(body))
+			written++
+			prog.update(written, size, float64(written))
+			return nil
+		})
+		if err != nil {
+			prog.clear()
 			return fmt.Errorf("export: %w", err)
 		}
-		size += int64(len(body))
-		written++
 	}
+	prog.clear()
 	if err := mw.Flush(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
@@ -401,10 +501,15 @@ is written to a temporary name next to FILE and renamed when complete.`, env.Std
 			return fmt.Errorf("export: %w", err)
 		}
 		tmp = nil
-		fmt.Fprintf(env.Stderr, "exported %d messages (%s) from %s to %s\n", written, humanBytes(size), name, *out)
 	}
+	// The summary goes to standard error, since standard output may be
+	// the mbox itself.
+	fmt.Fprintln(env.Stderr, summary("exported", written, size, "from "+name+" to "+*out, time.Since(start)))
 	return st.Close()
 }
+
+// exportChunk is the number of messages export fetches at a time.
+const exportChunk = 1000
 
 func readBody(ctx context.Context, u store.User, mb store.MailboxID, uid uint32) ([]byte, error) {
 	b, err := u.OpenBody(ctx, mb, uid)
