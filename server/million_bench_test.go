@@ -20,12 +20,38 @@ import (
 	"github.com/imapfsm/imapfsm/server/internal/mailmsg"
 	"github.com/imapfsm/imapfsm/server/store"
 	"github.com/imapfsm/imapfsm/server/store/boltstore"
+	"github.com/imapfsm/imapfsm/server/store/pgstore"
+	"github.com/imapfsm/imapfsm/server/store/pgstore/pgtest"
 )
 
 // millionEnv enables BenchmarkMillionMailbox; its value is the number of
 // messages (1000000 for the figures in the README). Building the mailbox
 // takes minutes, so the benchmark is kept out of ordinary runs.
 const millionEnv = "IMAPFSM_BENCH_MILLION"
+
+// millionStoreEnv selects the store BenchmarkMillionMailbox measures:
+// "bolt" (the default, the embedded store) or "pg" (pgstore on the
+// PostgreSQL server of the pgtest package, in a schema of its own).
+const millionStoreEnv = "IMAPFSM_BENCH_STORE"
+
+// millionStore opens the store named by IMAPFSM_BENCH_STORE.
+func millionStore(b *testing.B) store.Store {
+	opts := store.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze}
+	switch kind := os.Getenv(millionStoreEnv); kind {
+	case "", "bolt":
+		st, err := boltstore.Open(b.TempDir(), boltstore.Options{Options: opts})
+		require.NoError(b, err)
+		return st
+	case "pg":
+		url, schema := pgtest.Schema(b)
+		st, err := pgstore.Open(context.Background(), url, pgstore.Options{Options: opts, Schema: schema})
+		require.NoError(b, err)
+		return st
+	default:
+		b.Fatalf("%s=%q: want bolt or pg", millionStoreEnv, kind)
+		return nil
+	}
+}
 
 // millionMessage is message i of the large mailbox: small, with a unique
 // Message-ID and subject; every third is \Seen, every hundredth \Flagged.
@@ -122,7 +148,8 @@ func (c *client) count(tag, command, prefix string) int {
 }
 
 // BenchmarkMillionMailbox measures a mailbox of IMAPFSM_BENCH_MILLION
-// messages on the embedded store through the IMAP engine: SELECT, UID
+// messages on the store IMAPFSM_BENCH_STORE names (bolt, the default, or
+// pg) through the IMAP engine: SELECT, UID
 // FETCH 1:* (FLAGS) streamed (peak heap and peak RSS over the idle
 // process), UID SEARCH on a flag and on a header, a QRESYNC SELECT after
 // 1,000 flag changes, and EXPUNGE of 10,000 messages. The mailbox is built
@@ -132,8 +159,7 @@ func BenchmarkMillionMailbox(b *testing.B) {
 	if n <= 0 {
 		b.Skipf("set %s=1000000 to run", millionEnv)
 	}
-	st, err := boltstore.Open(b.TempDir(), boltstore.Options{Options: store.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze}})
-	require.NoError(b, err)
+	st := millionStore(b)
 	b.Cleanup(func() { st.Close() })
 	ctx := context.Background()
 	require.NoError(b, st.CreateUser(ctx, "demo", "demo"))
@@ -148,6 +174,9 @@ func BenchmarkMillionMailbox(b *testing.B) {
 		}
 		_, err := u.(store.BatchAppender).AppendBatch(ctx, store.Inbox, msgs)
 		require.NoError(b, err)
+		if done := i + batch; done%100_000 == 0 && done < n {
+			b.Logf("built %d messages in %v", done, time.Since(start))
+		}
 	}
 	build := time.Since(start)
 	b.Logf("built %d messages with AppendBatch in %v (%.0f msgs/s)", n, build, float64(n)/build.Seconds())
