@@ -151,8 +151,8 @@ func (c *client) count(tag, command, prefix string) int {
 // messages on the store IMAPFSM_BENCH_STORE names (bolt, the default, or
 // pg) through the IMAP engine: SELECT, UID
 // FETCH 1:* (FLAGS) streamed (peak heap and peak RSS over the idle
-// process), UID SEARCH on a flag and on a header, a QRESYNC SELECT after
-// 1,000 flag changes, and EXPUNGE of 10,000 messages. The mailbox is built
+// process), UID SEARCH on a flag, a QRESYNC SELECT after 1,000 flag
+// changes, EXPUNGE of 10,000 messages, and UID SEARCH on a header. The mailbox is built
 // once with AppendBatch (the import path), in batches of 10,000.
 func BenchmarkMillionMailbox(b *testing.B) {
 	n, _ := strconv.Atoi(os.Getenv(millionEnv))
@@ -227,13 +227,6 @@ func BenchmarkMillionMailbox(b *testing.B) {
 			require.Equal(b, 1, c.count("s", "UID SEARCH FLAGGED", "* SEARCH 1 101 "))
 		}
 	})
-	b.Run("SearchHeader", func(b *testing.B) {
-		c.t = b
-		c.ok("S", "SELECT INBOX")
-		for b.Loop() {
-			require.Equal(b, 1, c.count("h", fmt.Sprintf("UID SEARCH HEADER Message-ID <m%d@example.org>", n/2), fmt.Sprintf("* SEARCH %d", n/2+1)))
-		}
-	})
 	b.Run("QresyncAfter1000Changes", func(b *testing.B) {
 		c := ts.dial()
 		c.t = b
@@ -281,6 +274,18 @@ func BenchmarkMillionMailbox(b *testing.B) {
 			t0 := time.Now()
 			require.Equal(b, 10_000, c.count("X", "EXPUNGE", "* "))
 			total += time.Since(t0)
+		}
+	})
+	b.Run("SearchHeader", func(b *testing.B) {
+		if n/2+1 <= 10_000 {
+			b.Skip("the EXPUNGE above removed the message searched for")
+		}
+		c.t = b
+		c.ok("S", "SELECT INBOX")
+		// Last because it is the slowest on pgstore (a body read per
+		// message); UID n/2+1 is above the 10,000 expunged.
+		for b.Loop() {
+			require.Equal(b, 1, c.count("h", fmt.Sprintf("UID SEARCH HEADER Message-ID <m%d@example.org>", n/2), fmt.Sprintf("* SEARCH %d", n/2+1)))
 		}
 	})
 }
