@@ -124,7 +124,7 @@ func (c *client) count(tag, command, prefix string) int {
 	n := 0
 	start := true // the next slice begins a line
 	for {
-		c.nc.SetReadDeadline(time.Now().Add(2 * time.Minute))
+		c.nc.SetReadDeadline(time.Now().Add(10 * time.Minute)) // SEARCH HEADER answers only at the end
 		l, err := c.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// A line longer than the buffer (a large SEARCH result):
