@@ -91,12 +91,13 @@ func raiseFDLimit(b testing.TB, n int) {
 	if lim.Cur >= need {
 		return
 	}
+	hard := lim.Max
 	lim.Cur = need
 	if lim.Max < need {
-		lim.Max = need // allowed to root only
+		lim.Max = need // needs CAP_SYS_RESOURCE
 	}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		b.Skipf("need %d file descriptors for %d idlers: %v (set IMAPLOAD_IDLERS lower or raise the limit)", need, n, err)
+		b.Skipf("need %d file descriptors for %d idlers, hard limit %d: setrlimit: %v (set IMAPLOAD_IDLERS lower or raise the hard limit)", need, n, hard, err)
 	}
 }
 
