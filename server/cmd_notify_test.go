@@ -80,11 +80,15 @@ func TestNotifyRFCExamples(t *testing.T) {
 		"NOTIFY SET (selected NONE) (selected-delayed NONE)",        // one selected group
 		"NOTIFY SET (subtree (MessageNew MessageExpunge))",          // a mailbox is needed
 		"NOTIFY SET (selected (MessageNew (BOGUS) MessageExpunge))", // not a fetch attribute
+		"NOTIFY SET (selected (MessageNew (BODY[]<0.99999999999>) MessageExpunge))",
 		"NOTIFY SET STATUS",
 	} {
 		tag := fmt.Sprintf("B%d", i)
 		_, done := c.cmd(tag, cmd)
 		assert.True(t, strings.HasPrefix(done, tag+" BAD"), "%s -> %s", cmd, done)
+		// A fetch attribute's grammar error used to come back as
+		// BAD [SERVERBUG] Internal error instead of its reason.
+		assert.NotContains(t, done, "Internal error", "%s -> %s", cmd, done)
 	}
 	for i, cmd := range []string{
 		"NOTIFY SET (selected (MessageNew MessageExpunge AnnotationChange))",

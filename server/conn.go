@@ -184,6 +184,12 @@ func argError(err error) result {
 	if errors.Is(err, errCommandTooLarge) {
 		return badCode("TOOBIG", "Command too large; closing")
 	}
+	// A fetch attribute's grammar error, wherever a command embeds fetch
+	// attributes (FETCH, NOTIFY's MessageNew), carries its own reason.
+	var se fetchSyntaxError
+	if errors.As(err, &se) {
+		return bad(string(se))
+	}
 	return bad(imapwire.Reason(err))
 }
 
