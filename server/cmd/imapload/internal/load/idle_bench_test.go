@@ -91,12 +91,13 @@ func raiseFDLimit(b testing.TB, n int) {
 	if lim.Cur >= need {
 		return
 	}
+	hard := lim.Max
 	lim.Cur = need
 	if lim.Max < need {
-		lim.Max = need // allowed to root only
+		lim.Max = need // needs CAP_SYS_RESOURCE
 	}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		b.Skipf("need %d file descriptors for %d idlers: %v (set IMAPLOAD_IDLERS lower or raise the limit)", need, n, err)
+		b.Skipf("need %d file descriptors for %d idlers, hard limit %d: setrlimit: %v (set IMAPLOAD_IDLERS lower or raise the hard limit)", need, n, hard, err)
 	}
 }
 
@@ -236,6 +237,7 @@ type idleClient struct {
 	b     *testing.B
 	cmd   *exec.Cmd
 	lines *bufio.Scanner
+	early []string // lines before "ready"
 }
 
 // startIdleClient starts n idlers against addr in a child process and
@@ -258,7 +260,13 @@ func startIdleClient(b *testing.B, addr string, n, rounds int, raw bool) *idleCl
 		b.Fatal(err)
 	}
 	c := &idleClient{b: b, cmd: cmd, lines: bufio.NewScanner(stdout)}
-	for c.next() != "ready" {
+	for {
+		line := c.next()
+		if line == "ready" {
+			break
+		}
+		// The child's own test output: its failure, if it ends early.
+		c.early = append(c.early, line)
 	}
 	return c
 }
@@ -266,7 +274,7 @@ func startIdleClient(b *testing.B, addr string, n, rounds int, raw bool) *idleCl
 func (c *idleClient) next() string {
 	if !c.lines.Scan() {
 		c.cmd.Wait()
-		c.b.Fatalf("the idle client process ended early: %v", c.lines.Err())
+		c.b.Fatalf("the idle client process ended early (%v):\n%s", c.lines.Err(), strings.Join(c.early, "\n"))
 	}
 	return c.lines.Text()
 }
