@@ -713,32 +713,14 @@ func (u *user) copyOrMove(ctx context.Context, mailbox store.MailboxID, uids sto
 				return err
 			}
 		}
-		// Lock both rows in ID order so that two opposite transfers cannot
-		// deadlock.
-		if _, err := u.selectable(ctx, t, mailbox, false); err != nil {
-			return err
-		}
-		d, err := u.mailboxByName(ctx, t, dest, false)
+		src, dst, err := u.lockSourceAndTarget(ctx, t, mailbox, dest)
 		if err != nil {
 			return err
 		}
-		first, second := int64(mailbox), d.ID
-		if second < first {
-			first, second = second, first
-		}
-		locked := map[int64]*mailboxRow{}
-		for _, id := range []int64{first, second} {
-			if locked[id] != nil {
-				continue
-			}
-			if locked[id], err = u.selectable(ctx, t, store.MailboxID(id), true); err != nil {
-				return err
-			}
-		}
-		if locked[d.ID].Name != dest {
+		if dst.Name != dest {
 			return store.ErrNoSuchMailbox // renamed meanwhile
 		}
-		res, err = u.transfer(ctx, t, locked[int64(mailbox)], uids, locked[d.ID], move, q)
+		res, err = u.transfer(ctx, t, src, uids, dst, move, q)
 		return err
 	})
 	if err != nil {
@@ -755,4 +737,31 @@ func (u *user) Copy(ctx context.Context, mailbox store.MailboxID, uids store.UID
 // Move implements store.MessageWriter.
 func (u *user) Move(ctx context.Context, mailbox store.MailboxID, uids store.UIDSet, dest string) (store.CopyResult, error) {
 	return u.copyOrMove(ctx, mailbox, uids, dest, true)
+}
+
+// lockSourceAndTarget locks the rows of the selected mailbox and of the
+// mailbox named dest, in ID order so that two opposite transfers cannot
+// deadlock, and returns both (the same row when they are one mailbox).
+func (u *user) lockSourceAndTarget(ctx context.Context, t *txn, mailbox store.MailboxID, dest string) (src, dst *mailboxRow, err error) {
+	if _, err := u.selectable(ctx, t, mailbox, false); err != nil {
+		return nil, nil, err
+	}
+	d, err := u.mailboxByName(ctx, t, dest, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	first, second := int64(mailbox), d.ID
+	if second < first {
+		first, second = second, first
+	}
+	locked := map[int64]*mailboxRow{}
+	for _, id := range []int64{first, second} {
+		if locked[id] != nil {
+			continue
+		}
+		if locked[id], err = u.selectable(ctx, t, store.MailboxID(id), true); err != nil {
+			return nil, nil, err
+		}
+	}
+	return locked[int64(mailbox)], locked[d.ID], nil
 }

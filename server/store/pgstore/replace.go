@@ -57,27 +57,10 @@ func (u *user) Replace(ctx context.Context, mailbox store.MailboxID, uid uint32,
 		if err != nil {
 			return err
 		}
-		if _, err := u.selectable(ctx, t, mailbox, false); err != nil {
-			return err
-		}
-		d, err := u.mailboxByName(ctx, t, name, false)
+		src, dst, err := u.lockSourceAndTarget(ctx, t, mailbox, name)
 		if err != nil {
 			return err
 		}
-		first, second := int64(mailbox), d.ID
-		if second < first {
-			first, second = second, first
-		}
-		locked := map[int64]*mailboxRow{}
-		for _, id := range []int64{first, second} {
-			if locked[id] != nil {
-				continue
-			}
-			if locked[id], err = u.selectable(ctx, t, store.MailboxID(id), true); err != nil {
-				return err
-			}
-		}
-		src, dst := locked[int64(mailbox)], locked[d.ID]
 		if dst.Name != name {
 			return store.ErrNoSuchMailbox // renamed meanwhile
 		}
