@@ -49,3 +49,11 @@ func TestReopen(t *testing.T) {
 		return func(t *testing.T) store.Store { return openTest(t, dir, testOptions()) }
 	})
 }
+
+func TestNewMessageChecks(t *testing.T) {
+	storetest.RunNewMessageChecks(t, func(t *testing.T, maxMessageSize int64) store.Store {
+		opts := testOptions()
+		opts.MaxMessageSize = maxMessageSize
+		return openTest(t, t.TempDir(), opts)
+	})
+}
