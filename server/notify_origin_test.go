@@ -95,7 +95,7 @@ func blameHeld(held *store.Notification, n store.Notification) store.Notificatio
 }
 
 // mailboxIDOf returns the ID of the demo account's mailbox name.
-func (ts *testServer) mailboxIDOf(t *testing.T, name string) store.MailboxID {
+func (ts *testServer) mailboxIDOf(t testing.TB, name string) store.MailboxID {
 	t.Helper()
 	u, err := ts.cfg.Store.OpenUser(context.Background(), "demo")
 	require.NoError(t, err)
@@ -204,7 +204,7 @@ var originScenarios = []originScenario{{
 // messagesOf picks the message notifications of the named mailbox.
 func messagesOf(name string) func(ts *testServer) func(store.Notification) bool {
 	return func(ts *testServer) func(store.Notification) bool {
-		id := ts.mailboxIDOf(ts.t.(*testing.T), name)
+		id := ts.mailboxIDOf(ts.t, name)
 		return func(n store.Notification) bool { return n.Event == 0 && n.Mailbox == id }
 	}
 }
