@@ -67,12 +67,14 @@
 // messages (RFC 4315 3).
 //
 // SAVEDATE (RFC 8514): both stores keep, for each message, when it entered
-// its mailbox (APPEND, COPY, MOVE, delivery; a copy or a move gets a new
-// one, unlike the internal date). FETCH SAVEDATE returns it and SEARCH
-// SAVEDBEFORE, SAVEDON and SAVEDSINCE compare its day as BEFORE, ON and
-// SINCE do the internal date's. Every mailbox keeps save dates, so
-// SAVEDATESUPPORTED matches every message and SAVEDATE is never NIL: a
-// message stored before the store kept them reports its internal date.
+// its mailbox (APPEND, COPY, MOVE, REPLACE, delivery, import; a copy or a
+// move gets a new one, unlike the internal date). FETCH SAVEDATE returns it
+// and SEARCH SAVEDBEFORE, SAVEDON and SAVEDSINCE compare its day as BEFORE,
+// ON and SINCE do the internal date's. A message stored before the store
+// kept save dates has none, and is answered as RFC 8514 answers for a
+// storage without save dates: FETCH SAVEDATE is NIL (4.2), the SAVED* keys
+// compare its internal date instead (4.3), and SAVEDATESUPPORTED, which
+// matches every other message, does not match it.
 //
 // REPLACE (RFC 8508): REPLACE and UID REPLACE, in a mailbox selected
 // read-write, receive a message as APPEND does, append it to the target

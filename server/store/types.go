@@ -146,9 +146,11 @@ type Message struct {
 	Flags  []string
 	ModSeq uint64
 	// SaveDate is when the message was added to this mailbox (by APPEND,
-	// COPY, MOVE or delivery; RFC 8514): a copy or a move gets a new one,
-	// unlike the internal date. It is zero for a message the store does
-	// not know it for (one stored before the store kept save dates).
+	// COPY, MOVE, REPLACE or delivery; RFC 8514): a copy or a move gets a
+	// new one, unlike the internal date. It is zero for a message the
+	// store does not know it for (one stored before the store kept save
+	// dates); the server then answers FETCH SAVEDATE with NIL. A flag
+	// change never sets it.
 	SaveDate time.Time
 	// ContentID identifies the message's content in the store: COPY and
 	// MOVE keep it, a new APPEND gets a new one, and it is never reused.
