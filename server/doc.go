@@ -176,8 +176,16 @@
 // once deleted, \Subscribed when subscribed, OLDNAME for a rename (one
 // per renamed mailbox, inferiors included). The session's own changes
 // (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SETMETADATA, and
-// APPEND, COPY or MOVE into other mailboxes) are not notified back: its commands'
-// responses report them. Mailbox events come from the store (both stores
+// APPEND, COPY or MOVE into other mailboxes) are not notified back: its
+// commands' responses report them (RFC 5465 5). They are told apart by
+// origin, not by time: the session's context carries a store.Origin, the
+// store stamps the notifications of the changes made with it, and only
+// those are left out, so another session's change made while the
+// session's own command runs, even of the same kind or mailbox, is
+// reported. A notification of mixed origins (coalesced) counts as
+// another's, and a mailbox whose status was taken silently after an own
+// change is reported when another's change it already included is
+// announced later. Mailbox events come from the store (both stores
 // publish them, across nodes for PostgreSQL), so changes by other nodes
 // and by administration tools are reported too. A session whose client
 // does not take its notifications (Config.MaxPendingNotifications queued)

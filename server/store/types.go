@@ -297,6 +297,9 @@ type Notification struct {
 	// Entry is the metadata entry a MetadataChanged event concerns (its
 	// Name is the mailbox, "" for a server entry).
 	Entry string
+	// Origin is the [Origin] of the call that made the change (see
+	// [WithOrigin]); zero when unknown.
+	Origin Origin
 }
 
 // AccountEvents is the mailbox ID under which the notifier delivers every
@@ -323,8 +326,9 @@ type Notifier interface {
 	// Subscribe registers interest in one mailbox of one user, or, with
 	// [AccountEvents], in every notification of the user. The channel
 	// receives coalesced notifications (at most one pending; a newer one
-	// replaces it) and is never closed by the notifier; cancel unregisters
-	// and must be called exactly once.
+	// replaces it, and keeps its Origin only when both had the same one)
+	// and is never closed by the notifier; cancel unregisters and must be
+	// called exactly once.
 	Subscribe(user string, mailbox MailboxID) (ch <-chan Notification, cancel func())
 
 	// Publish announces a committed change. It never blocks on receivers.

@@ -78,7 +78,7 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 	}
 	committed = true
 	last := results[n-1]
-	u.publish([]store.Notification{{User: u.name, Mailbox: last.Mailbox, HighestModSeq: last.ModSeq}})
+	u.publish(ctx, []store.Notification{{User: u.name, Mailbox: last.Mailbox, HighestModSeq: last.ModSeq}})
 	return results, nil
 }
 

@@ -166,7 +166,7 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 		return store.AppendResult{}, err
 	}
 	committed = true
-	u.publish([]store.Notification{{User: u.name, Mailbox: res.Mailbox, HighestModSeq: res.ModSeq}})
+	u.publish(ctx, []store.Notification{{User: u.name, Mailbox: res.Mailbox, HighestModSeq: res.ModSeq}})
 	return res, nil
 }
 
@@ -453,7 +453,7 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 		return store.StoreResult{}, err
 	}
 	if res.ModSeq != 0 {
-		u.publish([]store.Notification{{User: u.name, Mailbox: mailbox, HighestModSeq: res.ModSeq}})
+		u.publish(ctx, []store.Notification{{User: u.name, Mailbox: mailbox, HighestModSeq: res.ModSeq}})
 	}
 	return res, nil
 }
@@ -515,7 +515,7 @@ func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.
 	}
 	u.s.blobs.remove(freed)
 	if modseq != 0 {
-		u.publish([]store.Notification{{User: u.name, Mailbox: mailbox, HighestModSeq: modseq}})
+		u.publish(ctx, []store.Notification{{User: u.name, Mailbox: mailbox, HighestModSeq: modseq}})
 	}
 	return out, nil
 }
@@ -640,7 +640,7 @@ func (u *user) copyOrMove(ctx context.Context, mailbox store.MailboxID, uids sto
 	if err != nil {
 		return store.CopyResult{}, err
 	}
-	u.publish(res.notes)
+	u.publish(ctx, res.notes)
 	return res.copy, nil
 }
 

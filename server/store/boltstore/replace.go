@@ -95,6 +95,6 @@ func (u *user) Replace(ctx context.Context, mailbox store.MailboxID, uid uint32,
 	if res.Mailbox != mailbox {
 		notes = append(notes, store.Notification{User: u.name, Mailbox: res.Mailbox, HighestModSeq: res.ModSeq})
 	}
-	u.publish(notes)
+	u.publish(ctx, notes)
 	return res, nil
 }
