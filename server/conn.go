@@ -70,8 +70,9 @@ type conn struct {
 	// with a mailbox selected; see announceCondstore.
 	condstoreNew bool
 	mailbox      *selectedMailbox
-	// ntf is the NOTIFY set and its queue (RFC 5465), session data.
-	ntf   notifyState
+	// ntf is the NOTIFY set and its queue (RFC 5465), session data;
+	// nil until the first NOTIFY SET.
+	ntf   *notifyState
 	sasl  *saslExchange
 	after func() // runs after the current completion is written
 	ended func() // runs once when the session has ended (set by the server)

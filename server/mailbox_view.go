@@ -211,7 +211,7 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 		uids: v.UIDs, modseq: v.HighestModSeq, expunged: map[uint32]bool{}, own: map[uint64]bool{},
 	}
 	m.hub = c.srv.acquireHub(c.username, info.ID, v.HighestModSeq)
-	c.ntf.selected.Store(uint64(info.ID))
+	c.noteSelected(info.ID)
 	m.gen = ^uint64(0) // not caught up through the hub yet
 	c.mailbox = m
 	m.learnKeywords(v.Keywords)
@@ -503,7 +503,7 @@ func (c *conn) closeMailbox() {
 	if c.mailbox != nil {
 		c.srv.releaseHub(c.mailbox.hub)
 		c.mailbox = nil
-		c.ntf.selected.Store(0)
+		c.noteSelected(0)
 	}
 }
 
