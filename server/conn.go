@@ -64,8 +64,8 @@ type conn struct {
 	counted  string // account counted against MaxConnectionsPerUser
 	user     store.User
 	username string
-	utf8     bool // ENABLE UTF8=ACCEPT
-	enabled  map[string]bool
+	utf8     bool            // ENABLE UTF8=ACCEPT
+	enabled  map[string]bool // ENABLEd extensions; nil until the first
 	// condstoreNew is set when the current command enabled CONDSTORE
 	// with a mailbox selected; see announceCondstore.
 	condstoreNew bool
@@ -84,15 +84,14 @@ type conn struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		srv:     s,
-		raw:     nc,
-		nc:      nc,
-		ctx:     ctx,
-		stop:    cancel,
-		state:   fsm.InitialState,
-		modes:   s.cfg.Modes,
-		enabled: map[string]bool{},
-		log:     s.log.With("remote", nc.RemoteAddr().String()),
+		srv:   s,
+		raw:   nc,
+		nc:    nc,
+		ctx:   ctx,
+		stop:  cancel,
+		state: fsm.InitialState,
+		modes: s.cfg.Modes,
+		log:   s.log.With("remote", nc.RemoteAddr().String()),
 	}
 	_, c.tls = nc.(*tls.Conn)
 	c.facts = openingFacts(c.tls, s.cfg.AllowInsecureAuth)
