@@ -32,6 +32,12 @@ func rawIdle(addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return idleOn(nc)
+}
+
+// idleOn logs in on nc, selects INBOX and starts IDLE; it closes nc when
+// that fails.
+func idleOn(nc net.Conn) (net.Conn, error) {
 	nc.SetDeadline(time.Now().Add(time.Minute))
 	r := bufio.NewReaderSize(nc, 512)
 	expect := func(prefix string) error {
@@ -311,6 +317,10 @@ func (c *idleClient) wait() {
 //	go test ./server/cmd/imapload/internal/load -run '^$' -bench IdleConnections -benchtime 1x
 func BenchmarkIdleConnections(b *testing.B) {
 	n := idlersWanted(b)
+	if memoryTransport(b) {
+		benchIdleMemory(b, n)
+		return
+	}
 	raiseFDLimit(b, n)
 	addr := startServer(b, func(c *server.Config) {
 		c.MaxConnections = n + 100
@@ -391,6 +401,10 @@ func writeHeapProfile(b *testing.B, path string) {
 //	go test ./server/cmd/imapload/internal/load -run '^$' -bench 'IdleConnections|FanOutFloor' -benchtime 1x
 func BenchmarkFanOutFloor(b *testing.B) {
 	n := idlersWanted(b)
+	if memoryTransport(b) {
+		benchFloorMemory(b, n)
+		return
+	}
 	raiseFDLimit(b, n)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
