@@ -107,6 +107,19 @@ func raiseFDLimit(b testing.TB, n int) {
 	}
 }
 
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time this process used since start per push
+// of n idlers over rounds: load-independent, unlike the latencies.
+func reportCPU(b *testing.B, start time.Duration, n, rounds int) {
+	b.ReportMetric(float64(cpuTime()-start)/1e3/float64(n*rounds), "cpu-us/push")
+}
+
 func inUse() uint64 {
 	runtime.GC()
 	runtime.GC()
@@ -309,7 +322,10 @@ func (c *idleClient) wait() {
 // sessions on an in-process server, with the clients in a child process,
 // and reports the memory each session costs the server (heap and stacks),
 // the goroutines each one holds, and the push latency from APPEND OK to
-// EXISTS at every idler over a few APPENDs. With IMAPLOAD_HEAPPROFILE=file
+// EXISTS at every idler over a few APPENDs, and the CPU time of this
+// process per push during those rounds (cpu-us/push). With
+// IMAPLOAD_TRANSPORT=memory the idlers are in this process instead, on
+// in-memory connections (see benchIdleMemory). With IMAPLOAD_HEAPPROFILE=file
 // it writes a heap profile while the idlers are connected (inspect it with
 // go tool pprof -sample_index=inuse_space); with IMAPLOAD_CPUPROFILE=file
 // it profiles the server during the APPEND rounds. Run it alone:
@@ -352,12 +368,14 @@ func BenchmarkIdleConnections(b *testing.B) {
 			b.Fatal(err)
 		}
 		var push load.Histogram
+		cpu := cpuTime()
 		for round := range rounds {
 			if _, err := app.Append("INBOX", "", []byte("Subject: push\r\n\r\nround "+strconv.Itoa(round)+"\r\n")); err != nil {
 				b.Fatal(err)
 			}
 			client.record(round, n, time.Now().UnixNano(), &push)
 		}
+		reportCPU(b, cpu, n, rounds)
 		app.Logout()
 		b.ReportMetric(float64(push.Percentile(50))/1e6, "push-p50-ms")
 		b.ReportMetric(float64(push.Percentile(99))/1e6, "push-p99-ms")
@@ -394,9 +412,11 @@ func writeHeapProfile(b *testing.B, path string) {
 // an IMAP server: it writes one EXISTS line to each of IMAPLOAD_IDLERS
 // plain loopback connections (the same child process reading them) from
 // GOMAXPROCS goroutines, and reports the latency from the start of the
-// writes to each arrival. It is the peer of BenchmarkIdleConnections's push
-// latency: the part of that figure the server cannot remove. Run both in
-// one invocation:
+// writes to each arrival, and its CPU time per push. It is the peer of
+// BenchmarkIdleConnections's push latency: the part of that figure the
+// server cannot remove. With IMAPLOAD_TRANSPORT=memory it writes to
+// in-memory connections read in this process (see benchFloorMemory). Run
+// both in one invocation:
 //
 //	go test ./server/cmd/imapload/internal/load -run '^$' -bench 'IdleConnections|FanOutFloor' -benchtime 1x
 func BenchmarkFanOutFloor(b *testing.B) {
@@ -433,6 +453,7 @@ func BenchmarkFanOutFloor(b *testing.B) {
 		var push load.Histogram
 		line := []byte("* 1 EXISTS\r\n")
 		workers := runtime.GOMAXPROCS(0)
+		cpu := cpuTime()
 		for round := range rounds {
 			start := time.Now().UnixNano()
 			var wg sync.WaitGroup
@@ -449,6 +470,7 @@ func BenchmarkFanOutFloor(b *testing.B) {
 			wg.Wait()
 			client.record(round, n, start, &push)
 		}
+		reportCPU(b, cpu, n, rounds)
 		b.ReportMetric(float64(push.Percentile(50))/1e6, "push-p50-ms")
 		b.ReportMetric(float64(push.Percentile(99))/1e6, "push-p99-ms")
 		for _, c := range conns {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package load_test
 
 import (
@@ -204,11 +206,13 @@ func benchIdleMemory(b *testing.B, n int) {
 		_, err = app.Login("bench", "secret")
 		require.NoError(b, err)
 		var push load.Histogram
+		cpu := cpuTime()
 		for round := range rounds {
 			_, err := app.Append("INBOX", "", []byte("Subject: push\r\n\r\nround "+strconv.Itoa(round)+"\r\n"))
 			require.NoError(b, err)
 			idlers.round(b, time.Now().UnixNano(), &push)
 		}
+		reportCPU(b, cpu, n, rounds)
 		app.Logout()
 		b.ReportMetric(float64(push.Percentile(50))/1e6, "push-p50-ms")
 		b.ReportMetric(float64(push.Percentile(99))/1e6, "push-p99-ms")
@@ -247,6 +251,7 @@ func benchFloorMemory(b *testing.B, n int) {
 		var push load.Histogram
 		line := []byte("* 1 EXISTS\r\n")
 		workers := runtime.GOMAXPROCS(0)
+		cpu := cpuTime()
 		for range rounds {
 			start := time.Now().UnixNano()
 			var wg sync.WaitGroup
@@ -265,6 +270,7 @@ func benchFloorMemory(b *testing.B, n int) {
 			idlers.round(b, start, &push)
 			wg.Wait()
 		}
+		reportCPU(b, cpu, n, rounds)
 		b.ReportMetric(float64(push.Percentile(50))/1e6, "push-p50-ms")
 		b.ReportMetric(float64(push.Percentile(99))/1e6, "push-p99-ms")
 		for _, c := range conns {
