@@ -54,11 +54,13 @@ type memIdlers struct {
 
 // watch makes arrivals on conns reach ready.
 func watch(conns []*memconn.Conn) *memIdlers {
-	m := &memIdlers{conns: conns, ready: make(chan int32, len(conns)), carry: make([][]byte, len(conns)), buf: make([]byte, 4096)}
+	// At most one index per connection waits on ready for its data
+	// (the wake-up runs when data reaches an empty buffer, and round
+	// drains the buffer after taking the index), and at most one more
+	// for its close while close unwatches it: twice the connections
+	// never fill it.
+	m := &memIdlers{conns: conns, ready: make(chan int32, 2*len(conns)), carry: make([][]byte, len(conns)), buf: make([]byte, 4096)}
 	for i, c := range conns {
-		// At most one index per connection waits on ready: the notify
-		// runs when data reaches an empty buffer, and round drains the
-		// buffer after taking the index.
 		c.SetReadNotify(func() { m.ready <- int32(i) })
 	}
 	return m
@@ -106,9 +108,11 @@ func (m *memIdlers) round(b *testing.B, start int64, h *load.Histogram) {
 	}
 }
 
-// close closes the client ends.
+// close closes the client ends, unwatched first: no wake-up may wait on
+// ready once nobody reads it.
 func (m *memIdlers) close() {
 	for _, c := range m.conns {
+		c.SetReadNotify(nil)
 		c.Close()
 	}
 }
@@ -273,9 +277,9 @@ func benchFloorMemory(b *testing.B, n int) {
 		reportCPU(b, cpu, n, rounds)
 		b.ReportMetric(float64(push.Percentile(50))/1e6, "push-p50-ms")
 		b.ReportMetric(float64(push.Percentile(99))/1e6, "push-p99-ms")
+		idlers.close()
 		for _, c := range conns {
 			c.Close()
 		}
-		idlers.close()
 	}
 }
