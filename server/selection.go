@@ -141,6 +141,9 @@ func (s selection) refs() []msgRef {
 	for chunk := range s.chunks(selectionChunk) {
 		refs = append(refs, chunk...)
 	}
+	if len(refs) == 0 {
+		return nil
+	}
 	return refs
 }
 
