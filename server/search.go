@@ -534,8 +534,8 @@ func (c *conn) searchIn(program *searchKey, uids []uint32) ([]msgRef, []uint64, 
 	}
 	var hits []msgRef
 	var modseqs []uint64
-	for start := 0; start < len(uids); start += fetchBatch {
-		end := min(start+fetchBatch, len(uids))
+	for start := 0; start < len(uids); start += searchBatch {
+		end := min(start+searchBatch, len(uids))
 		var msgs []*store.Message
 		// The header block comes with the metadata when nothing beyond
 		// it is searched: the store reads it in the same query.
