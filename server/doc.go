@@ -88,6 +88,14 @@
 // the expunge are separate commits, and a crash between them keeps both
 // messages, the old one flagged \Deleted.
 //
+// SEARCH asks a store that implements store.FlagSearcher for the flag keys
+// at the top of the program (system flags and keywords, set, unset or NOT,
+// ANDed): when they are the whole program its answer is the result,
+// otherwise only the messages it found are fetched and tested for the
+// other keys. HEADER and SUBJECT read the header blocks with the
+// messages' metadata (store.FetchOptions.Header) and open a body only when
+// the store gives none.
+//
 // SORT (RFC 5256 3) orders the messages a search selects by ARRIVAL, CC,
 // DATE, FROM, SIZE, SUBJECT and TO, and with SORT=DISPLAY (RFC 5957) by
 // DISPLAYFROM and DISPLAYTO, each optionally REVERSE; strings compare under

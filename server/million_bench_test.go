@@ -160,11 +160,12 @@ func (c *client) count(tag, command, prefix string) int {
 
 // BenchmarkMillionMailbox measures a mailbox of IMAPFSM_BENCH_MILLION
 // messages on the store IMAPFSM_BENCH_STORE names (bolt, the default, or
-// pg) through the IMAP engine: SELECT, UID
-// FETCH 1:* (FLAGS) streamed (peak heap, peak RSS and peak anonymous RSS
-// over the idle process), UID SEARCH on a flag, a QRESYNC SELECT after 1,000 flag
-// changes, EXPUNGE of 10,000 messages, and UID SEARCH on a header. The mailbox is built
-// once with AppendBatch (the import path), in batches of 10,000.
+// pg) through the IMAP engine: SELECT, UID FETCH 1:* (FLAGS) streamed
+// (peak heap, peak RSS and peak anonymous RSS over the idle process), UID
+// SEARCH on a flag and on flags with a header, a QRESYNC SELECT after
+// 1,000 flag changes, EXPUNGE of 10,000 messages, and UID SEARCH on a
+// header. The mailbox is built once with AppendBatch (the import path),
+// in batches of 10,000.
 func BenchmarkMillionMailbox(b *testing.B) {
 	n, _ := strconv.Atoi(os.Getenv(millionEnv))
 	if n <= 0 {
@@ -244,6 +245,16 @@ func BenchmarkMillionMailbox(b *testing.B) {
 		c.ok("S", "SELECT INBOX")
 		for b.Loop() {
 			require.Equal(b, 1, c.count("s", "UID SEARCH FLAGGED", "* SEARCH 1 101 "))
+		}
+	})
+	b.Run("SearchFlagAndHeader", func(b *testing.B) {
+		// Flag keys with a header key: the flag keys (answered by the
+		// store's flag search where it has one) choose the messages
+		// whose headers are read. Message n/2 is \Flagged and not \Seen.
+		c.t = b
+		c.ok("S", "SELECT INBOX")
+		for b.Loop() {
+			require.Equal(b, 1, c.count("a", fmt.Sprintf("UID SEARCH UNSEEN FLAGGED HEADER Message-ID <m%d@example.org>", n/2), fmt.Sprintf("* SEARCH %d", n/2+1)))
 		}
 	})
 	b.Run("QresyncAfter1000Changes", func(b *testing.B) {
