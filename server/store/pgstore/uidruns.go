@@ -108,11 +108,14 @@ func expandRuns(los, his []int64, messages int64) ([]uint32, error) {
 	if n != messages {
 		return nil, fmt.Errorf("%w: %d UIDs in runs, %d messages", errRunsMismatch, n, messages)
 	}
-	out := make([]uint32, 0, n)
+	out := make([]uint32, n)
+	at := 0
 	for i, lo := range los {
-		for uid := lo; uid <= his[i]; uid++ {
-			out = append(out, uint32(uid))
+		run := out[at : at+int(his[i]-lo+1)]
+		for j := range run {
+			run[j] = uint32(lo) + uint32(j)
 		}
+		at += len(run)
 	}
 	return out, nil
 }
