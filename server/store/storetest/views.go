@@ -17,7 +17,8 @@ import (
 // that adds or removes messages (APPEND, batch append, COPY, MOVE between
 // two mailboxes and within one, REPLACE, EXPUNGE of scattered UIDs) and
 // checks after each one that View's UID list and count are the UIDs Fetch
-// finds, in both mailboxes. A store that keeps the UID list apart from the
+// finds, in both mailboxes, and that STATUS counts the recent messages as
+// View does (claims of \Recent are made at random points too). A store that keeps the UID list apart from the
 // messages (pgstore's UID runs) must update it on every one of these
 // paths.
 func testViewMatchesMessages(t *testing.T, s store.Store) {
@@ -51,7 +52,7 @@ func testViewMatchesMessages(t *testing.T, s store.Store) {
 		k := r.IntN(2)
 		other := 1 - k
 		var what string
-		switch op := r.IntN(8); {
+		switch op := r.IntN(9); {
 		case op == 0:
 			what = "append"
 			_, err = u.Append(ctx, names[k], body(step))
@@ -78,6 +79,15 @@ func testViewMatchesMessages(t *testing.T, s store.Store) {
 			if errors.Is(err, store.ErrNoSuchMessage) {
 				err = nil
 			}
+		case op == 6:
+			// Up to just after a message, which is inside a run of
+			// consecutive UIDs whenever the next UID exists too.
+			what = "claim recent"
+			v, verr := u.View(ctx, ids[k])
+			require.NoError(t, verr)
+			if len(v.UIDs) > 0 {
+				_, err = u.ClaimRecent(ctx, ids[k], v.UIDs[r.IntN(len(v.UIDs))]+1)
+			}
 		default:
 			what = "expunge"
 			set := someUIDs(k)
@@ -96,6 +106,7 @@ func testViewMatchesMessages(t *testing.T, s store.Store) {
 			}
 			require.Equal(t, fmt.Sprint(want), fmt.Sprint(v.UIDs), "step %d (%s): View of %s", step, what, names[k])
 			require.Equal(t, uint32(len(want)), v.Messages, "step %d (%s): count of %s", step, what, names[k])
+			require.Equal(t, v.Recent, status(t, u, names[k]).Recent, "step %d (%s): recent in %s", step, what, names[k])
 		}
 	}
 }
