@@ -67,14 +67,6 @@ func rangeArrays(set store.UIDSet) (starts, stops []int64) {
 	return starts, stops
 }
 
-func toUint32s(v []int64) []uint32 {
-	out := make([]uint32, len(v))
-	for i, x := range v {
-		out[i] = uint32(x)
-	}
-	return out
-}
-
 func toInt64s(v []uint32) []int64 {
 	out := make([]int64, len(v))
 	for i, x := range v {
