@@ -82,9 +82,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	// The session's changes carry its origin to the notifications they
-	// cause, so that NOTIFY tells them from others' (notifyState).
-	ctx, cancel := context.WithCancel(store.WithOrigin(context.Background(), store.NewOrigin()))
+	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		srv:   s,
 		raw:   nc,

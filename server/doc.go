@@ -186,9 +186,9 @@
 // (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SETMETADATA, and
 // APPEND, COPY or MOVE into other mailboxes) are not notified back: its
 // commands' responses report them (RFC 5465 5). They are told apart by
-// origin, not by time: the session's context carries a store.Origin, the
-// store stamps the notifications of the changes made with it, and only
-// those are left out, so another session's change made while the
+// origin, not by time: from its first NOTIFY SET on, the session's
+// context carries a store.Origin, the store stamps the notifications of
+// the changes made with it, and only those are left out, so another session's change made while the
 // session's own command runs, even of the same kind or mailbox, is
 // reported. A notification of mixed origins (coalesced) counts as
 // another's, and a mailbox whose status was taken silently after an own

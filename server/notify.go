@@ -20,10 +20,10 @@ import (
 // (store.AccountEvents); the notifier's callback only queues what arrives,
 // under mu, and asks for a push.
 //
-// The session's own changes are told apart by their origin: the session's
-// context carries a store.Origin (newConn), the store stamps the
-// notifications of the changes the session's commands make with it, and
-// those are not notified back (RFC 5465 5: the client learns of them from
+// The session's own changes are told apart by their origin: from the
+// first NOTIFY SET on, the session's context carries a store.Origin
+// (startNotify), the store stamps the notifications of the changes the
+// session's commands make with it, and those are not notified back (RFC 5465 5: the client learns of them from
 // its commands' responses). Every other notification is another's, among
 // them a coalesced one of mixed origins (store.LocalNotifier), which has
 // none.
@@ -135,7 +135,13 @@ func (c *conn) startNotify(set *notifySet, withStatus bool) error {
 	// Subscribe first, so that no change after the baselines below is
 	// missed; one before them is reported only if it shows.
 	s.mu.Lock()
-	s.origin = store.OriginOf(c.ctx)
+	if s.origin = store.OriginOf(c.ctx); s.origin == 0 {
+		// From now on the session's changes carry its origin. Only a
+		// session with a notify set needs it: a change without one is
+		// nobody's own, which is right for every other session.
+		s.origin = store.NewOrigin()
+		c.ctx = store.WithOrigin(c.ctx, s.origin)
+	}
 	s.pending, s.own, s.events, s.count, s.overflow = map[store.MailboxID]uint64{}, map[store.MailboxID]bool{}, nil, 0, false
 	s.mu.Unlock()
 	s.cancel = c.srv.cfg.Store.Notifier().(funcNotifier).SubscribeFunc(c.username, store.AccountEvents, c.onNotification)
