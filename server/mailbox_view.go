@@ -90,39 +90,14 @@ var errBadSeqNumber = errors.New("invalid message sequence number")
 // (RFC 9051 6.4.9). Otherwise it holds sequence numbers; a number above the
 // message count fails with errBadSeqNumber, except that "*" on an empty
 // mailbox selects nothing. "$" is the saved search result (RFC 5182 2.1),
-// reduced to the messages still in the view.
+// reduced to the messages still in the view. The list grows with the set;
+// selection walks it in chunks instead.
 func (m *selectedMailbox) resolve(set imapwire.SeqSet, uid bool) ([]msgRef, error) {
-	if set.Saved {
-		refs := make([]msgRef, 0, len(m.saved))
-		for _, u := range m.saved {
-			if seq := m.seqOf(u); seq != 0 {
-				refs = append(refs, msgRef{seq: seq, uid: u})
-			}
-		}
-		return refs, nil
+	sel, err := m.selection(set, uid)
+	if err != nil {
+		return nil, err
 	}
-	n := uint32(len(m.uids))
-	if !uid {
-		if set.Exceeds(n) && (n != 0 || !set.Dynamic()) {
-			return nil, errBadSeqNumber
-		}
-		refs := make([]msgRef, 0, min(set.Count(n), uint64(n)))
-		for seq := range set.All(n) {
-			refs = append(refs, msgRef{seq: seq, uid: m.uids[seq-1]})
-		}
-		return refs, nil
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	var refs []msgRef
-	for _, r := range set.Resolve(m.uids[n-1]) {
-		i := sort.Search(len(m.uids), func(i int) bool { return m.uids[i] >= r.Start })
-		for ; i < len(m.uids) && m.uids[i] <= r.Stop; i++ {
-			refs = append(refs, msgRef{seq: uint32(i + 1), uid: m.uids[i]})
-		}
-	}
-	return refs, nil
+	return sel.refs(), nil
 }
 
 // uidSetOf returns the store UID set of refs.

@@ -463,13 +463,7 @@ func (c *conn) fetchNew(uids []uint32) {
 		it.peek = true // a notification never sets \Seen
 		items = append(items, it)
 	}
-	refs := make([]msgRef, 0, len(uids))
-	for _, uid := range uids {
-		if seq := m.seqOf(uid); seq != 0 {
-			refs = append(refs, msgRef{seq: seq, uid: uid})
-		}
-	}
-	if res := c.fetchMessages(refs, items, 0); res.outcome != fsm.OutcomeOK {
+	if res := c.fetchMessages(m.uidSelection(uids), items, 0); res.outcome != fsm.OutcomeOK {
 		c.log.Warn("fetching new messages for NOTIFY", "text", res.text)
 	}
 }
