@@ -67,14 +67,6 @@ func rangeArrays(set store.UIDSet) (starts, stops []int64) {
 	return starts, stops
 }
 
-func toUint32s(v []int64) []uint32 {
-	out := make([]uint32, len(v))
-	for i, x := range v {
-		out[i] = uint32(x)
-	}
-	return out
-}
-
 func toInt64s(v []uint32) []int64 {
 	out := make([]int64, len(v))
 	for i, x := range v {
@@ -194,6 +186,7 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			m.ID, uid, content, size, nm.Date.UnixNano(), m.ModSeq, int16(flags.System), encodeKeywords(flags.Keywords), structure,
 			time.Now().UnixNano())
+		queueRunsAdd(b, m.ID, uid, uid)
 		if err := m.addKeywords(flags.Keywords, u.s.opts.MaxKeywords); err != nil {
 			return err
 		}
@@ -210,23 +203,38 @@ func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage)
 }
 
 // View implements store.MessageReader. Status and UID list come from one
-// statement, hence one snapshot. The UID list is an ARRAY subquery rather
-// than array_agg(uid ORDER BY uid), so that it is read in the primary
-// key's order (an index-only scan once the table is vacuumed) instead of
-// being sorted: about ten times faster at 100,000 messages.
+// statement, hence one snapshot. The UID list is read from the mailbox's
+// UID runs (see uidruns.go), one row per run of consecutive UIDs, and
+// expanded here: O(runs) rows instead of O(messages). Runs that disagree
+// with the message count are rebuilt from the messages, with an error
+// logged, before the view is read again.
 func (u *user) View(ctx context.Context, mailbox store.MailboxID) (store.View, error) {
-	var v store.View
 	if err := u.s.enter(ctx); err != nil {
-		return v, err
+		return store.View{}, err
 	}
 	defer u.s.leave()
+	v, err := u.view(ctx, mailbox)
+	if errors.Is(err, errRunsMismatch) {
+		u.s.opts.Logger.Error("pgstore: rebuilding the UID runs of a mailbox", "mailbox", int64(mailbox), "err", err)
+		if err := u.rebuildRuns(ctx, int64(mailbox)); err != nil {
+			return store.View{}, err
+		}
+		v, err = u.view(ctx, mailbox)
+	}
+	return v, err
+}
+
+// view reads a mailbox's status and UID list in one statement.
+func (u *user) view(ctx context.Context, mailbox store.MailboxID) (store.View, error) {
+	var v store.View
 	m := new(mailboxRow)
-	var uids []int64
+	var los, his []int64
 	err := u.s.pool.QueryRow(ctx, `SELECT `+mailboxCols+`,
-		ARRAY(SELECT uid FROM messages WHERE mailbox_id = mb.id ORDER BY uid)
+		ARRAY(SELECT lo FROM uid_runs WHERE mailbox_id = mb.id ORDER BY lo),
+		ARRAY(SELECT hi FROM uid_runs WHERE mailbox_id = mb.id ORDER BY lo)
 		FROM mailboxes mb WHERE user_id = $1 AND id = $2`, u.id, int64(mailbox)).Scan(
 		&m.ID, &m.Name, &m.Attr, &m.UIDValidity, &m.UIDNext, &m.ModSeq, &m.Messages,
-		&m.Unseen, &m.Deleted, &m.Size, &m.LogCount, &m.LogFloor, &m.Keywords, &m.RecentFrom, &uids)
+		&m.Unseen, &m.Deleted, &m.Size, &m.LogCount, &m.LogFloor, &m.Keywords, &m.RecentFrom, &los, &his)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return v, u.missing(ctx, u.s.pool)
 	}
@@ -236,12 +244,14 @@ func (u *user) View(ctx context.Context, mailbox store.MailboxID) (store.View, e
 	if store.MailboxAttr(m.Attr)&store.AttrNoselect != 0 {
 		return v, store.ErrNoselect
 	}
+	if v.UIDs, err = expandRuns(los, his, m.Messages); err != nil {
+		return store.View{}, err
+	}
 	v.MailboxStatus = m.status()
 	v.Keywords = m.Keywords
 	if len(v.Keywords) == 0 {
 		v.Keywords = nil
 	}
-	v.UIDs = toUint32s(uids)
 	first := uint32(m.RecentFrom)
 	v.Recent = uint32(len(v.UIDs) - sort.Search(len(v.UIDs), func(i int) bool { return v.UIDs[i] >= first }))
 	return v, nil
@@ -666,7 +676,9 @@ func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.
 		slices.Sort(out)
 		m.ModSeq++
 		b := &pgx.Batch{}
-		u.queueLog(b, m, store.ChangeExpunge, backend.Ranges(out))
+		gone := backend.Ranges(out)
+		queueRunsRemove(b, m.ID, gone)
+		u.queueLog(b, m, store.ChangeExpunge, gone)
 		queueSave(b, m)
 		t.notify(store.Notification{User: u.name, Mailbox: mailbox, HighestModSeq: uint64(m.ModSeq)})
 		if err := t.sendBatch(ctx, b); err != nil {
@@ -739,11 +751,13 @@ func (u *user) transfer(ctx context.Context, t *txn, src *mailboxRow, uids store
 		SELECT $1, r.nu, m.content_id, m.size, m.internal_date, $2, m.sys_flags, m.keywords, m.structure, $6
 		FROM unnest($4::bigint[], $5::bigint[]) AS r(ou, nu) JOIN messages m ON m.mailbox_id = $3 AND m.uid = r.ou`,
 		dst.ID, dstMod, src.ID, olds, news, time.Now().UnixNano())
+	queueRunsAdd(b, dst.ID, news[0], news[len(news)-1])
 	// With src == dst the append is logged at dstMod and the expunge of
 	// the originals at the next MODSEQ.
 	u.queueLog(b, dst, store.ChangeAppend, backend.Ranges(res.DestUIDs))
 	if move {
 		b.Queue(`DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)`, src.ID, olds)
+		queueRunsRemove(b, src.ID, backend.Ranges(res.SourceUIDs))
 		for _, sm := range msgs {
 			src.account(sm.flags, sm.size, -1)
 		}

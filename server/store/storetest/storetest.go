@@ -69,6 +69,7 @@ func Run(t *testing.T, open Opener) {
 		{"Isolation", testIsolation},
 		{"DeleteUser", testDeleteUser},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"ViewMatchesMessages", testViewMatchesMessages},
 		{"ClaimRecent", testClaimRecent},
 		{"AppendBatch", testAppendBatch},
 		{"AppendBatchConcurrent", testAppendBatchConcurrent},
