@@ -91,6 +91,19 @@
 // synchronous replication, an acknowledged message also survives the loss
 // of the primary.
 //
+// # Searching
+//
+// SearchFlags (store.FlagSearcher) answers SEARCH on flags with one
+// query. \Answered, \Flagged, \Draft and \Deleted set and \Seen unset
+// have partial indexes on (mailbox_id, uid), keywords a GIN index of
+// "mailbox keyword" keys (lower case), so FLAGGED, UNSEEN or KEYWORD
+// read only the matching messages; the opposite sides (SEEN, UNFLAGGED,
+// UNKEYWORD, ...) usually match most of a mailbox and filter its rows in
+// the database. Fetch with FetchOptions.Header cuts each message's header
+// block out of its content in the same query, so SEARCH HEADER costs a
+// query per 512 messages rather than one per message; the match itself
+// stays O(n), in the server.
+//
 // # Change log
 //
 // As in boltstore, each mailbox keeps its newest [store.Options.MaxChangeLog]

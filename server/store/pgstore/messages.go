@@ -306,9 +306,20 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 	if opts.Structure {
 		cols = `m.uid, m.size, m.internal_date, m.modseq, m.sys_flags, m.keywords, m.content_id, m.save_date, m.structure`
 	}
-	query := `SELECT ` + cols + ` FROM unnest($2::bigint[], $3::bigint[]) AS r(a, b)
+	header, join := `NULL::bytea`, ``
+	if opts.Header {
+		// The header block, cut from the content in the same query
+		// (SEARCH HEADER would otherwise read each body with a query of
+		// its own): up to the first CRLF CRLF, or LF LF before it, as
+		// store.HeaderLen.
+		header = `substring(c.body FOR h2.n)`
+		join = ` JOIN contents c ON c.id = m.content_id
+		CROSS JOIN LATERAL (SELECT coalesce(nullif(position('\x0d0a0d0a'::bytea IN c.body), 0) + 3, length(c.body)) AS n) h1
+		CROSS JOIN LATERAL (SELECT coalesce(nullif(position('\x0a0a'::bytea IN substring(c.body FOR h1.n)), 0) + 1, h1.n) AS n) h2`
+	}
+	query := `SELECT ` + cols + `, ` + header + ` FROM unnest($2::bigint[], $3::bigint[]) AS r(a, b)
 		CROSS JOIN LATERAL (SELECT * FROM messages WHERE mailbox_id = $1 AND uid BETWEEN r.a AND r.b
-			AND modseq > $4 ORDER BY uid LIMIT $5) m
+			AND modseq > $4 ORDER BY uid LIMIT $5) m` + join + `
 		ORDER BY m.uid LIMIT $5`
 	buf := make([]store.Message, 0, readChunk)
 	for len(set) > 0 {
@@ -333,13 +344,14 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 				var saved *int64
 				var sys int16
 				var kw string
-				var st []byte
-				if err := rows.Scan(&uid, &size, &date, &modseq, &sys, &kw, &content, &saved, &st); err != nil {
+				var st, hdr []byte
+				if err := rows.Scan(&uid, &size, &date, &modseq, &sys, &kw, &content, &saved, &st, &hdr); err != nil {
 					return err
 				}
 				msg := store.Message{
 					UID: uint32(uid), Size: size, InternalDate: time.Unix(0, date),
 					Flags: flagsOf(sys, kw).Strings(), ModSeq: uint64(modseq), ContentID: uint64(content), Structure: st,
+					Header: hdr,
 				}
 				if saved != nil {
 					msg.SaveDate = time.Unix(0, *saved)
@@ -373,6 +385,76 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 		}
 	}
 	return nil
+}
+
+// SearchFlags implements store.FlagSearcher with one query, whose
+// conditions are written as the predicates of the partial flag indexes
+// (migration 0006) so that the planner can use them: a flag set, or
+// \Seen unset, reads only the matching index entries; the other
+// conditions filter the mailbox's rows in the database.
+func (u *user) SearchFlags(ctx context.Context, mailbox store.MailboxID, q store.FlagQuery) ([]uint32, []uint64, error) {
+	if err := q.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := u.s.enter(ctx); err != nil {
+		return nil, nil, err
+	}
+	defer u.s.leave()
+	if _, err := u.selectable(ctx, u.s.pool, mailbox, false); err != nil {
+		return nil, nil, err
+	}
+	query, args := flagQuerySQL(int64(mailbox), q)
+	rows, err := u.s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var uids []uint32
+	var modseqs []uint64
+	for rows.Next() {
+		var uid, modseq int64
+		if err := rows.Scan(&uid, &modseq); err != nil {
+			return nil, nil, err
+		}
+		uids = append(uids, uint32(uid))
+		modseqs = append(modseqs, uint64(modseq))
+	}
+	return uids, modseqs, rows.Err()
+}
+
+// flagQuerySQL returns the query of SearchFlags and its arguments. The
+// flag bits are literals (a parameter would keep the planner from proving
+// that a partial index applies); keywords are parameters, as the keys of
+// the messages_keywords index.
+func flagQuerySQL(mailbox int64, q store.FlagQuery) (string, []any) {
+	var b strings.Builder
+	b.WriteString(`SELECT uid, modseq FROM messages WHERE mailbox_id = $1`)
+	for bit := store.FlagSeen; bit <= store.FlagDraft; bit <<= 1 {
+		if q.Set.System&bit != 0 {
+			fmt.Fprintf(&b, ` AND sys_flags & %d <> 0`, bit)
+		}
+		if q.Unset.System&bit != 0 {
+			fmt.Fprintf(&b, ` AND sys_flags & %d = 0`, bit)
+		}
+	}
+	args := []any{mailbox}
+	keys := func(kws []string) []string {
+		out := make([]string, len(kws))
+		for i, k := range kws {
+			out[i] = fmt.Sprintf("%d %s", mailbox, strings.ToLower(k))
+		}
+		return out
+	}
+	if len(q.Set.Keywords) > 0 {
+		args = append(args, keys(q.Set.Keywords))
+		fmt.Fprintf(&b, ` AND keywords <> '' AND message_keyword_keys(mailbox_id, keywords) @> $%d::text[]`, len(args))
+	}
+	if len(q.Unset.Keywords) > 0 {
+		args = append(args, keys(q.Unset.Keywords))
+		fmt.Fprintf(&b, ` AND NOT (keywords <> '' AND message_keyword_keys(mailbox_id, keywords) && $%d::text[])`, len(args))
+	}
+	b.WriteString(` ORDER BY uid`)
+	return b.String(), args
 }
 
 // body is a message content held in memory.

@@ -61,7 +61,7 @@ const runsRemoveSQL = `WITH r AS (
 
 // runsRebuildSQL recomputes the runs of mailbox $1 from its messages
 // (gaps and islands: uid minus its rank is constant along a run), after
-// they were deleted. Migration 6 builds every mailbox's runs the same way.
+// they were deleted. Migration 7 builds every mailbox's runs the same way.
 const runsRebuildSQL = `INSERT INTO uid_runs (mailbox_id, lo, hi)
 	SELECT $1, min(uid), max(uid)
 	FROM (SELECT uid, uid - row_number() OVER (ORDER BY uid) AS island

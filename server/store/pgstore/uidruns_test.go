@@ -368,12 +368,12 @@ func TestUIDRunsRepair(t *testing.T) {
 	assert.Equal(t, 2, runCount(t, conn))
 }
 
-// TestUIDRunsMigration: migration 6 builds the runs of messages stored
+// TestUIDRunsMigration: migration 7 builds the runs of messages stored
 // before it, in every mailbox, and View reads them.
 func TestUIDRunsMigration(t *testing.T) {
 	ctx := context.Background()
 	url, schema := pgtest.Schema(t)
-	require.NoError(t, pgstore.MigrateTo(ctx, url, schema, 5))
+	require.NoError(t, pgstore.MigrateTo(ctx, url, schema, 6))
 	conn := schemaConn(t, url, schema)
 	var user, content int64
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (name, hash) VALUES ('mig', 'x') RETURNING id`).Scan(&user))

@@ -83,6 +83,8 @@ func Run(t *testing.T, open Opener) {
 		{"ContentIDs", testContentIDs},
 		{"SaveDate", testSaveDate},
 		{"Replace", testReplace},
+		{"FetchHeader", testFetchHeader},
+		{"SearchFlags", testSearchFlags},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
