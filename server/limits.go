@@ -204,12 +204,25 @@ type sessionWriter struct{ c *conn }
 // before a goroutine of the session's own finishes it.
 const tryWriteTimeout = 5 * time.Millisecond
 
+// nonBlockingWriter is a connection type with a write that never waits
+// (the in-memory transport of the benchmarks has one), which tryWrite
+// uses as it uses a socket's non-blocking write.
+type nonBlockingWriter interface {
+	// TryWrite writes what the connection accepts now and reports how
+	// much that was; an error is a broken connection.
+	TryWrite(p []byte) (int, error)
+}
+
 // tryWrite writes what nc accepts without waiting (at most
-// tryWriteTimeout where the platform has no non-blocking write) and
-// reports how much that was; an error is a broken connection.
+// tryWriteTimeout where neither the platform nor the connection type
+// has a non-blocking write) and reports how much that was; an error is a
+// broken connection.
 func tryWrite(nc net.Conn, p []byte) (int, error) {
 	if n, err, ok := writeNow(nc, p); ok {
 		return n, err
+	}
+	if w, ok := nc.(nonBlockingWriter); ok {
+		return w.TryWrite(p)
 	}
 	nc.SetWriteDeadline(time.Now().Add(tryWriteTimeout))
 	n, err := nc.Write(p)

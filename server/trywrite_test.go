@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/imapfsm/imapfsm/server/internal/memconn"
 )
 
 // TestTryWrite shows that a push write never waits for a client that does
@@ -72,4 +74,24 @@ func TestTryWriteFallback(t *testing.T) {
 	n, err := tryWrite(a, []byte("* 1 EXISTS\r\n"))
 	require.NoError(t, err)
 	assert.Equal(t, 0, n, "nobody reads the pipe")
+}
+
+// TestTryWriteNonBlockingConn: a connection type with a non-blocking
+// write of its own (the in-memory transport) is written with it, never
+// with the fallback's deadline: a hundred writes to a full buffer return
+// at once, where the fallback would wait tryWriteTimeout for each.
+func TestTryWriteNonBlockingConn(t *testing.T) {
+	a, b := memconn.Pipe(8)
+	defer a.Close()
+	defer b.Close()
+	n, err := tryWrite(a, []byte("* 1 EXISTS\r\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 8, n, "what fits")
+	start := time.Now()
+	for range 100 {
+		n, err := tryWrite(a, []byte("* 2 EXISTS\r\n"))
+		require.NoError(t, err)
+		require.Equal(t, 0, n)
+	}
+	assert.Less(t, time.Since(start), 50*tryWriteTimeout, "the writes waited")
 }

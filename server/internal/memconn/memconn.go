@@ -203,6 +203,38 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 }
 
+// TryWrite copies into the peer's buffer what fits there now, without
+// waiting and without looking at the write deadline, and reports how much
+// that was: less than len(p), and no error, when the buffer is full. It is
+// the in-memory peer of a non-blocking write to a socket.
+func (c *Conn) TryWrite(p []byte) (int, error) {
+	d := c.out
+	d.mu.Lock()
+	closed, _ := c.writeState()
+	switch {
+	case closed:
+		d.mu.Unlock()
+		return 0, net.ErrClosed
+	case d.broken:
+		d.mu.Unlock()
+		return 0, io.ErrClosedPipe
+	}
+	n := min(max(d.capacity-len(d.buf), 0), len(p))
+	if n == 0 {
+		d.mu.Unlock()
+		return 0, nil
+	}
+	wasEmpty := len(d.buf) == 0
+	d.buf = append(d.buf, p[:n]...)
+	d.cond.Broadcast()
+	f := d.notify
+	d.mu.Unlock()
+	if wasEmpty && f != nil {
+		f()
+	}
+	return n, nil
+}
+
 // wakeAt makes sure a waiter on d is woken at deadline (none when zero),
 // reusing timer when it is already set for that time; d.mu is held.
 func wakeAt(d *direction, deadline time.Time, timer *time.Timer, at time.Time) (*time.Timer, time.Time) {

@@ -168,3 +168,37 @@ func TestListener(t *testing.T) {
 	_, err = l.Dial()
 	assert.ErrorIs(t, err, ErrListenerClosed)
 }
+
+// TestTryWrite: a non-blocking write takes what fits, reports a short
+// count without error or wait when the buffer is full, ignores the write
+// deadline, wakes the reader's notify once per empty buffer, and fails
+// once either end closed.
+func TestTryWrite(t *testing.T) {
+	a, b := Pipe(10)
+	var notified atomic.Int32
+	b.SetReadNotify(func() { notified.Add(1) })
+	a.SetWriteDeadline(time.Now().Add(-time.Second)) // already passed
+	n, err := a.TryWrite([]byte("0123456789abcdef"))
+	require.NoError(t, err)
+	assert.Equal(t, 10, n)
+	n, err = a.TryWrite([]byte("x"))
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "full")
+	assert.Equal(t, int32(1), notified.Load())
+
+	buf := make([]byte, 64)
+	n, err = b.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "0123456789", string(buf[:n]))
+	n, err = a.TryWrite([]byte("ab"))
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, int32(2), notified.Load(), "data reached an empty buffer again")
+
+	b.Close()
+	_, err = a.TryWrite([]byte("c"))
+	assert.ErrorIs(t, err, io.ErrClosedPipe)
+	a.Close()
+	_, err = a.TryWrite([]byte("c"))
+	assert.ErrorIs(t, err, net.ErrClosed)
+}

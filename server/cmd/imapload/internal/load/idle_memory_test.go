@@ -27,6 +27,24 @@ import (
 // benchmark's own process, so that no file descriptor limit applies).
 const envTransport = "IMAPLOAD_TRANSPORT"
 
+// envPushRounds sets how many APPENDs (and so pushes to every idler) the
+// in-memory idle benchmarks time: 5 unless set; more give a CPU profile
+// (IMAPLOAD_CPUPROFILE) enough samples.
+const envPushRounds = "IMAPLOAD_PUSH_ROUNDS"
+
+// pushRounds returns the rounds IMAPLOAD_PUSH_ROUNDS asks for.
+func pushRounds(b *testing.B) int {
+	v := os.Getenv(envPushRounds)
+	if v == "" {
+		return 5
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive number", envPushRounds, v)
+	}
+	return n
+}
+
 // memoryTransport reports whether IMAPLOAD_TRANSPORT asks for in-memory
 // connections.
 func memoryTransport(b *testing.B) bool {
@@ -181,7 +199,7 @@ func benchIdleMemory(b *testing.B, n int) {
 		c.MaxConnectionsPerIP = n + 100
 		c.MaxConnectionsPerUser = n + 100
 	})
-	const rounds = 5
+	rounds := pushRounds(b)
 	for b.Loop() {
 		share := transportShare(n)
 		before := inUse()
@@ -230,7 +248,7 @@ func benchIdleMemory(b *testing.B, n int) {
 func benchFloorMemory(b *testing.B, n int) {
 	l := memconn.Listen(0)
 	defer l.Close()
-	const rounds = 5
+	rounds := pushRounds(b)
 	for b.Loop() {
 		accepted := make(chan []net.Conn)
 		go func() {
