@@ -129,3 +129,52 @@ func TestHubCatchesUpBeyondItsCache(t *testing.T) {
 	u2, _ := c.cmd("N1", "NOOP")
 	assert.NotContains(t, strings.Join(u2, "\n"), "EXISTS", "nothing left to announce")
 }
+
+// TestHubCacheIsImmutable: the idlers read the hub's cache without a
+// lock, so a published cache must never change: refreshing it (past the
+// point where it drops its oldest half) publishes a new one and leaves
+// every earlier one as it was.
+func TestHubCacheIsImmutable(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial()
+	c.login()
+	// Selected, not idling: no push runs, so this test is the hub's
+	// only refresher, as the pushing goroutine is.
+	c.ok("S1", "SELECT INBOX")
+	u, err := ts.cfg.Store.OpenUser(context.Background(), "demo")
+	require.NoError(t, err)
+	ts.srv.hubMu.Lock()
+	var h *mailboxHub
+	for _, hub := range ts.srv.hubs {
+		h = hub
+	}
+	ts.srv.hubMu.Unlock()
+	require.NotNil(t, h)
+	type seen struct {
+		hc      *hubCache
+		modseqs []uint64
+	}
+	var seens []seen
+	for i := range maxCachedChanges + 40 {
+		_, err := u.Append(context.Background(), "INBOX", store.NewMessage{Body: strings.NewReader(fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i))})
+		require.NoError(t, err)
+		h.refresh(u, 0)
+		hc := h.cache.Load()
+		require.NotNil(t, hc)
+		s := seen{hc: hc}
+		for _, ch := range hc.changes {
+			s.modseqs = append(s.modseqs, ch.ModSeq)
+		}
+		seens = append(seens, s)
+	}
+	last := seens[len(seens)-1].hc
+	assert.LessOrEqual(t, len(last.changes), maxCachedChanges)
+	for _, s := range seens {
+		var now []uint64
+		for _, ch := range s.hc.changes {
+			now = append(now, ch.ModSeq)
+		}
+		require.Equal(t, s.modseqs, now, "a published cache changed")
+		require.Equal(t, s.hc.high, s.modseqs[len(s.modseqs)-1])
+	}
+}

@@ -564,7 +564,7 @@ func (c *conn) catchUp(allowExpunge, fromHub, withFlags bool) (announced []uint3
 		return nil
 	}
 	m.modseq = last
-	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
+	slices.Sort(added) // sort.Slice would allocate, once per idler of a push
 	// A message appended and expunged within one catch-up was never
 	// announced: the client must see neither its EXISTS nor its EXPUNGE.
 	// (Found by the multi-session property: a plain EXPUNGE removes
@@ -778,14 +778,11 @@ type mailboxHub struct {
 	// cache starts again.
 	notified uint64
 
-	// The cache holds every change with floor < ModSeq <= high, in
-	// ascending order; it is valid only when ok. Only the pushing
-	// goroutine writes it, under cmu.
-	cmu     sync.RWMutex
-	ok      bool
-	floor   uint64
-	high    uint64
-	changes []store.Change
+	// cache is the cache of recent changes, nil when dropped. Only the
+	// pushing goroutine replaces it; a published hubCache never changes,
+	// so the idlers read it without a lock (a read lock per idler would
+	// bounce its cache line between the pushing goroutines).
+	cache atomic.Pointer[hubCache]
 	// exists is the last "* n EXISTS" line pushed, encoded once for all
 	// the idlers that announce the same count.
 	exists atomic.Pointer[existsLine]
@@ -795,6 +792,15 @@ type mailboxHub struct {
 	// recentClaimed is a UID below which the mailbox's messages are known
 	// to be claimed as \Recent already (see claimRecent).
 	recentClaimed atomic.Uint32
+}
+
+// hubCache holds every change of a mailbox with floor < ModSeq <= high,
+// in ascending order. It is immutable once published: refresh appends to
+// changes only past the length earlier caches see, and copies when it
+// drops old entries.
+type hubCache struct {
+	floor, high uint64
+	changes     []store.Change
 }
 
 // existsLine is an encoded "* n EXISTS" line, followed by "* r RECENT"
@@ -815,7 +821,8 @@ func (s *Server) acquireHub(user string, mailbox store.MailboxID, modseq uint64)
 		h.refs++
 		return h
 	}
-	h := &mailboxHub{srv: s, key: k, refs: 1, idlers: map[*conn]struct{}{}, ok: true, floor: modseq, high: modseq}
+	h := &mailboxHub{srv: s, key: k, refs: 1, idlers: map[*conn]struct{}{}}
+	h.cache.Store(&hubCache{floor: modseq, high: modseq})
 	n := s.cfg.Store.Notifier()
 	if fn, ok := n.(funcNotifier); ok {
 		h.cancel = fn.SubscribeFunc(user, mailbox, h.notify)
@@ -917,48 +924,56 @@ func (h *mailboxHub) run() {
 	}
 }
 
-// refresh reads the changes after the cached ones from the store. On any
-// failure (a truncated log, a deleted mailbox) the cache is dropped and
-// sessions read the store themselves; the next refresh starts a new cache
-// at notified, a committed HIGHESTMODSEQ.
+// refresh reads the changes after the cached ones from the store and
+// publishes a new cache. On any failure (a truncated log, a deleted
+// mailbox) the cache is dropped and sessions read the store themselves;
+// the next refresh starts a new cache at notified, a committed
+// HIGHESTMODSEQ. Past maxCachedChanges it keeps the newest half, so that
+// the copy this takes is made once per maxCachedChanges/2 changes.
 func (h *mailboxHub) refresh(u store.User, notified uint64) {
-	h.cmu.Lock()
-	defer h.cmu.Unlock()
-	if !h.ok {
+	cur := h.cache.Load()
+	if cur == nil {
 		if notified == 0 {
 			return
 		}
-		h.ok, h.floor, h.high, h.changes = true, notified, notified, nil
+		cur = &hubCache{floor: notified, high: notified}
 	}
-	err := u.ChangesSince(context.Background(), h.key.mailbox, h.high, func(ch store.Change) error {
-		if ch.ModSeq <= h.high {
+	floor, high, changes := cur.floor, cur.high, cur.changes
+	err := u.ChangesSince(context.Background(), h.key.mailbox, high, func(ch store.Change) error {
+		if ch.ModSeq <= high {
 			return nil
 		}
-		h.changes = append(h.changes, ch)
-		h.high = ch.ModSeq
+		// Appending writes past len(cur.changes) only: no published
+		// cache sees those entries.
+		changes = append(changes, ch)
+		high = ch.ModSeq
 		return nil
 	})
 	if err != nil {
-		h.ok = false
-		h.changes = nil
+		h.cache.Store(nil)
 		return
 	}
-	if drop := len(h.changes) - maxCachedChanges; drop > 0 {
-		h.floor = h.changes[drop-1].ModSeq
-		h.changes = append(h.changes[:0], h.changes[drop:]...)
+	if len(changes) > maxCachedChanges {
+		keep := maxCachedChanges / 2
+		drop := len(changes) - keep
+		floor = changes[drop-1].ModSeq
+		changes = append(make([]store.Change, 0, maxCachedChanges), changes[drop:]...)
 	}
+	if cur == h.cache.Load() && high == cur.high {
+		return // nothing new
+	}
+	h.cache.Store(&hubCache{floor: floor, high: high, changes: changes})
 }
 
 // cached calls fn for each cached change after modseq, and reports false
 // (having called nothing) when the cache does not reach back to modseq.
 func (h *mailboxHub) cached(modseq uint64, fn func(store.Change)) bool {
-	h.cmu.RLock()
-	defer h.cmu.RUnlock()
-	if !h.ok || modseq < h.floor || modseq > h.high {
+	hc := h.cache.Load()
+	if hc == nil || modseq < hc.floor || modseq > hc.high {
 		return false
 	}
-	i := sort.Search(len(h.changes), func(i int) bool { return h.changes[i].ModSeq > modseq })
-	for _, ch := range h.changes[i:] {
+	i := sort.Search(len(hc.changes), func(i int) bool { return hc.changes[i].ModSeq > modseq })
+	for _, ch := range hc.changes[i:] {
 		fn(ch)
 	}
 	return true
