@@ -504,45 +504,17 @@ func (c *conn) catchUp(allowExpunge, fromHub, withFlags bool) (announced []uint3
 	}
 	gen := m.hub.generation()
 	before := uint32(len(m.uids))
-	var added []uint32
-	var flagged map[uint32]bool
-	last := m.modseq
-	visit := func(ch store.Change) error {
-		if ch.ModSeq > last {
-			last = ch.ModSeq
-		}
-		if ch.Kind == store.ChangeFlags && m.own[ch.ModSeq] {
-			delete(m.own, ch.ModSeq) // this session reported it already
-			return nil
-		}
-		if ch.Kind == store.ChangeAppend && len(ch.UIDs) == 1 && ch.UIDs[0].Start == ch.UIDs[0].Stop {
-			// The common single APPEND, without expanding the set.
-			if uid := ch.UIDs[0].Start; len(m.uids) == 0 || uid > m.uids[len(m.uids)-1] {
-				added = append(added, uid)
-			}
-			return nil
-		}
-		for _, uid := range ch.UIDs.Expand() {
-			switch ch.Kind {
-			case store.ChangeAppend:
-				if len(m.uids) == 0 || uid > m.uids[len(m.uids)-1] {
-					added = append(added, uid)
-				}
-			case store.ChangeExpunge:
-				m.markExpunged(uid)
-			default:
-				if flagged == nil {
-					flagged = map[uint32]bool{}
-				}
-				flagged[uid] = true
-			}
-		}
-		return nil
-	}
+	v := changeVisit{m: m, last: m.modseq}
 	var err error
-	if !fromHub || !m.hub.cached(m.modseq, func(ch store.Change) { visit(ch) }) {
-		err = c.user.ChangesSince(c.ctx, m.id, m.modseq, visit)
+	if !fromHub || !m.hub.cached(m.modseq, func(ch store.Change) { v.visit(ch) }) {
+		// The store keeps its callback: a copy on the heap takes it, so
+		// that v stays on the stack in a push from the hub's cache.
+		sv := new(changeVisit)
+		*sv = v
+		err = c.user.ChangesSince(c.ctx, m.id, m.modseq, sv.visit)
+		v = *sv
 	}
+	added, flagged, last := v.added, v.flagged, v.last
 	m.gen = gen
 	if errors.Is(err, store.ErrChangesTruncated) {
 		c.log.Warn("change log truncated; resynchronising view", "mailbox", m.name)
@@ -648,6 +620,51 @@ func (c *conn) catchUp(allowExpunge, fromHub, withFlags bool) (announced []uint3
 		c.sendFlagUpdates(flagged)
 	}
 	return announced
+}
+
+// changeVisit gathers what a catch-up learns from the changes it reads:
+// the UIDs appended past the view, the UIDs whose flags others changed,
+// and the highest MODSEQ; expunged UIDs go to the view's set at once.
+type changeVisit struct {
+	m       *selectedMailbox
+	added   []uint32
+	flagged map[uint32]bool
+	last    uint64
+}
+
+// visit takes one change (a store.User.ChangesSince callback).
+func (v *changeVisit) visit(ch store.Change) error {
+	m := v.m
+	if ch.ModSeq > v.last {
+		v.last = ch.ModSeq
+	}
+	if ch.Kind == store.ChangeFlags && m.own[ch.ModSeq] {
+		delete(m.own, ch.ModSeq) // this session reported it already
+		return nil
+	}
+	if ch.Kind == store.ChangeAppend && len(ch.UIDs) == 1 && ch.UIDs[0].Start == ch.UIDs[0].Stop {
+		// The common single APPEND, without expanding the set.
+		if uid := ch.UIDs[0].Start; len(m.uids) == 0 || uid > m.uids[len(m.uids)-1] {
+			v.added = append(v.added, uid)
+		}
+		return nil
+	}
+	for _, uid := range ch.UIDs.Expand() {
+		switch ch.Kind {
+		case store.ChangeAppend:
+			if len(m.uids) == 0 || uid > m.uids[len(m.uids)-1] {
+				v.added = append(v.added, uid)
+			}
+		case store.ChangeExpunge:
+			m.markExpunged(uid)
+		default:
+			if v.flagged == nil {
+				v.flagged = map[uint32]bool{}
+			}
+			v.flagged[uid] = true
+		}
+	}
+	return nil
 }
 
 // writeShared appends added to the view and announces the new count with
