@@ -21,18 +21,10 @@ import (
 // the only place where decisions are executed; handlers know their command,
 // never the session's state.
 type conn struct {
-	srv *Server
-	// raw is the accepted connection; nc is what the session talks over
-	// (raw itself, or a TLS connection on top of it after STARTTLS).
-	raw net.Conn
-	nc  net.Conn
-	log *slog.Logger
-	rd  *sessionReader // applies the read deadlines; the decoder reads it
-	// maxCommand is maxCommandBytes of the configured limits.
-	maxCommand int64
-	dec        *imapwire.Decoder
-	ctx        context.Context
-	stop       context.CancelFunc
+	// The fields a push from a mailbox hub uses come first, within the
+	// struct's first two cache lines (a 384-byte conn is 64-byte
+	// aligned): a push to many idlers misses the cache on every line it
+	// touches.
 
 	wmu sync.Mutex // guards enc, out, wtry, bg and writes to nc
 	enc *imapwire.Encoder
@@ -44,9 +36,28 @@ type conn struct {
 	// goroutine (a push from a mailbox hub, see runPush); bg is closed when
 	// that goroutine is done, and stalled is true meanwhile.
 	wtry    bool
-	bg      chan struct{}
+	tls     bool // the connection is a *tls.Conn (I/O only; decisions read facts)
 	stalled atomic.Bool
+	bg      chan struct{}
 	idle    idlePush
+	// nc is what the session talks over: raw itself, or a TLS
+	// connection on top of it after STARTTLS.
+	nc      net.Conn
+	mailbox *selectedMailbox
+	// ntf is the NOTIFY set and its queue (RFC 5465), session data;
+	// nil until the first NOTIFY SET.
+	ntf *notifyState
+
+	srv *Server
+	// raw is the accepted connection.
+	raw net.Conn
+	log *slog.Logger
+	rd  *sessionReader // applies the read deadlines; the decoder reads it
+	// maxCommand is maxCommandBytes of the configured limits.
+	maxCommand int64
+	dec        *imapwire.Decoder
+	ctx        context.Context
+	stop       context.CancelFunc
 
 	state fsm.State
 	// facts are the session facts of the spec (TLS active, plaintext
@@ -55,7 +66,6 @@ type conn struct {
 	// the effects of the machine's decisions.
 	facts    fsm.Facts
 	modes    fsm.Modes
-	tls      bool // the connection is a *tls.Conn (I/O only; decisions read facts)
 	closing  atomic.Bool
 	heldTag  string // tag held by IDLE or AUTHENTICATE
 	badCount int
@@ -69,13 +79,9 @@ type conn struct {
 	// condstoreNew is set when the current command enabled CONDSTORE
 	// with a mailbox selected; see announceCondstore.
 	condstoreNew bool
-	mailbox      *selectedMailbox
-	// ntf is the NOTIFY set and its queue (RFC 5465), session data;
-	// nil until the first NOTIFY SET.
-	ntf   *notifyState
-	sasl  *saslExchange
-	after func() // runs after the current completion is written
-	ended func() // runs once when the session has ended (set by the server)
+	sasl         *saslExchange
+	after        func() // runs after the current completion is written
+	ended        func() // runs once when the session has ended (set by the server)
 
 	// trace is the protocol trace (Config.TraceDir), or nil.
 	trace *tracer
