@@ -35,8 +35,11 @@ type conn struct {
 	// wtry makes sessionWriter hand a write that would block to a
 	// goroutine (a push from a mailbox hub, see runPush); bg is closed when
 	// that goroutine is done, and stalled is true meanwhile.
-	wtry    bool
-	tls     bool // the connection is a *tls.Conn (I/O only; decisions read facts)
+	wtry bool
+	tls  bool // the connection is a *tls.Conn (I/O only; decisions read facts)
+	// wfailed is set when a flush of enc failed (its error is set); it
+	// spares a push reading enc, another cache line per idler.
+	wfailed bool
 	stalled atomic.Bool
 	bg      chan struct{}
 	idle    idlePush
@@ -576,6 +579,7 @@ func (c *conn) checkBadLimit() {
 func (c *conn) flushLocked() error {
 	err := c.enc.Flush()
 	if err != nil {
+		c.wfailed = true
 		c.raw.Close()
 	}
 	return err

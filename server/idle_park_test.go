@@ -102,6 +102,7 @@ func TestSessionStructSize(t *testing.T) {
 		"wtry":    unsafe.Offsetof(c.wtry) + unsafe.Sizeof(c.wtry),
 		"tls":     unsafe.Offsetof(c.tls) + unsafe.Sizeof(c.tls),
 		"stalled": unsafe.Offsetof(c.stalled) + unsafe.Sizeof(c.stalled),
+		"wfailed": unsafe.Offsetof(c.wfailed) + unsafe.Sizeof(c.wfailed),
 		"bg":      unsafe.Offsetof(c.bg) + unsafe.Sizeof(c.bg),
 		"idle":    unsafe.Offsetof(c.idle) + unsafe.Sizeof(c.idle),
 		"nc":      unsafe.Offsetof(c.nc) + unsafe.Sizeof(c.nc),

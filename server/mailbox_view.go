@@ -22,10 +22,9 @@ import (
 // through the notifier and are announced at the points the RFC allows
 // (RFC 9051 7.5.1: no EXPUNGE during FETCH, STORE or SEARCH).
 type selectedMailbox struct {
-	id          store.MailboxID
-	name        string
-	readOnly    bool
-	uidValidity uint32
+	// What a push to an idler reads comes first, so that it spans as few
+	// cache lines as it can.
+
 	// uids holds the UID of each message sequence number: uids[seq-1].
 	uids []uint32
 	// modseq is the highest change this view has caught up to.
@@ -36,11 +35,6 @@ type selectedMailbox struct {
 	// own holds the MODSEQs of flag changes this session made and already
 	// reported to its client, so that sendUpdates does not repeat them.
 	own map[uint64]bool
-	// keywords are the keywords of the last FLAGS response, in the order
-	// sent; known maps each, lower-cased (keywords are case-insensitive),
-	// to its spelling there.
-	keywords []string
-	known    map[string]string
 	// rev1 is set in IMAP4rev1 sessions: only they know \Recent (RFC 9051
 	// dropped it). recent holds the UIDs of the view that are \Recent for
 	// the session (RFC 3501 2.3.2), allocated when there is one. With
@@ -58,9 +52,6 @@ type selectedMailbox struct {
 	// opened (recentFrom <= uid < recentTo, those of them still in the
 	// view); recent holds only the UIDs made recent after that.
 	recentFrom, recentTo uint32
-	// saved is the SEARCHRES result "$" as UIDs in ascending order
-	// (RFC 5182 2.1); nil until a SEARCH ... RETURN (SAVE).
-	saved []uint32
 	// hub is shared with the server's other sessions on the mailbox; gen
 	// is its notification count when this view last caught up.
 	hub *mailboxHub
@@ -74,6 +65,19 @@ type selectedMailbox struct {
 	// flags this session changed since they were last re-tested.
 	contexts []*updateContext
 	ctxDirty map[uint32]bool
+
+	id          store.MailboxID
+	name        string
+	readOnly    bool
+	uidValidity uint32
+	// keywords are the keywords of the last FLAGS response, in the order
+	// sent; known maps each, lower-cased (keywords are case-insensitive),
+	// to its spelling there.
+	keywords []string
+	known    map[string]string
+	// saved is the SEARCHRES result "$" as UIDs in ascending order
+	// (RFC 5182 2.1); nil until a SEARCH ... RETURN (SAVE).
+	saved []uint32
 }
 
 // msgRef is one message of the view: its sequence number and UID.
@@ -670,7 +674,7 @@ func (v *changeVisit) visit(ch store.Change) error {
 // writeShared appends added to the view and announces the new count with
 // the hub's shared EXISTS line, when nothing else is to be written before
 // it, followed in IMAP4rev1 by the session's own RECENT line. It reports
-// false, having changed nothing, when the encoder holds output.
+// false, having changed nothing, when a flush to the client failed.
 func (c *conn) writeShared(m *selectedMailbox, added []uint32, recentFirst uint32) bool {
 	n := len(m.uids)
 	for _, uid := range added {
@@ -692,7 +696,9 @@ func (c *conn) writeShared(m *selectedMailbox, added []uint32, recentFirst uint3
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.enc.Buffered() > 0 || c.enc.Err() != nil {
+	// Every holder of wmu flushes the encoder before releasing it, so
+	// it holds no output here, unless a flush failed.
+	if c.wfailed {
 		return false
 	}
 	for _, uid := range added {
