@@ -181,7 +181,7 @@ servers are stopped at the end. Run as root, Dovecot's mail processes run as
 	var mixes string
 	fs.StringVar(&c.Imapd, "imapd", "imapd", "imapd binary")
 	fs.StringVar(&c.Dovecot, "dovecot", "dovecot", "dovecot binary")
-	fs.StringVar(&mixes, "mixes", "imaptest,login,append,status,idle,keywords", "comma-separated mixes to run, in order")
+	fs.StringVar(&mixes, "mixes", "imaptest,login,append,append-spread,status,idle,keywords", "comma-separated mixes to run, in order")
 	fs.IntVar(&c.BcryptCost, "bcrypt-cost", 0, "bcrypt cost of Dovecot's password hash (0: imapd's default, 10); imapd hashes with its own default")
 	fs.StringVar(&c.DovecotAuthCache, "dovecot-auth-cache", "0", "Dovecot's auth_cache_size, e.g. 10M (0: off, as shipped)")
 	imapdAuthCache := fs.Bool("imapd-auth-cache", true, "imapd's cache of verified credentials (false: start imapd serve with --auth-cache=false)")

@@ -3,10 +3,12 @@ package load_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,8 +80,40 @@ func TestEveryMixAgainstInProcessServer(t *testing.T) {
 			if m.Name == "idle" {
 				assert.EqualValues(t, 12*5, res.Stats(load.Push).OK, "every idler saw every APPEND")
 			}
+			if m.Name == "append-spread" {
+				messages, mailboxes := spreadMessages(t, addr, 3)
+				assert.Equal(t, 12, messages, "every APPEND went to a client's own mailbox")
+				assert.GreaterOrEqual(t, mailboxes, 2, "the clients wrote to mailboxes of their own")
+			}
 		})
 	}
+}
+
+// spreadMessages returns the messages in the mailboxes INBOX-1 to
+// INBOX-n and how many of those exist (a client that never got an
+// iteration never creates its mailbox).
+func spreadMessages(t *testing.T, addr string, n int) (messages, mailboxes int) {
+	t.Helper()
+	c, err := imapc.Dialer{Timeout: 10 * time.Second}.Dial(addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Login("bench", "secret")
+	require.NoError(t, err)
+	for i := 1; i <= n; i++ {
+		res, err := c.Command(fmt.Sprintf("STATUS INBOX-%d (MESSAGES)", i))
+		require.NoError(t, err)
+		if res.Status != "OK" {
+			continue
+		}
+		require.Len(t, res.Untagged, 1)
+		m := regexp.MustCompile(`MESSAGES (\d+)`).FindStringSubmatch(res.Untagged[0].Line)
+		require.Len(t, m, 2, res.Untagged[0].Line)
+		k, err := strconv.Atoi(m[1])
+		require.NoError(t, err)
+		messages += k
+		mailboxes++
+	}
+	return messages, mailboxes
 }
 
 // protocolPending names the violation kinds that wait for a server fix;

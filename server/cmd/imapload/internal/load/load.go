@@ -353,9 +353,20 @@ type worker struct {
 	stats [numCommands]CommandStats
 	conn  *imapc.Conn
 	sess  *session
+	// mailbox is the mailbox the worker's session selects and appends
+	// to; empty means the run's (Config.Mailbox).
+	mailbox string
 }
 
 func (r *run) newWorker() *worker { return &worker{r: r} }
+
+// target returns the mailbox the worker works in.
+func (w *worker) target() string {
+	if w.mailbox != "" {
+		return w.mailbox
+	}
+	return w.r.cfg.Mailbox
+}
 
 // op times f as one cmd and records its outcome.
 func (w *worker) op(cmd Command, f func() error) error {

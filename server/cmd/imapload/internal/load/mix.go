@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/imapfsm/imapfsm/server/cmd/imapload/internal/imapc"
 )
@@ -29,7 +30,7 @@ type Mix struct {
 
 // Mixes lists every mix, the default first.
 func Mixes() []*Mix {
-	return []*Mix{imaptestMix, loginMix, appendMix, statusMix, idleMix, keywordsMix}
+	return []*Mix{imaptestMix, loginMix, appendMix, appendSpreadMix, statusMix, idleMix, keywordsMix}
 }
 
 // MixByName returns the named mix, or nil.
@@ -113,7 +114,7 @@ var imaptestMix = &Mix{
 
 var appendMix = &Mix{
 	Name:     "append",
-	Summary:  "APPEND only, into one selected session per client (figure: APPEND/s)",
+	Summary:  "APPEND only, every client into the one mailbox it has selected (figure: APPEND/s)",
 	Commands: []Command{Append},
 	Headline: Append,
 	run: func(r *run) ([]*worker, error) {
@@ -170,6 +171,56 @@ func (r *run) clients(iter func(w *worker) error) []*worker {
 	}
 	wg.Wait()
 	return workers
+}
+
+// appendSpreadMix is appendMix with a mailbox per client: client i selects
+// and appends to "<mailbox>-<i>", created when missing, so that the
+// writers do not share one mailbox.
+var appendSpreadMix = &Mix{
+	Name:     "append-spread",
+	Summary:  "APPEND only, each client into a mailbox of its own, <mailbox>-<n> (figure: APPEND/s)",
+	Commands: []Command{Append},
+	Headline: Append,
+	run: func(r *run) ([]*worker, error) {
+		var next atomic.Int32
+		return r.clients(func(w *worker) error {
+			if w.mailbox == "" {
+				name := fmt.Sprintf("%s-%d", r.cfg.Mailbox, next.Add(1))
+				if err := r.ensureMailbox(name); err != nil {
+					return err
+				}
+				w.mailbox = name
+			}
+			s, err := w.sessionUnmeasured()
+			if err != nil {
+				return err
+			}
+			_, err = s.append(w.r.message())
+			return err
+		}), nil
+	},
+}
+
+// ensureMailbox creates mailbox name unless it exists.
+func (r *run) ensureMailbox(name string) error {
+	c, err := r.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Login(r.cfg.User, r.cfg.Password); err != nil {
+		return err
+	}
+	res, err := c.Command("STATUS " + imapc.Quote(name) + " (MESSAGES)")
+	if err != nil {
+		return err
+	}
+	if res.Status != "OK" {
+		if _, err := c.Expect("CREATE " + imapc.Quote(name)); err != nil {
+			return fmt.Errorf("create %s: %w", name, err)
+		}
+	}
+	return c.Logout()
 }
 
 // session is a logged-in client with the mailbox selected.
@@ -243,7 +294,7 @@ func (s *session) track(us []imapc.Response) {
 }
 
 func (s *session) selectMailbox() error {
-	res, err := s.c.Expect("SELECT " + imapc.Quote(s.w.r.cfg.Mailbox))
+	res, err := s.c.Expect("SELECT " + imapc.Quote(s.w.target()))
 	if err != nil {
 		return err
 	}
@@ -323,7 +374,7 @@ func verifyFetchAll(us []imapc.Response, atLeast, atMost uint32) error {
 func (s *session) append(msg []byte) (uint32, error) {
 	var uid uint32
 	err := s.w.op(Append, func() error {
-		res, err := s.c.Append(s.w.r.cfg.Mailbox, `(\Seen)`, msg)
+		res, err := s.c.Append(s.w.target(), `(\Seen)`, msg)
 		if err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ func TestMixDefinitions(t *testing.T) {
 		}
 		assert.Same(t, m, MixByName(m.Name))
 	}
-	for _, want := range []string{"imaptest", "login", "append", "status", "idle", "keywords"} {
+	for _, want := range []string{"imaptest", "login", "append", "append-spread", "status", "idle", "keywords"} {
 		assert.True(t, names[want], want)
 	}
 	assert.Equal(t, "imaptest", Mixes()[0].Name, "the default mix comes first")
