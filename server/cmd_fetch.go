@@ -607,7 +607,12 @@ func fetchItemValue(it fetchItem, msg *store.Message, st *mailmsg.Structure, bod
 		b := append([]byte{'"'}, imapwire.AppendDateTime(nil, msg.InternalDate)...)
 		return fetchValue{name: "INTERNALDATE", wire: append(b, '"')}, nil
 	case fetchSaveDate:
-		b := append([]byte{'"'}, imapwire.AppendDateTime(nil, saveDate(msg))...)
+		if msg.SaveDate.IsZero() {
+			// Unknown (see saveDate): NIL, as RFC 8514 4.2 answers
+			// where the storage keeps no save date.
+			return fetchValue{name: "SAVEDATE", wire: []byte("NIL")}, nil
+		}
+		b := append([]byte{'"'}, imapwire.AppendDateTime(nil, msg.SaveDate)...)
 		return fetchValue{name: "SAVEDATE", wire: append(b, '"')}, nil
 	case fetchSize:
 		return fetchValue{name: "RFC822.SIZE", wire: strconv.AppendInt(nil, msg.Size, 10)}, nil

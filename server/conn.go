@@ -81,7 +81,9 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	ctx, cancel := context.WithCancel(context.Background())
+	// The session's changes carry its origin to the notifications they
+	// cause, so that NOTIFY tells them from others' (notifyState).
+	ctx, cancel := context.WithCancel(store.WithOrigin(context.Background(), store.NewOrigin()))
 	c := &conn{
 		srv:     s,
 		raw:     nc,
@@ -450,9 +452,7 @@ func (c *conn) execute(d fsm.Decision, in fsm.Input, cmd *command) {
 	if h == nil {
 		res = bad("Command not implemented")
 	} else {
-		c.beginOwn(in)
 		res = c.run(h, cmd)
-		c.endOwn()
 	}
 	if !in.Produces(res.outcome) {
 		c.log.Error("handler reported an outcome its input cannot produce", "input", in.String(), "outcome", res.outcome.String())

@@ -67,12 +67,14 @@
 // messages (RFC 4315 3).
 //
 // SAVEDATE (RFC 8514): both stores keep, for each message, when it entered
-// its mailbox (APPEND, COPY, MOVE, delivery; a copy or a move gets a new
-// one, unlike the internal date). FETCH SAVEDATE returns it and SEARCH
-// SAVEDBEFORE, SAVEDON and SAVEDSINCE compare its day as BEFORE, ON and
-// SINCE do the internal date's. Every mailbox keeps save dates, so
-// SAVEDATESUPPORTED matches every message and SAVEDATE is never NIL: a
-// message stored before the store kept them reports its internal date.
+// its mailbox (APPEND, COPY, MOVE, REPLACE, delivery, import; a copy or a
+// move gets a new one, unlike the internal date). FETCH SAVEDATE returns it
+// and SEARCH SAVEDBEFORE, SAVEDON and SAVEDSINCE compare its day as BEFORE,
+// ON and SINCE do the internal date's. A message stored before the store
+// kept save dates has none, and is answered as RFC 8514 answers for a
+// storage without save dates: FETCH SAVEDATE is NIL (4.2), the SAVED* keys
+// compare its internal date instead (4.3), and SAVEDATESUPPORTED, which
+// matches every other message, does not match it.
 //
 // REPLACE (RFC 8508): REPLACE and UID REPLACE, in a mailbox selected
 // read-write, receive a message as APPEND does, append it to the target
@@ -174,8 +176,16 @@
 // once deleted, \Subscribed when subscribed, OLDNAME for a rename (one
 // per renamed mailbox, inferiors included). The session's own changes
 // (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SETMETADATA, and
-// APPEND, COPY or MOVE into other mailboxes) are not notified back: its commands'
-// responses report them. Mailbox events come from the store (both stores
+// APPEND, COPY or MOVE into other mailboxes) are not notified back: its
+// commands' responses report them (RFC 5465 5). They are told apart by
+// origin, not by time: the session's context carries a store.Origin, the
+// store stamps the notifications of the changes made with it, and only
+// those are left out, so another session's change made while the
+// session's own command runs, even of the same kind or mailbox, is
+// reported. A notification of mixed origins (coalesced) counts as
+// another's, and a mailbox whose status was taken silently after an own
+// change is reported when another's change it already included is
+// announced later. Mailbox events come from the store (both stores
 // publish them, across nodes for PostgreSQL), so changes by other nodes
 // and by administration tools are reported too. A session whose client
 // does not take its notifications (Config.MaxPendingNotifications queued)

@@ -28,7 +28,14 @@ type testServer struct {
 
 func newTestServer(t testing.TB, mutate ...func(*Config)) *testServer {
 	t.Helper()
-	st, err := boltstore.Open(t.TempDir(), boltstore.Options{Options: store.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze}})
+	return newTestServerNotifying(t, nil, mutate...)
+}
+
+// newTestServerNotifying is newTestServer with the store publishing on
+// notifier (nil: its own).
+func newTestServerNotifying(t testing.TB, notifier store.Notifier, mutate ...func(*Config)) *testServer {
+	t.Helper()
+	st, err := boltstore.Open(t.TempDir(), boltstore.Options{Options: store.Options{BcryptCost: 4, Analyzer: mailmsg.Analyze, Notifier: notifier}})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	require.NoError(t, st.CreateUser(context.Background(), "demo", "demo"))

@@ -16,30 +16,35 @@ import (
 // session subscribes to every notification of its account
 // (store.AccountEvents); the notifier's callback only queues what arrives,
 // under mu, and asks for a push.
+//
+// The session's own changes are told apart by their origin: the session's
+// context carries a store.Origin (newConn), the store stamps the
+// notifications of the changes the session's commands make with it, and
+// those are not notified back (RFC 5465 5: the client learns of them from
+// its commands' responses). Every other notification is another's, among
+// them a coalesced one of mixed origins (store.LocalNotifier), which has
+// none.
 type notifyState struct {
 	set    *notifySet
 	cancel func()
 	// selected is the ID of the selected mailbox (0: none), whose
 	// changes reach the session through its mailbox hub instead.
 	selected atomic.Uint64
+	// origin is the session's store.Origin (of its context).
+	origin store.Origin
 
 	mu sync.Mutex
-	// pending holds the mailboxes whose messages changed; own those
-	// changed by the session's own commands (see ownMessageInputs),
+	// pending holds the mailboxes whose messages others changed, each
+	// with the lowest HIGHESTMODSEQ those notifications carried (0:
+	// unknown); own the mailboxes the session's own commands changed,
 	// whose status is taken silently.
-	pending map[store.MailboxID]bool
+	pending map[store.MailboxID]uint64
 	own     map[store.MailboxID]bool
 	events  []store.Notification // account events, in order
 	// count is the number of notifications queued since the last
 	// delivery; above Config.MaxPendingNotifications the set overflows.
 	count    int
 	overflow bool
-	// ownEvents are the account events the running command causes
-	// itself, and ownWindow is set while a command that changes other
-	// mailboxes' messages runs: the client learns of its own changes
-	// from the command's responses.
-	ownEvents []store.MailboxEvent
-	ownWindow bool
 	// listChanged is set when an own account event was dropped: the
 	// caches below are stale all the same.
 	listChanged bool
@@ -55,28 +60,15 @@ type notifyState struct {
 type statusSnap struct {
 	messages, uidNext, uidValidity uint32
 	modseq                         uint64
+	// own says that the client has not been told this status: it was
+	// taken silently after the session's own changes (or compared equal
+	// to such a one), so it may include another session's change whose
+	// notification was still on its way (see mailboxStatus).
+	own bool
 }
 
 func snapOf(st store.MailboxStatus) statusSnap {
-	return statusSnap{st.Messages, st.UIDNext, st.UIDValidity, st.HighestModSeq}
-}
-
-// ownEventInputs maps the commands that change the mailbox list to the
-// account events they cause; the session is not notified of them.
-var ownEventInputs = map[fsm.Input][]store.MailboxEvent{
-	fsm.InputCreate:      {store.MailboxCreated},
-	fsm.InputDelete:      {store.MailboxDeleted},
-	fsm.InputRename:      {store.MailboxRenamed, store.MailboxCreated},
-	fsm.InputSubscribe:   {store.MailboxSubscribed},
-	fsm.InputUnsubscribe: {store.MailboxUnsubscribed},
-	fsm.InputSetmetadata: {store.MetadataChanged},
-}
-
-// ownMessageInputs are the commands that add messages to mailboxes other
-// than the selected one.
-var ownMessageInputs = map[fsm.Input]bool{
-	fsm.InputAppend: true, fsm.InputCopy: true, fsm.InputUIDCopy: true,
-	fsm.InputMove: true, fsm.InputUIDMove: true,
+	return statusSnap{messages: st.Messages, uidNext: st.UIDNext, uidValidity: st.UIDValidity, modseq: st.HighestModSeq}
 }
 
 // isSelectedID reports whether id names the selected mailbox, whose
@@ -102,29 +94,6 @@ func (c *conn) notifySelectedPush() (push, expunge, flags bool) {
 // notifyActive reports whether the session has a notify set.
 func (c *conn) notifyActive() bool { return c.ntf.set != nil }
 
-// beginOwn marks the start of a command whose changes are the session's
-// own; endOwn its end.
-func (c *conn) beginOwn(in fsm.Input) {
-	if c.ntf.set == nil {
-		return
-	}
-	s := &c.ntf
-	s.mu.Lock()
-	s.ownEvents = ownEventInputs[in]
-	s.ownWindow = ownMessageInputs[in]
-	s.mu.Unlock()
-}
-
-func (c *conn) endOwn() {
-	if c.ntf.set == nil {
-		return
-	}
-	s := &c.ntf
-	s.mu.Lock()
-	s.ownEvents, s.ownWindow = nil, false
-	s.mu.Unlock()
-}
-
 // startNotify makes set the session's notify set. With status, each
 // mailbox whose messages the set watches (the selected one aside) is
 // reported with a STATUS response first (RFC 5465); either way the
@@ -137,7 +106,8 @@ func (c *conn) startNotify(set *notifySet, withStatus bool) error {
 	// Subscribe first, so that no change after the baselines below is
 	// missed; one before them is reported only if it shows.
 	s.mu.Lock()
-	s.pending, s.own, s.events, s.count, s.overflow = map[store.MailboxID]bool{}, map[store.MailboxID]bool{}, nil, 0, false
+	s.origin = store.OriginOf(c.ctx)
+	s.pending, s.own, s.events, s.count, s.overflow = map[store.MailboxID]uint64{}, map[store.MailboxID]bool{}, nil, 0, false
 	s.mu.Unlock()
 	s.cancel = c.srv.cfg.Store.Notifier().(funcNotifier).SubscribeFunc(c.username, store.AccountEvents, c.onNotification)
 	mailboxes, err := c.user.ListMailboxes(c.ctx)
@@ -193,9 +163,11 @@ func (c *conn) onNotification(n store.Notification) {
 		s.mu.Unlock()
 		return
 	}
+	// The session's own change: zero is nobody's origin.
+	own := s.origin != 0 && n.Origin == s.origin
 	switch {
 	case n.Event != 0:
-		if slices.Contains(s.ownEvents, n.Event) {
+		if own {
 			s.listChanged = true
 			s.mu.Unlock()
 			return
@@ -206,14 +178,16 @@ func (c *conn) onNotification(n store.Notification) {
 		// hub reports.
 		s.mu.Unlock()
 		return
-	case s.ownWindow:
+	case own:
 		s.own[n.Mailbox] = true
 	default:
-		s.pending[n.Mailbox] = true
+		if low, ok := s.pending[n.Mailbox]; !ok || n.HighestModSeq < low {
+			s.pending[n.Mailbox] = n.HighestModSeq
+		}
 	}
 	if s.count++; s.count > c.srv.cfg.MaxPendingNotifications {
 		s.overflow = true
-		s.pending, s.own, s.events = map[store.MailboxID]bool{}, map[store.MailboxID]bool{}, nil
+		s.pending, s.own, s.events = map[store.MailboxID]uint64{}, map[store.MailboxID]bool{}, nil
 	}
 	s.mu.Unlock()
 	if c.requestPush(pushNotify) {
@@ -233,7 +207,7 @@ func (c *conn) deliverNotifications() {
 	s.mu.Lock()
 	overflow := s.overflow
 	events, pending, own, listChanged := s.events, s.pending, s.own, s.listChanged
-	s.events, s.pending, s.own, s.count, s.listChanged = nil, map[store.MailboxID]bool{}, map[store.MailboxID]bool{}, 0, false
+	s.events, s.pending, s.own, s.count, s.listChanged = nil, map[store.MailboxID]uint64{}, map[store.MailboxID]bool{}, 0, false
 	s.mu.Unlock()
 	if overflow {
 		c.stopNotify()
@@ -252,8 +226,8 @@ func (c *conn) deliverNotifications() {
 		}
 	}
 	for id := range own {
-		if !pending[id] {
-			c.mailboxStatus(id, true)
+		if _, theirs := pending[id]; !theirs {
+			c.mailboxStatus(id, 0, true)
 		}
 	}
 	ids := make([]store.MailboxID, 0, len(pending))
@@ -262,7 +236,7 @@ func (c *conn) deliverNotifications() {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		c.mailboxStatus(id, false)
+		c.mailboxStatus(id, pending[id], false)
 	}
 }
 
@@ -326,9 +300,13 @@ func (c *conn) mailboxName(id store.MailboxID) string {
 // response (RFC 5465) when a group asks for its message
 // events and what STATUS shows changed: MESSAGES, UIDNEXT or UIDVALIDITY,
 // or, for FlagChange with CONDSTORE enabled, HIGHESTMODSEQ. With silent
-// (the session's own change) it only takes the new status as the
-// baseline.
-func (c *conn) mailboxStatus(id store.MailboxID, silent bool) {
+// (only the session's own changes) it only takes the new status as the
+// baseline. Otherwise since is the lowest HIGHESTMODSEQ of the others'
+// notifications (0: unknown): when a silent baseline already includes
+// such a change (its notification came after the session's own), the
+// status is reported even though it did not change since: the client
+// has not been told.
+func (c *conn) mailboxStatus(id store.MailboxID, since uint64, silent bool) {
 	if c.isSelectedID(id) {
 		return
 	}
@@ -346,14 +324,20 @@ func (c *conn) mailboxStatus(id store.MailboxID, silent bool) {
 	}
 	s := &c.ntf
 	prev, had := s.last[id]
-	s.last[id] = snapOf(st)
+	snap := snapOf(st)
 	if silent {
+		snap.own = true
+		s.last[id] = snap
 		return
 	}
-	if had && prev.messages == st.Messages && prev.uidNext == st.UIDNext && prev.uidValidity == st.UIDValidity &&
+	absorbed := had && prev.own && since <= prev.modseq
+	if !absorbed && had && prev.messages == st.Messages && prev.uidNext == st.UIDNext && prev.uidValidity == st.UIDValidity &&
 		(g.events&eventFlagChange == 0 || !c.condstore() || prev.modseq == st.HighestModSeq) {
+		snap.own = prev.own // still untold
+		s.last[id] = snap
 		return
 	}
+	s.last[id] = snap
 	c.writeNotifyStatus(st)
 }
 

@@ -46,6 +46,7 @@ const (
 	searchSavedBefore                 // SAVEDBEFORE (RFC 8514 4.3): save date
 	searchSavedOn                     // SAVEDON
 	searchSavedSince                  // SAVEDSINCE
+	searchSaveKnown                   // SAVEDATESUPPORTED (RFC 8514 4.3): the message has a save date
 )
 
 // searchKey is a parsed search key; keys with sub-keys form a tree.
@@ -238,9 +239,9 @@ func parseSearchKey(a *imapwire.ArgReader, first bool, charset *string, name str
 	case "ALL":
 		return &searchKey{op: searchAll}, nil
 	case "SAVEDATESUPPORTED":
-		// RFC 8514 4.3: every message when the mailbox keeps save
-		// dates, which every mailbox does.
-		return &searchKey{op: searchAll}, nil
+		// RFC 8514 4.3: the messages whose save date the store knows
+		// (see saveDate).
+		return &searchKey{op: searchSaveKnown}, nil
 	case "RECENT":
 		return &searchKey{op: searchFlag, field: `\Recent`}, nil
 	case "OLD":
@@ -528,6 +529,8 @@ func (k *searchKey) match(cand *searchCandidate, sc *searchContext) (bool, error
 		return ok && compareDay(k.op-searchSentBefore, t, k.date), nil
 	case searchSavedBefore, searchSavedOn, searchSavedSince:
 		return compareDay(k.op-searchSavedBefore, saveDate(msg), k.date), nil
+	case searchSaveKnown:
+		return !msg.SaveDate.IsZero(), nil
 	case searchEmailID:
 		return emailObjectID(msg) == k.value, nil
 	case searchThreadID:

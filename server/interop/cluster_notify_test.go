@@ -2,6 +2,7 @@ package interop_test
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -13,7 +14,8 @@ import (
 // testClusterNotifyAcrossNodes: a session on node A with a NOTIFY set
 // (RFC 5465) is told of a mailbox created through node B (LIST) and of a
 // message appended there (STATUS), between commands: account events
-// travel between nodes like message changes.
+// travel between nodes like message changes. Its own changes are not
+// notified back, the other node's are.
 func testClusterNotifyAcrossNodes(t *testing.T, pgServer, bin string) {
 	storeURL := clusterStore(t, pgServer)
 	addStoreUser(t, bin, storeURL, testUser, testPassword)
@@ -30,15 +32,17 @@ func testClusterNotifyAcrossNodes(t *testing.T, pgServer, bin string) {
 		require.NoError(t, err)
 		return strings.TrimRight(l, "\r\n")
 	}
-	run := func(tag, cmd string) {
+	// run sends a command and returns its untagged responses.
+	run := func(tag, cmd string) (untagged []string) {
 		_, err := nc.Write([]byte(tag + " " + cmd + "\r\n"))
 		require.NoError(t, err)
 		for {
 			l := line()
 			if strings.HasPrefix(l, tag+" ") {
 				require.True(t, strings.HasPrefix(l, tag+" OK"), l)
-				return
+				return untagged
 			}
+			untagged = append(untagged, l)
 		}
 	}
 	require.True(t, strings.HasPrefix(line(), "* OK"))
@@ -57,4 +61,26 @@ func testClusterNotifyAcrossNodes(t *testing.T, pgServer, bin string) {
 	_, err = app.Wait()
 	require.NoError(t, err)
 	require.Regexp(t, `^\* STATUS Cross \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)$`, line())
+
+	// The session's own APPEND through node A is not notified back to it
+	// (RFC 5465 5), the next one through node B is: a change carries the
+	// session that made it, and node B's session is not node A's.
+	_, err = nc.Write([]byte(fmt.Sprintf("a3 APPEND Cross {%d}\r\n", len(seedMessage))))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(line(), "+"))
+	_, err = nc.Write([]byte(seedMessage + "\r\n"))
+	require.NoError(t, err)
+	var own []string
+	for l := line(); !strings.HasPrefix(l, "a3 "); l = line() {
+		own = append(own, l)
+	}
+	own = append(own, run("a4", "NOOP")...)
+	require.Empty(t, own, "the session's own APPEND is not notified")
+	app = writer.Append("Cross", int64(len(seedMessage)), nil)
+	_, err = app.Write([]byte(seedMessage))
+	require.NoError(t, err)
+	require.NoError(t, app.Close())
+	_, err = app.Wait()
+	require.NoError(t, err)
+	require.Regexp(t, `^\* STATUS Cross \(MESSAGES 3 UIDNEXT 4 UIDVALIDITY \d+\)$`, line())
 }

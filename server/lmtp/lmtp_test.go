@@ -774,3 +774,33 @@ func TestAddressParsing(t *testing.T) {
 	_, err = DecodeXtext("a=b")
 	assert.Error(t, err)
 }
+
+// TestDeliverySetsSaveDate: a delivered message gets a save date (RFC 8514
+// 3: the time it was delivered to the mailbox), not left unknown.
+func TestDeliverySetsSaveDate(t *testing.T) {
+	st := newStore(t, boltstore.Options{}, "alice")
+	srv := newServer(t, Config{Store: st})
+	c := pipe(t, srv)
+	c.hello()
+	from := time.Now()
+	c.send("MAIL FROM:<sender@example.org>", "RCPT TO:<alice@example.com>", "DATA")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("354 ")
+	c.send("Subject: hi", "", "line", ".")
+	c.expect("250 2.0.0 <alice@example.com> ")
+	to := time.Now()
+
+	ctx := context.Background()
+	u, err := st.OpenUser(ctx, "alice")
+	require.NoError(t, err)
+	info, err := u.Mailbox(ctx, "INBOX")
+	require.NoError(t, err)
+	var saved []time.Time
+	require.NoError(t, u.Fetch(ctx, info.ID, store.AllUIDs(), store.FetchOptions{}, func(m *store.Message) error {
+		saved = append(saved, m.SaveDate)
+		return nil
+	}))
+	require.Len(t, saved, 1)
+	assert.False(t, saved[0].Before(from) || saved[0].After(to), "saved at %v, not during the delivery", saved[0])
+}

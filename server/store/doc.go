@@ -31,7 +31,10 @@
 // messages changed by that operation carry it. Every change is recorded in a
 // per-mailbox change log ([MessageReader.ChangesSince]) and announced on the
 // [Notifier] with only the new HIGHESTMODSEQ; sessions catch up from the log,
-// so a coalesced or lost notification loses nothing.
+// so a coalesced or lost notification loses nothing. A notification also
+// carries the [Origin] of the call that made the change, taken from its
+// context ([WithOrigin]), so that a session can leave out its own changes
+// and only those.
 //
 // Names in this API are UTF-8; translation from and to modified UTF-7 is the
 // wire layer's business. The hierarchy separator is [Separator].

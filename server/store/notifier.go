@@ -4,8 +4,9 @@ import "sync"
 
 // LocalNotifier is the in-process [Notifier]. Each subscription owns a
 // one-slot channel; Publish replaces an undelivered notification by the newer
-// one (keeping the larger HIGHESTMODSEQ), so a slow subscriber never blocks a
-// writer and never receives a stale value after a fresh one.
+// one (keeping the larger HIGHESTMODSEQ, and the Origin only when both had
+// the same), so a slow subscriber never blocks a writer and never receives
+// a stale value after a fresh one.
 // The zero value is not usable; call [NewLocalNotifier].
 type LocalNotifier struct {
 	mu   sync.Mutex
@@ -99,6 +100,12 @@ func (n *LocalNotifier) publishTo(k subKey, note Notification) {
 		case old := <-s.ch:
 			if old.HighestModSeq > out.HighestModSeq && out.HighestModSeq != 0 {
 				out.HighestModSeq = old.HighestModSeq
+			}
+			if old.Origin != out.Origin {
+				// The slot now stands for changes of different
+				// origins: nobody's own (a receiver filtering its own
+				// changes would otherwise lose the other's).
+				out.Origin = 0
 			}
 		default:
 		}

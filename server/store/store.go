@@ -132,7 +132,9 @@ type MessageReader interface {
 }
 
 // MessageWriter changes messages. Every method returns only after the change
-// is durable, and publishes a [Notification] for each mailbox it changed.
+// is durable, and publishes a [Notification] for each mailbox it changed,
+// with the [Origin] of its context (as do the changes of [MailboxAdmin] and
+// the optional interfaces).
 type MessageWriter interface {
 	// Append stores a new message at the end of the named mailbox. The body
 	// is streamed to storage; Append returns after body and metadata are

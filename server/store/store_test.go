@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"math"
 	"strings"
 	"sync"
@@ -188,6 +189,58 @@ func TestLocalNotifierCoalesces(t *testing.T) {
 	assert.Equal(t, 0, n.Subscribers())
 	n.Publish(Notification{User: "u", Mailbox: 1, HighestModSeq: 101})
 	assert.Empty(t, ch)
+}
+
+// TestLocalNotifierCoalescedOrigin: a coalesced notification keeps the
+// Origin its changes share, and has none when they had different ones, so
+// that a receiver ignoring its own changes never loses another's.
+func TestLocalNotifierCoalescedOrigin(t *testing.T) {
+	n := NewLocalNotifier()
+	ch, cancel := n.Subscribe("u", 1)
+	defer cancel()
+	mine, theirs := NewOrigin(), NewOrigin()
+	require.NotEqual(t, mine, theirs)
+	for _, tc := range []struct {
+		name string
+		in   []Origin
+		want Origin
+	}{
+		{"one", []Origin{mine}, mine},
+		{"same origin", []Origin{mine, mine, mine}, mine},
+		{"mine then theirs", []Origin{mine, theirs}, 0},
+		{"theirs then mine", []Origin{theirs, mine}, 0},
+		{"mixed, then mine again", []Origin{mine, theirs, mine}, 0},
+		{"unknown then mine", []Origin{0, mine}, 0},
+	} {
+		for i, o := range tc.in {
+			n.Publish(Notification{User: "u", Mailbox: 1, HighestModSeq: uint64(i + 1), Origin: o})
+		}
+		got := <-ch
+		assert.Equal(t, tc.want, got.Origin, tc.name)
+		assert.Equal(t, uint64(len(tc.in)), got.HighestModSeq, tc.name)
+	}
+}
+
+// TestOriginContext: WithOrigin's Origin reaches OriginOf through derived
+// contexts; a context without one has the zero Origin; NewOrigin never
+// returns zero or the same token twice.
+func TestOriginContext(t *testing.T) {
+	assert.Zero(t, OriginOf(context.Background()))
+	o := NewOrigin()
+	ctx, cancel := context.WithCancel(WithOrigin(context.Background(), o))
+	defer cancel()
+	ctx = context.WithValue(ctx, struct{ k int }{1}, "v")
+	assert.Equal(t, o, OriginOf(ctx))
+	assert.Equal(t, "v", ctx.Value(struct{ k int }{1}))
+	cancel()
+	assert.Error(t, ctx.Err(), "cancellation passes through")
+	seen := map[Origin]bool{}
+	for range 1000 {
+		o := NewOrigin()
+		require.NotZero(t, o)
+		require.False(t, seen[o])
+		seen[o] = true
+	}
 }
 
 // TestLocalNotifierAccountEvents: a subscription to AccountEvents gets

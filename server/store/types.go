@@ -146,9 +146,11 @@ type Message struct {
 	Flags  []string
 	ModSeq uint64
 	// SaveDate is when the message was added to this mailbox (by APPEND,
-	// COPY, MOVE or delivery; RFC 8514): a copy or a move gets a new one,
-	// unlike the internal date. It is zero for a message the store does
-	// not know it for (one stored before the store kept save dates).
+	// COPY, MOVE, REPLACE or delivery; RFC 8514): a copy or a move gets a
+	// new one, unlike the internal date. It is zero for a message the
+	// store does not know it for (one stored before the store kept save
+	// dates); the server then answers FETCH SAVEDATE with NIL. A flag
+	// change never sets it.
 	SaveDate time.Time
 	// ContentID identifies the message's content in the store: COPY and
 	// MOVE keep it, a new APPEND gets a new one, and it is never reused.
@@ -295,6 +297,9 @@ type Notification struct {
 	// Entry is the metadata entry a MetadataChanged event concerns (its
 	// Name is the mailbox, "" for a server entry).
 	Entry string
+	// Origin is the [Origin] of the call that made the change (see
+	// [WithOrigin]); zero when unknown.
+	Origin Origin
 }
 
 // AccountEvents is the mailbox ID under which the notifier delivers every
@@ -321,8 +326,9 @@ type Notifier interface {
 	// Subscribe registers interest in one mailbox of one user, or, with
 	// [AccountEvents], in every notification of the user. The channel
 	// receives coalesced notifications (at most one pending; a newer one
-	// replaces it) and is never closed by the notifier; cancel unregisters
-	// and must be called exactly once.
+	// replaces it, and keeps its Origin only when both had the same one)
+	// and is never closed by the notifier; cancel unregisters and must be
+	// called exactly once.
 	Subscribe(user string, mailbox MailboxID) (ch <-chan Notification, cancel func())
 
 	// Publish announces a committed change. It never blocks on receivers.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -40,90 +39,32 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 	if len(msgs) == 0 {
 		return nil, nil
 	}
-	name, err := u.normalize(mailbox)
+	name, staged, err := u.beginNew(ctx, mailbox, msgs, true)
 	if err != nil {
-		return nil, err
-	}
-	n := len(msgs)
-	flags := make([]store.FlagSet, n)
-	dates := make([]int64, n)
-	now := time.Now()
-	for i, msg := range msgs {
-		m, err := backend.CheckNewMessage(msg, now)
-		if err != nil {
-			return nil, batchErr(i, err)
-		}
-		flags[i], dates[i] = m.Flags, m.Date.UnixNano()
-	}
-	if err := u.s.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer u.s.leave()
-	if err := u.checkAppendable(name); err != nil {
-		return nil, err
-	}
-
-	contents := make([]uint64, n)
-	for i := range contents {
-		contents[i] = u.s.blobs.alloc()
-	}
-	// Released only once the batch is committed or its files are gone.
-	defer func() {
-		for _, id := range contents {
-			u.s.blobs.release(id)
-		}
-	}()
-	placed := make([]bool, n)
+	// The content IDs are released only once the batch is committed or
+	// its files are gone.
 	committed := false
-	defer func() {
-		if committed {
-			return
-		}
-		for i, ok := range placed {
-			if ok {
-				_ = os.Remove(u.s.blobs.path(contents[i]))
-			}
-		}
-	}()
-	sizes, structures, inline, dirs, err := u.receiveBatch(ctx, msgs, contents, placed)
+	defer func() { u.settle(staged, committed) }()
+	dirs, err := u.receiveBatch(ctx, msgs, staged)
 	if err != nil {
 		return nil, err
 	}
 
+	n := len(msgs)
 	results := make([]store.AppendResult, n)
 	err = u.write(ctx, dirs, func(tx *bolt.Tx, acct *bolt.Bucket) error {
 		rec, data, err := appendTarget(tx, acct, name)
 		if err != nil {
 			return err
 		}
-		var bytes int64
-		for _, sz := range sizes {
-			bytes += sz
-		}
-		if err := checkQuota(acct, int64(n), bytes); err != nil {
+		if err := checkQuota(acct, int64(n), stagedSize(staged)); err != nil {
 			return err
 		}
-		rec.ModSeq++
-		refs := tx.Bucket(bucketBlobs)
-		uids := make([]uint32, n)
-		for i := range msgs {
-			m := &msgRec{Content: contents[i], Size: sizes[i], Date: dates[i], Flags: flags[i], ModSeq: rec.ModSeq}
-			if uids[i], err = u.insert(data, rec, m, structures[i]); err != nil {
-				return batchErr(i, err)
-			}
-			if err := refs.Put(u64key(contents[i]), encodeRefs(1)); err != nil {
-				return err
-			}
-			if inline[i] != nil {
-				if err := putInline(tx, contents[i], inline[i]); err != nil {
-					return err
-				}
-			}
-		}
-		if err := uidxAppend(data.Bucket(bucketUIDIdx), uids); err != nil {
-			return err
-		}
-		if err := u.appendLog(data, rec, store.ChangeAppend, backend.Ranges(uids)); err != nil {
+		uids, err := u.insertNew(tx, data, rec, staged)
+		if err != nil {
 			return err
 		}
 		for i, uid := range uids {
@@ -136,27 +77,23 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 	}
 	committed = true
 	last := results[n-1]
-	u.publish([]store.Notification{{User: u.name, Mailbox: last.Mailbox, HighestModSeq: last.ModSeq}})
+	u.publish(ctx, []store.Notification{{User: u.name, Mailbox: last.Mailbox, HighestModSeq: last.ModSeq}})
 	return results, nil
 }
 
-// receiveBatch stores the bodies of msgs: a body of at most the store's
-// inline limit is returned in inline[i], to be put into the database by the
-// commit; a larger one becomes the content file contents[i], and placed[i]
-// is set once that file exists. It returns the sizes, the structure blobs
-// and the shard directories to sync before the commit. The caller removes
-// the placed files if the batch fails.
+// receiveBatch is stage for a whole batch: it receives the body of msgs[i]
+// into out[i], inline when small, otherwise as the content file of
+// out[i].content (out[i].file is set once that file exists). It returns the
+// shard directories to sync before the commit; settle removes the files if
+// the batch fails.
 //
 // The bodies are written straight to their content paths, without the
 // temporary file and rename of Append: a content ID is fresh and in flight
 // until the commit, so a partial file left by a crash is an unreferenced
 // file at or above blobfloor, which Open deletes, and nothing references a
 // file before it was synced.
-func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, contents []uint64, placed []bool) (sizes []int64, structures, inline [][]byte, dirs []string, err error) {
+func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, out []staged) (dirs []string, err error) {
 	n := len(msgs)
-	sizes = make([]int64, n)
-	structures = make([][]byte, n)
-	inline = make([][]byte, n)
 
 	var mu sync.Mutex // guards firstErr and errAt
 	firstErr, errAt := error(nil), n
@@ -186,7 +123,7 @@ func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, conten
 			for j := range jobs {
 				if j.f == nil {
 					if !failed() {
-						structures[j.i] = backend.Analyze(u.s.opts.Analyzer, bytes.NewReader(inline[j.i]))
+						out[j.i].structure = backend.Analyze(u.s.opts.Analyzer, bytes.NewReader(out[j.i].inline))
 					}
 					continue
 				}
@@ -202,7 +139,7 @@ func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, conten
 					fail(j.i, err)
 					continue
 				}
-				structures[j.i] = u.analyze(contents[j.i])
+				out[j.i].structure = u.analyze(out[j.i].content)
 			}
 		})
 	}
@@ -224,16 +161,16 @@ func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, conten
 			break
 		}
 		if small {
-			inline[i], sizes[i] = prefix, int64(len(prefix))
+			out[i].inline, out[i].size = prefix, int64(len(prefix))
 			jobs <- job{i, nil}
 			continue
 		}
-		f, shard, err := u.s.blobs.create(contents[i])
+		f, shard, err := u.s.blobs.create(out[i].content)
 		if err != nil {
 			fail(i, err)
 			break
 		}
-		placed[i] = true
+		out[i].file = true
 		if !slices.Contains(dirs, shard) {
 			dirs = append(dirs, shard)
 		}
@@ -243,15 +180,15 @@ func (u *user) receiveBatch(ctx context.Context, msgs []store.NewMessage, conten
 			fail(i, err)
 			break
 		}
-		sizes[i] = size
+		out[i].size = size
 		jobs <- job{i, f}
 	}
 	close(jobs)
 	wg.Wait()
 	if firstErr != nil {
-		return nil, nil, nil, nil, firstErr
+		return nil, firstErr
 	}
-	return sizes, structures, inline, dirs, nil
+	return dirs, nil
 }
 
 // batchErr names the message of a batch an error belongs to; errors.Is

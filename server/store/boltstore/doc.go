@@ -34,10 +34,14 @@
 // same transaction as its metadata: it costs no file, no file sync and no
 // directory sync, and is durable with the commit. A larger body is
 // streamed into tmp/, fsynced and renamed into blobs/ before the metadata
-// change goes to the group committer. Stores written before inline bodies
-// (format version 1) are upgraded on open by adding the bucket; their
-// content files stay readable, and an older binary refuses the upgraded
-// store instead of missing its inline bodies.
+// change goes to the group committer. Append, AppendBatch and Replace
+// share these steps (stage.go): one prelude of checks before any body is
+// read (mailbox name, flags, date, a selectable target), one staging of
+// the body (inline or file) and one insertion into the mailbox, so a
+// replacement is stored exactly as an append is. Stores written before
+// inline bodies (format version 1) are upgraded on open by adding the
+// bucket; their content files stay readable, and an older binary refuses
+// the upgraded store instead of missing its inline bodies.
 //
 // Every metadata change goes to the group committer. All writes go
 // through one committer goroutine: requests that queue up while a commit is

@@ -141,3 +141,68 @@ func TestInlineTruncatedBody(t *testing.T) {
 	assert.False(t, small)
 	assert.Nil(t, buf)
 }
+
+// TestStagedBodiesAlike checks that Append, AppendBatch and Replace store a
+// body alike, through the one staging path: a small body inline in the
+// database with no content file, a large one as a content file; and that
+// a Replace refused at its commit (the replaced message is gone) leaves no
+// content file behind.
+func TestStagedBodiesAlike(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir, testOptions())
+	defer s.Close()
+	require.NoError(t, s.CreateUser(ctx, "u", "pw"))
+	u, err := s.OpenUser(ctx, "u")
+	require.NoError(t, err)
+	small := "Subject: small\r\n\r\nhello\r\n"
+	large := "Subject: large\r\n\r\n" + strings.Repeat("x", defaultInlineMax)
+	seed, err := u.Append(ctx, store.Inbox, store.NewMessage{Body: strings.NewReader(small)})
+	require.NoError(t, err)
+	inbox := seed.Mailbox
+
+	ways := map[string]func(body string) store.AppendResult{
+		"Append": func(body string) store.AppendResult {
+			res, err := u.Append(ctx, store.Inbox, store.NewMessage{Body: strings.NewReader(body)})
+			require.NoError(t, err)
+			return res
+		},
+		"AppendBatch": func(body string) store.AppendResult {
+			res, err := u.(store.BatchAppender).AppendBatch(ctx, store.Inbox, []store.NewMessage{{Body: strings.NewReader(body)}})
+			require.NoError(t, err)
+			return res[0]
+		},
+		"Replace": func(body string) store.AppendResult {
+			// Of a small message, whose freed body frees no file.
+			old, err := u.Append(ctx, store.Inbox, store.NewMessage{Body: strings.NewReader(small)})
+			require.NoError(t, err)
+			res, err := u.(store.Replacer).Replace(ctx, inbox, old.UID, store.Inbox, store.NewMessage{Body: strings.NewReader(body)})
+			require.NoError(t, err)
+			return res
+		},
+	}
+	inline := func(uid uint32) (in bool) {
+		require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+			var m msgRec
+			data := tx.Bucket(bucketMboxes).Bucket(u64key(uint64(inbox)))
+			require.NoError(t, decodeMsg(data.Bucket(bucketMsg).Get(u32key(uid)), &m))
+			in = inlineBody(tx, m.Content) != nil
+			return nil
+		}))
+		return in
+	}
+	for _, name := range []string{"Append", "AppendBatch", "Replace"} {
+		files := countFiles(t, dir+"/blobs")
+		res := ways[name](small)
+		assert.True(t, inline(res.UID), "%s: a small body is inline", name)
+		assert.Equal(t, files, countFiles(t, dir+"/blobs"), "%s: a small body makes no content file", name)
+		res = ways[name](large)
+		assert.False(t, inline(res.UID), "%s: a large body is a file", name)
+		assert.Equal(t, files+1, countFiles(t, dir+"/blobs"), "%s: a large body makes one content file", name)
+	}
+
+	files := countFiles(t, dir+"/blobs")
+	_, err = u.(store.Replacer).Replace(ctx, inbox, seed.UID+1000, store.Inbox, store.NewMessage{Body: strings.NewReader(large)})
+	require.ErrorIs(t, err, store.ErrNoSuchMessage)
+	assert.Equal(t, files, countFiles(t, dir+"/blobs"), "a refused Replace leaves no content file")
+}

@@ -131,92 +131,42 @@ func appendTarget(tx *bolt.Tx, acct *bolt.Bucket, name string) (*mailboxRec, *bo
 	return selectable(tx, acct, store.MailboxID(rec.ID))
 }
 
-// Append implements store.MessageWriter.
+// Append implements store.MessageWriter: the message is checked and its
+// body staged (see stage.go), then one transaction inserts it.
 func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage) (store.AppendResult, error) {
 	var res store.AppendResult
-	name, err := u.normalize(mailbox)
+	name, msgs, err := u.beginNew(ctx, mailbox, []store.NewMessage{msg}, false)
 	if err != nil {
-		return res, err
-	}
-	nm, err := backend.CheckNewMessage(msg, time.Now())
-	if err != nil {
-		return res, err
-	}
-	if err := u.s.enter(ctx); err != nil {
 		return res, err
 	}
 	defer u.s.leave()
-	if err := u.checkAppendable(name); err != nil {
-		return res, err
-	}
-
-	content := u.s.blobs.alloc()
-	defer u.s.blobs.release(content)
-	inline, small, err := readSmall(msg.Body, u.s.inlineMax)
+	committed := false
+	defer func() { u.settle(msgs, committed) }()
+	dirs, err := u.stage(&msgs[0], msg)
 	if err != nil {
 		return res, err
 	}
-	var size int64
-	var dirs []string
-	var structure []byte
-	committed := false
-	if small {
-		if err := checkInlineSize(inline, u.s.opts.MaxMessageSize); err != nil {
-			return res, err
-		}
-		size = int64(len(inline))
-		structure = backend.Analyze(u.s.opts.Analyzer, bytes.NewReader(inline))
-	} else {
-		size, dirs, err = u.s.blobs.write(content, rest(inline, msg.Body), u.s.opts.MaxMessageSize)
-		if err != nil {
-			return res, err
-		}
-		inline = nil
-		defer func() {
-			if !committed {
-				_ = os.Remove(u.s.blobs.path(content))
-			}
-		}()
-		structure = u.analyze(content)
-	}
 
-	m := &msgRec{Content: content, Size: size, Date: nm.Date.UnixNano(), Flags: nm.Flags}
 	err = u.write(ctx, dirs, func(tx *bolt.Tx, acct *bolt.Bucket) error {
 		rec, data, err := appendTarget(tx, acct, name)
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(acct, 1, size); err != nil {
+		if err := checkQuota(acct, 1, msgs[0].size); err != nil {
 			return err
 		}
-		rec.ModSeq++
-		m.ModSeq = rec.ModSeq
-		uid, err := u.insert(data, rec, m, structure)
+		uids, err := u.insertNew(tx, data, rec, msgs)
 		if err != nil {
 			return err
 		}
-		if err := uidxAppend(data.Bucket(bucketUIDIdx), []uint32{uid}); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketBlobs).Put(u64key(content), encodeRefs(1)); err != nil {
-			return err
-		}
-		if inline != nil {
-			if err := putInline(tx, content, inline); err != nil {
-				return err
-			}
-		}
-		if err := u.appendLog(data, rec, store.ChangeAppend, store.UIDSet{{Start: uid, Stop: uid}}); err != nil {
-			return err
-		}
-		res = store.AppendResult{Mailbox: store.MailboxID(rec.ID), UIDValidity: rec.UIDValidity, UID: uid, ModSeq: rec.ModSeq}
+		res = store.AppendResult{Mailbox: store.MailboxID(rec.ID), UIDValidity: rec.UIDValidity, UID: uids[0], ModSeq: rec.ModSeq}
 		return putMailbox(acct, rec)
 	})
 	if err != nil {
 		return store.AppendResult{}, err
 	}
 	committed = true
-	u.publish([]store.Notification{{User: u.name, Mailbox: res.Mailbox, HighestModSeq: res.ModSeq}})
+	u.publish(ctx, []store.Notification{{User: u.name, Mailbox: res.Mailbox, HighestModSeq: res.ModSeq}})
 	return res, nil
 }
 
@@ -503,7 +453,7 @@ func (u *user) StoreFlags(ctx context.Context, mailbox store.MailboxID, uids sto
 		return store.StoreResult{}, err
 	}
 	if res.ModSeq != 0 {
-		u.publish([]store.Notification{{User: u.name, Mailbox: mailbox, HighestModSeq: res.ModSeq}})
+		u.publish(ctx, []store.Notification{{User: u.name, Mailbox: mailbox, HighestModSeq: res.ModSeq}})
 	}
 	return res, nil
 }
@@ -565,7 +515,7 @@ func (u *user) Expunge(ctx context.Context, mailbox store.MailboxID, uids store.
 	}
 	u.s.blobs.remove(freed)
 	if modseq != 0 {
-		u.publish([]store.Notification{{User: u.name, Mailbox: mailbox, HighestModSeq: modseq}})
+		u.publish(ctx, []store.Notification{{User: u.name, Mailbox: mailbox, HighestModSeq: modseq}})
 	}
 	return out, nil
 }
@@ -690,7 +640,7 @@ func (u *user) copyOrMove(ctx context.Context, mailbox store.MailboxID, uids sto
 	if err != nil {
 		return store.CopyResult{}, err
 	}
-	u.publish(res.notes)
+	u.publish(ctx, res.notes)
 	return res.copy, nil
 }
 

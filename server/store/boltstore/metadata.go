@@ -222,8 +222,8 @@ func (u *user) SetMetadata(ctx context.Context, mailbox string, changes []store.
 		return err
 	}
 	for _, name := range names {
-		u.s.opts.Notifier.Publish(store.Notification{User: u.name, Mailbox: store.AccountEvents,
-			Event: store.MetadataChanged, Name: mailbox, Entry: name})
+		u.publish(ctx, []store.Notification{{User: u.name, Mailbox: store.AccountEvents,
+			Event: store.MetadataChanged, Name: mailbox, Entry: name}})
 	}
 	return nil
 }

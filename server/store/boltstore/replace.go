@@ -2,51 +2,30 @@ package boltstore
 
 import (
 	"context"
-	"os"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/imapfsm/imapfsm/server/store"
-	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 )
 
 var _ store.Replacer = (*user)(nil)
 
-// Replace implements store.Replacer: the new body is written and synced
-// like Append's, then one transaction inserts the new message and drops
-// the old one.
+// Replace implements store.Replacer: the new message is checked and its
+// body staged as Append's (see stage.go), then one transaction inserts the
+// new message and drops the old one.
 func (u *user) Replace(ctx context.Context, mailbox store.MailboxID, uid uint32, dest string, msg store.NewMessage) (store.AppendResult, error) {
 	var res store.AppendResult
-	name, err := u.normalize(dest)
+	name, msgs, err := u.beginNew(ctx, dest, []store.NewMessage{msg}, false)
 	if err != nil {
-		return res, err
-	}
-	nm, err := backend.CheckNewMessage(msg, time.Now())
-	if err != nil {
-		return res, err
-	}
-	if err := u.s.enter(ctx); err != nil {
 		return res, err
 	}
 	defer u.s.leave()
-	if err := u.checkAppendable(name); err != nil {
-		return res, err
-	}
-
-	content := u.s.blobs.alloc()
-	defer u.s.blobs.release(content)
-	size, dirs, err := u.s.blobs.write(content, msg.Body, u.s.opts.MaxMessageSize)
+	committed := false
+	defer func() { u.settle(msgs, committed) }()
+	dirs, err := u.stage(&msgs[0], msg)
 	if err != nil {
 		return res, err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = os.Remove(u.s.blobs.path(content))
-		}
-	}()
-	structure := u.analyze(content)
 
 	var freed []uint64
 	var srcMod uint64
@@ -71,26 +50,15 @@ func (u *user) Replace(ctx context.Context, mailbox store.MailboxID, uid uint32,
 		if dst.ID == src.ID {
 			dst = src // one record, changed by both steps
 		}
-		if err := checkQuota(acct, 0, size-old.Size); err != nil {
+		if err := checkQuota(acct, 0, msgs[0].size-old.Size); err != nil {
 			return err
 		}
 
-		m := &msgRec{Content: content, Size: size, Date: nm.Date.UnixNano(), Flags: nm.Flags}
-		dst.ModSeq++
-		m.ModSeq = dst.ModSeq
-		nuid, err := u.insert(ddata, dst, m, structure)
+		uids, err := u.insertNew(tx, ddata, dst, msgs)
 		if err != nil {
 			return err
 		}
-		if err := uidxAppend(ddata.Bucket(bucketUIDIdx), []uint32{nuid}); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketBlobs).Put(u64key(content), encodeRefs(1)); err != nil {
-			return err
-		}
-		if err := u.appendLog(ddata, dst, store.ChangeAppend, store.UIDSetOf(nuid)); err != nil {
-			return err
-		}
+		nuid := uids[0]
 		res = store.AppendResult{Mailbox: store.MailboxID(dst.ID), UIDValidity: dst.UIDValidity, UID: nuid, ModSeq: dst.ModSeq}
 
 		src.ModSeq++
@@ -127,6 +95,6 @@ func (u *user) Replace(ctx context.Context, mailbox store.MailboxID, uid uint32,
 	if res.Mailbox != mailbox {
 		notes = append(notes, store.Notification{User: u.name, Mailbox: res.Mailbox, HighestModSeq: res.ModSeq})
 	}
-	u.publish(notes)
+	u.publish(ctx, notes)
 	return res, nil
 }

@@ -406,7 +406,7 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	}
 	s.blobs.remove(freed)
 	for _, id := range gone {
-		s.opts.Notifier.Publish(store.Notification{User: name, Mailbox: id})
+		s.opts.Notifier.Publish(store.Notification{User: name, Mailbox: id, Origin: store.OriginOf(ctx)})
 	}
 	return nil
 }

@@ -321,9 +321,9 @@ func (u *user) CreateMailbox(ctx context.Context, name string, specialUse store.
 	}
 	u.s.blobs.remove(freed)
 	for _, sup := range supers {
-		u.accountEvent(store.MailboxCreated, sup, "")
+		u.accountEvent(ctx, store.MailboxCreated, sup, "")
 	}
-	u.accountEvent(store.MailboxCreated, out.Name, "")
+	u.accountEvent(ctx, store.MailboxCreated, out.Name, "")
 	return out, nil
 }
 
@@ -362,14 +362,14 @@ func (u *user) DeleteMailbox(ctx context.Context, name string) error {
 		return err
 	}
 	u.s.blobs.remove(freed)
-	u.s.opts.Notifier.Publish(store.Notification{User: u.name, Mailbox: store.MailboxID(gone)})
-	u.accountEvent(store.MailboxDeleted, name, "")
+	u.publish(ctx, []store.Notification{{User: u.name, Mailbox: store.MailboxID(gone)}})
+	u.accountEvent(ctx, store.MailboxDeleted, name, "")
 	return nil
 }
 
 // accountEvent publishes an account event (store.Notification.Event).
-func (u *user) accountEvent(ev store.MailboxEvent, name, oldName string) {
-	u.s.opts.Notifier.Publish(store.Notification{User: u.name, Mailbox: store.AccountEvents, Event: ev, Name: name, OldName: oldName})
+func (u *user) accountEvent(ctx context.Context, ev store.MailboxEvent, name, oldName string) {
+	u.publish(ctx, []store.Notification{{User: u.name, Mailbox: store.AccountEvents, Event: ev, Name: name, OldName: oldName}})
 }
 
 // RenameMailbox implements store.MailboxAdmin.
@@ -453,10 +453,10 @@ func (u *user) RenameMailbox(ctx context.Context, from, to string) error {
 		return err
 	}
 	for _, r := range renamed {
-		u.accountEvent(store.MailboxRenamed, r[1], r[0])
+		u.accountEvent(ctx, store.MailboxRenamed, r[1], r[0])
 	}
 	for _, sup := range supers {
-		u.accountEvent(store.MailboxCreated, sup, "")
+		u.accountEvent(ctx, store.MailboxCreated, sup, "")
 	}
 	return nil
 }
@@ -501,11 +501,11 @@ func (u *user) renameInbox(ctx context.Context, to string) error {
 	if err != nil {
 		return err
 	}
-	u.publish(notes)
+	u.publish(ctx, notes)
 	for _, sup := range supers {
-		u.accountEvent(store.MailboxCreated, sup, "")
+		u.accountEvent(ctx, store.MailboxCreated, sup, "")
 	}
-	u.accountEvent(store.MailboxCreated, to, "")
+	u.accountEvent(ctx, store.MailboxCreated, to, "")
 	return nil
 }
 
@@ -536,7 +536,7 @@ func (u *user) SetSubscribed(ctx context.Context, name string, on bool) error {
 	if !on {
 		ev = store.MailboxUnsubscribed
 	}
-	u.accountEvent(ev, name, "")
+	u.accountEvent(ctx, ev, name, "")
 	return nil
 }
 
@@ -552,8 +552,11 @@ func (u *user) Subscriptions(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
-func (u *user) publish(notes []store.Notification) {
+// publish announces committed changes, stamped with the Origin of ctx.
+func (u *user) publish(ctx context.Context, notes []store.Notification) {
+	origin := store.OriginOf(ctx)
 	for _, n := range notes {
+		n.Origin = origin
 		u.s.opts.Notifier.Publish(n)
 	}
 }

@@ -27,30 +27,12 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 	if len(msgs) == 0 {
 		return nil, nil
 	}
-	name, err := u.normalize(mailbox)
+	name, checked, err := u.beginNew(ctx, mailbox, msgs, true)
 	if err != nil {
-		return nil, err
-	}
-	n := len(msgs)
-	checked := make([]backend.NewMessage, n)
-	now := time.Now()
-	for i, msg := range msgs {
-		if checked[i], err = backend.CheckNewMessage(msg, now); err != nil {
-			return nil, batchErr(i, err)
-		}
-	}
-	if err := u.s.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer u.s.leave()
-	// Fail early, before reading a body, if the mailbox is unusable.
-	m, err := u.mailboxByName(ctx, u.s.pool, name, false)
-	if err != nil {
-		return nil, err
-	}
-	if store.MailboxAttr(m.Attr)&store.AttrNoselect != 0 {
-		return nil, store.ErrNoselect
-	}
+	n := len(msgs)
 	bodies := make([][]byte, n)
 	structures := make([][]byte, n)
 	var total, unseen, deleted int64

@@ -55,7 +55,8 @@
 //
 // Every committed change sends NOTIFY on [Options.Channel] inside its
 // transaction (PostgreSQL delivers it only at commit) with the payload
-// {node, user, mailbox, HIGHESTMODSEQ}. Each Store runs a listener on a
+// {node, user, mailbox, HIGHESTMODSEQ, origin} (origin: the change's
+// store.Origin, so other nodes know it too). Each Store runs a listener on a
 // dedicated connection (outside the pool) in LISTEN, republishing other
 // nodes' notifications on the local store.Notifier; its own changes are
 // published locally right after commit. The listener reconnects with

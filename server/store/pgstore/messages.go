@@ -134,27 +134,13 @@ func (s *Store) readBody(r io.Reader) ([]byte, error) {
 // UPDATE that allocates UID and MODSEQ, and everything else is pipelined.
 func (u *user) Append(ctx context.Context, mailbox string, msg store.NewMessage) (store.AppendResult, error) {
 	var res store.AppendResult
-	name, err := u.normalize(mailbox)
+	name, checked, err := u.beginNew(ctx, mailbox, []store.NewMessage{msg}, false)
 	if err != nil {
-		return res, err
-	}
-	nm, err := backend.CheckNewMessage(msg, time.Now())
-	if err != nil {
-		return res, err
-	}
-	flags := nm.Flags
-	if err := u.s.enter(ctx); err != nil {
 		return res, err
 	}
 	defer u.s.leave()
-	// Fail early, before reading a body, if the mailbox is unusable.
-	m, err := u.mailboxByName(ctx, u.s.pool, name, false)
-	if err != nil {
-		return res, err
-	}
-	if store.MailboxAttr(m.Attr)&store.AttrNoselect != 0 {
-		return res, store.ErrNoselect
-	}
+	nm := checked[0]
+	flags := nm.Flags
 	body, err := u.s.readBody(msg.Body)
 	if err != nil {
 		return res, err

@@ -27,14 +27,23 @@ type payload struct {
 	Name    string `json:"nm,omitempty"`
 	OldName string `json:"on,omitempty"`
 	Entry   string `json:"en,omitempty"`
+	// Origin is the change's store.Origin (0: unknown).
+	Origin uint64 `json:"o,omitempty"`
 }
 
 // encodePayload returns the JSON payload; user names are at most 255 bytes,
 // far below NOTIFY's 8000-byte limit.
 func encodePayload(node string, n store.Notification) string {
 	b, _ := json.Marshal(payload{Node: node, User: n.User, Mailbox: uint64(n.Mailbox), ModSeq: n.HighestModSeq,
-		Event: uint8(n.Event), Name: n.Name, OldName: n.OldName, Entry: n.Entry})
+		Event: uint8(n.Event), Name: n.Name, OldName: n.OldName, Entry: n.Entry, Origin: uint64(n.Origin)})
 	return string(b)
+}
+
+// notification is the notification p carries, as the sending node
+// published it.
+func (p payload) notification() store.Notification {
+	return store.Notification{User: p.User, Mailbox: store.MailboxID(p.Mailbox), HighestModSeq: p.ModSeq,
+		Event: store.MailboxEvent(p.Event), Name: p.Name, OldName: p.OldName, Entry: p.Entry, Origin: store.Origin(p.Origin)}
 }
 
 func decodePayload(s string) (payload, error) {
@@ -247,8 +256,7 @@ func (l *listener) receive(ctx context.Context, conn *pgx.Conn) error {
 		if p.Node == l.s.node {
 			continue // published locally at commit
 		}
-		l.s.notifier.Publish(store.Notification{User: p.User, Mailbox: store.MailboxID(p.Mailbox), HighestModSeq: p.ModSeq,
-			Event: store.MailboxEvent(p.Event), Name: p.Name, OldName: p.OldName, Entry: p.Entry})
+		l.s.notifier.Publish(p.notification())
 	}
 }
 

@@ -73,3 +73,19 @@ func TestPayloadCarriesAccountEvents(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "/private/comment", p.Entry)
 }
+
+// TestPayloadCarriesOrigin: every field of a notification, its Origin
+// included, survives the trip to the other nodes, so that the session that
+// caused a change is known there too; a notification without one arrives
+// without one.
+func TestPayloadCarriesOrigin(t *testing.T) {
+	for _, n := range []store.Notification{
+		{User: "u", Mailbox: 7, HighestModSeq: 42, Origin: store.NewOrigin()},
+		{User: "u", Mailbox: store.AccountEvents, Event: store.MailboxCreated, Name: "x", Origin: store.Origin(1<<64 - 1)},
+		{User: "u", Mailbox: 7, HighestModSeq: 43},
+	} {
+		p, err := decodePayload(encodePayload("node", n))
+		require.NoError(t, err)
+		assert.Equal(t, n, p.notification())
+	}
+}

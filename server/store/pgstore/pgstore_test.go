@@ -57,3 +57,14 @@ func TestReopen(t *testing.T) {
 		}
 	})
 }
+
+func TestNewMessageChecks(t *testing.T) {
+	storetest.RunNewMessageChecks(t, func(t *testing.T, maxMessageSize int64) store.Store {
+		url, schema := pgtest.Schema(t)
+		opts := testOptions(schema)
+		opts.MaxMessageSize = maxMessageSize
+		s, err := pgstore.Open(context.Background(), url, opts)
+		require.NoError(t, err)
+		return s
+	})
+}

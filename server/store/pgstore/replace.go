@@ -21,26 +21,12 @@ var _ store.Replacer = (*user)(nil)
 // do, deletes the old message, inserts the new one and logs both changes.
 func (u *user) Replace(ctx context.Context, mailbox store.MailboxID, uid uint32, dest string, msg store.NewMessage) (store.AppendResult, error) {
 	var res store.AppendResult
-	name, err := u.normalize(dest)
+	name, checked, err := u.beginNew(ctx, dest, []store.NewMessage{msg}, false)
 	if err != nil {
-		return res, err
-	}
-	nm, err := backend.CheckNewMessage(msg, time.Now())
-	if err != nil {
-		return res, err
-	}
-	if err := u.s.enter(ctx); err != nil {
 		return res, err
 	}
 	defer u.s.leave()
-	// Fail early, before reading a body, if the target is unusable.
-	d, err := u.mailboxByName(ctx, u.s.pool, name, false)
-	if err != nil {
-		return res, err
-	}
-	if store.MailboxAttr(d.Attr)&store.AttrNoselect != 0 {
-		return res, store.ErrNoselect
-	}
+	nm := checked[0]
 	body, err := u.s.readBody(msg.Body)
 	if err != nil {
 		return res, err

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/storetest"
 )
 
 // TestSaveDateBeforeMigration: a message stored before the save_date
@@ -43,4 +44,21 @@ func TestSaveDateBeforeMigration(t *testing.T) {
 	require.Len(t, got, 2)
 	assert.True(t, got[0].SaveDate.IsZero(), "a message from before the migration has no save date")
 	assert.False(t, got[1].SaveDate.Before(before))
+}
+
+// TestSaveDateUnknown runs the conformance checks for messages without a
+// save date on rows whose save_date is NULL, as migration 5 leaves the
+// rows stored before it.
+func TestSaveDateUnknown(t *testing.T) {
+	storetest.RunSaveDateUnknown(t, func(t *testing.T) (store.Store, func(t *testing.T)) {
+		s, url, schema := openFresh(t)
+		return s, func(t *testing.T) {
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, url)
+			require.NoError(t, err)
+			defer conn.Close(ctx)
+			_, err = conn.Exec(ctx, `UPDATE `+pgx.Identifier{schema, "messages"}.Sanitize()+` SET save_date = NULL`)
+			require.NoError(t, err)
+		}
+	})
 }

@@ -209,7 +209,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *txn) error) ([]store.Noti
 	for attempt := 1; ; attempt++ {
 		var notes []store.Notification
 		err = pgx.BeginFunc(ctx, s.pool, func(ptx pgx.Tx) error {
-			t := &txn{Tx: ptx, s: s}
+			t := &txn{Tx: ptx, s: s, origin: store.OriginOf(ctx)}
 			if err := fn(t); err != nil {
 				return err
 			}
@@ -235,19 +235,25 @@ type txn struct {
 	s       *Store
 	notes   []store.Notification
 	flushed int // notes[:flushed] were already sent with NOTIFY
+	// origin stamps the notes: the Origin of the write's context.
+	origin store.Origin
 }
 
 // announce publishes a notification of a change committed outside a
 // transaction, locally and to the other nodes.
 func (s *Store) announce(ctx context.Context, n store.Notification) error {
+	n.Origin = store.OriginOf(ctx)
 	s.notifier.Publish(n)
 	_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, s.opts.Channel, encodePayload(s.node, n))
 	return err
 }
 
 // notify records a change to announce at commit (locally and, through
-// NOTIFY, to every other node).
-func (t *txn) notify(n store.Notification) { t.notes = append(t.notes, n) }
+// NOTIFY, to every other node), with the transaction's origin.
+func (t *txn) notify(n store.Notification) {
+	n.Origin = t.origin
+	t.notes = append(t.notes, n)
+}
 
 func (t *txn) flushNotify(ctx context.Context) error {
 	if len(t.notes) == t.flushed {

@@ -65,6 +65,7 @@ func Run(t *testing.T, open Opener) {
 		{"ExpungeTombstones", testExpungeTombstones},
 		{"Notifier", testNotifier},
 		{"AccountEvents", testAccountEvents},
+		{"Origins", testOrigins},
 		{"Isolation", testIsolation},
 		{"DeleteUser", testDeleteUser},
 		{"ConcurrentWriters", testConcurrentWriters},

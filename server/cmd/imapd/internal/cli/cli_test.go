@@ -64,6 +64,17 @@ type storedMessage struct {
 	flags []string
 	body  string
 	date  time.Time
+	saved time.Time // the save date (RFC 8514)
+}
+
+// assertSavedBetween checks that every message got a save date between
+// from and to: when it was stored, not its internal date.
+func assertSavedBetween(t *testing.T, msgs []storedMessage, from, to time.Time) {
+	t.Helper()
+	for i, m := range msgs {
+		assert.False(t, m.saved.IsZero(), "message %d has no save date", i+1)
+		assert.False(t, m.saved.Before(from) || m.saved.After(to), "message %d saved at %v, not within the run", i+1, m.saved)
+	}
 }
 
 func mailboxMessages(t *testing.T, dir, user, mailbox string) []storedMessage {
@@ -89,7 +100,7 @@ func mailboxMessages(t *testing.T, dir, user, mailbox string) []storedMessage {
 		for _, m := range msgs {
 			b, err := readBody(ctx, u, info.ID, m.UID)
 			require.NoError(t, err)
-			out = append(out, storedMessage{flags: m.Flags, body: string(b), date: m.InternalDate})
+			out = append(out, storedMessage{flags: m.Flags, body: string(b), date: m.InternalDate, saved: m.SaveDate})
 		}
 	})
 	return out
@@ -200,10 +211,12 @@ func TestDeliverExitCodes(t *testing.T) {
 	addUser(t, dir, "alice", "pw")
 	msg := "From sender@example.org Mon Jan  1 00:00:00 2024\nFrom: a@example.org\nSubject: hello\n\nline one\nline two\n"
 
+	from := time.Now()
 	r := run(t, msg, "deliver", "--data", dir, "alice")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	got := mailboxMessages(t, dir, "alice", "INBOX")
 	require.Len(t, got, 1)
+	assertSavedBetween(t, got, from, time.Now())
 	assert.Equal(t, "From: a@example.org\r\nSubject: hello\r\n\r\nline one\r\nline two\r\n", got[0].body,
 		"the mbox From line is dropped and LF becomes CRLF")
 
@@ -266,6 +279,7 @@ func TestImportMbox(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "in.mbox")
 	require.NoError(t, os.WriteFile(file, []byte(testMbox), 0o600))
 
+	from := time.Now()
 	r := run(t, "", "import", "--data", dir, "--mbox", file, "--mailbox", "Old/2024", "--progress", "1", "alice")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "imported 3 messages")
@@ -273,6 +287,7 @@ func TestImportMbox(t *testing.T) {
 
 	got := mailboxMessages(t, dir, "alice", "Old/2024")
 	require.Len(t, got, 3)
+	assertSavedBetween(t, got, from, time.Now())
 	assert.Equal(t, "From: alice@example.org\r\nSubject: first\r\n\r\nHello.\r\nFrom the quoted line.\r\n", got[0].body)
 	assert.Equal(t, []string{`\Seen`}, got[0].flags)
 	assert.ElementsMatch(t, []string{`\Answered`, `\Flagged`, "$Label1", "project"}, got[1].flags)
