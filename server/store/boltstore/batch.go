@@ -24,7 +24,8 @@ const batchSyncers = 16
 
 var _ store.BatchAppender = (*user)(nil)
 
-// AppendBatch implements store.BatchAppender.
+// AppendBatch implements store.BatchAppender, with the checks, staging
+// and insertion of Append (stage.go) applied to every message.
 //
 // The bodies are written one after another, in slice order, to their
 // content files; while the next body is being written, a pool of
@@ -39,7 +40,7 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 	if len(msgs) == 0 {
 		return nil, nil
 	}
-	name, staged, err := u.beginNew(ctx, mailbox, msgs, true)
+	name, news, err := u.beginNew(ctx, mailbox, msgs, true)
 	if err != nil {
 		return nil, err
 	}
@@ -47,8 +48,8 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 	// The content IDs are released only once the batch is committed or
 	// its files are gone.
 	committed := false
-	defer func() { u.settle(staged, committed) }()
-	dirs, err := u.receiveBatch(ctx, msgs, staged)
+	defer func() { u.settle(news, committed) }()
+	dirs, err := u.receiveBatch(ctx, msgs, news)
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +61,10 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(acct, int64(n), stagedSize(staged)); err != nil {
+		if err := checkQuota(acct, int64(n), stagedSize(news)); err != nil {
 			return err
 		}
-		uids, err := u.insertNew(tx, data, rec, staged)
+		uids, err := u.insertNew(tx, data, rec, news)
 		if err != nil {
 			return err
 		}

@@ -367,9 +367,14 @@ func TestExportRoundTrip(t *testing.T) {
 		assert.True(t, want[i].InternalDate.Equal(got[i].InternalDate), "message %d date", i)
 	}
 
-	// Importing the export again yields the same messages.
+	// Importing the export again yields the same messages, saved anew.
 	require.Equal(t, 0, run(t, "", "import", "--data", dir, "--mbox", out, "--mailbox", "Again", "alice").code)
 	a, b := mailboxMessages(t, dir, "alice", "Archive"), mailboxMessages(t, dir, "alice", "Again")
+	require.Len(t, b, len(a))
+	for i := range a {
+		assert.True(t, b[i].saved.After(a[i].saved), "message %d is saved again", i)
+		a[i].saved, b[i].saved = time.Time{}, time.Time{}
+	}
 	assert.Equal(t, a, b)
 
 	requireOneLineError(t, run(t, "", "export", "--data", dir, "--mailbox", "Nope", "--mbox", out, "alice"), ExitFailure, `no mailbox "Nope"`)
