@@ -186,6 +186,9 @@ func testFetchmail(t *testing.T, bin string, run clientRun) {
 			"message %d not fetched while idling:\n%s", i, logs.String())
 		assert.Equal(t, body, env.delivered(t)[i])
 	}
+	// Stop it once it idles again: by then it has expunged what it fetched.
+	require.Eventually(t, func() bool { return len(idles.FindAllString(logs.String(), -1)) > 2 }, 15*time.Second, 50*time.Millisecond,
+		"fetchmail did not idle again:\n%s", logs.String())
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case <-waited:
