@@ -14,6 +14,16 @@ import (
 // MODSEQ, and SELECT/EXAMINE report HIGHESTMODSEQ.
 func (c *conn) condstore() bool { return c.enabled["CONDSTORE"] }
 
+// enable marks the extension name (upper case) enabled for the rest of
+// the session. The set is made on first use, so that a session that
+// enables nothing holds none.
+func (c *conn) enable(name string) {
+	if c.enabled == nil {
+		c.enabled = map[string]bool{}
+	}
+	c.enabled[name] = true
+}
+
 // enableCondstore marks CONDSTORE enabled for the rest of the session.
 // When that happens while a mailbox is selected (a CONDSTORE-enabling
 // FETCH, SEARCH, STORE or STATUS), the command's tagged
@@ -24,7 +34,7 @@ func (c *conn) enableCondstore() {
 	if c.enabled["CONDSTORE"] {
 		return
 	}
-	c.enabled["CONDSTORE"] = true
+	c.enable("CONDSTORE")
 	c.condstoreNew = c.mailbox != nil
 }
 

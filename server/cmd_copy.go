@@ -10,8 +10,9 @@ import (
 )
 
 // copyArgs reads "SP sequence-set SP mailbox" of COPY and MOVE and
-// resolves the set against the view.
-func (c *conn) copyArgs(cmd *command, uidCmd bool) ([]msgRef, string, result, bool) {
+// resolves the set against the view, as a store set of the messages'
+// UIDs (nil when it names none).
+func (c *conn) copyArgs(cmd *command, uidCmd bool) (store.UIDSet, string, result, bool) {
 	a := cmd.args
 	if err := a.SP(); err != nil {
 		return nil, "", argError(err), false
@@ -30,11 +31,12 @@ func (c *conn) copyArgs(cmd *command, uidCmd bool) ([]msgRef, string, result, bo
 	if err := a.End(); err != nil {
 		return nil, "", argError(err), false
 	}
-	refs, err := c.mailbox.resolve(set, uidCmd)
+	sel, err := c.mailbox.selection(set, uidCmd)
 	if err != nil {
 		return nil, "", bad("Invalid message sequence number"), false
 	}
-	return refs, dest, result{}, true
+	uids, _ := sel.storeSet()
+	return uids, dest, result{}, true
 }
 
 // copyError maps a COPY/MOVE store error: a missing destination is NO
@@ -65,17 +67,17 @@ func copyUIDCode(res store.CopyResult) string {
 // only after the store made the copies durable.
 func cmdCopy(c *conn, cmd *command) result {
 	uidCmd := cmd.input == fsm.InputUIDCopy
-	refs, dest, res, valid := c.copyArgs(cmd, uidCmd)
+	src, dest, res, valid := c.copyArgs(cmd, uidCmd)
 	if !valid {
 		return res
 	}
-	if len(refs) == 0 {
+	if len(src) == 0 {
 		if _, err := c.user.Mailbox(c.ctx, dest); err != nil {
 			return c.copyError(err, dest)
 		}
 		return ok("COPY completed; no messages")
 	}
-	cr, err := c.user.Copy(c.ctx, c.mailbox.id, uidSetOf(refs), dest)
+	cr, err := c.user.Copy(c.ctx, c.mailbox.id, src, dest)
 	if err != nil {
 		return c.copyError(err, dest)
 	}
@@ -92,18 +94,18 @@ func cmdCopy(c *conn, cmd *command) result {
 // enabled (RFC 6851 4.4), precede the tagged OK.
 func cmdMove(c *conn, cmd *command) result {
 	uidCmd := cmd.input == fsm.InputUIDMove
-	refs, dest, res, valid := c.copyArgs(cmd, uidCmd)
+	src, dest, res, valid := c.copyArgs(cmd, uidCmd)
 	if !valid {
 		return res
 	}
-	if len(refs) == 0 {
+	if len(src) == 0 {
 		if _, err := c.user.Mailbox(c.ctx, dest); err != nil {
 			return c.copyError(err, dest)
 		}
 		return ok("MOVE completed; no messages")
 	}
 	m := c.mailbox
-	cr, err := c.user.Move(c.ctx, m.id, uidSetOf(refs), dest)
+	cr, err := c.user.Move(c.ctx, m.id, src, dest)
 	if err != nil {
 		return c.copyError(err, dest)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/imapfsm/imapfsm/fsm"
 	"github.com/imapfsm/imapfsm/server/imapwire"
+	"github.com/imapfsm/imapfsm/server/store"
 )
 
 // cmdExpunge implements EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (RFC 4315
@@ -14,7 +15,7 @@ import (
 func cmdExpunge(c *conn, cmd *command) result {
 	a := cmd.args
 	m := c.mailbox
-	var refs []msgRef
+	var uids store.UIDSet
 	expunged := false
 	uidCmd := cmd.input == fsm.InputUIDExpunge
 	if uidCmd {
@@ -25,21 +26,19 @@ func cmdExpunge(c *conn, cmd *command) result {
 		if err != nil {
 			return argError(err)
 		}
-		if refs, err = m.resolve(set, true); err != nil {
+		sel, err := m.selection(set, true)
+		if err != nil {
 			return bad("Invalid UID set")
 		}
+		uids, _ = sel.storeSet()
 	}
 	if err := a.End(); err != nil {
 		return argError(err)
 	}
-	if !uidCmd || len(refs) > 0 {
+	if !uidCmd || len(uids) > 0 {
 		// A nil set would expunge every \Deleted message, so UID EXPUNGE
 		// with no message of the view in its set must not reach the store.
-		set := uidSetOf(refs)
-		if !uidCmd {
-			set = nil
-		}
-		gone, err := c.user.Expunge(c.ctx, m.id, set)
+		gone, err := c.user.Expunge(c.ctx, m.id, uids)
 		if err != nil {
 			return c.storeError(err)
 		}

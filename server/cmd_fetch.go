@@ -140,7 +140,7 @@ func cmdFetch(c *conn, cmd *command) result {
 		zeroQuirk = true
 	}
 	m := c.mailbox
-	refs, err := m.resolve(set, uidCmd)
+	sel, err := m.selection(set, uidCmd)
 	if err != nil {
 		return bad("Invalid message sequence number")
 	}
@@ -167,7 +167,7 @@ func cmdFetch(c *conn, cmd *command) result {
 		}
 		c.write(func(e *imapwire.Encoder) { writeVanished(e, true, gone) })
 	}
-	res := c.fetchMessages(refs, items, changedSince)
+	res := c.fetchMessages(sel, items, changedSince)
 	c.sendCommandUpdates(uidCmd)
 	if zeroQuirk && res.outcome == fsm.OutcomeOK {
 		return okCode("CLIENTBUG", "FETCH completed (CHANGEDSINCE 0 read as all messages)")
@@ -382,11 +382,20 @@ func validFieldName(f string) bool {
 	return true
 }
 
-// fetchMessages sets \Seen where the items require it, then reads the
-// messages in batches and writes one FETCH response per message. A
-// non-zero changedSince keeps only messages whose MODSEQ is greater
-// (RFC 7162 3.1.4.1), tested before \Seen is set.
-func (c *conn) fetchMessages(refs []msgRef, items []fetchItem, changedSince uint64) result {
+// fetchFlagsBatch is how many messages FETCH reads at a time when it
+// needs no message structure (FLAGS, UID, MODSEQ and the like): what both
+// stores read in one query or transaction, so that "1:*" costs one store
+// read per that many messages.
+const fetchFlagsBatch = 512
+
+// fetchMessages walks the selected messages in chunks (fetchBatch, or
+// fetchFlagsBatch when no item needs the message structure): for each it
+// sets \Seen where the items require it, reads the chunk's messages from
+// the store and writes one FETCH response per message. Nothing is kept
+// from one chunk to the next, so the memory of "1:*" does not grow with
+// the mailbox. A non-zero changedSince keeps only messages whose MODSEQ is
+// greater (RFC 7162 3.1.4.1), tested before \Seen is set.
+func (c *conn) fetchMessages(sel selection, items []fetchItem, changedSince uint64) result {
 	m := c.mailbox
 	var wantStructure, wantBody, setsSeen bool
 	for _, it := range items {
@@ -395,8 +404,12 @@ func (c *conn) fetchMessages(refs []msgRef, items []fetchItem, changedSince uint
 		setsSeen = setsSeen || (!it.peek && it.needsBody())
 	}
 	setsSeen = setsSeen && !m.readOnly
-	for start := 0; start < len(refs); start += fetchBatch {
-		batch := refs[start:min(start+fetchBatch, len(refs))]
+	size := fetchFlagsBatch
+	if wantStructure || wantBody {
+		size = fetchBatch
+	}
+	var msgs []*store.Message
+	for batch := range c.srv.fetchChunks(sel, size) {
 		opts := store.FetchOptions{Structure: wantStructure, ChangedSince: changedSince}
 		if changedSince != 0 && setsSeen {
 			// Setting \Seen changes the MODSEQ: filter first.
@@ -411,7 +424,7 @@ func (c *conn) fetchMessages(refs []msgRef, items []fetchItem, changedSince uint
 		}
 		// RFC 9051 6.4.5: a BODY[section] fetch sets \Seen; the new flags
 		// are part of the response.
-		seen := map[uint32]bool{}
+		var seen map[uint32]bool
 		if setsSeen {
 			sr, err := c.user.StoreFlags(c.ctx, m.id, uidSetOf(batch), store.FlagChange{Op: store.FlagsAdd, Flags: []string{`\Seen`}})
 			if err != nil {
@@ -420,12 +433,16 @@ func (c *conn) fetchMessages(refs []msgRef, items []fetchItem, changedSince uint
 			m.noteOwnFlagChange(sr.ModSeq)
 			for _, u := range sr.Updated {
 				if u.Changed {
+					if seen == nil {
+						seen = map[uint32]bool{}
+					}
 					seen[u.UID] = true
 					m.markContextDirty(u.UID)
 				}
 			}
 		}
-		var msgs []*store.Message
+		clear(msgs)
+		msgs = msgs[:0]
 		err := c.user.Fetch(c.ctx, m.id, uidSetOf(batch), opts, func(msg *store.Message) error {
 			msgs = append(msgs, msg.Clone())
 			return nil

@@ -35,15 +35,19 @@ const (
 // when the session has a NOTIFY set, and disarms it when the read
 // returns; disarm waits for a push in progress, so the engine and a push
 // never use the session's mailbox view at the same time.
+//
+// Every session holds one, so its fields are ordered to leave no padding.
 type idlePush struct {
-	mu      sync.Mutex
-	done    sync.Cond // signalled when running becomes false
+	mu sync.Mutex
+	// wake is made by disarmIdle when it must wait for a running push,
+	// and closed when running becomes false.
+	wake    chan struct{}
+	timer   ClockTimer
+	hub     *mailboxHub
 	armed   bool
 	running bool
 	pending uint8
-	timer   ClockTimer
 	ticking bool // the keepalive timer runs
-	hub     *mailboxHub
 	// expunge says whether pushed changes may announce expunges: while
 	// idling, and between commands with NOTIFY's SELECTED (not
 	// SELECTED-DELAYED, RFC 5465).
@@ -78,7 +82,6 @@ func (c *conn) armIdle(keepalive bool) {
 	p.pending = 0
 	p.expunge = expunge
 	p.flags = flags
-	p.done.L = &p.mu
 	p.ticking = keepalive
 	switch {
 	case !keepalive:
@@ -111,7 +114,13 @@ func (c *conn) disarmIdle() {
 		p.ticking = false
 	}
 	for p.running {
-		p.done.Wait()
+		if p.wake == nil {
+			p.wake = make(chan struct{})
+		}
+		wake := p.wake
+		p.mu.Unlock()
+		<-wake
+		p.mu.Lock()
 	}
 	p.mu.Unlock()
 }
@@ -180,7 +189,10 @@ func (c *conn) runPush(inline bool) {
 		p.pending = 0
 		if what == 0 || !p.armed {
 			p.running = false
-			p.done.Broadcast()
+			if p.wake != nil {
+				close(p.wake)
+				p.wake = nil
+			}
 			p.mu.Unlock()
 			return
 		}

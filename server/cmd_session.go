@@ -114,19 +114,19 @@ func cmdEnable(c *conn, cmd *command) result {
 		switch name {
 		case "UTF8=ACCEPT", "IMAP4REV2":
 			if !c.enabled[name] {
-				c.enabled[name] = true
+				c.enable(name)
 				enabled = append(enabled, name)
 			}
 		case "CONDSTORE", "QRESYNC":
 			// QRESYNC implies CONDSTORE (RFC 7162 3.2.3): CONDSTORE is
 			// still listed when this command also names it.
 			if !c.enabled[name] || implied[name] {
-				c.enabled[name] = true
+				c.enable(name)
 				delete(implied, name)
 				enabled = append(enabled, name)
 			}
 			if name == "QRESYNC" && !c.enabled["CONDSTORE"] {
-				c.enabled["CONDSTORE"] = true
+				c.enable("CONDSTORE")
 				implied["CONDSTORE"] = true
 			}
 		}

@@ -87,24 +87,25 @@ func cmdStore(c *conn, cmd *command) result {
 		return argError(err)
 	}
 	m := c.mailbox
-	refs, err := m.resolve(set, uidCmd)
+	sel, err := m.selection(set, uidCmd)
 	if err != nil {
 		return bad("Invalid message sequence number")
 	}
+	uids, count := sel.storeSet()
 	if conditional {
 		c.enableCondstore() // a CONDSTORE-enabling command (RFC 7162 3.1)
 	}
 	condstore := c.condstore()
 	var modified []msgRef
-	if len(refs) > 0 && conditional && unchangedSince == 0 {
+	if count > 0 && conditional && unchangedSince == 0 {
 		// UNCHANGEDSINCE 0 fails for every existing message (RFC 7162
 		// 3.1.3); the flags are still validated.
 		if _, err := store.ParseFlags(flags); err != nil {
 			return bad("Invalid flag in STORE")
 		}
-		modified = refs
-	} else if len(refs) > 0 {
-		res, err := c.user.StoreFlags(c.ctx, m.id, uidSetOf(refs), store.FlagChange{Op: op, Flags: flags, UnchangedSince: unchangedSince})
+		modified = sel.refs()
+	} else if count > 0 {
+		res, err := c.user.StoreFlags(c.ctx, m.id, uids, store.FlagChange{Op: op, Flags: flags, UnchangedSince: unchangedSince})
 		if errors.Is(err, store.ErrInvalidFlag) {
 			return bad("Invalid flag in STORE")
 		}

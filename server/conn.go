@@ -64,14 +64,15 @@ type conn struct {
 	counted  string // account counted against MaxConnectionsPerUser
 	user     store.User
 	username string
-	utf8     bool // ENABLE UTF8=ACCEPT
-	enabled  map[string]bool
+	utf8     bool            // ENABLE UTF8=ACCEPT
+	enabled  map[string]bool // ENABLEd extensions; nil until the first
 	// condstoreNew is set when the current command enabled CONDSTORE
 	// with a mailbox selected; see announceCondstore.
 	condstoreNew bool
 	mailbox      *selectedMailbox
-	// ntf is the NOTIFY set and its queue (RFC 5465), session data.
-	ntf   notifyState
+	// ntf is the NOTIFY set and its queue (RFC 5465), session data;
+	// nil until the first NOTIFY SET.
+	ntf   *notifyState
 	sasl  *saslExchange
 	after func() // runs after the current completion is written
 	ended func() // runs once when the session has ended (set by the server)
@@ -81,19 +82,16 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	// The session's changes carry its origin to the notifications they
-	// cause, so that NOTIFY tells them from others' (notifyState).
-	ctx, cancel := context.WithCancel(store.WithOrigin(context.Background(), store.NewOrigin()))
+	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		srv:     s,
-		raw:     nc,
-		nc:      nc,
-		ctx:     ctx,
-		stop:    cancel,
-		state:   fsm.InitialState,
-		modes:   s.cfg.Modes,
-		enabled: map[string]bool{},
-		log:     s.log.With("remote", nc.RemoteAddr().String()),
+		srv:   s,
+		raw:   nc,
+		nc:    nc,
+		ctx:   ctx,
+		stop:  cancel,
+		state: fsm.InitialState,
+		modes: s.cfg.Modes,
+		log:   s.log.With("remote", nc.RemoteAddr().String()),
 	}
 	_, c.tls = nc.(*tls.Conn)
 	c.facts = openingFacts(c.tls, s.cfg.AllowInsecureAuth)

@@ -88,6 +88,14 @@
 // the expunge are separate commits, and a crash between them keeps both
 // messages, the old one flagged \Deleted.
 //
+// SEARCH asks a store that implements store.FlagSearcher for the flag keys
+// at the top of the program (system flags and keywords, set, unset or NOT,
+// ANDed): when they are the whole program its answer is the result,
+// otherwise only the messages it found are fetched and tested for the
+// other keys. HEADER and SUBJECT read the header blocks with the
+// messages' metadata (store.FetchOptions.Header) and open a body only when
+// the store gives none.
+//
 // SORT (RFC 5256 3) orders the messages a search selects by ARRIVAL, CC,
 // DATE, FROM, SIZE, SUBJECT and TO, and with SORT=DISPLAY (RFC 5957) by
 // DISPLAYFROM and DISPLAYTO, each optionally REVERSE; strings compare under
@@ -178,9 +186,9 @@
 // (CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, SETMETADATA, and
 // APPEND, COPY or MOVE into other mailboxes) are not notified back: its
 // commands' responses report them (RFC 5465 5). They are told apart by
-// origin, not by time: the session's context carries a store.Origin, the
-// store stamps the notifications of the changes made with it, and only
-// those are left out, so another session's change made while the
+// origin, not by time: from its first NOTIFY SET on, the session's
+// context carries a store.Origin, the store stamps the notifications of
+// the changes made with it, and only those are left out, so another session's change made while the
 // session's own command runs, even of the same kind or mailbox, is
 // reported. A notification of mixed origins (coalesced) counts as
 // another's, and a mailbox whose status was taken silently after an own
@@ -382,7 +390,12 @@
 // client that stopped reading, whose unsent rest, at most one encoder
 // buffer, is finished by the session's own goroutine so that the mailbox's
 // other idlers are not held up), the authentication limiter by a fixed
-// number of tracked addresses. A session waiting for a command holds no
+// number of tracked addresses. A message command walks its sequence set
+// against the session's view (4 bytes per message) instead of listing the
+// messages it names: FETCH reads and answers 512 messages at a time (128
+// when an item needs the message structure), so UID FETCH 1:* holds
+// nothing per message, and STORE, COPY, MOVE and UID EXPUNGE give the
+// store runs of consecutive UIDs. A session waiting for a command holds no
 // read or write buffer; an idling one (IDLE) also gives up the goroutine
 // that ran its commands and waits in a fresh one with the smallest stack,
 // about 5.5 KB of server memory per IDLE session in all.

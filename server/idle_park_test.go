@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,4 +81,14 @@ func TestIdleSessionParks(t *testing.T) {
 	other.nc.Close()
 	require.NoError(t, <-shut)
 	assert.Zero(t, parkedSessions(), "no parked goroutine outlives the session")
+}
+
+// TestSessionStructSize keeps the session struct, which every idle
+// session holds, within the allocator's 384-byte size class: state that
+// few sessions use (NOTIFY's) is held behind a pointer set on first use.
+// A field that pushes it over costs every idler the next class (416 B or
+// more); move rarely used state behind a pointer instead.
+func TestSessionStructSize(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(conn{}), uintptr(384), "session struct size")
+	assert.LessOrEqual(t, unsafe.Sizeof(idlePush{}), uintptr(48), "idle push state size")
 }

@@ -30,7 +30,8 @@ type selectedMailbox struct {
 	uids []uint32
 	// modseq is the highest change this view has caught up to.
 	modseq uint64
-	// expunged holds UIDs expunged by others but not yet announced.
+	// expunged holds UIDs expunged by others but not yet announced (nil
+	// until the first, see markExpunged).
 	expunged map[uint32]bool
 	// own holds the MODSEQs of flag changes this session made and already
 	// reported to its client, so that sendUpdates does not repeat them.
@@ -89,39 +90,14 @@ var errBadSeqNumber = errors.New("invalid message sequence number")
 // (RFC 9051 6.4.9). Otherwise it holds sequence numbers; a number above the
 // message count fails with errBadSeqNumber, except that "*" on an empty
 // mailbox selects nothing. "$" is the saved search result (RFC 5182 2.1),
-// reduced to the messages still in the view.
+// reduced to the messages still in the view. The list grows with the set;
+// selection walks it in chunks instead.
 func (m *selectedMailbox) resolve(set imapwire.SeqSet, uid bool) ([]msgRef, error) {
-	if set.Saved {
-		refs := make([]msgRef, 0, len(m.saved))
-		for _, u := range m.saved {
-			if seq := m.seqOf(u); seq != 0 {
-				refs = append(refs, msgRef{seq: seq, uid: u})
-			}
-		}
-		return refs, nil
+	sel, err := m.selection(set, uid)
+	if err != nil {
+		return nil, err
 	}
-	n := uint32(len(m.uids))
-	if !uid {
-		if set.Exceeds(n) && (n != 0 || !set.Dynamic()) {
-			return nil, errBadSeqNumber
-		}
-		refs := make([]msgRef, 0, min(set.Count(n), uint64(n)))
-		for seq := range set.All(n) {
-			refs = append(refs, msgRef{seq: seq, uid: m.uids[seq-1]})
-		}
-		return refs, nil
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	var refs []msgRef
-	for _, r := range set.Resolve(m.uids[n-1]) {
-		i := sort.Search(len(m.uids), func(i int) bool { return m.uids[i] >= r.Start })
-		for ; i < len(m.uids) && m.uids[i] <= r.Stop; i++ {
-			refs = append(refs, msgRef{seq: uint32(i + 1), uid: m.uids[i]})
-		}
-	}
-	return refs, nil
+	return sel.refs(), nil
 }
 
 // uidSetOf returns the store UID set of refs.
@@ -208,10 +184,10 @@ func (c *conn) openMailbox(name string, readOnly bool) result {
 	}
 	m := &selectedMailbox{
 		id: info.ID, name: info.Name, readOnly: readOnly, uidValidity: v.UIDValidity,
-		uids: v.UIDs, modseq: v.HighestModSeq, expunged: map[uint32]bool{}, own: map[uint64]bool{},
+		uids: v.UIDs, modseq: v.HighestModSeq,
 	}
 	m.hub = c.srv.acquireHub(c.username, info.ID, v.HighestModSeq)
-	c.ntf.selected.Store(uint64(info.ID))
+	c.noteSelected(info.ID)
 	m.gen = ^uint64(0) // not caught up through the hub yet
 	c.mailbox = m
 	m.learnKeywords(v.Keywords)
@@ -503,7 +479,7 @@ func (c *conn) closeMailbox() {
 	if c.mailbox != nil {
 		c.srv.releaseHub(c.mailbox.hub)
 		c.mailbox = nil
-		c.ntf.selected.Store(0)
+		c.noteSelected(0)
 	}
 }
 
@@ -553,7 +529,7 @@ func (c *conn) catchUp(allowExpunge, fromHub, withFlags bool) (announced []uint3
 					added = append(added, uid)
 				}
 			case store.ChangeExpunge:
-				m.expunged[uid] = true
+				m.markExpunged(uid)
 			default:
 				if flagged == nil {
 					flagged = map[uint32]bool{}
@@ -573,7 +549,7 @@ func (c *conn) catchUp(allowExpunge, fromHub, withFlags bool) (announced []uint3
 		if v, verr := c.user.View(c.ctx, m.id); verr == nil {
 			for _, uid := range m.uids {
 				if i := sort.Search(len(v.UIDs), func(i int) bool { return v.UIDs[i] >= uid }); i >= len(v.UIDs) || v.UIDs[i] != uid {
-					m.expunged[uid] = true
+					m.markExpunged(uid)
 				}
 			}
 			for _, uid := range v.UIDs {
@@ -1008,4 +984,14 @@ func (h *mailboxHub) existsLine(n uint32) []byte {
 	e := &existsLine{n: n, line: fmt.Appendf(nil, "* %d EXISTS\r\n", n)}
 	h.exists.Store(e)
 	return e.line
+}
+
+// markExpunged records uid as expunged by another session and not yet
+// announced. The set is made on first use: most views, idle ones above
+// all, never need it.
+func (m *selectedMailbox) markExpunged(uid uint32) {
+	if m.expunged == nil {
+		m.expunged = map[uint32]bool{}
+	}
+	m.expunged[uid] = true
 }

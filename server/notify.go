@@ -10,17 +10,20 @@ import (
 	"github.com/imapfsm/imapfsm/server/store"
 )
 
-// notifyState is a session's NOTIFY (RFC 5465) machinery. The set is
+// notifyState is a session's NOTIFY (RFC 5465) machinery, allocated by
+// the session's first NOTIFY SET and kept from then on (conn.ntf is nil
+// before: most sessions never use NOTIFY, and an idle session's memory
+// is mostly the session struct itself). The set is
 // session data: the engine reads it between commands, and so does a push
 // while the engine waits (the two never run at once, see idlePush). The
 // session subscribes to every notification of its account
 // (store.AccountEvents); the notifier's callback only queues what arrives,
 // under mu, and asks for a push.
 //
-// The session's own changes are told apart by their origin: the session's
-// context carries a store.Origin (newConn), the store stamps the
-// notifications of the changes the session's commands make with it, and
-// those are not notified back (RFC 5465 5: the client learns of them from
+// The session's own changes are told apart by their origin: from the
+// first NOTIFY SET on, the session's context carries a store.Origin
+// (startNotify), the store stamps the notifications of the changes the
+// session's commands make with it, and those are not notified back (RFC 5465 5: the client learns of them from
 // its commands' responses). Every other notification is another's, among
 // them a coalesced one of mixed origins (store.LocalNotifier), which has
 // none.
@@ -74,17 +77,34 @@ func snapOf(st store.MailboxStatus) statusSnap {
 // isSelectedID reports whether id names the selected mailbox, whose
 // changes its hub reports.
 func (c *conn) isSelectedID(id store.MailboxID) bool {
-	return c.ntf.selected.Load() == uint64(id)
+	return c.ntf != nil && c.ntf.selected.Load() == uint64(id)
+}
+
+// noteSelected records the ID of the selected mailbox (0: none) for the
+// notifier's callback, which leaves that mailbox's changes to its hub.
+func (c *conn) noteSelected(id store.MailboxID) {
+	if c.ntf != nil {
+		c.ntf.selected.Store(uint64(id))
+	}
+}
+
+// notifySet returns the session's notify set, or nil.
+func (c *conn) notifySet() *notifySet {
+	if c.ntf == nil {
+		return nil
+	}
+	return c.ntf.set
 }
 
 // notifySelectedPush says how the selected mailbox's changes are pushed
 // between commands: at all (SELECTED or SELECTED-DELAYED with message
 // events), with expunges (SELECTED) and with flag changes (FlagChange).
 func (c *conn) notifySelectedPush() (push, expunge, flags bool) {
-	if c.ntf.set == nil {
+	set := c.notifySet()
+	if set == nil {
 		return false, false, false
 	}
-	g := c.ntf.set.selectedGroup()
+	g := set.selectedGroup()
 	if g == nil || g.events&eventMessageNew == 0 {
 		return false, false, false
 	}
@@ -92,7 +112,7 @@ func (c *conn) notifySelectedPush() (push, expunge, flags bool) {
 }
 
 // notifyActive reports whether the session has a notify set.
-func (c *conn) notifyActive() bool { return c.ntf.set != nil }
+func (c *conn) notifyActive() bool { return c.notifySet() != nil }
 
 // startNotify makes set the session's notify set. With status, each
 // mailbox whose messages the set watches (the selected one aside) is
@@ -100,13 +120,28 @@ func (c *conn) notifyActive() bool { return c.ntf.set != nil }
 // status of those mailboxes becomes the baseline of later notifications.
 func (c *conn) startNotify(set *notifySet, withStatus bool) error {
 	c.stopNotify()
-	s := &c.ntf
+	if c.ntf == nil {
+		// The engine allocates the state, between commands no push
+		// runs; the notifier's callback reads it only once subscribed
+		// below.
+		c.ntf = &notifyState{}
+		if c.mailbox != nil {
+			c.ntf.selected.Store(uint64(c.mailbox.id))
+		}
+	}
+	s := c.ntf
 	s.set = set
 	s.last = map[store.MailboxID]statusSnap{}
 	// Subscribe first, so that no change after the baselines below is
 	// missed; one before them is reported only if it shows.
 	s.mu.Lock()
-	s.origin = store.OriginOf(c.ctx)
+	if s.origin = store.OriginOf(c.ctx); s.origin == 0 {
+		// From now on the session's changes carry its origin. Only a
+		// session with a notify set needs it: a change without one is
+		// nobody's own, which is right for every other session.
+		s.origin = store.NewOrigin()
+		c.ctx = store.WithOrigin(c.ctx, s.origin)
+	}
 	s.pending, s.own, s.events, s.count, s.overflow = map[store.MailboxID]uint64{}, map[store.MailboxID]bool{}, nil, 0, false
 	s.mu.Unlock()
 	s.cancel = c.srv.cfg.Store.Notifier().(funcNotifier).SubscribeFunc(c.username, store.AccountEvents, c.onNotification)
@@ -142,7 +177,10 @@ func (c *conn) startNotify(set *notifySet, withStatus bool) error {
 // stopNotify drops the notify set (NOTIFY NONE, an overflow, the end of
 // the session).
 func (c *conn) stopNotify() {
-	s := &c.ntf
+	s := c.ntf
+	if s == nil {
+		return
+	}
 	if s.cancel != nil {
 		s.cancel()
 		s.cancel = nil
@@ -157,7 +195,7 @@ func (c *conn) stopNotify() {
 // push. The notifier calls it, possibly with its lock held: it never
 // blocks and never calls the notifier.
 func (c *conn) onNotification(n store.Notification) {
-	s := &c.ntf
+	s := c.ntf
 	s.mu.Lock()
 	if s.pending == nil || s.overflow {
 		s.mu.Unlock()
@@ -200,8 +238,8 @@ func (c *conn) onNotification(n store.Notification) {
 // or, after an overflow, OK [NOTIFICATIONOVERFLOW] and nothing more (the
 // set is dropped, RFC 5465).
 func (c *conn) deliverNotifications() {
-	s := &c.ntf
-	if s.set == nil {
+	s := c.ntf
+	if s == nil || s.set == nil {
 		return
 	}
 	s.mu.Lock()
@@ -263,7 +301,7 @@ func (c *conn) groupFor(name string, subscription bool) *notifyGroup {
 
 // isSubscribed reports whether name is subscribed, from the cache.
 func (c *conn) isSubscribed(name string) bool {
-	s := &c.ntf
+	s := c.ntf
 	if s.subs == nil {
 		subs, err := c.user.Subscriptions(c.ctx)
 		if err != nil {
@@ -280,7 +318,7 @@ func (c *conn) isSubscribed(name string) bool {
 
 // mailboxName returns the name of a mailbox, or "" when it is gone.
 func (c *conn) mailboxName(id store.MailboxID) string {
-	s := &c.ntf
+	s := c.ntf
 	if name, ok := s.names[id]; ok {
 		return name
 	}
@@ -322,7 +360,7 @@ func (c *conn) mailboxStatus(id store.MailboxID, since uint64, silent bool) {
 	if err != nil {
 		return // deleted meanwhile: MailboxName reports that
 	}
-	s := &c.ntf
+	s := c.ntf
 	prev, had := s.last[id]
 	snap := snapOf(st)
 	if silent {
@@ -415,10 +453,11 @@ func (c *conn) sendMetadataEvent(n store.Notification) {
 // attributes and UID, without setting \Seen.
 func (c *conn) fetchNew(uids []uint32) {
 	m := c.mailbox
-	if m == nil || len(uids) == 0 || c.ntf.set == nil {
+	set := c.notifySet()
+	if m == nil || len(uids) == 0 || set == nil {
 		return
 	}
-	g := c.ntf.set.selectedGroup()
+	g := set.selectedGroup()
 	if g == nil || g.fetch == nil || g.events&eventMessageNew == 0 {
 		return
 	}
@@ -430,13 +469,7 @@ func (c *conn) fetchNew(uids []uint32) {
 		it.peek = true // a notification never sets \Seen
 		items = append(items, it)
 	}
-	refs := make([]msgRef, 0, len(uids))
-	for _, uid := range uids {
-		if seq := m.seqOf(uid); seq != 0 {
-			refs = append(refs, msgRef{seq: seq, uid: uid})
-		}
-	}
-	if res := c.fetchMessages(refs, items, 0); res.outcome != fsm.OutcomeOK {
+	if res := c.fetchMessages(m.uidSelection(uids), items, 0); res.outcome != fsm.OutcomeOK {
 		c.log.Warn("fetching new messages for NOTIFY", "text", res.text)
 	}
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -389,20 +391,23 @@ func (k *searchKey) usesModSeq() bool {
 	return slices.ContainsFunc(k.sub, (*searchKey).usesModSeq)
 }
 
-// needs reports whether evaluating k needs the message structure and the
-// raw message.
-func (k *searchKey) needs() (structure, body bool) {
+// needs reports whether evaluating k needs the message structure, the
+// raw header block (HEADER, SUBJECT) and the rest of the raw message
+// (BODY, TEXT).
+func (k *searchKey) needs() (structure, header, body bool) {
 	switch k.op {
 	case searchAddress, searchSentBefore, searchSentOn, searchSentSince:
-		return true, false
-	case searchHeader, searchBody, searchText:
-		return true, true
+		return true, false, false
+	case searchHeader:
+		return true, true, false
+	case searchBody, searchText:
+		return true, false, true
 	}
 	for _, s := range k.sub {
-		st, b := s.needs()
-		structure, body = structure || st, body || b
+		st, h, b := s.needs()
+		structure, header, body = structure || st, header || h, body || b
 	}
-	return structure, body
+	return structure, header, body
 }
 
 // searchCandidate is one message being tested.
@@ -414,6 +419,17 @@ type searchCandidate struct {
 	open func() (store.Body, error)
 }
 
+// headerBlock returns the raw message as far as the header block of the
+// root, for HEADER: the store's Message.Header when it reaches the end of
+// the header block the structure records (read with the metadata, no
+// query of its own), else the opened body.
+func (cand *searchCandidate) headerBlock() (io.ReaderAt, error) {
+	if h := cand.msg.Header; h != nil && cand.st.Root != nil && cand.st.Root.HeaderStart == 0 && int64(len(h)) >= cand.st.Root.BodyStart {
+		return bytes.NewReader(h), nil
+	}
+	return cand.open()
+}
+
 // searchContext is what evaluation needs beyond the message.
 type searchContext struct {
 	count  uint32   // messages in the view, the value of "*"
@@ -423,25 +439,109 @@ type searchContext struct {
 
 // searchMessages evaluates the program against every message of the view
 // and returns the matches in ascending order, with the MODSEQ of each.
+// When the store is a [store.FlagSearcher] and the program is an AND of
+// flag keys and others, the store's answer to the flag keys is the
+// result, or the only messages fetched and tested for the other keys.
 func (c *conn) searchMessages(program *searchKey) ([]msgRef, []uint64, error) {
-	return c.searchIn(program, c.mailbox.uids)
+	m := c.mailbox
+	fs, ok := c.user.(store.FlagSearcher)
+	if !ok {
+		return c.searchIn(program, m.uids)
+	}
+	q, pure, found := flagQueryOf(program)
+	if !found {
+		return c.searchIn(program, m.uids)
+	}
+	uids, modseqs, err := fs.SearchFlags(c.ctx, m.id, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	var hits []msgRef
+	var hitModSeqs []uint64
+	var cands []uint32
+	for i, uid := range uids {
+		seq := m.seqOf(uid)
+		if seq == 0 {
+			continue // not in the session's view
+		}
+		if !pure {
+			cands = append(cands, uid)
+			continue
+		}
+		hits = append(hits, msgRef{seq: seq, uid: uid})
+		hitModSeqs = append(hitModSeqs, modseqs[i])
+	}
+	if !pure {
+		return c.searchIn(program, cands)
+	}
+	return hits, hitModSeqs, nil
+}
+
+// flagQueryOf collects the flag keys of program that a store's flag
+// search answers: the system flags and valid keywords, set and unset
+// (or NOT set), of the AND at its top (with nested ANDs). found is false when there is
+// none; pure is true when program has no other key than these and ALL,
+// so that the messages the store finds are the result. \Recent belongs
+// to the session, not to the store, and a keyword that is not a valid
+// keyword (which [strings.EqualFold] may still equate with a stored one)
+// is left to the evaluation of each message, as is every other key.
+func flagQueryOf(program *searchKey) (q store.FlagQuery, pure, found bool) {
+	pure = true
+	var walk func(k *searchKey)
+	walk = func(k *searchKey) {
+		switch k.op {
+		case searchAnd:
+			for _, s := range k.sub {
+				walk(s)
+			}
+			return
+		case searchAll:
+			return
+		case searchFlag, searchNoFlag, searchNot:
+			set := k.op == searchFlag
+			if k.op == searchNot {
+				// NOT DELETED, as some clients write UNDELETED.
+				if sub := k.sub[0]; sub.op == searchFlag || sub.op == searchNoFlag {
+					set, k = sub.op == searchNoFlag, sub
+				} else {
+					break
+				}
+			}
+			if f, err := store.ParseFlags([]string{k.field}); err == nil {
+				side := &q.Set
+				if !set {
+					side = &q.Unset
+				}
+				side.System |= f.System
+				side.Keywords = append(side.Keywords, f.Keywords...)
+				found = true
+				return
+			}
+		}
+		pure = false
+	}
+	walk(program)
+	return q, pure, found
 }
 
 // searchIn is searchMessages for the messages of the view whose UIDs
 // (ascending) are in uids.
 func (c *conn) searchIn(program *searchKey, uids []uint32) ([]msgRef, []uint64, error) {
 	m := c.mailbox
-	wantStructure, wantBody := program.needs()
+	wantStructure, wantHeader, wantBody := program.needs()
 	sc := searchContext{count: uint32(len(m.uids)), saved: m.saved}
 	if len(m.uids) > 0 {
 		sc.maxUID = m.uids[len(m.uids)-1]
 	}
 	var hits []msgRef
 	var modseqs []uint64
-	for start := 0; start < len(uids); start += fetchBatch {
-		end := min(start+fetchBatch, len(uids))
+	for start := 0; start < len(uids); start += searchBatch {
+		end := min(start+searchBatch, len(uids))
 		var msgs []*store.Message
-		err := c.user.Fetch(c.ctx, m.id, store.UIDSetOf(uids[start:end]...), store.FetchOptions{Structure: wantStructure}, func(msg *store.Message) error {
+		// The header block comes with the metadata when nothing beyond
+		// it is searched: the store reads it in the same query.
+		opts := store.FetchOptions{Structure: wantStructure, Header: wantHeader && !wantBody}
+		err := c.user.Fetch(c.ctx, m.id, store.UIDSetOf(uids[start:end]...), opts, func(msg *store.Message) error {
 			msgs = append(msgs, msg.Clone())
 			return nil
 		})
@@ -465,7 +565,7 @@ func (c *conn) searchIn(program *searchKey, uids []uint32) ([]msgRef, []uint64, 
 				}
 				return cand.body, nil
 			}
-			if wantStructure || wantBody {
+			if wantStructure || wantHeader || wantBody {
 				var body store.Body
 				if len(msg.Structure) == 0 {
 					if body, err = cand.open(); err != nil {
@@ -511,13 +611,18 @@ func (k *searchKey) match(cand *searchCandidate, sc *searchContext) (bool, error
 		if cand.st == nil {
 			return false, nil
 		}
+		if k.op == searchHeader {
+			raw, err := cand.headerBlock()
+			if err != nil {
+				return false, err
+			}
+			return mailmsg.MatchHeader(raw, cand.st, k.field, k.value)
+		}
 		body, err := cand.open()
 		if err != nil {
 			return false, err
 		}
 		switch k.op {
-		case searchHeader:
-			return mailmsg.MatchHeader(body, cand.st, k.field, k.value)
 		case searchBody:
 			return mailmsg.MatchBody(body, cand.st, k.value)
 		}

@@ -80,6 +80,7 @@ var knownFactReads = map[string]string{
 	"conn.go:serve":                 "logs whether the connection is TLS",
 	"limits.go:Write":               "non-blocking writes only on plain sockets (I/O, not a decision)",
 	"mailbox_view.go:closeMailbox":  "nothing to close without a mailbox (releasing a resource)",
+	"notify.go:startNotify":         "copies the selected mailbox's ID into NOTIFY state made on first use (data for the notifier's callback)",
 }
 
 // TestNoNewSessionFactReads keeps the reads of session facts that belong

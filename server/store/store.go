@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"io"
+	"slices"
 )
 
 // Store is a complete mail store: accounts, their mailboxes and messages, and
@@ -234,4 +235,64 @@ type BatchAppender interface {
 // append's result.
 type Replacer interface {
 	Replace(ctx context.Context, mailbox MailboxID, uid uint32, dest string, msg NewMessage) (AppendResult, error)
+}
+
+// FlagQuery is a conjunction of flag conditions for [FlagSearcher]: a
+// message matches when it has every flag of Set and none of Unset.
+// Keywords compare case-insensitively, as in [FlagSet.HasKeyword]; they
+// must be valid keywords (ASCII atoms, as [ParseFlags] accepts), so that
+// a store may fold their case in ASCII.
+type FlagQuery struct {
+	Set   FlagSet
+	Unset FlagSet
+}
+
+// Validate fails with [ErrInvalidFlag] when a keyword of q is not a valid
+// keyword, or q names a system flag that does not exist.
+func (q FlagQuery) Validate() error {
+	const all = FlagSeen | FlagAnswered | FlagFlagged | FlagDeleted | FlagDraft
+	if q.Set.System&^all != 0 || q.Unset.System&^all != 0 {
+		return ErrInvalidFlag
+	}
+	for _, k := range slices.Concat(q.Set.Keywords, q.Unset.Keywords) {
+		if !validKeyword(k) {
+			return ErrInvalidFlag
+		}
+	}
+	return nil
+}
+
+// Matches reports whether a message whose flags are f matches q. It is
+// the definition every [FlagSearcher] answers by.
+func (q FlagQuery) Matches(f FlagSet) bool {
+	if f.System&q.Set.System != q.Set.System || f.System&q.Unset.System != 0 {
+		return false
+	}
+	for _, k := range q.Set.Keywords {
+		if !f.HasKeyword(k) {
+			return false
+		}
+	}
+	for _, k := range q.Unset.Keywords {
+		if f.HasKeyword(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// FlagSearcher is implemented by a [User] whose store can find the
+// messages of a mailbox by their flags without reading each message's
+// metadata through [MessageReader.Fetch]: from an index, or from a scan
+// much cheaper than Fetch. It is optional: callers type-assert a User and
+// otherwise test the flags of every message they fetch; the answers must
+// be the same.
+//
+// SearchFlags returns, in ascending UID order and from one consistent
+// snapshot, the UID and the MODSEQ of every message of the mailbox that
+// matches q ([FlagQuery.Matches]). It fails like Fetch for a mailbox
+// that is gone or \Noselect, and with [ErrInvalidFlag] when q is not
+// valid ([FlagQuery.Validate]).
+type FlagSearcher interface {
+	SearchFlags(ctx context.Context, mailbox MailboxID, q FlagQuery) (uids []uint32, modseqs []uint64, err error)
 }

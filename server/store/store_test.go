@@ -298,3 +298,43 @@ func TestLocalNotifierConcurrent(t *testing.T) {
 	}
 	assert.Equal(t, uint64(publishers*each), last, "the newest value must never be lost")
 }
+
+func TestHeaderLen(t *testing.T) {
+	for raw, want := range map[string]int{
+		"":                            0,
+		"Subject: x\r\n\r\nbody":      14,
+		"Subject: x\n\nbody\n\nmore":  12,
+		"\r\nbody":                    2,
+		"\nbody":                      1,
+		"Subject: no body\r\n":        18,
+		"A: b\nC: d\r\n\r\nx\n\ny":    13,
+		"A: b\n\nC: d\r\n\r\nx":       6,
+		"Subject: x\r\n\r\n":          14,
+		"Subject: x\r\nY: z\r\n\r\nb": 20,
+	} {
+		require.Equal(t, want, HeaderLen([]byte(raw)), "%q", raw)
+	}
+}
+
+func TestFlagQuery(t *testing.T) {
+	f := FlagSet{System: FlagSeen | FlagFlagged, Keywords: []string{"$Junk", "Work"}}
+	for _, c := range []struct {
+		q    FlagQuery
+		want bool
+	}{
+		{FlagQuery{}, true},
+		{FlagQuery{Set: FlagSet{System: FlagSeen}}, true},
+		{FlagQuery{Set: FlagSet{System: FlagSeen | FlagDraft}}, false},
+		{FlagQuery{Unset: FlagSet{System: FlagFlagged}}, false},
+		{FlagQuery{Unset: FlagSet{System: FlagDeleted}}, true},
+		{FlagQuery{Set: FlagSet{Keywords: []string{"$junk", "WORK"}}}, true},
+		{FlagQuery{Set: FlagSet{Keywords: []string{"todo"}}}, false},
+		{FlagQuery{Unset: FlagSet{Keywords: []string{"work"}}}, false},
+		{FlagQuery{Unset: FlagSet{Keywords: []string{"todo"}}}, true},
+	} {
+		require.Equal(t, c.want, c.q.Matches(f), "%+v", c.q)
+		require.NoError(t, c.q.Validate())
+	}
+	require.ErrorIs(t, FlagQuery{Set: FlagSet{Keywords: []string{"k\u212a"}}}.Validate(), ErrInvalidFlag)
+	require.ErrorIs(t, FlagQuery{Unset: FlagSet{System: 1 << 6}}.Validate(), ErrInvalidFlag)
+}

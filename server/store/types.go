@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"io"
 	"slices"
 	"time"
@@ -159,6 +160,14 @@ type Message struct {
 	// Structure is the blob the [Analyzer] returned at append time; nil
 	// unless requested with [FetchOptions.Structure] or without analyzer.
 	Structure []byte
+	// Header is a prefix of the message's raw content holding at least
+	// its whole header block: up to and including the empty line that
+	// ends the header fields (RFC 5322 2.1), or the whole content when it
+	// has no empty line (see [HeaderLen]). It is nil unless requested
+	// with [FetchOptions.Header], and may be nil even then, for a message
+	// whose content the store cannot read along with its metadata; the
+	// caller then opens the body.
+	Header []byte
 }
 
 // Clone returns a deep copy of m that may be retained.
@@ -166,6 +175,7 @@ func (m *Message) Clone() *Message {
 	c := *m
 	c.Flags = slices.Clone(m.Flags)
 	c.Structure = slices.Clone(m.Structure)
+	c.Header = slices.Clone(m.Header)
 	return &c
 }
 
@@ -176,6 +186,31 @@ type FetchOptions struct {
 	// ChangedSince, if non-zero, restricts the result to messages whose
 	// MODSEQ is greater (RFC 7162 CHANGEDSINCE).
 	ChangedSince uint64
+	// Header asks for [Message.Header] to be filled where the store can
+	// read it with the metadata, without a read of its own per message
+	// (SEARCH HEADER).
+	Header bool
+}
+
+// HeaderLen returns the length of the prefix of a raw message that
+// [Message.Header] holds: the bytes up to and including the first empty
+// line (CRLF CRLF, or LF LF for a message stored with bare line feeds,
+// whichever comes first), or len(raw) when there is none.
+func HeaderLen(raw []byte) int {
+	switch {
+	case bytes.HasPrefix(raw, []byte("\r\n")):
+		return 2 // no header fields
+	case bytes.HasPrefix(raw, []byte("\n")):
+		return 1
+	}
+	n := len(raw)
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		n = i + 4
+	}
+	if i := bytes.Index(raw[:n], []byte("\n\n")); i >= 0 {
+		n = i + 2
+	}
+	return n
 }
 
 // NewMessage is the input of [MessageWriter.Append].

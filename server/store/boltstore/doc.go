@@ -67,7 +67,12 @@
 // A mailbox is never loaded as a whole: View reads the packed UID index (a
 // few hundred values for a million messages); Fetch and ChangesSince read in
 // chunks of 512 entries per short read transaction and call back outside it,
-// so a slow client never pins a transaction.
+// so a slow client never pins a transaction. Fetch fills Message.Header
+// (FetchOptions.Header) from bodies kept inline, in the same transaction;
+// a body in a file is opened by the caller. There is no flag index:
+// SearchFlags (store.FlagSearcher) walks the mailbox's records in one read
+// transaction, decoding only their flags, O(n) but without Fetch's
+// per-message work.
 //
 // # Change log
 //

@@ -268,6 +268,13 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 					if opts.Structure {
 						msg.Structure = clone(st.Get(k))
 					}
+					if opts.Header {
+						// Inline bodies only: a file would cost an open
+						// per message, which the caller does anyway.
+						if in := tx.Bucket(bucketInline).Get(u64key(m.Content)); in != nil {
+							msg.Header = clone(in[:store.HeaderLen(in)])
+						}
+					}
 					buf = append(buf, msg)
 				}
 			}
@@ -288,6 +295,52 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 			return err
 		}
 	}
+}
+
+// SearchFlags implements store.FlagSearcher. There is no flag index:
+// it walks the mailbox's message records in one read transaction, O(n),
+// reading only the system flags and MODSEQ of each record (and its
+// keywords when q names any), which is several times cheaper than Fetch.
+func (u *user) SearchFlags(ctx context.Context, mailbox store.MailboxID, q store.FlagQuery) ([]uint32, []uint64, error) {
+	if err := q.Validate(); err != nil {
+		return nil, nil, err
+	}
+	var uids []uint32
+	var modseqs []uint64
+	err := u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		uids, modseqs = nil, nil
+		_, data, err := selectable(tx, acct, mailbox)
+		if err != nil {
+			return err
+		}
+		keywords := len(q.Set.Keywords)+len(q.Unset.Keywords) > 0
+		var m msgRec
+		c := data.Bucket(bucketMsg).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			sys, modseq, ok := decodeMsgQuick(v)
+			if !ok {
+				return errCorrupt
+			}
+			if sys&q.Set.System != q.Set.System || sys&q.Unset.System != 0 {
+				continue
+			}
+			if keywords {
+				if err := decodeMsg(v, &m); err != nil {
+					return err
+				}
+				if !q.Matches(m.Flags) {
+					continue
+				}
+			}
+			uids = append(uids, keyU32(k))
+			modseqs = append(modseqs, modseq)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return uids, modseqs, nil
 }
 
 // OpenBody implements store.MessageReader.

@@ -114,6 +114,7 @@ func (u *user) AppendBatch(ctx context.Context, mailbox string, msgs []store.New
 			}
 			results[i] = store.AppendResult{Mailbox: store.MailboxID(m.ID), UIDValidity: uint32(m.UIDValidity), UID: uint32(uid), ModSeq: uint64(m.ModSeq)}
 		}
+		queueRunsAdd(b, m.ID, first, m.UIDNext-1)
 		u.queueLog(b, m, store.ChangeAppend, store.UIDSet{{Start: uint32(first), Stop: uint32(m.UIDNext - 1)}})
 		b.Queue(`UPDATE mailboxes SET keywords = $2, log_count = $3 WHERE id = $1`, m.ID, m.Keywords, m.LogCount)
 		t.notify(store.Notification{User: u.name, Mailbox: store.MailboxID(m.ID), HighestModSeq: uint64(m.ModSeq)})

@@ -15,7 +15,9 @@
 // mailboxes (STATUS counters, UIDNEXT, HIGHESTMODSEQ, keyword list, change
 // log bounds, the first UID not yet claimed as \Recent), subscriptions, contents (message bodies), messages (per
 // mailbox and UID: flags, MODSEQ, size, date, structure blob, content
-// reference), changes (the change log) and uidvalidity (its allocator).
+// reference), uid_runs (each mailbox's UID list as runs of consecutive
+// UIDs, see below), changes (the change log) and uidvalidity (its
+// allocator).
 // [Options.Schema] puts them in a schema of their own.
 //
 // # UIDs and MODSEQs across nodes
@@ -34,6 +36,21 @@
 // changes (create, delete, rename) also lock the account row, so they are
 // serialised per account. Deadlocks (possible between transfers and
 // expunges touching shared contents) are retried.
+//
+// # The UID list
+//
+// SELECT needs every UID of the mailbox (store.View). Besides the messages
+// table, each mailbox keeps its UIDs as maximal runs of consecutive UIDs
+// in uid_runs, one row per run, so that View reads O(runs) rows rather
+// than O(messages): a mailbox filled by appends is one row, however large.
+// Every transaction that inserts or deletes messages (append, batch
+// append, COPY, MOVE, REPLACE, EXPUNGE; deleting a mailbox cascades)
+// updates the runs in the same transaction, under the mailbox row lock it
+// holds anyway, so any snapshot on any node sees runs and messages agree.
+// Since UIDs are allocated from uid_next, an append extends the last run
+// or starts a new one; an expunge shortens or splits the runs it touches.
+// View checks that the runs add up to the message count and rebuilds them
+// from the messages (logging an error) if they do not.
 //
 // # Bodies in the database
 //
@@ -73,6 +90,19 @@
 // database with fsync=off or synchronous_commit=off in production; with
 // synchronous replication, an acknowledged message also survives the loss
 // of the primary.
+//
+// # Searching
+//
+// SearchFlags (store.FlagSearcher) answers SEARCH on flags with one
+// query. \Answered, \Flagged, \Draft and \Deleted set and \Seen unset
+// have partial indexes on (mailbox_id, uid), keywords a GIN index of
+// "mailbox keyword" keys (lower case), so FLAGGED, UNSEEN or KEYWORD
+// read only the matching messages; the opposite sides (SEEN, UNFLAGGED,
+// UNKEYWORD, ...) usually match most of a mailbox and filter its rows in
+// the database. Fetch with FetchOptions.Header cuts each message's header
+// block out of its content in the same query, so SEARCH HEADER costs a
+// query per 512 messages rather than one per message; the match itself
+// stays O(n), in the server.
 //
 // # Change log
 //

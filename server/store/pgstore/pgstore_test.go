@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/imapfsm/imapfsm/server/store"
@@ -29,9 +30,13 @@ func openFresh(t *testing.T) (*pgstore.Store, string, string) {
 	return s, url, schema
 }
 
+// TestConformance runs the conformance suite; every test also checks that
+// View never had to rebuild UID runs, which only a write path that failed
+// to maintain them makes necessary.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, _, _ := openFresh(t)
+		t.Cleanup(func() { assert.Zero(t, s.RunsRepairs(), "UID runs rebuilt: a write path did not maintain them") })
 		return s
 	})
 }

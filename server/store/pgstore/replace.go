@@ -81,6 +81,8 @@ func (u *user) Replace(ctx context.Context, mailbox store.MailboxID, uid uint32,
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			dst.ID, nuid, content, size, nm.Date.UnixNano(), dst.ModSeq, int16(flags.System), encodeKeywords(flags.Keywords), structure,
 			time.Now().UnixNano())
+		queueRunsRemove(b, src.ID, store.UIDSetOf(uid))
+		queueRunsAdd(b, dst.ID, nuid, nuid)
 		u.queueLog(b, dst, store.ChangeAppend, store.UIDSetOf(uint32(nuid)))
 		res = store.AppendResult{Mailbox: store.MailboxID(dst.ID), UIDValidity: uint32(dst.UIDValidity), UID: uint32(nuid), ModSeq: uint64(dst.ModSeq)}
 

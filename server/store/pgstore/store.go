@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,7 +54,8 @@ type Options struct {
 	// number of CPUs, whichever is larger; also settable as pool_max_conns
 	// in the URL). The listener uses one more connection.
 	MaxConns int32
-	// Logger receives listener state changes; nil uses slog.Default().
+	// Logger receives listener state changes and store repairs; nil uses
+	// slog.Default().
 	Logger *slog.Logger
 	// ReconnectMin and ReconnectMax bound the listener's reconnect backoff
 	// (defaults 100ms and 10s).
@@ -91,6 +93,7 @@ type Store struct {
 	notifier *trackingNotifier
 	node     string // random ID of this instance, to skip own notifications
 	listen   *listener
+	repairs  atomic.Int64 // UID runs rebuilt by View (see rebuildRuns)
 
 	gate backend.Gate // admits operations until Close
 }

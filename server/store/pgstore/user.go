@@ -291,8 +291,7 @@ func (u *user) Status(ctx context.Context, name string) (store.MailboxStatus, er
 	st := m.status()
 	if m.RecentFrom < m.UIDNext && m.Messages > 0 {
 		var n int64
-		err := u.s.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = $1 AND uid >= $2`,
-			m.ID, m.RecentFrom).Scan(&n)
+		err := u.s.pool.QueryRow(ctx, runsRecentSQL, m.ID, m.RecentFrom).Scan(&n)
 		if err != nil {
 			return store.MailboxStatus{}, err
 		}

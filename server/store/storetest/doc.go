@@ -29,4 +29,9 @@
 // size limits per mailbox and per account with nothing stored on a refusal). [RunChangeLogBound] checks,
 // with a function that opens a store keeping few change-log entries, that a
 // read from before the kept entries fails with store.ErrChangesTruncated.
+// Every backend is checked for FetchOptions.Header (nil or a prefix of the
+// content holding the header block, and only when asked for); those whose
+// users implement store.FlagSearcher for the same answers as the flags
+// Fetch reports, on random queries after appends, flag changes, a copy
+// and an expunge.
 package storetest

@@ -69,6 +69,7 @@ func Run(t *testing.T, open Opener) {
 		{"Isolation", testIsolation},
 		{"DeleteUser", testDeleteUser},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"ViewMatchesMessages", testViewMatchesMessages},
 		{"ClaimRecent", testClaimRecent},
 		{"AppendBatch", testAppendBatch},
 		{"AppendBatchConcurrent", testAppendBatchConcurrent},
@@ -82,6 +83,8 @@ func Run(t *testing.T, open Opener) {
 		{"ContentIDs", testContentIDs},
 		{"SaveDate", testSaveDate},
 		{"Replace", testReplace},
+		{"FetchHeader", testFetchHeader},
+		{"SearchFlags", testSearchFlags},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {

@@ -27,6 +27,16 @@ import (
 // bench/secret on a loopback port and returns its address.
 func startServer(t testing.TB, mutate func(*server.Config)) string {
 	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	startServerOn(t, l, mutate)
+	return l.Addr().String()
+}
+
+// startServerOn serves l with a server on a temporary store with the
+// account bench/secret until the test ends.
+func startServerOn(t testing.TB, l net.Listener, mutate func(*server.Config)) {
+	t.Helper()
 	st, err := boltstore.Open(t.TempDir(), boltstore.Options{Options: store.Options{BcryptCost: 4}})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
@@ -42,8 +52,6 @@ func startServer(t testing.TB, mutate func(*server.Config)) string {
 	}
 	srv, err := server.New(cfg)
 	require.NoError(t, err)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	done := make(chan struct{})
 	go func() { srv.Serve(l); close(done) }()
 	t.Cleanup(func() {
@@ -52,7 +60,6 @@ func startServer(t testing.TB, mutate func(*server.Config)) string {
 		srv.Shutdown(ctx)
 		<-done
 	})
-	return l.Addr().String()
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

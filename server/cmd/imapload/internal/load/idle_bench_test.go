@@ -32,6 +32,12 @@ func rawIdle(addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return idleOn(nc)
+}
+
+// idleOn logs in on nc, selects INBOX and starts IDLE; it closes nc when
+// that fails.
+func idleOn(nc net.Conn) (net.Conn, error) {
 	nc.SetDeadline(time.Now().Add(time.Minute))
 	r := bufio.NewReaderSize(nc, 512)
 	expect := func(prefix string) error {
@@ -99,6 +105,19 @@ func raiseFDLimit(b testing.TB, n int) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		b.Skipf("need %d file descriptors for %d idlers, hard limit %d: setrlimit: %v (set IMAPLOAD_IDLERS lower or raise the hard limit)", need, n, hard, err)
 	}
+}
+
+// cpuTime is the CPU time this process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time this process used since start per push
+// of n idlers over rounds: load-independent, unlike the latencies.
+func reportCPU(b *testing.B, start time.Duration, n, rounds int) {
+	b.ReportMetric(float64(cpuTime()-start)/1e3/float64(n*rounds), "cpu-us/push")
 }
 
 func inUse() uint64 {
@@ -303,7 +322,10 @@ func (c *idleClient) wait() {
 // sessions on an in-process server, with the clients in a child process,
 // and reports the memory each session costs the server (heap and stacks),
 // the goroutines each one holds, and the push latency from APPEND OK to
-// EXISTS at every idler over a few APPENDs. With IMAPLOAD_HEAPPROFILE=file
+// EXISTS at every idler over a few APPENDs, and the CPU time of this
+// process per push during those rounds (cpu-us/push). With
+// IMAPLOAD_TRANSPORT=memory the idlers are in this process instead, on
+// in-memory connections (see benchIdleMemory). With IMAPLOAD_HEAPPROFILE=file
 // it writes a heap profile while the idlers are connected (inspect it with
 // go tool pprof -sample_index=inuse_space); with IMAPLOAD_CPUPROFILE=file
 // it profiles the server during the APPEND rounds. Run it alone:
@@ -311,6 +333,10 @@ func (c *idleClient) wait() {
 //	go test ./server/cmd/imapload/internal/load -run '^$' -bench IdleConnections -benchtime 1x
 func BenchmarkIdleConnections(b *testing.B) {
 	n := idlersWanted(b)
+	if memoryTransport(b) {
+		benchIdleMemory(b, n)
+		return
+	}
 	raiseFDLimit(b, n)
 	addr := startServer(b, func(c *server.Config) {
 		c.MaxConnections = n + 100
@@ -342,12 +368,14 @@ func BenchmarkIdleConnections(b *testing.B) {
 			b.Fatal(err)
 		}
 		var push load.Histogram
+		cpu := cpuTime()
 		for round := range rounds {
 			if _, err := app.Append("INBOX", "", []byte("Subject: push\r\n\r\nround "+strconv.Itoa(round)+"\r\n")); err != nil {
 				b.Fatal(err)
 			}
 			client.record(round, n, time.Now().UnixNano(), &push)
 		}
+		reportCPU(b, cpu, n, rounds)
 		app.Logout()
 		b.ReportMetric(float64(push.Percentile(50))/1e6, "push-p50-ms")
 		b.ReportMetric(float64(push.Percentile(99))/1e6, "push-p99-ms")
@@ -384,13 +412,19 @@ func writeHeapProfile(b *testing.B, path string) {
 // an IMAP server: it writes one EXISTS line to each of IMAPLOAD_IDLERS
 // plain loopback connections (the same child process reading them) from
 // GOMAXPROCS goroutines, and reports the latency from the start of the
-// writes to each arrival. It is the peer of BenchmarkIdleConnections's push
-// latency: the part of that figure the server cannot remove. Run both in
-// one invocation:
+// writes to each arrival, and its CPU time per push. It is the peer of
+// BenchmarkIdleConnections's push latency: the part of that figure the
+// server cannot remove. With IMAPLOAD_TRANSPORT=memory it writes to
+// in-memory connections read in this process (see benchFloorMemory). Run
+// both in one invocation:
 //
 //	go test ./server/cmd/imapload/internal/load -run '^$' -bench 'IdleConnections|FanOutFloor' -benchtime 1x
 func BenchmarkFanOutFloor(b *testing.B) {
 	n := idlersWanted(b)
+	if memoryTransport(b) {
+		benchFloorMemory(b, n)
+		return
+	}
 	raiseFDLimit(b, n)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -419,6 +453,7 @@ func BenchmarkFanOutFloor(b *testing.B) {
 		var push load.Histogram
 		line := []byte("* 1 EXISTS\r\n")
 		workers := runtime.GOMAXPROCS(0)
+		cpu := cpuTime()
 		for round := range rounds {
 			start := time.Now().UnixNano()
 			var wg sync.WaitGroup
@@ -435,6 +470,7 @@ func BenchmarkFanOutFloor(b *testing.B) {
 			wg.Wait()
 			client.record(round, n, start, &push)
 		}
+		reportCPU(b, cpu, n, rounds)
 		b.ReportMetric(float64(push.Percentile(50))/1e6, "push-p50-ms")
 		b.ReportMetric(float64(push.Percentile(99))/1e6, "push-p99-ms")
 		for _, c := range conns {
