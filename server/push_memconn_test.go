@@ -28,8 +28,9 @@ type pushed struct {
 }
 
 // pushesOverBufferedConn serves an idler over a buffered in-memory
-// connection of 40 bytes per direction (not a socket: a push writes with a
-// short deadline instead of a non-blocking write), lets another session
+// connection of 40 bytes per direction (not a socket: a push writes with
+// the connection's own non-blocking TryWrite, or, wrapped so that it has
+// none, with a short deadline), lets another session
 // append 30 messages while the idler reads nothing, so that pushes fill
 // the buffer and the rest of a write is left to the session's own
 // goroutine, then reads what the idler got. wrap, if set, wraps the
@@ -94,14 +95,26 @@ func pushesOverBufferedConn(t *testing.T, wrap func(net.Conn) net.Conn) pushed {
 // socket, pushes that find the client's buffer full lose nothing and keep
 // their order: every line is whole, the EXISTS counts only rise and end
 // at the last message, and DONE is answered.
+// Both push write paths: the connection's non-blocking TryWrite, and
+// the write with a deadline of a connection without one.
 func TestPushOverBufferedConnKeepsOrder(t *testing.T) {
-	got := pushesOverBufferedConn(t, nil)
-	assert.Empty(t, got.malformed)
-	assert.Equal(t, "I1 OK IDLE terminated", got.done)
-	require.NotEmpty(t, got.exists)
-	assert.Equal(t, 30, got.exists[len(got.exists)-1], "the last count reaches the client")
-	assert.IsIncreasing(t, got.exists, "no push is lost, repeated or reordered")
+	for name, wrap := range map[string]func(net.Conn) net.Conn{
+		"TryWrite": nil,
+		"deadline": func(nc net.Conn) net.Conn { return plainConn{nc} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := pushesOverBufferedConn(t, wrap)
+			assert.Empty(t, got.malformed)
+			assert.Equal(t, "I1 OK IDLE terminated", got.done)
+			require.NotEmpty(t, got.exists)
+			assert.Equal(t, 30, got.exists[len(got.exists)-1], "the last count reaches the client")
+			assert.IsIncreasing(t, got.exists, "no push is lost, repeated or reordered")
+		})
+	}
 }
+
+// plainConn hides the non-blocking TryWrite of the connection it wraps.
+type plainConn struct{ net.Conn }
 
 // TestPushOverBufferedConnMutant shows that the checks above catch a
 // push path that loses the rest of a write cut short by its deadline
@@ -109,9 +122,22 @@ func TestPushOverBufferedConnKeepsOrder(t *testing.T) {
 func TestPushOverBufferedConnMutant(t *testing.T) {
 	got := pushesOverBufferedConn(t, func(nc net.Conn) net.Conn { return lossyConn{nc} })
 	assert.NotEmpty(t, got.malformed, "torn lines from the lost bytes")
+	// The same over the non-blocking path: a TryWrite that reports a
+	// short write as complete.
+	got = pushesOverBufferedConn(t, func(nc net.Conn) net.Conn { return lossyTryConn{nc.(*memconn.Conn)} })
+	assert.NotEmpty(t, got.malformed, "torn lines from the bytes TryWrite lost")
 }
 
-// lossyConn reports a write that timed out part way as complete.
+// lossyTryConn reports every non-blocking write as complete.
+type lossyTryConn struct{ *memconn.Conn }
+
+func (c lossyTryConn) TryWrite(p []byte) (int, error) {
+	_, err := c.Conn.TryWrite(p)
+	return len(p), err
+}
+
+// lossyConn reports a write that timed out part way as complete; it has
+// no TryWrite, so a push writes to it with a deadline.
 type lossyConn struct{ net.Conn }
 
 func (c lossyConn) Write(p []byte) (int, error) {
