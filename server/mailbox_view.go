@@ -74,6 +74,11 @@ type selectedMailbox struct {
 	// flags this session changed since they were last re-tested.
 	contexts []*updateContext
 	ctxDirty map[uint32]bool
+	// ownNew holds UIDs that this session's own APPEND, COPY, MOVE or
+	// REPLACE added to the mailbox, until the view announces them: NOTIFY
+	// sends no MessageNew FETCH for those (RFC 5465 5.2, the client knows
+	// them). nil unless the session has a notify set (noteOwnNew).
+	ownNew map[uint32]bool
 }
 
 // msgRef is one message of the view: its sequence number and UID.
@@ -487,7 +492,9 @@ func (c *conn) closeMailbox() {
 // since the view last caught up: FETCH FLAGS, EXPUNGE or VANISHED (only
 // when allowExpunge) and EXISTS (only when the count changed: the zero-exists
 // quirk of Apple Mail).
-func (c *conn) sendUpdates(allowExpunge bool) { c.catchUp(allowExpunge, false, true) }
+// With a NOTIFY set whose MessageNew asks for fetch attributes, the new
+// messages other sessions added get their FETCH response too (fetchNew).
+func (c *conn) sendUpdates(allowExpunge bool) { c.fetchNew(c.catchUp(allowExpunge, false, true)) }
 
 // catchUp is sendUpdates. With fromHub (a push to an idling session after
 // the hub refreshed its cache) the changes come from the hub's cache when

@@ -448,13 +448,19 @@ func (c *conn) sendMetadataEvent(n store.Notification) {
 	})
 }
 
-// fetchNew sends the FETCH responses MessageNew asks for (RFC 5465)
+// fetchNew sends the FETCH responses MessageNew asks for (RFC 5465 5.2)
 // for messages just announced in the selected mailbox: the group's fetch
-// attributes and UID, without setting \Seen.
+// attributes and UID, without setting \Seen. The session's own new
+// messages (noteOwnNew) are left out: the client added them itself, and
+// the RFC asks not to send it their FETCH.
 func (c *conn) fetchNew(uids []uint32) {
 	m := c.mailbox
+	if m == nil {
+		return
+	}
+	uids = m.othersNew(uids)
 	set := c.notifySet()
-	if m == nil || len(uids) == 0 || set == nil {
+	if len(uids) == 0 || set == nil {
 		return
 	}
 	g := set.selectedGroup()
@@ -472,4 +478,51 @@ func (c *conn) fetchNew(uids []uint32) {
 	if res := c.fetchMessages(m.uidSelection(uids), items, 0); res.outcome != fsm.OutcomeOK {
 		c.log.Warn("fetching new messages for NOTIFY", "text", res.text)
 	}
+}
+
+// noteOwnNew records uids, the messages the session's own command just
+// added to the mailbox id, as the session's own when id is the selected
+// mailbox and the session has a notify set (only fetchNew needs them).
+// The engine calls it right after the store added them and before the
+// command's catch-up announces them; no push runs meanwhile.
+func (c *conn) noteOwnNew(id store.MailboxID, uids ...uint32) {
+	m := c.mailbox
+	if m == nil || m.id != id || c.notifySet() == nil || len(uids) == 0 {
+		return
+	}
+	if m.ownNew == nil {
+		m.ownNew = make(map[uint32]bool, len(uids))
+	}
+	for _, uid := range uids {
+		m.ownNew[uid] = true
+	}
+}
+
+// othersNew returns the UIDs of announced, messages just added to the
+// view, that are not the session's own (ownNew), and forgets the own
+// ones the view has caught up with: announced now, or expunged before
+// they could be (every UID up to the view's last is settled).
+func (m *selectedMailbox) othersNew(announced []uint32) []uint32 {
+	if len(m.ownNew) == 0 {
+		return announced
+	}
+	var others []uint32
+	for _, uid := range announced {
+		if !m.ownNew[uid] {
+			others = append(others, uid)
+		}
+	}
+	var last uint32
+	if n := len(m.uids); n > 0 {
+		last = m.uids[n-1]
+	}
+	for uid := range m.ownNew {
+		if uid <= last {
+			delete(m.ownNew, uid)
+		}
+	}
+	if len(m.ownNew) == 0 {
+		m.ownNew = nil
+	}
+	return others
 }
