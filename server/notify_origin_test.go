@@ -365,6 +365,9 @@ func notifyFetchPair(t *testing.T, mutate ...func(*Config)) (ts *testServer, hn 
 	}
 	a.ok("S1", "SELECT INBOX")
 	a.ok("N1", newMessageFetchSet)
+	// Caught up through the hub: the session pushes no catch-up of its
+	// own (a view new to the hub does) that could announce b's changes.
+	require.Empty(t, a.ok("P0", "NOOP"))
 	return ts, hn, a, b
 }
 
@@ -437,14 +440,14 @@ func (u ownUIDLiar) Copy(ctx context.Context, src store.MailboxID, uids store.UI
 	return r, err
 }
 
-// TestNotifyOwnNewMessagesNoFetch: the session's own APPEND and COPY into
-// the selected mailbox get EXISTS but no MessageNew FETCH (RFC 5465 5.2:
-// the client added them), while another session's message announced by
+// TestNotifyOwnNewMessagesNoFetch: the session's own APPEND, COPY and
+// REPLACE into the selected mailbox get EXISTS but no MessageNew FETCH
+// (RFC 5465 5.2: the client added them), while another session's message announced by
 // the same command gets it. With the mutant store that reports other UIDs
 // for the session's additions, the session takes its own for another's
 // and sends their FETCH: the test catches it.
 func TestNotifyOwnNewMessagesNoFetch(t *testing.T) {
-	run := func(t *testing.T, mutant bool) (appended, copied []string) {
+	run := func(t *testing.T, mutant bool) (appended, copied, replaced []string) {
 		var mutate []func(*Config)
 		if mutant {
 			mutate = append(mutate, func(cfg *Config) {
@@ -458,15 +461,20 @@ func TestNotifyOwnNewMessagesNoFetch(t *testing.T) {
 		require.Empty(t, a.settle("P"))
 		copied = a.okReading("C1", "COPY 1:2 INBOX") // UIDs 3 and 4
 		require.Empty(t, a.settle("Q"))
-		return appended, copied
+		replaced = a.okReading("R1", "REPLACE 1 INBOX"+strings.TrimPrefix(appendCommand("INBOX"), "APPEND INBOX")) // UID 5
+		require.Empty(t, a.settle("R"))
+		return appended, copied, replaced
 	}
-	appended, copied := run(t, false)
+	appended, copied, replaced := run(t, false)
 	require.Len(t, appended, 2, "%q", appended)
 	assert.Equal(t, "* 2 EXISTS", appended[0])
 	assert.Regexp(t, newMessageFetch(1), appended[1], "the other session's message only")
 	assert.Equal(t, []string{"* 4 EXISTS"}, copied)
+	assert.False(t, anyMatch(`FETCH`, replaced), "%q", replaced)
+	assert.True(t, anyMatch(`^\* 4 EXISTS$`, replaced), "%q", replaced)
 
-	appended, copied = run(t, true)
+	appended, copied, replaced = run(t, true)
 	assert.True(t, anyMatch(newMessageFetch(2), appended), "the mutant fetches its own appended message: %q", appended)
 	assert.True(t, anyMatch(newMessageFetch(4), copied), "the mutant fetches its own copies: %q", copied)
+	assert.True(t, anyMatch(`^\* 4 FETCH \(UID 5 `, replaced), "the mutant fetches its own replacement: %q", replaced)
 }
