@@ -388,10 +388,6 @@ func validFieldName(f string) bool {
 // read per that many messages.
 const fetchFlagsBatch = 512
 
-// fetchChunks walks the messages of a FETCH; a variable so that a test can
-// put back whole-set resolution and show that its memory bound catches it.
-var fetchChunks = selection.chunks
-
 // fetchMessages walks the selected messages in chunks (fetchBatch, or
 // fetchFlagsBatch when no item needs the message structure): for each it
 // sets \Seen where the items require it, reads the chunk's messages from
@@ -413,7 +409,7 @@ func (c *conn) fetchMessages(sel selection, items []fetchItem, changedSince uint
 		size = fetchBatch
 	}
 	var msgs []*store.Message
-	for batch := range fetchChunks(sel, size) {
+	for batch := range c.srv.fetchChunks(sel, size) {
 		opts := store.FetchOptions{Structure: wantStructure, ChangedSince: changedSince}
 		if changedSince != 0 && setsSeen {
 			// Setting \Seen changes the MODSEQ: filter first.

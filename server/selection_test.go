@@ -269,8 +269,7 @@ func TestFetchMemoryBounded(t *testing.T) {
 	assert.Less(t, gl, gs+slack, "FETCH memory grows with the mailbox")
 	assert.Less(t, gl, uint64(ceiling))
 
-	fetchChunks = wholeSetChunks
-	t.Cleanup(func() { fetchChunks = selection.chunks })
+	ts.srv.fetchChunks = wholeSetChunks
 	ms, ml := measure()
 	assert.False(t, ml < ms+slack && ml < ceiling, "mutant: whole-set resolution must exceed the bound (%d, %d KiB)", ms>>10, ml>>10)
 }
@@ -423,8 +422,7 @@ func TestFetchAcrossChunks(t *testing.T) {
 	}
 	// The mutant: a walk that loses the last partial chunk fails the
 	// first check above.
-	fetchChunks = dropLastChunk
-	t.Cleanup(func() { fetchChunks = selection.chunks })
+	ts.srv.fetchChunks = dropLastChunk
 	seqs, _ = fetched(t, c.ok("F6", "UID FETCH 2:600,603,700:*,5000:6000 (FLAGS)"))
 	assert.NotEqual(t, want, seqs, "mutant: a lost chunk must be noticed")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"iter"
 	"log/slog"
 	"net"
 	"sync"
@@ -37,6 +38,11 @@ type Server struct {
 
 	hubMu sync.Mutex
 	hubs  map[hubKey]*mailboxHub // selected mailboxes, shared by their sessions
+
+	// fetchChunks walks the messages of a FETCH (selection.chunks); a
+	// field so that a test can put back whole-set resolution and show
+	// that its memory bound catches it.
+	fetchChunks func(selection, int) iter.Seq[[]msgRef]
 }
 
 // New returns a server for cfg. It fails when cfg has no store.
@@ -54,6 +60,8 @@ func New(cfg Config) (*Server, error) {
 		perUser:   map[string]int{},
 		authLimit: newAuthLimiter(cfg.MaxAuthFailuresPerIP, cfg.AuthFailureRefill),
 		hubs:      map[hubKey]*mailboxHub{},
+
+		fetchChunks: selection.chunks,
 	}, nil
 }
 
