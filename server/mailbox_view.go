@@ -74,11 +74,6 @@ type selectedMailbox struct {
 	// flags this session changed since they were last re-tested.
 	contexts []*updateContext
 	ctxDirty map[uint32]bool
-	// ownNew holds UIDs that this session's own APPEND, COPY, MOVE or
-	// REPLACE added to the mailbox, until the view announces them: NOTIFY
-	// sends no MessageNew FETCH for those (RFC 5465 5.2, the client knows
-	// them). nil unless the session has a notify set (noteOwnNew).
-	ownNew map[uint32]bool
 }
 
 // msgRef is one message of the view: its sequence number and UID.

@@ -57,6 +57,12 @@ type notifyState struct {
 	names map[store.MailboxID]string
 	subs  map[string]bool
 	last  map[store.MailboxID]statusSnap
+	// ownNew (engine-owned) holds UIDs that the session's own APPEND,
+	// COPY, MOVE or REPLACE added to the selected mailbox, until its view
+	// announces them: they get no MessageNew FETCH (RFC 5465 5.2, the
+	// client knows them). Kept here, not in the view, so that sessions
+	// without NOTIFY do not carry it; nil when empty.
+	ownNew map[uint32]bool
 }
 
 // statusSnap is what a STATUS notification reported of a mailbox.
@@ -85,6 +91,7 @@ func (c *conn) isSelectedID(id store.MailboxID) bool {
 func (c *conn) noteSelected(id store.MailboxID) {
 	if c.ntf != nil {
 		c.ntf.selected.Store(uint64(id))
+		c.ntf.ownNew = nil // of the view that is gone
 	}
 }
 
@@ -458,7 +465,7 @@ func (c *conn) fetchNew(uids []uint32) {
 	if m == nil {
 		return
 	}
-	uids = m.othersNew(uids)
+	uids = c.othersNew(m, uids)
 	set := c.notifySet()
 	if len(uids) == 0 || set == nil {
 		return
@@ -490,25 +497,27 @@ func (c *conn) noteOwnNew(id store.MailboxID, uids ...uint32) {
 	if m == nil || m.id != id || c.notifySet() == nil || len(uids) == 0 {
 		return
 	}
-	if m.ownNew == nil {
-		m.ownNew = make(map[uint32]bool, len(uids))
+	s := c.ntf
+	if s.ownNew == nil {
+		s.ownNew = make(map[uint32]bool, len(uids))
 	}
 	for _, uid := range uids {
-		m.ownNew[uid] = true
+		s.ownNew[uid] = true
 	}
 }
 
 // othersNew returns the UIDs of announced, messages just added to the
-// view, that are not the session's own (ownNew), and forgets the own
-// ones the view has caught up with: announced now, or expunged before
-// they could be (every UID up to the view's last is settled).
-func (m *selectedMailbox) othersNew(announced []uint32) []uint32 {
-	if len(m.ownNew) == 0 {
+// view m, that are not the session's own (noteOwnNew), and forgets the
+// own ones the view has caught up with: announced now, or expunged
+// before they could be (every UID up to the view's last is settled).
+func (c *conn) othersNew(m *selectedMailbox, announced []uint32) []uint32 {
+	s := c.ntf
+	if s == nil || len(s.ownNew) == 0 {
 		return announced
 	}
 	var others []uint32
 	for _, uid := range announced {
-		if !m.ownNew[uid] {
+		if !s.ownNew[uid] {
 			others = append(others, uid)
 		}
 	}
@@ -516,13 +525,13 @@ func (m *selectedMailbox) othersNew(announced []uint32) []uint32 {
 	if n := len(m.uids); n > 0 {
 		last = m.uids[n-1]
 	}
-	for uid := range m.ownNew {
+	for uid := range s.ownNew {
 		if uid <= last {
-			delete(m.ownNew, uid)
+			delete(s.ownNew, uid)
 		}
 	}
-	if len(m.ownNew) == 0 {
-		m.ownNew = nil
+	if len(s.ownNew) == 0 {
+		s.ownNew = nil
 	}
 	return others
 }
