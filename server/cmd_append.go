@@ -49,6 +49,9 @@ func cmdAppend(c *conn, cmd *command) result {
 		return res
 	}
 	if m := c.mailbox; m != nil && m.id == results[0].Mailbox {
+		for _, r := range results {
+			c.noteOwnNew(r.Mailbox, r.UID)
+		}
 		c.sendUpdates(true)
 	}
 	return okCode(appendUID(results), "APPEND completed")

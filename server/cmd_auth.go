@@ -233,7 +233,7 @@ func (c *conn) handshake() {
 	if n := c.dec.Buffered(); n > 0 {
 		c.log.Warn("discarding bytes pipelined before the TLS handshake", "bytes", n)
 	}
-	tc := tls.Server(c.raw, c.srv.cfg.TLSConfig)
+	tc := tls.Server(c.raw, c.srv.startTLS)
 	tc.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.log.Info("TLS handshake failed", "err", err)

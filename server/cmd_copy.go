@@ -81,6 +81,7 @@ func cmdCopy(c *conn, cmd *command) result {
 	if err != nil {
 		return c.copyError(err, dest)
 	}
+	c.noteOwnNew(cr.DestID, cr.DestUIDs...)
 	c.sendCommandUpdates(true)
 	if len(cr.SourceUIDs) == 0 {
 		return ok("COPY completed; no messages")
@@ -109,6 +110,7 @@ func cmdMove(c *conn, cmd *command) result {
 	if err != nil {
 		return c.copyError(err, dest)
 	}
+	c.noteOwnNew(cr.DestID, cr.DestUIDs...)
 	seqs, uids := m.expungeAnnounced(cr.SourceUIDs)
 	c.write(func(e *imapwire.Encoder) {
 		if len(cr.SourceUIDs) > 0 {

@@ -73,6 +73,7 @@ func cmdReplace(c *conn, cmd *command) result {
 			return c.replaceError(err)
 		}
 		gone = []uint32{old}
+		c.noteOwnNew(added.Mailbox, added.UID)
 		c.write(func(e *imapwire.Encoder) {
 			e.StatusResponse("", imapwire.StatusOK, appendUID([]store.AppendResult{added}), "Replacement message ready")
 		})
@@ -80,6 +81,9 @@ func cmdReplace(c *conn, cmd *command) result {
 		results, res, ok := c.storeSpooled(dest, sp)
 		if !ok {
 			return res
+		}
+		for _, r := range results {
+			c.noteOwnNew(r.Mailbox, r.UID)
 		}
 		c.write(func(e *imapwire.Encoder) {
 			e.StatusResponse("", imapwire.StatusOK, appendUID(results), "Replacement message ready")

@@ -29,7 +29,8 @@ type Config struct {
 	// TLSConfig enables STARTTLS on plaintext listeners and is used by
 	// ServeTLS for implicit TLS. Nil disables TLS. New uses a copy whose
 	// MinVersion is raised to TLS 1.2 if it is lower (RFC 9051 11.1 asks for
-	// TLS 1.2 or later; RFC 8996 deprecates TLS 1.0 and 1.1).
+	// TLS 1.2 or later; RFC 8996 deprecates TLS 1.0 and 1.1). A connection
+	// upgraded by STARTTLS gets no TLS session tickets (see startTLSConfig).
 	TLSConfig *tls.Config
 
 	// AllowInsecureAuth permits LOGIN and AUTHENTICATE on connections without
@@ -350,4 +351,25 @@ type systemClock struct{}
 func (systemClock) Now() time.Time { return time.Now() }
 func (systemClock) AfterFunc(d time.Duration, f func()) ClockTimer {
 	return time.AfterFunc(d, f)
+}
+
+// startTLSConfig returns the TLS configuration for STARTTLS: base with
+// session tickets disabled, or nil without base.
+//
+// A TLS 1.3 server sends its session tickets after the handshake, so
+// they reach a STARTTLS client while it is already writing its first
+// command over TLS. offlineimap's imaplib2 reads and writes one Python
+// SSL socket from two threads; a ticket arriving during that first write
+// breaks it, in about one STARTTLS connection in ten on loopback: the
+// session hangs after CAPABILITY, or fails with "[SSL] internal error".
+// Over implicit TLS the client reads the greeting before it writes, which
+// takes the tickets out of the way, so they stay enabled there. Losing
+// resumption after STARTTLS costs a full handshake on reconnection.
+func startTLSConfig(base *tls.Config) *tls.Config {
+	if base == nil {
+		return nil
+	}
+	c := base.Clone()
+	c.SessionTicketsDisabled = true
+	return c
 }

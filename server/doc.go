@@ -176,7 +176,12 @@
 // IDLE pushes it (EXISTS, FETCH FLAGS with FlagChange, EXPUNGE or
 // VANISHED with SELECTED; SELECTED-DELAYED holds expunges back for a
 // command that may report them); without a SELECTED group it follows the
-// base protocol. Other mailboxes are reported with STATUS (MESSAGES
+// base protocol. The FETCH with MessageNew's fetch attributes follows the
+// EXISTS of every new message another session added, whether a push or
+// a command's response (NOOP, the start of IDLE, ...) announces it, but
+// not of the session's own: what its APPEND, COPY, MOVE or REPLACE added
+// to the selected mailbox, known by the UIDs the store returned, gets
+// EXISTS only (RFC 5465 5.2). Other mailboxes are reported with STATUS (MESSAGES
 // UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ once CONDSTORE is enabled) when
 // these changed, or, for FlagChange with CONDSTORE, HIGHESTMODSEQ; with
 // the STATUS option, NOTIFY SET reports them once at the start. Mailbox

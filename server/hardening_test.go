@@ -13,6 +13,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -498,4 +499,61 @@ func TestLimitsFollowLogin(t *testing.T) {
 		c.cmd("X", "GARBAGE")
 	}
 	assert.Equal(t, "* BYE Too many invalid commands", c.line())
+}
+
+// ticketCounter is a client session cache that counts the session tickets
+// a server sends.
+type ticketCounter struct{ puts atomic.Int32 }
+
+func (tc *ticketCounter) Get(string) (*tls.ClientSessionState, bool) { return nil, false }
+func (tc *ticketCounter) Put(_ string, cs *tls.ClientSessionState) {
+	if cs != nil {
+		tc.puts.Add(1)
+	}
+}
+
+// TestStartTLSSendsNoSessionTickets: after STARTTLS the server sends no
+// TLS 1.3 session ticket (a client writing its first command over TLS
+// from one thread while another reads can break on one, see
+// startTLSConfig); implicit TLS still sends them, and the embedder's
+// configuration is left as it was.
+func TestStartTLSSendsNoSessionTickets(t *testing.T) {
+	ts := tlsServer(t, 0)
+	// Over TCP: on a synchronous pipe the server's early tickets and the
+	// client's Finished would wait for each other.
+	listen := func(serve func(net.Listener) error) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		go serve(l)
+		return l.Addr().String()
+	}
+	plainAddr, tlsAddr := listen(ts.srv.Serve), listen(ts.srv.ServeTLS)
+	session := func(nc net.Conn) *client {
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		t.Cleanup(func() { nc.Close() })
+		return &client{t: t, nc: nc, r: newReader(nc)}
+	}
+
+	implicit := &ticketCounter{}
+	tc, err := tls.Dial("tcp", tlsAddr, &tls.Config{InsecureSkipVerify: true, ClientSessionCache: implicit})
+	require.NoError(t, err)
+	c := session(tc)
+	require.True(t, strings.HasPrefix(c.line(), "* OK "))
+	c.ok("C1", "NOOP")
+	assert.Positive(t, implicit.puts.Load(), "implicit TLS: tickets as configured")
+
+	upgraded := &ticketCounter{}
+	nc, err := net.Dial("tcp", plainAddr)
+	require.NoError(t, err)
+	p := session(nc)
+	require.True(t, strings.HasPrefix(p.line(), "* OK "))
+	_, done := p.cmd("P1", "STARTTLS")
+	require.Equal(t, "P1 OK Begin TLS negotiation now", done)
+	utc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true, ClientSessionCache: upgraded})
+	require.NoError(t, utc.Handshake())
+	s := session(utc)
+	s.ok("P2", "NOOP")
+	s.ok("P3", "CAPABILITY")
+	assert.Zero(t, upgraded.puts.Load(), "STARTTLS: no session ticket")
+	assert.False(t, ts.srv.cfg.TLSConfig.SessionTicketsDisabled, "the embedder's configuration is untouched")
 }

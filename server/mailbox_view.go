@@ -491,7 +491,9 @@ func (c *conn) closeMailbox() {
 // since the view last caught up: FETCH FLAGS, EXPUNGE or VANISHED (only
 // when allowExpunge) and EXISTS (only when the count changed: the zero-exists
 // quirk of Apple Mail).
-func (c *conn) sendUpdates(allowExpunge bool) { c.catchUp(allowExpunge, false, true) }
+// With a NOTIFY set whose MessageNew asks for fetch attributes, the new
+// messages other sessions added get their FETCH response too (fetchNew).
+func (c *conn) sendUpdates(allowExpunge bool) { c.fetchNew(c.catchUp(allowExpunge, false, true)) }
 
 // catchUp is sendUpdates. With fromHub (a push to an idling session after
 // the hub refreshed its cache) the changes come from the hub's cache when

@@ -57,6 +57,12 @@ type notifyState struct {
 	names map[store.MailboxID]string
 	subs  map[string]bool
 	last  map[store.MailboxID]statusSnap
+	// ownNew (engine-owned) holds UIDs that the session's own APPEND,
+	// COPY, MOVE or REPLACE added to the selected mailbox, until its view
+	// announces them: they get no MessageNew FETCH (RFC 5465 5.2, the
+	// client knows them). Kept here, not in the view, so that sessions
+	// without NOTIFY do not carry it; nil when empty.
+	ownNew map[uint32]bool
 }
 
 // statusSnap is what a STATUS notification reported of a mailbox.
@@ -85,6 +91,7 @@ func (c *conn) isSelectedID(id store.MailboxID) bool {
 func (c *conn) noteSelected(id store.MailboxID) {
 	if c.ntf != nil {
 		c.ntf.selected.Store(uint64(id))
+		c.ntf.ownNew = nil // of the view that is gone
 	}
 }
 
@@ -448,13 +455,19 @@ func (c *conn) sendMetadataEvent(n store.Notification) {
 	})
 }
 
-// fetchNew sends the FETCH responses MessageNew asks for (RFC 5465)
+// fetchNew sends the FETCH responses MessageNew asks for (RFC 5465 5.2)
 // for messages just announced in the selected mailbox: the group's fetch
-// attributes and UID, without setting \Seen.
+// attributes and UID, without setting \Seen. The session's own new
+// messages (noteOwnNew) are left out: the client added them itself, and
+// the RFC asks not to send it their FETCH.
 func (c *conn) fetchNew(uids []uint32) {
 	m := c.mailbox
+	if m == nil {
+		return
+	}
+	uids = c.othersNew(m, uids)
 	set := c.notifySet()
-	if m == nil || len(uids) == 0 || set == nil {
+	if len(uids) == 0 || set == nil {
 		return
 	}
 	g := set.selectedGroup()
@@ -472,4 +485,53 @@ func (c *conn) fetchNew(uids []uint32) {
 	if res := c.fetchMessages(m.uidSelection(uids), items, 0); res.outcome != fsm.OutcomeOK {
 		c.log.Warn("fetching new messages for NOTIFY", "text", res.text)
 	}
+}
+
+// noteOwnNew records uids, the messages the session's own command just
+// added to the mailbox id, as the session's own when id is the selected
+// mailbox and the session has a notify set (only fetchNew needs them).
+// The engine calls it right after the store added them and before the
+// command's catch-up announces them; no push runs meanwhile.
+func (c *conn) noteOwnNew(id store.MailboxID, uids ...uint32) {
+	m := c.mailbox
+	if m == nil || m.id != id || c.notifySet() == nil || len(uids) == 0 {
+		return
+	}
+	s := c.ntf
+	if s.ownNew == nil {
+		s.ownNew = make(map[uint32]bool, len(uids))
+	}
+	for _, uid := range uids {
+		s.ownNew[uid] = true
+	}
+}
+
+// othersNew returns the UIDs of announced, messages just added to the
+// view m, that are not the session's own (noteOwnNew), and forgets the
+// own ones the view has caught up with: announced now, or expunged
+// before they could be (every UID up to the view's last is settled).
+func (c *conn) othersNew(m *selectedMailbox, announced []uint32) []uint32 {
+	s := c.ntf
+	if s == nil || len(s.ownNew) == 0 {
+		return announced
+	}
+	var others []uint32
+	for _, uid := range announced {
+		if !s.ownNew[uid] {
+			others = append(others, uid)
+		}
+	}
+	var last uint32
+	if n := len(m.uids); n > 0 {
+		last = m.uids[n-1]
+	}
+	for uid := range s.ownNew {
+		if uid <= last {
+			delete(s.ownNew, uid)
+		}
+	}
+	if len(s.ownNew) == 0 {
+		s.ownNew = nil
+	}
+	return others
 }

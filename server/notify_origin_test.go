@@ -341,3 +341,140 @@ func TestNotifyOwnChangesByOrigin(t *testing.T) {
 	assert.True(t, anyMatch(`^\* LIST \(\\HasNoChildren\) "/" Mine$`, got), "%q", got)
 	assert.True(t, anyMatch(`^\* STATUS Mine \(MESSAGES 1 `, got), "%q", got)
 }
+
+// newMessageFetchSet is a NOTIFY SET whose MessageNew asks for fetch
+// attributes of new messages in the selected mailbox.
+const newMessageFetchSet = "NOTIFY SET (selected (MessageNew (FLAGS RFC822.SIZE) MessageExpunge))"
+
+// newMessageFetch matches the FETCH that newMessageFetchSet asks for of
+// the message with sequence number and UID n.
+func newMessageFetch(n int) string {
+	return fmt.Sprintf(`^\* %d FETCH \(UID %d FLAGS \(\) RFC822\.SIZE \d+\)$`, n, n)
+}
+
+// notifyFetchPair returns two logged-in IMAP4rev2 sessions of a server
+// whose notifier holds what the test picks: a selected INBOX with
+// newMessageFetchSet, b changes.
+func notifyFetchPair(t *testing.T, mutate ...func(*Config)) (ts *testServer, hn *holdingNotifier, a, b *client) {
+	hn = newHoldingNotifier()
+	ts = newTestServerNotifying(t, hn, mutate...)
+	a, b = ts.dial(), ts.dial()
+	for _, c := range []*client{a, b} {
+		c.login()
+		c.ok("E1", "ENABLE IMAP4rev2")
+	}
+	a.ok("S1", "SELECT INBOX")
+	a.ok("N1", newMessageFetchSet)
+	// Caught up through the hub: the session pushes no catch-up of its
+	// own (a view new to the hub does) that could announce b's changes.
+	require.Empty(t, a.ok("P0", "NOOP"))
+	return ts, hn, a, b
+}
+
+// othersAppendHeld has b append to INBOX with the notification of it held,
+// so that no push announces it: the next command of a that catches up
+// does. The returned function releases the notification and waits for
+// b's APPEND to complete.
+func othersAppendHeld(t *testing.T, ts *testServer, hn *holdingNotifier, b *client) (finish func()) {
+	wait, release := hn.hold(t, messagesOf("INBOX")(ts))
+	b.send("B1 " + appendCommand("INBOX") + "\r\n")
+	wait() // committed, not yet announced
+	return func() {
+		release()
+		_, done := b.until("B1")
+		require.True(t, strings.HasPrefix(done, "B1 OK"), done)
+	}
+}
+
+// TestNotifyNewMessageFetchDuringCommand: another session's new message
+// in the selected mailbox that a command (NOOP) announces gets, after its
+// EXISTS, the FETCH with the attributes MessageNew asked for (RFC 5465
+// 5.2), not only when a push between commands announces it; it is
+// announced once.
+func TestNotifyNewMessageFetchDuringCommand(t *testing.T) {
+	ts, hn, a, b := notifyFetchPair(t)
+	finish := othersAppendHeld(t, ts, hn, b)
+	got := a.ok("P1", "NOOP")
+	require.Len(t, got, 2, "%q", got)
+	assert.Equal(t, "* 1 EXISTS", got[0])
+	assert.Regexp(t, newMessageFetch(1), got[1])
+	finish()
+	assert.Empty(t, a.settle("Q"))
+}
+
+// TestNotifyNewMessageFetchStartingIdle: another session's new message
+// that IDLE announces when it starts gets the MessageNew FETCH too, and so
+// does one pushed while the session idles.
+func TestNotifyNewMessageFetchStartingIdle(t *testing.T) {
+	ts, hn, a, b := notifyFetchPair(t)
+	finish := othersAppendHeld(t, ts, hn, b)
+	a.send("I1 IDLE\r\n")
+	assert.Equal(t, "* 1 EXISTS", a.line())
+	assert.Regexp(t, newMessageFetch(1), a.line())
+	require.True(t, strings.HasPrefix(a.line(), "+ "))
+	finish()
+	b.appendTo("B2", "INBOX")
+	assert.Equal(t, "* 2 EXISTS", a.line())
+	assert.Regexp(t, newMessageFetch(2), a.line())
+	a.send("DONE\r\n")
+	got, done := a.until("I1")
+	assert.Empty(t, got)
+	assert.Equal(t, "I1 OK IDLE terminated", done)
+}
+
+// ownUIDLiar is the mutant of a session that cannot tell its own new
+// messages: the store reports other UIDs for what APPEND and COPY add.
+type ownUIDLiar struct{ store.User }
+
+func (u ownUIDLiar) Append(ctx context.Context, mailbox string, msg store.NewMessage) (store.AppendResult, error) {
+	r, err := u.User.Append(ctx, mailbox, msg)
+	r.UID += 1000
+	return r, err
+}
+
+func (u ownUIDLiar) Copy(ctx context.Context, src store.MailboxID, uids store.UIDSet, dest string) (store.CopyResult, error) {
+	r, err := u.User.Copy(ctx, src, uids, dest)
+	for i := range r.DestUIDs {
+		r.DestUIDs[i] += 1000
+	}
+	return r, err
+}
+
+// TestNotifyOwnNewMessagesNoFetch: the session's own APPEND, COPY and
+// REPLACE into the selected mailbox get EXISTS but no MessageNew FETCH
+// (RFC 5465 5.2: the client added them), while another session's message announced by
+// the same command gets it. With the mutant store that reports other UIDs
+// for the session's additions, the session takes its own for another's
+// and sends their FETCH: the test catches it.
+func TestNotifyOwnNewMessagesNoFetch(t *testing.T) {
+	run := func(t *testing.T, mutant bool) (appended, copied, replaced []string) {
+		var mutate []func(*Config)
+		if mutant {
+			mutate = append(mutate, func(cfg *Config) {
+				cfg.Store = wrappedStore{cfg.Store, func(u store.User) store.User { return ownUIDLiar{u} }}
+			})
+		}
+		ts, hn, a, b := notifyFetchPair(t, mutate...)
+		finish := othersAppendHeld(t, ts, hn, b)
+		appended = a.okReading("A1", appendCommand("INBOX")) // UID 2
+		finish()
+		require.Empty(t, a.settle("P"))
+		copied = a.okReading("C1", "COPY 1:2 INBOX") // UIDs 3 and 4
+		require.Empty(t, a.settle("Q"))
+		replaced = a.okReading("R1", "REPLACE 1 INBOX"+strings.TrimPrefix(appendCommand("INBOX"), "APPEND INBOX")) // UID 5
+		require.Empty(t, a.settle("R"))
+		return appended, copied, replaced
+	}
+	appended, copied, replaced := run(t, false)
+	require.Len(t, appended, 2, "%q", appended)
+	assert.Equal(t, "* 2 EXISTS", appended[0])
+	assert.Regexp(t, newMessageFetch(1), appended[1], "the other session's message only")
+	assert.Equal(t, []string{"* 4 EXISTS"}, copied)
+	assert.False(t, anyMatch(`FETCH`, replaced), "%q", replaced)
+	assert.True(t, anyMatch(`^\* 4 EXISTS$`, replaced), "%q", replaced)
+
+	appended, copied, replaced = run(t, true)
+	assert.True(t, anyMatch(newMessageFetch(2), appended), "the mutant fetches its own appended message: %q", appended)
+	assert.True(t, anyMatch(newMessageFetch(4), copied), "the mutant fetches its own copies: %q", copied)
+	assert.True(t, anyMatch(`^\* 4 FETCH \(UID 5 `, replaced), "the mutant fetches its own replacement: %q", replaced)
+}

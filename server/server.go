@@ -43,6 +43,9 @@ type Server struct {
 	// field so that a test can put back whole-set resolution and show
 	// that its memory bound catches it.
 	fetchChunks func(selection, int) iter.Seq[[]msgRef]
+
+	// startTLS is the TLS configuration for STARTTLS (startTLSConfig).
+	startTLS *tls.Config
 }
 
 // New returns a server for cfg. It fails when cfg has no store.
@@ -62,6 +65,7 @@ func New(cfg Config) (*Server, error) {
 		hubs:      map[hubKey]*mailboxHub{},
 
 		fetchChunks: selection.chunks,
+		startTLS:    startTLSConfig(cfg.TLSConfig),
 	}, nil
 }
 

@@ -63,7 +63,9 @@ func readIMAPFolder(t *testing.T, addr, mailbox string) map[int]imapMsg {
 }
 
 // TestOfflineIMAP runs a two-way synchronisation with offlineimap3 in
-// each quirk mode, over plaintext and implicit TLS: the first run downloads two
+// each quirk mode, over plaintext, STARTTLS and implicit TLS (STARTTLS
+// broke about one run in ten until the server stopped sending TLS session
+// tickets after STARTTLS, see startTLSConfig in package server): the first run downloads two
 // folders exactly (bodies byte for byte, flags), then flag changes,
 // deletions and a new message on each side must reach the other, and a
 // last run must find nothing left to do.
@@ -73,13 +75,6 @@ func TestOfflineIMAP(t *testing.T) {
 	}
 	bin := requireTool(t, "offlineimap", "offlineimap3")
 	for _, run := range clientRuns {
-		if run.tr == startTLS {
-			// About one run in eight, offlineimap 8.0.0 (imaplib2 3.05)
-			// stalled after "Establishing connection" over STARTTLS and
-			// never finished; not yet explained, so STARTTLS is left to the
-			// other clients until it is.
-			continue
-		}
 		t.Run(run.name(), func(t *testing.T) { testOfflineIMAP(t, bin, run) })
 	}
 }
