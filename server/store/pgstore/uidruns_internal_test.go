@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/imapfsm/imapfsm/server/store"
 )
 
 // TestExpandRuns: runs expand to their UIDs in order; runs that overlap,
@@ -54,4 +56,30 @@ func BenchmarkExpandRuns(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestFetchPart: Fetch lists the UIDs of the leading ranges while they
+// hold at most maxUIDsPerQuery together, and reads a wider leading range
+// (with the ranges after it, up to maxRangesPerQuery) as ranges.
+func TestFetchPart(t *testing.T) {
+	r := func(a, b uint32) store.UIDRange { return store.UIDRange{Start: a, Stop: b} }
+	part, uids := fetchPart(store.UIDSet{r(1, 3), r(7, 7), r(10, 10+maxUIDsPerQuery)})
+	assert.Equal(t, store.UIDSet{r(1, 3), r(7, 7)}, part)
+	assert.Equal(t, []int64{1, 2, 3, 7}, uids)
+	part, uids = fetchPart(store.UIDSet{r(1, maxUIDsPerQuery)})
+	assert.Equal(t, store.UIDSet{r(1, maxUIDsPerQuery)}, part)
+	assert.Len(t, uids, maxUIDsPerQuery)
+	part, uids = fetchPart(store.UIDSet{r(1, maxUIDsPerQuery+1), r(5000, 5000)})
+	assert.Equal(t, store.UIDSet{r(1, maxUIDsPerQuery+1), r(5000, 5000)}, part)
+	assert.Nil(t, uids)
+	part, uids = fetchPart(store.UIDSet{r(1, 1<<32-1)})
+	assert.Equal(t, store.UIDSet{r(1, 1<<32-1)}, part)
+	assert.Nil(t, uids)
+	wide := make(store.UIDSet, maxRangesPerQuery+5)
+	for i := range wide {
+		wide[i] = r(uint32(i)*10000+1, uint32(i)*10000+5000)
+	}
+	part, uids = fetchPart(wide)
+	assert.Len(t, part, maxRangesPerQuery)
+	assert.Nil(t, uids)
 }
