@@ -476,11 +476,26 @@ func (u *user) SearchFlags(ctx context.Context, mailbox store.MailboxID, q store
 	return uids, modseqs, rows.Err()
 }
 
-// flagQuerySQL returns the query of SearchFlags and its arguments. The
-// flag bits are literals (a parameter would keep the planner from proving
-// that a partial index applies); keywords are parameters, as the keys of
-// the messages_keywords index.
+// flagQuerySQL returns the query of SearchFlags and its arguments.
 func flagQuerySQL(mailbox int64, q store.FlagQuery) (string, []any) {
+	query, args := flagMatchSQL(mailbox, q)
+	return query + ` ORDER BY uid`, args
+}
+
+// firstFlagSQL returns the query of FirstFlagMatch and its arguments:
+// on a partial flag index, ordered by UID, it reads one index entry.
+func firstFlagSQL(mailbox int64, q store.FlagQuery, from, to uint32) (string, []any) {
+	query, args := flagMatchSQL(mailbox, q)
+	args = append(args, int64(from), int64(to))
+	return fmt.Sprintf(`%s AND uid BETWEEN $%d AND $%d ORDER BY uid LIMIT 1`, query, len(args)-1, len(args)), args
+}
+
+// flagMatchSQL returns a query of the UIDs and MODSEQs of the messages
+// of a mailbox that match q, and its arguments. The flag bits are
+// literals (a parameter would keep the planner from proving that a
+// partial index applies); keywords are parameters, as the keys of the
+// messages_keywords index.
+func flagMatchSQL(mailbox int64, q store.FlagQuery) (string, []any) {
 	var b strings.Builder
 	b.WriteString(`SELECT uid, modseq FROM messages WHERE mailbox_id = $1`)
 	for bit := store.FlagSeen; bit <= store.FlagDraft; bit <<= 1 {
@@ -507,8 +522,33 @@ func flagQuerySQL(mailbox int64, q store.FlagQuery) (string, []any) {
 		args = append(args, keys(q.Unset.Keywords))
 		fmt.Fprintf(&b, ` AND NOT (keywords <> '' AND message_keyword_keys(mailbox_id, keywords) && $%d::text[])`, len(args))
 	}
-	b.WriteString(` ORDER BY uid`)
 	return b.String(), args
+}
+
+// FirstFlagMatch implements store.FirstFlagMatcher with one query, on
+// the partial flag index of its conditions where there is one (\Seen
+// unset, for the UNSEEN response code): O(log n).
+func (u *user) FirstFlagMatch(ctx context.Context, mailbox store.MailboxID, q store.FlagQuery, from, to uint32) (uint32, error) {
+	if err := q.Validate(); err != nil {
+		return 0, err
+	}
+	if err := u.s.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer u.s.leave()
+	if _, err := u.selectable(ctx, u.s.pool, mailbox, false); err != nil {
+		return 0, err
+	}
+	query, args := firstFlagSQL(int64(mailbox), q, from, to)
+	var uid, modseq int64
+	err := u.s.pool.QueryRow(ctx, query, args...).Scan(&uid, &modseq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return uint32(uid), nil
 }
 
 // body is a message content held in memory.
