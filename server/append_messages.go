@@ -21,11 +21,11 @@ func (c *conn) multiAppend() bool {
 }
 
 // receiveAppendMessage reads one append-message, "SP [flag-list SP]
-// [date-time SP] literal", into sp. Before the first message's literal
-// is read it checks that mailbox can take messages, so that a client
-// sending a synchronising literal does not upload a message that cannot
-// be stored (RFC 9051 6.3.12: TRYCREATE if the mailbox does not exist).
-// verb names the command in the reply to a message that is no literal.
+// [date-time SP] (literal / "UTF8" SP "(" literal8 ")")", into sp.
+// Before the first message's literal is read it checks that mailbox can
+// take messages, so that a client sending a synchronising literal does
+// not upload a message that cannot be stored (RFC 9051 6.3.12: TRYCREATE
+// if the mailbox does not exist). verb names the command in the reply to a message that is no literal.
 // On failure it returns the command's result and false; the engine then
 // discards the rest of the command.
 func (c *conn) receiveAppendMessage(a *imapwire.ArgReader, sp *appendSpool, mailbox, verb string) (result, bool) {
@@ -55,6 +55,26 @@ func (c *conn) receiveAppendMessage(a *imapwire.ArgReader, sp *appendSpool, mail
 	// as the mailbox below (\Recent may not be set, RFC 9051 6.3.12).
 	if _, err := store.ParseFlags(flags); err != nil {
 		return c.storeError(err), false
+	}
+	// The UTF8 data extension of UTF8=ACCEPT (RFC 6855 section 4),
+	// "UTF8" SP "(" literal8 ")", wraps a message whose header may hold
+	// UTF-8; the message itself is stored as for a plain literal.
+	utf8Data := false
+	if b, _ := a.Peek(); b == 'U' || b == 'u' {
+		kw, err := a.Keyword()
+		if err != nil {
+			return argError(err), false
+		}
+		if kw != "UTF8" {
+			return bad(verb + " needs the message as a literal"), false
+		}
+		if err := a.SP(); err != nil {
+			return argError(err), false
+		}
+		if err := a.Expect('('); err != nil {
+			return argError(err), false
+		}
+		utf8Data = true
 	}
 	info, isLiteral := a.PeekLiteral()
 	if !isLiteral {
@@ -101,6 +121,11 @@ func (c *conn) receiveAppendMessage(a *imapwire.ArgReader, sp *appendSpool, mail
 		}
 		// The connection failed mid-literal.
 		return argError(err), false
+	}
+	if utf8Data {
+		if err := a.Expect(')'); err != nil {
+			return argError(err), false
+		}
 	}
 	return result{}, true
 }

@@ -4,10 +4,12 @@ package server
 // (RFC 3502, in the syntax of RFC 4466):
 //
 //	append         = "APPEND" SP mailbox 1*append-message
-//	append-message = [SP flag-list] [SP date-time] SP literal
+//	append-message = [SP flag-list] [SP date-time] SP append-data
+//	append-data    = literal / "UTF8" SP "(" literal8 ")"
 //
 // Each message literal (synchronising, LITERAL+ non-synchronising per
-// RFC 7888, or literal8 per RFC 3516) is received into an appendSpool;
+// RFC 7888, or literal8 per RFC 3516, bare or in the UTF8 data extension
+// of UTF8=ACCEPT, RFC 6855 section 4) is received into an appendSpool;
 // once the command has arrived completely and well formed, the messages
 // are stored in one store operation (store.BatchAppender for more than
 // one), so that all are stored or none: a later message with bad syntax,

@@ -45,7 +45,7 @@ func cmdSearch(c *conn, cmd *command) result {
 		if ret.save {
 			m.saved = nil
 		}
-		return no("BADCHARSET (UTF-8)", "Only UTF-8 is supported")
+		return no("BADCHARSET (UTF-8 US-ASCII)", "Only UTF-8 and US-ASCII are supported")
 	}
 	if ret.extended && !ret.given {
 		ret.all = true // RETURN () means ALL (RFC 4731 3.1)

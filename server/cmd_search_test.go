@@ -92,7 +92,7 @@ func TestSearchKeys(t *testing.T) {
 func TestSearchErrors(t *testing.T) {
 	c := searchSetup(t)
 	cases := []struct{ cmd, want string }{
-		{"SEARCH CHARSET ISO-8859-1 ALL", "NO [BADCHARSET (UTF-8)]"},
+		{"SEARCH CHARSET ISO-8859-1 ALL", "NO [BADCHARSET (UTF-8 US-ASCII)]"},
 		{"SEARCH", "BAD"},
 		{"SEARCH BOGUS", "BAD Unknown search key BOGUS"},
 		{"SEARCH ALL CHARSET UTF-8", "BAD CHARSET must come first"},

@@ -20,10 +20,7 @@ import (
 // back intact through the server's compressor. Neither imaplib nor go-imap
 // v2's client has a COMPRESS command; the script adds it.
 func TestPythonCompress(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed; the COMPRESS interop test needs it")
-	}
+	python := requireTool(t, "python3", "python3")
 	srv := startServer(t, "")
 	host, port, ok := strings.Cut(srv.addr, ":")
 	require.True(t, ok, srv.addr)

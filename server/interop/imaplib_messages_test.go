@@ -36,7 +36,7 @@ func runPythonScript(t *testing.T, addr, script string, args ...string) string {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == 3 {
+	if errors.As(err, &ee) && ee.ExitCode() == 3 && os.Getenv("CI") != "true" {
 		t.Skipf("the server does not implement a command %s needs yet: %s", script, strings.TrimSpace(string(out)))
 	}
 	require.NoError(t, err, "%s:\n%s%s", script, out, stderr.String())

@@ -91,10 +91,7 @@ func startImapd(t *testing.T, bin, data string) string {
 }
 
 func TestPythonImaplib(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 is not installed; the imaplib interop test needs it")
-	}
+	python := requireTool(t, "python3", "python3")
 	bin := buildImapd(t)
 	data := filepath.Join(t.TempDir(), "data")
 
@@ -118,7 +115,7 @@ func TestPythonImaplib(t *testing.T) {
 	py.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	out, err = py.CombinedOutput()
 	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == 3 {
+	if errors.As(err, &ee) && ee.ExitCode() == 3 && os.Getenv("CI") != "true" {
 		t.Skipf("the server does not implement a command the script needs yet: %s", strings.TrimSpace(string(out)))
 	}
 	require.NoError(t, err, "python imaplib session:\n%s", out)

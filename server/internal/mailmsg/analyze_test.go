@@ -294,6 +294,7 @@ func TestPreview(t *testing.T) {
 	long := strings.Repeat("word ", 100)
 	for _, tc := range []struct{ name, msg, want string }{
 		{"plain", "Subject: x\r\n\r\nHello\r\n  there,\tfriend.\r\n", "Hello there, friend."},
+		{"undeclared 8-bit utf-8", "Subject: x\r\n\r\nbody \xc3\xbc \xff\r\n", "body ü"},
 		{"qp latin1", "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe\r\n", "Grüße"},
 		{"html", "Content-Type: text/html\r\n\r\n<html><head><title>t</title></head><body><p>Hi &amp; bye</p><script>x()</script></body></html>\r\n", "Hi & bye"},
 		{"multipart", "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nno\r\n--b\r\nContent-Type: text/plain\r\n\r\nyes\r\n--b--\r\n", "yes"},

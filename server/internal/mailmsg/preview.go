@@ -50,8 +50,13 @@ func Preview(raw io.ReaderAt, size int64, st *Structure) (string, error) {
 			cs = prm.Value
 		}
 	}
-	if dec, err := charset.Reader(cs, r); err == nil {
-		r = dec
+	// US-ASCII text with 8-bit bytes is, in practice, undeclared UTF-8:
+	// read it as SEARCH does (isUTF8Compatible) rather than turn each
+	// byte into U+FFFD; invalid bytes are dropped below.
+	if !isUTF8Compatible(cs) {
+		if dec, err := charset.Reader(cs, r); err == nil {
+			r = dec
+		}
 	}
 	b, err := io.ReadAll(io.LimitReader(r, previewRead))
 	if err != nil {
