@@ -12,8 +12,9 @@ import (
 )
 
 // TestFetchChangedSinceNarrowAndWide: Fetch with ChangedSince answers the
-// same for narrow sets (read UID by UID through the primary key, in more
-// than one chunk) and wide ones (read by range), with statistics taken
+// same for narrow sets (read through the primary key whatever the
+// statistics, in more than one chunk) and wide ones (the planner's
+// choice), with statistics taken
 // before the flag changes (the case that made the planner walk the MODSEQ
 // index per range), with and without headers, and for a set mixing both.
 func TestFetchChangedSinceNarrowAndWide(t *testing.T) {

@@ -82,3 +82,22 @@ func TestFlagSearchUsesIndexes(t *testing.T) {
 	require.NotContains(t, plan(`SELECT uid, modseq FROM messages WHERE mailbox_id = $1 AND sys_flags & $2::smallint <> 0 ORDER BY uid`,
 		mb.ID, int16(store.FlagFlagged)), "messages_flagged")
 }
+
+// TestJITOff: the store's connections run without JIT compilation (see
+// Open), unless the URL sets jit.
+func TestJITOff(t *testing.T) {
+	ctx := context.Background()
+	url, schema := pgtest.Schema(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for want, u := range map[string]string{"off": url, "on": url + sep + "jit=on"} {
+		s, err := Open(ctx, u, Options{Options: store.Options{BcryptCost: 4}, Schema: schema})
+		require.NoError(t, err)
+		var jit string
+		require.NoError(t, s.pool.QueryRow(ctx, `SHOW jit`).Scan(&jit))
+		require.Equal(t, want, jit, "URL %s", u)
+		s.Close()
+	}
+}

@@ -324,24 +324,21 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 		CROSS JOIN LATERAL (SELECT * FROM messages WHERE mailbox_id = $1 AND uid BETWEEN r.a AND r.b
 			AND modseq > $4 ORDER BY uid LIMIT $5) m` + join + `
 		ORDER BY m.uid LIMIT $5`
-	// Narrow ranges (a QRESYNC's changed messages, a FETCH chunk): their
-	// UIDs one by one, each probed through the primary key, so the cost
-	// is O(UIDs) whatever the statistics say. With statistics taken
-	// before the changes, the planner believed messages_modseq to hold
-	// almost nothing above ChangedSince and walked it once per range,
-	// discarding every other changed message each time; so the MODSEQ
-	// test is written so that the index cannot serve it ("+ 0"), and the
-	// LIMIT keeps the lateral subquery from being flattened into a join
-	// that the planner could hash against a scan of the mailbox. The
-	// exact row count of unnest also keeps the estimate low enough not
-	// to JIT-compile the query.
-	narrow := `SELECT ` + cols + `, ` + header + ` FROM unnest($2::bigint[]) AS r(uid)
-		CROSS JOIN LATERAL (SELECT * FROM messages WHERE mailbox_id = $1 AND uid = r.uid
-			AND modseq + 0 > $3 LIMIT 1) m` + join + `
-		ORDER BY m.uid LIMIT $4`
+	// Narrow ranges (a QRESYNC's changed messages, a FETCH chunk): each
+	// range through the primary key, so the cost is O(ranges + UIDs)
+	// whatever the statistics say. With statistics taken before the
+	// changes, the planner believed messages_modseq to hold almost
+	// nothing above ChangedSince and walked it once per range, discarding
+	// every other changed message each time; so here the MODSEQ test is
+	// written so that the index cannot serve it ("+ 0"), which leaves
+	// the primary key as the only ordered path.
+	narrow := `SELECT ` + cols + `, ` + header + ` FROM unnest($2::bigint[], $3::bigint[]) AS r(a, b)
+		CROSS JOIN LATERAL (SELECT * FROM messages WHERE mailbox_id = $1 AND uid BETWEEN r.a AND r.b
+			AND modseq + 0 > $4 ORDER BY uid LIMIT $5) m` + join + `
+		ORDER BY m.uid LIMIT $5`
 	buf := make([]store.Message, 0, readChunk)
 	for len(set) > 0 {
-		part, uidList := fetchPart(set)
+		part, isNarrow := fetchPart(set)
 		buf = buf[:0]
 		err := func() error {
 			if err := u.s.enter(ctx); err != nil {
@@ -351,14 +348,12 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 			if _, err := u.selectable(ctx, u.s.pool, mailbox, false); err != nil {
 				return err
 			}
-			var rows pgx.Rows
-			var err error
-			if uidList != nil {
-				rows, err = u.s.pool.Query(ctx, narrow, int64(mailbox), uidList, int64(opts.ChangedSince), readChunk)
-			} else {
-				starts, stops := rangeArrays(part)
-				rows, err = u.s.pool.Query(ctx, query, int64(mailbox), starts, stops, int64(opts.ChangedSince), readChunk)
+			q := query
+			if isNarrow {
+				q = narrow
 			}
+			starts, stops := rangeArrays(part)
+			rows, err := u.s.pool.Query(ctx, q, int64(mailbox), starts, stops, int64(opts.ChangedSince), readChunk)
 			if err != nil {
 				return err
 			}
@@ -411,34 +406,28 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 	return nil
 }
 
-// maxUIDsPerQuery bounds the UIDs a Fetch query names one by one.
-const maxUIDsPerQuery = 2048
+// maxNarrowUIDs is the most UIDs that the ranges of a narrow Fetch
+// query span together.
+const maxNarrowUIDs = 2048
 
 // fetchPart returns the ranges at the start of set that the next Fetch
-// query reads. When the first ranges hold at most maxUIDsPerQuery UIDs
-// together, the part is those ranges and uids lists their UIDs;
-// otherwise the part is up to maxRangesPerQuery ranges, read as ranges,
-// and uids is nil.
-func fetchPart(set store.UIDSet) (part store.UIDSet, uids []int64) {
+// query reads, at most maxRangesPerQuery. They are narrow when they span
+// at most maxNarrowUIDs UIDs together: the first ranges that do;
+// otherwise the part starts with a wider range.
+func fetchPart(set store.UIDSet) (part store.UIDSet, narrow bool) {
 	var width uint64
 	n := 0
-	for ; n < len(set); n++ {
+	for ; n < min(len(set), maxRangesPerQuery); n++ {
 		w := uint64(set[n].Stop) - uint64(set[n].Start) + 1
-		if width+w > maxUIDsPerQuery {
+		if width+w > maxNarrowUIDs {
 			break
 		}
 		width += w
 	}
 	if n == 0 {
-		return set[:min(len(set), maxRangesPerQuery)], nil
+		return set[:min(len(set), maxRangesPerQuery)], false
 	}
-	uids = make([]int64, 0, width)
-	for _, r := range set[:n] {
-		for uid := uint64(r.Start); uid <= uint64(r.Stop); uid++ {
-			uids = append(uids, int64(uid))
-		}
-	}
-	return set[:n], uids
+	return set[:n], true
 }
 
 // SearchFlags implements store.FlagSearcher with one query, whose

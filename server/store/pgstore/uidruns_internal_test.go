@@ -58,28 +58,35 @@ func BenchmarkExpandRuns(b *testing.B) {
 	}
 }
 
-// TestFetchPart: Fetch lists the UIDs of the leading ranges while they
-// hold at most maxUIDsPerQuery together, and reads a wider leading range
-// (with the ranges after it, up to maxRangesPerQuery) as ranges.
+// TestFetchPart: Fetch reads the leading ranges as narrow while they span
+// at most maxNarrowUIDs UIDs together (and are at most maxRangesPerQuery),
+// and a wider leading range with the ranges after it as wide.
 func TestFetchPart(t *testing.T) {
 	r := func(a, b uint32) store.UIDRange { return store.UIDRange{Start: a, Stop: b} }
-	part, uids := fetchPart(store.UIDSet{r(1, 3), r(7, 7), r(10, 10+maxUIDsPerQuery)})
+	part, narrow := fetchPart(store.UIDSet{r(1, 3), r(7, 7), r(10, 10+maxNarrowUIDs)})
 	assert.Equal(t, store.UIDSet{r(1, 3), r(7, 7)}, part)
-	assert.Equal(t, []int64{1, 2, 3, 7}, uids)
-	part, uids = fetchPart(store.UIDSet{r(1, maxUIDsPerQuery)})
-	assert.Equal(t, store.UIDSet{r(1, maxUIDsPerQuery)}, part)
-	assert.Len(t, uids, maxUIDsPerQuery)
-	part, uids = fetchPart(store.UIDSet{r(1, maxUIDsPerQuery+1), r(5000, 5000)})
-	assert.Equal(t, store.UIDSet{r(1, maxUIDsPerQuery+1), r(5000, 5000)}, part)
-	assert.Nil(t, uids)
-	part, uids = fetchPart(store.UIDSet{r(1, 1<<32-1)})
+	assert.True(t, narrow)
+	part, narrow = fetchPart(store.UIDSet{r(1, maxNarrowUIDs)})
+	assert.Equal(t, store.UIDSet{r(1, maxNarrowUIDs)}, part)
+	assert.True(t, narrow)
+	part, narrow = fetchPart(store.UIDSet{r(1, maxNarrowUIDs+1), r(5000, 5000)})
+	assert.Equal(t, store.UIDSet{r(1, maxNarrowUIDs+1), r(5000, 5000)}, part)
+	assert.False(t, narrow)
+	part, narrow = fetchPart(store.UIDSet{r(1, 1<<32-1)})
 	assert.Equal(t, store.UIDSet{r(1, 1<<32-1)}, part)
-	assert.Nil(t, uids)
+	assert.False(t, narrow)
+	singles := make(store.UIDSet, maxRangesPerQuery+5)
+	for i := range singles {
+		singles[i] = r(uint32(i)*3+1, uint32(i)*3+1)
+	}
+	part, narrow = fetchPart(singles)
+	assert.Len(t, part, maxRangesPerQuery)
+	assert.True(t, narrow)
 	wide := make(store.UIDSet, maxRangesPerQuery+5)
 	for i := range wide {
 		wide[i] = r(uint32(i)*10000+1, uint32(i)*10000+5000)
 	}
-	part, uids = fetchPart(wide)
+	part, narrow = fetchPart(wide)
 	assert.Len(t, part, maxRangesPerQuery)
-	assert.Nil(t, uids)
+	assert.False(t, narrow)
 }
