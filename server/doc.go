@@ -262,7 +262,10 @@
 //     see \Recent, claim nothing, and get 0 for STATUS (RECENT).
 //   - SELECT and EXAMINE send OK [UNSEEN n] with the first unseen message
 //     in IMAP4rev1 (RFC 3501 6.3.1), and the mailbox's LIST response with
-//     its LIST attributes in IMAP4rev2 (RFC 9051 6.3.2).
+//     its LIST attributes in IMAP4rev2 (RFC 9051 6.3.2). A store that
+//     implements store.FirstFlagMatcher finds that message (pgstore from
+//     its \Seen-unset index); otherwise the messages are read from the
+//     first until one lacks \Seen.
 //   - SEARCH answers with SEARCH in IMAP4rev1, ESEARCH in IMAP4rev2.
 //
 // # Flags and keywords

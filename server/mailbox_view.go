@@ -438,9 +438,33 @@ var errFound = errors.New("found")
 
 // firstUnseen returns the sequence number of the first message of the
 // view without \Seen, or 0 (RFC 3501 6.3.1, the UNSEEN response code).
+//
+// A store.FirstFlagMatcher answers from its index (pgstore: O(log n));
+// otherwise the messages are fetched from the first until one lacks
+// \Seen.
 func (c *conn) firstUnseen(m *selectedMailbox) (uint32, error) {
 	if len(m.uids) == 0 {
 		return 0, nil
+	}
+	if fm, ok := c.user.(store.FirstFlagMatcher); ok {
+		unseen := store.FlagQuery{Unset: store.FlagSet{System: store.FlagSeen}}
+		last := m.uids[len(m.uids)-1]
+		for from := m.uids[0]; ; {
+			uid, err := fm.FirstFlagMatch(c.ctx, m.id, unseen, from, last)
+			if err != nil || uid == 0 {
+				return 0, err
+			}
+			// A message of the store that is not in the view (possible
+			// only with a store that hands out UIDs out of order) is
+			// skipped.
+			if seq := m.seqOf(uid); seq != 0 {
+				return seq, nil
+			}
+			if uid == last {
+				return 0, nil
+			}
+			from = uid + 1
+		}
 	}
 	var seq uint32
 	err := c.user.Fetch(c.ctx, m.id, store.UIDSet{{Start: m.uids[0], Stop: m.uids[len(m.uids)-1]}}, store.FetchOptions{},

@@ -296,3 +296,16 @@ func (q FlagQuery) Matches(f FlagSet) bool {
 type FlagSearcher interface {
 	SearchFlags(ctx context.Context, mailbox MailboxID, q FlagQuery) (uids []uint32, modseqs []uint64, err error)
 }
+
+// FirstFlagMatcher is implemented by a [User] whose store can find the
+// first message of a UID range that matches a flag query without reading
+// the messages before it (from an index, or from a scan much cheaper than
+// Fetch), such as the first message without \Seen for the UNSEEN
+// response code of SELECT. It is optional, like [FlagSearcher].
+//
+// FirstFlagMatch returns the lowest UID in from..to of a message of the
+// mailbox that matches q ([FlagQuery.Matches]), or 0 when none does. It
+// fails like [FlagSearcher.SearchFlags].
+type FirstFlagMatcher interface {
+	FirstFlagMatch(ctx context.Context, mailbox MailboxID, q FlagQuery, from, to uint32) (uint32, error)
+}

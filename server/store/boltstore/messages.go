@@ -302,13 +302,42 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 // reading only the system flags and MODSEQ of each record (and its
 // keywords when q names any), which is several times cheaper than Fetch.
 func (u *user) SearchFlags(ctx context.Context, mailbox store.MailboxID, q store.FlagQuery) ([]uint32, []uint64, error) {
-	if err := q.Validate(); err != nil {
-		return nil, nil, err
-	}
 	var uids []uint32
 	var modseqs []uint64
-	err := u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
-		uids, modseqs = nil, nil
+	err := u.scanFlags(ctx, mailbox, q, 1, math.MaxUint32, func() { uids, modseqs = nil, nil }, func(uid uint32, modseq uint64) bool {
+		uids = append(uids, uid)
+		modseqs = append(modseqs, modseq)
+		return true
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return uids, modseqs, nil
+}
+
+// FirstFlagMatch implements store.FirstFlagMatcher: a scan of the
+// messages from the UID from that stops at the first match.
+func (u *user) FirstFlagMatch(ctx context.Context, mailbox store.MailboxID, q store.FlagQuery, from, to uint32) (uint32, error) {
+	var first uint32
+	err := u.scanFlags(ctx, mailbox, q, from, to, func() { first = 0 }, func(uid uint32, _ uint64) bool {
+		first = uid
+		return false
+	})
+	if err != nil {
+		return 0, err
+	}
+	return first, nil
+}
+
+// scanFlags calls match, in UID order, for each message of the mailbox
+// with a UID in from..to that matches q, until match returns false; reset
+// is called at the start of each (retried) read transaction.
+func (u *user) scanFlags(ctx context.Context, mailbox store.MailboxID, q store.FlagQuery, from, to uint32, reset func(), match func(uid uint32, modseq uint64) bool) error {
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	return u.view(ctx, func(tx *bolt.Tx, acct *bolt.Bucket) error {
+		reset()
 		_, data, err := selectable(tx, acct, mailbox)
 		if err != nil {
 			return err
@@ -316,7 +345,7 @@ func (u *user) SearchFlags(ctx context.Context, mailbox store.MailboxID, q store
 		keywords := len(q.Set.Keywords)+len(q.Unset.Keywords) > 0
 		var m msgRec
 		c := data.Bucket(bucketMsg).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		for k, v := c.Seek(u32key(from)); k != nil && keyU32(k) <= to; k, v = c.Next() {
 			sys, modseq, ok := decodeMsgQuick(v)
 			if !ok {
 				return errCorrupt
@@ -332,15 +361,12 @@ func (u *user) SearchFlags(ctx context.Context, mailbox store.MailboxID, q store
 					continue
 				}
 			}
-			uids = append(uids, keyU32(k))
-			modseqs = append(modseqs, modseq)
+			if !match(keyU32(k), modseq) {
+				return nil
+			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return uids, modseqs, nil
 }
 
 // OpenBody implements store.MessageReader.

@@ -99,7 +99,9 @@
 // "mailbox keyword" keys (lower case), so FLAGGED, UNSEEN or KEYWORD
 // read only the matching messages; the opposite sides (SEEN, UNFLAGGED,
 // UNKEYWORD, ...) usually match most of a mailbox and filter its rows in
-// the database. Fetch with FetchOptions.Header cuts each message's header
+// the database. FirstFlagMatch (store.FirstFlagMatcher) reads one entry
+// of those indexes: SELECT's first unseen message costs O(log n). Fetch
+// with FetchOptions.Header cuts each message's header
 // block out of its content in the same query, so SEARCH HEADER costs a
 // query per 512 messages rather than one per message; the match itself
 // stays O(n), in the server.

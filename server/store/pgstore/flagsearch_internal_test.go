@@ -14,7 +14,8 @@ import (
 )
 
 // TestFlagSearchUsesIndexes: the queries of SearchFlags for a flag set,
-// \Seen unset and a keyword are planned on their partial or GIN index,
+// \Seen unset and a keyword, and that of FirstFlagMatch for \Seen unset,
+// are planned on their partial or GIN index,
 // so their predicates are written as the indexes' (a query the planner
 // cannot match to an index would still answer right, only in O(n)).
 func TestFlagSearchUsesIndexes(t *testing.T) {
@@ -72,8 +73,31 @@ func TestFlagSearchUsesIndexes(t *testing.T) {
 		query, args := flagQuerySQL(int64(mb.ID), q)
 		require.Contains(t, plan(query, args...), index, "query %s", query)
 	}
+	// The first unseen message (SELECT's UNSEEN response code) is one
+	// entry of messages_unseen, not a walk of the primary key.
+	query, args := firstFlagSQL(int64(mb.ID), store.FlagQuery{Unset: store.FlagSet{System: store.FlagSeen}}, 1, 2000)
+	require.Contains(t, plan(query, args...), "messages_unseen", "query %s", query)
 	// The mutant: the flag bit as a parameter. A generic plan cannot
 	// prove the partial index's predicate, so the check above fails.
 	require.NotContains(t, plan(`SELECT uid, modseq FROM messages WHERE mailbox_id = $1 AND sys_flags & $2::smallint <> 0 ORDER BY uid`,
 		mb.ID, int16(store.FlagFlagged)), "messages_flagged")
+}
+
+// TestJITOff: the store's connections run without JIT compilation (see
+// Open), unless the URL sets jit.
+func TestJITOff(t *testing.T) {
+	ctx := context.Background()
+	url, schema := pgtest.Schema(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for want, u := range map[string]string{"off": url, "on": url + sep + "jit=on"} {
+		s, err := Open(ctx, u, Options{Options: store.Options{BcryptCost: 4}, Schema: schema})
+		require.NoError(t, err)
+		var jit string
+		require.NoError(t, s.pool.QueryRow(ctx, `SHOW jit`).Scan(&jit))
+		require.Equal(t, want, jit, "URL %s", u)
+		s.Close()
+	}
 }

@@ -317,13 +317,28 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 		CROSS JOIN LATERAL (SELECT coalesce(nullif(position('\x0d0a0d0a'::bytea IN c.body), 0) + 3, length(c.body)) AS n) h1
 		CROSS JOIN LATERAL (SELECT coalesce(nullif(position('\x0a0a'::bytea IN substring(c.body FOR h1.n)), 0) + 1, h1.n) AS n) h2`
 	}
+	// Wide ranges: the planner chooses between the primary key and
+	// messages_modseq (with ChangedSince, a walk of the messages changed
+	// since is the cheaper one when they are few).
 	query := `SELECT ` + cols + `, ` + header + ` FROM unnest($2::bigint[], $3::bigint[]) AS r(a, b)
 		CROSS JOIN LATERAL (SELECT * FROM messages WHERE mailbox_id = $1 AND uid BETWEEN r.a AND r.b
 			AND modseq > $4 ORDER BY uid LIMIT $5) m` + join + `
 		ORDER BY m.uid LIMIT $5`
+	// Narrow ranges (a QRESYNC's changed messages, a FETCH chunk): each
+	// range through the primary key, so the cost is O(ranges + UIDs)
+	// whatever the statistics say. With statistics taken before the
+	// changes, the planner believed messages_modseq to hold almost
+	// nothing above ChangedSince and walked it once per range, discarding
+	// every other changed message each time; so here the MODSEQ test is
+	// written so that the index cannot serve it ("+ 0"), which leaves
+	// the primary key as the only ordered path.
+	narrow := `SELECT ` + cols + `, ` + header + ` FROM unnest($2::bigint[], $3::bigint[]) AS r(a, b)
+		CROSS JOIN LATERAL (SELECT * FROM messages WHERE mailbox_id = $1 AND uid BETWEEN r.a AND r.b
+			AND modseq + 0 > $4 ORDER BY uid LIMIT $5) m` + join + `
+		ORDER BY m.uid LIMIT $5`
 	buf := make([]store.Message, 0, readChunk)
 	for len(set) > 0 {
-		part := set[:min(len(set), maxRangesPerQuery)]
+		part, isNarrow := fetchPart(set)
 		buf = buf[:0]
 		err := func() error {
 			if err := u.s.enter(ctx); err != nil {
@@ -333,8 +348,12 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 			if _, err := u.selectable(ctx, u.s.pool, mailbox, false); err != nil {
 				return err
 			}
+			q := query
+			if isNarrow {
+				q = narrow
+			}
 			starts, stops := rangeArrays(part)
-			rows, err := u.s.pool.Query(ctx, query, int64(mailbox), starts, stops, int64(opts.ChangedSince), readChunk)
+			rows, err := u.s.pool.Query(ctx, q, int64(mailbox), starts, stops, int64(opts.ChangedSince), readChunk)
 			if err != nil {
 				return err
 			}
@@ -387,6 +406,30 @@ func (u *user) Fetch(ctx context.Context, mailbox store.MailboxID, uids store.UI
 	return nil
 }
 
+// maxNarrowUIDs is the most UIDs that the ranges of a narrow Fetch
+// query span together.
+const maxNarrowUIDs = 2048
+
+// fetchPart returns the ranges at the start of set that the next Fetch
+// query reads, at most maxRangesPerQuery. They are narrow when they span
+// at most maxNarrowUIDs UIDs together: the first ranges that do;
+// otherwise the part starts with a wider range.
+func fetchPart(set store.UIDSet) (part store.UIDSet, narrow bool) {
+	var width uint64
+	n := 0
+	for ; n < min(len(set), maxRangesPerQuery); n++ {
+		w := uint64(set[n].Stop) - uint64(set[n].Start) + 1
+		if width+w > maxNarrowUIDs {
+			break
+		}
+		width += w
+	}
+	if n == 0 {
+		return set[:min(len(set), maxRangesPerQuery)], false
+	}
+	return set[:n], true
+}
+
 // SearchFlags implements store.FlagSearcher with one query, whose
 // conditions are written as the predicates of the partial flag indexes
 // (migration 0006) so that the planner can use them: a flag set, or
@@ -422,11 +465,26 @@ func (u *user) SearchFlags(ctx context.Context, mailbox store.MailboxID, q store
 	return uids, modseqs, rows.Err()
 }
 
-// flagQuerySQL returns the query of SearchFlags and its arguments. The
-// flag bits are literals (a parameter would keep the planner from proving
-// that a partial index applies); keywords are parameters, as the keys of
-// the messages_keywords index.
+// flagQuerySQL returns the query of SearchFlags and its arguments.
 func flagQuerySQL(mailbox int64, q store.FlagQuery) (string, []any) {
+	query, args := flagMatchSQL(mailbox, q)
+	return query + ` ORDER BY uid`, args
+}
+
+// firstFlagSQL returns the query of FirstFlagMatch and its arguments:
+// on a partial flag index, ordered by UID, it reads one index entry.
+func firstFlagSQL(mailbox int64, q store.FlagQuery, from, to uint32) (string, []any) {
+	query, args := flagMatchSQL(mailbox, q)
+	args = append(args, int64(from), int64(to))
+	return fmt.Sprintf(`%s AND uid BETWEEN $%d AND $%d ORDER BY uid LIMIT 1`, query, len(args)-1, len(args)), args
+}
+
+// flagMatchSQL returns a query of the UIDs and MODSEQs of the messages
+// of a mailbox that match q, and its arguments. The flag bits are
+// literals (a parameter would keep the planner from proving that a
+// partial index applies); keywords are parameters, as the keys of the
+// messages_keywords index.
+func flagMatchSQL(mailbox int64, q store.FlagQuery) (string, []any) {
 	var b strings.Builder
 	b.WriteString(`SELECT uid, modseq FROM messages WHERE mailbox_id = $1`)
 	for bit := store.FlagSeen; bit <= store.FlagDraft; bit <<= 1 {
@@ -453,8 +511,33 @@ func flagQuerySQL(mailbox int64, q store.FlagQuery) (string, []any) {
 		args = append(args, keys(q.Unset.Keywords))
 		fmt.Fprintf(&b, ` AND NOT (keywords <> '' AND message_keyword_keys(mailbox_id, keywords) && $%d::text[])`, len(args))
 	}
-	b.WriteString(` ORDER BY uid`)
 	return b.String(), args
+}
+
+// FirstFlagMatch implements store.FirstFlagMatcher with one query, on
+// the partial flag index of its conditions where there is one (\Seen
+// unset, for the UNSEEN response code): O(log n).
+func (u *user) FirstFlagMatch(ctx context.Context, mailbox store.MailboxID, q store.FlagQuery, from, to uint32) (uint32, error) {
+	if err := q.Validate(); err != nil {
+		return 0, err
+	}
+	if err := u.s.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer u.s.leave()
+	if _, err := u.selectable(ctx, u.s.pool, mailbox, false); err != nil {
+		return 0, err
+	}
+	query, args := firstFlagSQL(int64(mailbox), q, from, to)
+	var uid, modseq int64
+	err := u.s.pool.QueryRow(ctx, query, args...).Scan(&uid, &modseq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return uint32(uid), nil
 }
 
 // body is a message content held in memory.

@@ -128,6 +128,13 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 			}
 		}
 	}
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		// The store's queries are index reads of a few hundred rows,
+		// which JIT compilation (10-30 ms) never pays for; the planner
+		// turns it on whenever its estimate of a many-range read is
+		// high. A jit parameter in the URL is kept.
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}

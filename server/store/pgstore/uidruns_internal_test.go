@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/imapfsm/imapfsm/server/store"
 )
 
 // TestExpandRuns: runs expand to their UIDs in order; runs that overlap,
@@ -54,4 +56,37 @@ func BenchmarkExpandRuns(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestFetchPart: Fetch reads the leading ranges as narrow while they span
+// at most maxNarrowUIDs UIDs together (and are at most maxRangesPerQuery),
+// and a wider leading range with the ranges after it as wide.
+func TestFetchPart(t *testing.T) {
+	r := func(a, b uint32) store.UIDRange { return store.UIDRange{Start: a, Stop: b} }
+	part, narrow := fetchPart(store.UIDSet{r(1, 3), r(7, 7), r(10, 10+maxNarrowUIDs)})
+	assert.Equal(t, store.UIDSet{r(1, 3), r(7, 7)}, part)
+	assert.True(t, narrow)
+	part, narrow = fetchPart(store.UIDSet{r(1, maxNarrowUIDs)})
+	assert.Equal(t, store.UIDSet{r(1, maxNarrowUIDs)}, part)
+	assert.True(t, narrow)
+	part, narrow = fetchPart(store.UIDSet{r(1, maxNarrowUIDs+1), r(5000, 5000)})
+	assert.Equal(t, store.UIDSet{r(1, maxNarrowUIDs+1), r(5000, 5000)}, part)
+	assert.False(t, narrow)
+	part, narrow = fetchPart(store.UIDSet{r(1, 1<<32-1)})
+	assert.Equal(t, store.UIDSet{r(1, 1<<32-1)}, part)
+	assert.False(t, narrow)
+	singles := make(store.UIDSet, maxRangesPerQuery+5)
+	for i := range singles {
+		singles[i] = r(uint32(i)*3+1, uint32(i)*3+1)
+	}
+	part, narrow = fetchPart(singles)
+	assert.Len(t, part, maxRangesPerQuery)
+	assert.True(t, narrow)
+	wide := make(store.UIDSet, maxRangesPerQuery+5)
+	for i := range wide {
+		wide[i] = r(uint32(i)*10000+1, uint32(i)*10000+5000)
+	}
+	part, narrow = fetchPart(wide)
+	assert.Len(t, part, maxRangesPerQuery)
+	assert.False(t, narrow)
 }

@@ -33,5 +33,6 @@
 // content holding the header block, and only when asked for); those whose
 // users implement store.FlagSearcher for the same answers as the flags
 // Fetch reports, on random queries after appends, flag changes, a copy
-// and an expunge.
+// and an expunge; and those implementing store.FirstFlagMatcher for the
+// same first match in random UID ranges.
 package storetest

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -188,6 +189,73 @@ func compareFlagSearch(ctx context.Context, u store.User, fs store.FlagSearcher,
 		}
 	}
 	return nil
+}
+
+// compareFirstFlagMatch asks fm for the first match of random queries in
+// random UID ranges (and in the whole mailbox) of the mailbox id and
+// compares each answer with the flags Fetch reports; it returns the
+// first difference.
+func compareFirstFlagMatch(ctx context.Context, u store.User, fm store.FirstFlagMatcher, id store.MailboxID, rng *rand.Rand, queries int) error {
+	var msgs []*store.Message
+	err := u.Fetch(ctx, id, store.AllUIDs(), store.FetchOptions{}, func(m *store.Message) error {
+		msgs = append(msgs, m.Clone())
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	top := uint32(1)
+	if len(msgs) > 0 {
+		top = msgs[len(msgs)-1].UID + 2
+	}
+	for i := range queries {
+		q := randomFlagQuery(rng)
+		from, to := uint32(1), uint32(math.MaxUint32)
+		if i%4 != 0 {
+			from = 1 + rng.Uint32N(top)
+			to = from + rng.Uint32N(top)
+		}
+		var want uint32
+		for _, m := range msgs {
+			f, err := store.ParseFlags(m.Flags)
+			if err != nil {
+				return err
+			}
+			if m.UID >= from && m.UID <= to && q.Matches(f) {
+				want = m.UID
+				break
+			}
+		}
+		got, err := fm.FirstFlagMatch(ctx, id, q, from, to)
+		if err != nil {
+			return fmt.Errorf("query %+v in %d:%d: %w", q, from, to, err)
+		}
+		if got != want {
+			return fmt.Errorf("query %+v in %d:%d: got UID %d, Fetch says %d", q, from, to, got, want)
+		}
+	}
+	return nil
+}
+
+// testFirstFlagMatch: a store.FirstFlagMatcher finds the first match of
+// random flag queries in random UID ranges exactly as the flags Fetch
+// reports, after appends, flag changes, a copy and an expunge; it refuses
+// invalid queries and fails for a mailbox that is not there.
+func testFirstFlagMatch(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	u := newUser(t, s, "firstmatch")
+	fm, ok := u.(store.FirstFlagMatcher)
+	if !ok {
+		t.Skip("the store has no FirstFlagMatcher")
+	}
+	rng := rand.New(rand.NewPCG(21, 5))
+	for _, id := range buildFlagMailboxes(t, u, rng) {
+		require.NoError(t, compareFirstFlagMatch(ctx, u, fm, id, rng, 300))
+	}
+	_, err := fm.FirstFlagMatch(ctx, mailboxID(t, u, store.Inbox), store.FlagQuery{Set: store.FlagSet{Keywords: []string{"not a keyword"}}}, 1, 10)
+	require.ErrorIs(t, err, store.ErrInvalidFlag)
+	_, err = fm.FirstFlagMatch(ctx, store.MailboxID(1<<40), store.FlagQuery{}, 1, 10)
+	require.ErrorIs(t, err, store.ErrNoSuchMailbox)
 }
 
 // testSearchFlags: a store.FlagSearcher answers random flag queries

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -85,6 +86,39 @@ func TestCompareFlagSearchCatchesMutants(t *testing.T) {
 	for name, mutate := range mutants {
 		t.Run(name, func(t *testing.T) {
 			require.Error(t, compareFlagSearch(ctx, u, flagMutant{fs, mutate}, ids[0], rand.New(rand.NewPCG(3, 4)), 300))
+		})
+	}
+}
+
+// firstMatchMutant is a FirstFlagMatcher broken in one way.
+type firstMatchMutant struct {
+	fm     store.FirstFlagMatcher
+	mutate func(q *store.FlagQuery, from, to *uint32)
+}
+
+func (m firstMatchMutant) FirstFlagMatch(ctx context.Context, id store.MailboxID, q store.FlagQuery, from, to uint32) (uint32, error) {
+	m.mutate(&q, &from, &to)
+	return m.fm.FirstFlagMatch(ctx, id, q, from, to)
+}
+
+// TestCompareFirstFlagMatchCatchesMutants: the FirstFlagMatch check
+// passes on the embedded store and fails on matchers that ignore the
+// range's start or end, or drop the unset flags.
+func TestCompareFirstFlagMatchCatchesMutants(t *testing.T) {
+	ctx := context.Background()
+	u := newUser(t, openBolt(t), "f")
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := buildFlagMailboxes(t, u, rng)
+	fm := u.(store.FirstFlagMatcher)
+	require.NoError(t, compareFirstFlagMatch(ctx, u, fm, ids[0], rng, 200))
+	mutants := map[string]func(q *store.FlagQuery, from, to *uint32){
+		"range start ignored": func(_ *store.FlagQuery, from, _ *uint32) { *from = 1 },
+		"range end ignored":   func(_ *store.FlagQuery, _, to *uint32) { *to = math.MaxUint32 },
+		"unset flags ignored": func(q *store.FlagQuery, _, _ *uint32) { q.Unset = store.FlagSet{} },
+	}
+	for name, mutate := range mutants {
+		t.Run(name, func(t *testing.T) {
+			require.Error(t, compareFirstFlagMatch(ctx, u, firstMatchMutant{fm, mutate}, ids[0], rand.New(rand.NewPCG(3, 4)), 300))
 		})
 	}
 }

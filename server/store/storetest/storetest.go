@@ -85,6 +85,7 @@ func Run(t *testing.T, open Opener) {
 		{"Replace", testReplace},
 		{"FetchHeader", testFetchHeader},
 		{"SearchFlags", testSearchFlags},
+		{"FirstFlagMatch", testFirstFlagMatch},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
