@@ -131,6 +131,10 @@ func TestLMTPWireMutantsAreCaught(t *testing.T) {
 			})
 		}},
 	}
+	// alsoViolated names another property a mutant violates as well, which
+	// a run may report first: a dropped per-recipient reply also leaves the
+	// command without its reply while the client waits for it.
+	alsoViolated := map[string]Property{"one per-recipient reply dropped": PropOneReply}
 	for _, mu := range mutants {
 		t.Run(mu.name, func(t *testing.T) {
 			target := newTarget(t)
@@ -145,7 +149,9 @@ func TestLMTPWireMutantsAreCaught(t *testing.T) {
 			}
 			var we *WireError
 			if assert.True(t, errors.As(err, &we), "%v", err) {
-				assert.Equal(t, mu.prop, we.Property, "%v", err)
+				if also, ok := alsoViolated[mu.name]; !ok || we.Property != also {
+					assert.Equal(t, mu.prop, we.Property, "%v", err)
+				}
 			}
 			t.Logf("caught: %s", strings.SplitN(err.Error(), "\n", 2)[0])
 		})
