@@ -3,11 +3,11 @@ package boltstore
 import (
 	"bytes"
 	"context"
-	"sort"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 )
 
 // bucketAnnot, in an account's bucket, holds its annotations (RFC 5464):
@@ -167,16 +167,7 @@ func (u *user) SetMetadata(ctx context.Context, mailbox string, changes []store.
 		return err
 	}
 	defer u.s.leave()
-	// The last change of a name wins.
-	final := make(map[string][]byte, len(changes))
-	var names []string
-	for _, c := range changes {
-		if _, seen := final[c.Name]; !seen {
-			names = append(names, c.Name)
-		}
-		final[c.Name] = c.Value
-	}
-	sort.Strings(names)
+	final, names := backend.FinalMetadata(changes)
 	err = u.write(ctx, nil, func(_ *bolt.Tx, acct *bolt.Bucket) error {
 		id, err := u.annotMailbox(acct, mailbox)
 		if err != nil {

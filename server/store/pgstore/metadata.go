@@ -2,11 +2,11 @@ package pgstore
 
 import (
 	"context"
-	"sort"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/imapfsm/imapfsm/server/store"
+	"github.com/imapfsm/imapfsm/server/store/internal/backend"
 )
 
 var _ store.MetadataUser = (*user)(nil)
@@ -91,15 +91,7 @@ func (u *user) SetMetadata(ctx context.Context, mailbox string, changes []store.
 		return err
 	}
 	defer u.s.leave()
-	final := make(map[string][]byte, len(changes))
-	var names []string
-	for _, c := range changes {
-		if _, seen := final[c.Name]; !seen {
-			names = append(names, c.Name)
-		}
-		final[c.Name] = c.Value
-	}
-	sort.Strings(names)
+	final, names := backend.FinalMetadata(changes)
 	_, err = u.s.write(ctx, func(t *txn) error {
 		if err := u.lockAccount(ctx, t); err != nil {
 			return err

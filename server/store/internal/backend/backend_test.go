@@ -234,3 +234,16 @@ func TestExpungeSet(t *testing.T) {
 	assert.Empty(t, ExpungeSet(store.UIDSet{}), "an empty set: none")
 	assert.Equal(t, store.UIDSet{{Start: 1, Stop: 4}}, ExpungeSet(store.UIDSet{{Start: 3, Stop: 4}, {Start: 2, Stop: 1}}))
 }
+
+func TestFinalMetadata(t *testing.T) {
+	final, names := FinalMetadata([]store.MetadataEntry{
+		{Name: "/private/b", Value: []byte("1")},
+		{Name: "/private/a", Value: []byte("x")},
+		{Name: "/private/b", Value: nil},
+	})
+	assert.Equal(t, []string{"/private/a", "/private/b"}, names, "each name once, sorted")
+	assert.Equal(t, []byte("x"), final["/private/a"])
+	v, ok := final["/private/b"]
+	assert.True(t, ok)
+	assert.Nil(t, v, "the last change of a name wins")
+}
